@@ -1,0 +1,1 @@
+"""Dispositifs service: PMSMP immersions, MRS sessions and POEI/POEC training."""

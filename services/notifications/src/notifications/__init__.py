@@ -1,0 +1,1 @@
+"""Notifications service: every business event reaches the right people, once."""

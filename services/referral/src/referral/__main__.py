@@ -1,0 +1,24 @@
+"""``coop-referral migrate | seed | serve``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from referral.seed import seed_demo
+from referral.settings import ReferralSettings
+from shared.cli import run_service_cli
+
+
+def main() -> None:
+    run_service_cli(
+        prog="coop-referral",
+        app_factory="referral.app:create_app",
+        settings_class=ReferralSettings,
+        migrations=Path(__file__).parent / "migrations",
+        default_port=8001,
+        seed=seed_demo,  # type: ignore[arg-type]
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""Referral service: FastAPI app factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from referral import api
+from referral.consumers import CONSUMERS
+from referral.models import PLATFORM
+from referral.settings import ReferralSettings
+from shared.contracts.topics import REFERRAL_EVENTS
+from shared.http.app import create_service_app
+from shared.runtime import ServiceRuntime
+
+
+def create_app(settings: ReferralSettings | None = None) -> FastAPI:
+    settings = settings or ReferralSettings()
+    runtime = ServiceRuntime(
+        settings, tables=PLATFORM, produces=[REFERRAL_EVENTS], consumers=CONSUMERS
+    )
+    return create_service_app(
+        runtime,
+        title="Orientations (referral service)",
+        description=(
+            "Orientations de demandeurs d'emploi par les conseillers France Travail vers les "
+            "agences d'emploi, leur suivi et les indicateurs de la convention."
+        ),
+        version="0.1.0",
+        routers=[api.router],
+    )

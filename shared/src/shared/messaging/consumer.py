@@ -1,0 +1,408 @@
+"""The one consumer loop of the platform.
+
+For each record: read the CloudEvent, validate its data against the contract, then in one database
+transaction claim it in the inbox and apply the handler. Offsets are committed only after that
+transaction. Records that can never succeed go to ``<topic>.dlq`` with the reason in headers and the
+partition moves on; transient failures are retried with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.contracts.base import EventData, UnknownEventType, event_model_for
+from shared.db.database import Database
+from shared.db.tables import PlatformTables
+from shared.envelope import CloudEvent, EnvelopeError
+from shared.messaging import inbox
+from shared.messaging.dead_letter import DeadLetterReason, dead_letter_for
+from shared.messaging.kafka import client_options
+from shared.observability.context import set_traceparent
+from shared.observability.metrics import (
+    CONSUMER_LAG,
+    EVENT_HANDLING_SECONDS,
+    EVENT_RETRIES,
+    EVENTS_CONSUMED,
+)
+from shared.settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+E = TypeVar("E", bound=EventData)
+
+
+class PermanentError(Exception):
+    """This event can never be applied (e.g. a transition not allowed from the current state).
+
+    The consumer dead-letters it with this message as the reason; nothing of its effect is kept.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """Where a record came from."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(slots=True)
+class EventContext(Generic[E]):
+    """What a handler gets: the event, its typed data, and the transaction to work in."""
+
+    event: CloudEvent
+    data: E
+    session: AsyncSession
+    delivery: Delivery
+
+
+Handler = Callable[[EventContext[Any]], Awaitable[None]]
+
+
+class HandlerRegistry:
+    """Maps event types to handlers: ``@registry.on(ReferralSent)``."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+
+    def on(self, model: type[E]) -> Callable[[Callable[[EventContext[E]], Awaitable[None]]], Any]:
+        def register(handler: Callable[[EventContext[E]], Awaitable[None]]) -> Any:
+            if model.event_type in self._handlers:
+                raise ValueError(f"{model.event_type} already has a handler")
+            self._handlers[model.event_type] = handler
+            return handler
+
+        return register
+
+    def get(self, event_type: str) -> Handler | None:
+        return self._handlers.get(event_type)
+
+    @property
+    def event_types(self) -> frozenset[str]:
+        return frozenset(self._handlers)
+
+
+@dataclass
+class _Outcome:
+    kind: str  # processed | duplicate | ignored | dead_lettered
+    reason: str | None = None
+
+
+@dataclass
+class ConsumerStatus:
+    running: bool = False
+    assigned: set[TopicPartition] = field(default_factory=set)
+    last_error: str | None = None
+
+
+def _is_infrastructure_error(exc: BaseException) -> bool:
+    """Failures of the store or network, not of the event: retry without giving up."""
+    if isinstance(exc, OperationalError | ConnectionError | TimeoutError | OSError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+class EventConsumer:
+    """Consumes ``topics`` in consumer group ``name`` and applies ``registry``'s handlers."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        topics: Iterable[str],
+        registry: HandlerRegistry,
+        database: Database,
+        tables: PlatformTables,
+        settings: ServiceSettings,
+        producer_factory: Callable[[], AIOKafkaProducer],
+    ) -> None:
+        self.name = name
+        self.topics = list(topics)
+        self._registry = registry
+        self._db = database
+        self._tables = tables
+        self._settings = settings
+        self._service = settings.service_name
+        self._producer_factory = producer_factory
+        self._consumer: AIOKafkaConsumer | None = None
+        self._dlq_producer: AIOKafkaProducer | None = None
+        self._stopping = asyncio.Event()
+        self._pending_commits: dict[TopicPartition, int] = {}
+        self._positions: dict[TopicPartition, int] = {}
+        self.status = ConsumerStatus()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Consume until :meth:`stop`; reconnect with backoff when the broker is unreachable."""
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                await self._start_clients()
+                failures = 0
+                self.status.last_error = None
+                await self._consume_loop()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                self.status.last_error = f"{type(exc).__name__}: {exc}"
+                delay = min(30.0, 0.5 * 2 ** min(failures, 10)) * random.uniform(0.8, 1.2)
+                log.warning(
+                    "consumer failed, restarting",
+                    consumer=self.name,
+                    error=self.status.last_error,
+                    retry_in=round(delay, 2),
+                )
+                await self._close_clients(commit=False)
+                try:
+                    await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+                except TimeoutError:
+                    pass
+        await self._close_clients(commit=True)
+
+    async def stop(self) -> None:
+        """Finish the record in hand, commit, leave the group."""
+        self._stopping.set()
+
+    async def _start_clients(self) -> None:
+        consumer = AIOKafkaConsumer(
+            **client_options(self._settings),
+            group_id=self.name,
+            client_id=f"{self._service}-{self.name}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_poll_records=100,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=1_000,
+            max_poll_interval_ms=300_000,
+            metadata_max_age_ms=30_000,
+        )
+        self._consumer = consumer
+        await consumer.start()
+        consumer.subscribe(self.topics, listener=_RebalanceListener(self))
+        producer = self._producer_factory()
+        self._dlq_producer = producer
+        await producer.start()
+        self.status.running = True
+
+    async def _close_clients(self, *, commit: bool) -> None:
+        self.status.running = False
+        self.status.assigned = set()
+        consumer, self._consumer = self._consumer, None
+        producer, self._dlq_producer = self._dlq_producer, None
+        if consumer is not None:
+            if commit:
+                await self._commit(consumer)
+            try:
+                await asyncio.wait_for(consumer.stop(), timeout=15)  # leaves the group
+            except Exception as exc:
+                log.debug("consumer stop failed", consumer=self.name, error=str(exc))
+        self._pending_commits.clear()
+        if producer is not None:
+            try:
+                await asyncio.wait_for(producer.stop(), timeout=15)
+            except Exception as exc:
+                log.debug("dlq producer stop failed", consumer=self.name, error=str(exc))
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    async def _consume_loop(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        while not self._stopping.is_set():
+            batches = await consumer.getmany(timeout_ms=500, max_records=100)
+            self.status.assigned = set(consumer.assignment())
+            for tp, records in batches.items():
+                for record in records:
+                    if self._stopping.is_set():
+                        break
+                    handled = await self._handle_record(record)
+                    if not handled:  # stopping in the middle of retries: redeliver later
+                        break
+                    self._pending_commits[tp] = record.offset + 1
+                    self._positions[tp] = record.offset + 1
+            await self._commit(consumer)
+            self._record_lag(consumer)
+
+    async def _commit(self, consumer: AIOKafkaConsumer) -> None:
+        if not self._pending_commits:
+            return
+        offsets, self._pending_commits = self._pending_commits, {}
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            # The partitions moved to another member: it will redeliver, and the inbox dedupes.
+            log.warning("offset commit failed", consumer=self.name, error=str(exc))
+
+    def _record_lag(self, consumer: AIOKafkaConsumer) -> None:
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            position = self._positions.get(tp)
+            if highwater is None or position is None:
+                continue
+            CONSUMER_LAG.labels(self._service, self.name, tp.topic, str(tp.partition)).set(
+                max(0, highwater - position)
+            )
+
+    # -- one record ----------------------------------------------------------------------------
+
+    async def _handle_record(self, record: Any) -> bool:
+        """Process one record to a final outcome. False only when stopping before that."""
+        started = time.perf_counter()
+        delivery = Delivery(record.topic, record.partition, record.offset)
+        with structlog.contextvars.bound_contextvars(
+            consumer=self.name, topic=record.topic, partition=record.partition, offset=record.offset
+        ):
+            outcome = await self._process(record, delivery)
+            if outcome is None:
+                return False
+            EVENTS_CONSUMED.labels(self._service, self.name, record.topic, outcome.kind).inc()
+            EVENT_HANDLING_SECONDS.labels(self._service, self.name).observe(
+                time.perf_counter() - started
+            )
+            return True
+
+    async def _process(self, record: Any, delivery: Delivery) -> _Outcome | None:
+        try:
+            event = CloudEvent.from_kafka(record.value, record.headers)
+        except EnvelopeError as exc:
+            return await self._dead_letter(record, DeadLetterReason.UNREADABLE_ENVELOPE, str(exc))
+        structlog.contextvars.bind_contextvars(event_id=event.id, event_type=event.type)
+        try:
+            model = event_model_for(event.type)
+        except UnknownEventType as exc:
+            return await self._dead_letter(record, DeadLetterReason.UNKNOWN_EVENT_TYPE, str(exc))
+        handler = self._registry.get(event.type)
+        if handler is None:
+            return _Outcome("ignored")  # a known event this consumer has no business with
+        try:
+            data = model.model_validate(event.data)
+        except ValidationError as exc:
+            return await self._dead_letter(
+                record, DeadLetterReason.INVALID_DATA, _validation_summary(exc)
+            )
+        set_traceparent(event.traceparent)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._apply(handler, event, data, delivery)
+            except PermanentError as exc:
+                return await self._dead_letter(record, DeadLetterReason.REJECTED, str(exc))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                infrastructure = _is_infrastructure_error(exc)
+                if not infrastructure and attempt >= self._settings.consumer_max_attempts:
+                    log.exception("handler failed, giving up", attempts=attempt)
+                    return await self._dead_letter(
+                        record,
+                        DeadLetterReason.RETRIES_EXHAUSTED,
+                        f"{type(exc).__name__}: {exc} (after {attempt} attempts)",
+                    )
+                EVENT_RETRIES.labels(self._service, self.name).inc()
+                delay = min(
+                    self._settings.consumer_retry_max_seconds,
+                    self._settings.consumer_retry_base_seconds * 2 ** min(attempt - 1, 10),
+                ) * random.uniform(0.8, 1.2)
+                log.warning(
+                    "handler failed, retrying",
+                    attempt=attempt,
+                    error=f"{type(exc).__name__}: {exc}",
+                    retry_in=round(delay, 2),
+                )
+                try:
+                    await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+                    return None
+                except TimeoutError:
+                    pass
+
+    async def _apply(
+        self, handler: Handler, event: CloudEvent, data: EventData, delivery: Delivery
+    ) -> _Outcome:
+        async with self._db.transaction() as session:
+            fresh = await inbox.claim(
+                session,
+                self._tables,
+                consumer=self.name,
+                event_id=event.id,
+                event_type=event.type,
+                topic=delivery.topic,
+                partition=delivery.partition,
+                offset=delivery.offset,
+            )
+            if not fresh:
+                log.info("duplicate event skipped")
+                return _Outcome("duplicate")
+            await handler(EventContext(event=event, data=data, session=session, delivery=delivery))
+        log.info("event processed")
+        return _Outcome("processed")
+
+    async def _dead_letter(self, record: Any, reason: DeadLetterReason, error: str) -> _Outcome:
+        letter = dead_letter_for(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
+            headers=list(record.headers or ()),
+            consumer=self.name,
+            reason=reason,
+            error=error,
+        )
+        delay = 0.5
+        # The offset is committed only once the dead letter is safely on the broker.
+        while True:
+            producer = self._dlq_producer
+            try:
+                if producer is None:
+                    raise KafkaError("dead-letter producer not started")
+                await producer.send_and_wait(
+                    letter.topic, value=letter.value, key=letter.key, headers=letter.headers
+                )
+                break
+            except KafkaError as exc:
+                if self._stopping.is_set():
+                    raise
+                log.warning("dead-letter publish failed, retrying", error=str(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        log.warning("event dead-lettered", reason=reason.value, error=error, dlq=letter.topic)
+        return _Outcome("dead_lettered", reason.value)
+
+
+class _RebalanceListener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, runner: EventConsumer) -> None:
+        self._runner = runner
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        consumer = self._runner._consumer
+        if consumer is not None:
+            await self._runner._commit(consumer)
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        self._runner.status.assigned = set(assigned)
+        log.info("partitions assigned", consumer=self._runner.name, partitions=len(assigned))
+
+
+def _validation_summary(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors(include_url=False):
+        location = ".".join(str(item) for item in error["loc"]) or "(root)"
+        parts.append(f"{location}: {error['msg']}")
+    return "invalid data: " + "; ".join(parts)

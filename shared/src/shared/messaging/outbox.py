@@ -1,0 +1,293 @@
+"""Transactional outbox.
+
+A use case adds its events with :func:`add_event` in the same transaction as its business
+change; :class:`OutboxRelay` publishes committed rows in insertion order with an idempotent
+producer and marks them published. If the broker is down, rows wait; if the process dies between
+publishing and marking, the rows are published again (consumers deduplicate by event id).
+Nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from shared.contracts.base import EventData
+from shared.db.database import Database
+from shared.db.tables import PlatformTables
+from shared.envelope import CloudEvent
+from shared.observability.context import current_traceparent
+from shared.observability.metrics import OUTBOX_PENDING, OUTBOX_PUBLISH_FAILURES, OUTBOX_PUBLISHED
+
+log = structlog.get_logger(__name__)
+
+_PENDING_FLAG = "outbox_pending"
+# One advisory-lock id for all relays of a database: only one publishes at a time, keeping order.
+_POSTGRES_RELAY_LOCK = 0x0C00B0
+
+
+async def add_event(
+    session: AsyncSession,
+    tables: PlatformTables,
+    data: EventData,
+    *,
+    source: str,
+    subject: str | None = None,
+    topic: str | None = None,
+    event_id: str | None = None,
+    occurred_at: datetime | None = None,
+) -> CloudEvent:
+    """Stage an event in the caller's transaction. It is published only if that commits."""
+    event = CloudEvent(
+        type=data.event_type,
+        source=source,
+        subject=subject,
+        data=data.model_dump(mode="json"),
+        traceparent=current_traceparent(),
+        **({"id": event_id} if event_id else {}),
+        **({"time": occurred_at} if occurred_at else {}),
+    )
+    await session.execute(
+        tables.outbox.insert().values(
+            event_id=event.id,
+            topic=topic or data.topic,
+            key=data.key,
+            event_type=event.type,
+            source=event.source,
+            subject=event.subject,
+            occurred_at=event.time,
+            data=event.data,
+            traceparent=event.traceparent,
+            created_at=datetime.now(UTC),
+            attempts=0,
+        )
+    )
+    session.sync_session.info[_PENDING_FLAG] = True
+    return event
+
+
+def notify_on_commit(session_class: type[Session], wake: Callable[[], None]) -> Callable[[], None]:
+    """Wake the relay right after a transaction that staged events commits (no polling delay).
+
+    Returns a function that removes the hook.
+    """
+    from sqlalchemy import event as sa_event
+
+    def _after_commit(session: Session) -> None:
+        if session.info.pop(_PENDING_FLAG, False):
+            wake()
+
+    def _after_rollback(session: Session) -> None:
+        session.info.pop(_PENDING_FLAG, None)
+
+    def _after_soft_rollback(session: Session, _transaction: object) -> None:
+        _after_rollback(session)
+
+    sa_event.listen(session_class, "after_commit", _after_commit)
+    sa_event.listen(session_class, "after_soft_rollback", _after_soft_rollback)
+
+    def remove() -> None:
+        sa_event.remove(session_class, "after_commit", _after_commit)
+        sa_event.remove(session_class, "after_soft_rollback", _after_soft_rollback)
+
+    return remove
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows in order. One task per service process."""
+
+    def __init__(
+        self,
+        database: Database,
+        tables: PlatformTables,
+        producer_factory: Callable[[], AIOKafkaProducer],
+        *,
+        service: str,
+        batch_size: int = 200,
+        poll_interval: float = 1.0,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self._db = database
+        self._outbox = tables.outbox
+        self._producer_factory = producer_factory
+        self._producer: AIOKafkaProducer | None = None
+        self._service = service
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._max_backoff = max_backoff
+        self._wakeup = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self.last_error: str | None = None
+
+    def wake(self) -> None:
+        """Thread-safe enough for SQLAlchemy's commit hook, which runs on the loop's thread."""
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                published = await self.publish_pending()
+                failures = 0
+                self.last_error = None
+                if published:
+                    continue  # maybe more waiting
+                await self._sleep(self._poll_interval)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the broker or the database is unavailable: wait, retry
+                failures += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                OUTBOX_PUBLISH_FAILURES.labels(self._service).inc()
+                await self._reset_producer()
+                delay = min(self._max_backoff, 0.5 * 2 ** min(failures, 10))
+                delay *= random.uniform(0.8, 1.2)
+                log.warning(
+                    "outbox publish failed", error=self.last_error, retry_in=round(delay, 2)
+                )
+                await self._sleep(delay)
+        await self._reset_producer()
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self._wakeup.set()
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._wakeup.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+        self._wakeup.clear()
+
+    async def _ensure_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = self._producer_factory()
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
+
+    async def _reset_producer(self) -> None:
+        """A failed idempotent producer may hold stale sequence numbers: start afresh."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                await asyncio.wait_for(producer.stop(), timeout=10)
+            except Exception as exc:
+                log.debug("producer stop failed", error=str(exc))
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of unpublished rows; return how many were published."""
+        if self._db.is_postgres:
+            # PostgreSQL does not block writers on this open transaction, so fetching, publishing
+            # and marking happen under one advisory lock: one relay among replicas, order kept.
+            async with self._db.transaction() as session:
+                locked = await session.scalar(
+                    text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": _POSTGRES_RELAY_LOCK}
+                )
+                if not locked:
+                    return 0
+                rows = await self._fetch(session)
+                if rows:
+                    await self._publish(rows)
+                    await self._mark_published(session, rows)
+        else:
+            # SQLite serialises writers: never hold its lock while waiting on the broker.
+            async with self._db.transaction() as session:
+                rows = await self._fetch(session)
+            if rows:
+                await self._publish(rows)
+                async with self._db.transaction() as session:
+                    await self._mark_published(session, rows)
+        OUTBOX_PENDING.labels(self._service).set(await self.pending_count())
+        if rows:
+            OUTBOX_PUBLISHED.labels(self._service).inc(len(rows))
+            log.debug("outbox published", count=len(rows))
+        return len(rows)
+
+    async def _fetch(self, session: AsyncSession) -> list[Any]:
+        result = await session.execute(
+            select(self._outbox)
+            .where(self._outbox.c.published_at.is_(None))
+            .order_by(self._outbox.c.id)
+            .limit(self._batch_size)
+        )
+        return list(result.all())
+
+    async def _publish(self, rows: list[Any]) -> None:
+        try:
+            producer = await self._ensure_producer()
+            deliveries = []
+            for row in rows:
+                value, headers = _to_event(row).to_kafka()
+                deliveries.append(
+                    await asyncio.wait_for(
+                        producer.send(
+                            row.topic, value=value, key=row.key.encode(), headers=headers
+                        ),
+                        timeout=30,
+                    )
+                )
+            await asyncio.wait_for(asyncio.gather(*deliveries), timeout=30)
+        except BaseException as exc:
+            await _record_failure(self._db, self._outbox, rows[0].id, exc)
+            raise
+
+    async def _mark_published(self, session: AsyncSession, rows: list[Any]) -> None:
+        await session.execute(
+            update(self._outbox)
+            .where(self._outbox.c.id.in_([row.id for row in rows]))
+            .values(
+                published_at=datetime.now(UTC),
+                attempts=self._outbox.c.attempts + 1,
+                last_error=None,
+            )
+        )
+
+    async def pending_count(self) -> int:
+        async with self._db.sessionmaker() as session:
+            count = await session.scalar(
+                select(func.count()).where(self._outbox.c.published_at.is_(None))
+            )
+            return int(count or 0)
+
+
+async def _record_failure(db: Database, outbox: Any, row_id: int, exc: BaseException) -> None:
+    """Leave a visible trace on the head-of-line row (ops see why it is stuck)."""
+    if isinstance(exc, asyncio.CancelledError):
+        return
+    try:
+        async with db.transaction() as session:
+            await session.execute(
+                update(outbox)
+                .where(outbox.c.id == row_id)
+                .values(
+                    attempts=outbox.c.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000]
+                )
+            )
+    except Exception as db_exc:
+        log.warning("cannot record outbox failure", error=str(db_exc))
+
+
+def _to_event(row: Any) -> CloudEvent:
+    return CloudEvent(
+        id=row.event_id,
+        type=row.event_type,
+        source=row.source,
+        subject=row.subject,
+        time=row.occurred_at,
+        data=row.data,
+        traceparent=row.traceparent,
+    )

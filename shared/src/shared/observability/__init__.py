@@ -1,0 +1,1 @@
+"""Structured logs, Prometheus metrics and the request/event context they carry."""

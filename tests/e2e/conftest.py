@@ -1,0 +1,94 @@
+"""The three services as real ``uvicorn`` processes, each on its own fresh store, against the
+session's real Kafka broker."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import dispositifs
+import notifications
+import referral
+from devstack.services import SERVICES, ServiceProcess, run_cli, service_env
+from shared.auth.tokens import Role, mint_token
+from shared.settings import DEVELOPMENT_JWT_SECRET
+from shared.testing import migrated_database
+
+MIGRATIONS = {
+    "referral": Path(referral.__file__).parent / "migrations",
+    "dispositifs": Path(dispositifs.__file__).parent / "migrations",
+    "notifications": Path(notifications.__file__).parent / "migrations",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    processes: dict[str, ServiceProcess]
+    bootstrap_servers: str
+
+    def url(self, name: str) -> str:
+        return self.processes[name].url
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        for process in self.processes.values():
+            process.wait_ready(timeout)
+
+
+@pytest.fixture(scope="module")
+async def stack(kafka_broker, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:  # type: ignore[no-untyped-def]
+    """A fresh stack per test module: stores, consumer groups and processes of its own."""
+    work = tmp_path_factory.mktemp("stack")
+    processes: dict[str, ServiceProcess] = {}
+    for name in SERVICES:
+        url = await migrated_database(name, MIGRATIONS[name], work)
+        env = service_env(
+            name,
+            database_url=url,
+            bootstrap_servers=kafka_broker.bootstrap_servers,
+            extra={"LOG_JSON": "true", "LOG_LEVEL": "INFO"},
+        )
+        if name == "referral":
+            await asyncio.to_thread(run_cli, name, "seed", env)
+        processes[name] = ServiceProcess(name, _free_port(), env, work / f"{name}.log")
+    stack = Stack(processes, kafka_broker.bootstrap_servers)
+    try:
+        for process in processes.values():
+            process.start()
+        await asyncio.to_thread(stack.wait_ready)
+        yield stack
+    finally:
+        for process in processes.values():
+            process.stop()
+
+
+@pytest.fixture(scope="session")
+def counsellor_headers() -> dict[str, str]:
+    return _headers(Role.COUNSELLOR, ft_structure="75101")
+
+
+@pytest.fixture(scope="session")
+def ops_headers() -> dict[str, str]:
+    return _headers(Role.OPS)
+
+
+def _headers(role: Role, **claims: str) -> dict[str, str]:
+    token = mint_token(
+        key=DEVELOPMENT_JWT_SECRET,
+        subject=f"e2e-{role.value}",
+        role=role,
+        issuer="coop-platform-dev",
+        audience="coop-platform",
+        **claims,  # type: ignore[arg-type]
+    )
+    return {"Authorization": f"Bearer {token}"}
