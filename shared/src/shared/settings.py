@@ -6,6 +6,8 @@ so two services never share a store by accident.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -19,7 +21,8 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
     service_name: str = "service"
-    environment: str = Field(default="development", description="development | test | production")
+    #: Anything but these three is refused, so that a typo cannot pass for "not production".
+    environment: Literal["development", "test", "production"] = "development"
 
     database_url: str = Field(
         description="SQLAlchemy async URL: sqlite+aiosqlite:///… or postgresql+asyncpg://…"

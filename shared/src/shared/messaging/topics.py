@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 
 import structlog
@@ -45,6 +46,7 @@ async def ensure_topics(settings: ServiceSettings, specs: Iterable[TopicSpec]) -
                 continue  # another service created it meanwhile
             else:
                 raise RuntimeError(f"cannot create topic {name}: error {code} {message or ''}")
+        await _wait_until_visible(admin, created)
         log.info("topics created", topics=created)
         return created
     finally:
@@ -66,3 +68,24 @@ def _topic_errors(response: object) -> list[tuple[str, int, str | None]]:
         message = item[2] if len(item) > 2 else None
         result.append((name, code, message))
     return result
+
+
+async def _wait_until_visible(admin: AIOKafkaAdminClient, names: list[str]) -> None:
+    """CreateTopics returns before every broker knows the topic; a consumer subscribing in that
+    window waits a whole metadata refresh. Return once each partition has a leader."""
+    if not names:
+        return
+    deadline = asyncio.get_running_loop().time() + 15
+    while asyncio.get_running_loop().time() < deadline:
+        described = await admin.describe_topics(names)
+        ready = [
+            topic
+            for topic in described
+            if topic.get("error_code") == 0
+            and topic.get("partitions")
+            and all(p.get("leader", -1) >= 0 for p in topic["partitions"])
+        ]
+        if len(ready) == len(names):
+            return
+        await asyncio.sleep(0.2)
+    log.warning("created topics not visible yet", topics=names)

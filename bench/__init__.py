@@ -1,0 +1,1 @@
+"""Benchmarks of the messaging layer, printing figures (``make bench``)."""

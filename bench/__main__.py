@@ -1,0 +1,215 @@
+"""``make bench``: throughput and latency of the outbox relay and the consumer loop.
+
+Runs against a throwaway local Kafka broker and a throwaway store (SQLite, or PostgreSQL when
+``COOP_TEST_POSTGRES_URL`` is set), prints figures, and stops by itself. Nothing here asserts a
+threshold: the numbers are for people to compare between changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+import notifications
+import referral
+from localkafka import LocalKafka
+from notifications.consumers import referral_events
+from notifications.models import PLATFORM as NOTIFICATIONS_PLATFORM
+from referral.models import PLATFORM as REFERRAL_PLATFORM
+from shared.contracts.referral import ReferralSent
+from shared.contracts.topics import TopicSpec
+from shared.db.database import Database
+from shared.messaging.kafka import make_producer
+from shared.messaging.outbox import OutboxRelay, add_event
+from shared.messaging.topics import ensure_topics
+from shared.observability.logging import configure_logging
+from shared.settings import ServiceSettings
+from shared.testing import migrated_database, store_kind
+from shared.testing_kafka import running_consumer
+
+
+def _sent() -> ReferralSent:
+    return ReferralSent(
+        referral_id=uuid.uuid4(),
+        job_seeker_id=uuid.uuid4(),
+        agency_id="agc-interim-nord-lille",
+        network_id="interim-nord",
+        rome_code="H2913",
+        departement="59",
+        counsellor_id="bench",
+        structure_code="75101",
+        sent_at=datetime.now(UTC),
+    )
+
+
+async def bench_outbox(settings: ServiceSettings, work: Path, count: int) -> None:
+    url = await migrated_database(
+        "bench-referral", Path(referral.__file__).parent / "migrations", work
+    )
+    database = Database(url)
+    topic = TopicSpec(f"bench.referral.{uuid.uuid4().hex[:6]}", "bench")
+    await ensure_topics(settings, [topic])
+    started = time.perf_counter()
+    for _ in range(count // 10):
+        async with database.transaction() as session:
+            for _ in range(10):
+                await add_event(
+                    session, REFERRAL_PLATFORM, _sent(), source="/bench", topic=topic.name
+                )
+    staged = time.perf_counter() - started
+    relay = OutboxRelay(
+        database,
+        REFERRAL_PLATFORM,
+        lambda: make_producer(settings, client_id="bench"),
+        service="bench",
+    )
+    started = time.perf_counter()
+    published = 0
+    while published < count:
+        published += await relay.publish_pending()
+    elapsed = time.perf_counter() - started
+    await relay.stop()
+    await relay.run()
+    await database.dispose()
+    print(f"outbox  staging  : {count} events in {staged:.2f}s = {count / staged:,.0f} events/s")
+    print(f"outbox  relay    : {count} events in {elapsed:.2f}s = {count / elapsed:,.0f} events/s")
+
+
+async def bench_consumer(settings: ServiceSettings, work: Path, count: int) -> None:
+    url = await migrated_database(
+        "bench-notifications", Path(notifications.__file__).parent / "migrations", work
+    )
+    database = Database(url)
+    topic = f"bench.consume.{uuid.uuid4().hex[:6]}"
+    await ensure_topics(settings, [TopicSpec(topic, "bench")])
+    producer = make_producer(settings, client_id="bench-producer")
+    await producer.start()
+    from shared.envelope import CloudEvent
+
+    for _ in range(count):
+        data = _sent()
+        value, headers = CloudEvent(
+            type=data.event_type, source="/bench", data=data.model_dump(mode="json")
+        ).to_kafka()
+        await producer.send(topic, value=value, key=data.key.encode(), headers=headers)
+    await producer.flush()
+    await producer.stop()
+
+    async def processed() -> int:
+        async with database.sessionmaker() as session:
+            inbox = NOTIFICATIONS_PLATFORM.inbox
+            return int(await session.scalar(select(func.count()).select_from(inbox)) or 0)
+
+    started = time.perf_counter()
+    async with running_consumer(
+        settings=settings,
+        database=database,
+        tables=NOTIFICATIONS_PLATFORM,
+        registry=referral_events,
+        topic=topic,
+        group=f"bench-{uuid.uuid4().hex[:6]}",
+    ):
+        while await processed() < count:  # noqa: ASYNC110 - polling the store
+            await asyncio.sleep(0.2)
+    elapsed = time.perf_counter() - started
+    await database.dispose()
+    print(
+        f"consumer (inbox + handler + commit): {count} events in {elapsed:.2f}s = "
+        f"{count / elapsed:,.0f} events/s"
+    )
+
+
+async def bench_latency(settings: ServiceSettings, work: Path, samples: int) -> None:
+    """Commit of a business transaction → record applied by a consumer, one at a time."""
+    referral_db = Database(
+        await migrated_database("lat-referral", Path(referral.__file__).parent / "migrations", work)
+    )
+    notif_db = Database(
+        await migrated_database(
+            "lat-notifications", Path(notifications.__file__).parent / "migrations", work
+        )
+    )
+    topic = f"bench.latency.{uuid.uuid4().hex[:6]}"
+    await ensure_topics(settings, [TopicSpec(topic, "bench")])
+    relay = OutboxRelay(
+        referral_db,
+        REFERRAL_PLATFORM,
+        lambda: make_producer(settings, client_id="bench-lat"),
+        service="bench",
+        poll_interval=1.0,
+    )
+    from shared.messaging.outbox import notify_on_commit
+
+    remove = notify_on_commit(referral_db.sync_session_class, relay.wake)
+    relay_task = asyncio.create_task(relay.run())
+    latencies = []
+    async with running_consumer(
+        settings=settings,
+        database=notif_db,
+        tables=NOTIFICATIONS_PLATFORM,
+        registry=referral_events,
+        topic=topic,
+        group=f"bench-{uuid.uuid4().hex[:6]}",
+    ) as consumer:
+        while not consumer.status.assigned:  # noqa: ASYNC110 - no event to wait on
+            await asyncio.sleep(0.1)
+        for i in range(samples):
+            started = time.perf_counter()
+            async with referral_db.transaction() as session:
+                await add_event(session, REFERRAL_PLATFORM, _sent(), source="/b", topic=topic)
+            while True:
+                async with notif_db.sessionmaker() as session:
+                    inbox = NOTIFICATIONS_PLATFORM.inbox
+                    done = await session.scalar(select(func.count()).select_from(inbox))
+                if done == i + 1:
+                    break
+                await asyncio.sleep(0.005)
+            latencies.append((time.perf_counter() - started) * 1000)
+    await relay.stop()
+    await relay_task
+    remove()
+    await referral_db.dispose()
+    await notif_db.dispose()
+    latencies.sort()
+    p95 = latencies[int(len(latencies) * 0.95) - 1]
+    print(
+        f"commit → consumed latency over {samples} events: median "
+        f"{statistics.median(latencies):.1f} ms, p95 {p95:.1f} ms, max {latencies[-1]:.1f} ms"
+    )
+
+
+async def main(count: int, samples: int) -> None:
+    configure_logging("bench", level="WARNING")
+    with tempfile.TemporaryDirectory(prefix="coop-bench-") as tmp:
+        work = Path(tmp)
+        broker = LocalKafka(work / "kafka")
+        await asyncio.to_thread(broker.ensure_jars)
+        await asyncio.to_thread(broker.start)
+        try:
+            settings = ServiceSettings(
+                service_name="bench",
+                database_url="sqlite+aiosqlite://",
+                kafka_bootstrap_servers=broker.bootstrap_servers,
+            )
+            print(f"store: {store_kind()}; broker: Kafka (KRaft, single node) on loopback")
+            await bench_outbox(settings, work, count)
+            await bench_consumer(settings, work, count)
+            await bench_latency(settings, work, samples)
+        finally:
+            await asyncio.to_thread(broker.stop)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--samples", type=int, default=100)
+    args = parser.parse_args()
+    asyncio.run(main(args.events, args.samples))
