@@ -95,7 +95,7 @@ async def test_referrals_accepted_during_a_broker_outage_flow_once_it_is_back(
     outage = float(os.environ.get("COOP_TEST_OUTAGE_SECONDS", "20"))
     ids: set[str] = set()
     async with httpx.AsyncClient(timeout=10) as client:
-        await asyncio.to_thread(kafka_broker.stop)
+        await kafka_broker.astop()
         try:
             loop = asyncio.get_running_loop()
             down_since = loop.time()
@@ -114,7 +114,7 @@ async def test_referrals_accepted_during_a_broker_outage_flow_once_it_is_back(
             assert ready.status_code == 503
             assert ready.json()["checks"]["broker"]["ok"] is False
         finally:
-            await asyncio.to_thread(kafka_broker.start)
+            await kafka_broker.astart()
         assert len(ids) >= 5
 
         async def all_notified() -> dict[str, int] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 
 import structlog
 
@@ -42,9 +43,34 @@ def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # aiokafka logs every reconnection attempt at ERROR/WARNING; keep them, but not its chatter.
-    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
+    # aiokafka logs every reconnection attempt at ERROR, ~10 lines a second per client while the
+    # broker is away: keep the first of each kind per interval, drop the flood.
+    aiokafka = logging.getLogger("aiokafka")
+    aiokafka.setLevel(max(logging.WARNING, root.level))
+    handler.addFilter(_RepeatFilter(prefix="aiokafka", interval=30.0))
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+
+
+class _RepeatFilter(logging.Filter):
+    """Lets a given message of loggers under ``prefix`` through at most once per ``interval``."""
+
+    def __init__(self, *, prefix: str, interval: float) -> None:
+        super().__init__()
+        self._prefix = prefix
+        self._interval = interval
+        self._last: dict[tuple[str, str], float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self._prefix):
+            return True
+        key = (record.name, str(record.msg))
+        now = time.monotonic()
+        if now - self._last.get(key, -self._interval) < self._interval:
+            return False
+        self._last[key] = now
+        if len(self._last) > 1000:
+            self._last.clear()
+        return True
 
 
 def _add_service(service: str) -> structlog.types.Processor:
