@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,19 @@ class ConsumerSpec:
     registry: HandlerRegistry
 
 
+@dataclass(frozen=True)
+class PeriodicJob:
+    """Work the service does on a schedule (expiring unanswered referrals, sending reminders…).
+
+    ``run`` gets the runtime and must be idempotent: every replica runs it, and a run may be cut
+    short by a shutdown. A failing run is logged and retried at the next tick.
+    """
+
+    name: str
+    interval_seconds: float
+    run: Callable[[ServiceRuntime], Awaitable[None]]
+
+
 @dataclass
 class Check:
     ok: bool
@@ -52,6 +65,7 @@ class ServiceRuntime:
         tables: PlatformTables,
         produces: Sequence[TopicSpec] = (),
         consumers: Sequence[ConsumerSpec] = (),
+        jobs: Sequence[PeriodicJob] = (),
     ) -> None:
         self.settings = settings
         self.tables = tables
@@ -80,6 +94,8 @@ class ServiceRuntime:
             )
             for spec in consumers
         ]
+        self.jobs = list(jobs)
+        self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._remove_commit_hook = notify_on_commit(
             self.database.sync_session_class, self.relay.wake
@@ -103,6 +119,23 @@ class ServiceRuntime:
     async def start(self) -> None:
         if self.settings.kafka_enabled:
             self._tasks.append(asyncio.create_task(self._start_messaging(), name="messaging"))
+        if self.settings.jobs_enabled:
+            for job in self.jobs:
+                self._tasks.append(asyncio.create_task(self._run_job(job), name=f"job-{job.name}"))
+
+    async def _run_job(self, job: PeriodicJob) -> None:
+        while not self._stopping.is_set():
+            try:
+                await asyncio.wait_for(self._stopping.wait(), timeout=job.interval_seconds)
+                return
+            except TimeoutError:
+                pass
+            try:
+                await job.run(self)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("periodic job failed", job=job.name)
 
     async def _start_messaging(self) -> None:
         delay = 0.5
@@ -122,6 +155,7 @@ class ServiceRuntime:
 
     async def stop(self) -> None:
         """Graceful: consumers finish the record in hand and commit; the relay stops publishing."""
+        self._stopping.set()
         for consumer in self.consumers:
             await consumer.stop()
         await self.relay.stop()

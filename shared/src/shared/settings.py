@@ -39,6 +39,9 @@ class ServiceSettings(BaseSettings):
     #: When false, the service neither provisions topics nor starts consumers and relay: HTTP only.
     kafka_enabled: bool = True
 
+    #: Periodic jobs (expiry, reminders); off in tests that call the jobs directly.
+    jobs_enabled: bool = True
+
     outbox_poll_interval_seconds: float = 1.0
     outbox_batch_size: int = 200
     consumer_max_attempts: int = Field(

@@ -113,7 +113,7 @@ def _print_welcome(
         " Try it:",
         f'   export TOKEN="{counsellor}"',
         "   curl -s -X POST http://127.0.0.1:8001/v1/referrals \\",
-        '     -H "Authorization: Bearer $TOKEN" -H "Idempotency-Key: $(uuidgen || date +%s%N)" \\',
+        '     -H "Authorization: Bearer $TOKEN" -H "Idempotency-Key: $(cat /proc/sys/kernel/random/uuid)" \\',
         '     -H \'Content-Type: application/json\' -d \'{"job_seeker": {"ft_identifier": '
         '"1234567A", "first_name": "Camille", "last_name": "Martin"}, '
         '"agency_id": "agc-interim-nord-lille", "rome_code": "H2913", '

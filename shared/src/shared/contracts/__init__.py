@@ -18,4 +18,4 @@ __all__ = [
 ]
 
 # Import the modules that declare event types so that the registry is complete.
-from shared.contracts import agency, referral  # noqa: F401
+from shared.contracts import agency, dispositifs, notifications, referral  # noqa: F401

@@ -1,35 +1,109 @@
-"""Events the referral service publishes about referrals (topic ``referral.events``)."""
+"""Events the referral service publishes about referrals (topic ``referral.events``, key = referral
+id). Internal topic: it carries ids and codes, not the job seeker's identity."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import ClassVar
+from datetime import date, datetime
+from typing import Any, ClassVar
 from uuid import UUID
 
 from pydantic import Field
 
 from shared.contracts.base import EventData
 from shared.contracts.topics import REFERRAL_EVENTS
+from shared.contracts.vocabulary import ContractType, DeclineReason, ImmersionObjet
 
 ROME_CODE_PATTERN = r"^[A-N]\d{4}$"
 
 
-class ReferralSent(EventData):
-    """A counsellor referred a job seeker to an agency. Carries no identity: internal consumers
-    do not need it (personal data minimisation)."""
+class ReferralEvent(EventData):
+    """Fields every referral event carries, so consumers need no lookup to route it."""
 
-    event_type: ClassVar[str] = "coop.referral.sent.v1"
     topic: ClassVar[str] = REFERRAL_EVENTS.name
     key_field: ClassVar[str] = "referral_id"
 
     referral_id: UUID
-    job_seeker_id: UUID
     agency_id: str
     network_id: str
-    rome_code: str = Field(pattern=ROME_CODE_PATTERN)
-    departement: str | None = None
     counsellor_id: str = Field(description="Subject of the counsellor who sent it.")
     structure_code: str | None = Field(
         default=None, description="France Travail structure of the counsellor."
     )
+
+
+class ReferralSent(ReferralEvent):
+    """A counsellor referred a job seeker to an agency."""
+
+    event_type: ClassVar[str] = "coop.referral.sent.v1"
+
+    job_seeker_id: UUID
+    rome_code: str = Field(pattern=ROME_CODE_PATTERN)
+    departement: str | None = None
+    offer_id: UUID | None = None
     sent_at: datetime
+
+
+class ReferralStatusChanged(ReferralEvent):
+    """An agency's answer was applied (acknowledged, accepted, declined, interview scheduled,
+    placement started). ``details`` holds the answer's own fields (interview time, contract…)."""
+
+    event_type: ClassVar[str] = "coop.referral.status_changed.v1"
+
+    from_status: str
+    to_status: str
+    action: str
+    decline_reason: DeclineReason | None = None
+    contract_type: ContractType | None = None
+    placement_start_date: date | None = None
+    placement_end_date: date | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+    occurred_at: datetime
+
+
+class ReferralWithdrawn(ReferralEvent):
+    """The counsellor withdrew the referral."""
+
+    event_type: ClassVar[str] = "coop.referral.withdrawn.v1"
+
+    reason: str
+    withdrawn_at: datetime
+
+
+class ReferralExpired(ReferralEvent):
+    """No answer from the agency within the configured delay."""
+
+    event_type: ClassVar[str] = "coop.referral.expired.v1"
+
+    expired_at: datetime
+
+
+class ReferralClosed(ReferralEvent):
+    """The placement ended; the referral is closed."""
+
+    event_type: ClassVar[str] = "coop.referral.closed.v1"
+
+    closed_at: datetime
+    placement_end_date: date | None = None
+
+
+class ReferralImmersionRequested(ReferralEvent):
+    """An agency's immersion request, checked by the referral service (the referral is addressed
+    to that agency), for the dispositifs service to turn into a PMSMP convention request."""
+
+    event_type: ClassVar[str] = "coop.referral.immersion_requested.v1"
+
+    job_seeker_id: UUID
+    rome_code: str = Field(pattern=ROME_CODE_PATTERN)
+    objet: ImmersionObjet
+    start_date: date
+    end_date: date
+    weekly_hours: float
+    host_name: str
+    host_siret: str
+    host_address: str | None = None
+    tutor_name: str | None = None
+    tutor_function: str | None = None
+    tutor_email: str | None = None
+    objectives: str | None = None
+    tasks: str | None = None
+    requested_at: datetime

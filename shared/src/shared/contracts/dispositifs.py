@@ -1,0 +1,113 @@
+"""Events of the dispositifs service: PMSMP immersions, MRS, POEI/POEC (topic
+``dispositifs.events``; key = the convention, session or enrolment id; ``referral_id`` in the data
+when the scheme serves a referral)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import ClassVar
+from uuid import UUID
+
+from pydantic import Field
+
+from shared.contracts.base import EventData
+from shared.contracts.topics import DISPOSITIFS_EVENTS
+from shared.contracts.vocabulary import ContractType, ImmersionObjet, TrainingKind
+
+
+class ImmersionEvent(EventData):
+    topic: ClassVar[str] = DISPOSITIFS_EVENTS.name
+    key_field: ClassVar[str] = "convention_id"
+
+    convention_id: UUID
+    referral_id: UUID | None = None
+    job_seeker_id: UUID | None = None
+    agency_id: str | None = None
+    structure_code: str | None = None
+    occurred_at: datetime
+
+
+class ImmersionConventionRequested(ImmersionEvent):
+    """A PMSMP convention was requested (by an agency through a referral, or a counsellor)."""
+
+    event_type: ClassVar[str] = "coop.immersion.requested.v1"
+    objet: ImmersionObjet
+    start_date: date
+    end_date: date
+    host_name: str
+
+
+class ImmersionRejected(ImmersionEvent):
+    """The request or convention breaks a rule or was rejected: ``reason`` says which, with its
+    legal reference (``article``) when a rule of the Code du travail was broken."""
+
+    event_type: ClassVar[str] = "coop.immersion.rejected.v1"
+    reason: str
+    article: str | None = None
+
+
+class ImmersionValidated(ImmersionEvent):
+    """The prescriber's counsellor validated the convention: the immersion will take place."""
+
+    event_type: ClassVar[str] = "coop.immersion.validated.v1"
+    objet: ImmersionObjet
+    start_date: date
+    end_date: date
+    host_name: str
+    tutor_name: str | None = None
+    tutor_email: str | None = None
+
+
+class ImmersionCancelled(ImmersionEvent):
+    event_type: ClassVar[str] = "coop.immersion.cancelled.v1"
+    justification: str
+
+
+class ImmersionCompleted(ImmersionEvent):
+    """The immersion ended with an assessment."""
+
+    event_type: ClassVar[str] = "coop.immersion.completed.v1"
+    objectives_reached: bool
+    hired: bool
+
+
+class MrsEvaluated(EventData):
+    """A candidate was evaluated in an MRS session (simulation-based recruitment)."""
+
+    event_type: ClassVar[str] = "coop.mrs.evaluated.v1"
+    topic: ClassVar[str] = DISPOSITIFS_EVENTS.name
+    key_field: ClassVar[str] = "session_id"
+
+    session_id: UUID
+    candidate_id: UUID
+    referral_id: UUID | None = None
+    job_seeker_id: UUID | None = None
+    rome_code: str
+    positive: bool
+    hired: bool | None = Field(default=None, description="The employer's decision, once known.")
+    occurred_at: datetime
+
+
+class TrainingEvent(EventData):
+    topic: ClassVar[str] = DISPOSITIFS_EVENTS.name
+    key_field: ClassVar[str] = "enrolment_id"
+
+    enrolment_id: UUID
+    kind: TrainingKind
+    referral_id: UUID | None = None
+    job_seeker_id: UUID | None = None
+    occurred_at: datetime
+
+
+class TrainingEnrolled(TrainingEvent):
+    event_type: ClassVar[str] = "coop.training.enrolled.v1"
+    hours: int
+    start_date: date
+    end_date: date
+
+
+class TrainingCompleted(TrainingEvent):
+    event_type: ClassVar[str] = "coop.training.completed.v1"
+    completed: bool
+    hired: bool
+    contract_type: ContractType | None = None
