@@ -29,7 +29,7 @@ $(STAMP): constraints.txt $(PYPROJECTS)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt \
 		$(foreach p,$(PROJECTS),-e $(p)) \
-		pytest pytest-asyncio hypothesis ruff PyYAML jsonschema
+		pytest pytest-asyncio hypothesis ruff mypy PyYAML jsonschema
 	touch $(STAMP)
 
 kafka: $(STAMP)
@@ -44,6 +44,7 @@ test: install kafka
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy shared/src/shared
 
 format: install
 	$(VENV)/bin/ruff check --fix .

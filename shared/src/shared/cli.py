@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from shared.db.migrations import upgrade
 from shared.settings import ServiceSettings
@@ -23,7 +24,7 @@ def run_service_cli(
     settings_class: type[ServiceSettings],
     migrations: Path,
     default_port: int,
-    seed: Callable[[ServiceSettings], Awaitable[str]] | None = None,
+    seed: Callable[[ServiceSettings], Coroutine[Any, Any, str]] | None = None,
     argv: list[str] | None = None,
 ) -> None:
     parser = argparse.ArgumentParser(prog=prog)

@@ -36,11 +36,11 @@ async def _read_all(bootstrap: str, topic: str) -> list[Any]:
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
         records: list[Any] = []
-        while any(await consumer.position(tp) < ends[tp] for tp in tps):
+        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
             batch = await consumer.getmany(timeout_ms=1000)
             for items in batch.values():
                 records.extend(items)
-        return records
+        return sorted(records, key=lambda r: (r.partition, r.offset))
     finally:
         await consumer.stop()
 

@@ -47,14 +47,18 @@ async def add_event(
     occurred_at: datetime | None = None,
 ) -> CloudEvent:
     """Stage an event in the caller's transaction. It is published only if that commits."""
+    identity: dict[str, Any] = {}
+    if event_id:
+        identity["id"] = event_id
+    if occurred_at:
+        identity["time"] = occurred_at
     event = CloudEvent(
         type=data.event_type,
         source=source,
         subject=subject,
         data=data.model_dump(mode="json"),
         traceparent=current_traceparent(),
-        **({"id": event_id} if event_id else {}),
-        **({"time": occurred_at} if occurred_at else {}),
+        **identity,
     )
     await session.execute(
         tables.outbox.insert().values(
