@@ -265,8 +265,14 @@ class EventConsumer:
         """Process one record to a final outcome. False only when stopping before that."""
         started = time.perf_counter()
         delivery = Delivery(record.topic, record.partition, record.offset)
+        # event_id/event_type are bound later, once read; listing them here unbinds them after.
         with structlog.contextvars.bound_contextvars(
-            consumer=self.name, topic=record.topic, partition=record.partition, offset=record.offset
+            consumer=self.name,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            event_id=None,
+            event_type=None,
         ):
             outcome = await self._process(record, delivery)
             if outcome is None:
