@@ -11,7 +11,7 @@ PYPROJECTS := $(addsuffix /pyproject.toml,$(PROJECTS))
 PYTEST_ARGS ?=
 TOPIC ?= referral.events
 
-.PHONY: up test install kafka lint format bench watch clean help
+.PHONY: up test install kafka lint format bench watch contracts clean help
 
 help:
 	@echo "make up      start Kafka and the three services with demo data (Ctrl-C stops all)"
@@ -19,6 +19,7 @@ help:
 	@echo "make lint    ruff check and format check"
 	@echo "make bench   run the benchmarks and print figures"
 	@echo "make watch   print the records of TOPIC (default referral.events) with headers"
+	@echo "make contracts  regenerate docs/asyncapi.yaml from the event models"
 
 install: $(STAMP)
 
@@ -52,6 +53,9 @@ format: install
 
 bench: install kafka
 	$(PY) -m bench
+
+contracts: install
+	$(PY) -m shared.contracts.asyncapi > docs/asyncapi.yaml
 
 watch: install kafka
 	$(PY) -m devstack watch --topic $(TOPIC)

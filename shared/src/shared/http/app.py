@@ -3,6 +3,7 @@ metrics. A service adds its routers."""
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -14,6 +15,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.auth.tokens import TokenVerifier
+from shared.contracts import asyncapi
 from shared.http.problems import install_problem_handlers
 from shared.observability.context import set_traceparent
 from shared.observability.logging import configure_logging
@@ -105,8 +107,26 @@ def _operations_router(runtime: ServiceRuntime) -> APIRouter:
         }
         return JSONResponse(body, status_code=200 if ok else 503)
 
+    @router.get("/asyncapi.yaml", summary="The event contract (AsyncAPI 3.0, YAML)")
+    async def asyncapi_yaml() -> Response:
+        return Response(_asyncapi_yaml(), media_type="application/yaml")
+
+    @router.get("/asyncapi.json", summary="The event contract (AsyncAPI 3.0, JSON)")
+    async def asyncapi_json() -> JSONResponse:
+        return JSONResponse(_asyncapi_document())
+
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+@functools.cache
+def _asyncapi_document() -> dict[str, object]:
+    return asyncapi.build_document()
+
+
+@functools.cache
+def _asyncapi_yaml() -> str:
+    return asyncapi.render_yaml()

@@ -1,0 +1,304 @@
+"""The AsyncAPI 3.0 document of the platform, generated from the code's topics and event models.
+
+Agency integrators build their client from it alone: every topic, its key, the CloudEvents headers
+and each message's JSON Schema with an example. ``python -m shared.contracts.asyncapi`` prints it as
+YAML (committed as ``docs/asyncapi.yaml``; a test fails when the committed file is stale), and every
+service serves it at ``/asyncapi.yaml`` and ``/asyncapi.json``.
+"""
+
+from __future__ import annotations
+
+import enum
+import types
+import typing
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from shared.contracts.base import EVENT_TYPES, EventData
+from shared.contracts.topics import AGENCY_RESPONSES, TOPICS, TopicSpec
+from shared.envelope import JSON_CONTENT_TYPE, SPEC_VERSION
+
+ASYNCAPI_VERSION = "3.0.0"
+CONTRACT_VERSION = "1.0.0"
+SCHEMA_REF = "#/components/schemas/{model}"
+
+#: Topics the platform reads rather than writes (the others it publishes).
+_RECEIVED = {AGENCY_RESPONSES.name}
+
+_DESCRIPTION = """\
+**FR** — Contrat des événements de la plateforme de coopération France Travail × Prism'emploi.
+Chaque enregistrement Kafka est un CloudEvent 1.0 en mode binaire : la valeur est l'objet JSON
+`data`, les attributs sont dans les en-têtes `ce_*` et `content-type: application/json`. La clé est
+l'identifiant de l'agrégat (l'orientation pour les sujets `referral.*` et `agency.*`) : tous les
+événements d'une orientation sont ordonnés dans une partition. Les types sont versionnés
+(`….v1`) ; dans une version, les champs ne sont qu'ajoutés : ignorez ceux que vous ne connaissez
+pas. Un enregistrement qui ne peut pas être traité est déposé dans `<sujet>.dlq` avec la raison dans
+les en-têtes `dlq_*`.
+
+**EN** — Event contract of the France Travail × Prism'emploi cooperation platform. Every Kafka
+record is a CloudEvent 1.0 in binary content mode: the value is the JSON `data` object, the
+attributes travel as `ce_*` headers plus `content-type: application/json`. The key is the aggregate
+id (the referral for `referral.*` and `agency.*` topics), so one referral's events stay ordered
+in one partition. Types are versioned (`….v1`); within a version fields are only ever added:
+ignore the ones you do not know. A record that cannot be processed goes to `<topic>.dlq` with the reason in
+`dlq_*` headers.
+"""
+
+
+def build_document() -> dict[str, Any]:
+    schemas: dict[str, Any] = {}
+    messages: dict[str, Any] = {}
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    by_topic: dict[str, list[type[EventData]]] = {name: [] for name in TOPICS}
+    for event_type in sorted(EVENT_TYPES):
+        model = EVENT_TYPES[event_type]
+        if not model.__module__.startswith("shared.contracts"):
+            continue  # test-only types
+        by_topic.setdefault(model.topic, []).append(model)
+        _add_schema(schemas, model)
+        messages[model.__name__] = _message(model)
+    messages["DeadLetter"] = _dead_letter_message()
+    for name, spec in TOPICS.items():
+        channel_id = _channel_id(name)
+        channels[channel_id] = _channel(spec, [m.__name__ for m in by_topic.get(name, [])])
+        action = "receive" if name in _RECEIVED else "send"
+        operations[f"{action}{channel_id[0].upper()}{channel_id[1:]}"] = {
+            "action": action,
+            "channel": {"$ref": f"#/channels/{channel_id}"},
+            "summary": (
+                f"The platform {'consumes' if action == 'receive' else 'publishes'} {name}."
+            ),
+            "messages": [
+                {"$ref": f"#/channels/{channel_id}/messages/{m.__name__}"}
+                for m in by_topic.get(name, [])
+            ],
+        }
+        dlq = spec.dead_letter()
+        dlq_id = _channel_id(dlq.name)
+        channels[dlq_id] = _channel(dlq, ["DeadLetter"])
+    return {
+        "asyncapi": ASYNCAPI_VERSION,
+        "info": {
+            "title": "Coopération France Travail × Prism'emploi — événements",
+            "version": CONTRACT_VERSION,
+            "description": _DESCRIPTION,
+        },
+        "defaultContentType": JSON_CONTENT_TYPE,
+        "servers": {
+            "local": {
+                "host": "127.0.0.1:9092",
+                "protocol": "kafka",
+                "description": "The local broker started by `make up` (KRaft, single node).",
+            }
+        },
+        "channels": channels,
+        "operations": operations,
+        "components": {"schemas": schemas, "messages": messages},
+    }
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings as literal blocks, so the document reads like its source."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in text else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def render_yaml() -> str:
+    return yaml.dump(
+        build_document(), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100
+    )
+
+
+def _channel_id(topic: str) -> str:
+    head, *rest = topic.replace("-", ".").split(".")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def _channel(spec: TopicSpec, message_names: list[str]) -> dict[str, Any]:
+    configuration: dict[str, Any] = {"cleanup.policy": [spec.cleanup_policy]}
+    if spec.retention_ms is not None:
+        configuration["retention.ms"] = spec.retention_ms
+    bindings: dict[str, Any] = {"topic": spec.name, "topicConfiguration": configuration}
+    if spec.partitions is not None:
+        bindings["partitions"] = spec.partitions
+    return {
+        "address": spec.name,
+        "description": spec.description,
+        "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in message_names},
+        "bindings": {"kafka": {**bindings, "bindingVersion": "0.5.0"}},
+    }
+
+
+def _add_schema(schemas: dict[str, Any], model: type[BaseModel]) -> None:
+    schema = model.model_json_schema(ref_template=SCHEMA_REF)
+    for name, definition in schema.pop("$defs", {}).items():
+        existing = schemas.get(name)
+        if existing is not None and existing != definition:
+            raise ValueError(f"two different schemas named {name}")
+        schemas[name] = definition
+    schemas[model.__name__] = schema
+
+
+def _headers_schema(event_type: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["ce_specversion", "ce_id", "ce_source", "ce_type", "content-type"],
+        "properties": {
+            "ce_specversion": {"type": "string", "const": SPEC_VERSION},
+            "ce_id": {
+                "type": "string",
+                "description": "Unique id of the event; consumers deduplicate on it.",
+            },
+            "ce_source": {
+                "type": "string",
+                "description": "Who produced it (`/coop/referral`, `/agencies/<network>`…).",
+            },
+            "ce_type": {"type": "string", "const": event_type},
+            "ce_time": {"type": "string", "format": "date-time"},
+            "ce_subject": {"type": "string", "description": "e.g. `referrals/<id>`."},
+            "content-type": {"type": "string", "const": JSON_CONTENT_TYPE},
+            "traceparent": {
+                "type": "string",
+                "description": "W3C trace context, optional.",
+                "pattern": "^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+            },
+        },
+    }
+
+
+def _message(model: type[EventData]) -> dict[str, Any]:
+    doc = " ".join((model.__doc__ or model.__name__).split())
+    example = example_data(model)
+    return {
+        "name": model.event_type,
+        "title": model.__name__,
+        "summary": doc,
+        "contentType": JSON_CONTENT_TYPE,
+        "headers": _headers_schema(model.event_type),
+        "payload": {"$ref": SCHEMA_REF.format(model=model.__name__)},
+        "bindings": {
+            "kafka": {
+                "key": {
+                    "type": "string",
+                    "description": f"The aggregate id: the value of `{model.key_field}`.",
+                },
+                "bindingVersion": "0.5.0",
+            }
+        },
+        "examples": [
+            {
+                "name": model.__name__,
+                "headers": {
+                    "ce_specversion": SPEC_VERSION,
+                    "ce_id": str(uuid.UUID(int=1)),
+                    "ce_source": "/coop/example",
+                    "ce_type": model.event_type,
+                    "ce_time": "2026-03-04T09:30:00Z",
+                    "content-type": JSON_CONTENT_TYPE,
+                },
+                "payload": example,
+            }
+        ],
+    }
+
+
+def _dead_letter_message() -> dict[str, Any]:
+    header = {"type": "string"}
+    return {
+        "name": "dead-letter",
+        "title": "DeadLetter",
+        "summary": "The original record, unchanged (key, value, headers), plus dlq_* headers.",
+        "headers": {
+            "type": "object",
+            "required": ["dlq_reason", "dlq_error", "dlq_original_topic"],
+            "properties": {
+                "dlq_reason": {
+                    "type": "string",
+                    "enum": [
+                        "unreadable_envelope",
+                        "unknown_event_type",
+                        "invalid_data",
+                        "rejected",
+                        "retries_exhausted",
+                    ],
+                },
+                "dlq_error": header,
+                "dlq_original_topic": header,
+                "dlq_original_partition": header,
+                "dlq_original_offset": header,
+                "dlq_consumer": header,
+                "dlq_failed_at": {"type": "string", "format": "date-time"},
+            },
+        },
+        "payload": {"description": "The original record's value, as it was."},
+    }
+
+
+# -- examples ------------------------------------------------------------------------------------
+
+_EXAMPLE_STRINGS = {
+    "rome_code": "H2913",
+    "host_siret": "73282932000074",
+    "agency_id": "agc-interim-nord-lille",
+    "network_id": "interim-nord",
+    "departement": "59",
+    "structure_code": "75101",
+    "counsellor_id": "conseiller.dupont",
+}
+
+
+def example_data(model: type[BaseModel]) -> dict[str, Any]:
+    """A valid example of ``model`` (required and optional fields filled), as JSON."""
+    values = {name: _example(name, field) for name, field in model.model_fields.items()}
+    return model.model_validate(values).model_dump(mode="json")
+
+
+def _example(name: str, field: FieldInfo) -> Any:
+    if name in _EXAMPLE_STRINGS:
+        return _EXAMPLE_STRINGS[name]
+    return _example_for_type(name, field.annotation)
+
+
+def _example_for_type(name: str, annotation: Any) -> Any:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _example_for_type(name, options[0])
+    if origin is dict:
+        return {}
+    if origin is list:
+        return []
+    if isinstance(annotation, type):
+        if issubclass(annotation, enum.Enum):
+            return next(iter(annotation)).value
+        if issubclass(annotation, bool):
+            return True
+        if issubclass(annotation, int):
+            return 35
+        if issubclass(annotation, float):
+            return 35.0
+        if issubclass(annotation, uuid.UUID):
+            return str(uuid.uuid5(uuid.NAMESPACE_URL, name))
+        if issubclass(annotation, datetime):
+            return datetime(2026, 3, 4, 9, 30, tzinfo=UTC).isoformat()
+        if issubclass(annotation, date):
+            return date(2026, 3, 16).isoformat()
+        if issubclass(annotation, str):
+            return f"exemple de {name}"
+    return None
+
+
+if __name__ == "__main__":
+    print(render_yaml(), end="")
