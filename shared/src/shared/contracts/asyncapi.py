@@ -45,8 +45,8 @@ record is a CloudEvent 1.0 in binary content mode: the value is the JSON `data` 
 attributes travel as `ce_*` headers plus `content-type: application/json`. The key is the aggregate
 id (the referral for `referral.*` and `agency.*` topics), so one referral's events stay ordered
 in one partition. Types are versioned (`….v1`); within a version fields are only ever added:
-ignore the ones you do not know. A record that cannot be processed goes to `<topic>.dlq` with the reason in
-`dlq_*` headers.
+ignore the ones you do not know. A record that cannot be processed goes to `<topic>.dlq` with
+the reason in `dlq_*` headers.
 """
 
 
