@@ -38,3 +38,15 @@ def test_readers_ignore_fields_added_later_in_the_same_version() -> None:
 def test_unknown_type_or_version_is_reported() -> None:
     with pytest.raises(UnknownEventType):
         event_model_for("coop.referral.sent.v9")
+
+
+def test_network_topics_are_named_from_the_network_id() -> None:
+    from shared.contracts.topics import agency_feed, agency_responses, network_of_responses_topic
+
+    assert agency_feed("interim-nord").name == "agency.interim-nord.feed"
+    assert agency_responses("interim-nord").name == "agency.interim-nord.responses"
+    assert network_of_responses_topic("agency.interim-nord.responses") == "interim-nord"
+    assert network_of_responses_topic("agency.interim-nord.responses.dlq") is None
+    assert network_of_responses_topic("referral.events") is None
+    with pytest.raises(ValueError, match="invalid network id"):
+        agency_feed("Interim Nord")

@@ -392,3 +392,48 @@ async def test_stopped_consumer_commits_so_a_successor_does_not_reprocess(
         await task
     async with database.sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(PLATFORM.inbox)) == 3
+
+
+async def test_pattern_subscription_consumes_every_matching_topic_including_new_ones(
+    database: Database, settings: ServiceSettings, unique: Callable[[str], str]
+) -> None:
+    prefix = unique("test.net").replace("-", "")
+    fast = settings.model_copy(update={"kafka_metadata_max_age_ms": 1000})
+    first = TopicSpec(f"{prefix}.alpha.responses", "t", partitions=1)
+    await ensure_topics(fast, [first, first.dead_letter()])
+    consumer = EventConsumer(
+        name=unique("group"),
+        pattern=rf"^{prefix}\.[a-z]+\.responses$",
+        registry=_recording_registry(),
+        database=database,
+        tables=PLATFORM,
+        settings=fast,
+        producer_factory=lambda: make_producer(fast, client_id="test-dlq"),
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+        await _produce(fast.kafka_bootstrap_servers, first.name, [_ping("alpha")])
+        await _wait_for(lambda: _has_values(database, ["alpha"]))
+        later = TopicSpec(f"{prefix}.beta.responses", "t", partitions=1)
+        await ensure_topics(fast, [later, later.dead_letter()])
+        await _produce(fast.kafka_bootstrap_servers, later.name, [_ping("beta")])
+        await _wait_for(lambda: _has_values(database, ["alpha", "beta"]))
+    finally:
+        await consumer.stop()
+        await task
+
+
+def test_a_consumer_takes_topics_or_a_pattern_not_both(
+    database: Database, settings: ServiceSettings
+) -> None:
+    with pytest.raises(ValueError, match="either topics or a pattern"):
+        EventConsumer(
+            name="g",
+            topics=["a"],
+            pattern="b",
+            registry=HandlerRegistry(),
+            database=database,
+            tables=PLATFORM,
+            settings=settings,
+            producer_factory=lambda: make_producer(settings, client_id="x"),
+        )

@@ -36,6 +36,9 @@ class ConsumerSpec:
     name: str
     topics: Sequence[TopicSpec]
     registry: HandlerRegistry
+    #: Instead of fixed topics, every topic matching this regex (provisioned elsewhere, e.g. when
+    #: an agency network is onboarded).
+    pattern: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class ServiceRuntime:
             EventConsumer(
                 name=spec.name,
                 topics=[topic.name for topic in spec.topics],
+                pattern=spec.pattern,
                 registry=spec.registry,
                 database=self.database,
                 tables=tables,

@@ -35,6 +35,8 @@ class ServiceSettings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_topic_partitions: int = 3
+    #: How often clients refresh metadata: bounds how long a new network's topic goes unnoticed.
+    kafka_metadata_max_age_ms: int = 30_000
     kafka_topic_replication_factor: int = 1
     #: When false, the service neither provisions topics nor starts consumers and relay: HTTP only.
     kafka_enabled: bool = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 DEAD_LETTER_SUFFIX = ".dlq"
@@ -55,3 +56,44 @@ TOPICS: dict[str, TopicSpec] = {
     spec.name: spec
     for spec in (REFERRAL_EVENTS, AGENCY_RESPONSES, DISPOSITIFS_EVENTS, NOTIFICATIONS_EVENTS)
 }
+
+
+# -- per-network agency topics ---------------------------------------------------------------------
+# Each agency network (enseigne) has its own feed and response topic, so that broker ACLs can
+# confine an integration to its own data (the networks are competitors).
+
+#: Lower-case letters, digits and dashes: safe in topic names, group ids and ACL prefixes.
+NETWORK_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
+AGENCY_RESPONSES_TOPIC_PATTERN = r"^agency\.[a-z0-9][a-z0-9-]{1,62}\.responses$"
+_RESPONSES = re.compile(r"^agency\.(?P<network>[a-z0-9][a-z0-9-]{1,62})\.responses$")
+
+
+def agency_feed(network_id: str) -> TopicSpec:
+    _check_network_id(network_id)
+    return TopicSpec(
+        f"agency.{network_id}.feed",
+        f"Referrals addressed to the agencies of network {network_id}, their withdrawal and "
+        "expiry, and what became of their immersion requests; key = referral id.",
+        retention_ms=30 * 24 * 3600 * 1000,
+    )
+
+
+def agency_responses(network_id: str) -> TopicSpec:
+    _check_network_id(network_id)
+    return TopicSpec(
+        f"agency.{network_id}.responses",
+        f"Answers of network {network_id}'s ERP about referrals addressed to its agencies; "
+        "key = referral id.",
+        retention_ms=30 * 24 * 3600 * 1000,
+    )
+
+
+def network_of_responses_topic(topic: str) -> str | None:
+    """The network whose response topic this is, or None."""
+    match = _RESPONSES.match(topic)
+    return match.group("network") if match else None
+
+
+def _check_network_id(network_id: str) -> None:
+    if not re.match(NETWORK_ID_PATTERN, network_id):
+        raise ValueError(f"invalid network id {network_id!r}: expected {NETWORK_ID_PATTERN}")

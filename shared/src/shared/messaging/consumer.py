@@ -122,7 +122,8 @@ class EventConsumer:
         self,
         *,
         name: str,
-        topics: Iterable[str],
+        topics: Iterable[str] = (),
+        pattern: str | None = None,
         registry: HandlerRegistry,
         database: Database,
         tables: PlatformTables,
@@ -131,6 +132,11 @@ class EventConsumer:
     ) -> None:
         self.name = name
         self.topics = list(topics)
+        #: A regex subscription (e.g. every network's response topic); new matching topics are
+        #: picked up at the next metadata refresh (``kafka_metadata_max_age_ms``).
+        self.pattern = pattern
+        if bool(self.topics) == bool(pattern):
+            raise ValueError("give either topics or a pattern")
         self._registry = registry
         self._db = database
         self._tables = tables
@@ -190,11 +196,14 @@ class EventConsumer:
             session_timeout_ms=10_000,
             heartbeat_interval_ms=1_000,
             max_poll_interval_ms=300_000,
-            metadata_max_age_ms=30_000,
+            metadata_max_age_ms=self._settings.kafka_metadata_max_age_ms,
         )
         self._consumer = consumer
         await consumer.start()
-        consumer.subscribe(self.topics, listener=_RebalanceListener(self))
+        if self.pattern:
+            consumer.subscribe(pattern=self.pattern, listener=_RebalanceListener(self))
+        else:
+            consumer.subscribe(self.topics, listener=_RebalanceListener(self))
         producer = self._producer_factory()
         self._dlq_producer = producer
         await producer.start()
