@@ -18,4 +18,10 @@ __all__ = [
 ]
 
 # Import the modules that declare event types so that the registry is complete.
-from shared.contracts import agency, dispositifs, notifications, referral  # noqa: F401
+from shared.contracts import (  # noqa: F401
+    agency,
+    agency_feed,
+    dispositifs,
+    notifications,
+    referral,
+)

@@ -20,7 +20,13 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from shared.contracts.base import EVENT_TYPES, EventData
-from shared.contracts.topics import AGENCY_RESPONSES, TOPICS, TopicSpec
+from shared.contracts.topics import (
+    AGENCY_RESPONSES,
+    AGENCY_RESPONSES_TOPIC,
+    TOPIC_TEMPLATES,
+    TOPICS,
+    TopicSpec,
+)
 from shared.envelope import JSON_CONTENT_TYPE, SPEC_VERSION
 
 ASYNCAPI_VERSION = "3.0.0"
@@ -28,7 +34,11 @@ CONTRACT_VERSION = "1.0.0"
 SCHEMA_REF = "#/components/schemas/{model}"
 
 #: Topics the platform reads rather than writes (the others it publishes).
-_RECEIVED = {AGENCY_RESPONSES.name}
+_RECEIVED = {AGENCY_RESPONSES.name, AGENCY_RESPONSES_TOPIC}
+_NETWORK_PARAMETER = {
+    "description": "The agency network's id (enseigne): lower-case letters, digits, dashes.",
+    "examples": ["interim-nord"],
+}
 
 _DESCRIPTION = """\
 **FR** — Contrat des événements de la plateforme de coopération France Travail × Prism'emploi.
@@ -55,7 +65,10 @@ def build_document() -> dict[str, Any]:
     messages: dict[str, Any] = {}
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
-    by_topic: dict[str, list[type[EventData]]] = {name: [] for name in TOPICS}
+    specs = dict(TOPICS)
+    for template, description in TOPIC_TEMPLATES.items():
+        specs[template] = TopicSpec(template, description, retention_ms=30 * 24 * 3600 * 1000)
+    by_topic: dict[str, list[type[EventData]]] = {name: [] for name in specs}
     for event_type in sorted(EVENT_TYPES):
         model = EVENT_TYPES[event_type]
         if not model.__module__.startswith("shared.contracts"):
@@ -64,7 +77,7 @@ def build_document() -> dict[str, Any]:
         _add_schema(schemas, model)
         messages[model.__name__] = _message(model)
     messages["DeadLetter"] = _dead_letter_message()
-    for name, spec in TOPICS.items():
+    for name, spec in specs.items():
         channel_id = _channel_id(name)
         channels[channel_id] = _channel(spec, [m.__name__ for m in by_topic.get(name, [])])
         action = "receive" if name in _RECEIVED else "send"
@@ -122,7 +135,7 @@ def render_yaml() -> str:
 
 
 def _channel_id(topic: str) -> str:
-    head, *rest = topic.replace("-", ".").split(".")
+    head, *rest = topic.replace("-", ".").replace("{network_id}", "network").split(".")
     return head + "".join(part.capitalize() for part in rest)
 
 
@@ -133,12 +146,15 @@ def _channel(spec: TopicSpec, message_names: list[str]) -> dict[str, Any]:
     bindings: dict[str, Any] = {"topic": spec.name, "topicConfiguration": configuration}
     if spec.partitions is not None:
         bindings["partitions"] = spec.partitions
-    return {
+    channel: dict[str, Any] = {
         "address": spec.name,
         "description": spec.description,
         "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in message_names},
         "bindings": {"kafka": {**bindings, "bindingVersion": "0.5.0"}},
     }
+    if "{network_id}" in spec.name:
+        channel["parameters"] = {"network_id": _NETWORK_PARAMETER}
+    return channel
 
 
 def _add_schema(schemas: dict[str, Any], model: type[BaseModel]) -> None:

@@ -64,6 +64,9 @@ TOPICS: dict[str, TopicSpec] = {
 
 #: Lower-case letters, digits and dashes: safe in topic names, group ids and ACL prefixes.
 NETWORK_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
+#: The ``topic`` of per-network event models: a template, filled with the network id.
+AGENCY_FEED_TOPIC = "agency.{network_id}.feed"
+AGENCY_RESPONSES_TOPIC = "agency.{network_id}.responses"
 AGENCY_RESPONSES_TOPIC_PATTERN = r"^agency\.[a-z0-9][a-z0-9-]{1,62}\.responses$"
 _RESPONSES = re.compile(r"^agency\.(?P<network>[a-z0-9][a-z0-9-]{1,62})\.responses$")
 
@@ -71,7 +74,7 @@ _RESPONSES = re.compile(r"^agency\.(?P<network>[a-z0-9][a-z0-9-]{1,62})\.respons
 def agency_feed(network_id: str) -> TopicSpec:
     _check_network_id(network_id)
     return TopicSpec(
-        f"agency.{network_id}.feed",
+        AGENCY_FEED_TOPIC.format(network_id=network_id),
         f"Referrals addressed to the agencies of network {network_id}, their withdrawal and "
         "expiry, and what became of their immersion requests; key = referral id.",
         retention_ms=30 * 24 * 3600 * 1000,
@@ -81,11 +84,18 @@ def agency_feed(network_id: str) -> TopicSpec:
 def agency_responses(network_id: str) -> TopicSpec:
     _check_network_id(network_id)
     return TopicSpec(
-        f"agency.{network_id}.responses",
+        AGENCY_RESPONSES_TOPIC.format(network_id=network_id),
         f"Answers of network {network_id}'s ERP about referrals addressed to its agencies; "
         "key = referral id.",
         retention_ms=30 * 24 * 3600 * 1000,
     )
+
+
+#: Per-network topic families (for the contract document and checks).
+TOPIC_TEMPLATES = {
+    AGENCY_FEED_TOPIC: "Per-network feed: what the referral service tells one network's ERP.",
+    AGENCY_RESPONSES_TOPIC: "Per-network responses: what one network's ERP answers.",
+}
 
 
 def network_of_responses_topic(topic: str) -> str | None:
