@@ -1,0 +1,149 @@
+"""The agency side of the contract: follow the feed, send answers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from shared.contracts import agency
+from shared.contracts.topics import agency_feed, agency_responses
+from shared.envelope import CloudEvent
+
+#: Answer name (command line, scenario files) → contract model.
+ANSWERS: dict[str, type[agency.AgencyResponse]] = {
+    "acknowledge": agency.ReferralAcknowledged,
+    "accept": agency.ReferralAccepted,
+    "decline": agency.ReferralDeclined,
+    "interview": agency.InterviewScheduled,
+    "immersion": agency.ImmersionRequested,
+    "placement-start": agency.PlacementStarted,
+    "placement-end": agency.PlacementEnded,
+}
+
+
+@dataclass
+class Connection:
+    bootstrap_servers: str
+    network_id: str
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"bootstrap_servers": self.bootstrap_servers, **self.extra}
+        if self.sasl_username:
+            options.update(
+                security_protocol="SASL_PLAINTEXT",
+                sasl_mechanism="SCRAM-SHA-256",
+                sasl_plain_username=self.sasl_username,
+                sasl_plain_password=self.sasl_password,
+            )
+        return options
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    event: CloudEvent
+    partition: int
+    offset: int
+
+
+class AgencyClient:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.feed_topic = agency_feed(connection.network_id).name
+        self.responses_topic = agency_responses(connection.network_id).name
+        self._producer: AIOKafkaProducer | None = None
+
+    async def __aenter__(self) -> AgencyClient:
+        self._producer = AIOKafkaProducer(
+            **self.connection.options(), enable_idempotence=True, acks="all"
+        )
+        await self._producer.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+
+    async def answer(self, kind: str, fields: dict[str, Any]) -> CloudEvent:
+        """Validate an answer against the contract and send it, keyed by the referral id."""
+        model = ANSWERS[kind]
+        values = {"occurred_at": datetime.now(UTC).isoformat(), **fields}
+        data = model.model_validate(values)
+        event = CloudEvent(
+            type=model.event_type,
+            source=f"/agencies/{self.connection.network_id}",
+            subject=f"referrals/{data.referral_id}",
+            data=data.model_dump(mode="json", exclude_none=True),
+        )
+        value, headers = event.to_kafka()
+        assert self._producer is not None, "use `async with AgencyClient(...)`"
+        await self._producer.send_and_wait(
+            self.responses_topic, value=value, key=str(data.referral_id).encode(), headers=headers
+        )
+        return event
+
+    async def follow(
+        self, *, group: str | None = None, from_beginning: bool = True
+    ) -> AsyncIterator[FeedItem]:
+        """Yield feed events as they arrive; offsets are committed after each one is yielded."""
+        consumer = AIOKafkaConsumer(
+            self.feed_topic,
+            **self.connection.options(),
+            group_id=group or f"agency.{self.connection.network_id}.erp",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest" if from_beginning else "latest",
+        )
+        await consumer.start()
+        try:
+            while True:
+                batches = await consumer.getmany(timeout_ms=500)
+                for tp, records in batches.items():
+                    for record in records:
+                        event = CloudEvent.from_kafka(record.value, record.headers)
+                        yield FeedItem(event, record.partition, record.offset)
+                        await consumer.commit({tp: record.offset + 1})
+        finally:
+            await consumer.stop()
+
+    async def wait_for_referral(
+        self, timeout: float, *, group: str | None = None, rome_code: str | None = None
+    ) -> CloudEvent:
+        """The next referral received on the feed (optionally for a given ROME code)."""
+        async with asyncio.timeout(timeout):
+            async for item in self.follow(group=group):
+                if item.event.type == "coop.agency.referral_received.v1" and (
+                    rome_code is None or item.event.data.get("rome_code") == rome_code
+                ):
+                    return item.event
+        raise TimeoutError  # pragma: no cover - the timeout context raises first
+
+
+def describe(event: CloudEvent) -> str:
+    """One readable line for a person following the feed."""
+    data = event.data
+    referral = data.get("referral_id")
+    if event.type == "coop.agency.referral_received.v1":
+        candidate = data.get("candidate") or {}
+        who = (
+            f"{candidate.get('first_name', '')} {candidate.get('last_name', '')}".strip()
+            if data.get("identity_shared")
+            else "(identité non partagée)"
+        )
+        return (
+            f"[orientation] {referral} agence={data.get('agency_id')} "
+            f"métier={data.get('rome_code')} candidat={who} message={data.get('message')!r}"
+        )
+    return f"[{event.type}] {referral} {json.dumps(data, ensure_ascii=False)}"
+
+
+def new_referral_id() -> str:  # for examples and tests
+    return str(uuid.uuid4())
