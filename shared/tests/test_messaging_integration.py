@@ -18,7 +18,13 @@ from shared.contracts.topics import TopicSpec
 from shared.db.database import Database
 from shared.db.tables import platform_tables
 from shared.envelope import CloudEvent
-from shared.messaging.consumer import EventConsumer, EventContext, HandlerRegistry, PermanentError
+from shared.messaging.consumer import (
+    DeadLetterNotice,
+    EventConsumer,
+    EventContext,
+    HandlerRegistry,
+    PermanentError,
+)
 from shared.messaging.kafka import make_producer
 from shared.messaging.outbox import OutboxRelay, add_event
 from shared.messaging.topics import ensure_topics
@@ -437,3 +443,44 @@ def test_a_consumer_takes_topics_or_a_pattern_not_both(
             settings=settings,
             producer_factory=lambda: make_producer(settings, client_id="x"),
         )
+
+
+async def test_dead_letter_hook_hears_of_each_dead_letter_with_the_rejections_details(
+    database: Database, settings: ServiceSettings, topic: str, unique: Callable[[str], str]
+) -> None:
+    notices: list[DeadLetterNotice] = []
+
+    async def remember(notice: DeadLetterNotice) -> None:
+        notices.append(notice)
+
+    def refuse(value: str) -> None:
+        if value == "forged":
+            raise PermanentError("not your referral", details={"network": "other"})
+
+    rejected = _ping("forged")
+    await _produce(settings.kafka_bootstrap_servers, topic, [rejected, _ping("fine")])
+    consumer = EventConsumer(
+        name=unique("group"),
+        topics=[topic],
+        registry=_recording_registry(refuse),
+        database=database,
+        tables=PLATFORM,
+        settings=settings,
+        producer_factory=lambda: make_producer(settings, client_id="test-dlq"),
+        on_dead_letter=remember,
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+        await _wait_for(lambda: _has_values(database, ["fine"]))
+    finally:
+        await consumer.stop()
+        await task
+    assert len(notices) == 1
+    notice = notices[0]
+    assert (notice.reason, notice.error, notice.details) == (
+        "rejected",
+        "not your referral",
+        {"network": "other"},
+    )
+    assert notice.event_id == dict(rejected[1])["ce_id"].decode()
+    assert notice.topic == topic

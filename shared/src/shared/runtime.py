@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.contracts.topics import TopicSpec
 from shared.db.database import Database
 from shared.db.tables import PlatformTables
-from shared.messaging.consumer import EventConsumer, HandlerRegistry
+from shared.messaging.consumer import DeadLetterHook, EventConsumer, HandlerRegistry
 from shared.messaging.kafka import client_options, make_producer
 from shared.messaging.outbox import OutboxRelay, notify_on_commit
 from shared.messaging.topics import ensure_topics
@@ -39,6 +39,8 @@ class ConsumerSpec:
     #: Instead of fixed topics, every topic matching this regex (provisioned elsewhere, e.g. when
     #: an agency network is onboarded).
     pattern: str | None = None
+    #: Called once a record is on the dead-letter topic (audit records, metrics…).
+    on_dead_letter: DeadLetterHook | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ class ServiceRuntime:
                 name=spec.name,
                 topics=[topic.name for topic in spec.topics],
                 pattern=spec.pattern,
+                on_dead_letter=spec.on_dead_letter,
                 registry=spec.registry,
                 database=self.database,
                 tables=tables,

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import ClassVar
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.base import EventData
 from shared.contracts.topics import DISPOSITIFS_EVENTS
@@ -37,6 +37,17 @@ class ImmersionConventionRequested(ImmersionEvent):
     host_name: str
 
 
+class RuleBroken(BaseModel):
+    """One rule a rejected immersion request breaks."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    rule: str = Field(description="Stable code of the rule, e.g. pmsmp.duration.days.")
+    field: str = Field(description="The request's field at fault, e.g. end_date.")
+    message: str = Field(description="What is wrong, in French.")
+    article: str | None = Field(default=None, description="Legal reference, when there is one.")
+
+
 class ImmersionRejected(ImmersionEvent):
     """The request or convention breaks a rule or was rejected: ``reason`` says which, with its
     legal reference (``article``) when a rule of the Code du travail was broken."""
@@ -44,6 +55,11 @@ class ImmersionRejected(ImmersionEvent):
     event_type: ClassVar[str] = "coop.immersion.rejected.v1"
     reason: str
     article: str | None = None
+    violations: list[RuleBroken] = Field(
+        default_factory=list,
+        description="Each rule broken, when the request was refused by the rules (empty when a "
+        "counsellor rejected it with a justification).",
+    )
 
 
 class ImmersionValidated(ImmersionEvent):
@@ -61,6 +77,11 @@ class ImmersionValidated(ImmersionEvent):
 class ImmersionCancelled(ImmersionEvent):
     event_type: ClassVar[str] = "coop.immersion.cancelled.v1"
     justification: str
+    deprecated: bool = Field(
+        default=False,
+        description="True when the convention was made obsolete (superseded before validation, "
+        "or its referral withdrawn) rather than cancelled.",
+    )
 
 
 class ImmersionCompleted(ImmersionEvent):
@@ -86,6 +107,10 @@ class MrsEvaluated(EventData):
     positive: bool
     hired: bool | None = Field(default=None, description="The employer's decision, once known.")
     occurred_at: datetime
+    contract_type: ContractType | None = Field(
+        default=None, description="When hired through a placement on the referral: its contract."
+    )
+    placement_start_date: date | None = None
 
 
 class TrainingEvent(EventData):
@@ -111,3 +136,6 @@ class TrainingCompleted(TrainingEvent):
     completed: bool
     hired: bool
     contract_type: ContractType | None = None
+    contract_months: int | None = Field(
+        default=None, description="Length of the contract after the training (None for a CDI)."
+    )

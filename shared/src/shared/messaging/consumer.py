@@ -47,7 +47,31 @@ class PermanentError(Exception):
     """This event can never be applied (e.g. a transition not allowed from the current state).
 
     The consumer dead-letters it with this message as the reason; nothing of its effect is kept.
+    ``details`` travel to the consumer's dead-letter hook (e.g. for an audit record).
     """
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.details = details or {}
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterNotice:
+    """What a dead-letter hook learns, once the record is safely on the dead-letter topic."""
+
+    consumer: str
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    event_id: str | None
+    event_type: str | None
+    reason: str
+    error: str
+    details: dict[str, Any]
+
+
+DeadLetterHook = Callable[[DeadLetterNotice], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +153,10 @@ class EventConsumer:
         tables: PlatformTables,
         settings: ServiceSettings,
         producer_factory: Callable[[], AIOKafkaProducer],
+        on_dead_letter: DeadLetterHook | None = None,
     ) -> None:
         self.name = name
+        self._on_dead_letter = on_dead_letter
         self.topics = list(topics)
         #: A regex subscription (e.g. every network's response topic); new matching topics are
         #: picked up at the next metadata refresh (``kafka_metadata_max_age_ms``).
@@ -318,7 +344,9 @@ class EventConsumer:
             try:
                 return await self._apply(handler, event, data, delivery)
             except PermanentError as exc:
-                return await self._dead_letter(record, DeadLetterReason.REJECTED, str(exc))
+                return await self._dead_letter(
+                    record, DeadLetterReason.REJECTED, str(exc), details=exc.details
+                )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -368,7 +396,14 @@ class EventConsumer:
         log.info("event processed")
         return _Outcome("processed")
 
-    async def _dead_letter(self, record: Any, reason: DeadLetterReason, error: str) -> _Outcome:
+    async def _dead_letter(
+        self,
+        record: Any,
+        reason: DeadLetterReason,
+        error: str,
+        *,
+        details: dict[str, Any] | None = None,
+    ) -> _Outcome:
         letter = dead_letter_for(
             topic=record.topic,
             partition=record.partition,
@@ -398,6 +433,25 @@ class EventConsumer:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
         log.warning("event dead-lettered", reason=reason.value, error=error, dlq=letter.topic)
+        if self._on_dead_letter is not None:
+            headers = dict(record.headers or ())
+            notice = DeadLetterNotice(
+                consumer=self.name,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                key=record.key,
+                event_id=_header_text(headers.get("ce_id")),
+                event_type=_header_text(headers.get("ce_type")),
+                reason=reason.value,
+                error=error,
+                details=details or {},
+            )
+            try:
+                await self._on_dead_letter(notice)
+            except Exception:
+                # The dead letter itself is safe on the broker; the hook's record is a convenience.
+                log.exception("dead-letter hook failed")
         return _Outcome("dead_lettered", reason.value)
 
 
@@ -413,6 +467,12 @@ class _RebalanceListener(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_assigned(self, assigned: Any) -> None:
         self._runner.status.assigned = set(assigned)
         log.info("partitions assigned", consumer=self._runner.name, partitions=len(assigned))
+
+
+def _header_text(raw: bytes | None) -> str | None:
+    if raw is None:
+        return None
+    return raw.decode(errors="replace")
 
 
 def _validation_summary(exc: ValidationError) -> str:
