@@ -6,6 +6,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any, ClassVar
 
 import pytest
@@ -223,6 +224,17 @@ def _consumer(
     )
 
 
+@asynccontextmanager
+async def _running(consumer: EventConsumer) -> AsyncIterator[EventConsumer]:
+    """Run the consumer for the block; stop it gracefully (commit, leave the group) after."""
+    task = asyncio.create_task(consumer.run())
+    try:
+        yield consumer
+    finally:
+        await consumer.stop()
+        await task
+
+
 def _recording_registry(fail: Callable[[str], None] | None = None) -> HandlerRegistry:
     registry = HandlerRegistry()
 
@@ -254,12 +266,8 @@ async def test_malformed_record_is_dead_lettered_and_the_next_one_processed(
         [(b"{not json", bad_headers), (good_value, good_headers)],
     )
     consumer = _consumer(database, settings, topic, _recording_registry(), unique("group"))
-    task = asyncio.create_task(consumer.run())
-    try:
+    async with _running(consumer):
         await _wait_for(lambda: _has_values(database, ["after"]))
-    finally:
-        await consumer.stop()
-        await task
 
     letters = await _read(settings.kafka_bootstrap_servers, topic + ".dlq", 1)
     headers = dict(letters[0].headers)
@@ -281,12 +289,8 @@ async def test_same_event_delivered_twice_has_one_effect(
     once = _ping("once", event_id)
     await _produce(settings.kafka_bootstrap_servers, topic, [once, once, _ping("marker")])
     consumer = _consumer(database, settings, topic, _recording_registry(), unique("group"))
-    task = asyncio.create_task(consumer.run())
-    try:
+    async with _running(consumer):
         await _wait_for(lambda: _has_values(database, ["once", "marker"]))
-    finally:
-        await consumer.stop()
-        await task
     async with database.sessionmaker() as session:
         inbox_rows = await session.scalar(
             select(func.count())
@@ -313,12 +317,8 @@ async def test_unknown_type_invalid_data_and_rejections_are_dead_lettered_with_r
         [unknown, invalid, ignored, _ping("refused"), _ping("fine")],
     )
     consumer = _consumer(database, settings, topic, _recording_registry(refuse), unique("group"))
-    task = asyncio.create_task(consumer.run())
-    try:
+    async with _running(consumer):
         await _wait_for(lambda: _has_values(database, ["fine"]))
-    finally:
-        await consumer.stop()
-        await task
     letters = await _read(settings.kafka_bootstrap_servers, topic + ".dlq", 3)
     reasons = [(dict(r.headers)["dlq_reason"], dict(r.headers)["dlq_error"]) for r in letters]
     assert reasons[0] == (b"unknown_event_type", b"unknown event type 'coop.test.pinged.v9'")
@@ -340,12 +340,8 @@ async def test_transient_failure_is_retried_then_applied_once(
 
     await _produce(settings.kafka_bootstrap_servers, topic, [_ping("eventually")])
     consumer = _consumer(database, settings, topic, _recording_registry(flaky), unique("group"))
-    task = asyncio.create_task(consumer.run())
-    try:
+    async with _running(consumer):
         await _wait_for(lambda: _has_values(database, ["eventually"]))
-    finally:
-        await consumer.stop()
-        await task
     assert failures["count"] == 2
 
 
@@ -358,12 +354,8 @@ async def test_handler_failing_every_time_is_dead_lettered_after_max_attempts(
 
     await _produce(settings.kafka_bootstrap_servers, topic, [_ping("poison"), _ping("next")])
     consumer = _consumer(database, settings, topic, _recording_registry(broken), unique("group"))
-    task = asyncio.create_task(consumer.run())
-    try:
+    async with _running(consumer):
         await _wait_for(lambda: _has_values(database, ["next"]))
-    finally:
-        await consumer.stop()
-        await task
     letters = await _read(settings.kafka_bootstrap_servers, topic + ".dlq", 1)
     headers = dict(letters[0].headers)
     assert headers["dlq_reason"] == b"retries_exhausted"
@@ -390,12 +382,8 @@ async def test_stopped_consumer_commits_so_a_successor_does_not_reprocess(
 
     await _produce(settings.kafka_bootstrap_servers, topic, [_ping("c")])
     second = _consumer(database, settings, topic, _recording_registry(), group)
-    task = asyncio.create_task(second.run())
-    try:
+    async with _running(second):
         await _wait_for(lambda: _has_values(database, ["a", "b", "c"]))
-    finally:
-        await second.stop()
-        await task
     async with database.sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(PLATFORM.inbox)) == 3
 
@@ -416,17 +404,13 @@ async def test_pattern_subscription_consumes_every_matching_topic_including_new_
         settings=fast,
         producer_factory=lambda: make_producer(fast, client_id="test-dlq"),
     )
-    task = asyncio.create_task(consumer.run())
-    try:
+    async with _running(consumer):
         await _produce(fast.kafka_bootstrap_servers, first.name, [_ping("alpha")])
         await _wait_for(lambda: _has_values(database, ["alpha"]))
         later = TopicSpec(f"{prefix}.beta.responses", "t", partitions=1)
         await ensure_topics(fast, [later, later.dead_letter()])
         await _produce(fast.kafka_bootstrap_servers, later.name, [_ping("beta")])
         await _wait_for(lambda: _has_values(database, ["alpha", "beta"]))
-    finally:
-        await consumer.stop()
-        await task
 
 
 def test_a_consumer_takes_topics_or_a_pattern_not_both(
@@ -469,12 +453,8 @@ async def test_dead_letter_hook_hears_of_each_dead_letter_with_the_rejections_de
         producer_factory=lambda: make_producer(settings, client_id="test-dlq"),
         on_dead_letter=remember,
     )
-    task = asyncio.create_task(consumer.run())
-    try:
+    async with _running(consumer):
         await _wait_for(lambda: _has_values(database, ["fine"]))
-    finally:
-        await consumer.stop()
-        await task
     assert len(notices) == 1
     notice = notices[0]
     assert (notice.reason, notice.error, notice.details) == (
