@@ -1,15 +1,40 @@
-"""The dispositifs service's tables (its own store)."""
+"""The dispositifs service's tables (its own store; no other service reads them).
+
+Check constraints keep states and fields consistent in the database too (a completed convention
+has its assessment, a rejected or cancelled one its justification…).
+"""
 
 from __future__ import annotations
 
+import enum
 import uuid
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import MetaData, String, Uuid
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from dispositifs.domain.immersion import Actor, ImmersionStatus, PrescriberKind
+from dispositifs.domain.pathway import ProposalStatus, ProposalTrigger, Scheme
+from dispositifs.domain.training import EnrolmentStatus, PoeiMode, TargetedPublic
+from shared.contracts.vocabulary import ContractType, ImmersionObjet, TrainingKind
 from shared.db.naming import NAMING_CONVENTION
-from shared.db.tables import UTCDateTime, platform_tables
+from shared.db.tables import BigIntId, UTCDateTime, platform_tables
 
 
 class Base(DeclarativeBase):
@@ -19,8 +44,17 @@ class Base(DeclarativeBase):
 PLATFORM = platform_tables(Base.metadata)
 
 
+def _in(column: str, values: Iterable[enum.Enum]) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+def _in_or_null(column: str, values: Iterable[enum.Enum]) -> str:
+    return f"{column} IS NULL OR {_in(column, values)}"
+
+
 class KnownReferral(Base):
-    """A referral this service heard of, so immersions and training can be linked to it."""
+    """A referral this service heard of, so immersions and training can be linked to it, and
+    what became of it (placement) to close the loop on outcomes."""
 
     __tablename__ = "known_referrals"
 
@@ -33,3 +67,309 @@ class KnownReferral(Base):
     structure_code: Mapped[str | None] = mapped_column(String(32))
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    offer_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    #: Last status the referral service reported.
+    status: Mapped[str | None] = mapped_column(String(32))
+    placed_on: Mapped[date | None] = mapped_column(Date)
+    placement_contract_type: Mapped[str | None] = mapped_column(String(32))
+
+
+class ImmersionConvention(Base):
+    """A PMSMP convention with the mandatory content of D5135-2."""
+
+    __tablename__ = "immersion_conventions"
+    __table_args__ = (
+        CheckConstraint(_in("status", ImmersionStatus), name="status_known"),
+        CheckConstraint(_in("objet", ImmersionObjet), name="objet_known"),
+        CheckConstraint(_in("origin", (Actor.AGENCY, Actor.COUNSELLOR)), name="origin_known"),
+        CheckConstraint(_in_or_null("prescriber_kind", PrescriberKind), name="prescriber_known"),
+        CheckConstraint("end_date >= start_date OR status = 'rejected'", name="dates_ordered"),
+        CheckConstraint(
+            "status <> 'completed' OR (objectives_reached IS NOT NULL AND hired IS NOT NULL)",
+            name="completed_has_assessment",
+        ),
+        CheckConstraint(
+            "status NOT IN ('rejected', 'cancelled', 'deprecated') OR justification IS NOT NULL",
+            name="justified",
+        ),
+        Index("ix_immersion_conventions_structure_created", "structure_code", "created_at", "id"),
+        Index("ix_immersion_conventions_created", "created_at", "id"),
+        Index("ix_immersion_conventions_pair", "job_seeker_id", "host_siret"),
+        Index("ix_immersion_conventions_region_start", "region_code", "start_date"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    referral_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    job_seeker_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    agency_id: Mapped[str | None] = mapped_column(String(64))
+    structure_code: Mapped[str | None] = mapped_column(String(32))
+    counsellor_id: Mapped[str | None] = mapped_column(String(255))
+    origin: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(32))
+    rome_code: Mapped[str | None] = mapped_column(String(5))
+    objet: Mapped[str] = mapped_column(String(32))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    weekly_hours: Mapped[float | None] = mapped_column(Float)
+    schedule: Mapped[str | None] = mapped_column(Text)
+    place: Mapped[str | None] = mapped_column(String(300))
+    departement: Mapped[str | None] = mapped_column(String(3))
+    region_code: Mapped[str | None] = mapped_column(String(3))
+    objectives: Mapped[str | None] = mapped_column(Text)
+    evaluation_method: Mapped[str | None] = mapped_column(Text)
+    tasks: Mapped[str | None] = mapped_column(Text)
+    prescriber_kind: Mapped[str | None] = mapped_column(String(32))
+    prescriber_name: Mapped[str | None] = mapped_column(String(200))
+    beneficiary_first_name: Mapped[str | None] = mapped_column(String(100))
+    beneficiary_last_name: Mapped[str | None] = mapped_column(String(100))
+    beneficiary_birth_date: Mapped[date | None] = mapped_column(Date)
+    beneficiary_professional_situation: Mapped[str | None] = mapped_column(String(200))
+    beneficiary_brsa: Mapped[bool | None] = mapped_column(Boolean)
+    host_name: Mapped[str] = mapped_column(String(200))
+    host_siret: Mapped[str] = mapped_column(String(14))
+    host_address: Mapped[str | None] = mapped_column(String(300))
+    host_legal_form: Mapped[str | None] = mapped_column(String(100))
+    host_activity: Mapped[str | None] = mapped_column(String(200))
+    host_collective_agreement: Mapped[str | None] = mapped_column(String(200))
+    tutor_name: Mapped[str | None] = mapped_column(String(200))
+    tutor_function: Mapped[str | None] = mapped_column(String(200))
+    tutor_email: Mapped[str | None] = mapped_column(String(254))
+    support_structure: Mapped[str | None] = mapped_column(String(200))
+    support_referent: Mapped[str | None] = mapped_column(String(200))
+    renewal_of_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("immersion_conventions.id"), index=True
+    )
+    beneficiary_signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    host_signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    validated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    validated_by: Mapped[str | None] = mapped_column(String(255))
+    objectives_reached: Mapped[bool | None] = mapped_column(Boolean)
+    hired: Mapped[bool | None] = mapped_column(Boolean)
+    assessment: Mapped[str | None] = mapped_column(Text)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    justification: Mapped[str | None] = mapped_column(Text)
+    #: A placement reported on the referral after the immersion (closing the loop).
+    placed_on: Mapped[date | None] = mapped_column(Date)
+    placement_contract_type: Mapped[str | None] = mapped_column(String(32))
+    #: The event of the agency's request, when it came over Kafka.
+    request_event_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    transitions: Mapped[list[ImmersionTransition]] = relationship(
+        order_by="ImmersionTransition.id", lazy="raise"
+    )
+
+    def content(self) -> dict[str, Any]:
+        """The mandatory content of D5135-2, keyed as the API names it."""
+        return {
+            "prescriber.kind": self.prescriber_kind,
+            "prescriber.name": self.prescriber_name,
+            "beneficiary.first_name": self.beneficiary_first_name,
+            "beneficiary.last_name": self.beneficiary_last_name,
+            "beneficiary.birth_date": self.beneficiary_birth_date,
+            "beneficiary.professional_situation": self.beneficiary_professional_situation,
+            "host.name": self.host_name,
+            "host.siret": self.host_siret,
+            "host.address": self.host_address,
+            "host.legal_form": self.host_legal_form,
+            "host.activity": self.host_activity,
+            "host.collective_agreement": self.host_collective_agreement,
+            "tutor.name": self.tutor_name,
+            "tutor.function": self.tutor_function,
+            "support.structure": self.support_structure,
+            "support.referent": self.support_referent,
+            "place": self.place,
+            "weekly_hours": self.weekly_hours,
+            "schedule": self.schedule,
+            "objectives": self.objectives,
+            "evaluation_method": self.evaluation_method,
+            "tasks": self.tasks,
+        }
+
+
+class ImmersionTransition(Base):
+    """The convention's transition log (who, from, to, when, why)."""
+
+    __tablename__ = "immersion_transitions"
+    __table_args__ = (
+        CheckConstraint(_in("to_status", ImmersionStatus), name="to_status_known"),
+        CheckConstraint(_in("actor", Actor), name="actor_known"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    convention_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("immersion_conventions.id"), index=True
+    )
+    from_status: Mapped[str | None] = mapped_column(String(32))
+    to_status: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str] = mapped_column(String(255))
+    comment: Mapped[str | None] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    event_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class MrsSession(Base):
+    __tablename__ = "mrs_sessions"
+    __table_args__ = (
+        CheckConstraint("capacity > 0", name="capacity_positive"),
+        Index("ix_mrs_sessions_created", "created_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    employer_name: Mapped[str] = mapped_column(String(200))
+    employer_siret: Mapped[str] = mapped_column(String(14))
+    rome_code: Mapped[str] = mapped_column(String(5))
+    habiletes: Mapped[list[str]] = mapped_column(JSON)
+    session_date: Mapped[date] = mapped_column(Date)
+    capacity: Mapped[int] = mapped_column(Integer)
+    departement: Mapped[str] = mapped_column(String(3))
+    region_code: Mapped[str | None] = mapped_column(String(3), index=True)
+    structure_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    counsellor_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    candidates: Mapped[list[MrsCandidate]] = relationship(
+        order_by="MrsCandidate.registered_at", lazy="raise"
+    )
+
+
+class MrsCandidate(Base):
+    __tablename__ = "mrs_candidates"
+    __table_args__ = (
+        UniqueConstraint("session_id", "job_seeker_id", name="uq_mrs_candidates_session_seeker"),
+        CheckConstraint("hired IS NULL OR positive", name="hired_only_if_positive"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("mrs_sessions.id"), index=True)
+    job_seeker_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    referral_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: Habileté code → acquired.
+    results: Mapped[dict[str, bool] | None] = mapped_column(JSON)
+    positive: Mapped[bool | None] = mapped_column(Boolean)
+    evaluated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    hired: Mapped[bool | None] = mapped_column(Boolean)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    placed_on: Mapped[date | None] = mapped_column(Date)
+    placement_contract_type: Mapped[str | None] = mapped_column(String(32))
+
+
+class PoecSession(Base):
+    """A POEC training action opened by a branch's OPCO."""
+
+    __tablename__ = "poec_sessions"
+    __table_args__ = (
+        CheckConstraint("capacity > 0", name="capacity_positive"),
+        CheckConstraint("end_date >= start_date", name="dates_ordered"),
+        Index("ix_poec_sessions_created", "created_at", "id"),
+        Index("ix_poec_sessions_rome_start", "rome_code", "start_date"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    title: Mapped[str] = mapped_column(String(200))
+    opco: Mapped[str] = mapped_column(String(100))
+    branch: Mapped[str] = mapped_column(String(200))
+    temporary_work: Mapped[bool] = mapped_column(Boolean)
+    rome_code: Mapped[str] = mapped_column(String(5))
+    departement: Mapped[str] = mapped_column(String(3))
+    region_code: Mapped[str | None] = mapped_column(String(3))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    total_hours: Mapped[int] = mapped_column(Integer)
+    company_hours: Mapped[int] = mapped_column(Integer)
+    capacity: Mapped[int] = mapped_column(Integer)
+    structure_code: Mapped[str | None] = mapped_column(String(32))
+    counsellor_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TrainingEnrolment(Base):
+    """A job seeker's POEI or POEC."""
+
+    __tablename__ = "training_enrolments"
+    __table_args__ = (
+        CheckConstraint(_in("kind", TrainingKind), name="kind_known"),
+        CheckConstraint(_in("status", EnrolmentStatus), name="status_known"),
+        CheckConstraint(_in_or_null("poei_mode", PoeiMode), name="poei_mode_known"),
+        CheckConstraint(_in_or_null("targeted_public", TargetedPublic), name="public_known"),
+        CheckConstraint(
+            _in_or_null("expected_contract_type", ContractType), name="expected_contract_known"
+        ),
+        CheckConstraint(_in_or_null("contract_type", ContractType), name="contract_known"),
+        CheckConstraint(
+            "kind <> 'poei' OR (offer_id IS NOT NULL AND poei_mode IS NOT NULL "
+            "AND expected_contract_type IS NOT NULL)",
+            name="poei_terms",
+        ),
+        CheckConstraint("kind <> 'poec' OR poec_session_id IS NOT NULL", name="poec_session"),
+        CheckConstraint("status <> 'completed' OR hired IS NOT NULL", name="completed_outcome"),
+        UniqueConstraint(
+            "poec_session_id", "job_seeker_id", name="uq_training_enrolments_session_seeker"
+        ),
+        Index("ix_training_enrolments_created", "created_at", "id"),
+        Index("ix_training_enrolments_region_start", "region_code", "start_date"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
+    referral_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    job_seeker_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    structure_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    counsellor_id: Mapped[str] = mapped_column(String(255))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    hours: Mapped[int] = mapped_column(Integer)
+    departement: Mapped[str | None] = mapped_column(String(3))
+    region_code: Mapped[str | None] = mapped_column(String(3))
+    # POEI
+    poei_mode: Mapped[str | None] = mapped_column(String(16))
+    targeted_public: Mapped[str | None] = mapped_column(String(16))
+    offer_id: Mapped[str | None] = mapped_column(String(64))
+    employer_name: Mapped[str | None] = mapped_column(String(200))
+    employer_siret: Mapped[str | None] = mapped_column(String(14))
+    expected_contract_type: Mapped[str | None] = mapped_column(String(32))
+    expected_contract_months: Mapped[int | None] = mapped_column(Integer)
+    expected_missions_total_months: Mapped[int | None] = mapped_column(Integer)
+    # POEC
+    poec_session_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("poec_sessions.id"), index=True
+    )
+    # Completion and outcome
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    hired: Mapped[bool | None] = mapped_column(Boolean)
+    contract_type: Mapped[str | None] = mapped_column(String(32))
+    contract_months: Mapped[int | None] = mapped_column(Integer)
+    placed_on: Mapped[date | None] = mapped_column(Date)
+    placement_contract_type: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PathwayProposal(Base):
+    """A scheme proposed to close a skills gap, and the counsellor's decision."""
+
+    __tablename__ = "pathway_proposals"
+    __table_args__ = (
+        CheckConstraint(_in("trigger", ProposalTrigger), name="trigger_known"),
+        CheckConstraint(_in("scheme", Scheme), name="scheme_known"),
+        CheckConstraint(_in("status", ProposalStatus), name="status_known"),
+        Index("ix_pathway_proposals_created", "created_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    referral_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    job_seeker_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    structure_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    trigger: Mapped[str] = mapped_column(String(32))
+    scheme: Mapped[str] = mapped_column(String(16))
+    rule: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    poec_session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("poec_sessions.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    decided_by: Mapped[str | None] = mapped_column(String(255))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,299 @@
+"""POEI and POEC over HTTP: POEC sessions, enrolments, completion and outcome."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dispositifs.api.deps import (
+    Counsellor,
+    CounsellorOrOps,
+    Runtime,
+    create_idempotently,
+    keyset,
+    not_found,
+    page,
+    settings_of,
+    visible,
+)
+from dispositifs.api.immersions import DEPARTEMENT_PATTERN
+from dispositifs.domain.training import ExpectedContract, PoeiMode
+from dispositifs.models import PoecSession, TrainingEnrolment
+from dispositifs.use_cases import trainings as use
+from shared.auth.tokens import Role
+from shared.contracts.referral import ROME_CODE_PATTERN
+from shared.contracts.vocabulary import ContractType, TrainingKind
+from shared.http.idempotency import IdempotencyKey
+from shared.http.pagination import Page
+
+router = APIRouter(prefix="/v1/trainings", tags=["POEI / POEC"])
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PoecSessionIn(_In):
+    title: str = Field(min_length=1, max_length=200)
+    opco: str = Field(min_length=1, max_length=100, examples=["AKTO"])
+    branch: str = Field(min_length=1, max_length=200, examples=["Travail temporaire"])
+    temporary_work: bool = False
+    rome_code: str = Field(pattern=ROME_CODE_PATTERN)
+    departement: str = Field(pattern=DEPARTEMENT_PATTERN)
+    start_date: date
+    end_date: date
+    total_hours: int = Field(gt=0, le=2000)
+    company_hours: int = Field(ge=0, le=2000)
+    capacity: int = Field(gt=0, le=500)
+
+
+class PoecSessionOut(PoecSessionIn):
+    model_config = ConfigDict(extra="ignore", from_attributes=True)
+
+    id: uuid.UUID
+    region_code: str | None
+    structure_code: str | None
+    created_at: datetime
+
+
+class EmployerIn(_In):
+    name: str = Field(min_length=1, max_length=200)
+    siret: str = Field(pattern=r"^\d{14}$")
+
+
+class ExpectedContractIn(_In):
+    type: ContractType
+    duration_months: int | None = Field(default=None, ge=0, le=120)
+    missions_total_months: int | None = Field(
+        default=None, ge=0, le=9, description="Missions : total dans les 9 mois après la POEI."
+    )
+
+
+class EnrolmentIn(_In):
+    kind: TrainingKind
+    referral_id: uuid.UUID | None = None
+    job_seeker_id: uuid.UUID | None = None
+    departement: str | None = Field(default=None, pattern=DEPARTEMENT_PATTERN)
+    # POEI
+    start_date: date | None = None
+    end_date: date | None = None
+    hours: int | None = Field(default=None, gt=0, le=2000)
+    mode: PoeiMode | None = None
+    brsa: bool = False
+    birth_date: date | None = Field(
+        default=None, description="Pour le plafond des publics ciblés (seniors); non conservée."
+    )
+    offer_id: str | None = Field(default=None, max_length=64)
+    employer: EmployerIn | None = None
+    expected_contract: ExpectedContractIn | None = None
+    # POEC
+    poec_session_id: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _terms_of_kind(self) -> EnrolmentIn:
+        if self.kind is TrainingKind.POEI:
+            missing = [
+                name
+                for name in ("start_date", "end_date", "hours", "mode", "expected_contract")
+                if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(f"POEI : champs requis : {', '.join(missing)}")
+        elif self.poec_session_id is None:
+            raise ValueError("POEC : poec_session_id requis")
+        return self
+
+
+class CompletionIn(_In):
+    completed: bool = Field(description="Formation suivie jusqu'au bout (sinon abandon).")
+    hired: bool
+    contract_type: ContractType | None = None
+    contract_months: int | None = Field(default=None, ge=0, le=120)
+
+
+class EnrolmentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    kind: str
+    status: str
+    referral_id: uuid.UUID | None
+    job_seeker_id: uuid.UUID
+    structure_code: str | None
+    start_date: date
+    end_date: date
+    hours: int
+    departement: str | None
+    region_code: str | None
+    poei_mode: str | None
+    targeted_public: str | None
+    offer_id: str | None
+    employer_name: str | None
+    employer_siret: str | None
+    expected_contract_type: str | None
+    expected_contract_months: int | None
+    expected_missions_total_months: int | None
+    poec_session_id: uuid.UUID | None
+    completed_at: datetime | None
+    hired: bool | None
+    contract_type: str | None
+    contract_months: int | None
+    placed_on: date | None
+    created_at: datetime
+
+
+def _enrolment_out(row: TrainingEnrolment) -> dict[str, Any]:
+    return EnrolmentOut.model_validate(row).model_dump(mode="json")
+
+
+def _poec_out(row: PoecSession) -> dict[str, Any]:
+    return PoecSessionOut.model_validate(row).model_dump(mode="json")
+
+
+@router.post(
+    "/poec-sessions",
+    status_code=201,
+    response_model=PoecSessionOut,
+    summary="Ouvrir une session POEC (besoins identifiés par la branche / l'OPCO)",
+)
+async def open_poec_session(
+    body: PoecSessionIn,
+    principal: Counsellor,
+    idempotency_key: IdempotencyKey,
+    request: Request,
+    runtime: Runtime,
+) -> Response:
+    async def create(session: AsyncSession) -> tuple[dict[str, Any], str]:
+        poec = await use.open_poec_session(
+            session, use.NewPoecSession(**body.model_dump()), principal, settings_of(runtime)
+        )
+        return _poec_out(poec), f"/v1/trainings/poec-sessions/{poec.id}"
+
+    return await create_idempotently(runtime, principal, idempotency_key, request, body, create)
+
+
+@router.get("/poec-sessions", response_model=Page[PoecSessionOut], summary="Sessions POEC")
+async def list_poec_sessions(
+    principal: CounsellorOrOps,
+    runtime: Runtime,
+    rome_code: Annotated[str | None, Query(pattern=ROME_CODE_PATTERN)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query()] = None,
+) -> dict[str, Any]:
+    query = select(PoecSession)
+    if rome_code:
+        query = query.where(PoecSession.rome_code == rome_code)
+    async with runtime.session() as session:
+        rows = list(await session.scalars(keyset(query, PoecSession, cursor).limit(limit + 1)))
+    return page(rows, limit, _poec_out)
+
+
+@router.post(
+    "/enrolments",
+    status_code=201,
+    response_model=EnrolmentOut,
+    summary="Inscrire en POEI ou en POEC",
+    responses={422: {"description": "Règle non respectée : l'article est cité"}},
+)
+async def enrol(
+    body: EnrolmentIn,
+    principal: Counsellor,
+    idempotency_key: IdempotencyKey,
+    request: Request,
+    runtime: Runtime,
+) -> Response:
+    async def create(session: AsyncSession) -> tuple[dict[str, Any], str]:
+        contract = body.expected_contract
+        enrolment = await use.enrol(
+            session,
+            use.NewEnrolment(
+                kind=body.kind,
+                job_seeker_id=body.job_seeker_id,
+                referral_id=body.referral_id,
+                departement=body.departement,
+                start_date=body.start_date,
+                end_date=body.end_date,
+                hours=body.hours,
+                mode=body.mode,
+                brsa=body.brsa,
+                birth_date=body.birth_date,
+                offer_id=body.offer_id,
+                employer_name=body.employer.name if body.employer else None,
+                employer_siret=body.employer.siret if body.employer else None,
+                expected_contract=ExpectedContract(
+                    contract.type, contract.duration_months, contract.missions_total_months
+                )
+                if contract
+                else None,
+                poec_session_id=body.poec_session_id,
+            ),
+            principal,
+            settings_of(runtime),
+        )
+        return _enrolment_out(enrolment), f"/v1/trainings/enrolments/{enrolment.id}"
+
+    return await create_idempotently(runtime, principal, idempotency_key, request, body, create)
+
+
+@router.get("/enrolments", response_model=Page[EnrolmentOut], summary="Lister les inscriptions")
+async def list_enrolments(
+    principal: CounsellorOrOps,
+    runtime: Runtime,
+    kind: Annotated[TrainingKind | None, Query()] = None,
+    referral_id: Annotated[uuid.UUID | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query()] = None,
+) -> dict[str, Any]:
+    query = select(TrainingEnrolment)
+    if principal.role is Role.COUNSELLOR:
+        query = query.where(TrainingEnrolment.structure_code == principal.ft_structure)
+    if kind is not None:
+        query = query.where(TrainingEnrolment.kind == kind.value)
+    if referral_id is not None:
+        query = query.where(TrainingEnrolment.referral_id == referral_id)
+    async with runtime.session() as session:
+        rows = list(
+            await session.scalars(keyset(query, TrainingEnrolment, cursor).limit(limit + 1))
+        )
+    return page(rows, limit, _enrolment_out)
+
+
+@router.get("/enrolments/{enrolment_id}", response_model=EnrolmentOut, summary="Lire")
+async def get_enrolment(
+    enrolment_id: uuid.UUID, principal: CounsellorOrOps, runtime: Runtime
+) -> dict[str, Any]:
+    async with runtime.session() as session:
+        row = await session.get(TrainingEnrolment, enrolment_id)
+    if row is None or not visible(principal, row.structure_code):
+        raise not_found("Inscription", enrolment_id)
+    return _enrolment_out(row)
+
+
+@router.post(
+    "/enrolments/{enrolment_id}/completion",
+    response_model=EnrolmentOut,
+    summary="Enregistrer la fin de formation et son issue",
+)
+async def complete(
+    enrolment_id: uuid.UUID, body: CompletionIn, principal: Counsellor, runtime: Runtime
+) -> dict[str, Any]:
+    async with runtime.database.transaction() as session:
+        row = await session.get(TrainingEnrolment, enrolment_id, with_for_update=True)
+        if row is None or not visible(principal, row.structure_code):
+            raise not_found("Inscription", enrolment_id)
+        await use.complete_enrolment(
+            session,
+            row,
+            settings_of(runtime),
+            completed=body.completed,
+            hired=body.hired,
+            contract_type=body.contract_type,
+            contract_months=body.contract_months,
+        )
+        return _enrolment_out(row)

@@ -1,0 +1,575 @@
+"""PMSMP immersion conventions (période de mise en situation en milieu professionnel).
+
+- The lifecycle is a table in the national tool's style (immersion-facile,
+  ``conventionStatusTransitions.ts``): for each *target* status, the statuses it may be reached
+  from and the actors who may take it there. :func:`check_transition` refuses anything else.
+- The legal rules (Code du travail L5135-1 ff., D5135-1 ff.) are functions returning the
+  :class:`Violation` they find, each citing its article. The limits the law leaves to the national
+  tool, or that DOMAIN.md marks UNVERIFIED, come in :class:`ImmersionLimits` (settings).
+
+Durations are counted in calendar days, start and end dates included. A convention must fit in
+"1 month date to date" (D5135-3: from 15 January, until 14 February at the latest; from 31 January,
+until the last day of February) *and*, by default, in the national tool's 30 calendar days: the
+stricter of the two applies. Both are settings.
+"""
+
+from __future__ import annotations
+
+import calendar
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from dispositifs.domain.violations import Violation, code_du_travail
+from shared.contracts.vocabulary import ImmersionObjet
+
+# -- legal references ------------------------------------------------------------------------------
+#: Objet: exactly one of three.
+ART_OBJET = code_du_travail("L5135-1")
+#: Who may prescribe a PMSMP.
+ART_PRESCRIBERS = code_du_travail("L5135-2")
+#: Mandatory content of the convention (décret 2023-1304), tutor included.
+ART_CONTENT = code_du_travail("D5135-2")
+#: Duration, renewal, same beneficiary and host within 12 months.
+ART_DURATION = code_du_travail("D5135-3")
+#: 48 h a week: the maximum weekly working time, applied by the national tool to immersions.
+ART_WEEKLY_HOURS = code_du_travail("L3121-20") + " (plafond appliqué par l'outil national)"
+#: 16 years old: the minimum working age, applied by the national tool to beneficiaries.
+ART_MIN_AGE = code_du_travail("L4153-1") + " (âge minimum de l'outil national)"
+
+
+class ImmersionStatus(enum.StrEnum):
+    REQUESTED = "requested"
+    READY_TO_SIGN = "ready_to_sign"
+    PARTIALLY_SIGNED = "partially_signed"
+    SIGNED = "signed"
+    VALIDATED = "validated"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    DEPRECATED = "deprecated"
+
+    @property
+    def label(self) -> str:
+        return _STATUS_LABELS[self]
+
+
+_STATUS_LABELS = {
+    ImmersionStatus.REQUESTED: "Demandée",
+    ImmersionStatus.READY_TO_SIGN: "Prête à signer",
+    ImmersionStatus.PARTIALLY_SIGNED: "Partiellement signée",
+    ImmersionStatus.SIGNED: "Signée par le bénéficiaire et la structure d'accueil",
+    ImmersionStatus.VALIDATED: "Validée par le prescripteur",
+    ImmersionStatus.IN_PROGRESS: "En cours",
+    ImmersionStatus.COMPLETED: "Terminée (bilan)",
+    ImmersionStatus.REJECTED: "Refusée",
+    ImmersionStatus.CANCELLED: "Annulée",
+    ImmersionStatus.DEPRECATED: "Obsolète",
+}
+
+
+class Actor(enum.StrEnum):
+    COUNSELLOR = "counsellor"  # the prescriber's counsellor (France Travail)
+    AGENCY = "agency"  # an agence d'emploi, over Kafka through the referral service
+    SYSTEM = "system"  # this service on its own (start date reached, referral withdrawn…)
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    sources: frozenset[ImmersionStatus | None]
+    actors: frozenset[Actor]
+
+
+S = ImmersionStatus
+_BEFORE_VALIDATION = frozenset({S.REQUESTED, S.READY_TO_SIGN, S.PARTIALLY_SIGNED, S.SIGNED})
+
+#: Target status → allowed previous statuses and actors (immersion-facile style).
+TRANSITIONS: dict[ImmersionStatus, Transition] = {
+    S.REQUESTED: Transition(frozenset({None}), frozenset({Actor.AGENCY, Actor.COUNSELLOR})),
+    S.READY_TO_SIGN: Transition(frozenset({S.REQUESTED}), frozenset({Actor.COUNSELLOR})),
+    # Signatures of the beneficiary and the host, as recorded by the counsellor.
+    S.PARTIALLY_SIGNED: Transition(frozenset({S.READY_TO_SIGN}), frozenset({Actor.COUNSELLOR})),
+    S.SIGNED: Transition(
+        frozenset({S.READY_TO_SIGN, S.PARTIALLY_SIGNED}), frozenset({Actor.COUNSELLOR})
+    ),
+    S.VALIDATED: Transition(frozenset({S.SIGNED}), frozenset({Actor.COUNSELLOR})),
+    S.IN_PROGRESS: Transition(
+        frozenset({S.VALIDATED}), frozenset({Actor.COUNSELLOR, Actor.SYSTEM})
+    ),
+    S.COMPLETED: Transition(frozenset({S.IN_PROGRESS}), frozenset({Actor.COUNSELLOR})),
+    # A request breaking a rule is rejected by the system when it arrives over Kafka.
+    S.REJECTED: Transition(
+        _BEFORE_VALIDATION | {None}, frozenset({Actor.COUNSELLOR, Actor.SYSTEM})
+    ),
+    # A completed convention (it has its assessment) can never be cancelled.
+    S.CANCELLED: Transition(
+        _BEFORE_VALIDATION | {S.VALIDATED, S.IN_PROGRESS}, frozenset({Actor.COUNSELLOR})
+    ),
+    S.DEPRECATED: Transition(_BEFORE_VALIDATION, frozenset({Actor.COUNSELLOR, Actor.SYSTEM})),
+}
+
+#: Statuses that need a justification to be reached.
+JUSTIFICATION_REQUIRED = frozenset({S.REJECTED, S.CANCELLED, S.DEPRECATED})
+#: Conventions that no longer count (for the 12-month rules, for a renewal…).
+DEAD_STATUSES = frozenset({S.REJECTED, S.CANCELLED, S.DEPRECATED})
+#: Whose content the counsellor may still complete or correct.
+EDITABLE_STATUSES = frozenset({S.REQUESTED})
+
+
+class TransitionNotAllowed(Exception):
+    """The target status cannot be reached from this status, or not by this actor."""
+
+
+def check_transition(
+    current: ImmersionStatus | None,
+    target: ImmersionStatus,
+    actor: Actor,
+    *,
+    justification: str | None = None,
+) -> ImmersionStatus:
+    """Return ``target`` if the table allows it, else raise :class:`TransitionNotAllowed`."""
+    transition = TRANSITIONS[target]
+    if actor not in transition.actors:
+        raise TransitionNotAllowed(
+            f"« {actor.value} » ne peut pas faire passer une convention à « {target.label} »"
+        )
+    if current not in transition.sources:
+        state = current.label if current else "(nouvelle)"
+        raise TransitionNotAllowed(
+            f"une convention « {state} » ne peut pas passer à « {target.label} »"
+        )
+    if target in JUSTIFICATION_REQUIRED and not (justification and justification.strip()):
+        raise TransitionNotAllowed(f"passer à « {target.label} » demande une justification")
+    return target
+
+
+# -- limits ----------------------------------------------------------------------------------------
+
+
+class PrescriberKind(enum.StrEnum):
+    """Who prescribes the PMSMP (L5135-2), plus kinds that may *not* (kept so a request naming one
+    is refused with its reason rather than unreadable)."""
+
+    FRANCE_TRAVAIL = "france_travail"
+    MISSION_LOCALE = "mission_locale"
+    CAP_EMPLOI = "cap_emploi"
+    SIAE = "siae"  # structures de l'insertion par l'activité économique, except ETTI
+    CONSEIL_DEPARTEMENTAL = "conseil_departemental"
+    PREPA_APPRENTISSAGE = "prepa_apprentissage"
+    DELEGATED_BODY = "delegated_body"  # organisme conventionné par délégation
+    ETTI = "etti"  # entreprise de travail temporaire d'insertion: excluded by L5135-2
+    AGENCE_EMPLOI = "agence_emploi"  # UNVERIFIED: modelled as requester, not prescriber
+
+
+DEFAULT_ALLOWED_PRESCRIBERS = frozenset(
+    {
+        PrescriberKind.FRANCE_TRAVAIL,
+        PrescriberKind.MISSION_LOCALE,
+        PrescriberKind.CAP_EMPLOI,
+        PrescriberKind.SIAE,
+        PrescriberKind.CONSEIL_DEPARTEMENTAL,
+        PrescriberKind.PREPA_APPRENTISSAGE,
+        PrescriberKind.DELEGATED_BODY,
+    }
+)
+
+
+@dataclass(frozen=True)
+class ImmersionLimits:
+    """Limits of the PMSMP rules; defaults are DOMAIN.md's (settings may change them)."""
+
+    #: D5135-3: "1 month date to date".
+    month_date_to_date: bool = True
+    #: The national tool's cap in calendar days (None: the month rule only).
+    max_calendar_days: int | None = 30
+    max_weekly_hours: float = 48
+    min_age: int = 16
+    max_conventions_per_pair: int = 2
+    pair_window_months: int = 12
+    max_days_per_pair: int = 60
+    allowed_prescribers: frozenset[PrescriberKind] = field(
+        default_factory=lambda: DEFAULT_ALLOWED_PRESCRIBERS
+    )
+
+
+# -- date arithmetic -------------------------------------------------------------------------------
+
+
+def calendar_days(start: date, end: date) -> int:
+    """Days of a period, both ends included (1 March → 30 March is 30 days)."""
+    return (end - start).days + 1
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later, or the last day of that month when it has no such day."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def month_date_to_date_end(start: date) -> date:
+    """Last day of "1 month date to date" from ``start``: the day before the same day next month
+    (15 January → 14 February); when next month has no such day, its last day (31 January →
+    28 or 29 February), as for délais computed "de date à date"."""
+    month_index = start.month  # next month, 0-based
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    if start.day > calendar.monthrange(year, month)[1]:
+        return date(year, month, calendar.monthrange(year, month)[1])
+    return date(year, month, start.day) - timedelta(days=1)
+
+
+def age_on(birth_date: date, day: date) -> int:
+    years = day.year - birth_date.year
+    if (day.month, day.day) < (birth_date.month, birth_date.day):
+        years -= 1
+    return years
+
+
+# -- the rules -------------------------------------------------------------------------------------
+
+
+def check_objet(objet: str | None) -> list[Violation]:
+    """L5135-1: exactly one objet among the three."""
+    if objet in {o.value for o in ImmersionObjet}:
+        return []
+    return [
+        Violation(
+            "pmsmp.objet",
+            "objet",
+            "l'objet doit être l'un des trois : découvrir un métier ou un secteur, confirmer un "
+            "projet professionnel, initier une démarche de recrutement",
+            ART_OBJET,
+        )
+    ]
+
+
+def check_duration(
+    start: date, end: date, limits: ImmersionLimits, *, what: str = "la convention"
+) -> list[Violation]:
+    """D5135-3: at most 1 month date to date; the national tool's cap in calendar days."""
+    if end < start:
+        return [
+            Violation("pmsmp.dates", "end_date", "la date de fin précède la date de début", None)
+        ]
+    found = []
+    days = calendar_days(start, end)
+    if limits.month_date_to_date and end > month_date_to_date_end(start):
+        latest = month_date_to_date_end(start)
+        found.append(
+            Violation(
+                "pmsmp.duration.month",
+                "end_date",
+                f"{what} dépasse un mois de date à date : du {start:%d/%m/%Y}, fin au plus tard "
+                f"le {latest:%d/%m/%Y}",
+                ART_DURATION,
+            )
+        )
+    if limits.max_calendar_days is not None and days > limits.max_calendar_days:
+        found.append(
+            Violation(
+                "pmsmp.duration.days",
+                "end_date",
+                f"{what} dure {days} jours calendaires, au plus {limits.max_calendar_days}",
+                ART_DURATION,
+            )
+        )
+    return found
+
+
+def check_weekly_hours(weekly_hours: float | None, limits: ImmersionLimits) -> list[Violation]:
+    if weekly_hours is None:
+        return []
+    if weekly_hours <= 0:
+        return [
+            Violation("pmsmp.hours", "weekly_hours", "la durée hebdomadaire doit être positive")
+        ]
+    if weekly_hours > limits.max_weekly_hours:
+        return [
+            Violation(
+                "pmsmp.weekly_hours",
+                "weekly_hours",
+                f"{weekly_hours:g} h par semaine, au plus {limits.max_weekly_hours:g} h",
+                ART_WEEKLY_HOURS,
+            )
+        ]
+    return []
+
+
+def check_age(birth_date: date | None, start: date, limits: ImmersionLimits) -> list[Violation]:
+    """The beneficiary is at least ``min_age`` on the first day of the immersion."""
+    if birth_date is None:
+        return []
+    age = age_on(birth_date, start)
+    if age < limits.min_age:
+        return [
+            Violation(
+                "pmsmp.age",
+                "beneficiary.birth_date",
+                f"le bénéficiaire aura {age} ans au début de l'immersion, il faut {limits.min_age} "
+                "ans ou plus",
+                ART_MIN_AGE,
+            )
+        ]
+    return []
+
+
+def check_tutor(tutor_name: str | None) -> list[Violation]:
+    """D5135-2: the host names a tutor (their function is part of the mandatory content)."""
+    if tutor_name and tutor_name.strip():
+        return []
+    return [Violation("pmsmp.tutor", "tutor.name", "un tuteur est obligatoire", ART_CONTENT)]
+
+
+def check_prescriber(kind: str | None, limits: ImmersionLimits) -> list[Violation]:
+    """L5135-2: France Travail, missions locales, Cap emploi, SIAE (not ETTI), the conseil
+    départemental, prépa-apprentissage bodies, bodies holding a delegation."""
+    if kind is None or kind in {k.value for k in limits.allowed_prescribers}:
+        return []
+    return [
+        Violation(
+            "pmsmp.prescriber",
+            "prescriber.kind",
+            f"« {kind} » ne peut pas prescrire une PMSMP (France Travail, mission locale, "
+            "Cap emploi, SIAE hors ETTI, conseil départemental, prépa-apprentissage, organisme "
+            "délégataire)",
+            ART_PRESCRIBERS,
+        )
+    ]
+
+
+def check_siret(siret: str | None) -> list[Violation]:
+    """D5135-2 asks for the host's registration number: a valid SIRET (Luhn, La Poste excepted)."""
+    from stdnum.fr import siret as stdnum_siret
+
+    if siret is None or stdnum_siret.is_valid(siret):
+        return []
+    return [Violation("pmsmp.siret", "host.siret", "numéro SIRET invalide", ART_CONTENT)]
+
+
+#: D5135-2's mandatory content: field → what it is (French, for the error message).
+MANDATORY_CONTENT: dict[str, str] = {
+    "prescriber.kind": "type de prescripteur",
+    "prescriber.name": "identité du prescripteur",
+    "beneficiary.first_name": "prénom du bénéficiaire",
+    "beneficiary.last_name": "nom du bénéficiaire",
+    "beneficiary.birth_date": "date de naissance du bénéficiaire",
+    "beneficiary.professional_situation": "situation professionnelle du bénéficiaire",
+    "host.name": "nom de la structure d'accueil",
+    "host.siret": "SIRET de la structure d'accueil",
+    "host.address": "adresse de la structure d'accueil",
+    "host.legal_form": "forme juridique de la structure d'accueil",
+    "host.activity": "activité de la structure d'accueil",
+    "host.collective_agreement": "convention collective de la structure d'accueil",
+    "tutor.name": "nom du tuteur",
+    "tutor.function": "fonction du tuteur",
+    "support.structure": "structure d'accompagnement",
+    "support.referent": "conseiller référent",
+    "place": "lieu de l'immersion",
+    "weekly_hours": "nombre d'heures",
+    "schedule": "horaires",
+    "objectives": "objectifs précis",
+    "evaluation_method": "modalités d'évaluation des objectifs",
+    "tasks": "activités et tâches confiées",
+}
+
+
+def check_mandatory_content(content: dict[str, object]) -> list[Violation]:
+    """D5135-2: every mandatory item is filled in (``content`` maps the keys above to values)."""
+    return [
+        Violation("pmsmp.content", name, f"{label} : mention obligatoire", ART_CONTENT)
+        for name, label in MANDATORY_CONTENT.items()
+        if content.get(name) is None or (isinstance(content[name], str) and not content[name])
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class PastConvention:
+    """Another live convention of the same beneficiary at the same host."""
+
+    start_date: date
+    end_date: date
+    objectives: str | None
+    objet: str
+    is_renewal: bool = False
+
+
+def _same_objectives(a: str | None, b: str | None) -> bool:
+    if not a or not b:
+        return False
+    return " ".join(a.casefold().split()) == " ".join(b.casefold().split())
+
+
+def check_pair_history(
+    start: date,
+    end: date,
+    objectives: str | None,
+    others: Sequence[PastConvention],
+    limits: ImmersionLimits,
+    *,
+    is_renewal: bool = False,
+) -> list[Violation]:
+    """D5135-3, same beneficiary and same host: at most 2 conventions in any rolling 12 months,
+    with different objectives, together at most 60 days.
+
+    A renewal extends its convention: it is not a new convention for the count and the
+    objectives (it keeps them, its objectives not being reached), but its days count.
+    """
+    new = PastConvention(start, end, objectives, "", is_renewal)
+    everyone = [*others, new]
+    found: list[Violation] = []
+    # The busiest window holding the new convention starts at some convention's start date.
+    anchors = sorted({c.start_date for c in everyone if c.start_date <= start})
+    worst_count, worst_days = 0, 0
+    for anchor in anchors:
+        window_end = add_months(anchor, limits.pair_window_months)
+        if not (anchor <= start < window_end):
+            continue
+        inside = [c for c in everyone if anchor <= c.start_date < window_end]
+        worst_count = max(worst_count, sum(1 for c in inside if not c.is_renewal))
+        worst_days = max(worst_days, sum(calendar_days(c.start_date, c.end_date) for c in inside))
+    window = f"{limits.pair_window_months} mois"
+    if not is_renewal and worst_count > limits.max_conventions_per_pair:
+        found.append(
+            Violation(
+                "pmsmp.pair.count",
+                "start_date",
+                f"ce bénéficiaire a déjà {worst_count - 1} conventions dans cette structure "
+                f"d'accueil sur {window} glissants, au plus {limits.max_conventions_per_pair}",
+                ART_DURATION,
+            )
+        )
+    if worst_days > limits.max_days_per_pair:
+        found.append(
+            Violation(
+                "pmsmp.pair.days",
+                "end_date",
+                f"avec ce bénéficiaire et cette structure d'accueil, les immersions totalisent "
+                f"{worst_days} jours sur {window} glissants, au plus {limits.max_days_per_pair}",
+                ART_DURATION,
+            )
+        )
+    if not is_renewal:
+        horizon_start = add_months(start, -limits.pair_window_months)
+        horizon_end = add_months(start, limits.pair_window_months)
+        if any(
+            not c.is_renewal
+            and horizon_start < c.start_date < horizon_end
+            and _same_objectives(c.objectives, objectives)
+            for c in others
+        ):
+            found.append(
+                Violation(
+                    "pmsmp.pair.objectives",
+                    "objectives",
+                    "une autre convention avec ce bénéficiaire et cette structure d'accueil a les "
+                    f"mêmes objectifs sur {window} : les objectifs doivent être différents",
+                    ART_DURATION,
+                )
+            )
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class RenewedConvention:
+    """The convention a renewal extends, as far as the renewal rules need it."""
+
+    status: ImmersionStatus
+    objet: str
+    objectives_reached: bool | None
+    is_renewal: bool
+    #: A live renewal of it already exists.
+    already_renewed: bool
+
+
+def check_renewal(original: RenewedConvention, objet: str) -> list[Violation]:
+    """D5135-3: renewable once, only if the objectives were not reached, with the same objet."""
+    found = []
+    if original.is_renewal or original.already_renewed:
+        found.append(
+            Violation(
+                "pmsmp.renewal.once",
+                "renewal_of",
+                "une convention ne peut être renouvelée qu'une seule fois",
+                ART_DURATION,
+            )
+        )
+    if original.status is not ImmersionStatus.COMPLETED or original.objectives_reached is None:
+        found.append(
+            Violation(
+                "pmsmp.renewal.assessment",
+                "renewal_of",
+                "le renouvellement suppose le bilan de la convention initiale (objectifs non "
+                "atteints)",
+                ART_DURATION,
+            )
+        )
+    elif original.objectives_reached:
+        found.append(
+            Violation(
+                "pmsmp.renewal.objectives_reached",
+                "renewal_of",
+                "les objectifs de la convention initiale sont atteints : pas de renouvellement",
+                ART_DURATION,
+            )
+        )
+    if objet != original.objet:
+        found.append(
+            Violation(
+                "pmsmp.renewal.objet",
+                "objet",
+                "le renouvellement garde l'objet de la convention initiale",
+                ART_DURATION,
+            )
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class ImmersionTerms:
+    """What the rules look at in a convention (request or complete)."""
+
+    objet: str
+    start_date: date
+    end_date: date
+    weekly_hours: float | None
+    tutor_name: str | None
+    host_siret: str | None
+    objectives: str | None
+    birth_date: date | None = None
+    prescriber_kind: str | None = None
+    renewal_of: RenewedConvention | None = None
+
+
+def check_terms(
+    terms: ImmersionTerms, others: Sequence[PastConvention], limits: ImmersionLimits
+) -> list[Violation]:
+    """Every rule that the terms known so far allow to check (a request from an agency has no
+    birth date nor prescriber yet: those are checked when the counsellor completes it)."""
+    what = "le renouvellement" if terms.renewal_of else "la convention"
+    found: list[Violation] = [
+        *check_objet(terms.objet),
+        *check_duration(terms.start_date, terms.end_date, limits, what=what),
+        *check_weekly_hours(terms.weekly_hours, limits),
+        *check_tutor(terms.tutor_name),
+        *check_siret(terms.host_siret),
+        *check_age(terms.birth_date, terms.start_date, limits),
+        *check_prescriber(terms.prescriber_kind, limits),
+    ]
+    if terms.renewal_of is not None:
+        found += check_renewal(terms.renewal_of, terms.objet)
+    if terms.end_date >= terms.start_date:
+        found += check_pair_history(
+            terms.start_date,
+            terms.end_date,
+            terms.objectives,
+            others,
+            limits,
+            is_renewal=terms.renewal_of is not None,
+        )
+    return _unique(found)
+
+
+def _unique(violations: Iterable[Violation]) -> list[Violation]:
+    return list(dict.fromkeys(violations))

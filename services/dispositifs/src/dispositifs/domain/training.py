@@ -1,0 +1,229 @@
+"""POEI and POEC (préparation opérationnelle à l'emploi, individuelle ou collective).
+
+- POEI (L6326-1; D6326-1 as amended in force since 21 June 2024): for a registered job seeker,
+  before a hire on an offer filed with France Travail; hour cap by mode (300 h full tutoring or
+  seasonal, 450 h with a training body, 600 h for targeted publics: BRSA, seniors); the contract
+  expected after it must be of an allowed kind and length.
+- POEC (L6326-3): needs identified by the branch or its OPCO (AKTO for temporary work), no prior
+  offer, at most 400 h of which at most a third in a company.
+
+Caps and thresholds are :class:`TrainingLimits` (settings): texts change.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date
+
+from dispositifs.domain.immersion import age_on
+from dispositifs.domain.violations import Violation, code_du_travail
+from shared.contracts.vocabulary import ContractType
+
+ART_POEI = code_du_travail("L6326-1")
+ART_POEI_TERMS = code_du_travail("D6326-1")
+ART_POEC = code_du_travail("L6326-3")
+
+
+class PoeiMode(enum.StrEnum):
+    FULL_TUTORING = "full_tutoring"  # 100 % tutorat en entreprise
+    SEASONAL = "seasonal"  # pour un emploi saisonnier
+    TRAINING_BODY = "training_body"  # avec un organisme de formation
+
+
+class TargetedPublic(enum.StrEnum):
+    BRSA = "brsa"
+    SENIOR = "senior"
+
+
+class EnrolmentStatus(enum.StrEnum):
+    ENROLLED = "enrolled"
+    COMPLETED = "completed"
+    ABANDONED = "abandoned"
+
+
+@dataclass(frozen=True)
+class TrainingLimits:
+    poei_max_hours_full_tutoring: int = 300
+    poei_max_hours_seasonal: int = 300
+    poei_max_hours_training_body: int = 450
+    poei_max_hours_targeted_public: int = 600
+    #: "Seniors" for the POEI 600 h rule (France Travail statistics say 50: a setting).
+    senior_age: int = 55
+    poei_min_months_fixed_term: int = 6  # CDD, professionnalisation, apprentissage
+    poei_min_months_seasonal_or_mission: int = 4  # CDD saisonnier, one contrat de mission
+    poei_min_months_missions_total: int = 6  # several missions…
+    poei_missions_window_months: int = 9  # …within this many months after the training
+    poec_max_hours: int = 400
+    #: At most 1/denominator of a POEC's hours in a company.
+    poec_company_share_denominator: int = 3
+    poec_temporary_work_opco: str = "AKTO"
+
+
+def targeted_public(
+    *, brsa: bool, birth_date: date | None, start: date, limits: TrainingLimits
+) -> TargetedPublic | None:
+    if brsa:
+        return TargetedPublic.BRSA
+    if birth_date is not None and age_on(birth_date, start) >= limits.senior_age:
+        return TargetedPublic.SENIOR
+    return None
+
+
+def poei_hour_cap(mode: PoeiMode, public: TargetedPublic | None, limits: TrainingLimits) -> int:
+    by_mode = {
+        PoeiMode.FULL_TUTORING: limits.poei_max_hours_full_tutoring,
+        PoeiMode.SEASONAL: limits.poei_max_hours_seasonal,
+        PoeiMode.TRAINING_BODY: limits.poei_max_hours_training_body,
+    }[mode]
+    if public is not None:
+        return max(by_mode, limits.poei_max_hours_targeted_public)
+    return by_mode
+
+
+def check_poei_hours(
+    hours: int, mode: PoeiMode, public: TargetedPublic | None, limits: TrainingLimits
+) -> list[Violation]:
+    cap = poei_hour_cap(mode, public, limits)
+    if hours <= 0:
+        return [Violation("poei.hours", "hours", "le nombre d'heures doit être positif")]
+    if hours > cap:
+        why = f"public ciblé ({public.value})" if public else f"mode {mode.value}"
+        return [
+            Violation(
+                "poei.hours",
+                "hours",
+                f"POEI de {hours} h : au plus {cap} h ({why})",
+                ART_POEI_TERMS,
+            )
+        ]
+    return []
+
+
+def check_poei_offer(offer_id: str | None, employer_siret: str | None) -> list[Violation]:
+    """L6326-1: a POEI prepares a hire on an offer filed with France Travail, by that employer."""
+    found = []
+    if not offer_id:
+        found.append(
+            Violation(
+                "poei.offer",
+                "offer_id",
+                "une POEI suppose une offre d'emploi déposée auprès de France Travail",
+                ART_POEI,
+            )
+        )
+    if not employer_siret:
+        found.append(
+            Violation("poei.employer", "employer.siret", "l'employeur est obligatoire", ART_POEI)
+        )
+    else:
+        from stdnum.fr import siret
+
+        if not siret.is_valid(employer_siret):
+            found.append(
+                Violation("poei.employer", "employer.siret", "numéro SIRET invalide", ART_POEI)
+            )
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedContract:
+    """The contract the employer commits to after the POEI."""
+
+    type: ContractType
+    #: Length of the contract (or of the single mission), in months; None for a CDI.
+    duration_months: int | None = None
+    #: For contrats de mission: their total length within the window after the training.
+    missions_total_months: int | None = None
+
+
+def check_poei_contract(contract: ExpectedContract, limits: TrainingLimits) -> list[Violation]:
+    """D6326-1: CDI (CDI intérimaire included); CDD, professionnalisation or apprentissage of 6
+    months or more; CDD saisonnier or contrat de mission of 4 months or more; or contrats de
+    mission totalling 6 months within the 9 months after the training."""
+    kind, months = contract.type, contract.duration_months or 0
+
+    def refused(message: str, field: str = "expected_contract.duration_months") -> list[Violation]:
+        return [Violation("poei.contract", field, message, ART_POEI_TERMS)]
+
+    if kind in {ContractType.CDI, ContractType.CDI_INTERIMAIRE}:
+        return []
+    if kind in {ContractType.CDD, ContractType.PROFESSIONNALISATION, ContractType.APPRENTISSAGE}:
+        minimum = limits.poei_min_months_fixed_term
+        if months < minimum:
+            return refused(f"{kind.label} de {months} mois après une POEI : {minimum} mois minimum")
+        return []
+    if kind is ContractType.CDD_SAISONNIER:
+        minimum = limits.poei_min_months_seasonal_or_mission
+        if months < minimum:
+            return refused(f"{kind.label} de {months} mois après une POEI : {minimum} mois minimum")
+        return []
+    if kind is ContractType.MISSION:
+        if months >= limits.poei_min_months_seasonal_or_mission:
+            return []
+        total = contract.missions_total_months or 0
+        if total >= limits.poei_min_months_missions_total:
+            return []
+        return refused(
+            f"contrat(s) de mission après une POEI : une mission d'au moins "
+            f"{limits.poei_min_months_seasonal_or_mission} mois, ou des missions totalisant "
+            f"{limits.poei_min_months_missions_total} mois dans les "
+            f"{limits.poei_missions_window_months} mois suivant la formation",
+            "expected_contract",
+        )
+    return refused(f"{kind.label} : contrat non prévu après une POEI", "expected_contract.type")
+
+
+def check_poec_session(
+    *,
+    total_hours: int,
+    company_hours: int,
+    temporary_work: bool,
+    opco: str,
+    limits: TrainingLimits,
+) -> list[Violation]:
+    """L6326-3: at most 400 h, at most a third in a company; the branch's OPCO (AKTO for
+    temporary work) identifies the needs."""
+    found = []
+    if total_hours <= 0:
+        found.append(Violation("poec.hours", "total_hours", "le nombre d'heures doit être positif"))
+    if total_hours > limits.poec_max_hours:
+        found.append(
+            Violation(
+                "poec.hours",
+                "total_hours",
+                f"POEC de {total_hours} h : au plus {limits.poec_max_hours} h",
+                ART_POEC,
+            )
+        )
+    share = limits.poec_company_share_denominator
+    if company_hours < 0 or company_hours * share > total_hours:
+        found.append(
+            Violation(
+                "poec.company_share",
+                "company_hours",
+                f"{company_hours} h en entreprise sur {total_hours} h : au plus 1/{share} du total",
+                ART_POEC,
+            )
+        )
+    expected = limits.poec_temporary_work_opco
+    if temporary_work and opco.strip().upper() != expected.upper():
+        found.append(
+            Violation(
+                "poec.opco",
+                "opco",
+                f"une POEC du travail temporaire est portée par l'OPCO {expected}",
+                ART_POEC,
+            )
+        )
+    return found
+
+
+def is_durable(
+    contract_type: ContractType | None, months: int | None, *, durable_months: int
+) -> bool:
+    """A "durable" outcome (public-employment statistics): a CDI, or a contract of
+    ``durable_months`` or more (a setting)."""
+    if contract_type in {ContractType.CDI, ContractType.CDI_INTERIMAIRE}:
+        return True
+    return contract_type is not None and months is not None and months >= durable_months

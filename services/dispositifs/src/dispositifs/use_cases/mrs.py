@@ -1,0 +1,218 @@
+"""MRS sessions: create a session, register candidates, evaluate them per habileté, record the
+employer's hiring decision. ``mrs.evaluated`` is published at the evaluation and again when the
+hiring decision is known."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dispositifs.domain.mrs import (
+    check_capacity,
+    check_evaluation,
+    check_hiring_decision,
+    check_session_habiletes,
+    overall_result,
+)
+from dispositifs.domain.violations import Violation, raise_if_any
+from dispositifs.models import PLATFORM, KnownReferral, MrsCandidate, MrsSession
+from dispositifs.referentials import mrs_habiletes, region_of
+from dispositifs.settings import DispositifsSettings
+from shared.auth.tokens import Principal
+from shared.contracts.dispositifs import MrsEvaluated
+from shared.contracts.vocabulary import ContractType
+from shared.messaging.outbox import add_event
+
+
+@dataclass(frozen=True)
+class NewMrsSession:
+    employer_name: str
+    employer_siret: str
+    rome_code: str
+    habiletes: list[str]
+    session_date: date
+    capacity: int
+    departement: str
+
+
+async def create_session(
+    session: AsyncSession,
+    command: NewMrsSession,
+    counsellor: Principal,
+    settings: DispositifsSettings,
+) -> MrsSession:
+    from stdnum.fr import siret
+
+    found = check_session_habiletes(command.habiletes, mrs_habiletes(settings.mrs_habiletes_file))
+    if not siret.is_valid(command.employer_siret):
+        found.append(Violation("mrs.employer", "employer.siret", "numéro SIRET invalide"))
+    raise_if_any(found)
+    mrs = MrsSession(
+        id=uuid.uuid4(),
+        employer_name=command.employer_name,
+        employer_siret=command.employer_siret,
+        rome_code=command.rome_code,
+        habiletes=list(command.habiletes),
+        session_date=command.session_date,
+        capacity=command.capacity,
+        departement=command.departement,
+        region_code=region_of(command.departement),
+        structure_code=counsellor.ft_structure,
+        counsellor_id=counsellor.subject,
+        created_at=datetime.now(UTC),
+    )
+    session.add(mrs)
+    await session.flush()
+    return mrs
+
+
+async def register_candidate(
+    session: AsyncSession,
+    mrs: MrsSession,
+    *,
+    job_seeker_id: uuid.UUID | None,
+    referral_id: uuid.UUID | None,
+) -> MrsCandidate:
+    if referral_id is not None:
+        known = await session.get(KnownReferral, referral_id)
+        if known is None:
+            raise_if_any([Violation("mrs.referral", "referral_id", "orientation inconnue ici")])
+        assert known is not None
+        job_seeker_id = known.job_seeker_id
+    if job_seeker_id is None:
+        raise_if_any(
+            [
+                Violation(
+                    "mrs.candidate", "job_seeker_id", "demandeur d'emploi ou orientation requis"
+                )
+            ]
+        )
+    registered = await session.scalar(select(func.count()).where(MrsCandidate.session_id == mrs.id))
+    raise_if_any(check_capacity(int(registered or 0), mrs.capacity))
+    already = await session.scalar(
+        select(MrsCandidate.id).where(
+            MrsCandidate.session_id == mrs.id, MrsCandidate.job_seeker_id == job_seeker_id
+        )
+    )
+    if already is not None:
+        raise_if_any([Violation("mrs.candidate", "job_seeker_id", "déjà inscrit à cette session")])
+    candidate = MrsCandidate(
+        id=uuid.uuid4(),
+        session_id=mrs.id,
+        job_seeker_id=job_seeker_id,
+        referral_id=referral_id,
+        registered_at=datetime.now(UTC),
+    )
+    session.add(candidate)
+    await session.flush()
+    return candidate
+
+
+def _evaluated(
+    mrs: MrsSession, candidate: MrsCandidate, at: datetime, **extra: object
+) -> MrsEvaluated:
+    return MrsEvaluated(
+        session_id=mrs.id,
+        candidate_id=candidate.id,
+        referral_id=candidate.referral_id,
+        job_seeker_id=candidate.job_seeker_id,
+        rome_code=mrs.rome_code,
+        positive=bool(candidate.positive),
+        hired=candidate.hired,
+        occurred_at=at,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+async def _publish(
+    session: AsyncSession, settings: DispositifsSettings, mrs: MrsSession, data: MrsEvaluated
+) -> None:
+    await add_event(
+        session,
+        PLATFORM,
+        data,
+        source=settings.event_source,
+        subject=f"mrs/sessions/{mrs.id}/candidates/{data.candidate_id}",
+        occurred_at=data.occurred_at,
+    )
+
+
+async def evaluate(
+    session: AsyncSession,
+    mrs: MrsSession,
+    candidate: MrsCandidate,
+    results: dict[str, bool],
+    settings: DispositifsSettings,
+) -> MrsCandidate:
+    found = check_evaluation(results, mrs.habiletes)
+    if candidate.positive is not None:
+        found.append(Violation("mrs.evaluation", "results", "candidat déjà évalué"))
+    raise_if_any(found)
+    at = datetime.now(UTC)
+    candidate.results = dict(results)
+    candidate.positive = overall_result(results, min_share=settings.mrs_positive_min_share)
+    candidate.evaluated_at = at
+    await _publish(session, settings, mrs, _evaluated(mrs, candidate, at))
+    return candidate
+
+
+async def decide_hiring(
+    session: AsyncSession,
+    mrs: MrsSession,
+    candidate: MrsCandidate,
+    hired: bool,
+    settings: DispositifsSettings,
+) -> MrsCandidate:
+    found = check_hiring_decision(candidate.positive)
+    if candidate.hired is not None:
+        found.append(Violation("mrs.decision", "hired", "décision déjà enregistrée"))
+    raise_if_any(found)
+    at = datetime.now(UTC)
+    candidate.hired = hired
+    candidate.decided_at = at
+    await _publish(session, settings, mrs, _evaluated(mrs, candidate, at))
+    return candidate
+
+
+async def hired_through_placement(
+    session: AsyncSession,
+    referral_id: uuid.UUID,
+    *,
+    placed_on: date,
+    contract_type: ContractType | None,
+    settings: DispositifsSettings,
+) -> int:
+    """A placement on the referral of a positively evaluated candidate: the employer hired them
+    (the link from MRS to the placement)."""
+    candidates = await session.scalars(
+        select(MrsCandidate).where(
+            MrsCandidate.referral_id == referral_id, MrsCandidate.positive.is_(True)
+        )
+    )
+    count = 0
+    for candidate in list(candidates):
+        candidate.placed_on = placed_on
+        candidate.placement_contract_type = contract_type.value if contract_type else None
+        if candidate.hired is not True:
+            candidate.hired = True
+            candidate.decided_at = datetime.now(UTC)
+            mrs = await session.get(MrsSession, candidate.session_id)
+            assert mrs is not None
+            await _publish(
+                session,
+                settings,
+                mrs,
+                _evaluated(
+                    mrs,
+                    candidate,
+                    candidate.decided_at,
+                    contract_type=contract_type,
+                    placement_start_date=placed_on,
+                ),
+            )
+        count += 1
+    return count

@@ -1,0 +1,101 @@
+"""The skills-gap pathway: propose a scheme for a referral (the agency declined it for lacking
+skills, or training was asked for), then the counsellor accepts or dismisses the proposal."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dispositifs.domain.pathway import ProposalStatus, ProposalTrigger, propose_scheme
+from dispositifs.domain.training import EnrolmentStatus
+from dispositifs.domain.violations import Violation, raise_if_any
+from dispositifs.models import KnownReferral, PathwayProposal, PoecSession, TrainingEnrolment
+from dispositifs.referentials import region_of
+
+
+async def open_poec_session_for(
+    session: AsyncSession, rome_code: str, departement: str | None
+) -> uuid.UUID | None:
+    """A POEC session for this métier not started yet and with a seat left (same région first)."""
+    today = datetime.now(UTC).date()
+    taken = (
+        select(func.count())
+        .where(
+            TrainingEnrolment.poec_session_id == PoecSession.id,
+            TrainingEnrolment.status != EnrolmentStatus.ABANDONED.value,
+        )
+        .scalar_subquery()
+    )
+    candidates = (
+        await session.scalars(
+            select(PoecSession)
+            .where(
+                PoecSession.rome_code == rome_code,
+                PoecSession.start_date >= today,
+                taken < PoecSession.capacity,
+            )
+            .order_by(PoecSession.start_date, PoecSession.id)
+        )
+    ).all()
+    region = region_of(departement)
+    for poec in candidates:
+        if region is not None and poec.region_code == region:
+            return poec.id
+    return candidates[0].id if candidates else None
+
+
+async def propose_for_referral(
+    session: AsyncSession, known: KnownReferral, trigger: ProposalTrigger
+) -> PathwayProposal:
+    """One open proposal per referral: asking again returns it."""
+    existing = await session.scalar(
+        select(PathwayProposal).where(
+            PathwayProposal.referral_id == known.referral_id,
+            PathwayProposal.status == ProposalStatus.PROPOSED.value,
+        )
+    )
+    if existing is not None:
+        return existing
+    proposal = propose_scheme(
+        offer_id=str(known.offer_id) if known.offer_id else None,
+        open_poec_session_id=await open_poec_session_for(
+            session, known.rome_code, known.departement
+        ),
+    )
+    row = PathwayProposal(
+        id=uuid.uuid4(),
+        referral_id=known.referral_id,
+        job_seeker_id=known.job_seeker_id,
+        structure_code=known.structure_code,
+        trigger=trigger.value,
+        scheme=proposal.scheme.value,
+        rule=proposal.rule,
+        reason=proposal.reason,
+        poec_session_id=proposal.poec_session_id,
+        status=ProposalStatus.PROPOSED.value,
+        created_at=datetime.now(UTC),
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def decide(
+    proposal: PathwayProposal, accept: bool, counsellor_id: str, comment: str | None
+) -> PathwayProposal:
+    if proposal.status != ProposalStatus.PROPOSED.value:
+        raise_if_any(
+            [Violation("pathway.decided", "status", f"proposition déjà {proposal.status}")]
+        )
+    if not accept and not (comment and comment.strip()):
+        raise_if_any(
+            [Violation("pathway.dismissal", "comment", "écarter une proposition demande un motif")]
+        )
+    proposal.status = (ProposalStatus.ACCEPTED if accept else ProposalStatus.DISMISSED).value
+    proposal.decided_by = counsellor_id
+    proposal.decided_at = datetime.now(UTC)
+    proposal.comment = comment
+    return proposal
