@@ -1,42 +1,144 @@
-"""Consumers of the referral service: agency answers (topic ``agency.responses``)."""
+"""Consumers of the referral service:
+
+- ``agency.responses``: every agency answer, applied through the transition table; an answer not
+  allowed from the referral's state, from another agency or about an unknown referral is
+  dead-lettered with the reason (``PermanentError``) and nothing of it is kept;
+- ``dispositifs.events``: immersion, MRS and training events that carry a ``referral_id`` go on
+  that referral's timeline and feed the indicators.
+"""
 
 from __future__ import annotations
 
-from referral.domain import Action
-from referral.use_cases import apply_agency_response
-from shared.contracts.agency import AgencyResponse, ReferralAccepted, ReferralAcknowledged
-from shared.contracts.topics import AGENCY_RESPONSES
+from collections.abc import Callable
+from typing import Any
+
+from referral.domain import Scheme
+from referral.use_cases import ANSWER_ACTION, SchemeFact, apply_agency_response, record_scheme_event
+from shared.contracts import dispositifs as d
+from shared.contracts.agency import AgencyResponse
+from shared.contracts.base import EventData
+from shared.contracts.topics import AGENCY_RESPONSES, DISPOSITIFS_EVENTS
 from shared.messaging.consumer import EventContext, HandlerRegistry
 from shared.runtime import ConsumerSpec
 
-agency_responses = HandlerRegistry()
+DEFAULT_SOURCE = "/coop/referral"
 
 
-async def _apply(context: EventContext[AgencyResponse], action: Action) -> None:
-    data = context.data
-    await apply_agency_response(
-        context.session,
-        referral_id=data.referral_id,
-        agency_id=data.agency_id,
-        action=action,
-        occurred_at=data.occurred_at,
-        comment=data.comment,
-        event_id=context.event.id,
-    )
+def agency_response_handlers(source: str = DEFAULT_SOURCE) -> HandlerRegistry:
+    registry = HandlerRegistry()
+
+    async def on_answer(context: EventContext[AgencyResponse]) -> None:
+        await apply_agency_response(
+            context.session, context.data, event_id=context.event.id, source=source
+        )
+
+    for model in ANSWER_ACTION:
+        registry.on(model)(on_answer)
+    return registry
 
 
-@agency_responses.on(ReferralAcknowledged)
-async def on_acknowledged(context: EventContext[ReferralAcknowledged]) -> None:
-    await _apply(context, Action.ACKNOWLEDGE)  # type: ignore[arg-type]
+def _fmt(day: Any) -> str:
+    return day.strftime("%d/%m/%Y")
 
 
-@agency_responses.on(ReferralAccepted)
-async def on_accepted(context: EventContext[ReferralAccepted]) -> None:
-    await _apply(context, Action.ACCEPT)  # type: ignore[arg-type]
+#: For each dispositifs event: its scheme, its aggregate id, its timeline label, the hire it
+#: reports (None: says nothing about hiring).
+_DESCRIBE: dict[type[EventData], Callable[[Any], tuple[Scheme, str, str, bool | None]]] = {
+    d.ImmersionConventionRequested: lambda e: (
+        Scheme.IMMERSION,
+        str(e.convention_id),
+        f"Immersion demandée chez {e.host_name} du {_fmt(e.start_date)} au {_fmt(e.end_date)}"
+        f" ({e.objet.label})",
+        None,
+    ),
+    d.ImmersionRejected: lambda e: (
+        Scheme.IMMERSION,
+        str(e.convention_id),
+        f"Immersion refusée : {e.reason}" + (f" ({e.article})" if e.article else ""),
+        None,
+    ),
+    d.ImmersionValidated: lambda e: (
+        Scheme.IMMERSION,
+        str(e.convention_id),
+        f"Immersion validée chez {e.host_name} du {_fmt(e.start_date)} au {_fmt(e.end_date)}",
+        None,
+    ),
+    d.ImmersionCancelled: lambda e: (
+        Scheme.IMMERSION,
+        str(e.convention_id),
+        f"Immersion annulée : {e.justification}",
+        None,
+    ),
+    d.ImmersionCompleted: lambda e: (
+        Scheme.IMMERSION,
+        str(e.convention_id),
+        "Immersion terminée"
+        + (" — objectifs atteints" if e.objectives_reached else " — objectifs non atteints")
+        + (" — embauche" if e.hired else ""),
+        e.hired,
+    ),
+    d.MrsEvaluated: lambda e: (
+        Scheme.MRS,
+        str(e.session_id),
+        f"Évaluation MRS {'positive' if e.positive else 'négative'} ({e.rome_code})"
+        + (" — recruté" if e.hired else ""),
+        e.hired,
+    ),
+    d.TrainingEnrolled: lambda e: (
+        Scheme(e.kind.value),
+        str(e.enrolment_id),
+        f"Entrée en {e.kind.value.upper()} ({e.hours} h, du {_fmt(e.start_date)}"
+        f" au {_fmt(e.end_date)})",
+        None,
+    ),
+    d.TrainingCompleted: lambda e: (
+        Scheme(e.kind.value),
+        str(e.enrolment_id),
+        f"{e.kind.value.upper()} {'terminée' if e.completed else 'interrompue'}"
+        + (" — embauche" if e.hired else ""),
+        e.hired,
+    ),
+}
 
 
-CONSUMERS = [
-    ConsumerSpec(
-        name="referral.agency-responses", topics=[AGENCY_RESPONSES], registry=agency_responses
-    )
-]
+def dispositifs_handlers() -> HandlerRegistry:
+    registry = HandlerRegistry()
+
+    async def on_scheme_event(context: EventContext[Any]) -> None:
+        data = context.data
+        if data.referral_id is None:
+            return  # a scheme that serves no referral: not this service's business
+        scheme, scheme_ref, label, hired = _DESCRIBE[type(data)](data)
+        await record_scheme_event(
+            context.session,
+            SchemeFact(
+                referral_id=data.referral_id,
+                event_id=context.event.id,
+                event_type=context.event.type,
+                scheme=scheme,
+                scheme_ref=scheme_ref,
+                label=label,
+                hired=hired,
+                data=data.model_dump(mode="json"),
+                occurred_at=data.occurred_at,
+            ),
+        )
+
+    for model in _DESCRIBE:
+        registry.on(model)(on_scheme_event)
+    return registry
+
+
+def consumers(source: str = DEFAULT_SOURCE) -> list[ConsumerSpec]:
+    return [
+        ConsumerSpec(
+            name="referral.agency-responses",
+            topics=[AGENCY_RESPONSES],
+            registry=agency_response_handlers(source),
+        ),
+        ConsumerSpec(
+            name="referral.dispositifs-events",
+            topics=[DISPOSITIFS_EVENTS],
+            registry=dispositifs_handlers(),
+        ),
+    ]

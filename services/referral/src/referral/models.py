@@ -3,12 +3,37 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, MetaData, String, Text, Uuid
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    Uuid,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from referral.domain import Action, Actor, ReferralStatus
+from referral.domain import (
+    OPEN_STATUSES,
+    Action,
+    Actor,
+    ConsentScope,
+    HardToFillSource,
+    PriorityPublic,
+    ReferralStatus,
+    Scheme,
+)
+from shared.contracts.vocabulary import ContractType, DeclineReason
 from shared.db.naming import NAMING_CONVENTION
 from shared.db.tables import BigIntId, UTCDateTime, platform_tables
 
@@ -24,6 +49,14 @@ def _in(column: str, values: object) -> str:
     return f"{column} IN ({', '.join(repr(v.value) for v in values)})"  # type: ignore[attr-defined]
 
 
+def _sorted(values: frozenset[ReferralStatus]) -> list[ReferralStatus]:
+    return sorted(values, key=list(ReferralStatus).index)
+
+
+#: The predicate of the partial unique indexes: "open" as the domain defines it.
+_OPEN = _in("status", _sorted(OPEN_STATUSES))
+
+
 class Agency(Base):
     __tablename__ = "agencies"
 
@@ -31,12 +64,32 @@ class Agency(Base):
     name: Mapped[str] = mapped_column(String(200))
     network_id: Mapped[str] = mapped_column(String(64), index=True)
     siret: Mapped[str] = mapped_column(String(14), unique=True)
+    address: Mapped[str | None] = mapped_column(String(300))
     departement: Mapped[str] = mapped_column(String(3), index=True)
+    #: From the départements referential (INSEE COG), kept with the row to search by région.
+    region: Mapped[str] = mapped_column(String(3), index=True)
+    #: Contact address for notifications.
     email: Mapped[str | None] = mapped_column(String(254))
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"), default=True)
+
+    specialisations: Mapped[list[AgencySpecialisation]] = relationship(
+        order_by="AgencySpecialisation.rome_code", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+    @property
+    def rome_codes(self) -> list[str]:
+        return [s.rome_code for s in self.specialisations]
+
+
+class AgencySpecialisation(Base):
+    __tablename__ = "agency_specialisations"
+
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), primary_key=True)
+    rome_code: Mapped[str] = mapped_column(String(5), primary_key=True, index=True)
 
 
 class JobSeeker(Base):
-    """France Travail side, minimal. Never a NIR."""
+    """France Travail side, minimal. Never a NIR (décret 2019-341)."""
 
     __tablename__ = "job_seekers"
 
@@ -45,7 +98,69 @@ class JobSeeker(Base):
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
     email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    birth_date: Mapped[date | None] = mapped_column(Date)
     departement: Mapped[str | None] = mapped_column(String(3))
+    # Priority-public flags the counsellor records; jeune and senior are computed from birth_date.
+    rqth: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
+    brsa: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
+    deld: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
+    qpv: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
+    #: The France Travail structure of the counsellor who created the record.
+    structure_code: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Consent(Base):
+    """What a job seeker agreed may be shared with one agency, when, recorded by whom."""
+
+    __tablename__ = "consents"
+    __table_args__ = (
+        CheckConstraint(_in("scope", ConsentScope), name="scope_known"),
+        Index("ix_consents_lookup", "job_seeker_id", "agency_id", "scope"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    job_seeker_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("job_seekers.id"))
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
+    scope: Mapped[str] = mapped_column(String(16))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_by: Mapped[str] = mapped_column(String(255))
+    structure_code: Mapped[str | None] = mapped_column(String(32))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    withdrawn_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class JobOffer(Base):
+    __tablename__ = "job_offers"
+    __table_args__ = (
+        CheckConstraint(_in("contract_type", ContractType), name="contract_type_known"),
+        CheckConstraint(
+            _in("hard_to_fill_source", HardToFillSource), name="hard_to_fill_source_known"
+        ),
+        # A hard-to-fill flag always says where it comes from, and only then.
+        CheckConstraint(
+            "(hard_to_fill AND hard_to_fill_source IS NOT NULL)"
+            " OR (NOT hard_to_fill AND hard_to_fill_source IS NULL)",
+            name="hard_to_fill_has_source",
+        ),
+        CheckConstraint("posts >= 1", name="posts_positive"),
+        Index("ix_job_offers_created", "created_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    title: Mapped[str] = mapped_column(String(200))
+    rome_code: Mapped[str] = mapped_column(String(5), index=True)
+    departement: Mapped[str] = mapped_column(String(3), index=True)
+    region: Mapped[str] = mapped_column(String(3))
+    contract_type: Mapped[str] = mapped_column(String(32))
+    posts: Mapped[int] = mapped_column(Integer)
+    hard_to_fill: Mapped[bool] = mapped_column(Boolean)
+    hard_to_fill_source: Mapped[str | None] = mapped_column(String(16))
+    ft_offer_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    created_by: Mapped[str] = mapped_column(String(255))
+    structure_code: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -53,25 +168,84 @@ class Referral(Base):
     __tablename__ = "referrals"
     __table_args__ = (
         CheckConstraint(_in("status", ReferralStatus), name="status_known"),
+        CheckConstraint(_in("decline_reason", DeclineReason), name="decline_reason_known"),
+        CheckConstraint(
+            _in("placement_contract_type", ContractType), name="placement_contract_type_known"
+        ),
         Index("ix_referrals_structure_created", "structure_code", "created_at", "id"),
         Index("ix_referrals_created", "created_at", "id"),
+        Index("ix_referrals_status_created", "status", "created_at"),
+        # One open referral per job seeker, agency and offer, in the database too. Two partial
+        # indexes because NULLs are distinct in a unique index (SQLite and PostgreSQL alike): a
+        # referral without an offer is unique per job seeker and agency.
+        Index(
+            "uq_referrals_open_per_offer",
+            "job_seeker_id",
+            "agency_id",
+            "offer_id",
+            unique=True,
+            sqlite_where=text(f"offer_id IS NOT NULL AND {_OPEN}"),
+            postgresql_where=text(f"offer_id IS NOT NULL AND {_OPEN}"),
+        ),
+        Index(
+            "uq_referrals_open_without_offer",
+            "job_seeker_id",
+            "agency_id",
+            unique=True,
+            sqlite_where=text(f"offer_id IS NULL AND {_OPEN}"),
+            postgresql_where=text(f"offer_id IS NULL AND {_OPEN}"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     job_seeker_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("job_seekers.id"), index=True)
     agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
     network_id: Mapped[str] = mapped_column(String(64))
+    offer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("job_offers.id"))
     rome_code: Mapped[str] = mapped_column(String(5))
+    #: The territory of the referral: the offer's département, else the agency's.
+    departement: Mapped[str | None] = mapped_column(String(3))
+    region: Mapped[str | None] = mapped_column(String(3))
     message: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(32))
     counsellor_id: Mapped[str] = mapped_column(String(255))
     structure_code: Mapped[str | None] = mapped_column(String(32))
+    # The job seeker's priority publics when the referral was sent (indicators count them so).
+    public_rqth: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
+    public_brsa: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
+    public_jeune: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
+    public_senior: Mapped[bool] = mapped_column(
+        Boolean, server_default=text("false"), default=False
+    )
+    public_deld: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
+    public_qpv: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
+    #: What the counsellor chose to share with the agency, each checked against a consent.
+    identity_shared: Mapped[bool] = mapped_column(
+        Boolean, server_default=text("false"), default=False
+    )
+    rqth_shared: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
+    # Facts of the lifecycle, kept on the row for the indicators and the suggestion.
+    first_answer_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decline_reason: Mapped[str | None] = mapped_column(String(32))
+    placed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    placement_contract_type: Mapped[str | None] = mapped_column(String(32))
+    placement_start_date: Mapped[date | None] = mapped_column(Date)
+    placement_expected_end_date: Mapped[date | None] = mapped_column(Date)
+    placement_weekly_hours: Mapped[float | None] = mapped_column(Float)
+    placement_end_date: Mapped[date | None] = mapped_column(Date)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     transitions: Mapped[list[ReferralTransition]] = relationship(
         order_by="ReferralTransition.id", lazy="raise"
     )
+
+    @property
+    def priority_publics(self) -> list[PriorityPublic]:
+        return [p for p in PriorityPublic if getattr(self, f"public_{p.value}")]
 
 
 class ReferralTransition(Base):
@@ -92,7 +266,33 @@ class ReferralTransition(Base):
     actor: Mapped[str] = mapped_column(String(16))
     actor_id: Mapped[str] = mapped_column(String(255))
     comment: Mapped[str | None] = mapped_column(Text)
+    #: Why: a decline reason code, the counsellor's withdrawal reason…
+    reason: Mapped[str | None] = mapped_column(String(500))
+    #: The answer's own fields (interview time, contract, immersion dates…).
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
     #: The event that caused it, when it came from Kafka.
     event_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class ReferralSchemeEvent(Base):
+    """A dispositifs event (immersion, MRS, training) about a referral, for its timeline and the
+    indicators."""
+
+    __tablename__ = "referral_scheme_events"
+    __table_args__ = (CheckConstraint(_in("scheme", Scheme), name="scheme_known"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    referral_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("referrals.id"), index=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    event_type: Mapped[str] = mapped_column(String(200))
+    scheme: Mapped[str] = mapped_column(String(16))
+    #: The convention, MRS session or enrolment id in the dispositifs service.
+    scheme_ref: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(Text)
+    #: Whether the event reports a hire (immersion completed, MRS, training), when it says.
+    hired: Mapped[bool | None] = mapped_column(Boolean)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())

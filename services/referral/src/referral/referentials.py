@@ -23,3 +23,11 @@ def departements() -> dict[str, tuple[str, str]]:
             row["code_departement"]: (row["nom_departement"], row["code_region"])
             for row in csv.DictReader(f)
         }
+
+
+@cache
+def regions() -> dict[str, str]:
+    """Région code → name."""
+    path = resources.files("referral.data").joinpath("departements.csv")
+    with path.open(encoding="utf-8") as f:
+        return {row["code_region"]: row["nom_region"] for row in csv.DictReader(f)}

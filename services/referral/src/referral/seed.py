@@ -1,13 +1,34 @@
-"""Demo data for ``make up``: a few agencies of several networks. Safe to run twice."""
+"""Demo data for ``make up``: an agency directory of several networks with agencies in every
+région, offers in hard-to-fill trades, a few job seekers. Safe to run twice (natural keys:
+agency id, France Travail offer id, France Travail identifier)."""
 
 from __future__ import annotations
 
-from referral.models import Agency
+import uuid
+from datetime import UTC, date, datetime
+
+from sqlalchemy import select
+from stdnum import luhn
+
+from referral.domain import HardToFillSource
+from referral.models import Agency, AgencySpecialisation, JobOffer, JobSeeker
+from referral.referentials import departements
 from referral.settings import ReferralSettings
+from shared.contracts.vocabulary import ContractType
 from shared.db.database import Database
 
+#: Trades each demo network specialises in (ROME 4.0 codes).
+NETWORK_TRADES = {
+    "interim-nord": ("H2913", "H2909", "N1103", "I1304", "H3302"),
+    "travail-plus": ("N4101", "N4105", "N1103", "K2204"),
+    "emploi-ouest": ("J1501", "K1302", "G1602", "G1603"),
+    "batipro-interim": ("F1703", "F1602", "F1603", "F1610"),
+    "sante-services-emploi": ("J1501", "J1506", "K1302"),
+}
+
+# id, name, network, SIRET (Luhn-valid), département, contact. The first five predate the seed's
+# growth: tests and demos refer to them.
 DEMO_AGENCIES = [
-    # id, name, network, SIRET (Luhn-valid), département, contact
     (
         "agc-interim-nord-lille",
         "Intérim Nord — Lille",
@@ -50,25 +71,166 @@ DEMO_AGENCIES = [
     ),
 ]
 
+# One more agency at least in every région (network, city, département).
+_REGIONAL = [
+    ("batipro-interim", "Paris 12e", "75"),
+    ("sante-services-emploi", "Saint-Denis", "93"),
+    ("travail-plus", "Orléans", "45"),
+    ("batipro-interim", "Dijon", "21"),
+    ("emploi-ouest", "Rouen", "76"),
+    ("interim-nord", "Strasbourg", "67"),
+    ("emploi-ouest", "Nantes", "44"),
+    ("sante-services-emploi", "Bordeaux", "33"),
+    ("batipro-interim", "Toulouse", "31"),
+    ("sante-services-emploi", "Lyon 7e", "69"),
+    ("batipro-interim", "Marseille", "13"),
+    ("batipro-interim", "Ajaccio", "2A"),
+    ("travail-plus", "Pointe-à-Pitre", "971"),
+    ("sante-services-emploi", "Fort-de-France", "972"),
+    ("batipro-interim", "Cayenne", "973"),
+    ("travail-plus", "Saint-Denis de La Réunion", "974"),
+    ("sante-services-emploi", "Mamoudzou", "976"),
+]
+
+_NETWORK_NAMES = {
+    "interim-nord": "Intérim Nord",
+    "travail-plus": "Travail Plus",
+    "emploi-ouest": "Emploi Ouest",
+    "batipro-interim": "BatiPro Intérim",
+    "sante-services-emploi": "Santé Services Emploi",
+}
+
+
+def demo_siret(number: int) -> str:
+    """A Luhn-valid SIRET (valid SIREN too) for demo agencies: ``9`` + number, check digits."""
+    siren = f"9{number:07d}"
+    siren += luhn.calc_check_digit(siren)
+    nic = f"{number % 10000:04d}"
+    return siren + nic + luhn.calc_check_digit(siren + nic)
+
+
+def _slug(text: str) -> str:
+    table = str.maketrans("àâéèêëîïôöùûüç", "aaeeeeiioouuuc")
+    cleaned = text.lower().translate(table)
+    return "-".join("".join(c if c.isalnum() else " " for c in cleaned).split())
+
+
+def demo_agencies() -> list[tuple[str, str, str, str, str, str]]:
+    agencies = list(DEMO_AGENCIES)
+    for index, (network, city, departement) in enumerate(_REGIONAL, start=1):
+        slug = _slug(city)
+        agencies.append(
+            (
+                f"agc-{network}-{slug}",
+                f"{_NETWORK_NAMES[network]} — {city}",
+                network,
+                demo_siret(index),
+                departement,
+                f"{slug}@{network}.example",
+            )
+        )
+    return agencies
+
+
+# title, ROME, département, contract, posts, hard-to-fill source, France Travail offer id
+DEMO_OFFERS = [
+    ("Soudeur / soudeuse MIG-MAG", "H2913", "59", ContractType.MISSION, 4, "bmo", "DEMO0001"),
+    ("Conducteur PL (C/CE)", "N4101", "69", ContractType.CDI_INTERIMAIRE, 2, "bmo", "DEMO0002"),
+    ("Aide-soignant(e) en EHPAD", "J1501", "35", ContractType.CDD, 3, "offer_flag", "DEMO0003"),
+    ("Maçon(ne) gros œuvre", "F1703", "31", ContractType.MISSION, 5, "regional_list", "DEMO0004"),
+    ("Électricien(ne) du bâtiment", "F1602", "75", ContractType.CDI, 1, "bmo", "DEMO0005"),
+    ("Infirmier(ère) de nuit", "J1506", "974", ContractType.CDD, 2, "offer_flag", "DEMO0006"),
+    (
+        "Commis de cuisine (saison)",
+        "G1602",
+        "2A",
+        ContractType.CDD_SAISONNIER,
+        6,
+        "bmo",
+        "DEMO0007",
+    ),
+    ("Préparateur de commandes", "N1103", "62", ContractType.MISSION, 10, None, "DEMO0008"),
+]
+
+# FT identifier, first name, last name, birth date, département, RQTH, BRSA, DELD, QPV
+DEMO_JOB_SEEKERS = [
+    ("1000001A", "Camille", "Martin", date(2003, 4, 12), "59", False, False, False, True),
+    ("1000002B", "Karim", "Benali", date(1969, 9, 3), "69", True, False, True, False),
+    ("1000003C", "Sophie", "Le Gall", date(1988, 1, 25), "35", False, True, False, False),
+    ("10000040001", "Jean-Marc", "Payet", date(1975, 6, 30), "974", False, True, True, False),
+]
+
 
 async def seed_demo(settings: ReferralSettings) -> str:
     database = Database(settings.database_url)
-    created = 0
+    counts = {"agencies": 0, "offers": 0, "job_seekers": 0}
+    now = datetime.now(UTC)
     try:
         async with database.transaction() as session:
-            for agency_id, name, network, siret, departement, email in DEMO_AGENCIES:
-                if await session.get(Agency, agency_id) is None:
-                    session.add(
-                        Agency(
-                            id=agency_id,
-                            name=name,
-                            network_id=network,
-                            siret=siret,
-                            departement=departement,
-                            email=email,
-                        )
+            for agency_id, name, network, siret, departement, email in demo_agencies():
+                if await session.get(Agency, agency_id) is not None:
+                    continue
+                session.add(
+                    Agency(
+                        id=agency_id,
+                        name=name,
+                        network_id=network,
+                        siret=siret,
+                        departement=departement,
+                        region=departements()[departement][1],
+                        email=email,
+                        active=True,
+                        specialisations=[
+                            AgencySpecialisation(rome_code=code) for code in NETWORK_TRADES[network]
+                        ],
                     )
-                    created += 1
+                )
+                counts["agencies"] += 1
+            for title, rome, dep, contract, posts, source, ft_id in DEMO_OFFERS:
+                known = await session.scalar(
+                    select(JobOffer.id).where(JobOffer.ft_offer_id == ft_id)
+                )
+                if known is not None:
+                    continue
+                session.add(
+                    JobOffer(
+                        id=uuid.uuid4(),
+                        title=title,
+                        rome_code=rome,
+                        departement=dep,
+                        region=departements()[dep][1],
+                        contract_type=contract.value,
+                        posts=posts,
+                        hard_to_fill=source is not None,
+                        hard_to_fill_source=HardToFillSource(source).value if source else None,
+                        ft_offer_id=ft_id,
+                        created_by="seed",
+                        created_at=now,
+                    )
+                )
+                counts["offers"] += 1
+            for ft_id, first, last, born, dep, rqth, brsa, deld, qpv in DEMO_JOB_SEEKERS:
+                known = await session.scalar(
+                    select(JobSeeker.id).where(JobSeeker.ft_identifier == ft_id)
+                )
+                if known is not None:
+                    continue
+                session.add(
+                    JobSeeker(
+                        id=uuid.uuid4(),
+                        ft_identifier=ft_id,
+                        first_name=first,
+                        last_name=last,
+                        birth_date=born,
+                        departement=dep,
+                        rqth=rqth,
+                        brsa=brsa,
+                        deld=deld,
+                        qpv=qpv,
+                        created_at=now,
+                    )
+                )
+                counts["job_seekers"] += 1
     finally:
         await database.dispose()
-    return f"{created} demo agencies added ({len(DEMO_AGENCIES) - created} already there)"
+    return "demo data added: " + ", ".join(f"{n} {what}" for what, n in counts.items())

@@ -1,7 +1,13 @@
-"""Referral service settings: environment variables prefixed ``REFERRAL_``."""
+"""Referral service settings: environment variables prefixed ``REFERRAL_``.
+
+Rules that DOMAIN.md marks UNVERIFIED or that statistics define differently are settings here.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -14,3 +20,40 @@ class ReferralSettings(ServiceSettings):
     database_url: str = "sqlite+aiosqlite:///.data/referral.db"
     #: CloudEvents ``source`` of the events this service produces.
     event_source: str = "/coop/referral"
+
+    # -- expiry (issue 3: default 30 days; les emplois de l'inclusion uses 60) ---------------
+    expiry_after_days: float = Field(
+        default=30, gt=0, description="Days after sending before an unanswered referral expires."
+    )
+    expiry_after_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="Overrides expiry_after_days when set (tests, demonstrations).",
+    )
+    expiry_job_interval_seconds: float = Field(default=3600, gt=0)
+    expiry_batch_size: int = Field(default=200, gt=0)
+
+    # -- priority publics and indicators -------------------------------------------------------
+    #: "Seniors": 50 or over in France Travail statistics, 55+ for the POEI 600 h rule (DOMAIN.md).
+    senior_age: int = Field(default=50, ge=40, le=70)
+    #: A contract of this many months or more is a durable placement (DOMAIN.md: a setting).
+    durable_contract_months: int = Field(default=6, ge=1)
+    #: "Acknowledged within 48 h" (issue 3, indicators).
+    acknowledgement_hours: float = Field(default=48, gt=0)
+
+    # -- agency suggestion ---------------------------------------------------------------------
+    suggestion_weight_specialisation: float = 0.4
+    suggestion_weight_proximity: float = 0.3
+    suggestion_weight_acceptance: float = 0.15
+    suggestion_weight_placement: float = 0.15
+    #: Beta prior of the past-results rates, in pseudo-referrals: a new agency starts at the
+    #: prior mean instead of 0 and is not buried under agencies with a few lucky results.
+    suggestion_prior_strength: float = Field(default=5, ge=0)
+    suggestion_prior_acceptance: float = Field(default=0.5, ge=0, le=1)
+    suggestion_prior_placement: float = Field(default=0.3, ge=0, le=1)
+
+    @property
+    def expiry_delay(self) -> timedelta:
+        if self.expiry_after_seconds is not None:
+            return timedelta(seconds=self.expiry_after_seconds)
+        return timedelta(days=self.expiry_after_days)

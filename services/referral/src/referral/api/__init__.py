@@ -1,0 +1,14 @@
+"""Counsellor and ops HTTP API of the referral service (``/v1``): thin routers that translate
+HTTP to the use cases."""
+
+from __future__ import annotations
+
+from referral.api import agencies, indicators, job_seekers, offers, referrals
+
+ROUTERS = [
+    referrals.router,
+    job_seekers.router,
+    offers.router,
+    agencies.router,
+    indicators.router,
+]

@@ -1,0 +1,291 @@
+"""Agency directory: search (département, région, ROME, network), suggestion with the parts of
+each score, and ops endpoints to add and update agencies."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from sqlalchemy import case, func, or_, select
+
+from referral.api.dependencies import (
+    CounsellorOrOps,
+    Ops,
+    Runtime,
+    Settings,
+    create_idempotently,
+)
+from referral.api.referrals import DEPARTEMENT_PATTERN
+from referral.models import Agency, AgencySpecialisation, JobSeeker, Referral
+from referral.referentials import regions
+from referral.suggestion import AgencyRecord, Prior, Weights, rank, rome_domain
+from referral.use_cases import (
+    AgencyInput,
+    check_rome_code,
+    create_agency,
+    invalid,
+    not_found,
+    region_of,
+    update_agency,
+)
+from shared.contracts.referral import ROME_CODE_PATTERN
+from shared.http.idempotency import IdempotencyKey
+from shared.http.pagination import Page, decode_cursor, encode_cursor
+
+router = APIRouter(prefix="/v1", tags=["agencies"])
+
+AGENCY_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,63}$"
+
+
+class AgencyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=AGENCY_ID_PATTERN, examples=["agc-interim-nord-lille"])
+    name: str = Field(min_length=1, max_length=200)
+    network_id: str = Field(pattern=AGENCY_ID_PATTERN, description="Enseigne (réseau).")
+    siret: str = Field(min_length=14, max_length=17, description="14 chiffres (espaces admis).")
+    address: str | None = Field(default=None, max_length=300)
+    departement: str = Field(pattern=DEPARTEMENT_PATTERN)
+    email: EmailStr | None = Field(default=None, description="Adresse pour les notifications.")
+    rome_codes: list[str] = Field(default_factory=list, max_length=200)
+
+
+class AgencyPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    network_id: str | None = Field(default=None, pattern=AGENCY_ID_PATTERN)
+    siret: str | None = Field(default=None, min_length=14, max_length=17)
+    address: str | None = Field(default=None, max_length=300)
+    departement: str | None = Field(default=None, pattern=DEPARTEMENT_PATTERN)
+    email: EmailStr | None = None
+    rome_codes: list[str] | None = Field(default=None, max_length=200)
+    active: bool | None = None
+
+
+class AgencyOut(BaseModel):
+    id: str
+    name: str
+    network_id: str
+    siret: str
+    address: str | None
+    departement: str
+    region: str
+    region_name: str | None
+    email: str | None
+    rome_codes: list[str]
+    active: bool
+
+
+class ScorePartOut(BaseModel):
+    name: str
+    value: float
+    weight: float
+    weighted: float
+    explanation: str
+
+
+class SuggestionOut(BaseModel):
+    agency_id: str
+    name: str
+    network_id: str
+    departement: str
+    region: str
+    score: float
+    parts: list[ScorePartOut]
+
+
+def agency_out(agency: Agency) -> dict[str, Any]:
+    return AgencyOut(
+        id=agency.id,
+        name=agency.name,
+        network_id=agency.network_id,
+        siret=agency.siret,
+        address=agency.address,
+        departement=agency.departement,
+        region=agency.region,
+        region_name=regions().get(agency.region),
+        email=agency.email,
+        rome_codes=agency.rome_codes,
+        active=agency.active,
+    ).model_dump(mode="json")
+
+
+@router.get("/agencies", response_model=Page[AgencyOut], summary="Rechercher des agences")
+async def list_agencies(
+    principal: CounsellorOrOps,
+    runtime: Runtime,
+    departement: Annotated[str | None, Query()] = None,
+    region: Annotated[str | None, Query()] = None,
+    rome_code: Annotated[str | None, Query(pattern=ROME_CODE_PATTERN)] = None,
+    network_id: Annotated[str | None, Query()] = None,
+    active: Annotated[bool | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query()] = None,
+) -> dict[str, object]:
+    query = select(Agency).order_by(Agency.id)
+    for column, value in (
+        (Agency.departement, departement),
+        (Agency.region, region),
+        (Agency.network_id, network_id),
+        (Agency.active, active),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if rome_code:
+        query = query.where(
+            Agency.id.in_(
+                select(AgencySpecialisation.agency_id).where(
+                    AgencySpecialisation.rome_code == rome_code
+                )
+            )
+        )
+    if cursor:
+        (last_id,) = decode_cursor(cursor, size=1)
+        query = query.where(Agency.id > str(last_id))
+    async with runtime.session() as session:
+        rows = list(await session.scalars(query.limit(limit + 1)))
+    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
+    return {"items": [agency_out(a) for a in rows[:limit]], "next_cursor": next_cursor}
+
+
+@router.get(
+    "/agencies/suggestions",
+    response_model=list[SuggestionOut],
+    summary="Suggérer des agences pour un demandeur d'emploi et un métier",
+)
+async def suggest_agencies(
+    principal: CounsellorOrOps,
+    runtime: Runtime,
+    settings: Settings,
+    rome_code: Annotated[str, Query(pattern=ROME_CODE_PATTERN)],
+    departement: Annotated[str | None, Query(pattern=DEPARTEMENT_PATTERN)] = None,
+    job_seeker_id: Annotated[uuid.UUID | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> list[dict[str, Any]]:
+    check_rome_code(rome_code)
+    async with runtime.session() as session:
+        if departement is None and job_seeker_id is not None:
+            job_seeker = await session.get(JobSeeker, job_seeker_id)
+            if job_seeker is None:
+                raise invalid(
+                    "job_seeker_id",
+                    "demandeur d'emploi inconnu",
+                    f"Demandeur d'emploi {job_seeker_id} inconnu.",
+                    location="query",
+                )
+            departement = job_seeker.departement
+        if departement is None:
+            raise invalid(
+                "departement",
+                "Field required",
+                "Département obligatoire (ou un demandeur d'emploi dont il est connu).",
+                location="query",
+            )
+        region = region_of(departement)
+        same_domain = select(AgencySpecialisation.agency_id).where(
+            AgencySpecialisation.rome_code.startswith(rome_domain(rome_code))
+        )
+        # Candidates: nearby agencies, and agencies that know the trade wherever they are.
+        agencies = list(
+            await session.scalars(
+                select(Agency).where(
+                    Agency.active.is_(True),
+                    or_(Agency.region == region, Agency.id.in_(same_domain)),
+                )
+            )
+        )
+        answered = (
+            (Referral.accepted_at.is_not(None))
+            | (Referral.declined_at.is_not(None))
+            | (Referral.placed_at.is_not(None))
+        )
+        accepted = (Referral.accepted_at.is_not(None)) | (Referral.placed_at.is_not(None))
+        stats = {
+            row.agency_id: row
+            for row in await session.execute(
+                select(
+                    Referral.agency_id,
+                    func.sum(case((answered, 1), else_=0)).label("answered"),
+                    func.sum(case((accepted, 1), else_=0)).label("accepted"),
+                    func.sum(case((Referral.placed_at.is_not(None), 1), else_=0)).label("placed"),
+                )
+                .where(Referral.agency_id.in_([a.id for a in agencies]))
+                .group_by(Referral.agency_id)
+            )
+        }
+    records = []
+    for agency in agencies:
+        row = stats.get(agency.id)
+        records.append(
+            AgencyRecord(
+                id=agency.id,
+                name=agency.name,
+                network_id=agency.network_id,
+                departement=agency.departement,
+                region=agency.region,
+                rome_codes=frozenset(agency.rome_codes),
+                answered=int(row.answered or 0) if row else 0,
+                accepted=int(row.accepted or 0) if row else 0,
+                placed=int(row.placed or 0) if row else 0,
+            )
+        )
+    return rank(
+        records,
+        rome_code=rome_code,
+        departement=departement,
+        region=region,
+        weights=Weights(
+            specialisation=settings.suggestion_weight_specialisation,
+            proximity=settings.suggestion_weight_proximity,
+            acceptance=settings.suggestion_weight_acceptance,
+            placement=settings.suggestion_weight_placement,
+        ),
+        prior=Prior(
+            strength=settings.suggestion_prior_strength,
+            acceptance=settings.suggestion_prior_acceptance,
+            placement=settings.suggestion_prior_placement,
+        ),
+        limit=limit,
+    )
+
+
+@router.get("/agencies/{agency_id}", response_model=AgencyOut)
+async def get_agency(agency_id: str, principal: CounsellorOrOps, runtime: Runtime) -> Any:
+    async with runtime.session() as session:
+        agency = await session.get(Agency, agency_id)
+    if agency is None:
+        raise not_found(f"Agence {agency_id}")
+    return agency_out(agency)
+
+
+@router.post(
+    "/agencies", status_code=201, response_model=AgencyOut, summary="Ajouter une agence (ops)"
+)
+async def create_agency_route(
+    body: AgencyIn, principal: Ops, idempotency_key: IdempotencyKey, runtime: Runtime
+) -> Any:
+    async def create(session: Any) -> tuple[dict[str, Any], str]:
+        data = body.model_dump()
+        data["rome_codes"] = tuple(data["rome_codes"])
+        agency = await create_agency(session, AgencyInput(**data))
+        return agency_out(agency), f"/v1/agencies/{agency.id}"
+
+    return await create_idempotently(
+        runtime, principal, idempotency_key, body.model_dump(mode="json"), create
+    )
+
+
+@router.patch("/agencies/{agency_id}", response_model=AgencyOut, summary="Modifier une agence")
+async def update_agency_route(
+    agency_id: str, body: AgencyPatch, principal: Ops, runtime: Runtime
+) -> Any:
+    changes = body.model_dump(exclude_unset=True)
+    for name in ("name", "network_id", "siret", "departement", "rome_codes", "active"):
+        if name in changes and changes[name] is None:
+            raise invalid(name, "ne peut pas être vide", f"{name} ne peut pas être effacé.")
+    async with runtime.database.transaction() as session:
+        agency = await update_agency(session, agency_id, changes)
+        return agency_out(agency)

@@ -1,0 +1,76 @@
+"""What every router of the service needs: the runtime, the caller, idempotent creation."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from referral.models import PLATFORM
+from referral.settings import ReferralSettings
+from referral.use_cases import open_referral_conflict
+from shared.auth.tokens import Principal, Role
+from shared.http.idempotency import IdempotencyStore, fingerprint
+from shared.http.problems import ProblemError
+from shared.http.security import require_roles
+from shared.runtime import ServiceRuntime
+
+Counsellor = Annotated[Principal, Depends(require_roles(Role.COUNSELLOR))]
+Ops = Annotated[Principal, Depends(require_roles(Role.OPS))]
+CounsellorOrOps = Annotated[Principal, Depends(require_roles(Role.COUNSELLOR, Role.OPS))]
+
+
+def _runtime(request: Request) -> ServiceRuntime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+def _settings(request: Request) -> ReferralSettings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+Runtime = Annotated[ServiceRuntime, Depends(_runtime)]
+Settings = Annotated[ReferralSettings, Depends(_settings)]
+
+#: Creates the resource in the given transaction; returns the response body and its Location.
+Creation = Callable[[AsyncSession], Awaitable[tuple[dict[str, Any], str]]]
+
+
+async def create_idempotently(
+    runtime: ServiceRuntime,
+    principal: Principal,
+    idempotency_key: str,
+    body: dict[str, Any],
+    create: Creation,
+) -> Response:
+    """Run ``create`` once per (caller, Idempotency-Key): the first 201 is stored with the key in
+    the same transaction, and a retry gets it again instead of a second resource."""
+    store = IdempotencyStore(PLATFORM)
+    request_fingerprint = fingerprint(body)
+    try:
+        async with runtime.database.transaction() as session:
+            stored = await store.lookup(session, principal, idempotency_key, request_fingerprint)
+            if stored is not None:
+                return stored.as_response()
+            payload, location = await create(session)
+            await store.remember(
+                session,
+                principal,
+                idempotency_key,
+                request_fingerprint,
+                status_code=201,
+                body=payload,
+                location=location,
+            )
+    except IntegrityError as exc:
+        if "referrals" in str(exc.orig) and "idempotency_keys" not in str(exc.orig):
+            # The partial unique index caught two referrals sent at the same moment.
+            raise open_referral_conflict() from exc
+        # Same key sent twice at the same moment: the other request won.
+        raise ProblemError(
+            409, "Conflit", "Requête concurrente avec la même Idempotency-Key; réessayez."
+        ) from exc
+    return JSONResponse(payload, status_code=201, headers={"Location": location})

@@ -1,0 +1,282 @@
+"""Job seekers (France Travail side, minimal; never a NIR) and their consent records."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from sqlalchemy import select
+
+from referral.api.dependencies import (
+    Counsellor,
+    CounsellorOrOps,
+    Runtime,
+    Settings,
+    create_idempotently,
+)
+from referral.api.referrals import DEPARTEMENT_PATTERN, FT_IDENTIFIER_PATTERN, JobSeekerIn
+from referral.domain import ConsentScope
+from referral.models import Consent, JobSeeker
+from referral.use_cases import (
+    not_found,
+    publics_of,
+    record_consent,
+    region_of,
+    upsert_job_seeker,
+    withdraw_consent,
+)
+from shared.http.idempotency import IdempotencyKey
+from shared.http.pagination import Page, decode_cursor, encode_cursor
+from shared.http.problems import ProblemError
+
+router = APIRouter(prefix="/v1", tags=["job seekers"])
+
+
+class JobSeekerOut(BaseModel):
+    id: uuid.UUID
+    ft_identifier: str
+    first_name: str
+    last_name: str
+    email: str | None
+    phone: str | None
+    birth_date: date | None
+    departement: str | None
+    rqth: bool
+    brsa: bool
+    deld: bool
+    qpv: bool
+    priority_publics: list[str] = Field(description="Jeune et senior calculés à la date du jour.")
+    structure_code: str | None
+    created_at: datetime
+
+
+class JobSeekerPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    first_name: str | None = Field(default=None, min_length=1, max_length=100)
+    last_name: str | None = Field(default=None, min_length=1, max_length=100)
+    email: EmailStr | None = None
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9 .]{6,20}$")
+    birth_date: date | None = None
+    departement: str | None = Field(default=None, pattern=DEPARTEMENT_PATTERN)
+    rqth: bool | None = None
+    brsa: bool | None = None
+    deld: bool | None = None
+    qpv: bool | None = None
+
+
+class ConsentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agency_id: str = Field(min_length=1, max_length=64)
+    scope: ConsentScope = Field(description="identity: identité et coordonnées; rqth: RQTH.")
+    granted_at: datetime | None = Field(
+        default=None, description="Quand le demandeur a consenti (défaut: maintenant)."
+    )
+
+
+class ConsentOut(BaseModel):
+    id: uuid.UUID
+    job_seeker_id: uuid.UUID
+    agency_id: str
+    scope: str
+    scope_label: str
+    granted_at: datetime
+    recorded_by: str
+    structure_code: str | None
+    withdrawn_at: datetime | None
+    withdrawn_by: str | None
+
+
+def job_seeker_out(job_seeker: JobSeeker, senior_age: int) -> dict[str, Any]:
+    publics = publics_of(job_seeker, datetime.now(UTC).date(), senior_age)
+    return JobSeekerOut(
+        id=job_seeker.id,
+        ft_identifier=job_seeker.ft_identifier,
+        first_name=job_seeker.first_name,
+        last_name=job_seeker.last_name,
+        email=job_seeker.email,
+        phone=job_seeker.phone,
+        birth_date=job_seeker.birth_date,
+        departement=job_seeker.departement,
+        rqth=job_seeker.rqth,
+        brsa=job_seeker.brsa,
+        deld=job_seeker.deld,
+        qpv=job_seeker.qpv,
+        priority_publics=sorted(p.value for p in publics),
+        structure_code=job_seeker.structure_code,
+        created_at=job_seeker.created_at,
+    ).model_dump(mode="json")
+
+
+def consent_out(consent: Consent) -> dict[str, Any]:
+    return ConsentOut(
+        id=consent.id,
+        job_seeker_id=consent.job_seeker_id,
+        agency_id=consent.agency_id,
+        scope=consent.scope,
+        scope_label=ConsentScope(consent.scope).label,
+        granted_at=consent.granted_at,
+        recorded_by=consent.recorded_by,
+        structure_code=consent.structure_code,
+        withdrawn_at=consent.withdrawn_at,
+        withdrawn_by=consent.withdrawn_by,
+    ).model_dump(mode="json")
+
+
+@router.post(
+    "/job-seekers",
+    status_code=201,
+    response_model=JobSeekerOut,
+    summary="Enregistrer un demandeur d'emploi",
+)
+async def create_job_seeker(
+    body: JobSeekerIn,
+    principal: Counsellor,
+    idempotency_key: IdempotencyKey,
+    runtime: Runtime,
+    settings: Settings,
+) -> Any:
+    async def create(session: Any) -> tuple[dict[str, Any], str]:
+        existing = await session.scalar(
+            select(JobSeeker.id).where(JobSeeker.ft_identifier == body.ft_identifier)
+        )
+        if existing is not None:
+            raise ProblemError(
+                409,
+                "Demandeur d'emploi déjà enregistré",
+                f"L'identifiant France Travail {body.ft_identifier} est déjà enregistré.",
+                problem="job-seeker-exists",
+                extra={"existing_job_seeker_id": str(existing)},
+            )
+        job_seeker, _ = await upsert_job_seeker(session, body.to_input(), principal)
+        return job_seeker_out(job_seeker, settings.senior_age), f"/v1/job-seekers/{job_seeker.id}"
+
+    return await create_idempotently(
+        runtime, principal, idempotency_key, body.model_dump(mode="json"), create
+    )
+
+
+@router.get(
+    "/job-seekers", response_model=Page[JobSeekerOut], summary="Rechercher des demandeurs d'emploi"
+)
+async def list_job_seekers(
+    principal: CounsellorOrOps,
+    runtime: Runtime,
+    settings: Settings,
+    ft_identifier: Annotated[str | None, Query(pattern=FT_IDENTIFIER_PATTERN)] = None,
+    last_name: Annotated[str | None, Query(min_length=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query()] = None,
+) -> dict[str, object]:
+    query = select(JobSeeker).order_by(JobSeeker.id)
+    if ft_identifier:
+        query = query.where(JobSeeker.ft_identifier == ft_identifier)
+    if last_name:
+        query = query.where(JobSeeker.last_name == last_name)
+    if cursor:
+        (last_id,) = decode_cursor(cursor, size=1)
+        query = query.where(JobSeeker.id > uuid.UUID(str(last_id)))
+    async with runtime.session() as session:
+        rows = list(await session.scalars(query.limit(limit + 1)))
+    next_cursor = encode_cursor([str(rows[limit - 1].id)]) if len(rows) > limit else None
+    return {
+        "items": [job_seeker_out(row, settings.senior_age) for row in rows[:limit]],
+        "next_cursor": next_cursor,
+    }
+
+
+@router.get("/job-seekers/{job_seeker_id}", response_model=JobSeekerOut)
+async def get_job_seeker(
+    job_seeker_id: uuid.UUID, principal: CounsellorOrOps, runtime: Runtime, settings: Settings
+) -> dict[str, Any]:
+    async with runtime.session() as session:
+        job_seeker = await session.get(JobSeeker, job_seeker_id)
+    if job_seeker is None:
+        raise not_found(f"Demandeur d'emploi {job_seeker_id}")
+    return job_seeker_out(job_seeker, settings.senior_age)
+
+
+@router.patch("/job-seekers/{job_seeker_id}", response_model=JobSeekerOut)
+async def update_job_seeker(
+    job_seeker_id: uuid.UUID,
+    body: JobSeekerPatch,
+    principal: Counsellor,
+    runtime: Runtime,
+    settings: Settings,
+) -> dict[str, Any]:
+    changes = body.model_dump(exclude_unset=True)
+    async with runtime.database.transaction() as session:
+        job_seeker = await session.get(JobSeeker, job_seeker_id, with_for_update=True)
+        if job_seeker is None:
+            raise not_found(f"Demandeur d'emploi {job_seeker_id}")
+        if changes.get("departement") is not None:
+            region_of(changes["departement"])
+        for name, value in changes.items():
+            if value is None and name in {"first_name", "last_name", "rqth", "brsa", "deld", "qpv"}:
+                continue  # these are never erased by a null
+            setattr(job_seeker, name, value)
+        job_seeker.updated_at = datetime.now(UTC)
+        return job_seeker_out(job_seeker, settings.senior_age)
+
+
+@router.post(
+    "/job-seekers/{job_seeker_id}/consents",
+    status_code=201,
+    response_model=ConsentOut,
+    summary="Enregistrer un consentement au partage avec une agence",
+)
+async def create_consent(
+    job_seeker_id: uuid.UUID,
+    body: ConsentIn,
+    principal: Counsellor,
+    idempotency_key: IdempotencyKey,
+    runtime: Runtime,
+) -> Any:
+    async def create(session: Any) -> tuple[dict[str, Any], str]:
+        consent = await record_consent(
+            session,
+            job_seeker_id,
+            body.agency_id,
+            body.scope,
+            principal,
+            granted_at=body.granted_at,
+        )
+        return (
+            consent_out(consent),
+            f"/v1/job-seekers/{job_seeker_id}/consents/{consent.id}",
+        )
+
+    fingerprinted = {"job_seeker_id": str(job_seeker_id), **body.model_dump(mode="json")}
+    return await create_idempotently(runtime, principal, idempotency_key, fingerprinted, create)
+
+
+@router.get("/job-seekers/{job_seeker_id}/consents", response_model=list[ConsentOut])
+async def list_consents(
+    job_seeker_id: uuid.UUID, principal: CounsellorOrOps, runtime: Runtime
+) -> list[dict[str, Any]]:
+    async with runtime.session() as session:
+        if await session.get(JobSeeker, job_seeker_id) is None:
+            raise not_found(f"Demandeur d'emploi {job_seeker_id}")
+        consents = await session.scalars(
+            select(Consent)
+            .where(Consent.job_seeker_id == job_seeker_id)
+            .order_by(Consent.granted_at, Consent.id)
+        )
+        return [consent_out(c) for c in consents]
+
+
+@router.post(
+    "/job-seekers/{job_seeker_id}/consents/{consent_id}/withdraw",
+    response_model=ConsentOut,
+    summary="Retirer un consentement",
+)
+async def withdraw_consent_route(
+    job_seeker_id: uuid.UUID, consent_id: uuid.UUID, principal: Counsellor, runtime: Runtime
+) -> dict[str, Any]:
+    async with runtime.database.transaction() as session:
+        consent = await withdraw_consent(session, job_seeker_id, consent_id, principal)
+        return consent_out(consent)

@@ -1,0 +1,149 @@
+"""Job offers: ROME 4.0 code, territory, contract, hard-to-fill flag with its source."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import and_, or_, select
+
+from referral.api.dependencies import CounsellorOrOps, Runtime, create_idempotently
+from referral.api.referrals import DEPARTEMENT_PATTERN
+from referral.domain import HardToFillSource
+from referral.models import JobOffer
+from referral.referentials import rome_codes
+from referral.use_cases import OfferInput, create_offer, invalid, not_found
+from shared.contracts.referral import ROME_CODE_PATTERN
+from shared.contracts.vocabulary import ContractType
+from shared.http.idempotency import IdempotencyKey
+from shared.http.pagination import Page, decode_cursor, encode_cursor
+
+router = APIRouter(prefix="/v1", tags=["offers"])
+
+
+class OfferIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=200)
+    rome_code: str = Field(pattern=ROME_CODE_PATTERN, examples=["N4101"])
+    departement: str = Field(pattern=DEPARTEMENT_PATTERN)
+    contract_type: ContractType
+    posts: int = Field(default=1, ge=1, le=1000)
+    hard_to_fill: bool = Field(default=False, description="Métier en tension.")
+    hard_to_fill_source: HardToFillSource | None = Field(
+        default=None,
+        description="bmo (enquête BMO), regional_list (arrêté du 21 mai 2025), "
+        "offer_flag (offresManqueCandidats). Obligatoire si hard_to_fill.",
+    )
+    ft_offer_id: str | None = Field(
+        default=None, max_length=32, description="Identifiant de l'offre France Travail."
+    )
+
+
+class OfferOut(BaseModel):
+    id: uuid.UUID
+    title: str
+    rome_code: str
+    rome_label: str
+    departement: str
+    region: str
+    contract_type: str
+    contract_type_label: str
+    posts: int
+    hard_to_fill: bool
+    hard_to_fill_source: str | None
+    hard_to_fill_source_label: str | None
+    ft_offer_id: str | None
+    created_by: str
+    structure_code: str | None
+    created_at: datetime
+
+
+def offer_out(offer: JobOffer) -> dict[str, Any]:
+    source = offer.hard_to_fill_source
+    return OfferOut(
+        id=offer.id,
+        title=offer.title,
+        rome_code=offer.rome_code,
+        rome_label=rome_codes().get(offer.rome_code, ""),
+        departement=offer.departement,
+        region=offer.region,
+        contract_type=offer.contract_type,
+        contract_type_label=ContractType(offer.contract_type).label,
+        posts=offer.posts,
+        hard_to_fill=offer.hard_to_fill,
+        hard_to_fill_source=source,
+        hard_to_fill_source_label=HardToFillSource(source).label if source else None,
+        ft_offer_id=offer.ft_offer_id,
+        created_by=offer.created_by,
+        structure_code=offer.structure_code,
+        created_at=offer.created_at,
+    ).model_dump(mode="json")
+
+
+@router.post("/offers", status_code=201, response_model=OfferOut, summary="Enregistrer une offre")
+async def create_offer_route(
+    body: OfferIn, principal: CounsellorOrOps, idempotency_key: IdempotencyKey, runtime: Runtime
+) -> Any:
+    async def create(session: Any) -> tuple[dict[str, Any], str]:
+        offer = await create_offer(session, OfferInput(**body.model_dump()), principal)
+        return offer_out(offer), f"/v1/offers/{offer.id}"
+
+    return await create_idempotently(
+        runtime, principal, idempotency_key, body.model_dump(mode="json"), create
+    )
+
+
+@router.get("/offers", response_model=Page[OfferOut], summary="Lister les offres")
+async def list_offers(
+    principal: CounsellorOrOps,
+    runtime: Runtime,
+    rome_code: Annotated[str | None, Query(pattern=ROME_CODE_PATTERN)] = None,
+    departement: Annotated[str | None, Query()] = None,
+    region: Annotated[str | None, Query()] = None,
+    hard_to_fill: Annotated[bool | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query()] = None,
+) -> dict[str, object]:
+    query = select(JobOffer).order_by(JobOffer.created_at.desc(), JobOffer.id.desc())
+    for column, value in (
+        (JobOffer.rome_code, rome_code),
+        (JobOffer.departement, departement),
+        (JobOffer.region, region),
+        (JobOffer.hard_to_fill, hard_to_fill),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if cursor:
+        created_text, last_id = decode_cursor(cursor, size=2)
+        try:
+            created, last = datetime.fromisoformat(created_text), uuid.UUID(last_id)
+        except (TypeError, ValueError) as exc:
+            raise invalid(
+                "cursor", "curseur invalide", "Curseur illisible.", location="query"
+            ) from exc
+        query = query.where(
+            or_(
+                JobOffer.created_at < created,
+                and_(JobOffer.created_at == created, JobOffer.id < last),
+            )
+        )
+    async with runtime.session() as session:
+        rows = list(await session.scalars(query.limit(limit + 1)))
+    next_cursor = None
+    if len(rows) > limit:
+        last_row = rows[limit - 1]
+        next_cursor = encode_cursor([last_row.created_at.isoformat(), str(last_row.id)])
+    return {"items": [offer_out(row) for row in rows[:limit]], "next_cursor": next_cursor}
+
+
+@router.get("/offers/{offer_id}", response_model=OfferOut)
+async def get_offer(offer_id: uuid.UUID, principal: CounsellorOrOps, runtime: Runtime) -> Any:
+    async with runtime.session() as session:
+        offer = await session.get(JobOffer, offer_id)
+    if offer is None:
+        raise not_found(f"Offre {offer_id}")
+    return offer_out(offer)

@@ -1,0 +1,418 @@
+"""Referrals: send (Idempotency-Key), list with filters and a cursor, read with the timeline,
+withdraw with a reason. A counsellor sees the referrals of their own structure; ops see all."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.orm import selectinload
+
+from referral.api.dependencies import (
+    Counsellor,
+    CounsellorOrOps,
+    Runtime,
+    Settings,
+    create_idempotently,
+)
+from referral.domain import (
+    Action,
+    LoggedSchemeEvent,
+    LoggedTransition,
+    PriorityPublic,
+    ReferralStatus,
+    build_timeline,
+)
+from referral.models import Referral, ReferralSchemeEvent
+from referral.use_cases import (
+    JobSeekerInput,
+    SendReferral,
+    invalid,
+    send_referral,
+    withdraw_referral,
+)
+from shared.auth.tokens import Principal, Role
+from shared.contracts.referral import ROME_CODE_PATTERN
+from shared.contracts.vocabulary import ContractType, DeclineReason
+from shared.http.idempotency import IdempotencyKey
+from shared.http.pagination import Page, decode_cursor, encode_cursor
+from shared.http.problems import ProblemError
+
+router = APIRouter(prefix="/v1", tags=["referrals"])
+
+FT_IDENTIFIER_PATTERN = r"^(\d{7}[0-9A-Za-z]|\d{11})$"
+DEPARTEMENT_PATTERN = r"^(\d{2}|2A|2B|97\d)$"
+
+
+class JobSeekerIn(BaseModel):
+    """A job seeker's France Travail record, minimal. Never a NIR."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ft_identifier: str = Field(
+        pattern=FT_IDENTIFIER_PATTERN,
+        description="Identifiant France Travail: 7 chiffres + 1 lettre ou chiffre, ou 11 chiffres.",
+        examples=["1234567A"],
+    )
+    first_name: str = Field(min_length=1, max_length=100)
+    last_name: str = Field(min_length=1, max_length=100)
+    email: EmailStr | None = None
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9 .]{6,20}$")
+    birth_date: date | None = None
+    departement: str | None = Field(default=None, pattern=DEPARTEMENT_PATTERN)
+    rqth: bool | None = Field(
+        default=None, description="Reconnaissance de la qualité de travailleur handicapé."
+    )
+    brsa: bool | None = Field(default=None, description="Bénéficiaire du RSA.")
+    deld: bool | None = Field(default=None, description="Demandeur d'emploi de longue durée.")
+    qpv: bool | None = Field(default=None, description="Résident d'un quartier prioritaire.")
+
+    def to_input(self) -> JobSeekerInput:
+        return JobSeekerInput(**self.model_dump())
+
+
+class ReferralIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    job_seeker: JobSeekerIn | None = Field(
+        default=None, description="Le demandeur d'emploi (créé ou mis à jour), ou job_seeker_id."
+    )
+    job_seeker_id: uuid.UUID | None = None
+    agency_id: str = Field(min_length=1, max_length=64)
+    rome_code: str | None = Field(
+        default=None,
+        pattern=ROME_CODE_PATTERN,
+        examples=["H2913"],
+        description="Obligatoire sans offre; avec une offre, celui de l'offre.",
+    )
+    offer_id: uuid.UUID | None = None
+    message: str = Field(
+        min_length=1, max_length=4000, description="Message du conseiller à l'agence (obligatoire)."
+    )
+    share_identity: bool = Field(
+        default=False,
+        description="Transmettre identité et coordonnées (consentement enregistré requis).",
+    )
+    share_rqth: bool = Field(
+        default=False,
+        description="Transmettre la RQTH (consentement explicite pour cette agence requis).",
+    )
+
+    @model_validator(mode="after")
+    def _one_job_seeker(self) -> ReferralIn:
+        if (self.job_seeker is None) == (self.job_seeker_id is None):
+            raise ValueError("exactly one of job_seeker and job_seeker_id")
+        return self
+
+
+class TimelineEntryOut(BaseModel):
+    kind: str = Field(description="transition | scheme_event")
+    occurred_at: datetime
+    label: str
+    from_status: str | None = None
+    to_status: str | None = None
+    to_status_label: str | None = None
+    action: str | None = None
+    actor: str | None = None
+    actor_id: str | None = None
+    comment: str | None = None
+    reason: str | None = None
+    reason_label: str | None = None
+    scheme: str | None = None
+    event_type: str | None = None
+    details: dict[str, Any] | None = None
+
+
+class PlacementOut(BaseModel):
+    contract_type: str | None
+    contract_type_label: str | None
+    start_date: date | None
+    expected_end_date: date | None
+    weekly_hours: float | None
+    end_date: date | None
+
+
+class ReferralOut(BaseModel):
+    id: uuid.UUID
+    job_seeker_id: uuid.UUID
+    agency_id: str
+    network_id: str
+    offer_id: uuid.UUID | None
+    rome_code: str
+    departement: str | None
+    region: str | None
+    message: str
+    status: str
+    status_label: str
+    counsellor_id: str
+    structure_code: str | None
+    priority_publics: list[str]
+    identity_shared: bool
+    rqth_shared: bool
+    first_answer_at: datetime | None
+    decline_reason: str | None
+    decline_reason_label: str | None
+    placement: PlacementOut | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ReferralDetailOut(ReferralOut):
+    timeline: list[TimelineEntryOut]
+
+
+class WithdrawIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500, description="Motif du retrait.")
+
+
+def referral_out(referral: Referral) -> dict[str, Any]:
+    placement = None
+    if referral.placed_at is not None:
+        contract = referral.placement_contract_type
+        placement = PlacementOut(
+            contract_type=contract,
+            contract_type_label=ContractType(contract).label if contract else None,
+            start_date=referral.placement_start_date,
+            expected_end_date=referral.placement_expected_end_date,
+            weekly_hours=referral.placement_weekly_hours,
+            end_date=referral.placement_end_date,
+        )
+    reason = referral.decline_reason
+    return ReferralOut(
+        id=referral.id,
+        job_seeker_id=referral.job_seeker_id,
+        agency_id=referral.agency_id,
+        network_id=referral.network_id,
+        offer_id=referral.offer_id,
+        rome_code=referral.rome_code,
+        departement=referral.departement,
+        region=referral.region,
+        message=referral.message,
+        status=referral.status,
+        status_label=ReferralStatus(referral.status).label,
+        counsellor_id=referral.counsellor_id,
+        structure_code=referral.structure_code,
+        priority_publics=[p.value for p in referral.priority_publics],
+        identity_shared=referral.identity_shared,
+        rqth_shared=referral.rqth_shared,
+        first_answer_at=referral.first_answer_at,
+        decline_reason=reason,
+        decline_reason_label=DeclineReason(reason).label if reason else None,
+        placement=placement,
+        created_at=referral.created_at,
+        updated_at=referral.updated_at,
+    ).model_dump(mode="json")
+
+
+@router.post(
+    "/referrals",
+    status_code=201,
+    response_model=ReferralOut,
+    summary="Orienter un demandeur d'emploi vers une agence",
+)
+async def create_referral(
+    body: ReferralIn,
+    principal: Counsellor,
+    idempotency_key: IdempotencyKey,
+    runtime: Runtime,
+    settings: Settings,
+) -> Any:
+    command = SendReferral(
+        job_seeker=body.job_seeker.to_input() if body.job_seeker else None,
+        job_seeker_fields=(
+            frozenset(body.job_seeker.model_fields_set) if body.job_seeker else None
+        ),
+        job_seeker_id=body.job_seeker_id,
+        agency_id=body.agency_id,
+        rome_code=body.rome_code,
+        offer_id=body.offer_id,
+        message=body.message,
+        share_identity=body.share_identity,
+        share_rqth=body.share_rqth,
+    )
+
+    async def create(session: Any) -> tuple[dict[str, Any], str]:
+        referral = await send_referral(
+            session,
+            command,
+            principal,
+            source=settings.event_source,
+            senior_age=settings.senior_age,
+        )
+        return referral_out(referral), f"/v1/referrals/{referral.id}"
+
+    return await create_idempotently(
+        runtime, principal, idempotency_key, body.model_dump(mode="json"), create
+    )
+
+
+def _visible(query: Select[Any], principal: Principal) -> Select[Any]:
+    if principal.role is Role.COUNSELLOR:
+        return query.where(Referral.structure_code == principal.ft_structure)
+    return query
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+@router.get("/referrals", response_model=Page[ReferralOut], summary="Lister les orientations")
+async def list_referrals(
+    principal: CounsellorOrOps,
+    runtime: Runtime,
+    status: Annotated[list[ReferralStatus] | None, Query()] = None,
+    agency_id: Annotated[str | None, Query()] = None,
+    network_id: Annotated[str | None, Query()] = None,
+    departement: Annotated[str | None, Query()] = None,
+    region: Annotated[str | None, Query()] = None,
+    rome_code: Annotated[str | None, Query(pattern=ROME_CODE_PATTERN)] = None,
+    priority_public: Annotated[PriorityPublic | None, Query()] = None,
+    job_seeker_id: Annotated[uuid.UUID | None, Query()] = None,
+    offer_id: Annotated[uuid.UUID | None, Query()] = None,
+    sent_from: Annotated[date | None, Query(description="Envoyées ce jour ou après.")] = None,
+    sent_to: Annotated[date | None, Query(description="Envoyées ce jour ou avant.")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query()] = None,
+) -> dict[str, object]:
+    query = _visible(select(Referral), principal).order_by(
+        Referral.created_at.desc(), Referral.id.desc()
+    )
+    if status:
+        query = query.where(Referral.status.in_([s.value for s in status]))
+    for column, value in (
+        (Referral.agency_id, agency_id),
+        (Referral.network_id, network_id),
+        (Referral.departement, departement),
+        (Referral.region, region),
+        (Referral.rome_code, rome_code),
+        (Referral.job_seeker_id, job_seeker_id),
+        (Referral.offer_id, offer_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if priority_public is not None:
+        query = query.where(getattr(Referral, f"public_{priority_public.value}").is_(True))
+    if sent_from is not None:
+        query = query.where(Referral.created_at >= _day_start(sent_from))
+    if sent_to is not None:
+        query = query.where(Referral.created_at < _day_start(sent_to + timedelta(days=1)))
+    if cursor:
+        created_text, last_id = decode_cursor(cursor, size=2)
+        try:
+            created = datetime.fromisoformat(created_text)
+            last = uuid.UUID(last_id)
+        except (TypeError, ValueError) as exc:
+            raise invalid(
+                "cursor", "curseur invalide", "Curseur illisible.", location="query"
+            ) from exc
+        query = query.where(
+            or_(
+                Referral.created_at < created,
+                and_(Referral.created_at == created, Referral.id < last),
+            )
+        )
+    async with runtime.session() as session:
+        rows = list((await session.scalars(query.limit(limit + 1))).all())
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last_row = rows[-1]
+        next_cursor = encode_cursor([last_row.created_at.isoformat(), str(last_row.id)])
+    return {"items": [referral_out(row) for row in rows], "next_cursor": next_cursor}
+
+
+@router.get(
+    "/referrals/{referral_id}",
+    response_model=ReferralDetailOut,
+    summary="Lire une orientation et sa chronologie",
+)
+async def get_referral(
+    referral_id: uuid.UUID, principal: CounsellorOrOps, runtime: Runtime
+) -> dict[str, object]:
+    async with runtime.session() as session:
+        referral = await session.scalar(
+            _visible(select(Referral), principal)
+            .where(Referral.id == referral_id)
+            .options(selectinload(Referral.transitions))
+        )
+        scheme_events = (
+            list(
+                await session.scalars(
+                    select(ReferralSchemeEvent)
+                    .where(ReferralSchemeEvent.referral_id == referral_id)
+                    .order_by(ReferralSchemeEvent.id)
+                )
+            )
+            if referral is not None
+            else []
+        )
+    if referral is None:
+        # A counsellor of another structure learns nothing, not even that it exists.
+        raise ProblemError(404, "Ressource introuvable", f"Orientation {referral_id} introuvable.")
+    detail = referral_out(referral)
+    timeline = build_timeline(
+        [_logged_transition(t) for t in referral.transitions],
+        [_logged_scheme_event(e) for e in scheme_events],
+    )
+    detail["timeline"] = [
+        TimelineEntryOut(
+            kind=entry.kind, occurred_at=entry.occurred_at, label=entry.label, **entry.payload
+        ).model_dump(mode="json")
+        for entry in timeline
+    ]
+    return detail
+
+
+def _logged_transition(t: Any) -> LoggedTransition:
+    reason_label = None
+    if t.action == Action.DECLINE.value and t.reason:
+        reason_label = DeclineReason(t.reason).label
+    return LoggedTransition(
+        occurred_at=t.occurred_at,
+        label=Action(t.action).label,
+        payload={
+            "from_status": t.from_status,
+            "to_status": t.to_status,
+            "to_status_label": ReferralStatus(t.to_status).label,
+            "action": t.action,
+            "actor": t.actor,
+            "actor_id": t.actor_id,
+            "comment": t.comment,
+            "reason": t.reason,
+            "reason_label": reason_label,
+            "details": t.details,
+        },
+    )
+
+
+def _logged_scheme_event(e: ReferralSchemeEvent) -> LoggedSchemeEvent:
+    return LoggedSchemeEvent(
+        occurred_at=e.occurred_at,
+        label=e.label,
+        payload={"scheme": e.scheme, "event_type": e.event_type, "details": e.data},
+    )
+
+
+@router.post(
+    "/referrals/{referral_id}/withdraw",
+    response_model=ReferralOut,
+    summary="Retirer une orientation, avec un motif",
+)
+async def withdraw(
+    referral_id: uuid.UUID,
+    body: WithdrawIn,
+    principal: Counsellor,
+    runtime: Runtime,
+    settings: Settings,
+) -> dict[str, object]:
+    async with runtime.database.transaction() as session:
+        referral = await withdraw_referral(
+            session, referral_id, body.reason, principal, source=settings.event_source
+        )
+        return referral_out(referral)

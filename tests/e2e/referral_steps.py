@@ -1,0 +1,97 @@
+"""Steps of the referral journey tests, as a counsellor, an agency ERP, the dispositifs service
+or ops would take them (builds on ``steps.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from shared.contracts.base import EventData
+from shared.envelope import CloudEvent
+
+from .steps import eventually
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def referral_detail(
+    client: httpx.AsyncClient, base_url: str, headers: dict[str, str], referral_id: str
+) -> dict[str, Any]:
+    response = await client.get(f"{base_url}/v1/referrals/{referral_id}", headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def wait_for_status(
+    client: httpx.AsyncClient,
+    base_url: str,
+    headers: dict[str, str],
+    referral_id: str,
+    status: str,
+    *,
+    timeout: float = 20,
+) -> dict[str, Any]:
+    async def probe() -> dict[str, Any] | None:
+        detail = await referral_detail(client, base_url, headers, referral_id)
+        return detail if detail["status"] == status else None
+
+    return await eventually(probe, timeout=timeout)
+
+
+async def indicators(
+    client: httpx.AsyncClient, base_url: str, headers: dict[str, str], **params: str
+) -> dict[str, Any]:
+    response = await client.get(f"{base_url}/v1/indicators", params=params, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()["total"]  # type: ignore[no-any-return]
+
+
+async def publish_event(bootstrap: str, data: EventData, *, source: str) -> CloudEvent:
+    """Put an event on its contract's topic, keyed by its aggregate id (as its producer would)."""
+    event = CloudEvent(type=data.event_type, source=source, data=data.model_dump(mode="json"))
+    value, headers = event.to_kafka()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            data.topic, value=value, key=data.key.encode(), headers=headers
+        )
+    finally:
+        await producer.stop()
+    return event
+
+
+async def records_about(
+    bootstrap: str, topic: str, key: str, *, count: int, timeout: float = 30
+) -> list[Any]:
+    """The first ``count`` records of ``topic`` with this key (read from the beginning)."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=f"e2e-{uuid.uuid4().hex[:8]}",
+    )
+    await consumer.start()
+    found: list[Any] = []
+    try:
+        async with asyncio.timeout(timeout):
+            while len(found) < count:
+                for batch in (await consumer.getmany(timeout_ms=500)).values():
+                    found.extend(r for r in batch if r.key == key.encode())
+    finally:
+        await consumer.stop()
+    return found
+
+
+def header(record: Any, name: str) -> str:
+    return dict(record.headers)[name].decode()  # type: ignore[no-any-return]
