@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +14,7 @@ import pytest
 import dispositifs
 import notifications
 import referral
+from devstack.mailbox import Mailbox
 from devstack.services import SERVICES, ServiceProcess, run_cli, service_env
 from shared.auth.tokens import Role, mint_token
 from shared.settings import DEVELOPMENT_JWT_SECRET
@@ -45,8 +46,18 @@ class Stack:
             process.wait_ready(timeout)
 
 
+@pytest.fixture(scope="session")
+def mailbox() -> Iterator[Mailbox]:
+    """A real SMTP server on a free loopback port that keeps every mail (the notifications
+    service of every stack sends to it)."""
+    with Mailbox() as box:
+        yield box
+
+
 @pytest.fixture(scope="module")
-async def stack(kafka_broker, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:  # type: ignore[no-untyped-def]
+async def stack(  # type: ignore[no-untyped-def]
+    kafka_broker, tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox
+) -> AsyncIterator[Stack]:
     """A fresh stack per test module: stores, consumer groups and processes of its own."""
     work = tmp_path_factory.mktemp("stack")
     processes: dict[str, ServiceProcess] = {}
@@ -58,6 +69,9 @@ async def stack(kafka_broker, tmp_path_factory: pytest.TempPathFactory) -> Async
             bootstrap_servers=kafka_broker.bootstrap_servers,
             extra={"LOG_JSON": "true", "LOG_LEVEL": "INFO"},
         )
+        if name == "notifications":
+            env["NOTIFICATIONS_SMTP_HOST"] = mailbox.host
+            env["NOTIFICATIONS_SMTP_PORT"] = str(mailbox.port)
         if name == "referral":
             await asyncio.to_thread(run_cli, name, "seed", env)
         processes[name] = ServiceProcess(name, _free_port(), env, work / f"{name}.log")

@@ -1,8 +1,8 @@
 """``python -m devstack up``: the whole platform on this machine, for ``make up``.
 
-Starts the Kafka broker (KRaft, from the Maven-resolved jars), migrates each service's own SQLite
-store under ``.data/``, seeds demo data, starts the three services, prints where to look, and stops
-everything cleanly on Ctrl-C.
+Starts the Kafka broker (KRaft, from the Maven-resolved jars), a local SMTP server that stores mails
+under ``.data/mail/``, migrates each service's own SQLite store under ``.data/``, seeds demo data,
+starts the three services, prints where to look, and stops everything cleanly on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import sys
 import threading
 from pathlib import Path
 
+from devstack.demo_contacts import register_demo_contacts
+from devstack.mailbox import Mailbox
 from devstack.services import SERVICES, ServiceProcess, run_cli, service_env
 from localkafka import LocalKafka
 from localkafka.broker import ensure_jars
@@ -32,6 +34,7 @@ def up(args: argparse.Namespace) -> int:
     broker = LocalKafka(
         data_dir / "kafka", port=args.kafka_port, controller_port=args.kafka_port + 1
     )
+    mailbox = Mailbox(port=args.smtp_port, directory=data_dir / "mail")
     processes: list[ServiceProcess] = []
     stop = threading.Event()
 
@@ -43,12 +46,20 @@ def up(args: argparse.Namespace) -> int:
     try:
         print(f"• Kafka: starting broker on {broker.bootstrap_servers}…", flush=True)
         broker.start()
+        mailbox.start()
+        print(
+            f"• mail: SMTP on {mailbox.host}:{mailbox.port}, mails in {mailbox.directory}",
+            flush=True,
+        )
         for name, port in SERVICES.items():
+            extra = {"LOG_JSON": "true"}
+            if name == "notifications":
+                extra |= {"SMTP_HOST": mailbox.host, "SMTP_PORT": str(mailbox.port)}
             env = service_env(
                 name,
                 database_url=_database_url(name, data_dir),
                 bootstrap_servers=broker.bootstrap_servers,
-                extra={"LOG_JSON": "true"},
+                extra=extra,
             )
             print(f"• {name}: {run_cli(name, 'migrate', env)}", flush=True)
             if name == "referral":
@@ -59,7 +70,10 @@ def up(args: argparse.Namespace) -> int:
         for process in processes:
             process.wait_ready(timeout=90)
             print(f"• {process.name}: ready at {process.url}", flush=True)
-        _print_welcome(broker.bootstrap_servers, lib, data_dir, processes)
+            if process.name == "notifications":
+                summary = register_demo_contacts(process.url, _token("ops"))
+                print(f"• notifications: {summary}", flush=True)
+        _print_welcome(broker.bootstrap_servers, lib, data_dir, processes, mailbox)
         while not stop.wait(1.0):
             for process in processes:
                 if not process.running:
@@ -72,11 +86,30 @@ def up(args: argparse.Namespace) -> int:
             process.stop()
         print("• stopping Kafka…", flush=True)
         broker.stop()
+        mailbox.stop()
         print("• stopped.", flush=True)
 
 
+def _token(role: str, **claims: str) -> str:
+    from shared.auth.tokens import Role, mint_token
+    from shared.settings import DEVELOPMENT_JWT_SECRET
+
+    return mint_token(
+        key=DEVELOPMENT_JWT_SECRET,
+        subject=f"demo-{role}",
+        role=Role(role),
+        issuer="coop-platform-dev",
+        audience="coop-platform",
+        **claims,  # type: ignore[arg-type]
+    )
+
+
 def _print_welcome(
-    bootstrap: str, lib: Path, data_dir: Path, processes: list[ServiceProcess]
+    bootstrap: str,
+    lib: Path,
+    data_dir: Path,
+    processes: list[ServiceProcess],
+    mailbox: Mailbox,
 ) -> None:
     from shared.auth.cli import main as _unused  # noqa: F401 - proves the CLI is installed
     from shared.auth.tokens import Role, mint_token
@@ -105,6 +138,11 @@ def _print_welcome(
     lines += [
         f" Kafka          {bootstrap}",
         f" Logs           {data_dir / 'logs'}",
+        f" Mail (SMTP)    {mailbox.host}:{mailbox.port}: every mail sent is kept in "
+        f"{mailbox.directory}/*.eml",
+        f"                (ls -t {mailbox.directory} | head; cat {mailbox.directory}/<file>.eml)",
+        '                inbox: curl -s -H "Authorization: Bearer $TOKEN" '
+        "http://127.0.0.1:8003/v1/inbox",
         "",
         " Development tokens (12 h):",
         f"   counsellor (structure 75101): {counsellor}",
@@ -113,7 +151,8 @@ def _print_welcome(
         " Try it:",
         f'   export TOKEN="{counsellor}"',
         "   curl -s -X POST http://127.0.0.1:8001/v1/referrals \\",
-        '     -H "Authorization: Bearer $TOKEN" -H "Idempotency-Key: $(cat /proc/sys/kernel/random/uuid)" \\',
+        '     -H "Authorization: Bearer $TOKEN" '
+        '-H "Idempotency-Key: $(cat /proc/sys/kernel/random/uuid)" \\',
         '     -H \'Content-Type: application/json\' -d \'{"job_seeker": {"ft_identifier": '
         '"1234567A", "first_name": "Camille", "last_name": "Martin"}, '
         '"agency_id": "agc-interim-nord-lille", "rome_code": "H2913", '
@@ -155,6 +194,7 @@ def main(argv: list[str] | None = None) -> None:
     up_parser = sub.add_parser("up", help="start the broker and the three services")
     up_parser.add_argument("--data-dir", default=".data")
     up_parser.add_argument("--kafka-port", type=int, default=9092)
+    up_parser.add_argument("--smtp-port", type=int, default=1025)
     watch_parser = sub.add_parser("watch", help="print a topic's records with their headers")
     watch_parser.add_argument("--bootstrap", default="127.0.0.1:9092")
     watch_parser.add_argument("--topic", default="referral.events")

@@ -1,27 +1,54 @@
-"""Notifications service: FastAPI app factory."""
+"""Notifications service: FastAPI app factory.
+
+The runtime runs the consumers (events → messages and deliveries), the outbox relay (delivery
+outcome events) and two periodic jobs: the delivery worker and the reminders.
+"""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from notifications import api
+from notifications import api, catalog, inbox
 from notifications.consumers import CONSUMERS
+from notifications.delivery import DeliveryWorker
 from notifications.models import PLATFORM
+from notifications.reminders import Reminders
 from notifications.settings import NotificationsSettings
 from shared.contracts.topics import NOTIFICATIONS_EVENTS
 from shared.http.app import create_service_app
-from shared.runtime import ServiceRuntime
+from shared.runtime import PeriodicJob, ServiceRuntime
 
 
 def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     settings = settings or NotificationsSettings()
+    catalog.check()  # a broken rule or template stops the service here, not in a mail
+    worker = DeliveryWorker(settings)
+    reminders = Reminders(settings)
+
+    async def deliver(runtime: ServiceRuntime) -> None:
+        await worker.run_once(runtime.database)
+
+    async def remind(runtime: ServiceRuntime) -> None:
+        await reminders.run(runtime.database)
+
     runtime = ServiceRuntime(
-        settings, tables=PLATFORM, produces=[NOTIFICATIONS_EVENTS], consumers=CONSUMERS
+        settings,
+        tables=PLATFORM,
+        produces=[NOTIFICATIONS_EVENTS],
+        consumers=CONSUMERS,
+        jobs=[
+            PeriodicJob("deliveries", settings.delivery_poll_interval_seconds, deliver),
+            PeriodicJob("reminders", settings.reminders_interval_seconds, remind),
+        ],
     )
-    return create_service_app(
+    app = create_service_app(
         runtime,
         title="Notifications",
-        description="Messages aux conseillers, agences, tuteurs et demandeurs d'emploi.",
-        version="0.1.0",
-        routers=[api.router],
+        description="Messages aux conseillers, agences, tuteurs et demandeurs d'emploi : "
+        "routage, envois (courriel, webhook, boîte de réception), préférences, rappels.",
+        version="0.2.0",
+        routers=[api.router, inbox.router],
     )
+    app.state.delivery_worker = worker
+    app.state.reminders = reminders
+    return app

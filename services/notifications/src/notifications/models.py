@@ -1,15 +1,38 @@
-"""The notifications service's tables (its own store)."""
+"""The notifications service's tables (its own store).
+
+- ``notifications``: what one recipient is told about one event (or reminder): one row per
+  (cause, recipient), whatever the channels.
+- ``deliveries``: that message on one channel, as rendered and sent, with its status, attempts,
+  last error and next attempt time; one row per (message, channel).
+- ``delivery_attempts``: every try, for ops.
+- ``recipients``: the directory (contact email, webhook URL and secret) and preferences.
+- ``followed_referrals`` / ``followed_immersions``: what the reminders need to know, built from the
+  events (no other service's table is ever read).
+"""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Index, MetaData, String, Text, UniqueConstraint, Uuid
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from shared.db.naming import NAMING_CONVENTION
-from shared.db.tables import UTCDateTime, platform_tables
+from shared.db.tables import BigIntId, UTCDateTime, platform_tables
 
 
 class Base(DeclarativeBase):
@@ -18,26 +41,148 @@ class Base(DeclarativeBase):
 
 PLATFORM = platform_tables(Base.metadata)
 
+DELIVERY_STATUSES = ("pending", "delivered", "failed", "skipped")
+
 
 class Notification(Base):
-    """One message to one recipient on one channel, caused by one event."""
+    """What one recipient is told about one event: one row per (event, recipient)."""
 
     __tablename__ = "notifications"
     __table_args__ = (
-        # The same event never produces two messages to the same recipient on the same channel.
-        UniqueConstraint(
-            "event_id", "recipient_kind", "recipient_id", "channel", name="one_per_recipient"
-        ),
+        # The same event never produces two messages to the same recipient (and, with the
+        # deliveries' own key, never twice on the same channel).
+        UniqueConstraint("event_id", "recipient_kind", "recipient_id", name="one_per_recipient"),
         Index("ix_notifications_created", "created_at", "id"),
+        Index("ix_notifications_recipient", "recipient_kind", "recipient_id", "created_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    event_id: Mapped[str] = mapped_column(String(64))
+    event_id: Mapped[str] = mapped_column(String(200))
     event_type: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(64))
+    required: Mapped[bool] = mapped_column(Boolean, default=False)
     recipient_kind: Mapped[str] = mapped_column(String(32))
     recipient_id: Mapped[str] = mapped_column(String(255), index=True)
-    channel: Mapped[str] = mapped_column(String(32))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
     referral_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: When the recipient marked it read in the inbox.
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    deliveries: Mapped[list[Delivery]] = relationship(
+        back_populates="notification", order_by="Delivery.channel", lazy="selectin"
+    )
+
+
+class Delivery(Base):
+    """One message on one channel: rendered content as sent, status and retry bookkeeping."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("notification_id", "channel", name="one_per_channel"),
+        CheckConstraint(
+            "status IN ('pending', 'delivered', 'failed', 'skipped')", name="known_status"
+        ),
+        # The worker's query: due pending deliveries, oldest first.
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_deliveries_listing", "created_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    notification_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("notifications.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(32))
+    #: Where it goes: an email address, a webhook URL, or ``<kind>:<id>`` for the inbox.
+    address: Mapped[str | None] = mapped_column(String(1000))
+    subject: Mapped[str] = mapped_column(String(300))
+    #: Text of the mail or inbox message; for a webhook, the exact JSON body that is signed.
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    notification: Mapped[Notification] = relationship(back_populates="deliveries", lazy="joined")
+
+
+class DeliveryAttempt(Base):
+    """One try of a delivery, kept for ops (``GET /v1/deliveries/{id}``)."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: delivered | retry | failed
+    outcome: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    #: What the other side answered (SMTP reply, HTTP status).
+    response: Mapped[str | None] = mapped_column(String(500))
+
+
+class Recipient(Base):
+    """The directory: how to reach a recipient, and what they opted out of.
+
+    Events carry ids, not contact details: agency contacts and webhooks are registered by ops,
+    a counsellor's email too; a tutor's email comes with ``coop.immersion.validated.v1``.
+    """
+
+    __tablename__ = "recipients"
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    webhook_url: Mapped[str | None] = mapped_column(String(1000))
+    #: HMAC-SHA256 key shared with the receiver (it must be usable to sign, so not hashed).
+    webhook_secret: Mapped[str | None] = mapped_column(String(255))
+    opted_out_channels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    opted_out_kinds: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FollowedReferral(Base):
+    """A referral as the notifications service knows it from ``referral.events``."""
+
+    __tablename__ = "followed_referrals"
+    __table_args__ = (Index("ix_followed_referrals_unanswered", "status", "sent_at"),)
+
+    referral_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    agency_id: Mapped[str] = mapped_column(String(255))
+    network_id: Mapped[str] = mapped_column(String(255))
+    counsellor_id: Mapped[str] = mapped_column(String(255))
+    rome_code: Mapped[str] = mapped_column(String(5))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: sent (no answer yet) | answered | closed
+    status: Mapped[str] = mapped_column(String(16))
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class FollowedImmersion(Base):
+    """A validated PMSMP convention, for the reminder before it starts."""
+
+    __tablename__ = "followed_immersions"
+    __table_args__ = (Index("ix_followed_immersions_start", "status", "start_date"),)
+
+    convention_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    referral_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    job_seeker_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    agency_id: Mapped[str | None] = mapped_column(String(255))
+    objet: Mapped[str] = mapped_column(String(32))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    host_name: Mapped[str] = mapped_column(String(300))
+    tutor_name: Mapped[str | None] = mapped_column(String(200))
+    #: validated | cancelled | completed
+    status: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

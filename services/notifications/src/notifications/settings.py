@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -13,3 +14,48 @@ class NotificationsSettings(ServiceSettings):
     service_name: str = "notifications"
     database_url: str = "sqlite+aiosqlite:///.data/notifications.db"
     event_source: str = "/coop/notifications"
+
+    # -- email (SMTP) --------------------------------------------------------------------------
+    #: Defaults point at the local mailbox ``make up`` starts (aiosmtpd on 127.0.0.1:1025).
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_starttls: bool = Field(
+        default=False, description="Upgrade the connection with STARTTLS (production: true)."
+    )
+    smtp_ssl: bool = Field(default=False, description="Implicit TLS (port 465) instead.")
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: float = 10.0
+    #: CA bundle to verify the SMTP server's certificate (default: the system's).
+    smtp_ca_file: str | None = None
+    mail_from: str = "Coopération France Travail – Prism'emploi <notifications@coop-emploi.example>"
+    #: Domain of the Message-ID header (``<delivery-id@domain>``), which receivers may dedupe on.
+    mail_message_id_domain: str = "notifications.coop-emploi.example"
+
+    # -- webhooks ------------------------------------------------------------------------------
+    webhook_timeout_seconds: float = 10.0
+    #: Receivers refuse a signature older than this (documented in docs/notifications.md).
+    webhook_signature_tolerance_seconds: int = 300
+
+    # -- delivery worker -----------------------------------------------------------------------
+    delivery_poll_interval_seconds: float = 1.0
+    delivery_batch_size: int = 50
+    delivery_concurrency: int = 8
+    delivery_max_attempts: int = 8
+    delivery_backoff_base_seconds: float = 30.0
+    delivery_backoff_max_seconds: float = 3600.0
+    #: A claimed delivery whose worker died is picked again after this long. A send taking more
+    #: than half of it is abandoned and retried (so a lease never expires under a live send).
+    delivery_lease_seconds: float = 30.0
+
+    # -- reminders -----------------------------------------------------------------------------
+    reminders_interval_seconds: float = 3600.0
+    #: Business days before an immersion's start when the tutor is reminded (immersion-facile
+    #: reminds signatories 2 business days before, see DOMAIN.md).
+    immersion_reminder_business_days: int = 2
+    #: Calendar days without an answer after which the agency is reminded of a referral.
+    referral_reminder_after_days: int = 7
+    #: French subdivision whose extra public holidays count (e.g. "57" for Alsace-Moselle);
+    #: none: national holidays only.
+    holidays_subdivision: str | None = None
+    timezone: str = "Europe/Paris"

@@ -1,0 +1,1 @@
+"""Test-collection package marker: gives each service's tests a unique module path."""
