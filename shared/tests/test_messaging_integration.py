@@ -434,7 +434,8 @@ async def test_dead_letter_hook_hears_of_each_dead_letter_with_the_rejections_de
 ) -> None:
     notices: list[DeadLetterNotice] = []
 
-    async def remember(notice: DeadLetterNotice) -> None:
+    async def remember(notice: DeadLetterNotice, db: Database) -> None:
+        assert db is database
         notices.append(notice)
 
     def refuse(value: str) -> None:
@@ -464,3 +465,16 @@ async def test_dead_letter_hook_hears_of_each_dead_letter_with_the_rejections_de
     )
     assert notice.event_id == dict(rejected[1])["ce_id"].decode()
     assert notice.topic == topic
+
+
+async def test_dead_letter_topic_is_created_when_nobody_provisioned_it(
+    database: Database, settings: ServiceSettings, unique: Callable[[str], str]
+) -> None:
+    bare = TopicSpec(unique("test.bare"), "a topic without its dead-letter topic", partitions=1)
+    await ensure_topics(settings, [bare])
+    await _produce(settings.kafka_bootstrap_servers, bare.name, [(b"{}", []), _ping("after")])
+    consumer = _consumer(database, settings, bare.name, _recording_registry(), unique("group"))
+    async with _running(consumer):
+        await _wait_for(lambda: _has_values(database, ["after"]))
+    letters = await _read(settings.kafka_bootstrap_servers, bare.name + ".dlq", 1)
+    assert dict(letters[0].headers)["dlq_reason"] == b"unreadable_envelope"

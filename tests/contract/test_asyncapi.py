@@ -15,7 +15,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT7
 from sqlalchemy import MetaData
 
-from shared.contracts import EVENT_TYPES, TOPICS
+from shared.contracts import TOPICS, declared_event_types
 from shared.contracts.asyncapi import build_document, render_yaml
 from shared.db.tables import platform_tables
 from shared.http.app import create_service_app
@@ -25,7 +25,7 @@ from shared.settings import ServiceSettings
 ROOT = Path(__file__).resolve().parents[2]
 META_SCHEMA = Path(__file__).parent / "schemas" / "asyncapi-3.0.0.json"
 COMMITTED = ROOT / "docs" / "asyncapi.yaml"
-DECLARED = {t: m for t, m in EVENT_TYPES.items() if m.__module__.startswith("shared.contracts")}
+DECLARED = declared_event_types()
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from shared.contracts.agency import AgencyResponse
+from shared.contracts.topics import agency_responses
 from shared.envelope import CloudEvent
 
 T = TypeVar("T")
@@ -57,8 +58,11 @@ async def eventually(
             await asyncio.sleep(interval)
 
 
-async def agency_answers(bootstrap: str, response: AgencyResponse, *, source: str) -> CloudEvent:
-    """What an agency ERP does: put a CloudEvent on the responses topic, keyed by referral."""
+async def agency_answers(
+    bootstrap: str, response: AgencyResponse, *, source: str, network: str = "interim-nord"
+) -> CloudEvent:
+    """What an agency ERP does: put a CloudEvent on its network's response topic, keyed by the
+    referral (the seeded agencies used by the tests belong to ``interim-nord``)."""
     event = CloudEvent(
         type=response.event_type,
         source=source,
@@ -70,7 +74,10 @@ async def agency_answers(bootstrap: str, response: AgencyResponse, *, source: st
     await producer.start()
     try:
         await producer.send_and_wait(
-            response.topic, value=value, key=str(response.referral_id).encode(), headers=headers
+            agency_responses(network).name,
+            value=value,
+            key=str(response.referral_id).encode(),
+            headers=headers,
         )
     finally:
         await producer.stop()

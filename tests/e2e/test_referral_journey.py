@@ -166,7 +166,7 @@ async def test_declined_referral_counts_by_reason_and_a_late_answer_is_dead_lett
             source=AGENCY_SOURCE,
         )
         letters = await records_about(
-            stack.bootstrap_servers, "agency.responses.dlq", created["id"], count=1
+            stack.bootstrap_servers, "agency.interim-nord.responses.dlq", created["id"], count=1
         )
         assert header(letters[0], "ce_id") == late.id
         assert header(letters[0], "dlq_error") == "cannot accept a referral in state declined"

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from referral.domain import Scheme
+from referral.models import Referral
 from referral.use_cases import SchemeFact, apply_agency_response, record_scheme_event
 from shared.contracts import agency as a
 from shared.contracts.vocabulary import ContractType, DeclineReason
@@ -18,8 +19,16 @@ AGENCY = "agc-interim-nord-lille"
 
 
 async def answer(database: Database, response: a.AgencyResponse) -> None:
+    """As if received on the response topic of the network the referral is addressed to."""
     async with database.transaction() as session:
-        await apply_agency_response(session, response, event_id=str(uuid.uuid4()), source="/t")
+        referral = await session.get(Referral, response.referral_id)
+        await apply_agency_response(
+            session,
+            response,
+            network_id=referral.network_id if referral else None,
+            event_id=str(uuid.uuid4()),
+            source="/t",
+        )
 
 
 def at(base: datetime, **delta: float) -> datetime:

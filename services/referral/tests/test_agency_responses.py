@@ -48,7 +48,9 @@ async def consumer(
         settings=settings,
         database=database,
         tables=PLATFORM,
-        registry=agency_response_handlers(),
+        # The test's own topic stands for interim-nord's response topic (network isolation over
+        # real topic names is tested in test_network_isolation.py and end to end).
+        registry=agency_response_handlers(network_of=lambda _topic: "interim-nord"),
         topic=unique("agency.responses"),
         group=unique("referral"),
     ) as running:
@@ -82,9 +84,14 @@ async def _transitions(database: Database, referral_id: uuid.UUID) -> int:
         return int(await session.scalar(query) or 0)
 
 
-async def _outbox(database: Database) -> list[tuple[str, dict[str, object]]]:
+async def _outbox(
+    database: Database, topic: str = "referral.events"
+) -> list[tuple[str, dict[str, object]]]:
+    outbox = PLATFORM.outbox
     async with database.sessionmaker() as session:
-        rows = await session.execute(select(PLATFORM.outbox).order_by(PLATFORM.outbox.c.id))
+        rows = await session.execute(
+            select(outbox).where(outbox.c.topic == topic).order_by(outbox.c.id)
+        )
         return [(row.event_type, row.data) for row in rows]
 
 
@@ -205,7 +212,11 @@ async def test_answers_not_allowed_from_the_current_state_are_dead_lettered_with
         ),
         (
             _immersion(sent, agency="agc-travail-plus-lyon"),
-            f"referral {sent} is not addressed to agency agc-travail-plus-lyon",
+            "agency agc-travail-plus-lyon does not belong to network interim-nord",
+        ),
+        (
+            _immersion(sent, agency="agc-interim-nord-arras"),
+            f"referral {sent} is not addressed to agency agc-interim-nord-arras",
         ),
     ]
     before = {r: await _transitions(database, r) for r in (sent, was_declined, was_placed)}
@@ -248,7 +259,7 @@ async def test_answer_from_another_agency_or_about_an_unknown_referral_is_refuse
     errors = sorted(dict(letter.headers)["dlq_error"].decode() for letter in letters)
     assert errors == sorted(
         [
-            f"referral {referral_id} is not addressed to agency agc-travail-plus-lyon",
+            "agency agc-travail-plus-lyon does not belong to network interim-nord",
             f"unknown referral {unknown}",
         ]
     )

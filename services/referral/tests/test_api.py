@@ -48,11 +48,18 @@ async def test_counsellor_creates_a_referral_and_its_event_waits_in_the_outbox(
     assert detail["timeline"][0]["comment"] == _body()["message"]
 
     async with app.state.runtime.session() as session:
-        rows = (await session.execute(select(PLATFORM.outbox))).all()
+        rows = (await session.execute(select(PLATFORM.outbox).order_by(PLATFORM.outbox.c.id))).all()
     assert [(row.event_type, row.key, row.topic) for row in rows] == [
-        ("coop.referral.sent.v1", created["id"], "referral.events")
+        ("coop.referral.sent.v1", created["id"], "referral.events"),
+        ("coop.agency.referral_received.v1", created["id"], "agency.interim-nord.feed"),
     ]
     assert "first_name" not in rows[0].data  # no identity on the internal topic
+    feed = rows[1].data
+    # No consent recorded: the agency gets the referral and the message, not who it is.
+    assert (feed["identity_shared"], feed["candidate"]) == (False, None)
+    assert feed["message"] == _body()["message"]
+    assert feed["rome_label"] == "Soudeur / Soudeuse"
+    assert feed["answer_before"] is not None
 
 
 async def test_same_idempotency_key_creates_one_referral(client: httpx.AsyncClient) -> None:

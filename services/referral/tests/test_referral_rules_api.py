@@ -241,9 +241,17 @@ async def test_withdrawal_needs_a_reason_and_is_logged_and_published(
         "counsellor",
         "Le candidat a trouvé seul.",
     )
+    outbox = PLATFORM.outbox
     async with app.state.runtime.session() as session:
-        types = [r.event_type for r in await session.execute(select(PLATFORM.outbox))]
-    assert types == ["coop.referral.sent.v1", "coop.referral.withdrawn.v1"]
+        rows = await session.execute(select(outbox).order_by(outbox.c.id))
+        published = [(r.topic, r.event_type) for r in rows]
+    assert published == [
+        ("referral.events", "coop.referral.sent.v1"),
+        ("agency.interim-nord.feed", "coop.agency.referral_received.v1"),
+        ("referral.events", "coop.referral.withdrawn.v1"),
+        # The agency learns it on its feed: stop processing this candidate.
+        ("agency.interim-nord.feed", "coop.agency.referral_withdrawn.v1"),
+    ]
 
 
 async def test_listing_filters(client: httpx.AsyncClient, app: FastAPI) -> None:

@@ -71,6 +71,7 @@ class ServiceRuntime:
         produces: Sequence[TopicSpec] = (),
         consumers: Sequence[ConsumerSpec] = (),
         jobs: Sequence[PeriodicJob] = (),
+        dynamic_topics: Callable[[ServiceRuntime], Awaitable[list[TopicSpec]]] | None = None,
     ) -> None:
         self.settings = settings
         self.tables = tables
@@ -102,6 +103,9 @@ class ServiceRuntime:
             for spec in consumers
         ]
         self.jobs = list(jobs)
+        #: Topics known only at run time (e.g. one pair per onboarded agency network), provisioned
+        #: with the static ones before the consumers start.
+        self._dynamic_topics = dynamic_topics
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._remove_commit_hook = notify_on_commit(
@@ -148,7 +152,8 @@ class ServiceRuntime:
         delay = 0.5
         while not self.topics_ready:
             try:
-                await ensure_topics(self.settings, self.topics())
+                extra = await self._dynamic_topics(self) if self._dynamic_topics else []
+                await ensure_topics(self.settings, [*self.topics(), *extra])
                 self.topics_ready = True
             except Exception as exc:
                 log.warning("topic provisioning failed, retrying", error=str(exc), retry_in=delay)
@@ -159,6 +164,10 @@ class ServiceRuntime:
             self._tasks.append(
                 asyncio.create_task(consumer.run(), name=f"consumer-{consumer.name}")
             )
+
+    async def provision(self, specs: Sequence[TopicSpec]) -> list[str]:
+        """Create topics now (e.g. for a network just onboarded); returns the names created."""
+        return await ensure_topics(self.settings, specs)
 
     async def stop(self) -> None:
         """Graceful: consumers finish the record in hand and commit; the relay stops publishing."""

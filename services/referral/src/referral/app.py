@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from referral.api import ROUTERS
 from referral.consumers import consumers
 from referral.models import PLATFORM
+from referral.networks import all_network_topics
 from referral.settings import ReferralSettings
 from referral.use_cases import expire_due_referrals
 from shared.contracts.topics import REFERRAL_EVENTS
@@ -41,6 +42,7 @@ def create_app(settings: ReferralSettings | None = None) -> FastAPI:
         produces=[REFERRAL_EVENTS],
         consumers=consumers(settings.event_source),
         jobs=[expiry_job(settings)],
+        dynamic_topics=lambda rt: all_network_topics(rt.database),
     )
     return create_service_app(
         runtime,

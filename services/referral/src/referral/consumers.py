@@ -1,8 +1,9 @@
 """Consumers of the referral service:
 
-- ``agency.responses``: every agency answer, applied through the transition table; an answer not
-  allowed from the referral's state, from another agency or about an unknown referral is
-  dead-lettered with the reason (``PermanentError``) and nothing of it is kept;
+- ``agency.<network>.responses`` (every network's, by pattern): every agency answer, applied
+  through the transition table; an answer from another network, not allowed from the referral's
+  state, from another agency or about an unknown referral is dead-lettered with the reason
+  (``PermanentError``), nothing of it is kept, and the refusal is audited and counted;
 - ``dispositifs.events``: immersion, MRS and training events that carry a ``referral_id`` go on
   that referral's timeline and feed the indicators.
 """
@@ -13,23 +14,42 @@ from collections.abc import Callable
 from typing import Any
 
 from referral.domain import Scheme
-from referral.use_cases import ANSWER_ACTION, SchemeFact, apply_agency_response, record_scheme_event
+from referral.networks import record_refused_response
+from referral.use_cases import (
+    ANSWER_ACTION,
+    SchemeFact,
+    apply_agency_response,
+    record_scheme_event,
+    tell_network_immersion_rejected,
+)
 from shared.contracts import dispositifs as d
 from shared.contracts.agency import AgencyResponse
 from shared.contracts.base import EventData
-from shared.contracts.topics import AGENCY_RESPONSES, DISPOSITIFS_EVENTS
+from shared.contracts.topics import (
+    AGENCY_RESPONSES_TOPIC_PATTERN,
+    DISPOSITIFS_EVENTS,
+    network_of_responses_topic,
+)
 from shared.messaging.consumer import EventContext, HandlerRegistry
 from shared.runtime import ConsumerSpec
 
 DEFAULT_SOURCE = "/coop/referral"
 
 
-def agency_response_handlers(source: str = DEFAULT_SOURCE) -> HandlerRegistry:
+def agency_response_handlers(
+    source: str = DEFAULT_SOURCE,
+    network_of: Callable[[str], str | None] = network_of_responses_topic,
+) -> HandlerRegistry:
+    """``network_of`` tells which network a topic belongs to (tests map their own topics)."""
     registry = HandlerRegistry()
 
     async def on_answer(context: EventContext[AgencyResponse]) -> None:
         await apply_agency_response(
-            context.session, context.data, event_id=context.event.id, source=source
+            context.session,
+            context.data,
+            network_id=network_of(context.delivery.topic),
+            event_id=context.event.id,
+            source=source,
         )
 
     for model in ANSWER_ACTION:
@@ -101,7 +121,7 @@ _DESCRIBE: dict[type[EventData], Callable[[Any], tuple[Scheme, str, str, bool | 
 }
 
 
-def dispositifs_handlers() -> HandlerRegistry:
+def dispositifs_handlers(source: str = DEFAULT_SOURCE) -> HandlerRegistry:
     registry = HandlerRegistry()
 
     async def on_scheme_event(context: EventContext[Any]) -> None:
@@ -123,6 +143,15 @@ def dispositifs_handlers() -> HandlerRegistry:
                 occurred_at=data.occurred_at,
             ),
         )
+        if isinstance(data, d.ImmersionRejected):
+            await tell_network_immersion_rejected(
+                context.session,
+                data.referral_id,
+                reason=data.reason,
+                article=data.article,
+                rejected_at=data.occurred_at,
+                source=source,
+            )
 
     for model in _DESCRIBE:
         registry.on(model)(on_scheme_event)
@@ -133,12 +162,14 @@ def consumers(source: str = DEFAULT_SOURCE) -> list[ConsumerSpec]:
     return [
         ConsumerSpec(
             name="referral.agency-responses",
-            topics=[AGENCY_RESPONSES],
+            topics=[],
+            pattern=AGENCY_RESPONSES_TOPIC_PATTERN,
             registry=agency_response_handlers(source),
+            on_dead_letter=record_refused_response,
         ),
         ConsumerSpec(
             name="referral.dispositifs-events",
             topics=[DISPOSITIFS_EVENTS],
-            registry=dispositifs_handlers(),
+            registry=dispositifs_handlers(source),
         ),
     ]

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -295,4 +296,39 @@ class ReferralSchemeEvent(Base):
     hired: Mapped[bool | None] = mapped_column(Boolean)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Network(Base):
+    """An agency network (enseigne). Onboarding one provisions its feed and response topics."""
+
+    __tablename__ = "networks"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    onboarded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RefusedResponse(Base):
+    """Audit log of agency answers that were not applied (dead-lettered), forged ones first of
+    all: an answer on network X's topic about a referral not addressed to X, or naming an agency
+    that does not belong to X."""
+
+    __tablename__ = "refused_responses"
+    __table_args__ = (Index("ix_refused_responses_network_recorded", "network_id", "recorded_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str | None] = mapped_column(String(64))
+    event_type: Mapped[str | None] = mapped_column(String(200))
+    topic: Mapped[str] = mapped_column(String(249))
+    partition: Mapped[int] = mapped_column(Integer)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    #: The network whose topic carried it (None if the topic is not a network's).
+    network_id: Mapped[str | None] = mapped_column(String(64))
+    agency_id: Mapped[str | None] = mapped_column(String(64))
+    referral_id: Mapped[str | None] = mapped_column(String(64))
+    #: forbidden (another network's referral or agency) | not_allowed | invalid | other
+    kind: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(64))
+    error: Mapped[str] = mapped_column(Text)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -12,6 +12,7 @@ from stdnum import luhn
 
 from referral.domain import HardToFillSource
 from referral.models import Agency, AgencySpecialisation, JobOffer, JobSeeker
+from referral.networks import register_network
 from referral.referentials import departements
 from referral.settings import ReferralSettings
 from shared.contracts.vocabulary import ContractType
@@ -167,6 +168,8 @@ async def seed_demo(settings: ReferralSettings) -> str:
     now = datetime.now(UTC)
     try:
         async with database.transaction() as session:
+            for network_id, network_name in _NETWORK_NAMES.items():
+                await register_network(session, network_id, network_name)
             for agency_id, name, network, siret, departement, email in demo_agencies():
                 if await session.get(Agency, agency_id) is not None:
                     continue

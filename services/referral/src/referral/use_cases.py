@@ -42,9 +42,17 @@ from referral.models import (
     ReferralSchemeEvent,
     ReferralTransition,
 )
+from referral.networks import FORBIDDEN, register_network
 from referral.referentials import departements, rome_codes
 from shared.auth.tokens import Principal
 from shared.contracts import agency as answers
+from shared.contracts.agency_feed import (
+    Candidate,
+    ImmersionRequestRejected,
+    ReferralExpiredForAgency,
+    ReferralReceived,
+    ReferralWithdrawnFromAgency,
+)
 from shared.contracts.base import EventData
 from shared.contracts.referral import (
     ReferralClosed,
@@ -54,6 +62,7 @@ from shared.contracts.referral import (
     ReferralStatusChanged,
     ReferralWithdrawn,
 )
+from shared.contracts.topics import agency_feed
 from shared.contracts.vocabulary import ContractType
 from shared.http.problems import FieldError, ProblemError
 from shared.messaging.consumer import PermanentError
@@ -132,6 +141,8 @@ async def create_agency(session: AsyncSession, data: AgencyInput) -> Agency:
         )
     if await session.scalar(select(Agency.id).where(Agency.siret == siret)) is not None:
         raise invalid("siret", "SIRET déjà enregistré", f"Une agence a déjà le SIRET {siret}.")
+    # An agency of a network not seen before onboards the network (its topics follow).
+    await register_network(session, data.network_id)
     agency = Agency(
         id=data.id,
         name=data.name,
@@ -167,6 +178,8 @@ async def update_agency(session: AsyncSession, agency_id: str, changes: dict[str
     if "rome_codes" in changes:
         codes = _check_rome_list(changes["rome_codes"])
         agency.specialisations = [AgencySpecialisation(rome_code=code) for code in codes]
+    if "network_id" in changes:
+        await register_network(session, changes["network_id"])
     for name in ("name", "network_id", "address", "email", "active"):
         if name in changes:
             setattr(agency, name, changes[name])
@@ -408,6 +421,7 @@ async def send_referral(
     *,
     source: str,
     senior_age: int = 50,
+    answer_within: timedelta | None = None,
 ) -> Referral:
     offer: JobOffer | None = None
     if command.offer_id is not None:
@@ -533,6 +547,38 @@ async def send_referral(
         source,
         now,
     )
+    # The agency's network learns of it on its own feed; identity and RQTH only as consented.
+    candidate = None
+    if referral.identity_shared:
+        candidate = Candidate(
+            ft_identifier=job_seeker.ft_identifier,
+            first_name=job_seeker.first_name,
+            last_name=job_seeker.last_name,
+            email=job_seeker.email,
+            phone=job_seeker.phone,
+            rqth=job_seeker.rqth if referral.rqth_shared else None,
+        )
+    await _publish_to_network(
+        session,
+        ReferralReceived(
+            referral_id=referral.id,
+            agency_id=referral.agency_id,
+            network_id=referral.network_id,
+            rome_code=referral.rome_code,
+            rome_label=rome_codes().get(referral.rome_code),
+            offer_id=referral.offer_id,
+            offer_title=offer.title if offer else None,
+            message=referral.message,
+            structure_code=referral.structure_code,
+            identity_shared=referral.identity_shared,
+            candidate=candidate,
+            sent_at=now,
+            answer_before=now + answer_within if answer_within else None,
+        ),
+        referral,
+        source,
+        now,
+    )
     return referral
 
 
@@ -551,6 +597,21 @@ async def _publish(
 ) -> None:
     await add_event(
         session, PLATFORM, event, source=source, subject=f"referrals/{referral.id}", occurred_at=at
+    )
+
+
+async def _publish_to_network(
+    session: AsyncSession, event: EventData, referral: Referral, source: str, at: datetime
+) -> None:
+    """Stage an event on the feed of the network the referral is addressed to."""
+    await add_event(
+        session,
+        PLATFORM,
+        event,
+        source=source,
+        subject=f"referrals/{referral.id}",
+        topic=agency_feed(referral.network_id).name,
+        occurred_at=at,
     )
 
 
@@ -634,6 +695,19 @@ async def withdraw_referral(
         source,
         now,
     )
+    await _publish_to_network(
+        session,
+        ReferralWithdrawnFromAgency(
+            referral_id=referral.id,
+            agency_id=referral.agency_id,
+            network_id=referral.network_id,
+            reason=reason,
+            withdrawn_at=now,
+        ),
+        referral,
+        source,
+        now,
+    )
     return referral
 
 
@@ -655,25 +729,49 @@ async def apply_agency_response(
     session: AsyncSession,
     response: answers.AgencyResponse,
     *,
+    network_id: str | None,
     event_id: str,
     source: str,
 ) -> Referral:
     """Apply an agency's answer, or raise :class:`PermanentError` (dead-letter) saying why.
 
-    Nothing is written before every check has passed, so a refused answer leaves no trace."""
+    ``network_id`` is the network whose response topic carried the answer: an answer is applied
+    only to a referral addressed to that network, naming one of that network's agencies (the
+    networks are competitors). Nothing is written before every check has passed, so a refused
+    answer leaves no trace but the audit record of the dead letter."""
     action = ANSWER_ACTION[type(response)]
+    facts = {"referral_id": str(response.referral_id), "agency_id": response.agency_id}
+    if network_id is None:
+        raise PermanentError(
+            "answer not received on an agency network's response topic",
+            details={**facts, "kind": FORBIDDEN},
+        )
     referral = await _locked_referral(session, response.referral_id)
     if referral is None:
-        raise PermanentError(f"unknown referral {response.referral_id}")
+        raise PermanentError(
+            f"unknown referral {response.referral_id}", details={**facts, "kind": "unknown"}
+        )
+    if referral.network_id != network_id:
+        raise PermanentError(
+            f"referral {response.referral_id} is not addressed to network {network_id}",
+            details={**facts, "kind": FORBIDDEN},
+        )
+    agency = await session.get(Agency, response.agency_id)
+    if agency is None or agency.network_id != network_id:
+        raise PermanentError(
+            f"agency {response.agency_id} does not belong to network {network_id}",
+            details={**facts, "kind": FORBIDDEN},
+        )
     if referral.agency_id != response.agency_id:
         raise PermanentError(
-            f"referral {response.referral_id} is not addressed to agency {response.agency_id}"
+            f"referral {response.referral_id} is not addressed to agency {response.agency_id}",
+            details={**facts, "kind": "wrong_agency"},
         )
     current = ReferralStatus(referral.status)
     try:
         target = apply(current, action, Actor.AGENCY)
     except TransitionNotAllowed as exc:
-        raise PermanentError(str(exc)) from exc
+        raise PermanentError(str(exc), details={**facts, "kind": "not_allowed"}) from exc
 
     details = response.model_dump(mode="json", exclude=set(_COMMON_ANSWER_FIELDS))
     reason: str | None = None
@@ -818,6 +916,18 @@ async def expire_due_referrals(
             )
             expired_event = ReferralExpired(**_routing(referral), expired_at=now)
             await _publish(session, expired_event, referral, source, now)
+            await _publish_to_network(
+                session,
+                ReferralExpiredForAgency(
+                    referral_id=referral.id,
+                    agency_id=referral.agency_id,
+                    network_id=referral.network_id,
+                    expired_at=now,
+                ),
+                referral,
+                source,
+                now,
+            )
             expired.append(referral_id)
     return expired
 
@@ -869,3 +979,32 @@ async def record_scheme_event(session: AsyncSession, fact: SchemeFact) -> bool:
         )
     )
     return True
+
+
+async def tell_network_immersion_rejected(
+    session: AsyncSession,
+    referral_id: uuid.UUID,
+    *,
+    reason: str,
+    article: str | None,
+    rejected_at: datetime,
+    source: str,
+) -> None:
+    """The agency asked for the immersion: it learns on its feed why it was refused."""
+    referral = await session.get(Referral, referral_id)
+    if referral is None:
+        return
+    await _publish_to_network(
+        session,
+        ImmersionRequestRejected(
+            referral_id=referral.id,
+            agency_id=referral.agency_id,
+            network_id=referral.network_id,
+            reason=reason,
+            article=article,
+            rejected_at=rejected_at,
+        ),
+        referral,
+        source,
+        rejected_at,
+    )

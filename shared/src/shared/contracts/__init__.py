@@ -4,7 +4,13 @@ Each event type is a versioned name (``coop.referral.sent.v1``) bound to a pydan
 inside a version are additive; readers ignore fields they do not know (``extra="ignore"``).
 """
 
-from shared.contracts.base import EVENT_TYPES, EventData, UnknownEventType, event_model_for
+from shared.contracts.base import (
+    EVENT_TYPES,
+    EventData,
+    UnknownEventType,
+    declared_event_types,
+    event_model_for,
+)
 from shared.contracts.topics import TOPICS, TopicSpec, dead_letter_topic
 
 __all__ = [
@@ -14,6 +20,7 @@ __all__ = [
     "TopicSpec",
     "UnknownEventType",
     "dead_letter_topic",
+    "declared_event_types",
     "event_model_for",
 ]
 

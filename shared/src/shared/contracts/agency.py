@@ -1,4 +1,4 @@
-"""What agency ERPs send about referrals addressed to them (topic ``agency.responses``).
+"""What agency ERPs send about referrals addressed to them (topic ``agency.<network>.responses``).
 
 The referral service is the only reader: it checks that the answer concerns a referral addressed to
 that agency, applies it, and republishes what others need on ``referral.events``.
@@ -13,14 +13,14 @@ from uuid import UUID
 from pydantic import Field
 
 from shared.contracts.base import EventData
-from shared.contracts.topics import AGENCY_RESPONSES
+from shared.contracts.topics import AGENCY_RESPONSES_TOPIC
 from shared.contracts.vocabulary import ContractType, DeclineReason, ImmersionObjet
 
 
 class AgencyResponse(EventData):
     """Fields every agency answer carries."""
 
-    topic: ClassVar[str] = AGENCY_RESPONSES.name
+    topic: ClassVar[str] = AGENCY_RESPONSES_TOPIC
     key_field: ClassVar[str] = "referral_id"
 
     referral_id: UUID

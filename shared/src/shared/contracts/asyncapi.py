@@ -19,9 +19,8 @@ import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from shared.contracts.base import EVENT_TYPES, EventData
+from shared.contracts.base import EventData, declared_event_types
 from shared.contracts.topics import (
-    AGENCY_RESPONSES,
     AGENCY_RESPONSES_TOPIC,
     TOPIC_TEMPLATES,
     TOPICS,
@@ -34,7 +33,7 @@ CONTRACT_VERSION = "1.0.0"
 SCHEMA_REF = "#/components/schemas/{model}"
 
 #: Topics the platform reads rather than writes (the others it publishes).
-_RECEIVED = {AGENCY_RESPONSES.name, AGENCY_RESPONSES_TOPIC}
+_RECEIVED = {AGENCY_RESPONSES_TOPIC}
 _NETWORK_PARAMETER = {
     "description": "The agency network's id (enseigne): lower-case letters, digits, dashes.",
     "examples": ["interim-nord"],
@@ -69,10 +68,7 @@ def build_document() -> dict[str, Any]:
     for template, description in TOPIC_TEMPLATES.items():
         specs[template] = TopicSpec(template, description, retention_ms=30 * 24 * 3600 * 1000)
     by_topic: dict[str, list[type[EventData]]] = {name: [] for name in specs}
-    for event_type in sorted(EVENT_TYPES):
-        model = EVENT_TYPES[event_type]
-        if not model.__module__.startswith("shared.contracts"):
-            continue  # test-only types
+    for model in declared_event_types().values():
         by_topic.setdefault(model.topic, []).append(model)
         _add_schema(schemas, model)
         messages[model.__name__] = _message(model)

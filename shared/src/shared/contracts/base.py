@@ -43,3 +43,13 @@ def event_model_for(event_type: str) -> type[EventData]:
         return EVENT_TYPES[event_type]
     except KeyError:
         raise UnknownEventType(f"unknown event type {event_type!r}") from None
+
+
+def declared_event_types() -> dict[str, type[EventData]]:
+    """The platform's event types: those declared in ``shared.contracts`` (tests may register
+    types of their own in ``EVENT_TYPES``)."""
+    return {
+        event_type: model
+        for event_type, model in sorted(EVENT_TYPES.items())
+        if model.__module__.startswith("shared.contracts.")
+    }

@@ -36,11 +36,6 @@ REFERRAL_EVENTS = TopicSpec(
     "Referral lifecycle events from the referral service; key = referral id.",
     retention_ms=30 * 24 * 3600 * 1000,
 )
-AGENCY_RESPONSES = TopicSpec(
-    "agency.responses",
-    "Answers of agency ERPs about referrals addressed to them; key = referral id.",
-    retention_ms=30 * 24 * 3600 * 1000,
-)
 DISPOSITIFS_EVENTS = TopicSpec(
     "dispositifs.events",
     "Immersion (PMSMP), MRS and training events; key = convention or enrolment id.",
@@ -53,8 +48,7 @@ NOTIFICATIONS_EVENTS = TopicSpec(
 )
 
 TOPICS: dict[str, TopicSpec] = {
-    spec.name: spec
-    for spec in (REFERRAL_EVENTS, AGENCY_RESPONSES, DISPOSITIFS_EVENTS, NOTIFICATIONS_EVENTS)
+    spec.name: spec for spec in (REFERRAL_EVENTS, DISPOSITIFS_EVENTS, NOTIFICATIONS_EVENTS)
 }
 
 

@@ -23,12 +23,14 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contracts.base import EventData, UnknownEventType, event_model_for
+from shared.contracts.topics import TopicSpec
 from shared.db.database import Database
 from shared.db.tables import PlatformTables
 from shared.envelope import CloudEvent, EnvelopeError
 from shared.messaging import inbox
 from shared.messaging.dead_letter import DeadLetterReason, dead_letter_for
 from shared.messaging.kafka import client_options
+from shared.messaging.topics import ensure_topics
 from shared.observability.context import set_traceparent
 from shared.observability.metrics import (
     CONSUMER_LAG,
@@ -71,7 +73,8 @@ class DeadLetterNotice:
     details: dict[str, Any]
 
 
-DeadLetterHook = Callable[[DeadLetterNotice], Awaitable[None]]
+#: Gets the notice and the consumer's database (the hook writes in a transaction of its own).
+DeadLetterHook = Callable[[DeadLetterNotice, Database], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +177,7 @@ class EventConsumer:
         self._stopping = asyncio.Event()
         self._pending_commits: dict[TopicPartition, int] = {}
         self._positions: dict[TopicPartition, int] = {}
+        self._dead_letter_topics_ready: set[str] = set()
         self.status = ConsumerStatus()
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -422,11 +426,12 @@ class EventConsumer:
             try:
                 if producer is None:
                     raise KafkaError("dead-letter producer not started")
+                await self._ensure_dead_letter_topic(record.topic)
                 await producer.send_and_wait(
                     letter.topic, value=letter.value, key=letter.key, headers=letter.headers
                 )
                 break
-            except KafkaError as exc:
+            except (KafkaError, RuntimeError) as exc:
                 if self._stopping.is_set():
                     raise
                 log.warning("dead-letter publish failed, retrying", error=str(exc))
@@ -448,11 +453,19 @@ class EventConsumer:
                 details=details or {},
             )
             try:
-                await self._on_dead_letter(notice)
+                await self._on_dead_letter(notice, self._db)
             except Exception:
                 # The dead letter itself is safe on the broker; the hook's record is a convenience.
                 log.exception("dead-letter hook failed")
         return _Outcome("dead_lettered", reason.value)
+
+    async def _ensure_dead_letter_topic(self, topic: str) -> None:
+        """A pattern subscription can meet topics nobody provisioned a dead-letter topic for (a
+        network onboarded elsewhere): create it before the first dead letter, once."""
+        if topic in self._dead_letter_topics_ready:
+            return
+        await ensure_topics(self._settings, [TopicSpec(topic, "").dead_letter()])
+        self._dead_letter_topics_ready.add(topic)
 
 
 class _RebalanceListener(ConsumerRebalanceListener):  # type: ignore[misc]

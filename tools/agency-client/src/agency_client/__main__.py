@@ -9,8 +9,9 @@
     coop-agency --network interim-nord scenario scenario.yaml
 
 A scenario file is a list of steps: ``{wait_for_referral: {timeout: 60}}`` remembers the next
-referral received; ``{answer: accept, with: {...}}`` answers it (``referral_id`` and ``agency_id``
-default to the remembered referral's); ``{sleep: 1.5}`` waits.
+referral received (``referral_id`` or ``rome_code`` narrow it down);
+``{answer: accept, with: {...}}`` answers it (``referral_id`` and ``agency_id`` default to the
+remembered referral's); ``{sleep: 1.5}`` waits.
 """
 
 from __future__ import annotations
@@ -79,7 +80,10 @@ async def _scenario(args: argparse.Namespace, steps: list[dict[str, Any]]) -> No
             if "wait_for_referral" in step:
                 options = step["wait_for_referral"] or {}
                 event = await client.wait_for_referral(
-                    float(options.get("timeout", 60)), group=args.group
+                    float(options.get("timeout", 60)),
+                    group=args.group,
+                    rome_code=options.get("rome_code"),
+                    referral_id=options.get("referral_id"),
                 )
                 remembered = {
                     "referral_id": event.data["referral_id"],

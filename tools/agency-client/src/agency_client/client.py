@@ -115,13 +115,21 @@ class AgencyClient:
             await consumer.stop()
 
     async def wait_for_referral(
-        self, timeout: float, *, group: str | None = None, rome_code: str | None = None
+        self,
+        timeout: float,
+        *,
+        group: str | None = None,
+        rome_code: str | None = None,
+        referral_id: str | None = None,
     ) -> CloudEvent:
-        """The next referral received on the feed (optionally for a given ROME code)."""
+        """The next referral received on the feed (optionally a given one, or for a ROME code)."""
         async with asyncio.timeout(timeout):
             async for item in self.follow(group=group):
-                if item.event.type == "coop.agency.referral_received.v1" and (
-                    rome_code is None or item.event.data.get("rome_code") == rome_code
+                data = item.event.data
+                if (
+                    item.event.type == "coop.agency.referral_received.v1"
+                    and (rome_code is None or data.get("rome_code") == rome_code)
+                    and (referral_id is None or data.get("referral_id") == referral_id)
                 ):
                     return item.event
         raise TimeoutError  # pragma: no cover - the timeout context raises first

@@ -3,7 +3,7 @@ HTTP to the use cases."""
 
 from __future__ import annotations
 
-from referral.api import agencies, indicators, job_seekers, offers, referrals
+from referral.api import agencies, indicators, job_seekers, networks, offers, referrals
 
 ROUTERS = [
     referrals.router,
@@ -11,4 +11,5 @@ ROUTERS = [
     offers.router,
     agencies.router,
     indicators.router,
+    networks.router,
 ]

@@ -17,6 +17,7 @@ from referral.api.dependencies import (
     Settings,
     create_idempotently,
 )
+from referral.api.networks import provision_network_topics
 from referral.api.referrals import DEPARTEMENT_PATTERN
 from referral.models import Agency, AgencySpecialisation, JobSeeker, Referral
 from referral.referentials import regions
@@ -273,9 +274,11 @@ async def create_agency_route(
         agency = await create_agency(session, AgencyInput(**data))
         return agency_out(agency), f"/v1/agencies/{agency.id}"
 
-    return await create_idempotently(
+    response = await create_idempotently(
         runtime, principal, idempotency_key, body.model_dump(mode="json"), create
     )
+    await provision_network_topics(runtime, body.network_id)
+    return response
 
 
 @router.patch("/agencies/{agency_id}", response_model=AgencyOut, summary="Modifier une agence")
@@ -288,4 +291,7 @@ async def update_agency_route(
             raise invalid(name, "ne peut pas être vide", f"{name} ne peut pas être effacé.")
     async with runtime.database.transaction() as session:
         agency = await update_agency(session, agency_id, changes)
-        return agency_out(agency)
+        result = agency_out(agency)
+    if "network_id" in changes:
+        await provision_network_topics(runtime, changes["network_id"])
+    return result

@@ -244,6 +244,7 @@ async def create_referral(
             principal,
             source=settings.event_source,
             senior_age=settings.senior_age,
+            answer_within=settings.expiry_delay,
         )
         return referral_out(referral), f"/v1/referrals/{referral.id}"
 

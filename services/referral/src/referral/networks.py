@@ -1,0 +1,107 @@
+"""Agency networks (enseignes) and their isolation.
+
+Each network has its own feed topic (what the referral service tells its ERP) and response topic
+(what its ERP answers), so that broker ACLs can confine an integration to its own data — the
+networks are competitors. On top of the broker's ACLs, the referral service applies an answer only
+if it came on the topic of the network the referral was addressed to, naming one of that network's
+agencies; anything else is dead-lettered, recorded in ``refused_responses`` and counted.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from prometheus_client import Counter
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from referral.models import Network, RefusedResponse
+from shared.contracts.topics import (
+    NETWORK_ID_PATTERN,
+    TopicSpec,
+    agency_feed,
+    agency_responses,
+    network_of_responses_topic,
+)
+from shared.db.database import Database
+from shared.http.problems import FieldError, ProblemError
+from shared.messaging.consumer import DeadLetterNotice
+
+REFUSED_RESPONSES = Counter(
+    "coop_agency_responses_refused_total",
+    "Agency answers not applied, by network and kind (forbidden: another network's referral or "
+    "agency).",
+    ["network", "kind"],
+)
+
+#: Kind of refusal, set by the use case in ``PermanentError.details["kind"]``.
+FORBIDDEN = "forbidden"
+
+
+def topics_of(network_id: str) -> list[TopicSpec]:
+    """The network's feed and response topics, and the response topic's dead-letter topic."""
+    responses = agency_responses(network_id)
+    return [agency_feed(network_id), responses, responses.dead_letter()]
+
+
+async def register_network(
+    session: AsyncSession, network_id: str, name: str | None = None
+) -> tuple[Network, bool]:
+    """The network, created if new (returns it and whether it was created)."""
+    if not re.match(NETWORK_ID_PATTERN, network_id):
+        raise ProblemError(
+            422,
+            "Requête invalide",
+            f"Identifiant de réseau {network_id!r} invalide (minuscules, chiffres, tirets).",
+            problem="validation-error",
+            errors=[FieldError("network_id", f"doit respecter {NETWORK_ID_PATTERN}")],
+        )
+    network = await session.get(Network, network_id)
+    if network is not None:
+        if name and network.name != name:
+            network.name = name
+        return network, False
+    network = Network(id=network_id, name=name or network_id, onboarded_at=datetime.now(UTC))
+    session.add(network)
+    await session.flush()
+    return network, True
+
+
+async def all_network_topics(database: Database) -> list[TopicSpec]:
+    async with database.sessionmaker() as session:
+        ids = list(await session.scalars(select(Network.id).order_by(Network.id)))
+    return [spec for network_id in ids for spec in topics_of(network_id)]
+
+
+async def record_refused_response(notice: DeadLetterNotice, database: Database) -> None:
+    """Dead-letter hook of the agency-responses consumer: audit and count every refused answer."""
+    network_id = network_of_responses_topic(notice.topic)
+    kind = str(notice.details.get("kind") or _kind_of(notice.reason))
+    async with database.transaction() as session:
+        session.add(
+            RefusedResponse(
+                event_id=notice.event_id,
+                event_type=notice.event_type,
+                topic=notice.topic,
+                partition=notice.partition,
+                offset=notice.offset,
+                network_id=network_id,
+                agency_id=_text(notice.details.get("agency_id")),
+                referral_id=_text(notice.details.get("referral_id"))
+                or (notice.key.decode(errors="replace") if notice.key else None),
+                kind=kind,
+                reason=notice.reason,
+                error=notice.error,
+                recorded_at=datetime.now(UTC),
+            )
+        )
+    REFUSED_RESPONSES.labels(network_id or "(none)", kind).inc()
+
+
+def _kind_of(reason: str) -> str:
+    return {"rejected": "not_allowed", "invalid_data": "invalid"}.get(reason, "other")
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
