@@ -103,3 +103,37 @@ async def test_services_serve_the_contract(tmp_path: Path) -> None:
     assert (
         yaml.safe_load(as_yaml.text) == as_json.json() == json.loads(json.dumps(build_document()))
     )
+
+
+def test_every_event_type_the_services_consume_or_produce_is_in_the_contract() -> None:
+    """A service cannot consume a type the contract lacks, nor declare event types of its own
+    (every ``EventData`` subclass outside ``shared.contracts`` would be missing from the
+    document)."""
+    import importlib
+    import pkgutil
+
+    import dispositifs
+    import notifications
+    import referral
+    from dispositifs.consumers import consumers as dispositifs_consumers
+    from dispositifs.settings import DispositifsSettings
+    from notifications.consumers import CONSUMERS as notifications_consumers
+    from referral.consumers import consumers as referral_consumers
+    from shared.contracts import EVENT_TYPES
+
+    for package in (referral, dispositifs, notifications):
+        for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            if ".migrations" not in module.name:
+                importlib.import_module(module.name)
+    own = {
+        event_type: model.__module__
+        for event_type, model in EVENT_TYPES.items()
+        if model.__module__.split(".")[0] in {"referral", "dispositifs", "notifications"}
+    }
+    assert own == {}, f"event types declared outside shared.contracts: {own}"
+
+    settings = DispositifsSettings(database_url="sqlite+aiosqlite://")
+    specs = [*referral_consumers(), *dispositifs_consumers(settings), *notifications_consumers]
+    consumed = {event_type for spec in specs for event_type in spec.registry.event_types}
+    assert consumed
+    assert consumed <= set(DECLARED), consumed - set(DECLARED)
