@@ -18,6 +18,9 @@ from localkafka.security import KafkaSecurityTools, ScramUser, format_args, secu
 ADMIN = ScramUser("admin", "admin-secret")
 NETWORK_A = ScramUser("network-a", "a-secret")
 NETWORK_B = ScramUser("network-b", "b-secret")
+#: The referral service has credentials of its own: it writes every feed and reads every response
+#: topic, and nothing else of the networks.
+SERVICE = ScramUser("svc-referral", "svc-secret")
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +46,7 @@ async def secured(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Loc
                         "agency.a.responses",
                         "agency.b.feed",
                         "agency.b.responses",
+                        "referral.events",
                     )
                 ]
             )
@@ -65,6 +69,26 @@ async def secured(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Loc
             await asyncio.to_thread(
                 tools.allow, user.principal, ["Read"], group=f"agency.{network}.", prefixed=True
             )
+        await asyncio.to_thread(tools.add_user, SERVICE)
+        for network in ("a", "b"):
+            await asyncio.to_thread(
+                tools.allow,
+                SERVICE.principal,
+                ["Write", "Describe"],
+                topic=f"agency.{network}.feed",
+            )
+            await asyncio.to_thread(
+                tools.allow,
+                SERVICE.principal,
+                ["Read", "Describe"],
+                topic=f"agency.{network}.responses",
+            )
+        await asyncio.to_thread(
+            tools.allow, SERVICE.principal, ["Read", "Write", "Describe"], topic="referral.events"
+        )
+        await asyncio.to_thread(
+            tools.allow, SERVICE.principal, ["Read"], group="referral.", prefixed=True
+        )
         producer = AIOKafkaProducer(
             bootstrap_servers=broker.bootstrap_servers, **ADMIN.client_kwargs()
         )
@@ -142,3 +166,26 @@ async def test_network_writes_its_own_responses_only(secured: LocalKafka) -> Non
 async def test_wrong_password_is_refused(secured: LocalKafka) -> None:
     with pytest.raises(KafkaError):
         await _produce(secured, ScramUser("network-a", "wrong"), "agency.a.responses")
+
+
+async def test_the_service_writes_every_feed_and_reads_every_response_topic(
+    secured: LocalKafka,
+) -> None:
+    await _produce(secured, SERVICE, "agency.b.feed")
+    await _produce(secured, NETWORK_A, "agency.a.responses")
+    assert await _consume_one(secured, SERVICE, "agency.a.responses", "referral.agency-responses")
+
+
+async def test_the_service_cannot_forge_a_networks_answer(secured: LocalKafka) -> None:
+    with pytest.raises(KafkaError) as refused:
+        await _produce(secured, SERVICE, "agency.a.responses")
+    assert "Authorization" in type(refused.value).__name__
+
+
+async def test_a_network_cannot_read_the_platforms_internal_topics(secured: LocalKafka) -> None:
+    await _produce(secured, SERVICE, "referral.events")
+    with pytest.raises((KafkaError, TimeoutError)) as refused:
+        await _consume_one(secured, NETWORK_A, "referral.events", "agency.a.erp")
+    assert (
+        "Authorization" in type(refused.value).__name__ or "authoriz" in str(refused.value).lower()
+    )
