@@ -140,12 +140,13 @@ async def test_forged_answer_is_refused_audited_counted_and_the_referral_unchang
         f"referral {referral.id} is not addressed to network {network_b}"
     }
 
-    async def audited() -> list[RefusedResponse]:
+    async def audited() -> list[RefusedResponse] | None:
         async with database.sessionmaker() as session:
             rows = await session.scalars(
                 select(RefusedResponse).where(RefusedResponse.network_id == network_b)
             )
-            return list(rows)
+            found = list(rows)
+        return found if len(found) == len(forged) else None
 
     rows = await eventually(audited)
     assert {(r.event_id, r.kind, r.referral_id) for r in rows} == {

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Header
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.tokens import Principal
+from shared.db.database import Database
 from shared.db.tables import PlatformTables
 from shared.http.problems import FieldError, ProblemError
 
@@ -100,3 +103,52 @@ class IdempotencyStore:
                 created_at=datetime.now(UTC),
             )
         )
+
+
+Creation = Callable[[AsyncSession], Awaitable[tuple[Any, str]]]
+
+
+async def create_once(
+    database: Database,
+    tables: PlatformTables,
+    principal: Principal,
+    key: str,
+    request: Any,
+    create: Creation,
+    *,
+    conflict: Callable[[IntegrityError], ProblemError | None] | None = None,
+) -> Response:
+    """Run ``create`` once per (caller, Idempotency-Key).
+
+    ``create`` works in the transaction and returns the response body and its ``Location``; the
+    first 201 is stored with the key in that same transaction, and a retry with the same key and
+    request gets it again instead of a second resource. ``request`` is what identifies the request
+    (path and body). A unique constraint violated by a concurrent request becomes a 409: the one
+    ``conflict`` maps it to, or a generic "retry".
+    """
+    store = IdempotencyStore(tables)
+    request_fingerprint = fingerprint(request)
+    try:
+        async with database.transaction() as session:
+            stored = await store.lookup(session, principal, key, request_fingerprint)
+            if stored is not None:
+                return stored.as_response()
+            payload, location = await create(session)
+            await store.remember(
+                session,
+                principal,
+                key,
+                request_fingerprint,
+                status_code=201,
+                body=payload,
+                location=location,
+            )
+    except IntegrityError as exc:
+        mapped = conflict(exc) if conflict is not None else None
+        raise mapped or ProblemError(
+            409,
+            "Conflit",
+            "Requête concurrente en conflit (même clé ou même ressource); réessayez.",
+            problem="concurrent-request",
+        ) from exc
+    return JSONResponse(payload, status_code=201, headers={"Location": location})

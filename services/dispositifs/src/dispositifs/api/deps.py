@@ -12,7 +12,6 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import Select, and_, or_
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispositifs.domain.immersion import TransitionNotAllowed
@@ -21,7 +20,7 @@ from dispositifs.models import PLATFORM
 from dispositifs.settings import DispositifsSettings
 from dispositifs.use_cases.immersions import NotAllowed
 from shared.auth.tokens import Principal, Role
-from shared.http.idempotency import IdempotencyStore, fingerprint
+from shared.http.idempotency import create_once
 from shared.http.pagination import decode_cursor, encode_cursor
 from shared.http.problems import FieldError, ProblemError, problem_response
 from shared.http.security import require_roles
@@ -62,32 +61,14 @@ async def create_idempotently(
     create: Callable[[AsyncSession], Awaitable[tuple[dict[str, Any], str]]],
 ) -> Response:
     """Run ``create`` once per (caller, key): a retry gets the first response back."""
-    store = IdempotencyStore(PLATFORM)
-    request_fingerprint = fingerprint(
-        {"path": request.url.path, "body": body.model_dump(mode="json")}
+    return await create_once(
+        runtime.database,
+        PLATFORM,
+        principal,
+        key,
+        {"path": request.url.path, "body": body.model_dump(mode="json")},
+        create,
     )
-    try:
-        async with runtime.database.transaction() as session:
-            stored = await store.lookup(session, principal, key, request_fingerprint)
-            if stored is not None:
-                return stored.as_response()
-            payload, location = await create(session)
-            await store.remember(
-                session,
-                principal,
-                key,
-                request_fingerprint,
-                status_code=201,
-                body=payload,
-                location=location,
-            )
-    except IntegrityError as exc:
-        raise ProblemError(
-            409,
-            "Conflit",
-            "Requête concurrente en conflit (même clé ou même ressource); réessayez.",
-        ) from exc
-    return JSONResponse(payload, status_code=201, headers={"Location": location})
 
 
 def keyset(query: Select[Any], model: Any, cursor: str | None) -> Select[Any]:

@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
-from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +13,7 @@ from referral.models import PLATFORM
 from referral.settings import ReferralSettings
 from referral.use_cases import open_referral_conflict
 from shared.auth.tokens import Principal, Role
-from shared.http.idempotency import IdempotencyStore, fingerprint
+from shared.http.idempotency import create_once
 from shared.http.problems import ProblemError
 from shared.http.security import require_roles
 from shared.runtime import ServiceRuntime
@@ -48,29 +47,13 @@ async def create_idempotently(
 ) -> Response:
     """Run ``create`` once per (caller, Idempotency-Key): the first 201 is stored with the key in
     the same transaction, and a retry gets it again instead of a second resource."""
-    store = IdempotencyStore(PLATFORM)
-    request_fingerprint = fingerprint(body)
-    try:
-        async with runtime.database.transaction() as session:
-            stored = await store.lookup(session, principal, idempotency_key, request_fingerprint)
-            if stored is not None:
-                return stored.as_response()
-            payload, location = await create(session)
-            await store.remember(
-                session,
-                principal,
-                idempotency_key,
-                request_fingerprint,
-                status_code=201,
-                body=payload,
-                location=location,
-            )
-    except IntegrityError as exc:
+
+    def conflict(exc: IntegrityError) -> ProblemError | None:
         if "referrals" in str(exc.orig) and "idempotency_keys" not in str(exc.orig):
             # The partial unique index caught two referrals sent at the same moment.
-            raise open_referral_conflict() from exc
-        # Same key sent twice at the same moment: the other request won.
-        raise ProblemError(
-            409, "Conflit", "Requête concurrente avec la même Idempotency-Key; réessayez."
-        ) from exc
-    return JSONResponse(payload, status_code=201, headers={"Location": location})
+            return open_referral_conflict()
+        return None
+
+    return await create_once(
+        runtime.database, PLATFORM, principal, idempotency_key, body, create, conflict=conflict
+    )
