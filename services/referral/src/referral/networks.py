@@ -78,6 +78,8 @@ async def record_refused_response(notice: DeadLetterNotice, database: Database) 
     """Dead-letter hook of the agency-responses consumer: audit and count every refused answer."""
     network_id = network_of_responses_topic(notice.topic)
     kind = str(notice.details.get("kind") or _kind_of(notice.reason))
+    # Counted first: the refusal happened even if the audit write below fails.
+    REFUSED_RESPONSES.labels(network_id or "(none)", kind).inc()
     async with database.transaction() as session:
         session.add(
             RefusedResponse(
@@ -96,7 +98,6 @@ async def record_refused_response(notice: DeadLetterNotice, database: Database) 
                 recorded_at=datetime.now(UTC),
             )
         )
-    REFUSED_RESPONSES.labels(network_id or "(none)", kind).inc()
 
 
 def _kind_of(reason: str) -> str:
