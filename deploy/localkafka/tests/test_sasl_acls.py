@@ -112,8 +112,8 @@ async def _consume_one(broker: LocalKafka, user: ScramUser, topic: str, group: s
         enable_auto_commit=False,
         **user.client_kwargs(),
     )
-    await consumer.start()
     try:
+        await consumer.start()
         async with asyncio.timeout(20):
             while True:
                 for records in (await consumer.getmany(timeout_ms=500)).values():
@@ -127,8 +127,8 @@ async def _produce(broker: LocalKafka, user: ScramUser, topic: str) -> None:
     producer = AIOKafkaProducer(
         bootstrap_servers=broker.bootstrap_servers, request_timeout_ms=5000, **user.client_kwargs()
     )
-    await producer.start()
     try:
+        await producer.start()
         await asyncio.wait_for(producer.send_and_wait(topic, b"{}", key=b"r"), timeout=20)
     finally:
         await producer.stop()
