@@ -137,3 +137,15 @@ def test_every_event_type_the_services_consume_or_produce_is_in_the_contract() -
     consumed = {event_type for spec in specs for event_type in spec.registry.event_types}
     assert consumed
     assert consumed <= set(DECLARED), consumed - set(DECLARED)
+
+
+def test_every_message_is_described_in_french_and_english(document: dict[str, Any]) -> None:
+    from shared.contracts.asyncapi import FRENCH_SUMMARIES
+
+    assert set(FRENCH_SUMMARIES) == set(DECLARED), set(DECLARED) ^ set(FRENCH_SUMMARIES)
+    for message in document["components"]["messages"].values():
+        if message["title"] == "DeadLetter":
+            continue
+        assert message["summary"] != message["title"], f"{message['title']} has no docstring"
+        assert message["description"].startswith("**FR** — ")
+        assert "**EN** — " in message["description"]

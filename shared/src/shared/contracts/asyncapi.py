@@ -59,6 +59,52 @@ the reason in `dlq_*` headers.
 """
 
 
+#: French summary of every event type, for the people of France Travail and the agencies who read
+#: the contract (the English one is the model's docstring). A test fails when one is missing.
+FRENCH_SUMMARIES: dict[str, str] = {
+    "coop.referral.sent.v1": "Un conseiller a orienté un demandeur d'emploi vers une agence.",
+    "coop.referral.status_changed.v1": "La réponse d'une agence a été appliquée à l'orientation "
+    "(prise en compte, acceptation, refus, entretien, prise de poste).",
+    "coop.referral.withdrawn.v1": "Le conseiller a retiré l'orientation.",
+    "coop.referral.expired.v1": "L'orientation a expiré sans réponse de l'agence dans le délai.",
+    "coop.referral.closed.v1": "La mission ou le contrat a pris fin : l'orientation est close.",
+    "coop.referral.immersion_requested.v1": "Demande d'immersion (PMSMP) d'une agence, vérifiée "
+    "par le service des orientations, transmise au service des dispositifs.",
+    "coop.referral.acknowledged.v1": "L'agence a bien reçu l'orientation et va la traiter.",
+    "coop.referral.accepted.v1": "L'agence retient le candidat pour le poste.",
+    "coop.referral.declined.v1": "L'agence décline l'orientation, avec un motif codé.",
+    "coop.referral.interview_scheduled.v1": "L'agence a programmé un entretien avec le candidat.",
+    "coop.agency.immersion_requested.v1": "L'agence demande une immersion (PMSMP) pour le "
+    "candidat dans une entreprise ; France Travail, prescripteur, la valide.",
+    "coop.referral.placement_started.v1": "Le candidat a pris son poste : type de contrat, date "
+    "de début, durée hebdomadaire.",
+    "coop.referral.placement_ended.v1": "Fin de la mission ou du contrat.",
+    "coop.agency.referral_received.v1": "Un conseiller France Travail oriente un candidat vers "
+    "une agence du réseau (identité seulement avec le consentement du demandeur d'emploi).",
+    "coop.agency.referral_withdrawn.v1": "Le conseiller a retiré l'orientation : cessez de la "
+    "traiter.",
+    "coop.agency.referral_expired.v1": "L'orientation a expiré sans réponse.",
+    "coop.agency.immersion_rejected.v1": "La demande d'immersion de l'agence est refusée, avec "
+    "la règle (et l'article du Code du travail) qu'elle enfreint.",
+    "coop.immersion.requested.v1": "Une convention d'immersion (PMSMP) a été demandée.",
+    "coop.immersion.rejected.v1": "La demande ou la convention d'immersion est refusée, avec le "
+    "motif et l'article du Code du travail.",
+    "coop.immersion.validated.v1": "Le conseiller du prescripteur a validé la convention : "
+    "l'immersion aura lieu.",
+    "coop.immersion.cancelled.v1": "La convention d'immersion est annulée, avec sa justification.",
+    "coop.immersion.completed.v1": "L'immersion est terminée, avec son bilan (objectifs, "
+    "embauche).",
+    "coop.mrs.evaluated.v1": "Un candidat a été évalué dans une session de recrutement par "
+    "simulation (MRS).",
+    "coop.training.enrolled.v1": "Un demandeur d'emploi est inscrit en POEI ou en POEC.",
+    "coop.training.completed.v1": "La formation (POEI/POEC) est terminée : suivie ou non, "
+    "embauche ou non, contrat obtenu.",
+    "coop.notification.delivered.v1": "Un message a été remis à son destinataire sur un canal.",
+    "coop.notification.failed.v1": "Un message n'a pas pu être remis sur un canal après sa "
+    "dernière tentative.",
+}
+
+
 def build_document() -> dict[str, Any]:
     schemas: dict[str, Any] = {}
     messages: dict[str, Any] = {}
@@ -193,10 +239,12 @@ def _headers_schema(event_type: str) -> dict[str, Any]:
 def _message(model: type[EventData]) -> dict[str, Any]:
     doc = " ".join((model.__doc__ or model.__name__).split())
     example = example_data(model)
+    french = FRENCH_SUMMARIES.get(model.event_type, "")
     return {
         "name": model.event_type,
         "title": model.__name__,
         "summary": doc,
+        "description": f"**FR** — {french}\n\n**EN** — {doc}",
         "contentType": JSON_CONTENT_TYPE,
         "headers": _headers_schema(model.event_type),
         "payload": {"$ref": SCHEMA_REF.format(model=model.__name__)},

@@ -75,6 +75,8 @@ class ImmersionValidated(ImmersionEvent):
 
 
 class ImmersionCancelled(ImmersionEvent):
+    """The convention was cancelled (or made obsolete), with its justification."""
+
     event_type: ClassVar[str] = "coop.immersion.cancelled.v1"
     justification: str
     deprecated: bool = Field(
@@ -125,6 +127,8 @@ class TrainingEvent(EventData):
 
 
 class TrainingEnrolled(TrainingEvent):
+    """A job seeker was enrolled in a POEI or POEC training."""
+
     event_type: ClassVar[str] = "coop.training.enrolled.v1"
     hours: int
     start_date: date
@@ -132,6 +136,8 @@ class TrainingEnrolled(TrainingEvent):
 
 
 class TrainingCompleted(TrainingEvent):
+    """The training ended: completed or not, hired or not, with the contract that followed."""
+
     event_type: ClassVar[str] = "coop.training.completed.v1"
     completed: bool
     hired: bool

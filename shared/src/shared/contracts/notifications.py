@@ -25,11 +25,15 @@ class NotificationEvent(EventData):
 
 
 class NotificationDelivered(NotificationEvent):
+    """A message reached its recipient on one channel."""
+
     event_type: ClassVar[str] = "coop.notification.delivered.v1"
     attempts: int
 
 
 class NotificationFailed(NotificationEvent):
+    """A message could not be delivered on one channel after its last attempt."""
+
     event_type: ClassVar[str] = "coop.notification.failed.v1"
     attempts: int
     last_error: str
