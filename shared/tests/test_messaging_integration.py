@@ -7,10 +7,10 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
 
@@ -30,6 +30,7 @@ from shared.messaging.kafka import make_producer
 from shared.messaging.outbox import OutboxRelay, add_event
 from shared.messaging.topics import ensure_topics
 from shared.settings import ServiceSettings
+from shared.testing_kafka import read_topic
 
 metadata = MetaData()
 PLATFORM = platform_tables(metadata)
@@ -84,22 +85,6 @@ async def topic(settings: ServiceSettings, unique: Callable[[str], str]) -> str:
     spec = TopicSpec(unique("test.things"), "test topic", partitions=3)
     await ensure_topics(settings, [spec, spec.dead_letter()])
     return spec.name
-
-
-async def _read(bootstrap: str, topic: str, count: int, timeout: float = 20) -> list[Any]:
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
-    )
-    await consumer.start()
-    records: list[Any] = []
-    try:
-        async with asyncio.timeout(timeout):
-            while len(records) < count:
-                for batch in (await consumer.getmany(timeout_ms=500)).values():
-                    records.extend(batch)
-    finally:
-        await consumer.stop()
-    return records
 
 
 async def _produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, list]]) -> None:
@@ -160,7 +145,7 @@ async def test_outbox_publishes_committed_events_in_order(
     await relay.stop()
     await relay.run()  # returns at once when stopped; closes its producer
 
-    records = await _read(settings.kafka_bootstrap_servers, topic, 12)
+    records = await read_topic(settings.kafka_bootstrap_servers, topic, 12)
     assert [json.loads(r.value)["value"] for r in records] == [str(i) for i in range(12)]
     assert {r.partition for r in records} == {records[0].partition}  # one key, one partition
     headers = dict(records[0].headers)
@@ -199,7 +184,7 @@ async def test_outbox_keeps_events_while_the_broker_is_unreachable(
     assert await relay.publish_pending() == 1
     await relay.stop()
     await relay.run()
-    records = await _read(settings.kafka_bootstrap_servers, topic, 1)
+    records = await read_topic(settings.kafka_bootstrap_servers, topic, 1)
     assert json.loads(records[0].value)["value"] == "kept"
 
 
@@ -269,7 +254,7 @@ async def test_malformed_record_is_dead_lettered_and_the_next_one_processed(
     async with _running(consumer):
         await _wait_for(lambda: _has_values(database, ["after"]))
 
-    letters = await _read(settings.kafka_bootstrap_servers, topic + ".dlq", 1)
+    letters = await read_topic(settings.kafka_bootstrap_servers, topic + ".dlq", 1)
     headers = dict(letters[0].headers)
     assert headers["dlq_reason"] == b"unreadable_envelope"
     assert b"ce_source" in headers["dlq_error"]
@@ -319,7 +304,7 @@ async def test_unknown_type_invalid_data_and_rejections_are_dead_lettered_with_r
     consumer = _consumer(database, settings, topic, _recording_registry(refuse), unique("group"))
     async with _running(consumer):
         await _wait_for(lambda: _has_values(database, ["fine"]))
-    letters = await _read(settings.kafka_bootstrap_servers, topic + ".dlq", 3)
+    letters = await read_topic(settings.kafka_bootstrap_servers, topic + ".dlq", 3)
     reasons = [(dict(r.headers)["dlq_reason"], dict(r.headers)["dlq_error"]) for r in letters]
     assert reasons[0] == (b"unknown_event_type", b"unknown event type 'coop.test.pinged.v9'")
     assert reasons[1][0] == b"invalid_data"
@@ -356,7 +341,7 @@ async def test_handler_failing_every_time_is_dead_lettered_after_max_attempts(
     consumer = _consumer(database, settings, topic, _recording_registry(broken), unique("group"))
     async with _running(consumer):
         await _wait_for(lambda: _has_values(database, ["next"]))
-    letters = await _read(settings.kafka_bootstrap_servers, topic + ".dlq", 1)
+    letters = await read_topic(settings.kafka_bootstrap_servers, topic + ".dlq", 1)
     headers = dict(letters[0].headers)
     assert headers["dlq_reason"] == b"retries_exhausted"
     assert b"after 3 attempts" in headers["dlq_error"]
@@ -476,5 +461,5 @@ async def test_dead_letter_topic_is_created_when_nobody_provisioned_it(
     consumer = _consumer(database, settings, bare.name, _recording_registry(), unique("group"))
     async with _running(consumer):
         await _wait_for(lambda: _has_values(database, ["after"]))
-    letters = await _read(settings.kafka_bootstrap_servers, bare.name + ".dlq", 1)
+    letters = await read_topic(settings.kafka_bootstrap_servers, bare.name + ".dlq", 1)
     assert dict(letters[0].headers)["dlq_reason"] == b"unreadable_envelope"

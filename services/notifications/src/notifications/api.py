@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field, HttpUrl
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +17,12 @@ from notifications import directory
 from notifications.models import Delivery, DeliveryAttempt, Notification, Recipient
 from notifications.routing import AUDIENCES
 from shared.auth.tokens import Principal, Role
-from shared.http.pagination import Page, decode_cursor, encode_cursor
+from shared.http.app import RuntimeDep
+from shared.http.pagination import (
+    Page,
+    decode_time_cursor,
+    encode_time_cursor,
+)
 from shared.http.problems import FieldError, ProblemError
 from shared.http.security import require_roles
 from shared.runtime import ServiceRuntime
@@ -28,13 +33,6 @@ Ops = Annotated[Principal, Depends(require_roles(Role.OPS))]
 DeliveryStatus = Literal["pending", "delivered", "failed", "skipped"]
 RecipientKind = Literal["agency", "counsellor", "tutor", "job_seeker"]
 assert set(RecipientKind.__args__) == set(AUDIENCES)  # type: ignore[attr-defined]
-
-
-def _runtime(request: Request) -> ServiceRuntime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
-
-
-RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]
 
 
 # -- messages -------------------------------------------------------------------------------------
@@ -201,7 +199,7 @@ async def list_deliveries(
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1][0]
-        next_cursor = encode_cursor([last.created_at.isoformat(), str(last.id)])
+        next_cursor = encode_time_cursor(last.created_at, last.id)
     return {
         "items": [_delivery_out(delivery, message) for delivery, message in rows],
         "next_cursor": next_cursor,
@@ -448,24 +446,14 @@ def recipient_out(row: Recipient) -> RecipientOut:
 
 
 def parse_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    created_text, last_id = decode_cursor(cursor, size=2)
-    try:
-        return datetime.fromisoformat(created_text), uuid.UUID(last_id)
-    except (TypeError, ValueError) as exc:
-        raise ProblemError(
-            422,
-            "Requête invalide",
-            "Curseur de pagination illisible.",
-            problem="validation-error",
-            errors=[FieldError("cursor", "curseur invalide", "query")],
-        ) from exc
+    return decode_time_cursor(cursor)
 
 
 def _page(rows: list[Notification], limit: int, model: type[NotificationOut]) -> dict[str, object]:
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = encode_cursor([rows[-1].created_at.isoformat(), str(rows[-1].id)])
+        next_cursor = encode_time_cursor(rows[-1].created_at, rows[-1].id)
     return {
         "items": [model.model_validate(r, from_attributes=True) for r in rows],
         "next_cursor": next_cursor,

@@ -21,7 +21,7 @@ from notifications.api import (
 )
 from notifications.models import Delivery, Notification, Recipient
 from shared.auth.tokens import Principal, Role
-from shared.http.pagination import encode_cursor
+from shared.http.pagination import encode_time_cursor
 from shared.http.problems import ProblemError
 from shared.http.security import require_roles
 
@@ -129,7 +129,7 @@ async def inbox(
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1][0]
-        next_cursor = encode_cursor([last.created_at.isoformat(), str(last.id)])
+        next_cursor = encode_time_cursor(last.created_at, last.id)
     return InboxPage(
         items=[_item(message, delivery) for message, delivery in rows],
         next_cursor=next_cursor,

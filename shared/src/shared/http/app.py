@@ -8,9 +8,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -23,6 +24,15 @@ from shared.observability.metrics import HTTP_REQUESTS
 from shared.runtime import ServiceRuntime
 
 log = structlog.get_logger(__name__)
+
+
+def current_runtime(request: Request) -> ServiceRuntime:
+    """FastAPI dependency: the runtime (store, relay, consumers) of the app serving the request."""
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+#: ``runtime: RuntimeDep`` in a route gives it the service's runtime.
+RuntimeDep = Annotated[ServiceRuntime, Depends(current_runtime)]
 
 
 def create_service_app(

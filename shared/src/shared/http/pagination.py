@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -31,10 +33,28 @@ def decode_cursor(cursor: str, *, size: int) -> list[Any]:
             raise ValueError("wrong shape")
         return values
     except (ValueError, json.JSONDecodeError) as exc:
-        raise ProblemError(
-            422,
-            "Requête invalide",
-            "Curseur de pagination illisible.",
-            problem="validation-error",
-            errors=[FieldError("cursor", "curseur invalide", "query")],
-        ) from exc
+        raise _unreadable() from exc
+
+
+def encode_time_cursor(created_at: datetime, row_id: object) -> str:
+    """Cursor after a row in (created_at, id) order, the order of most listings."""
+    return encode_cursor([created_at.isoformat(), str(row_id)])
+
+
+def decode_time_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The (created_at, id) a cursor points after; a 422 naming ``cursor`` if unreadable."""
+    created_text, last_id = decode_cursor(cursor, size=2)
+    try:
+        return datetime.fromisoformat(created_text), uuid.UUID(last_id)
+    except (TypeError, ValueError) as exc:
+        raise _unreadable() from exc
+
+
+def _unreadable() -> ProblemError:
+    return ProblemError(
+        422,
+        "Requête invalide",
+        "Curseur de pagination illisible.",
+        problem="validation-error",
+        errors=[FieldError("cursor", "curseur invalide", "query")],
+    )

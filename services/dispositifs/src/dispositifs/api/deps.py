@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
@@ -20,8 +18,9 @@ from dispositifs.models import PLATFORM
 from dispositifs.settings import DispositifsSettings
 from dispositifs.use_cases.immersions import NotAllowed
 from shared.auth.tokens import Principal, Role
+from shared.http.app import RuntimeDep
 from shared.http.idempotency import create_once
-from shared.http.pagination import decode_cursor, encode_cursor
+from shared.http.pagination import decode_time_cursor, encode_time_cursor
 from shared.http.problems import FieldError, ProblemError, problem_response
 from shared.http.security import require_roles
 from shared.runtime import ServiceRuntime
@@ -30,11 +29,7 @@ Counsellor = Annotated[Principal, Depends(require_roles(Role.COUNSELLOR))]
 CounsellorOrOps = Annotated[Principal, Depends(require_roles(Role.COUNSELLOR, Role.OPS))]
 
 
-def _runtime(request: Request) -> ServiceRuntime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
-
-
-Runtime = Annotated[ServiceRuntime, Depends(_runtime)]
+Runtime = RuntimeDep
 
 
 def settings_of(runtime: ServiceRuntime) -> DispositifsSettings:
@@ -75,17 +70,7 @@ def keyset(query: Select[Any], model: Any, cursor: str | None) -> Select[Any]:
     """Newest first, by (created_at, id), after ``cursor``."""
     query = query.order_by(model.created_at.desc(), model.id.desc())
     if cursor:
-        created_text, last_id = decode_cursor(cursor, size=2)
-        try:
-            created, last = datetime.fromisoformat(created_text), uuid.UUID(last_id)
-        except (TypeError, ValueError) as exc:
-            raise ProblemError(
-                422,
-                "Requête invalide",
-                "Curseur de pagination illisible.",
-                problem="validation-error",
-                errors=[FieldError("cursor", "curseur invalide", "query")],
-            ) from exc
+        created, last = decode_time_cursor(cursor)
         query = query.where(
             or_(model.created_at < created, and_(model.created_at == created, model.id < last))
         )
@@ -96,7 +81,7 @@ def page(rows: list[Any], limit: int, out: Callable[[Any], dict[str, Any]]) -> d
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = encode_cursor([rows[-1].created_at.isoformat(), str(rows[-1].id)])
+        next_cursor = encode_time_cursor(rows[-1].created_at, rows[-1].id)
     return {"items": [out(row) for row in rows], "next_cursor": next_cursor}
 
 

@@ -13,6 +13,7 @@ from referral.models import PLATFORM
 from referral.settings import ReferralSettings
 from referral.use_cases import open_referral_conflict
 from shared.auth.tokens import Principal, Role
+from shared.http.app import RuntimeDep
 from shared.http.idempotency import create_once
 from shared.http.problems import ProblemError
 from shared.http.security import require_roles
@@ -23,15 +24,11 @@ Ops = Annotated[Principal, Depends(require_roles(Role.OPS))]
 CounsellorOrOps = Annotated[Principal, Depends(require_roles(Role.COUNSELLOR, Role.OPS))]
 
 
-def _runtime(request: Request) -> ServiceRuntime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
-
-
 def _settings(request: Request) -> ReferralSettings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-Runtime = Annotated[ServiceRuntime, Depends(_runtime)]
+Runtime = RuntimeDep
 Settings = Annotated[ReferralSettings, Depends(_settings)]
 
 #: Creates the resource in the given transaction; returns the response body and its Location.

@@ -15,11 +15,15 @@ from referral.api.referrals import DEPARTEMENT_PATTERN
 from referral.domain import HardToFillSource
 from referral.models import JobOffer
 from referral.referentials import rome_codes
-from referral.use_cases import OfferInput, create_offer, invalid, not_found
+from referral.use_cases import OfferInput, create_offer, not_found
 from shared.contracts.referral import ROME_CODE_PATTERN
 from shared.contracts.vocabulary import ContractType
 from shared.http.idempotency import IdempotencyKey
-from shared.http.pagination import Page, decode_cursor, encode_cursor
+from shared.http.pagination import (
+    Page,
+    decode_time_cursor,
+    encode_time_cursor,
+)
 
 router = APIRouter(prefix="/v1", tags=["offers"])
 
@@ -118,13 +122,7 @@ async def list_offers(
         if value is not None:
             query = query.where(column == value)
     if cursor:
-        created_text, last_id = decode_cursor(cursor, size=2)
-        try:
-            created, last = datetime.fromisoformat(created_text), uuid.UUID(last_id)
-        except (TypeError, ValueError) as exc:
-            raise invalid(
-                "cursor", "curseur invalide", "Curseur illisible.", location="query"
-            ) from exc
+        created, last = decode_time_cursor(cursor)
         query = query.where(
             or_(
                 JobOffer.created_at < created,
@@ -136,7 +134,7 @@ async def list_offers(
     next_cursor = None
     if len(rows) > limit:
         last_row = rows[limit - 1]
-        next_cursor = encode_cursor([last_row.created_at.isoformat(), str(last_row.id)])
+        next_cursor = encode_time_cursor(last_row.created_at, last_row.id)
     return {"items": [offer_out(row) for row in rows[:limit]], "next_cursor": next_cursor}
 
 

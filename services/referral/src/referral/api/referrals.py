@@ -31,7 +31,6 @@ from referral.models import Referral, ReferralSchemeEvent
 from referral.use_cases import (
     JobSeekerInput,
     SendReferral,
-    invalid,
     send_referral,
     withdraw_referral,
 )
@@ -39,7 +38,11 @@ from shared.auth.tokens import Principal, Role
 from shared.contracts.referral import ROME_CODE_PATTERN
 from shared.contracts.vocabulary import ContractType, DeclineReason
 from shared.http.idempotency import IdempotencyKey
-from shared.http.pagination import Page, decode_cursor, encode_cursor
+from shared.http.pagination import (
+    Page,
+    decode_time_cursor,
+    encode_time_cursor,
+)
 from shared.http.problems import ProblemError
 
 router = APIRouter(prefix="/v1", tags=["referrals"])
@@ -304,14 +307,7 @@ async def list_referrals(
     if sent_to is not None:
         query = query.where(Referral.created_at < _day_start(sent_to + timedelta(days=1)))
     if cursor:
-        created_text, last_id = decode_cursor(cursor, size=2)
-        try:
-            created = datetime.fromisoformat(created_text)
-            last = uuid.UUID(last_id)
-        except (TypeError, ValueError) as exc:
-            raise invalid(
-                "cursor", "curseur invalide", "Curseur illisible.", location="query"
-            ) from exc
+        created, last = decode_time_cursor(cursor)
         query = query.where(
             or_(
                 Referral.created_at < created,
@@ -324,7 +320,7 @@ async def list_referrals(
     if len(rows) > limit:
         rows = rows[:limit]
         last_row = rows[-1]
-        next_cursor = encode_cursor([last_row.created_at.isoformat(), str(last_row.id)])
+        next_cursor = encode_time_cursor(last_row.created_at, last_row.id)
     return {"items": [referral_out(row) for row in rows], "next_cursor": next_cursor}
 
 
