@@ -29,7 +29,7 @@ from shared.contracts.topics import TopicSpec
 from shared.db.database import Database
 from shared.messaging.kafka import make_producer
 from shared.messaging.outbox import OutboxRelay, add_event
-from shared.messaging.topics import ensure_topics
+from shared.messaging.provisioning import ensure_topics
 from shared.observability.logging import configure_logging
 from shared.settings import ServiceSettings
 from shared.testing import migrated_database, store_kind
@@ -105,7 +105,7 @@ async def bench_consumer(settings: ServiceSettings, work: Path, count: int) -> N
 
     async def processed() -> int:
         async with database.sessionmaker() as session:
-            inbox = NOTIFICATIONS_PLATFORM.inbox
+            inbox = NOTIFICATIONS_PLATFORM.processed_events
             return int(await session.scalar(select(func.count()).select_from(inbox)) or 0)
 
     started = time.perf_counter()
@@ -167,7 +167,7 @@ async def bench_latency(settings: ServiceSettings, work: Path, samples: int) -> 
                 await add_event(session, REFERRAL_PLATFORM, _sent(), source="/b", topic=topic)
             while True:
                 async with notif_db.sessionmaker() as session:
-                    inbox = NOTIFICATIONS_PLATFORM.inbox
+                    inbox = NOTIFICATIONS_PLATFORM.processed_events
                     done = await session.scalar(select(func.count()).select_from(inbox))
                 if done == i + 1:
                     break

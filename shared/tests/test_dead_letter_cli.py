@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaProducer
 from shared.contracts.topics import TopicSpec
 from shared.envelope import CloudEvent
 from shared.messaging.dead_letter import DeadLetterReason, dead_letter_for
-from shared.messaging.topics import ensure_topics
+from shared.messaging.provisioning import ensure_topics
 from shared.settings import ServiceSettings
 from shared.testing_kafka import read_topic
 

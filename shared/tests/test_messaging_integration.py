@@ -28,7 +28,7 @@ from shared.messaging.consumer import (
 )
 from shared.messaging.kafka import make_producer
 from shared.messaging.outbox import OutboxRelay, add_event
-from shared.messaging.topics import ensure_topics
+from shared.messaging.provisioning import ensure_topics
 from shared.settings import ServiceSettings
 from shared.testing_kafka import read_topic
 
@@ -279,8 +279,8 @@ async def test_same_event_delivered_twice_has_one_effect(
     async with database.sessionmaker() as session:
         inbox_rows = await session.scalar(
             select(func.count())
-            .select_from(PLATFORM.inbox)
-            .where(PLATFORM.inbox.c.event_id == event_id)
+            .select_from(PLATFORM.processed_events)
+            .where(PLATFORM.processed_events.c.event_id == event_id)
         )
     assert inbox_rows == 1
 
@@ -370,7 +370,9 @@ async def test_stopped_consumer_commits_so_a_successor_does_not_reprocess(
     async with _running(second):
         await _wait_for(lambda: _has_values(database, ["a", "b", "c"]))
     async with database.sessionmaker() as session:
-        assert await session.scalar(select(func.count()).select_from(PLATFORM.inbox)) == 3
+        assert (
+            await session.scalar(select(func.count()).select_from(PLATFORM.processed_events)) == 3
+        )
 
 
 async def test_pattern_subscription_consumes_every_matching_topic_including_new_ones(

@@ -135,7 +135,7 @@ def _status_changed(sent: ReferralSent, to_status: str, **overrides: Any) -> Ref
 async def _processed(database: Database, count: int) -> None:
     async def probe() -> bool:
         async with database.sessionmaker() as session:
-            done = await session.scalar(select(func.count()).select_from(PLATFORM.inbox))
+            done = await session.scalar(select(func.count()).select_from(PLATFORM.processed_events))
         return done == count
 
     await eventually(probe)

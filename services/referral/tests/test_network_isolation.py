@@ -31,7 +31,7 @@ from shared.contracts.topics import agency_responses
 from shared.db.database import Database
 from shared.messaging.consumer import EventConsumer
 from shared.messaging.kafka import make_producer
-from shared.messaging.topics import ensure_topics
+from shared.messaging.provisioning import ensure_topics
 from shared.testing_kafka import eventually, publish, read_topic
 
 COUNSELLOR = Principal("conseiller.dupont", Role.COUNSELLOR, ft_structure="75101")

@@ -23,7 +23,7 @@ from shared.db.tables import PlatformTables
 from shared.messaging.consumer import DeadLetterHook, EventConsumer, HandlerRegistry
 from shared.messaging.kafka import client_options, make_producer
 from shared.messaging.outbox import OutboxRelay, notify_on_commit
-from shared.messaging.topics import ensure_topics
+from shared.messaging.provisioning import ensure_topics
 from shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)

@@ -20,7 +20,7 @@ from shared.db.tables import PlatformTables
 from shared.envelope import CloudEvent
 from shared.messaging.consumer import EventConsumer, HandlerRegistry
 from shared.messaging.kafka import make_producer
-from shared.messaging.topics import ensure_topics
+from shared.messaging.provisioning import ensure_topics
 from shared.settings import ServiceSettings
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from shared.contracts.agency_feed import Candidate, ReferralReceived
 from shared.contracts.topics import agency_feed, agency_responses
 from shared.envelope import CloudEvent
-from shared.messaging.topics import ensure_topics
+from shared.messaging.provisioning import ensure_topics
 from shared.settings import ServiceSettings
 from shared.testing_kafka import publish, read_topic
 

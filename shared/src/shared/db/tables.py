@@ -1,4 +1,5 @@
-"""Tables every service has in its own store: outbox, inbox and idempotency keys.
+"""Tables every service has in its own store: outbox, processed events (the inbox pattern) and
+idempotency keys.
 
 They are attached to the service's own ``MetaData`` so that one Alembic tree per service creates
 them next to the service's business tables.
@@ -58,11 +59,11 @@ def utcnow() -> datetime:
 @dataclass(frozen=True)
 class PlatformTables:
     outbox: Table
-    inbox: Table
+    processed_events: Table
     idempotency_keys: Table
 
     def all(self) -> tuple[Table, ...]:
-        return (self.outbox, self.inbox, self.idempotency_keys)
+        return (self.outbox, self.processed_events, self.idempotency_keys)
 
 
 def platform_tables(metadata: MetaData) -> PlatformTables:
@@ -87,8 +88,8 @@ def platform_tables(metadata: MetaData) -> PlatformTables:
         Column("last_error", Text),
         Index("ix_outbox_unpublished", "published_at", "id"),
     )
-    inbox = Table(
-        "inbox",
+    processed_events = Table(
+        "processed_events",
         metadata,
         Column("consumer", String(100), primary_key=True),
         Column("event_id", String(64), primary_key=True),
@@ -109,4 +110,6 @@ def platform_tables(metadata: MetaData) -> PlatformTables:
         Column("location", String(500)),
         Column("created_at", UTCDateTime(), nullable=False, default=utcnow),
     )
-    return PlatformTables(outbox=outbox, inbox=inbox, idempotency_keys=idempotency_keys)
+    return PlatformTables(
+        outbox=outbox, processed_events=processed_events, idempotency_keys=idempotency_keys
+    )

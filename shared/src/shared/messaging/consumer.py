@@ -27,10 +27,10 @@ from shared.contracts.topics import TopicSpec
 from shared.db.database import Database
 from shared.db.tables import PlatformTables
 from shared.envelope import CloudEvent, EnvelopeError
-from shared.messaging import inbox
+from shared.messaging import processed_events
 from shared.messaging.dead_letter import DeadLetterReason, dead_letter_for
 from shared.messaging.kafka import client_options
-from shared.messaging.topics import ensure_topics
+from shared.messaging.provisioning import ensure_topics
 from shared.observability.context import set_traceparent
 from shared.observability.metrics import (
     CONSUMER_LAG,
@@ -383,7 +383,7 @@ class EventConsumer:
         self, handler: Handler, event: CloudEvent, data: EventData, delivery: Delivery
     ) -> _Outcome:
         async with self._db.transaction() as session:
-            fresh = await inbox.claim(
+            fresh = await processed_events.claim(
                 session,
                 self._tables,
                 consumer=self.name,

@@ -1,5 +1,6 @@
-"""Inbox: which events a consumer has already applied, written in the same transaction as the
-effect, so that a redelivered event has no second effect."""
+"""Processed events (the inbox pattern's dedupe table): which events a consumer has already
+applied, written in the same transaction as the effect, so that a redelivered event
+has no second effect."""
 
 from __future__ import annotations
 
@@ -27,14 +28,16 @@ async def claim(
     Returns False when it was applied before. A concurrent claim of the same event fails the
     transaction on its primary key, so at most one of the two effects commits.
     """
-    inbox = tables.inbox
+    processed = tables.processed_events
     seen = await session.scalar(
-        select(inbox.c.event_id).where(inbox.c.consumer == consumer, inbox.c.event_id == event_id)
+        select(processed.c.event_id).where(
+            processed.c.consumer == consumer, processed.c.event_id == event_id
+        )
     )
     if seen is not None:
         return False
     await session.execute(
-        inbox.insert().values(
+        processed.insert().values(
             consumer=consumer,
             event_id=event_id,
             event_type=event_type,
