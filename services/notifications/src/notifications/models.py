@@ -41,8 +41,6 @@ class Base(DeclarativeBase):
 
 PLATFORM = platform_tables(Base.metadata)
 
-DELIVERY_STATUSES = ("pending", "delivered", "failed", "skipped")
-
 
 class Notification(Base):
     """What one recipient is told about one event: one row per (event, recipient)."""
@@ -67,7 +65,7 @@ class Notification(Base):
     body: Mapped[str] = mapped_column(Text)
     referral_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    #: When the recipient marked it read in the inbox.
+    #: When the recipient marked it read in the in-app list.
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     deliveries: Mapped[list[Delivery]] = relationship(
@@ -93,12 +91,14 @@ class Delivery(Base):
     notification_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("notifications.id", ondelete="CASCADE"), index=True
     )
+    #: :class:`notifications.domain.delivery.Channel` value (email, webhook, inbox).
     channel: Mapped[str] = mapped_column(String(32))
-    #: Where it goes: an email address, a webhook URL, or ``<kind>:<id>`` for the inbox.
+    #: Where it goes: an email address, a webhook URL, or ``<kind>:<id>`` for the in-app list.
     address: Mapped[str | None] = mapped_column(String(1000))
     subject: Mapped[str] = mapped_column(String(300))
-    #: Text of the mail or inbox message; for a webhook, the exact JSON body that is signed.
+    #: Text of the mail or in-app message; for a webhook, the exact JSON body that is signed.
     body: Mapped[str] = mapped_column(Text)
+    #: :class:`notifications.domain.delivery.DeliveryStatus` value.
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -122,7 +122,7 @@ class DeliveryAttempt(Base):
     number: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    #: delivered | retry | failed
+    #: :class:`notifications.domain.delivery.AttemptOutcome` value (delivered | retry | failed).
     outcome: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
     #: What the other side answered (SMTP reply, HTTP status).
@@ -163,7 +163,7 @@ class FollowedReferral(Base):
     counsellor_id: Mapped[str] = mapped_column(String(255))
     rome_code: Mapped[str] = mapped_column(String(5))
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    #: sent (no answer yet) | answered | closed
+    #: :class:`notifications.domain.following.FollowedReferralStatus` (sent | answered | closed).
     status: Mapped[str] = mapped_column(String(16))
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -183,6 +183,6 @@ class FollowedImmersion(Base):
     end_date: Mapped[date] = mapped_column(Date)
     host_name: Mapped[str] = mapped_column(String(300))
     tutor_name: Mapped[str | None] = mapped_column(String(200))
-    #: validated | cancelled | completed
+    #: :class:`notifications.domain.following.FollowedImmersionStatus` value.
     status: Mapped[str] = mapped_column(String(16))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
