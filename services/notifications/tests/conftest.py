@@ -1,5 +1,9 @@
 """Fixtures of the notifications tests: a migrated store, a real SMTP server (aiosmtpd) and a
-real HTTP receiver on loopback, and the service's app for HTTP calls."""
+real HTTP receiver on loopback, and the service's app for HTTP calls.
+
+Tiers: ``unit/`` (pure: routing, templates, calendar, backoff), ``service/`` (in-process HTTP,
+deliveries to real SMTP and HTTP receivers, the store), ``messaging/`` (the real broker).
+"""
 
 from __future__ import annotations
 

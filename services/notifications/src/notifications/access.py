@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, and_, true
 
-from notifications.domain.delivery import Channel, DeliveryStatus
+from notifications.domain.delivery import Channel, DeliveryActor, DeliveryStatus
 from notifications.models import Delivery, Notification
 from shared.auth.tokens import Principal, Role
-from shared.http.problems import ProblemError
+from shared.domain.errors import Forbidden
 
 #: The platform itself: the consumers and the periodic jobs (delivery worker, reminders).
 SYSTEM = Principal(subject="system:notifications", role=Role.OPS)
@@ -58,6 +58,11 @@ def in_app_delivered() -> ColumnElement[bool]:
     )
 
 
+def delivery_actor(principal: Principal) -> DeliveryActor:
+    """Who moves a delivery: the platform itself (consumers, jobs), or ops."""
+    return DeliveryActor.SYSTEM if principal == SYSTEM else DeliveryActor.OPS
+
+
 def ensure_manages_directory(principal: Principal) -> None:
     """Contacts, webhooks and retries: ops only."""
     if not sees_everything(principal):
@@ -74,5 +79,5 @@ def ensure_may_change_preferences(principal: Principal, kind: str, recipient_id:
         raise _refused("Vous ne pouvez modifier que vos propres préférences.")
 
 
-def _refused(detail: str) -> ProblemError:
-    return ProblemError(403, "Accès refusé", detail, problem="forbidden")
+def _refused(detail: str) -> Forbidden:
+    return Forbidden(detail)

@@ -134,7 +134,6 @@ class DeliveryWorker:
             max_attempts=settings.delivery_max_attempts,
             backoff_base_seconds=settings.delivery_backoff_base_seconds,
             backoff_max_seconds=settings.delivery_backoff_max_seconds,
-            event_source=settings.event_source,
             response=result.response,
             error=result.error,
             rng=self._rng,

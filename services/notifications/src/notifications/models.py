@@ -31,8 +31,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from notifications.settings import NotificationsSettings
 from shared.db.naming import NAMING_CONVENTION
 from shared.db.tables import BigIntId, UTCDateTime, platform_tables
+from shared.messaging.outbox import Outbox
 
 
 class Base(DeclarativeBase):
@@ -40,6 +42,8 @@ class Base(DeclarativeBase):
 
 
 PLATFORM = platform_tables(Base.metadata)
+#: Where the service stages its events (delivery outcomes), with its CloudEvents source.
+OUTBOX = Outbox(PLATFORM, NotificationsSettings.model_fields["event_source"].default)
 
 
 class Notification(Base):

@@ -48,10 +48,7 @@ async def list_deliveries(
     )
     async with runtime.session() as session:
         page = await queries.list_deliveries(query, principal, session)
-    return {
-        "items": [delivery_out(delivery, message) for delivery, message in page.items],
-        "next_cursor": page.next_cursor,
-    }
+        return page.map(lambda delivery: delivery_out(delivery, delivery.notification))
 
 
 @router.get(

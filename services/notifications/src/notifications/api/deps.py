@@ -13,6 +13,7 @@ from notifications.domain.delivery import DELIVERY_STATUSES
 from notifications.domain.routing import AUDIENCES
 from shared.auth.tokens import Principal, Role
 from shared.http.app import RuntimeDep
+from shared.http.pagination import CursorQuery, LimitQuery
 from shared.http.security import require_roles
 
 Runtime = RuntimeDep
@@ -28,8 +29,8 @@ RecipientKind = Literal["agency", "counsellor", "tutor", "job_seeker"]
 assert set(RecipientKind.__args__) == set(AUDIENCES)  # type: ignore[attr-defined]
 
 KindPath = Annotated[RecipientKind, Path(description="agency | counsellor | tutor | job_seeker")]
-#: Ops listings: up to 500 a page.
+#: Ops listings: up to 500 a page (as they always allowed; other lists: ``LimitQuery``, 200).
 OpsLimit = Annotated[int, Query(ge=1, le=500)]
 #: The in-app list: up to 200 a page.
-InAppLimit = Annotated[int, Query(ge=1, le=200)]
-Cursor = Annotated[str | None, Query()]
+InAppLimit = LimitQuery
+Cursor = CursorQuery

@@ -46,8 +46,7 @@ async def list_notifications(
     )
     async with runtime.session() as session:
         page = await queries.list_messages(query, principal, session)
-        items = [notification_out(row) for row in page.items]
-    return {"items": items, "next_cursor": page.next_cursor}
+        return page.map(notification_out)
 
 
 @router.get(

@@ -1,5 +1,6 @@
-"""A delivery: one message on one channel. Its channels, its statuses and the moves between them,
-the retry delay, and how a new delivery starts (pending, or skipped and why).
+"""A delivery: one message on one channel. Its channels, its statuses and the moves between them
+(:data:`DELIVERY_LIFECYCLE`, refused by :func:`check_transition`), the retry delay, and how a new
+delivery starts (pending, or skipped and why).
 
 The values are those stored in ``deliveries.status`` / ``deliveries.channel`` and published in
 ``coop.notification.*.v1`` (``channel``): renaming a member never changes its value.
@@ -9,6 +10,9 @@ from __future__ import annotations
 
 import enum
 import random
+
+from shared.domain.errors import Conflict
+from shared.domain.transitions import Transition, TransitionTable
 
 
 class Channel(enum.StrEnum):
@@ -34,6 +38,65 @@ class DeliveryStatus(enum.StrEnum):
 DELIVERY_STATUSES: tuple[str, ...] = tuple(status.value for status in DeliveryStatus)
 
 
+class DeliveryActor(enum.StrEnum):
+    """Who moves a delivery."""
+
+    #: The platform itself: the consumer or a reminder records it, the worker sends it.
+    SYSTEM = "system"
+    OPS = "ops"
+
+
+class DeliveryAction(enum.StrEnum):
+    RECORD = "record"  # a new delivery, to be sent
+    SKIP = "skip"  # a new delivery that will not be attempted (no address, opted out)
+    CLAIM = "claim"  # the worker takes it for one try (attempts + 1, lease)
+    DELIVER = "deliver"
+    RESCHEDULE = "reschedule"  # the try failed for now: next one after the backoff
+    FAIL = "fail"  # refused for good, or the last allowed try failed
+    RETRY = "retry"  # ops put it back in the queue (attempts reset, address re-read)
+
+
+_PENDING, _SKIPPED, _FAILED = DeliveryStatus.PENDING, DeliveryStatus.SKIPPED, DeliveryStatus.FAILED
+_SYSTEM, _OPS = frozenset({DeliveryActor.SYSTEM.value}), frozenset({DeliveryActor.OPS.value})
+
+#: The lifecycle of a delivery, as data.
+DELIVERY_LIFECYCLE: TransitionTable[DeliveryStatus] = TransitionTable(
+    "Envoi",
+    (
+        Transition(DeliveryAction.RECORD, frozenset({None}), _PENDING, _SYSTEM, "à envoyer"),
+        Transition(DeliveryAction.SKIP, frozenset({None}), _SKIPPED, _SYSTEM, "non tenté"),
+        Transition(DeliveryAction.CLAIM, frozenset({_PENDING}), _PENDING, _SYSTEM, "tentative"),
+        Transition(
+            DeliveryAction.DELIVER,
+            frozenset({_PENDING}),
+            DeliveryStatus.DELIVERED,
+            _SYSTEM,
+            "remis",
+        ),
+        Transition(
+            DeliveryAction.RESCHEDULE, frozenset({_PENDING}), _PENDING, _SYSTEM, "nouvel essai"
+        ),
+        Transition(DeliveryAction.FAIL, frozenset({_PENDING}), _FAILED, _SYSTEM, "en échec"),
+        Transition(DeliveryAction.RETRY, frozenset({_FAILED, _SKIPPED}), _PENDING, _OPS, "relancé"),
+    ),
+)
+
+
+def check_transition(
+    action: DeliveryAction, current: str | None, actor: DeliveryActor
+) -> Transition[DeliveryStatus]:
+    """The move ``actor`` may make with ``action`` from ``current``; refused otherwise
+    (:class:`~shared.domain.errors.TransitionRefused`, or for an ops retry the API's
+    ``delivery-not-retryable`` conflict)."""
+    status = DeliveryStatus(current) if current is not None else None
+    if action is DeliveryAction.RETRY and DELIVERY_LIFECYCLE.find(action, status) is None:
+        raise Conflict(
+            f"Seul un envoi en échec ou non tenté peut être relancé (statut : {current}).",
+            code="delivery-not-retryable",
+        )
+    return DELIVERY_LIFECYCLE.check(action, status, actor)
+
+
 class AttemptOutcome(enum.StrEnum):
     """What one try gave (``delivery_attempts.outcome``)."""
 
@@ -47,16 +110,24 @@ NO_ADDRESS = "no_address: nothing on file for this channel"
 OPTED_OUT = "opted_out: the recipient opted out of this channel or kind of message"
 
 
-def first_status(
+def first_move(
     address: str | None, *, required: bool, opted_out: bool
-) -> tuple[DeliveryStatus, str | None]:
-    """How a new delivery starts: pending, or skipped with the reason (no address, opted out;
-    a message required by the process ignores preferences)."""
+) -> tuple[DeliveryAction, str | None]:
+    """How a new delivery starts: recorded to be sent, or skipped with the reason (no address,
+    opted out; a message required by the process ignores preferences)."""
     if address is None:
-        return DeliveryStatus.SKIPPED, NO_ADDRESS
+        return DeliveryAction.SKIP, NO_ADDRESS
     if not required and opted_out:
-        return DeliveryStatus.SKIPPED, OPTED_OUT
-    return DeliveryStatus.PENDING, None
+        return DeliveryAction.SKIP, OPTED_OUT
+    return DeliveryAction.RECORD, None
+
+
+#: The move that records each final outcome of a try.
+OUTCOME_ACTIONS: dict[AttemptOutcome, DeliveryAction] = {
+    AttemptOutcome.DELIVERED: DeliveryAction.DELIVER,
+    AttemptOutcome.RETRY: DeliveryAction.RESCHEDULE,
+    AttemptOutcome.FAILED: DeliveryAction.FAIL,
+}
 
 
 def final_outcome(outcome: AttemptOutcome, *, attempt: int, max_attempts: int) -> AttemptOutcome:

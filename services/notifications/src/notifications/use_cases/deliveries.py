@@ -25,18 +25,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from notifications import access
 from notifications.adapters.base import Outgoing
 from notifications.domain.delivery import (
+    OUTCOME_ACTIONS,
     AttemptOutcome,
     Channel,
+    DeliveryAction,
     DeliveryStatus,
     backoff_seconds,
+    check_transition,
     final_outcome,
 )
-from notifications.models import PLATFORM, Delivery, DeliveryAttempt, Notification, Recipient
+from notifications.domain.errors import DeliveryNotFound
+from notifications.models import OUTBOX, Delivery, DeliveryAttempt, Notification, Recipient
 from notifications.use_cases import recipients
 from shared.auth.tokens import Principal
 from shared.contracts.notifications import NotificationDelivered, NotificationFailed
-from shared.http.problems import ProblemError
-from shared.messaging.outbox import add_event
+from shared.domain.errors import Conflict
 
 # -- 1. claim -------------------------------------------------------------------------------------
 
@@ -54,12 +57,15 @@ async def claim_due(
 ) -> list[Outgoing]:
     """Take the due pending deliveries (oldest first) for one try each, under a lease."""
     access.ensure_manages_deliveries(principal)
+    claim = check_transition(
+        DeliveryAction.CLAIM, DeliveryStatus.PENDING, access.delivery_actor(principal)
+    )
     now = datetime.now(UTC)
     lease_until = now + timedelta(seconds=command.lease_seconds)
     query = (
         select(Delivery, Notification)
         .join(Notification, Notification.id == Delivery.notification_id)
-        .where(Delivery.status == DeliveryStatus.PENDING.value, Delivery.next_attempt_at <= now)
+        .where(Delivery.status.in_(claim.sources), Delivery.next_attempt_at <= now)
         .order_by(Delivery.next_attempt_at, Delivery.id)
         .limit(command.batch_size)
     )
@@ -68,6 +74,7 @@ async def claim_due(
     rows = (await session.execute(query)).all()
     claimed = []
     for delivery, message in rows:
+        delivery.status = claim.target.value
         delivery.attempts += 1
         delivery.next_attempt_at = lease_until
         delivery.updated_at = now
@@ -111,7 +118,6 @@ class RecordAttempt:
     max_attempts: int
     backoff_base_seconds: float
     backoff_max_seconds: float
-    event_source: str
     response: str | None = None
     error: str | None = None
     rng: random.Random | None = None
@@ -128,11 +134,19 @@ async def record_attempt(
     outcome = final_outcome(
         command.outcome, attempt=outgoing.attempt, max_attempts=command.max_attempts
     )
-    values: dict[str, object] = {"updated_at": now, "last_error": command.error}
+    # The claim left it pending: the move this outcome makes from there.
+    move = check_transition(
+        OUTCOME_ACTIONS[outcome], DeliveryStatus.PENDING, access.delivery_actor(principal)
+    )
+    values: dict[str, object] = {
+        "status": move.target.value,
+        "updated_at": now,
+        "last_error": command.error,
+    }
     if outcome is AttemptOutcome.DELIVERED:
-        values.update(status=DeliveryStatus.DELIVERED.value, delivered_at=now, next_attempt_at=None)
+        values.update(delivered_at=now, next_attempt_at=None)
     elif outcome is AttemptOutcome.FAILED:
-        values.update(status=DeliveryStatus.FAILED.value, next_attempt_at=None)
+        values.update(next_attempt_at=None)
     else:
         delay = backoff_seconds(
             outgoing.attempt,
@@ -145,7 +159,7 @@ async def record_attempt(
         update(Delivery)
         .where(
             Delivery.id == outgoing.delivery_id,
-            Delivery.status == DeliveryStatus.PENDING.value,
+            Delivery.status.in_(move.sources),
             Delivery.attempts == outgoing.attempt,
         )
         .values(**values)
@@ -187,13 +201,8 @@ async def _publish_outcome(
         data = NotificationDelivered(**common)
     else:
         data = NotificationFailed(**common, last_error=command.error or "unknown")
-    await add_event(
-        session,
-        PLATFORM,
-        data,
-        source=command.event_source,
-        subject=f"notifications/{outgoing.notification_id}",
-        occurred_at=now,
+    await OUTBOX.stage(
+        session, data, subject=f"notifications/{outgoing.notification_id}", occurred_at=now
     )
 
 
@@ -212,26 +221,18 @@ async def retry(
     address re-read from the directory (fix the address, then retry)."""
     access.ensure_manages_deliveries(principal)
     delivery, message = await delivery_with_message(session, principal, command.delivery_id)
-    if delivery.status not in (DeliveryStatus.FAILED, DeliveryStatus.SKIPPED):
-        raise ProblemError(
-            409,
-            "Conflit",
-            f"Seul un envoi en échec ou non tenté peut être relancé (statut : {delivery.status}).",
-            problem="delivery-not-retryable",
-        )
+    move = check_transition(DeliveryAction.RETRY, delivery.status, access.delivery_actor(principal))
     found = await recipients.addressee(session, message.recipient_kind, message.recipient_id)
     address = found.address_for(delivery.channel)
     if address is None:
-        raise ProblemError(
-            409,
-            "Conflit",
+        raise Conflict(
             f"Aucune adresse {delivery.channel} pour {message.recipient_kind} "
             f"{message.recipient_id} : enregistrez-la d'abord (PUT /v1/recipients/…).",
-            problem="no-address",
+            code="no-address",
         )
     now = datetime.now(UTC)
     delivery.address = address
-    delivery.status = DeliveryStatus.PENDING.value
+    delivery.status = move.target.value
     delivery.attempts = 0
     delivery.next_attempt_at = now
     delivery.last_error = None
@@ -252,5 +253,5 @@ async def delivery_with_message(
         )
     ).first()
     if row is None:
-        raise ProblemError(404, "Envoi introuvable", problem="not-found")
+        raise DeliveryNotFound("Envoi introuvable.")
     return row[0], row[1]

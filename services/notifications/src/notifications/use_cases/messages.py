@@ -18,7 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications import access
 from notifications.domain.catalog import ROUTING, TEMPLATES
-from notifications.domain.delivery import Channel, DeliveryStatus, first_status
+from notifications.domain.delivery import (
+    Channel,
+    DeliveryStatus,
+    check_transition,
+    first_move,
+)
+from notifications.domain.errors import MessageNotFound
 from notifications.domain.messages import Cause, webhook_body
 from notifications.domain.recipients import Addressee, salutation
 from notifications.domain.rendering import Templates
@@ -26,7 +32,6 @@ from notifications.domain.routing import RoutingTable, Rule
 from notifications.models import Delivery, Notification
 from notifications.use_cases import recipients
 from shared.auth.tokens import Principal
-from shared.http.problems import ProblemError
 
 log = structlog.get_logger(__name__)
 
@@ -53,7 +58,7 @@ async def record(
             continue
         if await _already_told(session, cause.cause_id, addressee):
             continue
-        created.append(_message(session, cause, rule, addressee, command.templates))
+        created.append(_message(session, principal, cause, rule, addressee, command.templates))
     await session.flush()
     return created
 
@@ -70,7 +75,12 @@ async def _already_told(session: AsyncSession, cause_id: str, addressee: Address
 
 
 def _message(
-    session: AsyncSession, cause: Cause, rule: Rule, addressee: Addressee, templates: Templates
+    session: AsyncSession,
+    principal: Principal,
+    cause: Cause,
+    rule: Rule,
+    addressee: Addressee,
+    templates: Templates,
 ) -> Notification:
     now = datetime.now(UTC)
     context = {**cause.context, "salutation": salutation(addressee)}
@@ -78,6 +88,7 @@ def _message(
         channel: templates.render(rule.template, channel, context) for channel in rule.channels
     }
     first = rendered[rule.channels[0]]
+    actor = access.delivery_actor(principal)
     message = Notification(
         id=uuid.uuid4(),
         event_id=cause.cause_id,
@@ -108,9 +119,10 @@ def _message(
                 text=text.body,
             )
         address = addressee.address_for(channel)
-        status, error = first_status(
+        action, error = first_move(
             address, required=rule.required, opted_out=addressee.opted_out(channel, rule.kind)
         )
+        status = check_transition(action, None, actor).target
         session.add(
             Delivery(
                 id=delivery_id,
@@ -156,7 +168,7 @@ async def mark_read(command: MarkRead, principal: Principal, session: AsyncSessi
         )
     ).first()
     if row is None:  # someone else's message is as unknown as a missing one
-        raise ProblemError(404, "Message introuvable", problem="not-found")
+        raise MessageNotFound("Message introuvable.")
     message, delivery = row
     if message.read_at is None:
         message.read_at = datetime.now(UTC)

@@ -6,24 +6,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications import access
+from notifications.domain.delivery import Channel
+from notifications.domain.errors import MessageNotFound, RecipientNotFound
 from notifications.models import Delivery, DeliveryAttempt, Notification, Recipient
 from notifications.use_cases.deliveries import delivery_with_message
 from shared.auth.tokens import Principal
-from shared.http.pagination import decode_time_cursor, encode_time_cursor
-from shared.http.problems import ProblemError
-
-
-@dataclass(frozen=True, slots=True)
-class PageOf:
-    items: list[Any]
-    next_cursor: str | None
-
+from shared.http.pagination import KeysetPage, fetch_page
 
 # -- messages -------------------------------------------------------------------------------------
 
@@ -38,7 +31,9 @@ class ListMessages:
     cursor: str | None = None
 
 
-async def list_messages(query: ListMessages, principal: Principal, session: AsyncSession) -> PageOf:
+async def list_messages(
+    query: ListMessages, principal: Principal, session: AsyncSession
+) -> KeysetPage[Notification]:
     """Messages, oldest first (one per cause and recipient)."""
     stmt = select(Notification).where(access.messages_visible_to(principal))
     if query.referral_id is not None:
@@ -49,9 +44,15 @@ async def list_messages(query: ListMessages, principal: Principal, session: Asyn
         stmt = stmt.where(Notification.recipient_id == query.recipient_id)
     if query.event_type is not None:
         stmt = stmt.where(Notification.event_type == query.event_type)
-    stmt = _keyset(stmt, Notification, query.cursor, newest_first=False)
-    rows = list((await session.scalars(stmt.limit(query.limit + 1))).all())
-    return _page(rows, query.limit, lambda row: row)
+    return await fetch_page(
+        session,
+        stmt,
+        created=Notification.created_at,
+        ident=Notification.id,
+        cursor=query.cursor,
+        limit=query.limit,
+        newest_first=False,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +78,7 @@ async def message_as_sent(
         )
     )
     if message is None:
-        raise ProblemError(404, "Message introuvable", problem="not-found")
+        raise MessageNotFound("Message introuvable.")
     deliveries = [
         DeliveryAsSent(d, message, await _attempts(session, d.id)) for d in message.deliveries
     ]
@@ -99,10 +100,10 @@ class ListDeliveries:
 
 async def list_deliveries(
     query: ListDeliveries, principal: Principal, session: AsyncSession
-) -> PageOf:
-    """Deliveries, oldest first, each with its message: items are ``(delivery, message)``."""
+) -> KeysetPage[Delivery]:
+    """Deliveries, oldest first (each with its ``notification`` loaded)."""
     stmt = (
-        select(Delivery, Notification)
+        select(Delivery)
         .join(Notification, Notification.id == Delivery.notification_id)
         .where(access.messages_visible_to(principal))
     )
@@ -114,9 +115,15 @@ async def list_deliveries(
         stmt = stmt.where(Notification.recipient_kind == query.recipient_kind)
     if query.recipient_id is not None:
         stmt = stmt.where(Notification.recipient_id == query.recipient_id)
-    stmt = _keyset(stmt, Delivery, query.cursor, newest_first=False)
-    rows = [(d, m) for d, m in (await session.execute(stmt.limit(query.limit + 1))).all()]
-    return _page(rows, query.limit, lambda row: row[0])
+    return await fetch_page(
+        session,
+        stmt,
+        created=Delivery.created_at,
+        ident=Delivery.id,
+        cursor=query.cursor,
+        limit=query.limit,
+        newest_first=False,
+    )
 
 
 async def delivery_as_sent(
@@ -168,23 +175,34 @@ async def in_app_messages(
 ) -> InAppPage:
     """The caller's messages whose in-app delivery is done, newest first, with the unread count."""
     stmt = (
-        select(Notification, Delivery)
+        select(Notification)
         .join(Delivery, access.in_app_delivered())
         .where(access.addressed_to(principal))
     )
     if query.unread_only:
         stmt = stmt.where(Notification.read_at.is_(None))
-    stmt = _keyset(stmt, Notification, query.cursor, newest_first=True)
+    page = await fetch_page(
+        session,
+        stmt,
+        created=Notification.created_at,
+        ident=Notification.id,
+        cursor=query.cursor,
+        limit=query.limit,
+    )
     unread = (
         select(func.count())
         .select_from(Notification)
         .join(Delivery, access.in_app_delivered())
         .where(access.addressed_to(principal), Notification.read_at.is_(None))
     )
-    rows = [(m, d) for m, d in (await session.execute(stmt.limit(query.limit + 1))).all()]
     unread_count = int(await session.scalar(unread) or 0)
-    page = _page(rows, query.limit, lambda row: row[0])
-    return InAppPage(page.items, page.next_cursor, unread_count)
+    items = [(message, _in_app_delivery(message)) for message in page.items]
+    return InAppPage(items, page.next_cursor, unread_count)
+
+
+def _in_app_delivery(message: Notification) -> Delivery:
+    """The message's in-app delivery (one per message and channel)."""
+    return next(d for d in message.deliveries if d.channel == Channel.IN_APP)
 
 
 # -- directory ------------------------------------------------------------------------------------
@@ -197,7 +215,7 @@ async def recipient(
     access.ensure_manages_directory(principal)
     row = await session.get(Recipient, (kind, recipient_id))
     if row is None:
-        raise ProblemError(404, "Destinataire inconnu", problem="not-found")
+        raise RecipientNotFound("Destinataire inconnu.")
     return row
 
 
@@ -207,36 +225,3 @@ async def own_preferences(
     """The caller's own directory entry, if any: ``(kind, id, row or None)``."""
     kind, recipient_id = access.own_recipient(principal)
     return kind, recipient_id, await session.get(Recipient, (kind, recipient_id))
-
-
-# -- paging ---------------------------------------------------------------------------------------
-
-
-def _keyset(
-    stmt: Select[Any], model: Any, cursor: str | None, *, newest_first: bool
-) -> Select[Any]:
-    if newest_first:
-        stmt = stmt.order_by(model.created_at.desc(), model.id.desc())
-    else:
-        stmt = stmt.order_by(model.created_at, model.id)
-    if cursor:
-        created, last_id = decode_time_cursor(cursor)
-        if newest_first:
-            after = or_(
-                model.created_at < created, and_(model.created_at == created, model.id < last_id)
-            )
-        else:
-            after = or_(
-                model.created_at > created, and_(model.created_at == created, model.id > last_id)
-            )
-        stmt = stmt.where(after)
-    return stmt
-
-
-def _page(rows: list[Any], limit: int, keyed: Any) -> PageOf:
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = keyed(rows[-1])
-        next_cursor = encode_time_cursor(last.created_at, last.id)
-    return PageOf(rows, next_cursor)

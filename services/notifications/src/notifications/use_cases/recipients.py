@@ -17,7 +17,7 @@ from notifications import access
 from notifications.domain.recipients import JOB_SEEKERS_REACHABLE, Addressee
 from notifications.models import FollowedReferral, Recipient
 from shared.auth.tokens import Principal
-from shared.http.problems import FieldError, ProblemError
+from shared.domain.errors import FieldIssue, InvalidInput
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +44,9 @@ async def register(
 ) -> Registered:
     access.ensure_manages_directory(principal)
     if command.kind == "job_seeker":
-        raise ProblemError(
-            422,
-            "Requête invalide",
+        raise InvalidInput(
             "Aucun contact de demandeur d'emploi n'est enregistré sans consentement recueilli.",
-            problem="validation-error",
-            errors=[FieldError("kind", "job_seeker non joignable", "path")],
+            errors=[FieldIssue("kind", "job_seeker non joignable", "path")],
         )
     generated = None
     secret = command.webhook_secret
