@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from notifications.domain.delivery import DELIVERY_STATUSES
 from notifications.settings import NotificationsSettings
 from shared.db.naming import NAMING_CONVENTION
 from shared.db.tables import BigIntId, UTCDateTime, platform_tables
@@ -84,7 +85,7 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("notification_id", "channel", name="one_per_channel"),
         CheckConstraint(
-            "status IN ('pending', 'delivered', 'failed', 'skipped')", name="known_status"
+            f"status IN ({', '.join(repr(s) for s in DELIVERY_STATUSES)})", name="known_status"
         ),
         # The worker's query: due pending deliveries, oldest first.
         Index("ix_deliveries_due", "status", "next_attempt_at"),

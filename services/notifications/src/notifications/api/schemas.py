@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, HttpUrl
 
+from notifications.domain.delivery import CHANNELS
 from notifications.models import Delivery, DeliveryAttempt, Notification, Recipient
 from notifications.use_cases.queries import DeliveryAsSent
 
@@ -132,8 +133,12 @@ class RecipientIn(BaseModel):
     )
 
 
+ChannelName = Literal["email", "webhook", "inbox"]
+assert set(ChannelName.__args__) == set(CHANNELS)  # type: ignore[attr-defined]
+
+
 class PreferencesIn(BaseModel):
-    opted_out_channels: list[Literal["email", "webhook", "inbox"]] = Field(default_factory=list)
+    opted_out_channels: list[ChannelName] = Field(default_factory=list)
     opted_out_kinds: list[str] = Field(
         default_factory=list, description="Types de messages refusés (ex. referral.update)."
     )
