@@ -6,6 +6,8 @@
   message is as unknown as a missing one (404).
 - The directory (contacts, webhooks) and retries are managed by ops only.
 - Preferences: a caller changes their own (the recipient their token designates), ops anyone's.
+- Following events, recording messages and reminders, sending: the platform itself
+  (:data:`SYSTEM`: the consumers and the periodic jobs), nobody else.
 
 Every query of :mod:`notifications.use_cases.queries` and every use case goes through here: no
 router filters rows itself.
@@ -61,6 +63,12 @@ def in_app_delivered() -> ColumnElement[bool]:
 def delivery_actor(principal: Principal) -> DeliveryActor:
     """Who moves a delivery: the platform itself (consumers, jobs), or ops."""
     return DeliveryActor.SYSTEM if principal == SYSTEM else DeliveryActor.OPS
+
+
+def ensure_platform(principal: Principal) -> None:
+    """What only the platform itself does: follow events, record messages and reminders, send."""
+    if principal != SYSTEM:
+        raise _refused("Réservé à la plateforme (consommateurs et tâches périodiques).")
 
 
 def ensure_manages_directory(principal: Principal) -> None:

@@ -56,7 +56,7 @@ async def claim_due(
     command: ClaimDue, principal: Principal, session: AsyncSession
 ) -> list[Outgoing]:
     """Take the due pending deliveries (oldest first) for one try each, under a lease."""
-    access.ensure_manages_deliveries(principal)
+    access.ensure_platform(principal)
     claim = check_transition(
         DeliveryAction.CLAIM, DeliveryStatus.PENDING, access.delivery_actor(principal)
     )
@@ -128,7 +128,7 @@ async def record_attempt(
 ) -> AttemptOutcome | None:
     """Record the try; return its final outcome, or None when the claim was lost (another worker
     took the delivery after our lease expired: our outcome is dropped)."""
-    access.ensure_manages_deliveries(principal)
+    access.ensure_platform(principal)
     outgoing = command.outgoing
     now = datetime.now(UTC)
     outcome = final_outcome(

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifications import access
 from notifications.domain.following import (
     FollowedImmersionStatus,
     FollowedReferralStatus,
@@ -35,6 +36,7 @@ class Follow:
 
 
 async def follow(command: Follow, principal: Principal, session: AsyncSession) -> None:
+    access.ensure_platform(principal)
     data = command.data
     now = datetime.now(UTC)
     if isinstance(data, ReferralSent):

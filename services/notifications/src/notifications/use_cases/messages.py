@@ -49,6 +49,7 @@ async def record(
     command: RecordMessages, principal: Principal, session: AsyncSession
 ) -> list[Notification]:
     """Create the messages and deliveries of the cause; return the new messages."""
+    access.ensure_platform(principal)
     cause = command.cause
     created: list[Notification] = []
     for rule in command.routing.rules_for(cause.trigger):

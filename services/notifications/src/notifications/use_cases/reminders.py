@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifications import access
 from notifications.domain.business_days import BusinessCalendar
 from notifications.domain.following import FollowedImmersionStatus, FollowedReferralStatus
 from notifications.domain.messages import Cause
@@ -42,6 +43,7 @@ async def due_immersion_reminders(
 ) -> list[Cause]:
     """A reminder for each validated convention starting within N business days (from N business
     days before the start until the day before it: a downtime is caught up)."""
+    access.ensure_platform(principal)
     horizon = query.calendar.add_business_days(query.today, query.business_days)
     due = (
         await session.scalars(
@@ -100,6 +102,7 @@ async def due_referral_reminders(
     query: DueReferrals, principal: Principal, session: AsyncSession
 ) -> list[ReferralReminder]:
     """A reminder for each referral still without any answer N days after it was sent, once."""
+    access.ensure_platform(principal)
     threshold = query.now - timedelta(days=query.after_days)
     due = (
         await session.scalars(
