@@ -1,27 +1,25 @@
-"""What every router of the service uses: the runtime and settings, the roles, creating with an
-``Idempotency-Key``, keyset pagination, and the mapping of domain refusals to problem+json."""
+"""What every router of the service uses: the runtime and settings, the roles, the paging
+parameters, creating with an ``Idempotency-Key``, and the mapping of domain refusals to
+problem+json."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
-from sqlalchemy import Select, and_, or_
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispositifs.domain.immersion import TransitionNotAllowed
-from dispositifs.domain.violations import RulesBroken
+from dispositifs.domain.violations import NotAllowed, NotFound, RulesBroken
 from dispositifs.models import PLATFORM
 from dispositifs.settings import DispositifsSettings
-from dispositifs.use_cases.immersions import NotAllowed
+from dispositifs.use_cases import Session
 from shared.auth.tokens import Principal, Role
 from shared.http.app import RuntimeDep
 from shared.http.idempotency import create_once
-from shared.http.pagination import decode_time_cursor, encode_time_cursor
-from shared.http.problems import FieldError, ProblemError, problem_response
+from shared.http.problems import FieldError, problem_response
 from shared.http.security import require_roles
 from shared.runtime import ServiceRuntime
 
@@ -30,6 +28,8 @@ CounsellorOrOps = Annotated[Principal, Depends(require_roles(Role.COUNSELLOR, Ro
 
 
 Runtime = RuntimeDep
+Limit = Annotated[int, Query(ge=1, le=200)]
+Cursor = Annotated[str | None, Query()]
 
 
 def settings_of(runtime: ServiceRuntime) -> DispositifsSettings:
@@ -38,22 +38,13 @@ def settings_of(runtime: ServiceRuntime) -> DispositifsSettings:
     return settings
 
 
-def not_found(what: str, ident: object) -> ProblemError:
-    return ProblemError(404, "Ressource introuvable", f"{what} {ident} introuvable.")
-
-
-def visible(principal: Principal, structure_code: str | None) -> bool:
-    """A counsellor sees what belongs to their France Travail structure; ops see everything."""
-    return principal.role is Role.OPS or structure_code == principal.ft_structure
-
-
 async def create_idempotently(
     runtime: ServiceRuntime,
     principal: Principal,
     key: str,
     request: Request,
     body: BaseModel,
-    create: Callable[[AsyncSession], Awaitable[tuple[dict[str, Any], str]]],
+    create: Callable[[Session], Awaitable[tuple[dict[str, Any], str]]],
 ) -> Response:
     """Run ``create`` once per (caller, key): a retry gets the first response back."""
     return await create_once(
@@ -64,25 +55,6 @@ async def create_idempotently(
         {"path": request.url.path, "body": body.model_dump(mode="json")},
         create,
     )
-
-
-def keyset(query: Select[Any], model: Any, cursor: str | None) -> Select[Any]:
-    """Newest first, by (created_at, id), after ``cursor``."""
-    query = query.order_by(model.created_at.desc(), model.id.desc())
-    if cursor:
-        created, last = decode_time_cursor(cursor)
-        query = query.where(
-            or_(model.created_at < created, and_(model.created_at == created, model.id < last))
-        )
-    return query
-
-
-def page(rows: list[Any], limit: int, out: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_time_cursor(rows[-1].created_at, rows[-1].id)
-    return {"items": [out(row) for row in rows], "next_cursor": next_cursor}
 
 
 def install_domain_problems(app: FastAPI) -> None:
@@ -115,3 +87,7 @@ def install_domain_problems(app: FastAPI) -> None:
         return problem_response(
             request, 409, "Transition refusée", str(exc), problem="transition-not-allowed"
         )
+
+    @app.exception_handler(NotFound)
+    async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
+        return problem_response(request, 404, "Ressource introuvable", str(exc))

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from dispositifs.access import indicator_structure
 from dispositifs.api.deps import CounsellorOrOps, Runtime
 from dispositifs.use_cases.indicators import scheme_indicators
-from shared.auth.tokens import Role
 from shared.http.problems import FieldError, ProblemError
 
 router = APIRouter(prefix="/v1/indicators", tags=["indicateurs"])
@@ -34,9 +34,7 @@ async def indicators(
             problem="validation-error",
             errors=[FieldError("to", "avant « from »", "query")],
         )
-    structure = (
-        principal.ft_structure if principal.role is Role.COUNSELLOR and structure_only else None
-    )
+    structure = indicator_structure(principal, structure_only)
     async with runtime.session() as session:
         return await scheme_indicators(
             session,

@@ -44,3 +44,14 @@ def raise_if_any(violations: Iterable[Violation]) -> None:
 
 def code_du_travail(article: str) -> str:
     return f"Code du travail, art. {article}"
+
+
+class NotFound(Exception):
+    """The row does not exist, or the caller may not see it (HTTP 404)."""
+
+    def __init__(self, what: str, ident: object) -> None:
+        super().__init__(f"{what} {ident} introuvable.")
+
+
+class NotAllowed(Exception):
+    """The lifecycle refuses this change (HTTP 409)."""

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dispositifs.access import may_register_referral, sees
 from dispositifs.domain.mrs import (
     check_capacity,
     check_evaluation,
@@ -18,7 +19,7 @@ from dispositifs.domain.mrs import (
     check_session_habiletes,
     overall_result,
 )
-from dispositifs.domain.violations import Violation, raise_if_any
+from dispositifs.domain.violations import NotFound, Violation, raise_if_any
 from dispositifs.models import PLATFORM, KnownReferral, MrsCandidate, MrsSession
 from dispositifs.referentials import mrs_habiletes, region_of
 from dispositifs.settings import DispositifsSettings
@@ -39,10 +40,54 @@ class NewMrsSession:
     departement: str
 
 
+@dataclass(frozen=True)
+class RegisterCandidate:
+    """A job seeker, or the job seeker of a referral, for a session."""
+
+    session_id: uuid.UUID
+    job_seeker_id: uuid.UUID | None = None
+    referral_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class EvaluateCandidate:
+    session_id: uuid.UUID
+    candidate_id: uuid.UUID
+    #: Habileté code → acquired.
+    results: dict[str, bool]
+
+
+@dataclass(frozen=True)
+class DecideHiring:
+    session_id: uuid.UUID
+    candidate_id: uuid.UUID
+    hired: bool
+
+
+async def _load_session(
+    session: AsyncSession, principal: Principal, session_id: uuid.UUID
+) -> MrsSession:
+    mrs = await session.get(MrsSession, session_id)
+    if mrs is None or not sees(principal, mrs.structure_code):
+        raise NotFound("Session MRS", session_id)
+    return mrs
+
+
+async def _load_candidate(
+    session: AsyncSession, principal: Principal, session_id: uuid.UUID, candidate_id: uuid.UUID
+) -> tuple[MrsSession, MrsCandidate]:
+    """The candidate of a session the caller sees."""
+    mrs = await _load_session(session, principal, session_id)
+    candidate = await session.get(MrsCandidate, candidate_id)
+    if candidate is None or candidate.session_id != mrs.id:
+        raise NotFound("Candidat", candidate_id)
+    return mrs, candidate
+
+
 async def create_session(
     session: AsyncSession,
-    command: NewMrsSession,
     counsellor: Principal,
+    command: NewMrsSession,
     settings: DispositifsSettings,
 ) -> MrsSession:
     from stdnum.fr import siret
@@ -71,15 +116,13 @@ async def create_session(
 
 
 async def register_candidate(
-    session: AsyncSession,
-    mrs: MrsSession,
-    *,
-    job_seeker_id: uuid.UUID | None,
-    referral_id: uuid.UUID | None,
+    session: AsyncSession, principal: Principal, command: RegisterCandidate
 ) -> MrsCandidate:
+    mrs = await _load_session(session, principal, command.session_id)
+    job_seeker_id, referral_id = command.job_seeker_id, command.referral_id
     if referral_id is not None:
         known = await session.get(KnownReferral, referral_id)
-        if known is None:
+        if not may_register_referral(principal, known):
             raise_if_any([Violation("mrs.referral", "referral_id", "orientation inconnue ici")])
         assert known is not None
         job_seeker_id = known.job_seeker_id
@@ -143,11 +186,14 @@ async def _publish(
 
 async def evaluate(
     session: AsyncSession,
-    mrs: MrsSession,
-    candidate: MrsCandidate,
-    results: dict[str, bool],
+    principal: Principal,
+    command: EvaluateCandidate,
     settings: DispositifsSettings,
 ) -> MrsCandidate:
+    mrs, candidate = await _load_candidate(
+        session, principal, command.session_id, command.candidate_id
+    )
+    results = command.results
     found = check_evaluation(results, mrs.habiletes)
     if candidate.positive is not None:
         found.append(Violation("mrs.evaluation", "results", "candidat déjà évalué"))
@@ -162,11 +208,14 @@ async def evaluate(
 
 async def decide_hiring(
     session: AsyncSession,
-    mrs: MrsSession,
-    candidate: MrsCandidate,
-    hired: bool,
+    principal: Principal,
+    command: DecideHiring,
     settings: DispositifsSettings,
 ) -> MrsCandidate:
+    mrs, candidate = await _load_candidate(
+        session, principal, command.session_id, command.candidate_id
+    )
+    hired = command.hired
     found = check_hiring_decision(candidate.positive)
     if candidate.hired is not None:
         found.append(Violation("mrs.decision", "hired", "décision déjà enregistrée"))

@@ -4,16 +4,19 @@ skills, or training was asked for), then the counsellor accepts or dismisses the
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dispositifs.access import may_link_referral, sees
 from dispositifs.domain.pathway import ProposalStatus, ProposalTrigger, propose_scheme
 from dispositifs.domain.training import EnrolmentStatus
-from dispositifs.domain.violations import Violation, raise_if_any
+from dispositifs.domain.violations import NotFound, RulesBroken, Violation, raise_if_any
 from dispositifs.models import KnownReferral, PathwayProposal, PoecSession, TrainingEnrolment
 from dispositifs.referentials import region_of
+from shared.auth.tokens import Principal
 
 
 async def open_poec_session_for(
@@ -83,9 +86,41 @@ async def propose_for_referral(
     return row
 
 
-async def decide(
-    proposal: PathwayProposal, accept: bool, counsellor_id: str, comment: str | None
+@dataclass(frozen=True)
+class AskForProposal:
+    """Training was asked for this referral."""
+
+    referral_id: uuid.UUID
+
+
+async def ask_for_proposal(
+    session: AsyncSession, principal: Principal, command: AskForProposal
 ) -> PathwayProposal:
+    known = await session.get(KnownReferral, command.referral_id)
+    if not may_link_referral(principal, known):
+        raise RulesBroken(
+            [Violation("pathway.referral", "referral_id", "orientation inconnue ici")]
+        )
+    assert known is not None
+    return await propose_for_referral(session, known, ProposalTrigger.TRAINING_REQUESTED)
+
+
+@dataclass(frozen=True)
+class DecideProposal:
+    """Accept the proposal, or dismiss it (``comment``: the reason, required then)."""
+
+    proposal_id: uuid.UUID
+    accept: bool
+    comment: str | None = None
+
+
+async def decide(
+    session: AsyncSession, principal: Principal, command: DecideProposal
+) -> PathwayProposal:
+    proposal = await session.get(PathwayProposal, command.proposal_id, with_for_update=True)
+    if proposal is None or not sees(principal, proposal.structure_code):
+        raise NotFound("Proposition", command.proposal_id)
+    accept, comment = command.accept, command.comment
     if proposal.status != ProposalStatus.PROPOSED.value:
         raise_if_any(
             [Violation("pathway.decided", "status", f"proposition déjà {proposal.status}")]
@@ -95,7 +130,7 @@ async def decide(
             [Violation("pathway.dismissal", "comment", "écarter une proposition demande un motif")]
         )
     proposal.status = (ProposalStatus.ACCEPTED if accept else ProposalStatus.DISMISSED).value
-    proposal.decided_by = counsellor_id
+    proposal.decided_by = principal.subject
     proposal.decided_at = datetime.now(UTC)
     proposal.comment = comment
     return proposal

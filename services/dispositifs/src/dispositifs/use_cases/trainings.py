@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dispositifs.access import may_register_referral, sees
 from dispositifs.domain.training import (
     EnrolmentStatus,
     ExpectedContract,
@@ -21,7 +22,7 @@ from dispositifs.domain.training import (
     check_poei_offer,
     targeted_public,
 )
-from dispositifs.domain.violations import Violation, raise_if_any
+from dispositifs.domain.violations import NotFound, Violation, raise_if_any
 from dispositifs.models import PLATFORM, KnownReferral, PoecSession, TrainingEnrolment
 from dispositifs.referentials import region_of
 from dispositifs.settings import DispositifsSettings
@@ -48,8 +49,8 @@ class NewPoecSession:
 
 async def open_poec_session(
     session: AsyncSession,
-    command: NewPoecSession,
     counsellor: Principal,
+    command: NewPoecSession,
     settings: DispositifsSettings,
 ) -> PoecSession:
     found = check_poec_session(
@@ -98,15 +99,15 @@ class NewEnrolment:
 
 async def enrol(
     session: AsyncSession,
-    command: NewEnrolment,
     counsellor: Principal,
+    command: NewEnrolment,
     settings: DispositifsSettings,
 ) -> TrainingEnrolment:
     limits = settings.training_limits()
     job_seeker_id, departement = command.job_seeker_id, command.departement
     if command.referral_id is not None:
         known = await session.get(KnownReferral, command.referral_id)
-        if known is None:
+        if not may_register_referral(counsellor, known):
             raise_if_any(
                 [Violation("training.referral", "referral_id", "orientation inconnue ici")]
             )
@@ -230,16 +231,29 @@ async def _poec_terms(
     enrolment.departement = enrolment.departement or poec.departement
 
 
+@dataclass(frozen=True)
+class CompleteEnrolment:
+    """The end of the training (``completed``: followed to the end, else abandoned) and its
+    outcome."""
+
+    enrolment_id: uuid.UUID
+    completed: bool
+    hired: bool
+    contract_type: ContractType | None = None
+    contract_months: int | None = None
+
+
 async def complete_enrolment(
     session: AsyncSession,
-    enrolment: TrainingEnrolment,
+    principal: Principal,
+    command: CompleteEnrolment,
     settings: DispositifsSettings,
-    *,
-    completed: bool,
-    hired: bool,
-    contract_type: ContractType | None,
-    contract_months: int | None,
 ) -> TrainingEnrolment:
+    enrolment = await session.get(TrainingEnrolment, command.enrolment_id, with_for_update=True)
+    if enrolment is None or not sees(principal, enrolment.structure_code):
+        raise NotFound("Inscription", command.enrolment_id)
+    completed, hired = command.completed, command.hired
+    contract_type, contract_months = command.contract_type, command.contract_months
     if enrolment.status != EnrolmentStatus.ENROLLED.value:
         raise_if_any([Violation("training.status", "completed", "issue déjà enregistrée")])
     if hired and contract_type is None:
