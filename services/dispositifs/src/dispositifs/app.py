@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from dispositifs.api import ROUTERS
-from dispositifs.api.deps import install_domain_problems
 from dispositifs.consumers import consumers
 from dispositifs.jobs import jobs
 from dispositifs.models import PLATFORM
@@ -24,7 +23,7 @@ def create_app(settings: DispositifsSettings | None = None) -> FastAPI:
         consumers=consumers(settings),
         jobs=jobs(settings),
     )
-    app = create_service_app(
+    return create_service_app(
         runtime,
         title="Dispositifs (PMSMP, MRS, POEI/POEC)",
         description=(
@@ -34,5 +33,3 @@ def create_app(settings: DispositifsSettings | None = None) -> FastAPI:
         version="0.2.0",
         routers=ROUTERS,
     )
-    install_domain_problems(app)
-    return app

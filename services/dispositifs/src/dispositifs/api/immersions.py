@@ -16,6 +16,7 @@ from dispositifs.api.deps import (
     CounsellorOrOps,
     Cursor,
     Limit,
+    RomeCode,
     Runtime,
     create_idempotently,
     settings_of,
@@ -24,7 +25,6 @@ from dispositifs.domain.immersion import ImmersionStatus, PrescriberKind
 from dispositifs.models import ImmersionConvention
 from dispositifs.use_cases import Session, queries
 from dispositifs.use_cases import immersions as use
-from shared.contracts.referral import ROME_CODE_PATTERN
 from shared.contracts.vocabulary import ImmersionObjet
 from shared.http.idempotency import IdempotencyKey
 from shared.http.pagination import Page
@@ -107,7 +107,7 @@ class ImmersionIn(ContentIn):
     renewal_of: uuid.UUID | None = Field(
         default=None, description="La convention que celle-ci renouvelle (une seule fois)."
     )
-    rome_code: str | None = Field(default=None, pattern=ROME_CODE_PATTERN)
+    rome_code: RomeCode | None = None
     objet: ImmersionObjet
     start_date: date
     end_date: date

@@ -14,6 +14,7 @@ from dispositifs.api.deps import (
     CounsellorOrOps,
     Cursor,
     Limit,
+    RomeCode,
     Runtime,
     create_idempotently,
     settings_of,
@@ -23,7 +24,6 @@ from dispositifs.models import MrsCandidate, MrsSession
 from dispositifs.referentials import mrs_habiletes
 from dispositifs.use_cases import Session, queries
 from dispositifs.use_cases import mrs as use
-from shared.contracts.referral import ROME_CODE_PATTERN
 from shared.http.idempotency import IdempotencyKey
 from shared.http.pagination import Page
 
@@ -41,7 +41,7 @@ class EmployerIn(_In):
 
 class MrsSessionIn(_In):
     employer: EmployerIn
-    rome_code: str = Field(pattern=ROME_CODE_PATTERN)
+    rome_code: RomeCode
     habiletes: list[str] = Field(description="Codes du référentiel (GET /v1/mrs/habiletes).")
     session_date: date
     capacity: int = Field(gt=0, le=500)

@@ -14,6 +14,7 @@ from dispositifs.api.deps import (
     CounsellorOrOps,
     Cursor,
     Limit,
+    RomeCode,
     Runtime,
     create_idempotently,
     settings_of,
@@ -40,7 +41,7 @@ class PoecSessionIn(_In):
     opco: str = Field(min_length=1, max_length=100, examples=["AKTO"])
     branch: str = Field(min_length=1, max_length=200, examples=["Travail temporaire"])
     temporary_work: bool = False
-    rome_code: str = Field(pattern=ROME_CODE_PATTERN)
+    rome_code: RomeCode
     departement: str = Field(pattern=DEPARTEMENT_PATTERN)
     start_date: date
     end_date: date
@@ -53,6 +54,7 @@ class PoecSessionOut(PoecSessionIn):
     model_config = ConfigDict(extra="ignore", from_attributes=True)
 
     id: uuid.UUID
+    rome_code: str  # as stored: not checked against the referential again
     region_code: str | None
     structure_code: str | None
     created_at: datetime

@@ -16,20 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dispositifs.access import may_renew
 from dispositifs.domain.immersion import (
     DEAD_STATUSES,
+    TRANSITIONS,
     Actor,
     ImmersionStatus,
     ImmersionTerms,
     PastConvention,
     RenewedConvention,
-    TransitionNotAllowed,
     add_months,
     check_mandatory_content,
     check_terms,
-    check_transition,
 )
-from dispositifs.domain.violations import NotAllowed, RulesBroken, Violation, raise_if_any
-from dispositifs.models import PLATFORM, ImmersionConvention, ImmersionTransition
-from dispositifs.referentials import region_of
+from dispositifs.models import OUTBOX, ImmersionConvention, ImmersionTransition
 from dispositifs.settings import DispositifsSettings
 from shared.contracts.dispositifs import (
     ImmersionCancelled,
@@ -37,7 +34,10 @@ from shared.contracts.dispositifs import (
     ImmersionRejected,
 )
 from shared.contracts.vocabulary import ImmersionObjet
-from shared.messaging.outbox import add_event
+from shared.db.transition_log import record_transition
+from shared.domain.errors import RulesBroken, Violation, raise_if_any
+from shared.domain.transitions import Transition
+from shared.referentials import region_of
 
 #: Convention columns a request or an edit may set, as the API names them.
 CONTENT_COLUMNS: dict[str, str] = {
@@ -184,16 +184,9 @@ def event_fields(convention: ImmersionConvention, at: datetime) -> dict[str, Any
     }
 
 
-async def publish(
-    session: AsyncSession, settings: DispositifsSettings, convention: ImmersionConvention, data: Any
-) -> None:
-    await add_event(
-        session,
-        PLATFORM,
-        data,
-        source=settings.event_source,
-        subject=f"immersions/{convention.id}",
-        occurred_at=data.occurred_at,
+async def publish(session: AsyncSession, convention: ImmersionConvention, data: Any) -> None:
+    await OUTBOX.stage(
+        session, data, subject=f"immersions/{convention.id}", occurred_at=data.occurred_at
     )
 
 
@@ -203,11 +196,9 @@ def ensure(
     who: Who,
     *,
     justification: str | None = None,
-) -> None:
-    try:
-        check_transition(current, target, who.actor, justification=justification)
-    except TransitionNotAllowed as exc:
-        raise NotAllowed(str(exc)) from exc
+) -> Transition[ImmersionStatus]:
+    """The lifecycle's row to ``target``, or :class:`TransitionRefused` (409)."""
+    return TRANSITIONS.check(target.value, current, who.actor, justification=justification)
 
 
 async def move(
@@ -222,22 +213,21 @@ async def move(
     at: datetime,
 ) -> None:
     current = ImmersionStatus(convention.status) if convention.status else None
-    ensure(current, target, who, justification=justification)
-    convention.status = target.value
-    convention.updated_at = at
+    step = ensure(current, target, who, justification=justification)
     if justification is not None:
         convention.justification = justification
-    session.add(
-        ImmersionTransition(
-            convention_id=convention.id,
-            from_status=current.value if current else None,
-            to_status=target.value,
-            actor=who.actor.value,
-            actor_id=who.actor_id,
-            comment=justification or comment,
-            occurred_at=at,
-            event_id=event_id,
-        )
+    record_transition(
+        session,
+        convention,
+        step,
+        current=current,
+        log_model=ImmersionTransition,
+        aggregate_fk="convention_id",
+        actor=who.actor,
+        actor_id=who.actor_id,
+        occurred_at=at,
+        comment=justification or comment,
+        event_id=event_id,
     )
 
 
@@ -299,7 +289,6 @@ async def open_convention(
     await session.flush()
     await publish(
         session,
-        settings,
         convention,
         ImmersionConventionRequested(
             **event_fields(convention, at),
@@ -329,13 +318,10 @@ async def end_convention(
     )
     fields = event_fields(convention, at)
     if target is ImmersionStatus.REJECTED:
-        await publish(
-            session, settings, convention, ImmersionRejected(**fields, reason=justification)
-        )
+        await publish(session, convention, ImmersionRejected(**fields, reason=justification))
     else:
         await publish(
             session,
-            settings,
             convention,
             ImmersionCancelled(
                 **fields,

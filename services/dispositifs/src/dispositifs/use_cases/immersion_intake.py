@@ -11,7 +11,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispositifs.domain.immersion import Actor, ImmersionStatus
-from dispositifs.domain.violations import RulesBroken
 from dispositifs.models import ImmersionConvention, KnownReferral
 from dispositifs.settings import DispositifsSettings
 from dispositifs.use_cases.immersion_common import (
@@ -27,6 +26,7 @@ from dispositifs.use_cases.immersion_common import (
 )
 from shared.contracts.dispositifs import ImmersionRejected, RuleBroken
 from shared.contracts.referral import ReferralImmersionRequested
+from shared.domain.errors import RulesBroken
 
 #: Conventions a withdrawn or expired referral makes obsolete (not validated yet).
 _PENDING = (
@@ -121,7 +121,6 @@ async def _reject_request(
     await session.flush()
     await publish(
         session,
-        settings,
         convention,
         ImmersionRejected(
             **event_fields(convention, at),

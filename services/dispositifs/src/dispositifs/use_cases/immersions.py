@@ -17,13 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dispositifs.access import may_link_referral, sees
 from dispositifs.domain.immersion import (
     EDITABLE_STATUSES,
+    SIGNABLE_STATUSES,
     Actor,
     ImmersionStatus,
     PrescriberKind,
 )
-from dispositifs.domain.violations import NotAllowed, NotFound, RulesBroken, Violation, raise_if_any
 from dispositifs.models import ImmersionConvention, KnownReferral
-from dispositifs.referentials import region_of
 from dispositifs.settings import DispositifsSettings
 from dispositifs.use_cases.immersion_common import (
     CONTENT_COLUMNS,
@@ -41,6 +40,14 @@ from dispositifs.use_cases.immersion_common import (
 from shared.auth.tokens import Principal
 from shared.contracts.dispositifs import ImmersionCompleted, ImmersionValidated
 from shared.contracts.vocabulary import ImmersionObjet
+from shared.domain.errors import (
+    NotFound,
+    RulesBroken,
+    TransitionRefused,
+    Violation,
+    raise_if_any,
+)
+from shared.referentials import region_of
 
 # -- commands --------------------------------------------------------------------------------------
 
@@ -114,7 +121,7 @@ async def _load(
         select(ImmersionConvention).where(ImmersionConvention.id == convention_id).with_for_update()
     )
     if convention is None or not sees(principal, convention.structure_code):
-        raise NotFound("Convention", convention_id)
+        raise NotFound(f"Convention {convention_id} introuvable.")
     return convention
 
 
@@ -180,7 +187,7 @@ async def update_content(
 ) -> ImmersionConvention:
     convention = await _load(session, principal, command.convention_id)
     if ImmersionStatus(convention.status) not in EDITABLE_STATUSES:
-        raise NotAllowed(
+        raise TransitionRefused(
             f"une convention « {ImmersionStatus(convention.status).label} » ne se modifie plus : "
             "rendez-la obsolète et demandez-en une nouvelle"
         )
@@ -217,12 +224,9 @@ async def record_signature(
     signatory = command.signatory
     column = {"beneficiary": "beneficiary_signed_at", "host": "host_signed_at"}[signatory]
     if getattr(convention, column) is not None:
-        raise NotAllowed(f"la signature « {signatory} » est déjà enregistrée")
-    if ImmersionStatus(convention.status) not in {
-        ImmersionStatus.READY_TO_SIGN,
-        ImmersionStatus.PARTIALLY_SIGNED,
-    }:
-        raise NotAllowed(
+        raise TransitionRefused(f"la signature « {signatory} » est déjà enregistrée")
+    if ImmersionStatus(convention.status) not in SIGNABLE_STATUSES:
+        raise TransitionRefused(
             f"une convention « {ImmersionStatus(convention.status).label} » ne se signe pas"
         )
     setattr(convention, column, at)
@@ -252,7 +256,6 @@ async def validate(
     convention.validated_by = who.actor_id
     await publish(
         session,
-        settings,
         convention,
         ImmersionValidated(
             **event_fields(convention, at),
@@ -271,7 +274,7 @@ async def _start(
     session: AsyncSession, convention: ImmersionConvention, who: Who, *, today: date
 ) -> ImmersionConvention:
     if convention.start_date > today:
-        raise NotAllowed(f"l'immersion commence le {convention.start_date:%d/%m/%Y}")
+        raise TransitionRefused(f"l'immersion commence le {convention.start_date:%d/%m/%Y}")
     await move(session, convention, ImmersionStatus.IN_PROGRESS, who, at=now())
     return convention
 
@@ -324,7 +327,6 @@ async def complete(
     convention.completed_at = at
     await publish(
         session,
-        settings,
         convention,
         ImmersionCompleted(
             **event_fields(convention, at),

@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from dispositifs.domain.immersion import ImmersionStatus
-from dispositifs.domain.training import EnrolmentStatus
 from dispositifs.models import ImmersionConvention, MrsCandidate, MrsSession, TrainingEnrolment
-from dispositifs.referentials import regions
+from shared.contracts.dispositifs import EnrolmentStatus
 from shared.contracts.vocabulary import TrainingKind
+from shared.referentials import regions
 
 UNKNOWN_REGION = "inconnue"
 

@@ -13,20 +13,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispositifs.access import may_register_referral, sees
 from dispositifs.domain.mrs import (
+    CANDIDATE_LIFECYCLE,
+    candidate_stage,
     check_capacity,
+    check_decision_open,
     check_evaluation,
-    check_hiring_decision,
+    check_evaluation_open,
     check_session_habiletes,
     overall_result,
 )
-from dispositifs.domain.violations import NotFound, Violation, raise_if_any
-from dispositifs.models import PLATFORM, KnownReferral, MrsCandidate, MrsSession
-from dispositifs.referentials import mrs_habiletes, region_of
+from dispositifs.models import OUTBOX, KnownReferral, MrsCandidate, MrsSession
+from dispositifs.referentials import mrs_habiletes
 from dispositifs.settings import DispositifsSettings
 from shared.auth.tokens import Principal
 from shared.contracts.dispositifs import MrsEvaluated
 from shared.contracts.vocabulary import ContractType
-from shared.messaging.outbox import add_event
+from shared.domain.errors import NotFound, Violation, raise_if_any
+from shared.referentials import region_of
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ async def _load_session(
 ) -> MrsSession:
     mrs = await session.get(MrsSession, session_id)
     if mrs is None or not sees(principal, mrs.structure_code):
-        raise NotFound("Session MRS", session_id)
+        raise NotFound(f"Session MRS {session_id} introuvable.")
     return mrs
 
 
@@ -80,7 +83,7 @@ async def _load_candidate(
     mrs = await _load_session(session, principal, session_id)
     candidate = await session.get(MrsCandidate, candidate_id)
     if candidate is None or candidate.session_id != mrs.id:
-        raise NotFound("Candidat", candidate_id)
+        raise NotFound(f"Candidat {candidate_id} introuvable.")
     return mrs, candidate
 
 
@@ -171,14 +174,10 @@ def _evaluated(
     )
 
 
-async def _publish(
-    session: AsyncSession, settings: DispositifsSettings, mrs: MrsSession, data: MrsEvaluated
-) -> None:
-    await add_event(
+async def _publish(session: AsyncSession, mrs: MrsSession, data: MrsEvaluated) -> None:
+    await OUTBOX.stage(
         session,
-        PLATFORM,
         data,
-        source=settings.event_source,
         subject=f"mrs/sessions/{mrs.id}/candidates/{data.candidate_id}",
         occurred_at=data.occurred_at,
     )
@@ -194,15 +193,16 @@ async def evaluate(
         session, principal, command.session_id, command.candidate_id
     )
     results = command.results
-    found = check_evaluation(results, mrs.habiletes)
-    if candidate.positive is not None:
-        found.append(Violation("mrs.evaluation", "results", "candidat déjà évalué"))
-    raise_if_any(found)
+    positive = overall_result(results, min_share=settings.mrs_positive_min_share)
+    stage = candidate_stage(candidate.positive, candidate.hired)
+    raise_if_any(
+        [*check_evaluation(results, mrs.habiletes), *check_evaluation_open(stage, positive)]
+    )
     at = datetime.now(UTC)
     candidate.results = dict(results)
-    candidate.positive = overall_result(results, min_share=settings.mrs_positive_min_share)
+    candidate.positive = positive
     candidate.evaluated_at = at
-    await _publish(session, settings, mrs, _evaluated(mrs, candidate, at))
+    await _publish(session, mrs, _evaluated(mrs, candidate, at))
     return candidate
 
 
@@ -216,14 +216,11 @@ async def decide_hiring(
         session, principal, command.session_id, command.candidate_id
     )
     hired = command.hired
-    found = check_hiring_decision(candidate.positive)
-    if candidate.hired is not None:
-        found.append(Violation("mrs.decision", "hired", "décision déjà enregistrée"))
-    raise_if_any(found)
+    raise_if_any(check_decision_open(candidate_stage(candidate.positive, candidate.hired), hired))
     at = datetime.now(UTC)
     candidate.hired = hired
     candidate.decided_at = at
-    await _publish(session, settings, mrs, _evaluated(mrs, candidate, at))
+    await _publish(session, mrs, _evaluated(mrs, candidate, at))
     return candidate
 
 
@@ -246,14 +243,14 @@ async def hired_through_placement(
     for candidate in list(candidates):
         candidate.placed_on = placed_on
         candidate.placement_contract_type = contract_type.value if contract_type else None
-        if candidate.hired is not True:
+        stage = candidate_stage(candidate.positive, candidate.hired)
+        if CANDIDATE_LIFECYCLE.find("placed", stage) is not None:
             candidate.hired = True
             candidate.decided_at = datetime.now(UTC)
             mrs = await session.get(MrsSession, candidate.session_id)
             assert mrs is not None
             await _publish(
                 session,
-                settings,
                 mrs,
                 _evaluated(
                     mrs,

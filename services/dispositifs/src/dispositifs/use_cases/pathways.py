@@ -11,12 +11,19 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispositifs.access import may_link_referral, sees
-from dispositifs.domain.pathway import ProposalStatus, ProposalTrigger, propose_scheme
-from dispositifs.domain.training import EnrolmentStatus
-from dispositifs.domain.violations import NotFound, RulesBroken, Violation, raise_if_any
+from dispositifs.domain.immersion import Actor
+from dispositifs.domain.pathway import (
+    PROPOSAL_LIFECYCLE,
+    ProposalStatus,
+    ProposalTrigger,
+    check_decision,
+    propose_scheme,
+)
 from dispositifs.models import KnownReferral, PathwayProposal, PoecSession, TrainingEnrolment
-from dispositifs.referentials import region_of
 from shared.auth.tokens import Principal
+from shared.contracts.dispositifs import EnrolmentStatus
+from shared.domain.errors import NotFound, RulesBroken, Violation, raise_if_any
+from shared.referentials import region_of
 
 
 async def open_poec_session_for(
@@ -78,7 +85,7 @@ async def propose_for_referral(
         rule=proposal.rule,
         reason=proposal.reason,
         poec_session_id=proposal.poec_session_id,
-        status=ProposalStatus.PROPOSED.value,
+        status=PROPOSAL_LIFECYCLE.check("propose", None, Actor.SYSTEM).target.value,
         created_at=datetime.now(UTC),
     )
     session.add(row)
@@ -119,17 +126,14 @@ async def decide(
 ) -> PathwayProposal:
     proposal = await session.get(PathwayProposal, command.proposal_id, with_for_update=True)
     if proposal is None or not sees(principal, proposal.structure_code):
-        raise NotFound("Proposition", command.proposal_id)
+        raise NotFound(f"Proposition {command.proposal_id} introuvable.")
     accept, comment = command.accept, command.comment
-    if proposal.status != ProposalStatus.PROPOSED.value:
-        raise_if_any(
-            [Violation("pathway.decided", "status", f"proposition déjà {proposal.status}")]
-        )
-    if not accept and not (comment and comment.strip()):
-        raise_if_any(
-            [Violation("pathway.dismissal", "comment", "écarter une proposition demande un motif")]
-        )
-    proposal.status = (ProposalStatus.ACCEPTED if accept else ProposalStatus.DISMISSED).value
+    current = ProposalStatus(proposal.status)
+    raise_if_any(check_decision(current, accept=accept, comment=comment))
+    step = PROPOSAL_LIFECYCLE.check(
+        "accept" if accept else "dismiss", current, Actor.COUNSELLOR, justification=comment
+    )
+    proposal.status = step.target.value
     proposal.decided_by = principal.subject
     proposal.decided_at = datetime.now(UTC)
     proposal.comment = comment

@@ -11,11 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from dispositifs._pending_shared import KeysetPage, fetch_page
 from dispositifs.access import may_link_referral, sees, visible_rows
 from dispositifs.domain.immersion import ImmersionStatus
 from dispositifs.domain.pathway import ProposalStatus
-from dispositifs.domain.violations import NotFound
 from dispositifs.models import (
     ImmersionConvention,
     KnownReferral,
@@ -27,6 +25,8 @@ from dispositifs.models import (
 )
 from shared.auth.tokens import Principal
 from shared.contracts.vocabulary import TrainingKind
+from shared.domain.errors import NotFound
+from shared.http.pagination import KeysetPage, fetch_page
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,9 @@ class PageRequest:
     cursor: str | None = None
 
 
-async def _page(session: AsyncSession, query: Any, model: Any, page: PageRequest) -> KeysetPage:
+async def _page(
+    session: AsyncSession, query: Any, model: Any, page: PageRequest
+) -> KeysetPage[Any]:
     return await fetch_page(
         session,
         query,
@@ -56,7 +58,7 @@ async def list_immersions(
     *,
     status: ImmersionStatus | None = None,
     referral_id: uuid.UUID | None = None,
-) -> KeysetPage:
+) -> KeysetPage[Any]:
     query = visible_rows(select(ImmersionConvention), ImmersionConvention, principal)
     if status is not None:
         query = query.where(ImmersionConvention.status == status.value)
@@ -75,7 +77,7 @@ async def get_immersion(
         .options(selectinload(ImmersionConvention.transitions))
     )
     if convention is None or not sees(principal, convention.structure_code):
-        raise NotFound("Convention", convention_id)
+        raise NotFound(f"Convention {convention_id} introuvable.")
     return convention
 
 
@@ -84,7 +86,7 @@ async def get_immersion(
 
 async def list_mrs_sessions(
     session: AsyncSession, principal: Principal, page: PageRequest
-) -> KeysetPage:
+) -> KeysetPage[Any]:
     query = visible_rows(select(MrsSession), MrsSession, principal)
     return await _page(session, query, MrsSession, page)
 
@@ -95,7 +97,7 @@ async def get_mrs_session(
     """The session and its candidates, in order of registration."""
     mrs = await session.get(MrsSession, session_id)
     if mrs is None or not sees(principal, mrs.structure_code):
-        raise NotFound("Session MRS", session_id)
+        raise NotFound(f"Session MRS {session_id} introuvable.")
     candidates = await session.scalars(
         select(MrsCandidate)
         .where(MrsCandidate.session_id == mrs.id)
@@ -109,7 +111,7 @@ async def get_mrs_session(
 
 async def list_poec_sessions(
     session: AsyncSession, principal: Principal, page: PageRequest, *, rome_code: str | None = None
-) -> KeysetPage:
+) -> KeysetPage[Any]:
     """Every POEC session (a branch's training offer, no personal data: see ``access.py``)."""
     query = select(PoecSession)
     if rome_code:
@@ -124,7 +126,7 @@ async def list_enrolments(
     *,
     kind: TrainingKind | None = None,
     referral_id: uuid.UUID | None = None,
-) -> KeysetPage:
+) -> KeysetPage[Any]:
     query = visible_rows(select(TrainingEnrolment), TrainingEnrolment, principal)
     if kind is not None:
         query = query.where(TrainingEnrolment.kind == kind.value)
@@ -138,7 +140,7 @@ async def get_enrolment(
 ) -> TrainingEnrolment:
     row = await session.get(TrainingEnrolment, enrolment_id)
     if row is None or not sees(principal, row.structure_code):
-        raise NotFound("Inscription", enrolment_id)
+        raise NotFound(f"Inscription {enrolment_id} introuvable.")
     return row
 
 
@@ -152,7 +154,7 @@ async def list_proposals(
     *,
     status: ProposalStatus | None = None,
     referral_id: uuid.UUID | None = None,
-) -> KeysetPage:
+) -> KeysetPage[Any]:
     query = visible_rows(select(PathwayProposal), PathwayProposal, principal)
     if status is not None:
         query = query.where(PathwayProposal.status == status.value)
@@ -169,6 +171,6 @@ async def get_known_referral(
 ) -> KnownReferral:
     known = await session.get(KnownReferral, referral_id)
     if not may_link_referral(principal, known):
-        raise NotFound("Orientation", referral_id)
+        raise NotFound(f"Orientation {referral_id} introuvable.")
     assert known is not None
     return known

@@ -11,25 +11,27 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispositifs.access import may_register_referral, sees
+from dispositifs.domain.immersion import Actor
 from dispositifs.domain.training import (
-    EnrolmentStatus,
+    ENROLMENT_LIFECYCLE,
     ExpectedContract,
     PoeiMode,
     TrainingLimits,
+    check_outcome,
     check_poec_session,
     check_poei_contract,
     check_poei_hours,
     check_poei_offer,
+    outcome_action,
     targeted_public,
 )
-from dispositifs.domain.violations import NotFound, Violation, raise_if_any
-from dispositifs.models import PLATFORM, KnownReferral, PoecSession, TrainingEnrolment
-from dispositifs.referentials import region_of
+from dispositifs.models import OUTBOX, KnownReferral, PoecSession, TrainingEnrolment
 from dispositifs.settings import DispositifsSettings
 from shared.auth.tokens import Principal
-from shared.contracts.dispositifs import TrainingCompleted, TrainingEnrolled
+from shared.contracts.dispositifs import EnrolmentStatus, TrainingCompleted, TrainingEnrolled
 from shared.contracts.vocabulary import ContractType, TrainingKind
-from shared.messaging.outbox import add_event
+from shared.domain.errors import NotFound, Violation, raise_if_any
+from shared.referentials import region_of
 
 
 @dataclass(frozen=True)
@@ -124,10 +126,11 @@ async def enrol(
                 )
             ]
         )
+    enrolled = ENROLMENT_LIFECYCLE.check("enrol", None, Actor.COUNSELLOR)
     enrolment = TrainingEnrolment(
         id=uuid.uuid4(),
         kind=command.kind.value,
-        status=EnrolmentStatus.ENROLLED.value,
+        status=enrolled.target.value,
         referral_id=command.referral_id,
         job_seeker_id=job_seeker_id,
         structure_code=counsellor.ft_structure,
@@ -142,9 +145,8 @@ async def enrol(
     enrolment.region_code = region_of(enrolment.departement)
     session.add(enrolment)
     await session.flush()
-    await add_event(
+    await OUTBOX.stage(
         session,
-        PLATFORM,
         TrainingEnrolled(
             enrolment_id=enrolment.id,
             kind=command.kind,
@@ -155,7 +157,6 @@ async def enrol(
             start_date=enrolment.start_date,
             end_date=enrolment.end_date,
         ),
-        source=settings.event_source,
         subject=f"trainings/{enrolment.id}",
         occurred_at=enrolment.created_at,
     )
@@ -251,24 +252,22 @@ async def complete_enrolment(
 ) -> TrainingEnrolment:
     enrolment = await session.get(TrainingEnrolment, command.enrolment_id, with_for_update=True)
     if enrolment is None or not sees(principal, enrolment.structure_code):
-        raise NotFound("Inscription", command.enrolment_id)
+        raise NotFound(f"Inscription {command.enrolment_id} introuvable.")
     completed, hired = command.completed, command.hired
     contract_type, contract_months = command.contract_type, command.contract_months
-    if enrolment.status != EnrolmentStatus.ENROLLED.value:
-        raise_if_any([Violation("training.status", "completed", "issue déjà enregistrée")])
-    if hired and contract_type is None:
-        raise_if_any(
-            [Violation("training.outcome", "contract_type", "le contrat de l'embauche est requis")]
-        )
+    current = EnrolmentStatus(enrolment.status)
+    raise_if_any(
+        check_outcome(current, completed=completed, hired=hired, contract_type=contract_type)
+    )
+    step = ENROLMENT_LIFECYCLE.check(outcome_action(completed), current, Actor.COUNSELLOR)
     at = datetime.now(UTC)
-    enrolment.status = (EnrolmentStatus.COMPLETED if completed else EnrolmentStatus.ABANDONED).value
+    enrolment.status = step.target.value
     enrolment.completed_at = at
     enrolment.hired = hired
     enrolment.contract_type = contract_type.value if contract_type else None
     enrolment.contract_months = contract_months
-    await add_event(
+    await OUTBOX.stage(
         session,
-        PLATFORM,
         TrainingCompleted(
             enrolment_id=enrolment.id,
             kind=TrainingKind(enrolment.kind),
@@ -280,7 +279,6 @@ async def complete_enrolment(
             contract_type=contract_type,
             contract_months=contract_months,
         ),
-        source=settings.event_source,
         subject=f"trainings/{enrolment.id}",
         occurred_at=at,
     )
