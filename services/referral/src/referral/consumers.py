@@ -14,11 +14,11 @@ from collections.abc import Callable
 from typing import Any
 
 from referral.domain import Scheme
-from referral.networks import record_refused_response
-from referral.use_cases import (
-    ANSWER_ACTION,
+from referral.use_cases.agency_answers import ANSWER_ACTION, apply_agency_response
+from referral.use_cases.networks import record_refused_response
+from referral.use_cases.scheme_events import (
+    ImmersionRefused,
     SchemeFact,
-    apply_agency_response,
     record_scheme_event,
     tell_network_immersion_rejected,
 )
@@ -146,10 +146,7 @@ def dispositifs_handlers(source: str = DEFAULT_SOURCE) -> HandlerRegistry:
         if isinstance(data, d.ImmersionRejected):
             await tell_network_immersion_rejected(
                 context.session,
-                data.referral_id,
-                reason=data.reason,
-                article=data.article,
-                rejected_at=data.occurred_at,
+                ImmersionRefused(data.referral_id, data.reason, data.article, data.occurred_at),
                 source=source,
             )
 

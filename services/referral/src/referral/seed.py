@@ -12,9 +12,9 @@ from stdnum import luhn
 
 from referral.domain import HardToFillSource
 from referral.models import Agency, AgencySpecialisation, JobOffer, JobSeeker
-from referral.networks import register_network
 from referral.referentials import departements
 from referral.settings import ReferralSettings
+from referral.use_cases.networks import register_network
 from shared.contracts.vocabulary import ContractType
 from shared.db.database import Database
 

@@ -17,12 +17,12 @@ from sqlalchemy import select
 from referral.domain import OPEN_STATUSES, ReferralStatus
 from referral.models import Referral, ReferralTransition
 from referral.settings import ReferralSettings
-from referral.use_cases import (
-    JobSeekerInput,
-    OfferInput,
+from referral.use_cases.expiry import expire_due_referrals
+from referral.use_cases.job_seekers import JobSeekerInput
+from referral.use_cases.offers import OfferInput, create_offer
+from referral.use_cases.referrals import (
     SendReferral,
-    create_offer,
-    expire_due_referrals,
+    WithdrawReferral,
     send_referral,
     withdraw_referral,
 )
@@ -32,7 +32,7 @@ from shared.db.database import Database
 from shared.http.problems import ProblemError
 from shared.messaging.consumer import PermanentError
 
-from . import answers
+from .. import answers
 
 COUNSELLOR = Principal("conseiller.dupont", Role.COUNSELLOR, ft_structure="75101")
 AGENCIES = ["agc-interim-nord-lille", "agc-interim-nord-arras"]
@@ -111,7 +111,9 @@ async def _do(
             await answers.answer(database, responses[kind]())
         elif kind == "withdraw":
             async with database.transaction() as session:
-                await withdraw_referral(session, referral_id, "r", COUNSELLOR, source="/t")
+                await withdraw_referral(
+                    session, WithdrawReferral(referral_id, "r"), COUNSELLOR, source="/t"
+                )
         else:
             await expire_due_referrals(
                 database.sessionmaker, delay=timedelta(0), source="/t", now=now + timedelta(1)

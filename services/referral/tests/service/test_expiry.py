@@ -10,12 +10,14 @@ from sqlalchemy import select
 from referral.app import create_app
 from referral.models import PLATFORM, Referral
 from referral.settings import ReferralSettings
-from referral.use_cases import JobSeekerInput, SendReferral, expire_due_referrals, send_referral
+from referral.use_cases.expiry import expire_due_referrals
+from referral.use_cases.job_seekers import JobSeekerInput
+from referral.use_cases.referrals import SendReferral, send_referral
 from shared.auth.tokens import Principal, Role
 from shared.db.database import Database
 from shared.testing_kafka import eventually
 
-from .answers import accepted, acknowledged, answer
+from ..answers import accepted, acknowledged, answer
 
 COUNSELLOR = Principal("conseiller.dupont", Role.COUNSELLOR, ft_structure="75101")
 

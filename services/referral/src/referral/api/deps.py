@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral.models import PLATFORM
 from referral.settings import ReferralSettings
-from referral.use_cases import open_referral_conflict
+from referral.use_cases.referrals import open_referral_conflict
 from shared.auth.tokens import Principal, Role
 from shared.http.app import RuntimeDep
 from shared.http.idempotency import create_once
