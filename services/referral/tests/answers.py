@@ -28,7 +28,6 @@ async def answer(database: Database, response: a.AgencyResponse) -> None:
             response,
             network_id=referral.network_id if referral else None,
             event_id=str(uuid.uuid4()),
-            source="/t",
         )
 
 

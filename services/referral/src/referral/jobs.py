@@ -15,7 +15,6 @@ def expiry_job(settings: ReferralSettings) -> PeriodicJob:
             expired = await expire_due_referrals(
                 runtime.database.sessionmaker,
                 delay=settings.expiry_delay,
-                source=settings.event_source,
                 batch_size=settings.expiry_batch_size,
             )
             if len(expired) < settings.expiry_batch_size:

@@ -74,7 +74,6 @@ async def _referral(database: Database, ft_identifier: str = "1234567A") -> uuid
                 message="Profil motivé.",
             ),
             COUNSELLOR,
-            source="/test",
         )
         return referral.id
 
@@ -194,9 +193,7 @@ async def test_answers_not_allowed_from_the_current_state_are_dead_lettered_with
     await answer(database, placed(was_placed, now, ContractType.CDI, date(2026, 3, 1)))
     was_withdrawn = await _referral(database, "3100004A")
     async with database.transaction() as session:
-        await withdraw_referral(
-            session, WithdrawReferral(was_withdrawn, "Erreur"), COUNSELLOR, source="/t"
-        )
+        await withdraw_referral(session, WithdrawReferral(was_withdrawn, "Erreur"), COUNSELLOR)
 
     ended = a.PlacementEnded(
         referral_id=sent, agency_id=AGENCY, occurred_at=now, end_date=date(2026, 4, 1)

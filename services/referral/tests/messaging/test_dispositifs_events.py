@@ -62,7 +62,6 @@ async def test_scheme_events_about_a_referral_join_its_timeline(
                 message="Bonjour",
             ),
             Principal("c", Role.COUNSELLOR, ft_structure="75101"),
-            source="/t",
         )
     now = datetime.now(UTC)
     convention = uuid.uuid4()

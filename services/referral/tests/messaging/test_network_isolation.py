@@ -120,7 +120,6 @@ async def test_forged_answer_is_refused_audited_counted_and_the_referral_unchang
                 message="Profil motivé.",
             ),
             COUNSELLOR,
-            source="/test",
         )
     now = datetime.now(UTC)
     counted = REFUSED_RESPONSES.labels(network_b, "forbidden")._value.get()
@@ -184,7 +183,6 @@ async def test_an_agency_of_another_network_is_refused_on_the_right_topic(
                 message="Profil motivé.",
             ),
             COUNSELLOR,
-            source="/test",
         )
     event_id = await publish(
         kafka_bootstrap,

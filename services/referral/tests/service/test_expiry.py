@@ -33,7 +33,6 @@ async def _send(database: Database, ft: str) -> uuid.UUID:
                 message="Bonjour",
             ),
             COUNSELLOR,
-            source="/t",
         )
     return referral.id
 
@@ -58,19 +57,15 @@ async def test_only_referrals_unanswered_for_the_delay_expire(
 
         # 29 days later: nothing is due.
         early = await expire_due_referrals(
-            database.sessionmaker, delay=delay, source="/t", now=now + timedelta(days=29)
+            database.sessionmaker, delay=delay, now=now + timedelta(days=29)
         )
         assert early == []
         later = now + timedelta(days=30, minutes=1)
-        expired = await expire_due_referrals(
-            database.sessionmaker, delay=delay, source="/t", now=later
-        )
+        expired = await expire_due_referrals(database.sessionmaker, delay=delay, now=later)
         assert set(expired) == {unanswered, acknowledged_only}
         assert (await _statuses(database))[answered] == "accepted"
         # Running it again changes nothing (every replica runs it).
-        again = await expire_due_referrals(
-            database.sessionmaker, delay=delay, source="/t", now=later
-        )
+        again = await expire_due_referrals(database.sessionmaker, delay=delay, now=later)
         assert again == []
         async with database.sessionmaker() as session:
             types = [

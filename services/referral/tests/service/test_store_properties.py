@@ -29,7 +29,8 @@ from referral.use_cases.referrals import (
 from shared.auth.tokens import Principal, Role
 from shared.contracts.vocabulary import ContractType, DeclineReason
 from shared.db.database import Database
-from shared.http.problems import ProblemError
+from shared.domain.errors import DomainError
+from shared.http.domain_problems import status_of
 from shared.messaging.consumer import PermanentError
 
 from .. import answers
@@ -83,11 +84,10 @@ async def _do(
                         message="m",
                     ),
                     COUNSELLOR,
-                    source="/t",
                 )
             referrals.append(referral.id)
-        except ProblemError as exc:
-            run["send_refusals"].append(exc.status)  # type: ignore[attr-defined]
+        except DomainError as exc:
+            run["send_refusals"].append(status_of(exc))  # type: ignore[attr-defined]
         return
     if not referrals:
         return
@@ -111,14 +111,12 @@ async def _do(
             await answers.answer(database, responses[kind]())
         elif kind == "withdraw":
             async with database.transaction() as session:
-                await withdraw_referral(
-                    session, WithdrawReferral(referral_id, "r"), COUNSELLOR, source="/t"
-                )
+                await withdraw_referral(session, WithdrawReferral(referral_id, "r"), COUNSELLOR)
         else:
             await expire_due_referrals(
-                database.sessionmaker, delay=timedelta(0), source="/t", now=now + timedelta(1)
+                database.sessionmaker, delay=timedelta(0), now=now + timedelta(1)
             )
-    except (PermanentError, ProblemError):
+    except (PermanentError, DomainError):
         pass  # refused: the invariants below say it left no trace
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from referral.adapters.network_topics import provision_network_topics
@@ -20,9 +20,9 @@ from referral.api.deps import (
 from referral.api.referrals import DEPARTEMENT_PATTERN
 from referral.domain.suggestion import Prior, Weights
 from referral.models import Agency
-from referral.referentials import regions
 from referral.use_cases import queries
 from referral.use_cases.agencies import AgencyInput, UpdateAgency, create_agency, update_agency
+from shared import referentials
 from shared.contracts.referral import ROME_CODE_PATTERN
 from shared.http.idempotency import IdempotencyKey
 from shared.http.pagination import Page
@@ -99,7 +99,7 @@ def agency_out(agency: Agency) -> dict[str, Any]:
         address=agency.address,
         departement=agency.departement,
         region=agency.region,
-        region_name=regions().get(agency.region),
+        region_name=referentials.regions().get(agency.region),
         email=agency.email,
         rome_codes=agency.rome_codes,
         active=agency.active,
@@ -127,7 +127,7 @@ async def list_agencies(
     )
     async with runtime.session() as session:
         page = await queries.list_agencies(session, filters, cursor=cursor, limit=limit)
-    return {"items": [agency_out(a) for a in page.rows], "next_cursor": page.next_cursor}
+    return page.map(agency_out)
 
 
 @router.get(
@@ -175,7 +175,11 @@ async def get_agency(agency_id: str, principal: CounsellorOrOps, runtime: Runtim
     "/agencies", status_code=201, response_model=AgencyOut, summary="Ajouter une agence (ops)"
 )
 async def create_agency_route(
-    body: AgencyIn, principal: Ops, idempotency_key: IdempotencyKey, runtime: Runtime
+    body: AgencyIn,
+    principal: Ops,
+    idempotency_key: IdempotencyKey,
+    request: Request,
+    runtime: Runtime,
 ) -> Any:
     async def create(session: Any) -> tuple[dict[str, Any], str]:
         data = body.model_dump()
@@ -183,9 +187,7 @@ async def create_agency_route(
         agency = await create_agency(session, AgencyInput(**data), principal)
         return agency_out(agency), f"/v1/agencies/{agency.id}"
 
-    response = await create_idempotently(
-        runtime, principal, idempotency_key, body.model_dump(mode="json"), create
-    )
+    response = await create_idempotently(runtime, principal, idempotency_key, request, body, create)
     await provision_network_topics(runtime, body.network_id)
     return response
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from referral.api.deps import (
@@ -138,6 +138,7 @@ async def create_job_seeker(
     body: JobSeekerIn,
     principal: Counsellor,
     idempotency_key: IdempotencyKey,
+    request: Request,
     runtime: Runtime,
     settings: Settings,
 ) -> Any:
@@ -145,9 +146,7 @@ async def create_job_seeker(
         job_seeker = await register_job_seeker(session, body.to_input(), principal)
         return job_seeker_out(job_seeker, settings.senior_age), f"/v1/job-seekers/{job_seeker.id}"
 
-    return await create_idempotently(
-        runtime, principal, idempotency_key, body.model_dump(mode="json"), create
-    )
+    return await create_idempotently(runtime, principal, idempotency_key, request, body, create)
 
 
 @router.get(
@@ -171,10 +170,7 @@ async def list_job_seekers(
             cursor=cursor,
             limit=limit,
         )
-    return {
-        "items": [job_seeker_out(row, settings.senior_age) for row in page.rows],
-        "next_cursor": page.next_cursor,
-    }
+    return page.map(lambda row: job_seeker_out(row, settings.senior_age))
 
 
 @router.get("/job-seekers/{job_seeker_id}", response_model=JobSeekerOut)
@@ -211,6 +207,7 @@ async def create_consent(
     body: ConsentIn,
     principal: Counsellor,
     idempotency_key: IdempotencyKey,
+    request: Request,
     runtime: Runtime,
 ) -> Any:
     async def create(session: Any) -> tuple[dict[str, Any], str]:
@@ -224,8 +221,7 @@ async def create_consent(
             f"/v1/job-seekers/{job_seeker_id}/consents/{consent.id}",
         )
 
-    fingerprinted = {"job_seeker_id": str(job_seeker_id), **body.model_dump(mode="json")}
-    return await create_idempotently(runtime, principal, idempotency_key, fingerprinted, create)
+    return await create_idempotently(runtime, principal, idempotency_key, request, body, create)
 
 
 @router.get("/job-seekers/{job_seeker_id}/consents", response_model=list[ConsentOut])

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from referral.adapters.network_topics import provision_network_topics, topics_of
@@ -77,15 +77,17 @@ def _out(network: Network, provisioned: bool | None = None) -> dict[str, Any]:
     summary="Intégrer un réseau d'agences (ops) : crée ses sujets de flux et de réponses",
 )
 async def onboard_network(
-    body: NetworkIn, principal: Ops, idempotency_key: IdempotencyKey, runtime: Runtime
+    body: NetworkIn,
+    principal: Ops,
+    idempotency_key: IdempotencyKey,
+    request: Request,
+    runtime: Runtime,
 ) -> Any:
     async def create(session: Any) -> tuple[dict[str, Any], str]:
         network = await onboard(session, OnboardNetwork(body.id, body.name), principal)
         return _out(network), f"/v1/networks/{network.id}"
 
-    response = await create_idempotently(
-        runtime, principal, idempotency_key, body.model_dump(mode="json"), create
-    )
+    response = await create_idempotently(runtime, principal, idempotency_key, request, body, create)
     await provision_network_topics(runtime, body.id)
     return response
 
@@ -111,7 +113,4 @@ async def refused_responses(
 ) -> dict[str, Any]:
     async with runtime.session() as session:
         page = await queries.refused_responses(session, network_id, cursor=cursor, limit=limit)
-    return {
-        "items": [RefusedResponseOut.model_validate(r, from_attributes=True) for r in page.rows],
-        "next_cursor": page.next_cursor,
-    }
+    return page.map(lambda r: RefusedResponseOut.model_validate(r, from_attributes=True))

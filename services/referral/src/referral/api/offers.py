@@ -6,16 +6,16 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from referral.api.deps import CounsellorOrOps, Runtime, create_idempotently
 from referral.api.referrals import DEPARTEMENT_PATTERN
 from referral.domain import HardToFillSource
 from referral.models import JobOffer
-from referral.referentials import rome_codes
 from referral.use_cases import queries
 from referral.use_cases.offers import OfferInput, create_offer
+from shared import referentials
 from shared.contracts.referral import ROME_CODE_PATTERN
 from shared.contracts.vocabulary import ContractType
 from shared.http.idempotency import IdempotencyKey
@@ -68,7 +68,7 @@ def offer_out(offer: JobOffer) -> dict[str, Any]:
         id=offer.id,
         title=offer.title,
         rome_code=offer.rome_code,
-        rome_label=rome_codes().get(offer.rome_code, ""),
+        rome_label=referentials.rome_label(offer.rome_code) or "",
         departement=offer.departement,
         region=offer.region,
         contract_type=offer.contract_type,
@@ -86,15 +86,17 @@ def offer_out(offer: JobOffer) -> dict[str, Any]:
 
 @router.post("/offers", status_code=201, response_model=OfferOut, summary="Enregistrer une offre")
 async def create_offer_route(
-    body: OfferIn, principal: CounsellorOrOps, idempotency_key: IdempotencyKey, runtime: Runtime
+    body: OfferIn,
+    principal: CounsellorOrOps,
+    idempotency_key: IdempotencyKey,
+    request: Request,
+    runtime: Runtime,
 ) -> Any:
     async def create(session: Any) -> tuple[dict[str, Any], str]:
         offer = await create_offer(session, OfferInput(**body.model_dump()), principal)
         return offer_out(offer), f"/v1/offers/{offer.id}"
 
-    return await create_idempotently(
-        runtime, principal, idempotency_key, body.model_dump(mode="json"), create
-    )
+    return await create_idempotently(runtime, principal, idempotency_key, request, body, create)
 
 
 @router.get("/offers", response_model=Page[OfferOut], summary="Lister les offres")
@@ -119,7 +121,7 @@ async def list_offers(
             cursor=cursor,
             limit=limit,
         )
-    return {"items": [offer_out(row) for row in page.rows], "next_cursor": page.next_cursor}
+    return page.map(offer_out)
 
 
 @router.get("/offers/{offer_id}", response_model=OfferOut)

@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from referral.api.deps import (
@@ -24,6 +24,7 @@ from referral.use_cases.job_seekers import JobSeekerInput
 from referral.use_cases.referrals import (
     SendReferral,
     WithdrawReferral,
+    open_referral_conflict,
     send_referral,
     withdraw_referral,
 )
@@ -210,6 +211,7 @@ async def create_referral(
     body: ReferralIn,
     principal: Counsellor,
     idempotency_key: IdempotencyKey,
+    request: Request,
     runtime: Runtime,
     settings: Settings,
 ) -> Any:
@@ -232,14 +234,20 @@ async def create_referral(
             session,
             command,
             principal,
-            source=settings.event_source,
             senior_age=settings.senior_age,
             answer_within=settings.expiry_delay,
         )
         return referral_out(referral), f"/v1/referrals/{referral.id}"
 
     return await create_idempotently(
-        runtime, principal, idempotency_key, body.model_dump(mode="json"), create
+        runtime,
+        principal,
+        idempotency_key,
+        request,
+        body,
+        create,
+        # The partial unique index caught two referrals sent at the same moment.
+        on_conflict=open_referral_conflict(),
     )
 
 
@@ -276,7 +284,7 @@ async def list_referrals(
     )
     async with runtime.session() as session:
         page = await queries.list_referrals(session, principal, filters, cursor=cursor, limit=limit)
-    return {"items": [referral_out(row) for row in page.rows], "next_cursor": page.next_cursor}
+    return page.map(referral_out)
 
 
 @router.get(
@@ -316,6 +324,5 @@ async def withdraw(
             session,
             WithdrawReferral(referral_id, body.reason),
             principal,
-            source=settings.event_source,
         )
         return referral_out(referral)

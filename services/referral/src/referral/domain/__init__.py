@@ -11,14 +11,16 @@ from __future__ import annotations
 from referral.domain.lifecycle import (
     ANSWER_ACTIONS,
     FINAL_STATUSES,
+    LIFECYCLE,
     OPEN_STATUSES,
     TRANSITIONS,
     Action,
+    ActionRule,
     Actor,
     ReferralStatus,
-    Transition,
     TransitionNotAllowed,
     apply,
+    transition,
 )
 from referral.domain.placements import (
     DURABLE_CONTRACT_TYPES,
@@ -46,9 +48,11 @@ __all__ = [
     "DURABLE_CONTRACT_TYPES",
     "FINAL_STATUSES",
     "JEUNE_AGE_LIMIT",
+    "LIFECYCLE",
     "OPEN_STATUSES",
     "TRANSITIONS",
     "Action",
+    "ActionRule",
     "Actor",
     "ConsentScope",
     "HardToFillSource",
@@ -58,7 +62,6 @@ __all__ = [
     "ReferralStatus",
     "Scheme",
     "TimelineEntry",
-    "Transition",
     "TransitionNotAllowed",
     "age_on",
     "apply",
@@ -66,4 +69,5 @@ __all__ = [
     "is_durable_placement",
     "months_between",
     "priority_publics",
+    "transition",
 ]

@@ -12,11 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum.fr import siret as siret_number
 
+from referral.domain.errors import AgencyExists
 from referral.models import Agency, AgencySpecialisation
 from referral.use_cases.common import check_rome_code, invalid, not_found, region_of
 from referral.use_cases.networks import register_network
 from shared.auth.tokens import Principal
-from shared.http.problems import ProblemError
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +61,7 @@ async def create_agency(session: AsyncSession, data: AgencyInput, principal: Pri
     region = region_of(data.departement)
     codes = _check_rome_list(data.rome_codes)
     if await session.get(Agency, data.id) is not None:
-        raise ProblemError(
-            409, "Conflit", f"L'agence {data.id} existe déjà.", problem="agency-exists"
-        )
+        raise AgencyExists(f"L'agence {data.id} existe déjà.")
     if await session.scalar(select(Agency.id).where(Agency.siret == siret)) is not None:
         raise invalid("siret", "SIRET déjà enregistré", f"Une agence a déjà le SIRET {siret}.")
     # An agency of a network not seen before onboards the network (its topics follow).

@@ -1,96 +1,87 @@
 """An agency's answer about a referral addressed to it (acknowledged, accepted, declined,
 interview scheduled, immersion requested, placement started or ended), applied through the
-transition table — or refused, with the reason, leaving no trace but the dead letter's audit."""
+transition table — or refused, with the reason, leaving no trace but the dead letter's audit.
+
+What each answer type does (its action, the referral facts it records, the event it produces) is
+declared once, in :data:`shared.contracts.agency.ANSWER_TYPES`.
+"""
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from referral.domain import ANSWER_ACTIONS, Action, Actor, ReferralStatus, TransitionNotAllowed
-from referral.domain import apply as apply_transition
+from referral.domain import ANSWER_ACTIONS, Actor, ReferralStatus, TransitionNotAllowed, transition
 from referral.models import Agency, Referral
-from referral.use_cases.common import Logged, locked_referral, log_transition, publish, routing
+from referral.use_cases.common import Logged, locked_referral, move, publish, routing
 from referral.use_cases.networks import FORBIDDEN
-from shared.contracts import agency as answers
+from shared.contracts.agency import ANSWER_TYPE_OF, AgencyResponse, AnswerType
 from shared.contracts.base import EventData
-from shared.contracts.referral import (
-    ReferralClosed,
-    ReferralImmersionRequested,
-    ReferralStatusChanged,
-)
+from shared.contracts.referral import ReferralImmersionRequested, ReferralStatusChanged
 from shared.messaging.consumer import PermanentError
-
-#: Which action each agency answer asks for.
-ANSWER_ACTION: dict[type[answers.AgencyResponse], Action] = {
-    answers.ReferralAcknowledged: Action.ACKNOWLEDGE,
-    answers.ReferralAccepted: Action.ACCEPT,
-    answers.ReferralDeclined: Action.DECLINE,
-    answers.InterviewScheduled: Action.SCHEDULE_INTERVIEW,
-    answers.ImmersionRequested: Action.REQUEST_IMMERSION,
-    answers.PlacementStarted: Action.START_PLACEMENT,
-    answers.PlacementEnded: Action.END_PLACEMENT,
-}
 
 _COMMON_ANSWER_FIELDS = frozenset({"referral_id", "agency_id", "occurred_at", "comment"})
 
 
 async def apply_agency_response(
     session: AsyncSession,
-    response: answers.AgencyResponse,
+    response: AgencyResponse,
     *,
     network_id: str | None,
     event_id: str,
-    source: str,
 ) -> Referral:
     """Apply an agency's answer, or raise :class:`PermanentError` (dead-letter) saying why.
 
     ``network_id`` is the network whose response topic carried the answer: an answer is applied
     only to a referral addressed to that network, naming one of that network's agencies (the
     networks are competitors). Nothing is written before every check has passed, so a refused
-    answer leaves no trace but the audit record of the dead letter."""
-    action = ANSWER_ACTION[type(response)]
+    answer leaves no trace but the audit record of the dead letter.
+
+    The refusals stay :class:`PermanentError` with English texts: the partners' integrations
+    read them in the dead letters' ``dlq_error`` (and the audit counts their ``kind``)."""
+    answer_type = ANSWER_TYPE_OF[type(response)]
     referral = await _addressed_referral(session, response, network_id)
     current = ReferralStatus(referral.status)
     try:
-        target = apply_transition(current, action, Actor.AGENCY)
+        row = transition(current, answer_type.action, Actor.AGENCY)
     except TransitionNotAllowed as exc:
         raise PermanentError(str(exc), details={**_facts(response), "kind": "not_allowed"}) from exc
 
     details = response.model_dump(mode="json", exclude=set(_COMMON_ANSWER_FIELDS))
     occurred_at = response.occurred_at
-    if action in ANSWER_ACTIONS and referral.first_answer_at is None:
+    if answer_type.action in ANSWER_ACTIONS and referral.first_answer_at is None:
         referral.first_answer_at = occurred_at
-    reason = _apply_fields(referral, response)
-    session.add(
-        log_transition(
-            referral,
-            current,
-            target,
-            Logged(
-                action,
-                Actor.AGENCY,
-                response.agency_id,
-                occurred_at,
-                comment=response.comment,
-                reason=reason,
-                details=details,
-                event_id=event_id,
-            ),
-        )
+    for fact, answer_field in answer_type.applies.items():
+        setattr(referral, fact, _plain(getattr(response, answer_field)))
+    reason = getattr(response, answer_type.reason_field) if answer_type.reason_field else None
+    entry = Logged(
+        answer_type.action,
+        Actor.AGENCY,
+        response.agency_id,
+        occurred_at,
+        comment=response.comment,
+        reason=_plain(reason),
+        details=details,
+        event_id=event_id,
     )
-    event = _event_for(referral, response, current, target, details)
-    await publish(session, event, referral, source, occurred_at)
+    target = move(session, referral, row, entry, current=current)
+    event = _event_for(answer_type, referral, response, current, target, details)
+    await publish(session, event, referral, occurred_at)
     return referral
 
 
-def _facts(response: answers.AgencyResponse) -> dict[str, str]:
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def _facts(response: AgencyResponse) -> dict[str, str]:
     return {"referral_id": str(response.referral_id), "agency_id": response.agency_id}
 
 
 async def _addressed_referral(
-    session: AsyncSession, response: answers.AgencyResponse, network_id: str | None
+    session: AsyncSession, response: AgencyResponse, network_id: str | None
 ) -> Referral:
     """The referral the answer is about, locked, if the answer may apply to it: received on a
     network's topic, about a referral addressed to that network and to the answering agency."""
@@ -124,75 +115,25 @@ async def _addressed_referral(
     return referral
 
 
-def _apply_fields(referral: Referral, response: answers.AgencyResponse) -> str | None:
-    """Keep the answer's facts on the referral row; return the reason the log records."""
-    occurred_at = response.occurred_at
-    if isinstance(response, answers.ReferralAccepted):
-        referral.accepted_at = occurred_at
-    elif isinstance(response, answers.ReferralDeclined):
-        referral.declined_at = occurred_at
-        referral.decline_reason = response.reason.value
-        return response.reason.value
-    elif isinstance(response, answers.PlacementStarted):
-        referral.placed_at = occurred_at
-        referral.placement_contract_type = response.contract_type.value
-        referral.placement_start_date = response.start_date
-        referral.placement_expected_end_date = response.expected_end_date
-        referral.placement_weekly_hours = response.weekly_hours
-    elif isinstance(response, answers.PlacementEnded):
-        referral.placement_end_date = response.end_date
-        return response.reason
-    return None
-
-
 def _event_for(
+    answer_type: AnswerType,
     referral: Referral,
-    response: answers.AgencyResponse,
+    response: AgencyResponse,
     current: ReferralStatus,
     target: ReferralStatus,
     details: dict[str, Any],
 ) -> EventData:
     """What ``referral.events`` learns of an applied answer."""
-    routed = routing(referral)
-    if isinstance(response, answers.ImmersionRequested):
+    fields = {name: getattr(response, source) for name, source in answer_type.event_fields.items()}
+    if answer_type.produces is ReferralImmersionRequested:
         # Checked above: the referral is addressed to this agency and still in progress.
-        return ReferralImmersionRequested(
-            **routed,
-            job_seeker_id=referral.job_seeker_id,
-            rome_code=referral.rome_code,
-            objet=response.objet,
-            start_date=response.start_date,
-            end_date=response.end_date,
-            weekly_hours=response.weekly_hours,
-            host_name=response.host_name,
-            host_siret=response.host_siret,
-            host_address=response.host_address,
-            tutor_name=response.tutor_name,
-            tutor_function=response.tutor_function,
-            tutor_email=response.tutor_email,
-            objectives=response.objectives,
-            tasks=response.tasks,
-            requested_at=response.occurred_at,
+        fields.update(job_seeker_id=referral.job_seeker_id, rome_code=referral.rome_code)
+    elif answer_type.produces is ReferralStatusChanged:
+        fields.update(
+            from_status=current,
+            to_status=target,
+            action=answer_type.action,
+            details=details,
+            occurred_at=response.occurred_at,
         )
-    if isinstance(response, answers.PlacementEnded):
-        return ReferralClosed(
-            **routed, closed_at=response.occurred_at, placement_end_date=response.end_date
-        )
-    return ReferralStatusChanged(
-        **routed,
-        from_status=current.value,
-        to_status=target.value,
-        action=ANSWER_ACTION[type(response)].value,
-        decline_reason=response.reason if isinstance(response, answers.ReferralDeclined) else None,
-        contract_type=(
-            response.contract_type if isinstance(response, answers.PlacementStarted) else None
-        ),
-        placement_start_date=(
-            response.start_date if isinstance(response, answers.PlacementStarted) else None
-        ),
-        placement_end_date=(
-            response.expected_end_date if isinstance(response, answers.PlacementStarted) else None
-        ),
-        details=details,
-        occurred_at=response.occurred_at,
-    )
+    return answer_type.produces(**routing(referral), **fields)

@@ -1,4 +1,4 @@
-"""What several use cases share: the errors they raise, the referential checks, the referral's
+"""What several use cases share: the refusals they raise, the referential checks, the referral's
 routing fields, staging its events and writing its transition log."""
 
 from __future__ import annotations
@@ -12,45 +12,36 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral.domain import Action, Actor, ReferralStatus
-from referral.models import PLATFORM, Referral, ReferralTransition
-from referral.referentials import departements, rome_codes
+from referral.models import OUTBOX, Referral, ReferralTransition
+from shared import referentials
 from shared.contracts.base import EventData
 from shared.contracts.topics import agency_feed
-from shared.http.problems import FieldError, ProblemError
-from shared.messaging.outbox import add_event
-
-INVALID = "Requête invalide"
-
-
-def invalid(field_name: str, message: str, detail: str, *, location: str = "body") -> ProblemError:
-    """422 problem naming the field at fault."""
-    return ProblemError(
-        422,
-        INVALID,
-        detail,
-        problem="validation-error",
-        errors=[FieldError(field_name, message, location)],
-    )
+from shared.db.transition_log import record_transition
+from shared.domain.errors import FieldIssue, InvalidInput, NotFound
+from shared.domain.transitions import Transition
 
 
-def not_found(what: str) -> ProblemError:
-    return ProblemError(404, "Ressource introuvable", f"{what} introuvable.")
+def invalid(field_name: str, message: str, detail: str, *, location: str = "body") -> InvalidInput:
+    """A 422 naming the field at fault (``message``) and saying why (``detail``)."""
+    return InvalidInput(detail, errors=[FieldIssue(field_name, message, location)])
+
+
+def not_found(what: str) -> NotFound:
+    return NotFound(f"{what} introuvable.")
 
 
 def check_rome_code(code: str, field_name: str = "rome_code") -> None:
-    if code not in rome_codes():
+    if not referentials.is_rome_code(code):
         raise invalid(
             field_name, "code ROME inconnu", f"Code ROME {code} inconnu du référentiel ROME 4.0."
         )
 
 
 def region_of(departement: str, field_name: str = "departement") -> str:
-    try:
-        return departements()[departement][1]
-    except KeyError:
-        raise invalid(
-            field_name, "département inconnu", f"Département {departement} inconnu."
-        ) from None
+    region = referentials.region_of(departement)
+    if region is None:
+        raise invalid(field_name, "département inconnu", f"Département {departement} inconnu.")
+    return region
 
 
 # -- a referral's events and log -----------------------------------------------------------------
@@ -68,23 +59,19 @@ def routing(referral: Referral) -> dict[str, Any]:
 
 
 async def publish(
-    session: AsyncSession, event: EventData, referral: Referral, source: str, at: datetime
+    session: AsyncSession, event: EventData, referral: Referral, at: datetime
 ) -> None:
     """Stage an event on ``referral.events``."""
-    await add_event(
-        session, PLATFORM, event, source=source, subject=f"referrals/{referral.id}", occurred_at=at
-    )
+    await OUTBOX.stage(session, event, subject=f"referrals/{referral.id}", occurred_at=at)
 
 
 async def publish_to_network(
-    session: AsyncSession, event: EventData, referral: Referral, source: str, at: datetime
+    session: AsyncSession, event: EventData, referral: Referral, at: datetime
 ) -> None:
     """Stage an event on the feed of the network the referral is addressed to."""
-    await add_event(
+    await OUTBOX.stage(
         session,
-        PLATFORM,
         event,
-        source=source,
         subject=f"referrals/{referral.id}",
         topic=agency_feed(referral.network_id).name,
         occurred_at=at,
@@ -105,29 +92,36 @@ class Logged:
     event_id: str | None = None
 
 
-def log_transition(
-    referral: Referral, current: ReferralStatus, target: ReferralStatus, entry: Logged
-) -> ReferralTransition:
-    """Move ``referral`` to ``target`` and return its transition-log row (to add)."""
-    now = datetime.now(UTC)
-    referral.status = target.value
-    referral.updated_at = now
-    if target.is_final:
-        referral.finished_at = entry.occurred_at
-    return ReferralTransition(
-        referral_id=referral.id,
-        from_status=current.value,
-        to_status=target.value,
-        action=entry.action.value,
-        actor=entry.actor.value,
+def move(
+    session: AsyncSession,
+    referral: Referral,
+    row: Transition[ReferralStatus],
+    entry: Logged,
+    *,
+    current: ReferralStatus | None,
+) -> ReferralStatus:
+    """Take ``row`` of the lifecycle table (checked by :func:`referral.domain.transition`) on
+    ``referral``: set its status and add its transition-log row."""
+    record_transition(
+        session,
+        referral,
+        row,
+        current=current,
+        log_model=ReferralTransition,
+        aggregate_fk="referral_id",
+        actor=entry.actor,
         actor_id=entry.actor_id,
+        occurred_at=entry.occurred_at,
+        action=entry.action.value,
         comment=entry.comment,
         reason=entry.reason,
         details=entry.details or None,
-        occurred_at=entry.occurred_at,
-        recorded_at=now,
+        recorded_at=datetime.now(UTC),
         event_id=entry.event_id,
     )
+    if row.target.is_final:
+        referral.finished_at = entry.occurred_at
+    return row.target
 
 
 async def locked_referral(session: AsyncSession, referral_id: uuid.UUID) -> Referral | None:

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from referral.domain import TRANSITIONS, Action, Actor, ReferralStatus, apply
+from referral.domain import TRANSITIONS, Action, Actor, ReferralStatus, transition
 from referral.models import Referral
 from referral.use_cases.common import (
     Logged,
     locked_referral,
-    log_transition,
+    move,
     publish,
     publish_to_network,
     routing,
@@ -30,7 +30,6 @@ async def expire_due_referrals(
     session_factory: async_sessionmaker[AsyncSession],
     *,
     delay: timedelta,
-    source: str,
     now: datetime | None = None,
     batch_size: int = 200,
 ) -> list[uuid.UUID]:
@@ -51,7 +50,7 @@ async def expire_due_referrals(
     expired: list[uuid.UUID] = []
     for referral_id in due:
         async with session_factory() as session, session.begin():
-            if await _expire(session, referral_id, expirable, delay, source, now):
+            if await _expire(session, referral_id, expirable, delay, now):
                 expired.append(referral_id)
     return expired
 
@@ -61,31 +60,23 @@ async def _expire(
     referral_id: uuid.UUID,
     expirable: list[str],
     delay: timedelta,
-    source: str,
     now: datetime,
 ) -> bool:
     referral = await locked_referral(session, referral_id)
     if referral is None or referral.status not in expirable:
         return False  # answered (or expired by another replica) since the query
     current = ReferralStatus(referral.status)
-    target = apply(current, Action.EXPIRE, Actor.SYSTEM)
-    session.add(
-        log_transition(
-            referral,
-            current,
-            target,
-            Logged(
-                Action.EXPIRE,
-                Actor.SYSTEM,
-                EXPIRY_ACTOR_ID,
-                now,
-                reason=f"sans réponse {_days(delay)} après l'envoi",
-            ),
-        )
+    entry = Logged(
+        Action.EXPIRE,
+        Actor.SYSTEM,
+        EXPIRY_ACTOR_ID,
+        now,
+        reason=f"sans réponse {_days(delay)} après l'envoi",
     )
-    await publish(
-        session, ReferralExpired(**routing(referral), expired_at=now), referral, source, now
+    move(
+        session, referral, transition(current, Action.EXPIRE, Actor.SYSTEM), entry, current=current
     )
+    await publish(session, ReferralExpired(**routing(referral), expired_at=now), referral, now)
     await publish_to_network(
         session,
         ReferralExpiredForAgency(
@@ -95,7 +86,6 @@ async def _expire(
             expired_at=now,
         ),
         referral,
-        source,
         now,
     )
     return True

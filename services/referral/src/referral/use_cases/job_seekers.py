@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral import access
 from referral.domain import ConsentScope, PriorityPublic, priority_publics
+from referral.domain.errors import JobSeekerExists
 from referral.models import Agency, Consent, JobSeeker
 from referral.use_cases.common import invalid, not_found, region_of
 from shared.auth.tokens import Principal
-from shared.http.problems import ProblemError
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,11 +133,8 @@ async def register_job_seeker(
         select(JobSeeker.id).where(JobSeeker.ft_identifier == data.ft_identifier)
     )
     if existing is not None:
-        raise ProblemError(
-            409,
-            "Demandeur d'emploi déjà enregistré",
+        raise JobSeekerExists(
             f"L'identifiant France Travail {data.ft_identifier} est déjà enregistré.",
-            problem="job-seeker-exists",
             extra={"existing_job_seeker_id": str(existing)},
         )
     job_seeker, _ = await upsert_job_seeker(session, data, counsellor)

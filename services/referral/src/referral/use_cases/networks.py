@@ -16,11 +16,12 @@ from datetime import UTC, datetime
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from referral.domain.errors import NetworkExists
 from referral.models import Network, RefusedResponse
 from shared.auth.tokens import Principal
 from shared.contracts.topics import NETWORK_ID_PATTERN, network_of_responses_topic
 from shared.db.database import Database
-from shared.http.problems import FieldError, ProblemError
+from shared.domain.errors import FieldIssue, InvalidInput
 from shared.messaging.consumer import DeadLetterNotice
 
 REFUSED_RESPONSES = Counter(
@@ -45,12 +46,9 @@ async def register_network(
 ) -> tuple[Network, bool]:
     """The network, created if new (returns it and whether it was created)."""
     if not re.match(NETWORK_ID_PATTERN, network_id):
-        raise ProblemError(
-            422,
-            "Requête invalide",
+        raise InvalidInput(
             f"Identifiant de réseau {network_id!r} invalide (minuscules, chiffres, tirets).",
-            problem="validation-error",
-            errors=[FieldError("network_id", f"doit respecter {NETWORK_ID_PATTERN}")],
+            errors=[FieldIssue("network_id", f"doit respecter {NETWORK_ID_PATTERN}")],
         )
     network = await session.get(Network, network_id)
     if network is not None:
@@ -69,9 +67,7 @@ async def onboard_network(
     """Ops onboard a network; a network already known is a conflict."""
     network, created = await register_network(session, command.id, command.name)
     if not created:
-        raise ProblemError(
-            409, "Conflit", f"Le réseau {command.id} est déjà intégré.", problem="network-exists"
-        )
+        raise NetworkExists(f"Le réseau {command.id} est déjà intégré.")
     return network
 
 

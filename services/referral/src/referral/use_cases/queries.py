@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -41,34 +41,7 @@ from referral.models import (
 from referral.use_cases.common import check_rome_code, invalid, not_found, region_of
 from shared.auth.tokens import Principal
 from shared.contracts.vocabulary import DeclineReason
-from shared.http.pagination import (
-    decode_cursor,
-    decode_time_cursor,
-    encode_cursor,
-    encode_time_cursor,
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    rows: list[Any]
-    next_cursor: str | None
-
-
-async def _newest_first(
-    session: AsyncSession, query: Select[Any], model: Any, cursor: str | None, limit: int
-) -> Page:
-    """Keyset page in (created_at, id) order, newest first."""
-    query = query.order_by(model.created_at.desc(), model.id.desc())
-    if cursor:
-        created, last = decode_time_cursor(cursor)
-        query = query.where(
-            or_(model.created_at < created, and_(model.created_at == created, model.id < last))
-        )
-    rows = list(await session.scalars(query.limit(limit + 1)))
-    if len(rows) <= limit:
-        return Page(rows, None)
-    return Page(rows[:limit], encode_time_cursor(rows[limit - 1].created_at, rows[limit - 1].id))
+from shared.http.pagination import KeysetPage, decode_cursor, encode_cursor, fetch_page
 
 
 def _day_start(day: date) -> datetime:
@@ -100,7 +73,7 @@ async def list_referrals(
     *,
     cursor: str | None,
     limit: int,
-) -> Page:
+) -> KeysetPage[Any]:
     query = select(Referral).where(access.visible_referrals(principal))
     if filters.status:
         query = query.where(Referral.status.in_([s.value for s in filters.status]))
@@ -122,7 +95,9 @@ async def list_referrals(
         query = query.where(Referral.created_at >= _day_start(filters.sent_from))
     if filters.sent_to is not None:
         query = query.where(Referral.created_at < _day_start(filters.sent_to + timedelta(days=1)))
-    return await _newest_first(session, query, Referral, cursor, limit)
+    return await fetch_page(
+        session, query, created=Referral.created_at, ident=Referral.id, cursor=cursor, limit=limit
+    )
 
 
 async def referral_with_timeline(
@@ -189,7 +164,7 @@ async def list_job_seekers(
     last_name: str | None,
     cursor: str | None,
     limit: int,
-) -> Page:
+) -> KeysetPage[Any]:
     query = select(JobSeeker).where(access.visible_job_seekers(principal)).order_by(JobSeeker.id)
     if ft_identifier:
         query = query.where(JobSeeker.ft_identifier == ft_identifier)
@@ -200,7 +175,7 @@ async def list_job_seekers(
         query = query.where(JobSeeker.id > uuid.UUID(str(last_id)))
     rows = list(await session.scalars(query.limit(limit + 1)))
     next_cursor = encode_cursor([str(rows[limit - 1].id)]) if len(rows) > limit else None
-    return Page(rows[:limit], next_cursor)
+    return KeysetPage(rows[:limit], next_cursor)
 
 
 async def get_job_seeker(
@@ -237,7 +212,7 @@ async def list_offers(
     hard_to_fill: bool | None,
     cursor: str | None,
     limit: int,
-) -> Page:
+) -> KeysetPage[Any]:
     query = select(JobOffer).where(access.visible_offers(principal))
     for column, value in (
         (JobOffer.rome_code, rome_code),
@@ -247,7 +222,9 @@ async def list_offers(
     ):
         if value is not None:
             query = query.where(column == value)
-    return await _newest_first(session, query, JobOffer, cursor, limit)
+    return await fetch_page(
+        session, query, created=JobOffer.created_at, ident=JobOffer.id, cursor=cursor, limit=limit
+    )
 
 
 async def get_offer(session: AsyncSession, principal: Principal, offer_id: uuid.UUID) -> JobOffer:
@@ -271,7 +248,7 @@ class AgencyFilters:
 
 async def list_agencies(
     session: AsyncSession, filters: AgencyFilters, *, cursor: str | None, limit: int
-) -> Page:
+) -> KeysetPage[Any]:
     query = select(Agency).order_by(Agency.id)
     for column, value in (
         (Agency.departement, filters.departement),
@@ -294,7 +271,7 @@ async def list_agencies(
         query = query.where(Agency.id > str(last_id))
     rows = list(await session.scalars(query.limit(limit + 1)))
     next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
-    return Page(rows[:limit], next_cursor)
+    return KeysetPage(rows[:limit], next_cursor)
 
 
 async def get_agency(session: AsyncSession, agency_id: str) -> Agency:
@@ -417,7 +394,7 @@ async def list_networks(session: AsyncSession) -> list[Network]:
 
 async def refused_responses(
     session: AsyncSession, network_id: str, *, cursor: str | None, limit: int
-) -> Page:
+) -> KeysetPage[Any]:
     """The audit log of a network's refused answers, newest first."""
     query = (
         select(RefusedResponse)
@@ -429,5 +406,5 @@ async def refused_responses(
         query = query.where(RefusedResponse.id < int(last_id))
     rows = list(await session.scalars(query.limit(limit + 1)))
     if len(rows) <= limit:
-        return Page(rows, None)
-    return Page(rows[:limit], encode_cursor([rows[limit - 1].id]))
+        return KeysetPage(rows, None)
+    return KeysetPage(rows[:limit], encode_cursor([rows[limit - 1].id]))

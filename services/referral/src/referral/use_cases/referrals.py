@@ -18,16 +18,16 @@ from referral.domain import (
     ConsentScope,
     ReferralStatus,
     TransitionNotAllowed,
-    apply,
+    transition,
 )
-from referral.models import Agency, JobOffer, JobSeeker, Referral, ReferralTransition
-from referral.referentials import rome_codes
+from referral.domain.errors import ReferralAlreadyOpen, ReferralTransitionRefused
+from referral.models import Agency, JobOffer, JobSeeker, Referral
 from referral.use_cases.common import (
     Logged,
     check_rome_code,
     invalid,
     locked_referral,
-    log_transition,
+    move,
     not_found,
     publish,
     publish_to_network,
@@ -39,10 +39,11 @@ from referral.use_cases.job_seekers import (
     publics_of,
     upsert_job_seeker,
 )
+from shared import referentials
 from shared.auth.tokens import Principal
 from shared.contracts.agency_feed import Candidate, ReferralReceived, ReferralWithdrawnFromAgency
 from shared.contracts.referral import ReferralSent, ReferralWithdrawn
-from shared.http.problems import FieldError, ProblemError
+from shared.domain.errors import FieldIssue
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,15 +69,13 @@ class WithdrawReferral:
 OPEN_REFERRAL_EXISTS = "referral-already-open"
 
 
-def open_referral_conflict(existing: uuid.UUID | None = None) -> ProblemError:
+def open_referral_conflict(existing: uuid.UUID | None = None) -> ReferralAlreadyOpen:
     """One open referral per job seeker, agency and offer (issue 3)."""
-    return ProblemError(
-        409,
-        "Orientation déjà ouverte",
+    return ReferralAlreadyOpen(
         "Une orientation de ce demandeur d'emploi vers cette agence"
         " (pour cette offre) est déjà en cours.",
-        problem=OPEN_REFERRAL_EXISTS,
-        errors=[FieldError("agency_id", "orientation déjà en cours vers cette agence")],
+        code=OPEN_REFERRAL_EXISTS,
+        errors=[FieldIssue("agency_id", "orientation déjà en cours vers cette agence")],
         extra={"existing_referral_id": str(existing)} if existing else None,
     )
 
@@ -89,7 +88,6 @@ async def send_referral(
     command: SendReferral,
     counsellor: Principal,
     *,
-    source: str,
     senior_age: int = 50,
     answer_within: timedelta | None = None,
 ) -> Referral:
@@ -109,21 +107,16 @@ async def send_referral(
     for public in publics:  # the job seeker's priority publics when sent (indicators count so)
         setattr(referral, f"public_{public.value}", True)
     session.add(referral)
-    session.add(
-        ReferralTransition(
-            referral_id=referral.id,
-            from_status=None,
-            to_status=referral.status,
-            action=Action.SEND.value,
-            actor=Actor.COUNSELLOR.value,
-            actor_id=counsellor.subject,
-            comment=command.message,
-            occurred_at=now,
-            recorded_at=now,
-        )
+    move(
+        session,
+        referral,
+        transition(None, Action.SEND, Actor.COUNSELLOR),
+        Logged(Action.SEND, Actor.COUNSELLOR, counsellor.subject, now, comment=command.message),
+        current=None,
     )
+    referral.updated_at = now
     await session.flush()
-    await _announce_sent(session, referral, job_seeker, offer, source, now, answer_within)
+    await _announce_sent(session, referral, job_seeker, offer, now, answer_within)
     return referral
 
 
@@ -235,7 +228,6 @@ def _new_referral(
     rome_code: str,
     now: datetime,
 ) -> Referral:
-    status = apply(None, Action.SEND, Actor.COUNSELLOR)
     return Referral(
         id=uuid.uuid4(),
         job_seeker_id=job_seeker.id,
@@ -247,7 +239,6 @@ def _new_referral(
         departement=offer.departement if offer else agency.departement,
         region=offer.region if offer else agency.region,
         message=command.message,
-        status=status.value,
         counsellor_id=counsellor.subject,
         structure_code=counsellor.ft_structure,
         identity_shared=command.share_identity,
@@ -262,7 +253,6 @@ async def _announce_sent(
     referral: Referral,
     job_seeker: JobSeeker,
     offer: JobOffer | None,
-    source: str,
     now: datetime,
     answer_within: timedelta | None,
 ) -> None:
@@ -277,7 +267,6 @@ async def _announce_sent(
             sent_at=now,
         ),
         referral,
-        source,
         now,
     )
     # The agency's network learns of it on its own feed; identity and RQTH only as consented.
@@ -298,7 +287,7 @@ async def _announce_sent(
             agency_id=referral.agency_id,
             network_id=referral.network_id,
             rome_code=referral.rome_code,
-            rome_label=rome_codes().get(referral.rome_code),
+            rome_label=referentials.rome_label(referral.rome_code),
             offer_id=referral.offer_id,
             offer_title=offer.title if offer else None,
             message=referral.message,
@@ -309,7 +298,6 @@ async def _announce_sent(
             answer_before=now + answer_within if answer_within else None,
         ),
         referral,
-        source,
         now,
     )
 
@@ -318,37 +306,27 @@ async def _announce_sent(
 
 
 async def withdraw_referral(
-    session: AsyncSession, command: WithdrawReferral, counsellor: Principal, *, source: str
+    session: AsyncSession, command: WithdrawReferral, counsellor: Principal
 ) -> Referral:
     referral = await locked_referral(session, command.referral_id)
     if referral is None or not access.may_withdraw_referral(counsellor, referral):
         raise not_found(f"Orientation {command.referral_id}")
     current = ReferralStatus(referral.status)
     try:
-        target = apply(current, Action.WITHDRAW, Actor.COUNSELLOR)
+        row = transition(current, Action.WITHDRAW, Actor.COUNSELLOR)
     except TransitionNotAllowed as exc:
-        raise ProblemError(
-            409,
-            "Transition impossible",
+        raise ReferralTransitionRefused(
             f"Une orientation « {current.label} » ne peut plus être retirée.",
-            problem="transition-not-allowed",
             extra={"status": current.value},
         ) from exc
     now = datetime.now(UTC)
     reason = command.reason
-    session.add(
-        log_transition(
-            referral,
-            current,
-            target,
-            Logged(Action.WITHDRAW, Actor.COUNSELLOR, counsellor.subject, now, reason=reason),
-        )
-    )
+    entry = Logged(Action.WITHDRAW, Actor.COUNSELLOR, counsellor.subject, now, reason=reason)
+    move(session, referral, row, entry, current=current)
     await publish(
         session,
         ReferralWithdrawn(**routing(referral), reason=reason, withdrawn_at=now),
         referral,
-        source,
         now,
     )
     await publish_to_network(
@@ -361,7 +339,6 @@ async def withdraw_referral(
             withdrawn_at=now,
         ),
         referral,
-        source,
         now,
     )
     return referral

@@ -67,9 +67,7 @@ async def record_scheme_event(session: AsyncSession, fact: SchemeFact) -> bool:
     return True
 
 
-async def tell_network_immersion_rejected(
-    session: AsyncSession, fact: ImmersionRefused, *, source: str
-) -> None:
+async def tell_network_immersion_rejected(session: AsyncSession, fact: ImmersionRefused) -> None:
     """The agency asked for the immersion: it learns on its feed why it was refused."""
     referral = await session.get(Referral, fact.referral_id)
     if referral is None:
@@ -85,6 +83,5 @@ async def tell_network_immersion_rejected(
             rejected_at=fact.rejected_at,
         ),
         referral,
-        source,
         fact.rejected_at,
     )
