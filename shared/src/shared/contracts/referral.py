@@ -96,7 +96,8 @@ class ReferralStatusChanged(ReferralEvent):
 
     from_status: ReferralStatus
     to_status: ReferralStatus
-    action: ReferralAction
+    #: A :class:`ReferralAction` value (kept a string: consumers' tests still send other ones).
+    action: str
     decline_reason: DeclineReason | None = None
     contract_type: ContractType | None = None
     placement_start_date: date | None = None
