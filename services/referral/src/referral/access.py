@@ -12,9 +12,7 @@ cases that lock their own row) and a SQL condition (for the queries that list ro
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import ColumnElement, Select, true
+from sqlalchemy import ColumnElement, true
 
 from referral.models import Consent, JobOffer, JobSeeker, Referral
 from shared.auth.tokens import Principal, Role
@@ -39,10 +37,6 @@ def visible_referrals(principal: Principal) -> ColumnElement[bool]:
     if _scoped_to_structure(principal):
         return Referral.structure_code == principal.ft_structure
     return true()
-
-
-def only_visible_referrals(query: Select[Any], principal: Principal) -> Select[Any]:
-    return query.where(visible_referrals(principal))
 
 
 def may_withdraw_referral(principal: Principal, referral: Referral) -> bool:
@@ -103,3 +97,8 @@ def sees_offer(principal: Principal, offer: JobOffer) -> bool:
 
 def visible_offers(principal: Principal) -> ColumnElement[bool]:
     return true()
+
+
+def may_manage_directory(principal: Principal) -> bool:
+    """Ops keep the agency directory and onboard the networks; everyone reads it."""
+    return principal.role is Role.OPS

@@ -12,9 +12,9 @@ from fastapi import APIRouter, Query, Response
 
 from referral.api.deps import CounsellorOrOps, Runtime, Settings
 from referral.domain import PriorityPublic, Scheme
-from referral.domain.indicators import GroupBy, Rules, compute, csv_header, csv_row
+from referral.domain.indicators import GroupBy, Rules, csv_header, csv_row
 from referral.settings import ReferralSettings
-from referral.use_cases.indicators import IndicatorFilters, indicator_facts
+from referral.use_cases.indicators import IndicatorFilters, measure_indicators
 from shared.auth.tokens import Principal
 from shared.contracts.vocabulary import DeclineReason
 from shared.runtime import ServiceRuntime
@@ -48,13 +48,12 @@ async def _indicators(
     network_id: str | None,
 ) -> dict[str, Any]:
     filters = IndicatorFilters(period_from, period_to, region, departement, network_id)
-    async with runtime.session() as session:
-        facts = await indicator_facts(session, principal, filters)
     rules = Rules(
         acknowledgement_hours=settings.acknowledgement_hours,
         durable_contract_months=settings.durable_contract_months,
     )
-    result = compute(facts, rules, group_by)
+    async with runtime.session() as session:
+        result = await measure_indicators(session, principal, filters, rules, group_by)
     return {
         "period": {"from": period_from, "to": period_to},
         "group_by": group_by.value if group_by else None,

@@ -12,11 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum.fr import siret as siret_number
 
+from referral import access
 from referral.domain.errors import AgencyExists
 from referral.models import Agency, AgencySpecialisation
 from referral.use_cases.common import check_rome_code, invalid, not_found, region_of
 from referral.use_cases.networks import register_network
 from shared.auth.tokens import Principal
+from shared.domain.errors import Forbidden
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +58,13 @@ def _check_rome_list(codes: Iterable[str]) -> list[str]:
     return unique
 
 
+def _check_may_manage(principal: Principal) -> None:
+    if not access.may_manage_directory(principal):
+        raise Forbidden("Seuls les ops tiennent l'annuaire des agences.")
+
+
 async def create_agency(session: AsyncSession, data: AgencyInput, principal: Principal) -> Agency:
+    _check_may_manage(principal)
     siret = _check_siret(data.siret)
     region = region_of(data.departement)
     codes = _check_rome_list(data.rome_codes)
@@ -86,6 +94,7 @@ async def create_agency(session: AsyncSession, data: AgencyInput, principal: Pri
 async def update_agency(
     session: AsyncSession, command: UpdateAgency, principal: Principal
 ) -> Agency:
+    _check_may_manage(principal)
     changes = command.changes
     for name in _REQUIRED:
         if name in changes and changes[name] is None:

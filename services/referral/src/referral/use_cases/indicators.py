@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral import access
 from referral.domain import Scheme
-from referral.domain.indicators import ReferralFacts, SchemeOutcome
+from referral.domain.indicators import GroupBy, ReferralFacts, Rules, SchemeOutcome, compute
 from referral.models import Referral, ReferralSchemeEvent
 from referral.use_cases.common import invalid
 from shared.auth.tokens import Principal
@@ -103,3 +103,14 @@ def _facts(r: Referral, schemes: dict[Scheme, SchemeOutcome]) -> ReferralFacts:
         placement_expected_end=r.placement_expected_end_date,
         schemes=schemes,
     )
+
+
+async def measure_indicators(
+    session: AsyncSession,
+    principal: Principal,
+    filters: IndicatorFilters,
+    rules: Rules,
+    group_by: GroupBy | None = None,
+) -> dict[str, Any]:
+    """The indicators over the referrals ``principal`` may count: totals, and groups."""
+    return compute(await indicator_facts(session, principal, filters), rules, group_by)

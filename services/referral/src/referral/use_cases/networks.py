@@ -16,12 +16,13 @@ from datetime import UTC, datetime
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from referral import access
 from referral.domain.errors import NetworkExists
 from referral.models import Network, RefusedResponse
 from shared.auth.tokens import Principal
 from shared.contracts.topics import NETWORK_ID_PATTERN, network_of_responses_topic
 from shared.db.database import Database
-from shared.domain.errors import FieldIssue, InvalidInput
+from shared.domain.errors import FieldIssue, Forbidden, InvalidInput
 from shared.messaging.consumer import DeadLetterNotice
 
 REFUSED_RESPONSES = Counter(
@@ -65,6 +66,8 @@ async def onboard_network(
     session: AsyncSession, command: OnboardNetwork, principal: Principal
 ) -> Network:
     """Ops onboard a network; a network already known is a conflict."""
+    if not access.may_manage_directory(principal):
+        raise Forbidden("Seuls les ops intègrent un réseau d'agences.")
     network, created = await register_network(session, command.id, command.name)
     if not created:
         raise NetworkExists(f"Le réseau {command.id} est déjà intégré.")
