@@ -317,7 +317,6 @@ async def withdraw(
     body: WithdrawIn,
     principal: Counsellor,
     runtime: Runtime,
-    settings: Settings,
 ) -> dict[str, object]:
     async with runtime.database.transaction() as session:
         referral = await withdraw_referral(

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral.domain import Action, Actor, ReferralStatus
@@ -42,6 +42,21 @@ def region_of(departement: str, field_name: str = "departement") -> str:
     if region is None:
         raise invalid(field_name, "département inconnu", f"Département {departement} inconnu.")
     return region
+
+
+def sent_between(first_day: date | None, last_day: date | None) -> list[ColumnElement[bool]]:
+    """Conditions on :class:`Referral`: sent on ``first_day`` or after, on ``last_day`` or
+    before (whole days, UTC)."""
+    conditions = []
+    if first_day is not None:
+        conditions.append(Referral.created_at >= _day_start(first_day))
+    if last_day is not None:
+        conditions.append(Referral.created_at < _day_start(last_day + timedelta(days=1)))
+    return conditions
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
 # -- a referral's events and log -----------------------------------------------------------------

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -15,13 +15,9 @@ from referral import access
 from referral.domain import Scheme
 from referral.domain.indicators import GroupBy, ReferralFacts, Rules, SchemeOutcome, compute
 from referral.models import Referral, ReferralSchemeEvent
-from referral.use_cases.common import invalid
+from referral.use_cases.common import invalid, sent_between
 from shared.auth.tokens import Principal
 from shared.contracts.vocabulary import ContractType, DeclineReason
-
-
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +44,10 @@ async def indicator_facts(
     counsellor; all for ops), for :func:`referral.domain.indicators.compute`."""
     if filters.period_from and filters.period_to and filters.period_from > filters.period_to:
         raise invalid("from", "après la fin de période", "Début après fin.", location="query")
-    conditions = [access.visible_referrals(principal)]
-    if filters.period_from is not None:
-        conditions.append(Referral.created_at >= _day_start(filters.period_from))
-    if filters.period_to is not None:
-        conditions.append(Referral.created_at < _day_start(filters.period_to + timedelta(days=1)))
+    conditions = [
+        access.visible_referrals(principal),
+        *sent_between(filters.period_from, filters.period_to),
+    ]
     for column, value in (
         (Referral.region, filters.region),
         (Referral.departement, filters.departement),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import case, func, or_, select
@@ -38,15 +38,16 @@ from referral.models import (
     ReferralTransition,
     RefusedResponse,
 )
-from referral.use_cases.common import check_rome_code, invalid, not_found, region_of
+from referral.use_cases.common import (
+    check_rome_code,
+    invalid,
+    not_found,
+    region_of,
+    sent_between,
+)
 from shared.auth.tokens import Principal
 from shared.contracts.vocabulary import DeclineReason
 from shared.http.pagination import KeysetPage, decode_cursor, encode_cursor, fetch_page
-
-
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
-
 
 # -- referrals -----------------------------------------------------------------------------------
 
@@ -91,10 +92,7 @@ async def list_referrals(
     if filters.priority_public is not None:
         public = filters.priority_public.value
         query = query.where(getattr(Referral, f"public_{public}").is_(True))
-    if filters.sent_from is not None:
-        query = query.where(Referral.created_at >= _day_start(filters.sent_from))
-    if filters.sent_to is not None:
-        query = query.where(Referral.created_at < _day_start(filters.sent_to + timedelta(days=1)))
+    query = query.where(*sent_between(filters.sent_from, filters.sent_to))
     return await fetch_page(
         session, query, created=Referral.created_at, ident=Referral.id, cursor=cursor, limit=limit
     )
