@@ -17,22 +17,23 @@ from sqlalchemy import select
 from referral.domain import OPEN_STATUSES, ReferralStatus
 from referral.models import Referral, ReferralTransition
 from referral.settings import ReferralSettings
-from referral.use_cases import (
-    JobSeekerInput,
-    OfferInput,
+from referral.use_cases.expiry import expire_due_referrals
+from referral.use_cases.job_seekers import JobSeekerInput
+from referral.use_cases.offers import OfferInput, create_offer
+from referral.use_cases.referrals import (
     SendReferral,
-    create_offer,
-    expire_due_referrals,
+    WithdrawReferral,
     send_referral,
     withdraw_referral,
 )
 from shared.auth.tokens import Principal, Role
 from shared.contracts.vocabulary import ContractType, DeclineReason
 from shared.db.database import Database
-from shared.http.problems import ProblemError
+from shared.domain.errors import DomainError
+from shared.http.domain_problems import status_of
 from shared.messaging.consumer import PermanentError
 
-from . import answers
+from .. import answers
 
 COUNSELLOR = Principal("conseiller.dupont", Role.COUNSELLOR, ft_structure="75101")
 AGENCIES = ["agc-interim-nord-lille", "agc-interim-nord-arras"]
@@ -83,11 +84,10 @@ async def _do(
                         message="m",
                     ),
                     COUNSELLOR,
-                    source="/t",
                 )
             referrals.append(referral.id)
-        except ProblemError as exc:
-            run["send_refusals"].append(exc.status)  # type: ignore[attr-defined]
+        except DomainError as exc:
+            run["send_refusals"].append(status_of(exc))  # type: ignore[attr-defined]
         return
     if not referrals:
         return
@@ -111,12 +111,12 @@ async def _do(
             await answers.answer(database, responses[kind]())
         elif kind == "withdraw":
             async with database.transaction() as session:
-                await withdraw_referral(session, referral_id, "r", COUNSELLOR, source="/t")
+                await withdraw_referral(session, WithdrawReferral(referral_id, "r"), COUNSELLOR)
         else:
             await expire_due_referrals(
-                database.sessionmaker, delay=timedelta(0), source="/t", now=now + timedelta(1)
+                database.sessionmaker, delay=timedelta(0), now=now + timedelta(1)
             )
-    except (PermanentError, ProblemError):
+    except (PermanentError, DomainError):
         pass  # refused: the invariants below say it left no trace
 
 

@@ -6,16 +6,15 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
-from sqlalchemy.exc import IntegrityError
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral.models import PLATFORM
 from referral.settings import ReferralSettings
-from referral.use_cases import open_referral_conflict
 from shared.auth.tokens import Principal, Role
+from shared.domain.errors import DomainError
 from shared.http.app import RuntimeDep
-from shared.http.idempotency import create_once
-from shared.http.problems import ProblemError
+from shared.http.idempotency import create_once, request_identity
 from shared.http.security import require_roles
 from shared.runtime import ServiceRuntime
 
@@ -39,18 +38,21 @@ async def create_idempotently(
     runtime: ServiceRuntime,
     principal: Principal,
     idempotency_key: str,
-    body: dict[str, Any],
+    request: Request,
+    body: BaseModel,
     create: Creation,
+    *,
+    on_conflict: DomainError | None = None,
 ) -> Response:
     """Run ``create`` once per (caller, Idempotency-Key): the first 201 is stored with the key in
-    the same transaction, and a retry gets it again instead of a second resource."""
-
-    def conflict(exc: IntegrityError) -> ProblemError | None:
-        if "referrals" in str(exc.orig) and "idempotency_keys" not in str(exc.orig):
-            # The partial unique index caught two referrals sent at the same moment.
-            return open_referral_conflict()
-        return None
-
+    the same transaction, and a retry gets it again instead of a second resource. A unique
+    constraint that fails under a concurrent request is ``on_conflict`` (or a generic 409)."""
     return await create_once(
-        runtime.database, PLATFORM, principal, idempotency_key, body, create, conflict=conflict
+        runtime.database,
+        PLATFORM,
+        principal,
+        idempotency_key,
+        request_identity(request, body),
+        create,
+        on_conflict=on_conflict,
     )

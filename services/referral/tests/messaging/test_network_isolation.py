@@ -14,17 +14,14 @@ from sqlalchemy import select
 from stdnum.fr import siren as siren_number
 from stdnum.fr import siret as siret_number
 
+from referral.adapters.network_topics import topics_of
 from referral.consumers import agency_response_handlers
 from referral.models import PLATFORM, Referral, RefusedResponse
-from referral.networks import REFUSED_RESPONSES, record_refused_response, topics_of
 from referral.settings import ReferralSettings
-from referral.use_cases import (
-    AgencyInput,
-    JobSeekerInput,
-    SendReferral,
-    create_agency,
-    send_referral,
-)
+from referral.use_cases.agencies import AgencyInput, create_agency
+from referral.use_cases.job_seekers import JobSeekerInput
+from referral.use_cases.networks import REFUSED_RESPONSES, record_refused_response
+from referral.use_cases.referrals import SendReferral, send_referral
 from shared.auth.tokens import Principal, Role
 from shared.contracts.agency import ReferralAccepted, ReferralAcknowledged
 from shared.contracts.topics import agency_responses
@@ -35,6 +32,7 @@ from shared.messaging.provisioning import ensure_topics
 from shared.testing_kafka import eventually, publish, read_topic
 
 COUNSELLOR = Principal("conseiller.dupont", Role.COUNSELLOR, ft_structure="75101")
+OPS = Principal("ops", Role.OPS)
 
 
 @pytest.fixture
@@ -101,6 +99,7 @@ async def _agency(database: Database, network: str) -> str:
                 email=None,
                 rome_codes=("H2913",),
             ),
+            OPS,
         )
     return agency_id
 
@@ -121,7 +120,6 @@ async def test_forged_answer_is_refused_audited_counted_and_the_referral_unchang
                 message="Profil motivé.",
             ),
             COUNSELLOR,
-            source="/test",
         )
     now = datetime.now(UTC)
     counted = REFUSED_RESPONSES.labels(network_b, "forbidden")._value.get()
@@ -185,7 +183,6 @@ async def test_an_agency_of_another_network_is_refused_on_the_right_topic(
                 message="Profil motivé.",
             ),
             COUNSELLOR,
-            source="/test",
         )
     event_id = await publish(
         kafka_bootstrap,

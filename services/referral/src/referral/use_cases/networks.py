@@ -1,31 +1,28 @@
 """Agency networks (enseignes) and their isolation.
 
-Each network has its own feed topic (what the referral service tells its ERP) and response topic
-(what its ERP answers), so that broker ACLs can confine an integration to its own data — the
-networks are competitors. On top of the broker's ACLs, the referral service applies an answer only
-if it came on the topic of the network the referral was addressed to, naming one of that network's
-agencies; anything else is dead-lettered, recorded in ``refused_responses`` and counted.
+A network is onboarded by ops or with its first agency (its topics:
+:mod:`referral.adapters.network_topics`). On top of the broker's ACLs, the referral service
+applies an answer only if it came on the topic of the network the referral was addressed to,
+naming one of that network's agencies (:mod:`referral.use_cases.agency_answers`); anything else is
+dead-lettered, recorded in ``refused_responses`` and counted (:func:`record_refused_response`).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from prometheus_client import Counter
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from referral import access
+from referral.domain.errors import NetworkExists
 from referral.models import Network, RefusedResponse
-from shared.contracts.topics import (
-    NETWORK_ID_PATTERN,
-    TopicSpec,
-    agency_feed,
-    agency_responses,
-    network_of_responses_topic,
-)
+from shared.auth.tokens import Principal
+from shared.contracts.topics import NETWORK_ID_PATTERN, network_of_responses_topic
 from shared.db.database import Database
-from shared.http.problems import FieldError, ProblemError
+from shared.domain.errors import FieldIssue, Forbidden, InvalidInput
 from shared.messaging.consumer import DeadLetterNotice
 
 REFUSED_RESPONSES = Counter(
@@ -39,10 +36,10 @@ REFUSED_RESPONSES = Counter(
 FORBIDDEN = "forbidden"
 
 
-def topics_of(network_id: str) -> list[TopicSpec]:
-    """The network's feed and response topics, and the response topic's dead-letter topic."""
-    responses = agency_responses(network_id)
-    return [agency_feed(network_id), responses, responses.dead_letter()]
+@dataclass(frozen=True, slots=True)
+class OnboardNetwork:
+    id: str
+    name: str
 
 
 async def register_network(
@@ -50,12 +47,9 @@ async def register_network(
 ) -> tuple[Network, bool]:
     """The network, created if new (returns it and whether it was created)."""
     if not re.match(NETWORK_ID_PATTERN, network_id):
-        raise ProblemError(
-            422,
-            "Requête invalide",
+        raise InvalidInput(
             f"Identifiant de réseau {network_id!r} invalide (minuscules, chiffres, tirets).",
-            problem="validation-error",
-            errors=[FieldError("network_id", f"doit respecter {NETWORK_ID_PATTERN}")],
+            errors=[FieldIssue("network_id", f"doit respecter {NETWORK_ID_PATTERN}")],
         )
     network = await session.get(Network, network_id)
     if network is not None:
@@ -68,10 +62,16 @@ async def register_network(
     return network, True
 
 
-async def all_network_topics(database: Database) -> list[TopicSpec]:
-    async with database.sessionmaker() as session:
-        ids = list(await session.scalars(select(Network.id).order_by(Network.id)))
-    return [spec for network_id in ids for spec in topics_of(network_id)]
+async def onboard_network(
+    session: AsyncSession, command: OnboardNetwork, principal: Principal
+) -> Network:
+    """Ops onboard a network; a network already known is a conflict."""
+    if not access.may_manage_directory(principal):
+        raise Forbidden("Seuls les ops intègrent un réseau d'agences.")
+    network, created = await register_network(session, command.id, command.name)
+    if not created:
+        raise NetworkExists(f"Le réseau {command.id} est déjà intégré.")
+    return network
 
 
 async def record_refused_response(notice: DeadLetterNotice, database: Database) -> None:

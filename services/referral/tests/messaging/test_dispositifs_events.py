@@ -13,7 +13,8 @@ from sqlalchemy import select
 from referral.consumers import dispositifs_handlers
 from referral.models import PLATFORM, ReferralSchemeEvent
 from referral.settings import ReferralSettings
-from referral.use_cases import JobSeekerInput, SendReferral, send_referral
+from referral.use_cases.job_seekers import JobSeekerInput
+from referral.use_cases.referrals import SendReferral, send_referral
 from shared.auth.tokens import Principal, Role
 from shared.contracts import dispositifs as d
 from shared.contracts.vocabulary import ImmersionObjet, TrainingKind
@@ -61,7 +62,6 @@ async def test_scheme_events_about_a_referral_join_its_timeline(
                 message="Bonjour",
             ),
             Principal("c", Role.COUNSELLOR, ft_structure="75101"),
-            source="/t",
         )
     now = datetime.now(UTC)
     convention = uuid.uuid4()

@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from referral.domain import PriorityPublic, Scheme, is_durable_placement
+from referral.domain.placements import is_durable_placement
+from referral.domain.publics import PriorityPublic
+from referral.domain.timeline import Scheme
 from shared.contracts.vocabulary import ContractType, DeclineReason
 
 

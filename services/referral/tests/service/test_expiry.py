@@ -10,12 +10,14 @@ from sqlalchemy import select
 from referral.app import create_app
 from referral.models import PLATFORM, Referral
 from referral.settings import ReferralSettings
-from referral.use_cases import JobSeekerInput, SendReferral, expire_due_referrals, send_referral
+from referral.use_cases.expiry import expire_due_referrals
+from referral.use_cases.job_seekers import JobSeekerInput
+from referral.use_cases.referrals import SendReferral, send_referral
 from shared.auth.tokens import Principal, Role
 from shared.db.database import Database
 from shared.testing_kafka import eventually
 
-from .answers import accepted, acknowledged, answer
+from ..answers import accepted, acknowledged, answer
 
 COUNSELLOR = Principal("conseiller.dupont", Role.COUNSELLOR, ft_structure="75101")
 
@@ -31,7 +33,6 @@ async def _send(database: Database, ft: str) -> uuid.UUID:
                 message="Bonjour",
             ),
             COUNSELLOR,
-            source="/t",
         )
     return referral.id
 
@@ -56,19 +57,15 @@ async def test_only_referrals_unanswered_for_the_delay_expire(
 
         # 29 days later: nothing is due.
         early = await expire_due_referrals(
-            database.sessionmaker, delay=delay, source="/t", now=now + timedelta(days=29)
+            database.sessionmaker, delay=delay, now=now + timedelta(days=29)
         )
         assert early == []
         later = now + timedelta(days=30, minutes=1)
-        expired = await expire_due_referrals(
-            database.sessionmaker, delay=delay, source="/t", now=later
-        )
+        expired = await expire_due_referrals(database.sessionmaker, delay=delay, now=later)
         assert set(expired) == {unanswered, acknowledged_only}
         assert (await _statuses(database))[answered] == "accepted"
         # Running it again changes nothing (every replica runs it).
-        again = await expire_due_referrals(
-            database.sessionmaker, delay=delay, source="/t", now=later
-        )
+        again = await expire_due_referrals(database.sessionmaker, delay=delay, now=later)
         assert again == []
         async with database.sessionmaker() as session:
             types = [

@@ -14,7 +14,13 @@ from sqlalchemy import func, select
 from referral.consumers import agency_response_handlers
 from referral.models import PLATFORM, Referral, ReferralTransition
 from referral.settings import ReferralSettings
-from referral.use_cases import JobSeekerInput, SendReferral, send_referral, withdraw_referral
+from referral.use_cases.job_seekers import JobSeekerInput
+from referral.use_cases.referrals import (
+    SendReferral,
+    WithdrawReferral,
+    send_referral,
+    withdraw_referral,
+)
 from shared.auth.tokens import Principal, Role
 from shared.contracts import agency as a
 from shared.contracts.vocabulary import ContractType, DeclineReason, ImmersionObjet
@@ -23,7 +29,7 @@ from shared.envelope import CloudEvent
 from shared.messaging.consumer import EventConsumer
 from shared.testing_kafka import eventually, publish, read_topic, running_consumer
 
-from .answers import accepted, answer, declined, interview, placed
+from ..answers import accepted, answer, declined, interview, placed
 
 COUNSELLOR = Principal("conseiller.dupont", Role.COUNSELLOR, ft_structure="75101")
 AGENCY = "agc-interim-nord-lille"
@@ -68,7 +74,6 @@ async def _referral(database: Database, ft_identifier: str = "1234567A") -> uuid
                 message="Profil motivé.",
             ),
             COUNSELLOR,
-            source="/test",
         )
         return referral.id
 
@@ -188,7 +193,7 @@ async def test_answers_not_allowed_from_the_current_state_are_dead_lettered_with
     await answer(database, placed(was_placed, now, ContractType.CDI, date(2026, 3, 1)))
     was_withdrawn = await _referral(database, "3100004A")
     async with database.transaction() as session:
-        await withdraw_referral(session, was_withdrawn, "Erreur", COUNSELLOR, source="/t")
+        await withdraw_referral(session, WithdrawReferral(was_withdrawn, "Erreur"), COUNSELLOR)
 
     ended = a.PlacementEnded(
         referral_id=sent, agency_id=AGENCY, occurred_at=now, end_date=date(2026, 4, 1)

@@ -10,7 +10,7 @@ import httpx
 
 from shared.auth.tokens import Role
 
-from .conftest import bearer
+from ..conftest import bearer
 
 OPS = bearer(Role.OPS)
 COUNSELLOR = bearer(Role.COUNSELLOR, "conseiller.dupont", ft_structure="75101")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from referral.models import PLATFORM
 from shared.auth.tokens import Role
 
-from .conftest import bearer
+from ..conftest import bearer
 
 COUNSELLOR = bearer(Role.COUNSELLOR, "conseiller.dupont", ft_structure="75101")
 

@@ -19,8 +19,8 @@ from referral.models import PLATFORM, Referral
 from shared.auth.tokens import Role
 from shared.contracts.vocabulary import DeclineReason
 
-from .answers import accepted, acknowledged, answer, at, declined, scheme_event
-from .conftest import bearer
+from ..answers import accepted, acknowledged, answer, at, declined, scheme_event
+from ..conftest import bearer
 
 COUNSELLOR = bearer(Role.COUNSELLOR, "conseiller.dupont", ft_structure="75101")
 OPS = bearer(Role.OPS)
