@@ -34,6 +34,17 @@ class DeliveryStatus(enum.StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
 
+    @property
+    def label(self) -> str:
+        return _STATUS_LABELS[self]
+
+
+_STATUS_LABELS = {
+    DeliveryStatus.PENDING: "en attente",
+    DeliveryStatus.DELIVERED: "remis",
+    DeliveryStatus.FAILED: "en échec",
+    DeliveryStatus.SKIPPED: "non tenté",
+}
 
 DELIVERY_STATUSES: tuple[str, ...] = tuple(status.value for status in DeliveryStatus)
 
@@ -44,6 +55,10 @@ class DeliveryActor(enum.StrEnum):
     #: The platform itself: the consumer or a reminder records it, the worker sends it.
     SYSTEM = "system"
     OPS = "ops"
+
+    @property
+    def label(self) -> str:
+        return "la plateforme" if self is DeliveryActor.SYSTEM else "l'exploitation"
 
 
 class DeliveryAction(enum.StrEnum):
@@ -63,21 +78,35 @@ _SYSTEM, _OPS = frozenset({DeliveryActor.SYSTEM.value}), frozenset({DeliveryActo
 DELIVERY_LIFECYCLE: TransitionTable[DeliveryStatus] = TransitionTable(
     "Envoi",
     (
-        Transition(DeliveryAction.RECORD, frozenset({None}), _PENDING, _SYSTEM, "à envoyer"),
-        Transition(DeliveryAction.SKIP, frozenset({None}), _SKIPPED, _SYSTEM, "non tenté"),
-        Transition(DeliveryAction.CLAIM, frozenset({_PENDING}), _PENDING, _SYSTEM, "tentative"),
+        Transition(
+            DeliveryAction.RECORD, frozenset({None}), _PENDING, _SYSTEM, "enregistrer l'envoi"
+        ),
+        Transition(
+            DeliveryAction.SKIP, frozenset({None}), _SKIPPED, _SYSTEM, "ne pas tenter l'envoi"
+        ),
+        Transition(
+            DeliveryAction.CLAIM, frozenset({_PENDING}), _PENDING, _SYSTEM, "tenter l'envoi"
+        ),
         Transition(
             DeliveryAction.DELIVER,
             frozenset({_PENDING}),
             DeliveryStatus.DELIVERED,
             _SYSTEM,
-            "remis",
+            "remettre",
         ),
         Transition(
-            DeliveryAction.RESCHEDULE, frozenset({_PENDING}), _PENDING, _SYSTEM, "nouvel essai"
+            DeliveryAction.RESCHEDULE,
+            frozenset({_PENDING}),
+            _PENDING,
+            _SYSTEM,
+            "reprogrammer un essai",
         ),
-        Transition(DeliveryAction.FAIL, frozenset({_PENDING}), _FAILED, _SYSTEM, "en échec"),
-        Transition(DeliveryAction.RETRY, frozenset({_FAILED, _SKIPPED}), _PENDING, _OPS, "relancé"),
+        Transition(
+            DeliveryAction.FAIL, frozenset({_PENDING}), _FAILED, _SYSTEM, "abandonner l'envoi"
+        ),
+        Transition(
+            DeliveryAction.RETRY, frozenset({_FAILED, _SKIPPED}), _PENDING, _OPS, "relancer"
+        ),
     ),
 )
 
