@@ -32,8 +32,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from notifications.domain.delivery import DELIVERY_STATUSES
-from notifications.settings import NotificationsSettings
 from shared.db.naming import NAMING_CONVENTION
+from shared.db.projections import KnownReferralColumns
 from shared.db.tables import BigIntId, UTCDateTime, platform_tables
 from shared.messaging.outbox import Outbox
 
@@ -44,7 +44,9 @@ class Base(DeclarativeBase):
 
 PLATFORM = platform_tables(Base.metadata)
 #: Where the service stages its events (delivery outcomes), with its CloudEvents source.
-OUTBOX = Outbox(PLATFORM, NotificationsSettings.model_fields["event_source"].default)
+#: The CloudEvents ``source`` of every event this service produces.
+EVENT_SOURCE = "/coop/notifications"
+OUTBOX = Outbox(PLATFORM, EVENT_SOURCE)
 
 
 class Notification(Base):
@@ -156,18 +158,14 @@ class Recipient(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class FollowedReferral(Base):
-    """A referral as the notifications service knows it from ``referral.events``."""
+class KnownReferral(KnownReferralColumns, Base):
+    """A referral as the notifications service knows it from ``referral.events`` (the shared
+    projection, plus whom to tell and whether it was answered)."""
 
     __tablename__ = "followed_referrals"
     __table_args__ = (Index("ix_followed_referrals_unanswered", "status", "sent_at"),)
 
-    referral_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    agency_id: Mapped[str] = mapped_column(String(255))
-    network_id: Mapped[str] = mapped_column(String(255))
     counsellor_id: Mapped[str] = mapped_column(String(255))
-    rome_code: Mapped[str] = mapped_column(String(5))
-    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
     #: :class:`notifications.domain.following.FollowedReferralStatus` (sent | answered | closed).
     status: Mapped[str] = mapped_column(String(16))
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -20,12 +20,13 @@ from notifications.domain.following import (
     referral_may_move,
     referral_status_after,
 )
-from notifications.models import FollowedImmersion, FollowedReferral
+from notifications.models import FollowedImmersion, KnownReferral
 from notifications.use_cases import recipients
 from shared.auth.tokens import Principal
 from shared.contracts import EventData
 from shared.contracts.dispositifs import ImmersionValidated
 from shared.contracts.referral import ReferralSent
+from shared.db.projections import remember_referral
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,20 +41,15 @@ async def follow(command: Follow, principal: Principal, session: AsyncSession) -
     data = command.data
     now = datetime.now(UTC)
     if isinstance(data, ReferralSent):
-        if await session.get(FollowedReferral, data.referral_id) is None:
-            session.add(
-                FollowedReferral(
-                    referral_id=data.referral_id,
-                    agency_id=data.agency_id,
-                    network_id=data.network_id,
-                    counsellor_id=data.counsellor_id,
-                    rome_code=data.rome_code,
-                    sent_at=data.sent_at,
-                    status=FollowedReferralStatus.SENT.value,
-                )
-            )
+        await remember_referral(
+            session,
+            KnownReferral,
+            data,
+            counsellor_id=data.counsellor_id,
+            status=FollowedReferralStatus.SENT.value,
+        )
     elif (referral_status := referral_status_after(data)) is not None:
-        referral = await session.get(FollowedReferral, data.referral_id)  # type: ignore[attr-defined]
+        referral = await session.get(KnownReferral, data.referral_id)  # type: ignore[attr-defined]
         if referral is not None and referral_may_move(referral.status):
             referral.status = referral_status.value
     elif isinstance(data, ImmersionValidated):

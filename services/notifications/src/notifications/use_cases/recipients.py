@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications import access
 from notifications.domain.recipients import JOB_SEEKERS_REACHABLE, Addressee
-from notifications.models import FollowedReferral, Recipient
+from notifications.models import KnownReferral, Recipient
 from shared.auth.tokens import Principal
 from shared.domain.errors import FieldIssue, InvalidInput
 
@@ -102,7 +102,7 @@ async def _from_referral(
     referral_id = context.get("referral_id")
     if referral_id is None:
         return None
-    referral = await session.get(FollowedReferral, uuid.UUID(str(referral_id)))
+    referral = await session.get(KnownReferral, uuid.UUID(str(referral_id)))
     return getattr(referral, attribute) if referral is not None else None
 
 

@@ -23,7 +23,7 @@ from notifications.domain.business_days import BusinessCalendar
 from notifications.domain.following import FollowedImmersionStatus, FollowedReferralStatus
 from notifications.domain.messages import Cause
 from notifications.domain.routing import IMMERSION_STARTING, REFERRAL_UNANSWERED
-from notifications.models import FollowedImmersion, FollowedReferral, Notification
+from notifications.models import FollowedImmersion, KnownReferral, Notification
 from notifications.use_cases import messages
 from shared.auth.tokens import Principal
 from shared.contracts.vocabulary import ImmersionObjet
@@ -106,17 +106,17 @@ async def due_referral_reminders(
     threshold = query.now - timedelta(days=query.after_days)
     due = (
         await session.scalars(
-            select(FollowedReferral).where(
-                FollowedReferral.status == FollowedReferralStatus.SENT.value,
-                FollowedReferral.reminded_at.is_(None),
-                FollowedReferral.sent_at <= threshold,
+            select(KnownReferral).where(
+                KnownReferral.status == FollowedReferralStatus.SENT.value,
+                KnownReferral.reminded_at.is_(None),
+                KnownReferral.sent_at <= threshold,
             )
         )
     ).all()
     return [ReferralReminder(_referral_unanswered(r, query.now), r.referral_id) for r in due]
 
 
-def _referral_unanswered(referral: FollowedReferral, now: datetime) -> Cause:
+def _referral_unanswered(referral: KnownReferral, now: datetime) -> Cause:
     return Cause(
         trigger=REFERRAL_UNANSWERED,
         cause_id=f"{REFERRAL_UNANSWERED}:{referral.referral_id}",
@@ -152,7 +152,7 @@ async def record_reminder(
     """Record the reminder's messages (like an event's), and mark the referral reminded."""
     created = await messages.record(messages.RecordMessages(command.cause), principal, session)
     if command.referral_id is not None:
-        row = await session.get(FollowedReferral, command.referral_id)
+        row = await session.get(KnownReferral, command.referral_id)
         if row is not None:
             row.reminded_at = datetime.now(UTC)
     return created
