@@ -9,6 +9,8 @@ from typing import Annotated
 import httpx
 import pytest
 from fastapi import FastAPI
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel, Field, ValidationError
 
 from shared.http.problems import install_problem_handlers
@@ -83,6 +85,34 @@ def test_a_corsican_nir_is_found_with_its_own_key(nir: str) -> None:
     assert kinds(f"NIR {nir}") == [FindingKind.NIR]
     assert kinds(f"NIR {spaced.lower()}") == [FindingKind.NIR]
     assert kinds(f"NIR {wrong_key(nir)}") == []
+
+
+@st.composite
+def written_nirs(draw: st.DrawFn) -> tuple[str, str]:
+    """A NIR as people type it (groups joined by a space, dot, dash or nothing) and its key."""
+    departement = draw(st.sampled_from(["2A", "2B", *(f"{d:02d}" for d in range(1, 96))]))
+    first13 = (
+        draw(st.sampled_from("12"))
+        + f"{draw(st.integers(0, 99)):02d}"
+        + f"{draw(st.integers(1, 12)):02d}"
+        + departement
+        + f"{draw(st.integers(1, 990)):03d}"
+        + f"{draw(st.integers(1, 999)):03d}"
+    )
+    full = nir_with_key(first13)
+    groups = [full[0], full[1:3], full[3:5], full[5:7], full[7:10], full[10:13], full[13:]]
+    separator = draw(st.sampled_from(["", " ", ".", "-"]))
+    return separator.join(groups), full[13:]
+
+
+@settings(max_examples=200, deadline=None)
+@given(written_nirs())
+def test_any_nir_is_found_and_the_same_with_another_key_is_not(written: tuple[str, str]) -> None:
+    nir, key = written
+    text = f"Coordonnées : {nir}, merci."
+    assert spans(text) == [nir]
+    other_key = f"{(int(key) + 1) % 100:02d}"
+    assert kinds(f"Coordonnées : {nir[: -len(key)]}{other_key}, merci.") == []
 
 
 def test_a_fifteen_digit_number_whose_key_is_wrong_is_not_a_nir() -> None:
