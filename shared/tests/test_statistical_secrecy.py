@@ -24,6 +24,7 @@ from shared.privacy.statistical_secrecy import (
     disclosed_cells,
     protect_counts,
     protect_table,
+    rate_is_secret,
 )
 
 #: RQTH referrals per département (rows) and month (columns): one cell of 1.
@@ -294,3 +295,26 @@ def test_a_single_small_count_is_never_alone_in_any_shape(rows: int, columns: in
     grid = published_grid(protect_table(counts))
     assert grid[0][0] is None
     assert determined_by_linear_algebra(grid) == set()
+
+
+def test_overlapping_groups_hide_only_their_small_counts() -> None:
+    # A referral counts in each of its priority publics: the groups do not add up to the total.
+    per_public = {"rqth": 3, "brsa": 20, "jeune": 14, "aucun": 30}
+    cells, total = protect_counts(per_public, total=60, groups_overlap=True)
+    assert cells["rqth"].suppression is Suppression.PRIMARY
+    assert [label for label, cell in cells.items() if cell.secret] == ["rqth"]
+    assert total.value == 60
+    with pytest.raises(ValueError, match="groups_overlap"):
+        protect_counts(per_public, total=60)
+    with pytest.raises(ValueError, match="real total"):
+        protect_counts(per_public, groups_overlap=True)
+
+
+@pytest.mark.parametrize(
+    ("hits", "base", "secret"),
+    [(0, 0, False), (0, 12, False), (12, 12, False), (6, 12, False), (3, 12, True), (9, 12, True)],
+)
+def test_a_rate_is_secret_when_it_gives_back_a_small_count(
+    hits: int, base: int, secret: bool
+) -> None:
+    assert rate_is_secret(hits, base) is secret

@@ -8,7 +8,8 @@ and access").
 - :mod:`shared.privacy.fields`: the pydantic types routers and contracts use, ``ScreenedText`` and
   ``PhoneNumber``, which turn a finding into a French 422 message naming the field.
 - :mod:`shared.privacy.statistical_secrecy`: indicator tables with cells under the secrecy
-  threshold hidden, and enough other cells hidden that no total gives them back.
+  threshold hidden, and enough other cells hidden that no total gives them back
+  (``protect_table``, ``protect_counts`` for one count per group, ``rate_is_secret``).
 
 Plain Python: no database, no broker, no HTTP. The data files are read once from the package.
 """
@@ -21,7 +22,11 @@ from shared.privacy.statistical_secrecy import (
     SECRET_MARK,
     ProtectedCell,
     ProtectedTable,
+    Suppression,
+    disclosed_cells,
+    protect_counts,
     protect_table,
+    rate_is_secret,
 )
 
 __all__ = [
@@ -34,7 +39,11 @@ __all__ = [
     "ProtectedCell",
     "ProtectedTable",
     "ScreenedText",
+    "Suppression",
+    "disclosed_cells",
     "normalise_phone",
+    "protect_counts",
     "protect_table",
+    "rate_is_secret",
     "screen_text",
 ]

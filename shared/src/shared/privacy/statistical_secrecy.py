@@ -197,10 +197,29 @@ def protect_table(
 
 
 def protect_counts(
-    counts: Mapping[str, int], *, threshold: int = DEFAULT_SECRECY_THRESHOLD
+    counts: Mapping[str, int],
+    *,
+    threshold: int = DEFAULT_SECRECY_THRESHOLD,
+    total: int | None = None,
+    groups_overlap: bool = False,
 ) -> tuple[dict[str, ProtectedCell], ProtectedCell]:
-    """A one-column indicator (a count per département, per day…): each label's published value
-    and the total's."""
+    """A one-column indicator (a count per département, per network…): each group's published
+    value and the total's.
+
+    When the groups partition the population, the total is their sum and secondary secrecy
+    applies (a lone hidden group would be the total minus the others). When they overlap (a
+    person counted in each of their priority publics), pass ``groups_overlap=True`` and the real
+    ``total``: no sum links them, so only primary secrecy applies, to each group and the total.
+    """
+    if groups_overlap:
+        if total is None:
+            raise ValueError("overlapping groups need their real total")
+        return (
+            {label: _primary(value, threshold) for label, value in counts.items()},
+            _primary(total, threshold),
+        )
+    if total is not None and total != sum(counts.values()):
+        raise ValueError("the groups do not add up to the total: pass groups_overlap=True")
     table = protect_table(
         [[value] for value in counts.values()],
         rows=list(counts),
@@ -211,6 +230,23 @@ def protect_counts(
         {label: cells[0] for label, cells in zip(table.rows, table.cells, strict=True)},
         table.total,
     )
+
+
+def rate_is_secret(hits: int, base: int, *, threshold: int = DEFAULT_SECRECY_THRESHOLD) -> bool:
+    """Whether a rate ``hits / base`` must be hidden: it would give back a small count, either
+    those counted (``hits``) or those not (``base - hits``: "9 placed out of 10" names the one who
+    was not)."""
+    if not 0 <= hits <= base:
+        raise ValueError("a rate needs 0 <= hits <= base")
+    return any(0 < n < threshold for n in (hits, base - hits, base))
+
+
+def _primary(value: int, threshold: int) -> ProtectedCell:
+    if value < 0:
+        raise ValueError("counts cannot be negative")
+    if 0 < value < threshold:
+        return ProtectedCell(None, Suppression.PRIMARY)
+    return ProtectedCell(value)
 
 
 def disclosed_cells(table: ProtectedTable) -> set[Position]:
