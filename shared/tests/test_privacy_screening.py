@@ -13,6 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, Field, ValidationError
 
+from shared.domain.errors import InvalidInput
+from shared.http.domain_problems import install_domain_problem_handler
 from shared.http.problems import install_problem_handlers
 from shared.privacy import (
     FindingKind,
@@ -22,7 +24,14 @@ from shared.privacy import (
     normalise_phone,
     screen_text,
 )
-from shared.privacy.screening import HealthKeyword, health_allowed_phrases, health_keywords
+from shared.privacy.screening import (
+    REDACTED,
+    HealthKeyword,
+    health_allowed_phrases,
+    health_keywords,
+    raise_if_sensitive,
+    redact_text,
+)
 
 
 def nir_with_key(first13: str) -> str:
@@ -234,6 +243,27 @@ def test_a_finding_says_where_and_why_in_french_without_the_value() -> None:
         assert "3000" not in finding.message
 
 
+def test_a_use_case_refuses_sensitive_texts_with_one_issue_per_finding() -> None:
+    raise_if_sensitive({"comment": "RAS", "reason": None})
+    with pytest.raises(InvalidInput) as refused:
+        raise_if_sensitive({"comment": f"NIR {VALID_NIR}", "reason": "arrêt maladie"})
+    assert refused.value.code == "personal-data-in-text"
+    assert [(i.field, i.location) for i in refused.value.errors] == [
+        ("comment", "body"),
+        ("reason", "body"),
+    ]
+    assert refused.value.errors[0].message.startswith("Le champ « comment » contient un numéro")
+    assert VALID_NIR not in str(refused.value) + " ".join(i.message for i in refused.value.errors)
+
+
+def test_a_text_from_outside_can_be_kept_without_its_findings() -> None:
+    text = f"Vu le candidat ({VALID_NIR}), RQTH, dispo lundi"
+    redacted, findings = redact_text(text, "comment")
+    assert redacted == f"Vu le candidat ({REDACTED}), {REDACTED}, dispo lundi"
+    assert [f.kind for f in findings] == [FindingKind.NIR, FindingKind.HEALTH]
+    assert redact_text("Dispo lundi", "comment") == ("Dispo lundi", ())
+
+
 # -- phone numbers -------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("written", "e164"),
@@ -314,3 +344,24 @@ async def test_a_route_answers_422_naming_the_field_and_never_echoing_the_value(
     assert "mention de handicap" in body["errors"][0]["message"]
     assert VALID_NIR not in refused.text
     assert accepted.status_code == 201
+
+
+async def test_a_use_case_refusal_is_a_422_naming_the_field() -> None:
+    app = FastAPI()
+    install_problem_handlers(app)
+    install_domain_problem_handler(app)
+
+    @app.post("/comments", status_code=201)
+    async def comment(body: dict[str, str]) -> dict[str, str]:
+        raise_if_sensitive({"comment": body.get("comment")})
+        return body
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        refused = await client.post("/comments", json={"comment": f"IBAN {VALID_IBAN}"})
+
+    assert refused.status_code == 422
+    body = refused.json()
+    assert [e["field"] for e in body["errors"]] == ["comment"]
+    assert "coordonnées bancaires" in body["errors"][0]["message"]
+    assert "3000" not in refused.text

@@ -3,7 +3,9 @@ and access").
 
 - :mod:`shared.privacy.screening`: free text (referral messages, comments) searched for what must
   never travel in it: a NIR (social security number, décret 2019-341), bank details (IBAN, RIB), and
-  health words (GDPR art. 9) from a list kept as data (``health_keywords.csv``) that a DPO extends.
+  health words (GDPR art. 9) from a list kept as data (``health_keywords.csv``) that a DPO extends;
+  ``raise_if_sensitive`` refuses such texts from a use case or consumer, ``redact_text`` keeps a
+  text from outside without them.
 - :mod:`shared.privacy.phone`: phone numbers checked as phone numbers and normalised to E.164.
 - :mod:`shared.privacy.fields`: the pydantic types routers and contracts use, ``ScreenedText`` and
   ``PhoneNumber``, which turn a finding into a French 422 message naming the field.
@@ -16,7 +18,13 @@ Plain Python: no database, no broker, no HTTP. The data files are read once from
 
 from shared.privacy.fields import PhoneNumber, ScreenedText
 from shared.privacy.phone import PhoneNumberRefused, normalise_phone
-from shared.privacy.screening import Finding, FindingKind, screen_text
+from shared.privacy.screening import (
+    Finding,
+    FindingKind,
+    raise_if_sensitive,
+    redact_text,
+    screen_text,
+)
 from shared.privacy.statistical_secrecy import (
     DEFAULT_SECRECY_THRESHOLD,
     SECRET_MARK,
@@ -44,6 +52,8 @@ __all__ = [
     "normalise_phone",
     "protect_counts",
     "protect_table",
+    "raise_if_sensitive",
     "rate_is_secret",
+    "redact_text",
     "screen_text",
 ]

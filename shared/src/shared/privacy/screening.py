@@ -30,7 +30,7 @@ from __future__ import annotations
 import csv
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
@@ -38,6 +38,8 @@ from importlib import resources
 
 from stdnum import iban
 from stdnum.fr import nir
+
+from shared.domain.errors import FieldIssue, InvalidInput
 
 HEALTH_KEYWORDS_FILE = "health_keywords.csv"
 HEALTH_ALLOWED_PHRASES_FILE = "health_allowed_phrases.csv"
@@ -113,6 +115,46 @@ def screen_text(
         health_allowed_phrases() if allowed_phrases is None else allowed_phrases,
     )
     return tuple(sorted([*nirs, *bank, *health], key=lambda f: (f.start, -f.end, f.kind)))
+
+
+#: What stands in place of a finding in a redacted text.
+REDACTED = "[retiré]"
+SCREENED_TEXT_CODE = "personal-data-in-text"
+
+
+def raise_if_sensitive(texts: Mapping[str, str | None]) -> None:
+    """For a use case or a consumer (texts that did not come through a ``ScreenedText`` field):
+    refuse with :class:`~shared.domain.errors.InvalidInput` (a 422 on a route, a ``rejected``
+    dead letter in a consumer), one issue per finding, named by the field. ``texts``: field
+    name → text (``None`` is skipped)."""
+    findings = [
+        finding
+        for field, text in texts.items()
+        if text is not None
+        for finding in screen_text(text, field)
+    ]
+    if findings:
+        raise InvalidInput(
+            "Le texte contient des données qui ne doivent pas être transmises.",
+            errors=[FieldIssue(f.field, f.message) for f in findings],
+            code=SCREENED_TEXT_CODE,
+        )
+
+
+def redact_text(text: str, field: str) -> tuple[str, tuple[Finding, ...]]:
+    """``text`` with each finding replaced by :data:`REDACTED`, and the findings: for text from
+    outside (an agency's ERP) that is better kept without the finding than refused whole."""
+    findings = screen_text(text, field)
+    parts: list[str] = []
+    position = 0
+    for finding in findings:
+        if finding.start < position:  # overlapping findings: the first one covered it
+            position = max(position, finding.end)
+            continue
+        parts += [text[position : finding.start], REDACTED]
+        position = finding.end
+    parts.append(text[position:])
+    return "".join(parts), findings
 
 
 def contains_nir(text: str) -> bool:
