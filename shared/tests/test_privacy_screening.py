@@ -179,6 +179,10 @@ def test_the_rib_inside_a_french_iban_is_one_finding() -> None:
         ("Dépression sévère", "Dépression"),
         ("dossier MDPH en cours", "MDPH"),
         ("ancien burn out", "burn out"),
+        ("absent pour raisons de santé", "raisons de santé"),
+        ("des problèmes de santé récents", "problèmes de santé"),
+        ("elle est enceinte", "est enceinte"),
+        ("besoin d'un aménagement de poste", "aménagement de poste"),
     ],
 )
 def test_health_words_are_found_whatever_their_case_and_accents(text: str, found: str) -> None:
@@ -198,6 +202,8 @@ def test_health_words_are_found_whatever_their_case_and_accents(text: str, found
         "Diagnostic socio-professionnel fait le 3 mars",
         "Opérateur en traitement de surface, CACES 3",
         "Poste en hospitalisation à domicile",
+        "Accueil dans l'enceinte de l'entreprise",
+        "Secteur de la santé, aide-soignant de nuit",
     ],
 )
 def test_ordinary_wording_is_not_taken_for_health_data(text: str) -> None:
