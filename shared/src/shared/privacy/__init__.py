@@ -13,7 +13,11 @@ and access").
   threshold hidden, and enough other cells hidden that no total gives them back
   (``protect_table``, ``protect_counts`` for one count per group, ``rate_is_secret``).
 
-Plain Python: no database, no broker, no HTTP. The data files are read once from the package.
+- :mod:`shared.privacy.retention`: published outbox rows and idempotency records deleted past
+  their retention (7 days, 24 hours: settings), for each service's periodic job.
+
+Plain Python except ``retention`` (which works in the caller's database session): no broker, no
+HTTP. The data files are read once from the package.
 """
 
 from shared.privacy.fields import PhoneNumber, ScreenedText
