@@ -8,14 +8,18 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, select
 
 from shared.db.database import Database
+from shared.db.tables import platform_tables
+from shared.messaging.outbox import OutboxRelay
 from shared.testing import store_kind
 
 metadata = MetaData()
+PLATFORM = platform_tables(metadata)
 notes = Table(
     "notes",
     metadata,
@@ -53,6 +57,10 @@ def _hold_write_lock(
         connection.close()
 
 
+def _no_producer() -> Any:
+    raise AssertionError("measuring the backlog publishes nothing")
+
+
 @sqlite_only
 async def test_reads_and_ping_complete_while_another_connection_holds_the_write_lock(
     database: Database,
@@ -75,6 +83,12 @@ async def test_reads_and_ping_complete_while_another_connection_holds_the_write_
         await database.ping()
         order.append("ping")
 
+    async def outbox_backlog() -> None:
+        relay = OutboxRelay(database, PLATFORM, _no_producer, service="test")
+        assert (await relay.backlog()).pending == 0
+        assert await relay.pending_count() == 0
+        order.append("backlog")
+
     async def write() -> None:
         async with database.transaction() as session:
             await session.execute(notes.insert().values(text="queued writer"))
@@ -83,10 +97,10 @@ async def test_reads_and_ping_complete_while_another_connection_holds_the_write_
     writer = asyncio.create_task(write())
     try:
         async with asyncio.timeout(20):  # a guard against hanging, not a timing assertion
-            await asyncio.gather(read(), ping())
-        # Both answered while the lock is still held; the writer is still queued behind it.
+            await asyncio.gather(read(), ping(), outbox_backlog())
+        # All answered while the lock is still held; the writer is still queued behind it.
         assert not release.is_set()
-        assert sorted(order) == ["ping", "read"]
+        assert sorted(order) == ["backlog", "ping", "read"]
         assert not writer.done()
     finally:
         release.set()
