@@ -10,18 +10,14 @@ PROJECTS := shared services/referral services/dispositifs services/notifications
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PROJECTS))
 PYTEST_ARGS ?=
 TOPIC ?= referral.events
-STORE ?= sqlite
-BENCH_ARGS ?=
-PROFILE_ARGS ?=
 
-.PHONY: up test install kafka lint format bench profile watch contracts clean help
+.PHONY: up test install kafka lint format bench watch contracts clean help
 
 help:
 	@echo "make up      start Kafka and the three services with demo data (Ctrl-C stops all)"
 	@echo "make test    run the whole test suite (unit, integration, end-to-end)"
 	@echo "make lint    ruff check and format check"
-	@echo "make bench   the project beside bare baselines (CPU per operation, ratios, RSS); STORE=postgres"
-	@echo "make profile py-spy flame graph and top list of the referral POST under load, in .data/profile/"
+	@echo "make bench   run the benchmarks and print figures"
 	@echo "make watch   print the records of TOPIC (default referral.events) with headers"
 	@echo "make contracts  regenerate docs/asyncapi.yaml from the event models"
 
@@ -55,7 +51,11 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-# STORE=postgres runs it on PostgreSQL (COOP_TEST_POSTGRES_URL, else a throwaway local cluster).
+# The project beside bare baselines (CPU per operation, ratios, RSS); STORE=postgres runs it on
+# PostgreSQL (COOP_TEST_POSTGRES_URL, else a throwaway local cluster). `make profile`: py-spy flame
+# graph and top list of the referral POST under load, in .data/profile/.
+STORE ?= sqlite
+.PHONY: profile
 bench: install kafka
 	STORE=$(STORE) $(PY) -m bench $(BENCH_ARGS)
 
