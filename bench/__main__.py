@@ -220,11 +220,13 @@ async def main(args: argparse.Namespace) -> None:
             print(f"store: {store_kind()}; broker: Kafka (KRaft, single node) on loopback")
             print(f"load average at the start (1/5/15 min): {load_average()}", flush=True)
             if not args.skip_side_by_side:
+                table = side_by_side.Table()
                 try:
-                    table = await asyncio.wait_for(
+                    await asyncio.wait_for(
                         side_by_side.run(
                             broker.bootstrap_servers,
                             work / "side",
+                            table,
                             requests=args.requests,
                             concurrency=args.concurrency,
                             events=args.drain_events,
@@ -232,9 +234,9 @@ async def main(args: argparse.Namespace) -> None:
                         ),
                         timeout=max(30.0, deadline - time.monotonic() - 60),
                     )
-                    print(table.render(), flush=True)
                 except TimeoutError:
                     print("side by side: out of time budget, stopped", flush=True)
+                print(table.render(), flush=True)
             for name, bench in (
                 ("outbox", lambda: bench_outbox(settings, work, args.events)),
                 ("consumer", lambda: bench_consumer(settings, work, args.events)),

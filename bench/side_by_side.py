@@ -88,6 +88,7 @@ class Table:
 
     def add(self, path: str, project: str, baseline: str, ratio: str) -> None:
         self.rows.append((path, project, baseline, ratio))
+        print(f"  {path}: {project} | {baseline} | {ratio}", flush=True)
 
     def render(self) -> str:
         header = ("path", "project", "bare baseline", "ratio")
@@ -269,10 +270,17 @@ async def _measure_drain(
 
 
 async def run(
-    bootstrap: str, work: Path, *, requests: int, concurrency: int, events: int, budget: float
+    bootstrap: str,
+    work: Path,
+    table_out: Table,
+    *,
+    requests: int,
+    concurrency: int,
+    events: int,
+    budget: float,
 ) -> Table:
-    """Start the three services and the baselines, measure, stop them all; return the table."""
-    table_out = Table()
+    """Start the three services and the baselines, measure, stop them all; fill ``table_out``
+    (rows are added as they are measured: if the run is cut short, what was measured stays)."""
     deadline = time.monotonic() + budget
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -351,6 +359,8 @@ async def run(
                     f"{bare.percentile(0.5):.0f} / {bare.percentile(0.99):.0f} ms",
                     "",
                 )
+                if time.monotonic() < deadline - 120:
+                    await _middleware_rows(table_out, client, work, logs, bodies, concurrency)
 
                 if time.monotonic() < deadline:
                     await _drain_rows(
@@ -377,6 +387,35 @@ async def run(
             await asyncio.to_thread(service.stop)
     table_out.notes.append(f"load average at the end (1/5/15 min): {load_average()}")
     return table_out
+
+
+async def _middleware_rows(
+    table_out: Table,
+    client: httpx.AsyncClient,
+    work: Path,
+    logs: Path,
+    bodies: list[dict[str, Any]],
+    concurrency: int,
+) -> None:
+    """The bare endpoint behind one BaseHTTPMiddleware, then behind the same work as pure ASGI."""
+    measures: dict[str, Measure] = {}
+    for kind in ("base", "asgi"):
+        url = await create_database(f"bench-bare-{kind}", work)
+        port = free_port()
+        args = ["-m", "bench.bare_http", "--database-url", url, "--port", str(port)]
+        with _process([*args, "--middleware", kind], logs / f"bare-{kind}.log") as pid:
+            await _wait_http(client, f"http://127.0.0.1:{port}/health")
+            measures[kind] = await _measure_http(
+                client, pid, f"http://127.0.0.1:{port}/items", bodies, {}, concurrency
+            )
+    base, asgi = measures["base"], measures["asgi"]
+    table_out.add(
+        "one request-id middleware: BaseHTTPMiddleware vs pure ASGI (bare insert, CPU/req)",
+        f"{base.cpu_ms_per_op:.2f} ms",
+        f"{asgi.cpu_ms_per_op:.2f} ms",
+        f"{_ratio(base.cpu_ms_per_op, asgi.cpu_ms_per_op)} "
+        f"(+{base.cpu_ms_per_op - asgi.cpu_ms_per_op:.2f} ms)",
+    )
 
 
 async def _drain_rows(
@@ -459,6 +498,10 @@ async def _drain_rows(
         await bare_engine.dispose()
 
 
+class BenchError(RuntimeError):
+    """A part of the bench could not run (not a matter of time budget)."""
+
+
 async def _wait_http(client: httpx.AsyncClient, url: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -466,7 +509,7 @@ async def _wait_http(client: httpx.AsyncClient, url: str, timeout: float = 60) -
             if (await client.get(url)).status_code == 200:
                 return
         await asyncio.sleep(0.2)
-    raise TimeoutError(f"{url} does not answer")
+    raise BenchError(f"{url} does not answer (see the logs under the bench's work directory)")
 
 
 async def _wait_table(engine: AsyncEngine, name: str, timeout: float = 60) -> None:
@@ -476,4 +519,4 @@ async def _wait_table(engine: AsyncEngine, name: str, timeout: float = 60) -> No
             await _count(engine, text(f"SELECT count(*) FROM {name}"))  # noqa: S608 - fixed name
             return
         await asyncio.sleep(0.2)
-    raise TimeoutError(f"table {name} never appeared")
+    raise BenchError(f"table {name} never appeared")
