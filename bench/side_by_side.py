@@ -493,6 +493,10 @@ async def _drain_rows(
                 f"{_ratio(project.cpu_ms_per_op, bare.cpu_ms_per_op)})",
             )
             table_out.notes.append(f"bare consumer RSS: {bare_rss:.0f} MB")
+            table_out.notes.append(
+                "notifications batches (whole / again one by one): "
+                + await _batch_counts(client, notifications)
+            )
     finally:
         await engine.dispose()
         await bare_engine.dispose()
@@ -500,6 +504,18 @@ async def _drain_rows(
 
 class BenchError(RuntimeError):
     """A part of the bench could not run (not a matter of time budget)."""
+
+
+async def _batch_counts(client: httpx.AsyncClient, service: ServiceProcess) -> str:
+    """From the service's /metrics: batches applied whole and batches applied again one by one."""
+    text_ = (await client.get(f"{service.url}/metrics")).text
+    counts = {"batch": 0.0, "one_by_one": 0.0}
+    for line in text_.splitlines():
+        if line.startswith("coop_consumer_batches_total{"):
+            for mode in counts:
+                if f'mode="{mode}"' in line:
+                    counts[mode] += float(line.rsplit(" ", 1)[1])
+    return f"{counts['batch']:.0f} / {counts['one_by_one']:.0f}"
 
 
 async def _wait_http(client: httpx.AsyncClient, url: str, timeout: float = 60) -> None:
