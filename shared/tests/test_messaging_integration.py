@@ -516,6 +516,28 @@ async def test_a_fetched_batch_is_applied_in_one_transaction_in_order(
     assert await _inbox_count(database) == 30
 
 
+async def test_a_batch_transaction_holds_at_most_max_batch_records(
+    database: Database, settings: ServiceSettings, topic: str, unique: Callable[[str], str]
+) -> None:
+    values = [f"v{i}" for i in range(10)]
+    await _produce(settings.kafka_bootstrap_servers, topic, [_ping(v) for v in values])
+    group = unique("group")
+    consumer = EventConsumer(
+        name=group,
+        topics=[topic],
+        registry=_recording_registry(),
+        database=database,
+        tables=PLATFORM,
+        settings=settings,
+        producer_factory=lambda: make_producer(settings, client_id="test-dlq"),
+        max_batch=4,
+    )
+    async with _running(consumer):
+        await _wait_for(lambda: _has_values(database, values))
+    assert _batches(group, "batch") >= 3  # 4 + 4 + 2 at least, never 10 in one
+    assert await _inbox_count(database) == 10
+
+
 async def test_a_poison_record_in_a_batch_is_dead_lettered_alone_and_the_others_applied_once(
     database: Database, settings: ServiceSettings, topic: str, unique: Callable[[str], str]
 ) -> None:

@@ -193,10 +193,14 @@ class EventConsumer:
         producer_factory: Callable[[], AIOKafkaProducer],
         on_dead_letter: DeadLetterHook | None = None,
         batch: bool = True,
+        max_batch: int = 50,
     ) -> None:
         self.name = name
         #: Apply each fetched batch of a partition in one transaction (see the module's doc).
         self.batch = batch
+        #: At most this many records per transaction: on SQLite a batch holds the write lock
+        #: for its whole length, and HTTP writers wait behind it.
+        self.max_batch = max(1, max_batch)
         self._on_dead_letter = on_dead_letter
         self.topics = list(topics)
         #: A regex subscription (e.g. every network's response topic); new matching topics are
@@ -339,6 +343,10 @@ class EventConsumer:
             ready = self._ready(record)
             if ready is not None:
                 run.append(ready)
+                if len(run) >= self.max_batch:
+                    if not await self._apply_run(tp, run):
+                        return False
+                    run = []
                 continue
             if not await self._apply_run(tp, run):
                 return False
@@ -370,6 +378,10 @@ class EventConsumer:
 
     async def _apply_run(self, tp: TopicPartition, run: list[_Ready]) -> bool:
         if not run:
+            return True
+        if all(ready.handler is None for ready in run):  # nothing to apply: no transaction
+            EVENTS_CONSUMED.labels(self._service, self.name, tp.topic, "ignored").inc(len(run))
+            self._advance(tp, run[-1].record)
             return True
         if len(run) == 1:
             return await self._handle_one_by_one(tp, [run[0].record])
