@@ -16,6 +16,8 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, select
 from shared.db.database import Database
 from shared.db.tables import platform_tables
 from shared.messaging.outbox import OutboxRelay
+from shared.runtime import ServiceRuntime
+from shared.settings import ServiceSettings
 from shared.testing import store_kind
 
 metadata = MetaData()
@@ -83,6 +85,19 @@ async def test_reads_and_ping_complete_while_another_connection_holds_the_write_
         await database.ping()
         order.append("ping")
 
+    async def runtime_session() -> None:
+        # Every GET of the services reads through runtime.session(): the same read path.
+        settings = ServiceSettings(
+            database_url=database.url.render_as_string(hide_password=False), kafka_enabled=False
+        )
+        runtime = ServiceRuntime(settings, tables=PLATFORM)
+        try:
+            async with runtime.session() as session:
+                assert await session.scalar(select(notes.c.text).limit(1)) == "committed before"
+        finally:
+            await runtime.stop()
+        order.append("runtime session")
+
     async def outbox_backlog() -> None:
         relay = OutboxRelay(database, PLATFORM, _no_producer, service="test")
         assert (await relay.backlog()).pending == 0
@@ -97,10 +112,10 @@ async def test_reads_and_ping_complete_while_another_connection_holds_the_write_
     writer = asyncio.create_task(write())
     try:
         async with asyncio.timeout(20):  # a guard against hanging, not a timing assertion
-            await asyncio.gather(read(), ping(), outbox_backlog())
+            await asyncio.gather(read(), ping(), outbox_backlog(), runtime_session())
         # All answered while the lock is still held; the writer is still queued behind it.
         assert not release.is_set()
-        assert sorted(order) == ["backlog", "ping", "read"]
+        assert sorted(order) == ["backlog", "ping", "read", "runtime session"]
         assert not writer.done()
     finally:
         release.set()
