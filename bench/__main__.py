@@ -236,6 +236,8 @@ async def main(args: argparse.Namespace) -> None:
                     )
                 except TimeoutError:
                     print("side by side: out of time budget, stopped", flush=True)
+                except Exception as exc:  # report what was measured, then the other figures
+                    print(f"side by side: stopped by {type(exc).__name__}: {exc}", flush=True)
                 print(table.render(), flush=True)
             for name, bench in (
                 ("outbox", lambda: bench_outbox(settings, work, args.events)),

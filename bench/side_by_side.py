@@ -77,7 +77,7 @@ class Measure:
         return self.operations / self.wall
 
     def percentile(self, q: float) -> float:
-        ordered = sorted(self.latencies_ms)
+        ordered = sorted(self.latencies_ms) or [float("nan")]
         return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
@@ -160,9 +160,15 @@ async def _load(
         while queue:
             body = queue.pop()
             started = time.perf_counter()
-            response = await client.post(
-                url, json=body, headers={**headers, "Idempotency-Key": str(uuid.uuid4())}
-            )
+            try:
+                response = await client.post(
+                    url, json=body, headers={**headers, "Idempotency-Key": str(uuid.uuid4())}
+                )
+            except httpx.HTTPError as exc:  # a reset connection under load: counted, not fatal
+                failures += 1
+                if failures <= 3:
+                    print(f"  ! {url}: {type(exc).__name__} {exc}", flush=True)
+                continue
             latencies.append((time.perf_counter() - started) * 1000)
             if response.status_code != 201:
                 failures += 1
@@ -195,7 +201,7 @@ async def _measure_http(
     cpu = cpu_seconds(pid) - cpu_before
     if failures:
         print(f"  ! {failures} of {len(measured)} requests to {url} failed", flush=True)
-    return Measure(len(measured), cpu, wall, latencies)
+    return Measure(max(1, len(measured) - failures), cpu, wall, latencies)
 
 
 async def _ready_body(client: httpx.AsyncClient, service: ServiceProcess) -> dict[str, Any]:
