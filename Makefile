@@ -54,8 +54,17 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# The project beside bare baselines (CPU per operation, ratios, RSS); STORE=postgres runs it on
+# PostgreSQL (COOP_TEST_POSTGRES_URL, else a throwaway local cluster). `make profile`: py-spy flame
+# graph and top list of the referral POST under load, in .data/profile/.
+STORE ?= sqlite
+.PHONY: profile
 bench: install kafka
-	$(PY) -m bench
+	STORE=$(STORE) $(PY) -m bench $(BENCH_ARGS)
+
+profile: install kafka
+	test -x $(VENV)/bin/py-spy || $(PY) -m pip install --quiet py-spy
+	STORE=$(STORE) $(PY) -m bench.profile $(PROFILE_ARGS)
 
 contracts: install
 	$(PY) -m shared.contracts.asyncapi > docs/asyncapi.yaml

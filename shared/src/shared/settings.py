@@ -66,6 +66,17 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
+    # -- capacity and lag (issue 14) ---------------------------------------------------------------
+    #: PostgreSQL pool of the HTTP requests (per worker process); SQLite ignores it.
+    database_pool_size: int = 10
+    database_max_overflow: int = 10
+    #: PostgreSQL pool of the outbox relay and the consumers, apart from HTTP's.
+    database_background_pool_size: int = 4
+    #: ``/health/ready`` says "degraded" (still 200) beyond these: the oldest unpublished outbox
+    #: row's age, and a consumer group's records not yet consumed.
+    readiness_outbox_age_degraded_seconds: float = 60.0
+    readiness_consumer_lag_degraded: int = 1000
+
     @model_validator(mode="after")
     def _no_shared_secret_in_production(self) -> ServiceSettings:
         if self.environment == "production":
