@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed
 PROJECTS := shared services/referral services/dispositifs services/notifications deploy/localkafka deploy/devstack tools/agency-client
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PROJECTS))
 PYTEST_ARGS ?=
+# Extra arguments of `python -m devstack up`, e.g. UP_ARGS="--data-dir /tmp/x --kafka-port 19092".
+UP_ARGS ?=
 TOPIC ?= referral.events
 
 .PHONY: up test install kafka lint format bench watch contracts clean help
@@ -37,7 +39,7 @@ kafka: $(STAMP)
 	$(PY) -m localkafka fetch
 
 up: install kafka
-	$(PY) -m devstack up
+	$(PY) -m devstack up $(UP_ARGS)
 
 test: install kafka
 	$(PY) -m pytest $(PYTEST_ARGS)
