@@ -3,6 +3,10 @@
 coop-referral migrate        # apply the Alembic migrations to REFERRAL_DATABASE_URL
 coop-referral seed           # load demo data (idempotent)
 coop-referral serve --port 8001
+
+``migrate`` reads and checks the database URL only: a migration job (a Kubernetes Job, an
+init container, the compose ``*-migrate`` step) is given the database credentials and nothing
+else — no token key, no broker address, no SMTP relay.
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings
 
 from shared.db.migrations import upgrade
 from shared.settings import ServiceSettings
@@ -37,11 +44,13 @@ def run_service_cli(
     serve.add_argument("--port", type=int, default=default_port)
     args = parser.parse_args(argv)
 
-    settings = settings_class()  # type: ignore[call-arg]
     if args.command == "migrate":
-        upgrade(migrations, settings.database_url)
-        print(f"{prog}: database migrated ({_redact(settings.database_url)})")
-    elif args.command == "seed":
+        database_url = migration_database_url(settings_class)
+        upgrade(migrations, database_url)
+        print(f"{prog}: base de données migrée ({_redact(database_url)})")
+        return
+    settings = settings_class()  # type: ignore[call-arg]
+    if args.command == "seed":
         assert seed is not None
         print(f"{prog}: {asyncio.run(seed(settings))}")
     elif args.command == "serve":
@@ -55,6 +64,23 @@ def run_service_cli(
             log_config=None,
             timeout_graceful_shutdown=20,
         )
+
+
+def migration_database_url(settings_class: type[ServiceSettings]) -> str:
+    """The service's database URL, read as the service reads it (same prefix, same default),
+    without building — hence without validating — any other setting."""
+    field = settings_class.model_fields["database_url"]
+
+    class MigrationSettings(BaseSettings):
+        model_config = settings_class.model_config
+        database_url: str = field  # type: ignore[assignment]
+
+    MigrationSettings.__name__ = f"{settings_class.__name__}ForMigration"
+    try:
+        return MigrationSettings().database_url  # type: ignore[call-arg]
+    except ValidationError:
+        prefix = settings_class.model_config.get("env_prefix", "")
+        raise SystemExit(f"migrate : {prefix}DATABASE_URL manquante ou invalide") from None
 
 
 def _redact(url: str) -> str:
