@@ -109,3 +109,53 @@ def test_migrate_reads_the_service_default_like_the_service(tmp_path: Path) -> N
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "alembic_version" in _tables(tmp_path / ".data" / "referral.db")
+
+
+def _migrate(name: str, env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", name, "migrate", *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_migrate_check_tells_a_pod_whether_the_schema_is_current(tmp_path: Path) -> None:
+    """What the Deployments' init container runs: it waits for the migration Job, and changes
+    nothing itself (two replicas never migrate concurrently)."""
+    database = tmp_path / "referral.db"
+    env = _bare_environment(
+        **_production_only_database("referral", f"sqlite+aiosqlite:///{database}")
+    )
+    early = _migrate("referral", env, tmp_path, "--check")
+    out, _ = early.communicate(timeout=120)
+    assert early.returncode == 1, out
+    assert "schéma à migrer" in out
+    assert "alembic_version" not in _tables(database), "--check must not migrate"
+
+    waiting = _migrate("referral", env, tmp_path, "--check", "--wait", "90")
+    try:
+        job = _migrate("referral", env, tmp_path)
+        job_out, _ = job.communicate(timeout=120)
+        assert job.returncode == 0, job_out
+        out, _ = waiting.communicate(timeout=120)
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+            waiting.wait()
+    assert waiting.returncode == 0, out
+    assert "schéma à jour" in out
+
+
+def test_migrate_check_fails_on_an_unreachable_database(tmp_path: Path) -> None:
+    env = _bare_environment(
+        **_production_only_database(
+            "referral", f"sqlite+aiosqlite:///{tmp_path / 'no-such-dir' / 'referral.db'}"
+        )
+    )
+    check = _migrate("referral", env, tmp_path, "--check", "--wait", "1")
+    out, _ = check.communicate(timeout=120)
+    assert check.returncode == 1, out
+    assert "base injoignable" in out

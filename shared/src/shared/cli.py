@@ -3,6 +3,7 @@
 coop-referral migrate        # apply the Alembic migrations to REFERRAL_DATABASE_URL
 coop-referral seed           # load demo data (idempotent)
 coop-referral serve --port 8001
+coop-referral migrate --check --wait 300   # wait until someone else has migrated (exit 1 if not)
 
 ``migrate`` reads and checks the database URL only: a migration job (a Kubernetes Job, an
 init container, the compose ``*-migrate`` step) is given the database credentials and nothing
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,19 @@ def run_service_cli(
 ) -> None:
     parser = argparse.ArgumentParser(prog=prog)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("migrate", help="apply database migrations")
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing: exit 0 if the database is at the latest revision, 1 otherwise",
+    )
+    migrate.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="with --check: check again every 2 s for that long (a pod waiting for its Job)",
+    )
     if seed is not None:
         sub.add_parser("seed", help="load demo data (safe to run twice)")
     serve = sub.add_parser("serve", help="run the HTTP service, its consumers and outbox relay")
@@ -46,6 +60,10 @@ def run_service_cli(
 
     if args.command == "migrate":
         database_url = migration_database_url(settings_class)
+        if args.check:
+            current, message = wait_for_schema(migrations, database_url, args.wait)
+            print(f"{prog}: {message} ({_redact(database_url)})")
+            raise SystemExit(0 if current else 1)
         upgrade(migrations, database_url)
         print(f"{prog}: base de données migrée ({_redact(database_url)})")
         return
@@ -81,6 +99,48 @@ def migration_database_url(settings_class: type[ServiceSettings]) -> str:
     except ValidationError:
         prefix = settings_class.model_config.get("env_prefix", "")
         raise SystemExit(f"migrate : {prefix}DATABASE_URL manquante ou invalide") from None
+
+
+def schema_status(migrations: Path, database_url: str) -> tuple[bool, str]:
+    """(at the latest revision?, a French sentence saying where it is). Never raises: a database
+    that cannot be reached yet is "not current"."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import pool
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from shared.db.migrations import alembic_config
+
+    heads = set(ScriptDirectory.from_config(alembic_config(migrations, database_url)).get_heads())
+
+    async def current_heads() -> set[str]:
+        engine = create_async_engine(database_url, poolclass=pool.NullPool)
+        try:
+            async with engine.connect() as connection:
+                found = await connection.run_sync(
+                    lambda sync: MigrationContext.configure(sync).get_current_heads()
+                )
+                return set(found)
+        finally:
+            await engine.dispose()
+
+    try:
+        current = asyncio.run(current_heads())
+    except Exception as exc:  # unreachable, no such database yet, refused credentials
+        return False, f"base injoignable ({type(exc).__name__})"
+    if current == heads:
+        return True, f"schéma à jour (révision {', '.join(sorted(heads))})"
+    found = ", ".join(sorted(current)) or "aucune"
+    return False, f"schéma à migrer : révision {found}, attendue {', '.join(sorted(heads))}"
+
+
+def wait_for_schema(migrations: Path, database_url: str, wait: float) -> tuple[bool, str]:
+    deadline = time.monotonic() + max(wait, 0.0)
+    while True:
+        current, message = schema_status(migrations, database_url)
+        if current or time.monotonic() >= deadline:
+            return current, message
+        time.sleep(min(2.0, max(deadline - time.monotonic(), 0.0)))
 
 
 def _redact(url: str) -> str:
