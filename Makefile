@@ -39,7 +39,7 @@ $(STAMP): constraints.txt $(PYPROJECTS)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt \
 		$(foreach p,$(PROJECTS),-e $(p)) \
-		pytest pytest-asyncio hypothesis ruff mypy PyYAML jsonschema kubernetes-validate
+		pytest pytest-asyncio hypothesis ruff mypy PyYAML jsonschema kubernetes-validate promql-parser
 	touch $(STAMP)
 
 kafka: $(STAMP)

@@ -50,6 +50,17 @@ def _tables(path: Path) -> set[str]:
         return {row[0] for row in db.execute("select name from sqlite_master where type='table'")}
 
 
+def _migrate(name: str, env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", name, "migrate", *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 @pytest.mark.parametrize("name", list(SETTINGS))
 def test_full_settings_refuse_this_environment(
     name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
@@ -65,35 +76,24 @@ def test_full_settings_refuse_this_environment(
         SETTINGS[name]()
 
 
-@pytest.mark.parametrize("name", list(SETTINGS))
-def test_migrate_runs_with_the_database_url_alone(name: str, tmp_path: Path) -> None:
-    database = tmp_path / f"{name}.db"
-    env = _bare_environment(**_production_only_database(name, f"sqlite+aiosqlite:///{database}"))
-    result = subprocess.run(
-        [sys.executable, "-m", name, "migrate"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "base de données migrée" in result.stdout
-    tables = _tables(database)
-    assert "alembic_version" in tables
-    assert "outbox" in tables or any("outbox" in table for table in tables), tables
-    # Running it again is a no-op, as a Job retried by Kubernetes would.
-    again = subprocess.run(
-        [sys.executable, "-m", name, "migrate"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert again.returncode == 0, again.stdout + again.stderr
+def test_migrate_runs_with_the_database_url_alone(tmp_path: Path) -> None:
+    """The three services' migrations, side by side (each its own store), then once more: a
+    retried Job finds nothing to do."""
+    databases = {name: tmp_path / f"{name}.db" for name in SETTINGS}
+    envs = {
+        name: _bare_environment(**_production_only_database(name, f"sqlite+aiosqlite:///{db}"))
+        for name, db in databases.items()
+    }
+    for attempt in ("first", "again"):
+        runs = {name: _migrate(name, envs[name], tmp_path) for name in SETTINGS}
+        for name, run in runs.items():
+            out, _ = run.communicate(timeout=180)
+            assert run.returncode == 0, f"{name} ({attempt}): {out}"
+            assert "base de données migrée" in out, out
+    for name, database in databases.items():
+        tables = _tables(database)
+        assert "alembic_version" in tables, name
+        assert any("outbox" in table for table in tables), (name, tables)
 
 
 def test_migrate_reads_the_service_default_like_the_service(tmp_path: Path) -> None:
@@ -109,17 +109,6 @@ def test_migrate_reads_the_service_default_like_the_service(tmp_path: Path) -> N
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "alembic_version" in _tables(tmp_path / ".data" / "referral.db")
-
-
-def _migrate(name: str, env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", name, "migrate", *args],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
 
 
 def test_migrate_check_tells_a_pod_whether_the_schema_is_current(tmp_path: Path) -> None:
@@ -159,3 +148,20 @@ def test_migrate_check_fails_on_an_unreachable_database(tmp_path: Path) -> None:
     out, _ = check.communicate(timeout=120)
     assert check.returncode == 1, out
     assert "base injoignable" in out
+
+
+def test_migrate_check_lets_a_rolled_back_pod_start_on_a_newer_schema(tmp_path: Path) -> None:
+    """The previous release, rolled back to, finds a revision it does not know: a later
+    release's. Its pods must start (migrations keep the previous release working)."""
+    database = tmp_path / "referral.db"
+    env = _bare_environment(
+        **_production_only_database("referral", f"sqlite+aiosqlite:///{database}")
+    )
+    job = _migrate("referral", env, tmp_path)
+    assert job.wait(timeout=120) == 0
+    with sqlite3.connect(database) as db:
+        db.execute("update alembic_version set version_num = 'f00dfacade42'")
+    check = _migrate("referral", env, tmp_path, "--check")
+    out, _ = check.communicate(timeout=120)
+    assert check.returncode == 0, out
+    assert "plus récent" in out

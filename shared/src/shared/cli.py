@@ -111,7 +111,9 @@ def schema_status(migrations: Path, database_url: str) -> tuple[bool, str]:
 
     from shared.db.migrations import alembic_config
 
-    heads = set(ScriptDirectory.from_config(alembic_config(migrations, database_url)).get_heads())
+    script = ScriptDirectory.from_config(alembic_config(migrations, database_url))
+    heads = set(script.get_heads())
+    known = {revision.revision for revision in script.walk_revisions()}
 
     async def current_heads() -> set[str]:
         engine = create_async_engine(database_url, poolclass=pool.NullPool)
@@ -130,6 +132,10 @@ def schema_status(migrations: Path, database_url: str) -> tuple[bool, str]:
         return False, f"base injoignable ({type(exc).__name__})"
     if current == heads:
         return True, f"schéma à jour (révision {', '.join(sorted(heads))})"
+    if current and not current & known:
+        # Migrated by a later release (a rollback): the migrations are written to keep the
+        # previous release working, so the pod may start.
+        return True, f"schéma plus récent que cette version (révision {', '.join(sorted(current))})"
     found = ", ".join(sorted(current)) or "aucune"
     return False, f"schéma à migrer : révision {found}, attendue {', '.join(sorted(heads))}"
 
