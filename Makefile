@@ -19,7 +19,7 @@ TOOLS_CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/coop-platform/tools
 KUSTOMIZE := $(TOOLS_CACHE)/kustomize-$(KUSTOMIZE_VERSION)/kustomize
 export KUSTOMIZE
 
-.PHONY: up test install kafka kustomize k8s lint format bench watch contracts clean help
+.PHONY: up test install kafka browser kustomize k8s lint format bench watch contracts clean help
 
 help:
 	@echo "make up      start Kafka and the three services with demo data (Ctrl-C stops all)"
@@ -39,8 +39,12 @@ $(STAMP): constraints.txt $(PYPROJECTS)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt \
 		$(foreach p,$(PROJECTS),-e $(p)) \
-		pytest pytest-asyncio hypothesis ruff mypy PyYAML jsonschema kubernetes-validate promql-parser
+		pytest pytest-asyncio hypothesis ruff mypy PyYAML jsonschema playwright \
+		kubernetes-validate promql-parser
 	touch $(STAMP)
+
+browser:
+	bash deploy/browser/install-chromium.sh
 
 kafka: $(STAMP)
 	$(PY) -m localkafka fetch
@@ -63,7 +67,7 @@ k8s: kustomize
 up: install kafka
 	$(PY) -m devstack up $(UP_ARGS)
 
-test: install kafka kustomize
+test: install kafka browser kustomize
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install

@@ -15,7 +15,7 @@ import pytest
 
 from shared.testing import create_database, migrated_database, store_kind
 
-pytest_plugins = ["localkafka.pytest_plugin"]
+pytest_plugins = ["localkafka.pytest_plugin", "shared.testing_browser"]
 
 
 def pytest_report_header() -> str:

@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.auth.tokens import TokenVerifier
 from shared.contracts import asyncapi
+from shared.http.domain_problems import install_domain_problem_handler
 from shared.http.problems import install_problem_handlers
 from shared.observability.context import set_traceparent
 from shared.observability.logging import configure_logging
@@ -64,6 +65,7 @@ def create_service_app(
     app.state.runtime = runtime
     app.state.token_verifier = TokenVerifier(settings)
     install_problem_handlers(app)
+    install_domain_problem_handler(app)
     _install_request_context(app, settings.service_name)
     app.include_router(_operations_router(runtime))
     for router in routers:

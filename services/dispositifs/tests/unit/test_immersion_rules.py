@@ -20,7 +20,6 @@ from dispositifs.domain.immersion import (
     ImmersionTerms,
     PastConvention,
     RenewedConvention,
-    TransitionNotAllowed,
     check_mandatory_content,
     check_pair_history,
     check_renewal,
@@ -28,6 +27,7 @@ from dispositifs.domain.immersion import (
     check_transition,
     month_date_to_date_end,
 )
+from shared.domain.errors import TransitionRefused as TransitionNotAllowed
 
 LIMITS = ImmersionLimits()
 S = ImmersionStatus
@@ -294,5 +294,5 @@ def test_only_the_counsellor_validates_and_an_agency_only_requests() -> None:
         check_transition(S.SIGNED, S.VALIDATED, Actor.AGENCY)
     with pytest.raises(TransitionNotAllowed):
         check_transition(S.READY_TO_SIGN, S.VALIDATED, Actor.COUNSELLOR)
-    agency_targets = {t for t, rule in TRANSITIONS.items() if Actor.AGENCY in rule.actors}
+    agency_targets = {t.target for t in TRANSITIONS.transitions if Actor.AGENCY in t.actors}
     assert agency_targets == {S.REQUESTED}

@@ -240,3 +240,16 @@ async def test_a_pathway_proposal_points_to_an_open_poec_session_and_is_decided(
         "/v1/pathway-proposals", params={"status": "accepted"}, headers=COUNSELLOR
     )
     assert [p["id"] for p in listing.json()["items"]] == [body["id"]]
+
+
+async def test_a_rome_code_outside_the_rome_4_referential_is_a_422_on_the_field(
+    client: httpx.AsyncClient,
+) -> None:
+    # N9999 has the pattern of a ROME code but is not in the ROME 4.0 referential.
+    refused = await _post(client, "/v1/mrs/sessions", _mrs_session(rome_code="N9999"))
+    assert refused.status_code == 422
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in refused.json()["errors"]] == ["rome_code"]
+    assert "ROME 4.0" in refused.json()["errors"][0]["message"]
+    accepted = await _post(client, "/v1/mrs/sessions", _mrs_session(rome_code="N1103"))
+    assert accepted.status_code == 201, accepted.text

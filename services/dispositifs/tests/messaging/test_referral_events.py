@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 
 import dispositifs
 from dispositifs.consumers import referral_event_handlers
-from dispositifs.domain.immersion import Actor
 from dispositifs.models import (
     PLATFORM,
     ImmersionConvention,
@@ -244,7 +243,7 @@ async def _completed_convention(
     database: Database, settings: DispositifsSettings, sent: ReferralSent
 ) -> uuid.UUID:
     """A convention of the referral, through its whole lifecycle, assessed "not hired"."""
-    counsellor = immersions.Who(Actor.COUNSELLOR, "conseillere.leroy")
+    counsellor = Principal("conseillere.leroy", Role.COUNSELLOR, ft_structure=sent.structure_code)
     content = {
         "objet": "start_recruitment",
         "start_date": TODAY,
@@ -275,28 +274,26 @@ async def _completed_convention(
     async with database.transaction() as session:
         convention = await immersions.request_immersion(
             session,
-            immersions.ImmersionRequest(
+            counsellor,
+            immersions.RequestImmersion(
                 content=content,
                 referral_id=sent.referral_id,
                 job_seeker_id=sent.job_seeker_id,
-                structure_code=sent.structure_code,
             ),
-            counsellor,
             settings,
         )
-        await immersions.mark_ready(session, convention, counsellor, settings)
-        await immersions.record_signature(session, convention, "beneficiary", counsellor)
-        await immersions.record_signature(session, convention, "host", counsellor)
-        await immersions.validate(session, convention, counsellor, settings)
-        await immersions.start(session, convention, counsellor, today=TODAY)
+        cid = convention.id
+        await immersions.mark_ready(session, counsellor, immersions.MarkReady(cid), settings)
+        for signatory in ("beneficiary", "host"):
+            signature = immersions.RecordSignature(cid, signatory)  # type: ignore[arg-type]
+            await immersions.record_signature(session, counsellor, signature)
+        await immersions.validate(session, counsellor, immersions.ValidateImmersion(cid), settings)
+        await immersions.start(session, counsellor, immersions.StartImmersion(cid, today=TODAY))
         await immersions.complete(
             session,
-            convention,
             counsellor,
+            immersions.CompleteImmersion(cid, objectives_reached=True, hired=False),
             settings,
-            objectives_reached=True,
-            hired=False,
-            assessment=None,
         )
         return convention.id
 
@@ -312,6 +309,7 @@ async def test_a_placement_closes_the_loop_on_the_immersion_and_the_mrs_evaluati
     async with database.transaction() as session:
         session_mrs = await mrs.create_session(
             session,
+            principal,
             mrs.NewMrsSession(
                 employer_name="Entrepôts du Nord",
                 employer_siret="73282932000074",
@@ -321,17 +319,21 @@ async def test_a_placement_closes_the_loop_on_the_immersion_and_the_mrs_evaluati
                 capacity=10,
                 departement="59",
             ),
-            principal,
             settings,
         )
         candidate = await mrs.register_candidate(
-            session, session_mrs, job_seeker_id=None, referral_id=sent.referral_id
+            session,
+            principal,
+            mrs.RegisterCandidate(session_mrs.id, job_seeker_id=None, referral_id=sent.referral_id),
         )
         await mrs.evaluate(
             session,
-            session_mrs,
-            candidate,
-            {"travailler_en_equipe": True, "respecter_normes_consignes": True},
+            principal,
+            mrs.EvaluateCandidate(
+                session_mrs.id,
+                candidate.id,
+                {"travailler_en_equipe": True, "respecter_normes_consignes": True},
+            ),
             settings,
         )
         candidate_id = candidate.id
