@@ -19,11 +19,13 @@ TOOLS_CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/coop-platform/tools
 KUSTOMIZE := $(TOOLS_CACHE)/kustomize-$(KUSTOMIZE_VERSION)/kustomize
 export KUSTOMIZE
 
-.PHONY: up test install kafka browser kustomize k8s lint format bench watch contracts clean help
+.PHONY: up test test-cluster install kafka browser kustomize k8s lint format bench watch contracts clean help
 
 help:
 	@echo "make up      start Kafka and the three services with demo data (Ctrl-C stops all)"
+	@echo "             CLUSTER=1: three Kafka brokers, topics replicated three times"
 	@echo "make test    run the whole test suite (unit, integration, end-to-end)"
+	@echo "make test-cluster  a three-broker Kafka cluster losing a partition leader under load"
 	@echo "make lint    ruff check and format check"
 	@echo "make bench   run the benchmarks and print figures"
 	@echo "make watch   print the records of TOPIC (default referral.events) with headers"
@@ -65,10 +67,14 @@ k8s: kustomize
 	done
 
 up: install kafka
-	$(PY) -m devstack up $(UP_ARGS)
+	$(PY) -m devstack up $(if $(CLUSTER),--cluster) $(UP_ARGS)
 
 test: install kafka browser kustomize
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Three JVMs: kept out of `make test`, run by .ci/run after the PostgreSQL suite.
+test-cluster: install kafka
+	$(PY) -m pytest -m cluster deploy/localkafka/cluster_tests $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

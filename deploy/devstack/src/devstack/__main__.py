@@ -21,6 +21,7 @@ from devstack.mailbox import Mailbox
 from devstack.services import SERVICES, ServiceProcess, run_cli, service_env
 from localkafka import LocalKafka
 from localkafka.broker import ensure_jars
+from localkafka.cluster import REPLICATION_FACTOR, LocalKafkaCluster
 
 
 def _database_url(name: str, data_dir: Path) -> str:
@@ -54,21 +55,28 @@ def up(args: argparse.Namespace) -> int:
 
     for sig in STOP_SIGNALS:
         signal.signal(sig, _on_signal)
-    broker: LocalKafka | None = None
+    broker: LocalKafka | LocalKafkaCluster | None = None
     mailbox: Mailbox | None = None
     try:
         say("• Kafka: resolving jars (Maven, cached after the first time)…")
         lib = ensure_jars()
-        broker = LocalKafka(
-            data_dir / "kafka", port=args.kafka_port, controller_port=args.kafka_port + 1
-        )
+        replication: dict[str, str] = {}
+        if args.cluster:
+            # Three KRaft nodes, topics replicated three times with min.insync.replicas=2.
+            broker = LocalKafkaCluster(data_dir / "kafka-cluster")
+            replication = {"KAFKA_TOPIC_REPLICATION_FACTOR": str(REPLICATION_FACTOR)}
+            say(f"• Kafka: starting a cluster of three brokers on {broker.bootstrap_servers}…")
+        else:
+            broker = LocalKafka(
+                data_dir / "kafka", port=args.kafka_port, controller_port=args.kafka_port + 1
+            )
+            say(f"• Kafka: starting broker on {broker.bootstrap_servers}…")
         mailbox = Mailbox(port=args.smtp_port, directory=data_dir / "mail")
-        say(f"• Kafka: starting broker on {broker.bootstrap_servers}…")
         broker.start()
         mailbox.start()
         say(f"• mail: SMTP on {mailbox.host}:{mailbox.port}, mails in {mailbox.directory}")
         for name, port in ports.items():
-            extra = {"LOG_JSON": "true"}
+            extra = {"LOG_JSON": "true", **replication}
             if name == "notifications":
                 extra |= {"SMTP_HOST": mailbox.host, "SMTP_PORT": str(mailbox.port)}
             env = service_env(
@@ -107,7 +115,9 @@ def up(args: argparse.Namespace) -> int:
 
 
 def _shutdown(
-    processes: list[ServiceProcess], broker: LocalKafka | None, mailbox: Mailbox | None
+    processes: list[ServiceProcess],
+    broker: LocalKafka | LocalKafkaCluster | None,
+    mailbox: Mailbox | None,
 ) -> None:
     """Stop everything, services first (they flush their outbox and leave their consumer groups
     while the broker is still there). Each step runs whatever happened to the one before; the
@@ -245,6 +255,11 @@ def main(argv: list[str] | None = None) -> None:
     up_parser.add_argument("--data-dir", default=".data")
     up_parser.add_argument("--kafka-port", type=int, default=9092)
     up_parser.add_argument("--smtp-port", type=int, default=1025)
+    up_parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="three Kafka brokers (free ports) instead of one, topics replicated three times",
+    )
     up_parser.add_argument(
         "--service-port",
         action="append",
