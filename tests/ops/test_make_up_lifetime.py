@@ -247,3 +247,32 @@ def test_services_and_broker_die_with_a_killed_launcher(stack_args: StackArgs) -
         proc.wait(timeout=10)
 
         wait_until_gone(marker, [*stack_args.http_ports, stack_args.kafka_port], GONE_WITHIN)
+
+
+def test_ctrl_c_while_the_platform_is_starting_stops_what_was_started(
+    stack_args: StackArgs,
+) -> None:
+    """Ctrl-C during the first, long start (broker up, services being migrated): the launcher
+    stops at once rather than after the whole start, and leaves nothing behind."""
+    out = stack_args.data_dir.parent / "launcher.out"
+    marker = str(stack_args.data_dir)
+    with out.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "devstack", "up", *stack_args.argv()],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    with reaped(proc, marker):
+        wait_for_line(out, "• mail: SMTP on", proc, STARTUP_TIMEOUT)  # the broker is up
+        assert [p.kind for p in stack_processes(marker)].count("java") == 1
+
+        os.killpg(proc.pid, signal.SIGINT)
+
+        assert proc.wait(timeout=GONE_WITHIN) == 0, out.read_text()[-2000:]
+        wait_until_gone(marker, [*stack_args.http_ports, stack_args.kafka_port], GONE_WITHIN)
+        text = out.read_text()
+        assert READY_LINE not in text, "it went on starting after Ctrl-C"
+        assert "• stopped." in text
