@@ -62,7 +62,9 @@ class Database:
         self._echo = echo
         self._background_pool_size = background_pool_size
         self._pool_pre_ping = pool_pre_ping
-        kwargs: dict[str, Any] = {"echo": echo}
+        # Bound values never reach an exception's text: it travels to logs and dead-letter headers,
+        # and the values are personal data (names, e-mails).
+        kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite:
             # A local file does not go stale: a ping per checkout would be one more thread hand-off
             # per request for nothing.
