@@ -17,6 +17,7 @@ from dispositifs.domain.immersion import (
     PrescriberKind,
 )
 from dispositifs.domain.training import TrainingLimits
+from dispositifs.domain.working_time import WorkingTimeLimits
 from shared.settings import ServiceSettings
 
 
@@ -33,7 +34,19 @@ class DispositifsSettings(ServiceSettings):
     pmsmp_max_calendar_days: int | None = Field(
         default=30, description="National tool's cap in calendar days (None: month rule only)."
     )
-    pmsmp_max_weekly_hours: float = Field(default=48, description="National tool: 48 h a week.")
+    pmsmp_max_weekly_hours: float = Field(
+        default=48, description="L3121-20: 48 h a week (18 or more; the host's rules apply)."
+    )
+    pmsmp_max_daily_hours: float = Field(
+        default=10, description="L3121-18: 10 h a day (18 or more)."
+    )
+    pmsmp_young_max_daily_hours: float = Field(
+        default=8, description="L3162-1: young workers, 8 h a day."
+    )
+    pmsmp_young_max_weekly_hours: float = Field(
+        default=35, description="L3162-1: young workers, 35 h a week."
+    )
+    pmsmp_adult_age: int = Field(default=18, description="Below it, the young workers' caps.")
     pmsmp_min_age: int = Field(default=16, description="National tool: 16 or more.")
     pmsmp_max_conventions_per_pair: int = Field(
         default=2, description="D5135-3: same beneficiary and host, per rolling window."
@@ -60,6 +73,13 @@ class DispositifsSettings(ServiceSettings):
     poec_max_hours: int = 400
     poec_company_share_denominator: int = 3
     poec_temporary_work_opco: str = "AKTO"
+    poec_min_months_fixed_term: int = Field(
+        default=12, description="L6326-3: CDD / professionnalisation after a POEC, in months."
+    )
+    poei_targeted_publics: list[str] = Field(
+        default_factory=lambda: ["brsa", "senior"],
+        description="France Travail's rule: publics with the POEI's 600 h cap.",
+    )
 
     # MRS
     mrs_habiletes_file: Path | None = Field(
@@ -82,6 +102,13 @@ class DispositifsSettings(ServiceSettings):
             pair_window_months=self.pmsmp_pair_window_months,
             max_days_per_pair=self.pmsmp_max_days_per_pair,
             allowed_prescribers=frozenset(self.pmsmp_allowed_prescribers),
+            working_time=WorkingTimeLimits(
+                adult_age=self.pmsmp_adult_age,
+                young_max_daily_hours=self.pmsmp_young_max_daily_hours,
+                young_max_weekly_hours=self.pmsmp_young_max_weekly_hours,
+                adult_max_daily_hours=self.pmsmp_max_daily_hours,
+                adult_max_weekly_hours=self.pmsmp_max_weekly_hours,
+            ),
         )
 
     def training_limits(self) -> TrainingLimits:
@@ -98,4 +125,6 @@ class DispositifsSettings(ServiceSettings):
             poec_max_hours=self.poec_max_hours,
             poec_company_share_denominator=self.poec_company_share_denominator,
             poec_temporary_work_opco=self.poec_temporary_work_opco,
+            poec_min_months_fixed_term=self.poec_min_months_fixed_term,
+            poei_targeted_publics=frozenset(self.poei_targeted_publics),
         )

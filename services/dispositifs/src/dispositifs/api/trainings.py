@@ -71,6 +71,9 @@ class ExpectedContractIn(_In):
     missions_total_months: int | None = Field(
         default=None, ge=0, le=9, description="Missions : total dans les 9 mois après la POEI."
     )
+    seasonal: bool = Field(
+        default=False, description="Emploi saisonnier (seul cas d'un contrat de 4 mois)."
+    )
 
 
 class EnrolmentIn(_In):
@@ -221,7 +224,10 @@ async def enrol(
         employer_name=body.employer.name if body.employer else None,
         employer_siret=body.employer.siret if body.employer else None,
         expected_contract=ExpectedContract(
-            contract.type, contract.duration_months, contract.missions_total_months
+            contract.type,
+            contract.duration_months,
+            contract.missions_total_months,
+            seasonal=contract.seasonal,
         )
         if contract
         else None,
