@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from dispositifs.domain.immersion import (
@@ -19,6 +19,8 @@ from dispositifs.domain.immersion import (
 from dispositifs.domain.training import TrainingLimits
 from dispositifs.domain.working_time import WorkingTimeLimits
 from shared.settings import ServiceSettings
+
+DEVELOPMENT_SIGNING_LINK_KEY = "coop-dev-signing-links-not-for-production"
 
 
 class DispositifsSettings(ServiceSettings):
@@ -60,6 +62,24 @@ class DispositifsSettings(ServiceSettings):
     #: How often validated conventions whose start date has come are marked in progress.
     pmsmp_start_job_interval_seconds: float = 600
 
+    # Signing links (issue 13): each party signs through its own link, no account needed.
+    signing_link_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_SIGNING_LINK_KEY),
+        description="HMAC-SHA256 key of the parties' links (development default refused in "
+        "production).",
+    )
+    signing_link_days: int = Field(default=14, ge=1, description="A signing link expires after.")
+    assessment_link_days: int = Field(default=30, ge=1, description="The tutor's link expires.")
+    #: Where the parties open their links (the service's public address).
+    public_base_url: str = "http://127.0.0.1:8002"
+    #: Two-step review (the counsellor pre-validates, another counsellor — the validator —
+    #: decides) for these France Travail structures ("*": every structure).
+    pmsmp_two_step_review_structures: list[str] = Field(default_factory=list)
+    #: Reminders to assess: every this many days after the request, at most this many.
+    assessment_reminder_days: int = 3
+    assessment_max_reminders: int = 2
+    assessment_job_interval_seconds: float = 3600
+
     # POEI (L6326-1, D6326-1) and POEC (L6326-3)
     poei_max_hours_full_tutoring: int = 300
     poei_max_hours_seasonal: int = 300
@@ -91,6 +111,17 @@ class DispositifsSettings(ServiceSettings):
 
     #: A "durable" outcome: CDI, or a contract of this many months or more.
     durable_contract_min_months: int = 6
+
+    @model_validator(mode="after")
+    def _own_link_key_in_production(self) -> DispositifsSettings:
+        key = self.signing_link_key.get_secret_value()
+        if self.environment == "production" and key == DEVELOPMENT_SIGNING_LINK_KEY:
+            raise ValueError("production requires its own DISPOSITIFS_SIGNING_LINK_KEY")
+        return self
+
+    def two_step_review(self, structure_code: str | None) -> bool:
+        wanted = self.pmsmp_two_step_review_structures
+        return "*" in wanted or (structure_code is not None and structure_code in wanted)
 
     def immersion_limits(self) -> ImmersionLimits:
         return ImmersionLimits(

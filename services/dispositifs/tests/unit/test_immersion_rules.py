@@ -331,14 +331,20 @@ def test_the_happy_path_follows_the_table() -> None:
     path = [
         (None, S.REQUESTED, Actor.AGENCY),
         (S.REQUESTED, S.READY_TO_SIGN, Actor.COUNSELLOR),
-        (S.READY_TO_SIGN, S.PARTIALLY_SIGNED, Actor.COUNSELLOR),
-        (S.PARTIALLY_SIGNED, S.SIGNED, Actor.COUNSELLOR),
+        (S.READY_TO_SIGN, S.PARTIALLY_SIGNED, Actor.SIGNATORY),
+        (S.PARTIALLY_SIGNED, S.SIGNED, Actor.SIGNATORY),
         (S.SIGNED, S.VALIDATED, Actor.COUNSELLOR),
         (S.VALIDATED, S.IN_PROGRESS, Actor.SYSTEM),
         (S.IN_PROGRESS, S.COMPLETED, Actor.COUNSELLOR),
     ]
     for current, target, actor in path:
         assert check_transition(current, target, actor) is target
+
+
+def test_the_counsellor_signs_for_no_party() -> None:
+    for current, target in ((S.READY_TO_SIGN, S.PARTIALLY_SIGNED), (S.PARTIALLY_SIGNED, S.SIGNED)):
+        with pytest.raises(TransitionNotAllowed):
+            check_transition(current, target, Actor.COUNSELLOR)
 
 
 def test_a_completed_convention_cannot_be_cancelled() -> None:

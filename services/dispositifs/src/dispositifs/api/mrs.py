@@ -19,7 +19,7 @@ from dispositifs.api.deps import (
     create_idempotently,
     settings_of,
 )
-from dispositifs.api.immersions import DEPARTEMENT_PATTERN
+from dispositifs.api.immersion_schemas import DEPARTEMENT_PATTERN
 from dispositifs.models import MrsCandidate, MrsSession
 from dispositifs.referentials import mrs_habiletes
 from dispositifs.use_cases import Session, queries

@@ -19,7 +19,7 @@ from dispositifs.api.deps import (
     create_idempotently,
     settings_of,
 )
-from dispositifs.api.immersions import DEPARTEMENT_PATTERN
+from dispositifs.api.immersion_schemas import DEPARTEMENT_PATTERN
 from dispositifs.domain.training import ExpectedContract, PoeiMode
 from dispositifs.models import PoecSession, TrainingEnrolment
 from dispositifs.use_cases import Session, queries

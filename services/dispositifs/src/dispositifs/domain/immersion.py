@@ -54,6 +54,8 @@ class Actor(enum.StrEnum):
     COUNSELLOR = "counsellor"  # the prescriber's counsellor (France Travail)
     AGENCY = "agency"  # an agence d'emploi, over Kafka through the referral service
     SYSTEM = "system"  # this service on its own (start date reached, referral withdrawn…)
+    #: A party of the convention through its own signed link (actor id: its role).
+    SIGNATORY = "signatory"
 
 
 S = ImmersionStatus
@@ -65,13 +67,19 @@ TRANSITIONS: TransitionTable[ImmersionStatus] = TransitionTable.by_target(
     "convention",
     {
         S.REQUESTED: ({None}, {Actor.AGENCY, Actor.COUNSELLOR}),
-        S.READY_TO_SIGN: ({S.REQUESTED}, {Actor.COUNSELLOR}),
-        # Signatures of the beneficiary and the host, as recorded by the counsellor.
-        S.PARTIALLY_SIGNED: ({S.READY_TO_SIGN}, {Actor.COUNSELLOR}),
-        S.SIGNED: ({S.READY_TO_SIGN, S.PARTIALLY_SIGNED}, {Actor.COUNSELLOR}),
+        # Marked ready by the counsellor; back to ready to sign when edited after (every
+        # signature is then reset and each party signs again).
+        S.READY_TO_SIGN: (
+            {S.REQUESTED, S.READY_TO_SIGN, S.PARTIALLY_SIGNED, S.SIGNED},
+            {Actor.COUNSELLOR},
+        ),
+        # Each party signs through its own link; the counsellor signs for no one (issue 13).
+        S.PARTIALLY_SIGNED: ({S.READY_TO_SIGN, S.PARTIALLY_SIGNED}, {Actor.SIGNATORY}),
+        S.SIGNED: ({S.READY_TO_SIGN, S.PARTIALLY_SIGNED}, {Actor.SIGNATORY}),
         S.VALIDATED: ({S.SIGNED}, {Actor.COUNSELLOR}),
         S.IN_PROGRESS: ({S.VALIDATED}, {Actor.COUNSELLOR, Actor.SYSTEM}),
-        S.COMPLETED: ({S.IN_PROGRESS}, {Actor.COUNSELLOR}),
+        # From the tutor's assessment (its link), or the counsellor on or after the last day.
+        S.COMPLETED: ({S.IN_PROGRESS}, {Actor.COUNSELLOR, Actor.SIGNATORY}),
         # A request breaking a rule is rejected by the system when it arrives over Kafka.
         S.REJECTED: (_BEFORE_VALIDATION | {None}, {Actor.COUNSELLOR, Actor.SYSTEM}),
         # A completed convention (it has its assessment) can never be cancelled.
@@ -84,8 +92,9 @@ TRANSITIONS: TransitionTable[ImmersionStatus] = TransitionTable.by_target(
 
 #: Conventions that no longer count (for the 12-month rules, for a renewal…).
 DEAD_STATUSES = frozenset({S.REJECTED, S.CANCELLED, S.DEPRECATED})
-#: Whose content the counsellor may still complete or correct.
-EDITABLE_STATUSES = frozenset({S.REQUESTED})
+#: Whose content the counsellor may still complete or correct (after *requested*, an edit resets
+#: the signatures).
+EDITABLE_STATUSES = frozenset({S.REQUESTED, S.READY_TO_SIGN, S.PARTIALLY_SIGNED, S.SIGNED})
 #: Which may be signed (the second signature makes it signed).
 SIGNABLE_STATUSES = frozenset({S.READY_TO_SIGN, S.PARTIALLY_SIGNED})
 
