@@ -151,6 +151,7 @@ async def request_due_assessments(
             ImmersionConvention.tutor_email.is_not(None),
         )
         .limit(500)
+        .with_for_update(skip_locked=True)  # replicas run the job too: one takes each row
     )
     count = 0
     for convention in due:
