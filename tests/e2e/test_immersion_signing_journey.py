@@ -145,7 +145,7 @@ async def test_each_party_signs_in_the_browser_and_the_tutor_assesses(
             stack.bootstrap_servers, rid, "coop.immersion.assessment_requested.v1"
         )
         await page.set_viewport_size(DESKTOP)
-        await page.goto(link_on(dispositifs, request["link"]["url"]))
+        await page.goto(link_on(dispositifs, request["links"][0]["url"]))
         assert await page.locator("main h1").text_content() == "Bilan de l'immersion"
         await page.get_by_label("Oui, en totalité").check()
         await page.locator("#obj-yes").check()

@@ -206,15 +206,15 @@ async def test_the_tutor_assesses_from_the_last_day_through_their_link_with_remi
         assert await request_due_assessments(session, settings, today=tomorrow) == 0
     async with app.state.runtime.session() as session:
         [request] = await staged(session, cid, "coop.immersion.assessment_requested.v1")
-    assert request["link"]["email"] == "n.benali@entrepots.example"
+    assert request["links"][0]["email"] == "n.benali@entrepots.example"
     assert request["reminder"] == 0
-    page = await client.get(path_of(request["link"]["url"]))
+    page = await client.get(path_of(request["links"][0]["url"]))
     assert page.status_code == 200
     assert "Votre bilan" in page.text
     # Today is not the last day yet: the form is refused until then.
     form = "outcome=completed&objectives_reached=oui&job_offered=non"
     too_soon = await client.post(
-        f"{path_of(request['link']['url'])}/bilan", content=form, headers=FORM
+        f"{path_of(request['links'][0]['url'])}/bilan", content=form, headers=FORM
     )
     assert too_soon.status_code == 422
     assert "dernier jour" in too_soon.text
@@ -232,7 +232,7 @@ async def test_the_tutor_assessment_completes_the_convention_and_an_incident_rea
     assert asked.status_code == 200, asked.text
     async with app.state.runtime.session() as session:
         [request] = await staged(session, cid, "coop.immersion.assessment_requested.v1")
-    base = path_of(request["link"]["url"])
+    base = path_of(request["links"][0]["url"])
     incomplete = await client.post(
         f"{base}/bilan",
         content="outcome=partially_completed&objectives_reached=non&job_offered=non",

@@ -206,7 +206,7 @@ class ImmersionAssessmentRequested(ImmersionEvent):
     host_name: str
     end_date: date
     reminder: int = 0
-    link: SigningLink
+    links: list[SigningLink] = Field(description="The tutor's own link (one item).")
 
 
 class ImmersionIncidentReported(ImmersionEvent):

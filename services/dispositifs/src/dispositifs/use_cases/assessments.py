@@ -94,14 +94,16 @@ async def _ask_assessment(
             host_name=convention.host_name,
             end_date=convention.end_date,
             reminder=reminder,
-            link=SigningLink(
-                role=SignatoryRole.TUTOR.value,
-                role_label=SignatoryRole.TUTOR.label,
-                name=convention.tutor_name,
-                email=convention.tutor_email or "",
-                url=link_url(settings, claims),
-                expires_at=expires,
-            ),
+            links=[
+                SigningLink(
+                    role=SignatoryRole.TUTOR.value,
+                    role_label=SignatoryRole.TUTOR.label,
+                    name=convention.tutor_name,
+                    email=convention.tutor_email or "",
+                    url=link_url(settings, claims),
+                    expires_at=expires,
+                )
+            ],
         ),
     )
 
