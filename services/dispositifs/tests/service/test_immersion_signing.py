@@ -351,3 +351,56 @@ async def test_ready_needs_the_host_declarations_and_a_minors_legal_representati
     )
     assert fixed.status_code == 200, fixed.text
     assert (await client.post(f"/v1/immersions/{cid}/ready", headers=COUNSELLOR)).status_code == 200
+
+
+async def test_a_renewal_is_prefilled_follows_the_original_and_is_justified_d5135_3(
+    client: httpx.AsyncClient, app: FastAPI, known_referral: KnownFactory
+) -> None:
+    cid = await _ready(client, known_referral, start=ENDED)  # ends today
+    await sign_by_links(client, app, cid)
+    assert (await client.post(f"/v1/immersions/{cid}/validate", headers=COUNSELLOR)).is_success
+    assert (await client.post(f"/v1/immersions/{cid}/start", headers=COUNSELLOR)).is_success
+    completed = await client.post(
+        f"/v1/immersions/{cid}/complete",
+        json={"objectives_reached": False, "hired": False},
+        headers=COUNSELLOR,
+    )
+    assert completed.status_code == 200, completed.text
+
+    async def renew(start_in: int, days: int, why: str = "Objectifs non atteints") -> Any:
+        start = TODAY + timedelta(days=start_in)
+        body = {
+            "start_date": start.isoformat(),
+            "end_date": (start + timedelta(days=days - 1)).isoformat(),
+            "justification": why,
+        }
+        return await client.post(
+            f"/v1/immersions/{cid}/renewal", json=body, headers=creating(COUNSELLOR)
+        )
+
+    overlapping = await renew(0, 10)  # starts on the original's last day
+    assert overlapping.status_code == 422
+    assert [v["rule"] for v in overlapping.json()["violations"]] == ["pmsmp.renewal.dates"]
+    assert overlapping.json()["article"] == "Code du travail, art. D5135-3"
+    unjustified = await client.post(
+        f"/v1/immersions/{cid}/renewal",
+        json={"start_date": TODAY.isoformat(), "end_date": TODAY.isoformat(), "justification": ""},
+        headers=creating(COUNSELLOR),
+    )
+    assert unjustified.status_code == 422
+    renewal = await renew(1, 10)  # the day after: allowed
+    assert renewal.status_code == 201, renewal.text
+    original = (await client.get(f"/v1/immersions/{cid}", headers=COUNSELLOR)).json()
+    assert renewal.json()["renewal_of"] == cid
+    assert renewal.json()["objectives"] == original["objectives"]
+    assert renewal.json()["objet"] == original["objet"]
+    assert renewal.json()["host"] == original["host"]
+    assert renewal.json()["renewal_justification"] == "Objectifs non atteints"
+    # The objectives are kept: changing them on the renewal is refused.
+    changed = await client.patch(
+        f"/v1/immersions/{renewal.json()['id']}",
+        json={"objectives": "Découvrir un autre métier"},
+        headers=COUNSELLOR,
+    )
+    assert changed.status_code == 422
+    assert changed.json()["violations"][0]["rule"] == "pmsmp.renewal.objectives"

@@ -154,6 +154,12 @@ class JustificationIn(_In):
     justification: str = Field(min_length=3, max_length=2000)
 
 
+class RenewalIn(_In):
+    start_date: date = Field(description="Après la fin de la convention initiale (D5135-3).")
+    end_date: date
+    justification: str = Field(min_length=3, max_length=2000)
+
+
 class SignatureIn(_In):
     signatory: Literal["beneficiary", "host"]
 

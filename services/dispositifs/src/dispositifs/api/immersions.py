@@ -26,6 +26,7 @@ from dispositifs.api.immersion_schemas import (
     ImmersionIn,
     ImmersionOut,
     JustificationIn,
+    RenewalIn,
     SignatureIn,
     content_of,
     detail_out,
@@ -76,6 +77,32 @@ async def request_immersion(
 
     async def create(session: Session) -> tuple[dict[str, Any], str]:
         convention = await use.request_immersion(session, principal, command, settings_of(runtime))
+        return immersion_out(convention), f"/v1/immersions/{convention.id}"
+
+    return await create_idempotently(runtime, principal, idempotency_key, request, body, create)
+
+
+@router.post(
+    "/{convention_id}/renewal",
+    status_code=201,
+    response_model=ImmersionOut,
+    summary="Renouveler une convention (préremplie : même objet, mêmes objectifs ; justifiée)",
+    responses={422: {"description": "Règle non respectée (D5135-3) : l'article est cité"}},
+)
+async def renew_immersion(
+    convention_id: uuid.UUID,
+    body: RenewalIn,
+    principal: Counsellor,
+    idempotency_key: IdempotencyKey,
+    request: Request,
+    runtime: Runtime,
+) -> Response:
+    command = use.RenewImmersion(
+        convention_id, body.start_date, body.end_date, justification=body.justification
+    )
+
+    async def create(session: Session) -> tuple[dict[str, Any], str]:
+        convention = await use.renew(session, principal, command, settings_of(runtime))
         return immersion_out(convention), f"/v1/immersions/{convention.id}"
 
     return await create_idempotently(runtime, principal, idempotency_key, request, body, create)

@@ -67,6 +67,17 @@ class RequestImmersion:
 
 
 @dataclass(frozen=True)
+class RenewImmersion:
+    """A renewal prefilled from the original: same content, objet and objectives; new dates and
+    the justification."""
+
+    convention_id: uuid.UUID
+    start_date: date
+    end_date: date
+    justification: str
+
+
+@dataclass(frozen=True)
 class UpdateContent:
     convention_id: uuid.UUID
     changes: dict[str, Any]
@@ -172,6 +183,46 @@ async def request_immersion(
             structure_code=principal.ft_structure,
             rome_code=rome_code,
             renewal_of=command.renewal_of,
+        ),
+        _who(principal),
+        settings,
+    )
+
+
+#: What a renewal does not take from the original.
+_NOT_RENEWED = {"start_date", "end_date", "renewal_justification"}
+
+
+async def renew(
+    session: AsyncSession,
+    principal: Principal,
+    command: RenewImmersion,
+    settings: DispositifsSettings,
+) -> ImmersionConvention:
+    """D5135-3: the renewal of a convention, prefilled from it (objet and objectives kept),
+    starting after its end, justified; every rule is checked (once only, objectives not reached,
+    total within 60 days with the same host…)."""
+    original = await _load(session, principal, command.convention_id)
+    content = {
+        key: getattr(original, column)
+        for key, column in CONTENT_COLUMNS.items()
+        if key not in _NOT_RENEWED
+    }
+    content.update(
+        start_date=command.start_date,
+        end_date=command.end_date,
+        renewal_justification=command.justification,
+    )
+    return await open_convention(
+        session,
+        ImmersionRequest(
+            content=content,
+            referral_id=original.referral_id,
+            job_seeker_id=original.job_seeker_id,
+            agency_id=original.agency_id,
+            structure_code=original.structure_code,
+            rome_code=original.rome_code,
+            renewal_of=original.id,
         ),
         _who(principal),
         settings,
