@@ -268,6 +268,19 @@ async def test_the_tutor_assessment_completes_the_convention_and_an_incident_rea
     twice = await client.post(f"{base}/bilan", content=form, headers=FORM)
     assert twice.status_code == 409
 
+    # The beneficiary reads the assessment through a new link of their own and acknowledges it.
+    async with app.state.runtime.session() as session:
+        [shared] = await staged(session, cid, "coop.immersion.assessment_shared.v1")
+    assert shared["links"][0]["email"] == "camille.martin@example.org"
+    reading = await client.get(path_of(shared["links"][0]["url"]))
+    assert reading.status_code == 200
+    assert "Immersion réalisée en totalité" in reading.text
+    seen = await client.post(f"{path_of(shared['links'][0]['url'])}/vu")
+    assert seen.status_code == 303
+    detail = (await client.get(f"/v1/immersions/{cid}", headers=COUNSELLOR)).json()
+    assert detail["assessment"]["acknowledged_at"] is not None
+    assert (await client.post(f"{path_of(shared['links'][0]['url'])}/vu")).status_code == 409
+
 
 @pytest.fixture
 async def two_step_app(app: FastAPI) -> FastAPI:

@@ -101,6 +101,8 @@ FRENCH_SUMMARIES: dict[str, str] = {
     "attend la validation du prescripteur.",
     "coop.immersion.assessment_requested.v1": "Le dernier jour de l'immersion est arrivé : le "
     "tuteur reçoit son lien pour en faire le bilan (ou un rappel).",
+    "coop.immersion.assessment_shared.v1": "Le bilan du tuteur est enregistré : le bénéficiaire "
+    "reçoit son lien pour le lire et en prendre connaissance.",
     "coop.immersion.incident_reported.v1": "Un incident ou un accident pendant l'immersion est "
     "signalé : le prescripteur en est informé dans la journée.",
     "coop.mrs.evaluated.v1": "Un candidat a été évalué dans une session de recrutement par "

@@ -209,6 +209,15 @@ class ImmersionAssessmentRequested(ImmersionEvent):
     links: list[SigningLink] = Field(description="The tutor's own link (one item).")
 
 
+class ImmersionAssessmentShared(ImmersionEvent):
+    """The tutor's assessment is recorded: the beneficiary gets their own link to read it and
+    acknowledge it."""
+
+    event_type: ClassVar[str] = "coop.immersion.assessment_shared.v1"
+    host_name: str
+    links: list[SigningLink] = Field(description="The beneficiary's own link (one item).")
+
+
 class ImmersionIncidentReported(ImmersionEvent):
     """An incident or an accident during the immersion was reported: the prescriber is told
     within the day. The description stays in the dispositifs service (read it there)."""

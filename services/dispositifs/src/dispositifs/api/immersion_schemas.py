@@ -331,6 +331,7 @@ def immersion_out(c: ImmersionConvention) -> dict[str, Any]:
             "missed_hours": c.assessment_missed_hours,
             "job_contract_type": c.job_contract_type,
             "job_start_date": c.job_start_date,
+            "acknowledged_at": c.assessment_acknowledged_at,
         },
         justification=c.justification,
         placement=None

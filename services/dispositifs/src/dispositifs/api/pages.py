@@ -37,6 +37,7 @@ _DONE = {
     "erreur": "Votre signalement est transmis au conseiller, qui corrigera la convention.",
     "bilan": "Votre bilan est enregistré. Merci !",
     "incident": "Le signalement est transmis au prescripteur.",
+    "vu": "Vous avez pris connaissance du bilan. Merci !",
 }
 _HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 _OBJETS = {
@@ -88,6 +89,10 @@ def _page(
         declarations=[text for name, text in HOST_DECLARATIONS.items() if declared.get(name)],
         role_labels={r.value: r.label for r in SignatoryRole},
         contract_types=[(t.value, t.label) for t in ContractType],
+        outcome_label=AssessmentOutcome(c.assessment_outcome).label
+        if c.assessment_outcome
+        else None,
+        job_label=ContractType(c.job_contract_type).label if c.job_contract_type else None,
         incident_allowed=status
         in {ImmersionStatus.VALIDATED, ImmersionStatus.IN_PROGRESS, ImmersionStatus.COMPLETED},
         done=_DONE.get(done or ""),
@@ -204,11 +209,23 @@ async def assess(token: str, request: Request, runtime: Runtime) -> Response:
         comment=form.get("comment") or None,
         answered=all(form.get(k) in {"oui", "non"} for k in ("objectives_reached", "job_offered")),
     )
+    settings = settings_of(runtime)
     return await _act(
         runtime,
         token,
         "bilan",
-        lambda session, caller: assessments.assess(session, caller, command),
+        lambda session, caller: assessments.assess(session, caller, command, settings),
+    )
+
+
+@router.post("/lien/{token}/vu")
+async def acknowledge(token: str, runtime: Runtime) -> Response:
+    command = assessments.AcknowledgeAssessment()
+    return await _act(
+        runtime,
+        token,
+        "vu",
+        lambda session, caller: assessments.acknowledge(session, caller, command),
     )
 
 

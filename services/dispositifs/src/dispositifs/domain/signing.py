@@ -55,6 +55,8 @@ _ROLE_LABELS = {
 class LinkPurpose(enum.StrEnum):
     SIGN = "sign"
     ASSESS = "assess"
+    #: The beneficiary acknowledges the tutor's assessment.
+    ACKNOWLEDGE = "acknowledge"
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from dispositifs.use_cases.signatures import ASSESSABLE, LinkView, link_url, vie
 from shared.auth.tokens import Principal
 from shared.contracts.dispositifs import (
     ImmersionAssessmentRequested,
+    ImmersionAssessmentShared,
     ImmersionCompleted,
     ImmersionIncidentReported,
     SigningLink,
@@ -171,7 +172,12 @@ async def request_due_assessments(
     return count
 
 
-async def assess(session: AsyncSession, caller: LinkClaims, command: AssessByLink) -> LinkView:
+async def assess(
+    session: AsyncSession,
+    caller: LinkClaims,
+    command: AssessByLink,
+    settings: DispositifsSettings,
+) -> LinkView:
     """The tutor's assessment through their link, from the last day on: completed, partially
     completed or did not show; objectives reached; job offered. The convention is completed."""
     view = await view_of(session, caller, lock=True)
@@ -241,6 +247,64 @@ async def assess(session: AsyncSession, caller: LinkClaims, command: AssessByLin
             job_start_date=command.job_start_date,
         ),
     )
+    await _share_with_beneficiary(session, view, settings, at=at)
+    return view
+
+
+async def _share_with_beneficiary(
+    session: AsyncSession, view: LinkView, settings: DispositifsSettings, *, at: datetime
+) -> None:
+    """The beneficiary gets a new link of their own to read the assessment and acknowledge it
+    (their signing link, already used, no longer opens the page)."""
+    convention = view.convention
+    mine = next((r for r in view.signatories if r.role == SignatoryRole.BENEFICIARY.value), None)
+    if mine is None:
+        return
+    mine.link_nonce = new_nonce()
+    mine.link_expires_at = at + timedelta(days=settings.assessment_link_days)
+    mine.links_sent += 1
+    claims = LinkClaims(
+        convention.id,
+        SignatoryRole.BENEFICIARY,
+        LinkPurpose.ACKNOWLEDGE,
+        mine.link_nonce,
+        mine.link_expires_at,
+    )
+    await publish(
+        session,
+        convention,
+        ImmersionAssessmentShared(
+            **event_fields(convention, at),
+            host_name=convention.host_name,
+            links=[
+                SigningLink(
+                    role=mine.role,
+                    role_label=SignatoryRole.BENEFICIARY.label,
+                    name=mine.name,
+                    email=mine.email,
+                    url=link_url(settings, claims),
+                    expires_at=mine.link_expires_at,
+                )
+            ],
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class AcknowledgeAssessment:
+    pass
+
+
+async def acknowledge(
+    session: AsyncSession, caller: LinkClaims, command: AcknowledgeAssessment
+) -> LinkView:
+    """The beneficiary acknowledges the tutor's assessment through their link."""
+    view = await view_of(session, caller, lock=True)
+    if not view.may_acknowledge:
+        raise TransitionRefused(
+            "Ce bilan n'est pas à lire, ou vous en avez déjà pris connaissance."
+        )
+    view.convention.assessment_acknowledged_at = now()
     return view
 
 

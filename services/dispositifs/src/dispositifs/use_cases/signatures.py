@@ -105,6 +105,14 @@ class LinkView:
         )
 
     @property
+    def may_acknowledge(self) -> bool:
+        return (
+            self.claims.purpose is LinkPurpose.ACKNOWLEDGE
+            and self.convention.assessment_outcome is not None
+            and self.convention.assessment_acknowledged_at is None
+        )
+
+    @property
     def may_assess(self) -> bool:
         return (
             self.claims.purpose is LinkPurpose.ASSESS
