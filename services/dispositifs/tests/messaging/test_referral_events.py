@@ -35,7 +35,7 @@ from shared.contracts.vocabulary import ContractType, DeclineReason, ImmersionOb
 from shared.db.database import Database
 from shared.testing_kafka import eventually, publish, running_consumer
 
-from ..parties import PARTIES_CONTENT, sign_all
+from ..service.parties import PARTIES_CONTENT, sign_all
 
 MIGRATIONS = Path(dispositifs.__file__).parent / "migrations"
 TODAY = datetime.now(UTC).date()

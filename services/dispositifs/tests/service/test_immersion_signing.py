@@ -21,8 +21,8 @@ from dispositifs.models import KnownReferral
 from dispositifs.use_cases.assessments import request_due_assessments
 from shared.auth.tokens import Role
 
-from ..parties import current_links, path_of, staged, token_of
 from .conftest import COUNSELLOR, bearer, creating
+from .parties import current_links, path_of, staged, token_of
 from .test_immersions_api import ENDED, TODAY, full_content, sign_by_links
 
 KnownFactory = Callable[..., Awaitable[KnownReferral]]

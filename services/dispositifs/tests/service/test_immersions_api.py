@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from dispositifs.models import PLATFORM, KnownReferral
 
-from ..parties import BENEFICIARY_EMAIL, PARTIES_BODY, current_links, path_of
 from .conftest import COUNSELLOR, OPS, OTHER_COUNSELLOR, creating
+from .parties import BENEFICIARY_EMAIL, PARTIES_BODY, current_links, path_of
 
 TODAY = datetime.now(UTC).date()
 KnownFactory = Callable[..., Awaitable[KnownReferral]]

@@ -23,6 +23,7 @@ from shared.db.database import Database
 from shared.db.tables import PlatformTables
 from shared.domain.errors import Conflict, DomainError
 from shared.http.problems import FieldError, ProblemError
+from shared.runtime import ServiceRuntime
 
 IdempotencyKey = Annotated[
     str,
@@ -131,7 +132,6 @@ async def create_once(
     create: Creation,
     *,
     on_conflict: DomainError | None = None,
-    conflict: Callable[[IntegrityError], ProblemError | None] | None = None,
 ) -> Response:
     """Run ``create`` once per (caller, Idempotency-Key).
 
@@ -164,13 +164,30 @@ async def create_once(
             stored = await store.lookup(session, principal, key, request_fingerprint)
         if stored is not None:
             return stored.as_response()
-        mapped = conflict(exc) if conflict is not None else None  # removed with issue 9
-        raise (
-            mapped
-            or on_conflict
-            or Conflict(
-                "Requête concurrente en conflit (même clé ou même ressource); réessayez.",
-                code="concurrent-request",
-            )
+        raise on_conflict or Conflict(
+            "Requête concurrente en conflit (même clé ou même ressource); réessayez.",
+            code="concurrent-request",
         ) from exc
     return JSONResponse(payload, status_code=201, headers={"Location": location})
+
+
+async def create_idempotently(
+    runtime: ServiceRuntime,
+    principal: Principal,
+    key: str,
+    request: Request,
+    body: BaseModel | Mapping[str, Any] | None,
+    create: Creation,
+    *,
+    on_conflict: DomainError | None = None,
+) -> Response:
+    """:func:`create_once` in a route: the service's store and tables, the request's identity."""
+    return await create_once(
+        runtime.database,
+        runtime.tables,
+        principal,
+        key,
+        request_identity(request, body),
+        create,
+        on_conflict=on_conflict,
+    )

@@ -16,7 +16,6 @@ from dispositifs.api.deps import (
     Cursor,
     Limit,
     Runtime,
-    create_idempotently,
     settings_of,
 )
 from dispositifs.api.immersion_schemas import (
@@ -38,7 +37,7 @@ from dispositifs.models import ImmersionConvention
 from dispositifs.use_cases import Session, assessments, queries
 from dispositifs.use_cases import immersions as use
 from dispositifs.use_cases import signatures as signing
-from shared.http.idempotency import IdempotencyKey
+from shared.http.idempotency import IdempotencyKey, create_idempotently
 from shared.http.pagination import Page
 
 router = APIRouter(prefix="/v1/immersions", tags=["immersions (PMSMP)"])

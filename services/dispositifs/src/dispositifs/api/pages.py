@@ -27,7 +27,7 @@ from shared.contracts.vocabulary import ContractType, ImmersionObjet
 from shared.domain.errors import DomainError, RulesBroken
 from shared.http.domain_problems import status_of
 
-WEB = Path(__file__).resolve().parent.parent / "web"
+WEB = Path(__file__).resolve().parent.parent / "data" / "pages"
 router = APIRouter(
     prefix="/conventions", tags=["pages des parties (HTML)"], include_in_schema=False
 )

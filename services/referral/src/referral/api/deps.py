@@ -1,0 +1,24 @@
+"""What every router of the service needs: the runtime, the caller, idempotent creation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from referral.settings import ReferralSettings
+from shared.auth.tokens import Principal, Role
+from shared.http.app import RuntimeDep
+from shared.http.security import require_roles
+
+Counsellor = Annotated[Principal, Depends(require_roles(Role.COUNSELLOR))]
+Ops = Annotated[Principal, Depends(require_roles(Role.OPS))]
+CounsellorOrOps = Annotated[Principal, Depends(require_roles(Role.COUNSELLOR, Role.OPS))]
+
+
+def _settings(request: Request) -> ReferralSettings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+Runtime = RuntimeDep
+Settings = Annotated[ReferralSettings, Depends(_settings)]
