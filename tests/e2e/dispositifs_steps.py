@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 import uuid
 from datetime import date, timedelta
 from typing import Any
@@ -11,6 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 from aiokafka import AIOKafkaConsumer
 
+from devstack.mailbox import Mailbox, ReceivedMail
 from shared.contracts.agency import ImmersionRequested
 from shared.contracts.vocabulary import ImmersionObjet
 
@@ -83,6 +86,27 @@ def link_on(base_url: str, url: str) -> str:
     """A party's link as served by the stack's dispositifs process (the links name the
     configured public address; the test stack listens on a free port)."""
     return base_url.rstrip("/") + urlsplit(url).path
+
+
+_LINK = re.compile(r"https?://\S+/conventions/lien/[A-Za-z0-9_.-]+")
+
+
+async def links_in_mails(
+    mailbox: Mailbox, convention_id: str, subject: str, count: int, timeout: float = 30
+) -> dict[str, str]:
+    """Recipient address → the link in each mail about the convention (the local SMTP store of
+    the stack: what the party received)."""
+
+    def about(mail: ReceivedMail) -> bool:
+        return subject in mail.subject and convention_id in mail.text
+
+    mails = await asyncio.to_thread(mailbox.wait_for, about, count, timeout)
+    found = {}
+    for mail in mails:
+        match = _LINK.search(mail.text)
+        assert match is not None, mail.text
+        found[mail.rcpt_tos[0]] = match.group(0)
+    return found
 
 
 async def signing_links(bootstrap: str, referral_id: str) -> dict[str, str]:

@@ -1,10 +1,11 @@
 """Issue 13 in a real browser against the real services and broker: a counsellor's convention goes
 ready to sign; the counsellor's attempt to sign for the beneficiary is refused; each party opens
-its own link in headless Chromium (the link as the ``signature_requested`` event carries it to
-the mail), ticks the box and signs; the validator validates; the tutor assesses through their
-link on the last day (the convention is dated in the past so that its last day is today); the
-referral's timeline and the indicators show it. Screenshots of the signing page at phone and
-desktop widths are saved in ``.data/screenshots/``."""
+its own link in headless Chromium, taken from the mail it received in the stack's local SMTP
+store (the notifications service mails each party its link), ticks the box and signs; the
+validator validates; the tutor assesses through the link mailed on the last day (the convention
+is dated in the past so that its last day is today); the referral's timeline and the indicators
+show it. Screenshots of the signing page at phone and desktop widths are saved in
+``.data/screenshots/``."""
 
 from __future__ import annotations
 
@@ -14,14 +15,14 @@ from typing import Any
 import httpx
 import pytest
 
+from devstack.mailbox import Mailbox
 from shared.testing_browser import DESKTOP, PHONE, screenshot
 
 from .conftest import Stack
 from .dispositifs_steps import (
     COUNSELLOR_COMPLETION,
-    dispositifs_events_about,
     link_on,
-    signing_links,
+    links_in_mails,
     timeline_entry,
 )
 from .steps import eventually, send_referral
@@ -61,7 +62,11 @@ def _convention(referral_id: str, start: Any) -> dict[str, Any]:
 
 
 async def test_each_party_signs_in_the_browser_and_the_tutor_assesses(
-    stack: Stack, counsellor_headers: dict[str, str], ops_headers: dict[str, str], browser_page: Any
+    stack: Stack,
+    counsellor_headers: dict[str, str],
+    ops_headers: dict[str, str],
+    browser_page: Any,
+    mailbox: Mailbox,
 ) -> None:
     today = datetime.now(UTC).date()
     start = today - timedelta(days=13)  # its last day is today
@@ -102,8 +107,14 @@ async def test_each_party_signs_in_the_browser_and_the_tutor_assesses(
         assert refused.status_code == 403
         assert "propre lien" in refused.json()["detail"]
 
-        links = await signing_links(stack.bootstrap_servers, rid)
-        assert set(links) == {"beneficiary", "host_representative", "tutor"}
+        mailed = await links_in_mails(mailbox, cid, "Convention d'immersion à signer", 3)
+        by_address = {
+            "camille.martin@example.org": "beneficiary",
+            "p.durand@entrepots.example": "host_representative",
+            "n.benali@entrepots.example": "tutor",
+        }
+        assert set(mailed) == set(by_address)
+        links = {by_address[address]: url for address, url in mailed.items()}
         for role, url in links.items():
             await page.set_viewport_size(DESKTOP)
             await page.goto(link_on(dispositifs, url))
@@ -141,11 +152,9 @@ async def test_each_party_signs_in_the_browser_and_the_tutor_assesses(
             f"{dispositifs}/v1/immersions/{cid}/assessment-request", headers=counsellor_headers
         )
         assert asked.status_code == 200, asked.text
-        [request] = await dispositifs_events_about(
-            stack.bootstrap_servers, rid, "coop.immersion.assessment_requested.v1"
-        )
+        [tutor_link] = (await links_in_mails(mailbox, cid, "bilan de l'immersion", 1)).values()
         await page.set_viewport_size(DESKTOP)
-        await page.goto(link_on(dispositifs, request["links"][0]["url"]))
+        await page.goto(link_on(dispositifs, tutor_link))
         assert await page.locator("main h1").text_content() == "Bilan de l'immersion"
         await page.get_by_label("Oui, en totalité").check()
         await page.locator("#obj-yes").check()
