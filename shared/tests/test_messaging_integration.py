@@ -18,6 +18,7 @@ from shared.contracts.base import EventData
 from shared.contracts.topics import TopicSpec
 from shared.db.database import Database
 from shared.db.tables import platform_tables
+from shared.domain.errors import TransitionRefused
 from shared.envelope import CloudEvent
 from shared.messaging.consumer import (
     DeadLetterNotice,
@@ -295,22 +296,35 @@ async def test_unknown_type_invalid_data_and_rejections_are_dead_lettered_with_r
     def refuse(value: str) -> None:
         if value == "refused":
             raise PermanentError("not allowed from state closed")
+        if value == "refused by the domain":
+            raise TransitionRefused("Orientation : « accept » impossible depuis « declined ».")
 
     await _produce(
         settings.kafka_bootstrap_servers,
         topic,
-        [unknown, invalid, ignored, _ping("refused"), _ping("fine")],
+        [
+            unknown,
+            invalid,
+            ignored,
+            _ping("refused"),
+            _ping("refused by the domain"),
+            _ping("fine"),
+        ],
     )
     consumer = _consumer(database, settings, topic, _recording_registry(refuse), unique("group"))
     async with _running(consumer):
         await _wait_for(lambda: _has_values(database, ["fine"]))
-    letters = await read_topic(settings.kafka_bootstrap_servers, topic + ".dlq", 3)
+    letters = await read_topic(settings.kafka_bootstrap_servers, topic + ".dlq", 4)
     reasons = [(dict(r.headers)["dlq_reason"], dict(r.headers)["dlq_error"]) for r in letters]
     assert reasons[0] == (b"unknown_event_type", b"unknown event type 'coop.test.pinged.v9'")
     assert reasons[1][0] == b"invalid_data"
     assert b"thing_id" in reasons[1][1]
     assert b"value" in reasons[1][1]
     assert reasons[2] == (b"rejected", b"not allowed from state closed")
+    assert reasons[3] == (
+        b"rejected",
+        "transition-not-allowed: Orientation : « accept » impossible depuis « declined ».".encode(),
+    )
 
 
 async def test_transient_failure_is_retried_then_applied_once(

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.auth.tokens import TokenVerifier
 from shared.contracts import asyncapi
 from shared.http.body_limit import BodySizeLimitMiddleware, BodyTooLarge, body_too_large_handler
+from shared.http.domain_problems import install_domain_problem_handler
 from shared.http.problems import install_problem_handlers
 from shared.observability.context import set_traceparent
 from shared.observability.logging import configure_logging
@@ -72,6 +73,7 @@ def create_service_app(
     app.state.runtime = runtime
     app.state.token_verifier = TokenVerifier(settings)
     install_problem_handlers(app)
+    install_domain_problem_handler(app)
     app.add_exception_handler(BodyTooLarge, body_too_large_handler)
     # The last added runs first: the request context sees (and logs) the body limit's 413s.
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.http_max_body_bytes)

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Header
+from fastapi import Header, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth.tokens import Principal
 from shared.db.database import Database
 from shared.db.tables import PlatformTables
+from shared.domain.errors import Conflict, DomainError
 from shared.http.problems import FieldError, ProblemError
 
 IdempotencyKey = Annotated[
@@ -108,6 +110,18 @@ class IdempotencyStore:
 Creation = Callable[[AsyncSession], Awaitable[tuple[Any, str]]]
 
 
+def request_identity(
+    request: Request, body: BaseModel | Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """What identifies a creating request for its Idempotency-Key: method, path and body (the
+    same fingerprint in every service)."""
+    if isinstance(body, BaseModel):
+        payload: Any = body.model_dump(mode="json")
+    else:
+        payload = dict(body) if body is not None else None
+    return {"method": request.method, "path": request.url.path, "body": payload}
+
+
 async def create_once(
     database: Database,
     tables: PlatformTables,
@@ -116,15 +130,17 @@ async def create_once(
     request: Any,
     create: Creation,
     *,
+    on_conflict: DomainError | None = None,
     conflict: Callable[[IntegrityError], ProblemError | None] | None = None,
 ) -> Response:
     """Run ``create`` once per (caller, Idempotency-Key).
 
     ``create`` works in the transaction and returns the response body and its ``Location``; the
     first 201 is stored with the key in that same transaction, and a retry with the same key and
-    request gets it again instead of a second resource. ``request`` is what identifies the request
-    (path and body). A unique constraint violated by a concurrent request becomes a 409: the one
-    ``conflict`` maps it to, or a generic "retry".
+    request gets it again instead of a second resource. ``request`` identifies the request
+    (:func:`request_identity`). When a concurrent request commits first, a unique constraint
+    fails this one: if it stored the same key, its response is replayed; otherwise the clash is
+    ``on_conflict`` (e.g. "a referral is already open") or a generic 409.
     """
     store = IdempotencyStore(tables)
     request_fingerprint = fingerprint(request)
@@ -144,11 +160,17 @@ async def create_once(
                 location=location,
             )
     except IntegrityError as exc:
-        mapped = conflict(exc) if conflict is not None else None
-        raise mapped or ProblemError(
-            409,
-            "Conflit",
-            "Requête concurrente en conflit (même clé ou même ressource); réessayez.",
-            problem="concurrent-request",
+        async with database.transaction() as session:
+            stored = await store.lookup(session, principal, key, request_fingerprint)
+        if stored is not None:
+            return stored.as_response()
+        mapped = conflict(exc) if conflict is not None else None  # removed with issue 9
+        raise (
+            mapped
+            or on_conflict
+            or Conflict(
+                "Requête concurrente en conflit (même clé ou même ressource); réessayez.",
+                code="concurrent-request",
+            )
         ) from exc
     return JSONResponse(payload, status_code=201, headers={"Location": location})

@@ -26,6 +26,7 @@ from shared.contracts.base import EventData, UnknownEventType, event_model_for
 from shared.contracts.topics import TopicSpec
 from shared.db.database import Database
 from shared.db.tables import PlatformTables
+from shared.domain.errors import DomainError
 from shared.envelope import CloudEvent, EnvelopeError
 from shared.messaging import processed_events
 from shared.messaging.dead_letter import DeadLetterReason, dead_letter_for
@@ -350,6 +351,14 @@ class EventConsumer:
             except PermanentError as exc:
                 return await self._dead_letter(
                     record, DeadLetterReason.REJECTED, str(exc), details=exc.details
+                )
+            except DomainError as exc:
+                # A use case's refusal: the same as on HTTP, told to the partner in French.
+                return await self._dead_letter(
+                    record,
+                    DeadLetterReason.REJECTED,
+                    f"{exc.code}: {exc.message}",
+                    details={"code": exc.code, **exc.extra},
                 )
             except asyncio.CancelledError:
                 raise

@@ -79,6 +79,37 @@ async def add_event(
     return event
 
 
+class Outbox:
+    """A service's outbox: its platform tables and its CloudEvents ``source``, bound once (one
+    ``OUTBOX`` per service, in its ``models.py``) so that use cases only say what happened."""
+
+    def __init__(self, tables: PlatformTables, source: str) -> None:
+        self.tables = tables
+        self.source = source
+
+    async def stage(
+        self,
+        session: AsyncSession,
+        data: EventData,
+        *,
+        subject: str | None = None,
+        topic: str | None = None,
+        event_id: str | None = None,
+        occurred_at: datetime | None = None,
+    ) -> CloudEvent:
+        """Stage ``data`` in the caller's transaction; published only if that commits."""
+        return await add_event(
+            session,
+            self.tables,
+            data,
+            source=self.source,
+            subject=subject,
+            topic=topic,
+            event_id=event_id,
+            occurred_at=occurred_at,
+        )
+
+
 def notify_on_commit(session_class: type[Session], wake: Callable[[], None]) -> Callable[[], None]:
     """Wake the relay right after a transaction that staged events commits (no polling delay).
 
