@@ -77,6 +77,12 @@ class ServiceSettings(BaseSettings):
     #: Largest request body a route accepts unless it declares its own ``max_body_size``.
     http_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
 
+    #: Per-caller token buckets (``shared.http.rate_limit``); a rate of 0 turns a limit off.
+    rate_limit_writes_per_second: float = Field(default=20.0, ge=0)
+    rate_limit_write_burst: int = Field(default=120, ge=1)
+    rate_limit_probes_per_second: float = Field(default=1.0, ge=0)
+    rate_limit_probe_burst: int = Field(default=30, ge=1)
+
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -27,6 +27,7 @@ from shared.contracts import asyncapi
 from shared.http.body_limit import BodySizeLimitMiddleware, BodyTooLarge, body_too_large_handler
 from shared.http.domain_problems import install_domain_problem_handler
 from shared.http.problems import install_problem_handlers
+from shared.http.rate_limit import BucketPolicy, RateLimiter
 from shared.observability.context import set_traceparent
 from shared.observability.logging import configure_logging
 from shared.observability.metrics import HTTP_REQUESTS
@@ -72,6 +73,16 @@ def create_service_app(
     app.state.settings = settings
     app.state.runtime = runtime
     app.state.token_verifier = TokenVerifier(settings)
+    app.state.rate_limiter = RateLimiter(
+        {
+            "write": BucketPolicy(
+                settings.rate_limit_writes_per_second, settings.rate_limit_write_burst
+            ),
+            "probe": BucketPolicy(
+                settings.rate_limit_probes_per_second, settings.rate_limit_probe_burst
+            ),
+        }
+    )
     install_problem_handlers(app)
     install_domain_problem_handler(app)
     app.add_exception_handler(BodyTooLarge, body_too_large_handler)
