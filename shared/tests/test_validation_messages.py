@@ -13,6 +13,7 @@ import pytest
 from fastapi import APIRouter, Header, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
+from shared.http.validation import Omittable
 from shared.testing import http_test_app
 
 
@@ -68,8 +69,24 @@ class Referral(BaseModel):
 GOOD: dict[str, Any] = {"rome_code": "M1607", "startsAt": "2026-03-02T09:30:00+01:00"}
 
 
+class Prescriber(BaseModel):
+    kind: str
+    name: str
+
+
+class ConventionPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    prescriber: Omittable[Prescriber] = None
+    schedule: Omittable[str] = None
+    comment: str | None = None  # null means "erase the comment"
+
+
 def _router() -> APIRouter:
     router = APIRouter()
+
+    @router.patch("/v1/conventions/{convention_id}")
+    async def patch(convention_id: uuid.UUID, body: ConventionPatch) -> dict[str, Any]:
+        return body.model_dump(exclude_unset=True)
 
     @router.post("/v1/referrals")
     async def create(
@@ -253,3 +270,23 @@ async def test_an_invalid_email_is_french() -> None:
     assert response.json()["errors"] == [
         {"field": "email", "location": "body", "message": "Adresse e-mail invalide."}
     ]
+
+
+async def test_a_patch_field_may_be_omitted_but_not_null(client: httpx.AsyncClient) -> None:
+    url = f"/v1/conventions/{uuid.uuid4()}"
+    assert (await client.patch(url, json={"comment": None})).json() == {"comment": None}
+    assert (await client.patch(url, json={"schedule": "9h-17h"})).json() == {"schedule": "9h-17h"}
+    for field in ("prescriber", "schedule"):
+        response = await client.patch(url, json={field: None})
+        assert response.status_code == 422
+        assert response.json()["errors"] == [
+            {
+                "field": field,
+                "location": "body",
+                "message": "Valeur null non acceptée : omettez le champ pour ne pas le modifier.",
+            }
+        ]
+    response = await client.patch("/v1/conventions/pas-un-uuid", json={})
+    [error] = response.json()["errors"]
+    assert (error["field"], error["location"]) == ("convention_id", "path")
+    assert error["message"].startswith("Identifiant UUID attendu")

@@ -12,18 +12,40 @@ are English and whose ``loc`` mixes the client's names with pydantic's own (unio
   is left out; a body that is not JSON at all is field ``body``;
 - ``message`` is French, from the error's type and context (limits, pattern, allowed values); a
   message a validator wrote itself (``ValueError("…")``) is kept as written.
+
+:data:`Omittable` is for the fields of a partial update (PATCH) that may be left out but not set
+to ``null``: ``prescriber: Omittable[PrescriberIn] = None``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
+
+T = TypeVar("T")
+
+NULL_REFUSED = "null_refused"
+
+
+def _refuse_null(value: Any) -> Any:
+    if value is None:
+        raise PydanticCustomError(NULL_REFUSED, "null is not accepted: leave the field out")
+    return value
+
+
+#: A field that may be omitted (its default, usually ``None``, then applies) but not sent as
+#: ``null``: the value of a PATCH field that has no "empty" state.
+Omittable = Annotated[T | None, BeforeValidator(_refuse_null)]
 
 LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
 
 #: French message per pydantic error type; ``{name}`` is filled from the error's context.
 MESSAGES: dict[str, str] = {
     "missing": "Champ obligatoire.",
+    NULL_REFUSED: "Valeur null non acceptée : omettez le champ pour ne pas le modifier.",
     "extra_forbidden": "Champ inconnu : il n'est pas accepté ici.",
     "string_type": "Chaîne de caractères attendue.",
     "string_too_short": "Trop court : {min_length} caractère(s) au moins.",
