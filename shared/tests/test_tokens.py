@@ -17,7 +17,7 @@ from fastapi import APIRouter
 from pydantic import ValidationError
 from pydantic_settings import SettingsConfigDict
 
-from shared.auth.tokens import Role, TokenError, TokenVerifier, mint_token
+from shared.auth.tokens import Principal, Role, TokenError, TokenVerifier, mint_token
 from shared.http.security import CurrentPrincipal
 from shared.settings import DEVELOPMENT_JWT_SECRET, ServiceSettings
 from shared.testing import http_test_app
@@ -41,7 +41,25 @@ def test_counsellor_token_carries_structure_scope() -> None:
     principal = TokenVerifier(_settings()).verify(_mint(ft_structure="75101"))
     assert principal.role is Role.COUNSELLOR
     assert principal.ft_structure == "75101"
-    assert principal.key == "counsellor:alice"
+    assert principal.key == "counsellor:alice@ft:75101"
+
+
+def test_the_principal_key_names_the_whole_caller() -> None:
+    verifier = TokenVerifier(_settings())
+    keys = {
+        verifier.verify(_mint(ft_structure="75101")).key,
+        verifier.verify(_mint(ft_structure="59350")).key,
+        verifier.verify(_mint(Role.AGENCY, agency_id="a1", network_id="n1")).key,
+        verifier.verify(_mint(Role.AGENCY, agency_id="a1", network_id="n2")).key,
+        verifier.verify(_mint(Role.AGENCY, agency_id="a2", network_id="n1")).key,
+        verifier.verify(_mint(Role.OPS)).key,
+    }
+    assert len(keys) == 6  # same subject "alice", six different callers
+    assert "ops:alice" in keys
+    longest = Principal("s" * 200, Role.AGENCY, agency_id="a" * 64, network_id="n" * 64)
+    assert len(longest.key) <= 255
+    assert longest.key == Principal("s" * 200, Role.AGENCY, None, "a" * 64, "n" * 64).key
+    assert longest.key != Principal("s" * 200, Role.AGENCY, None, "a" * 64, "m" * 64).key
 
 
 def test_agency_token_needs_agency_and_network() -> None:

@@ -15,6 +15,7 @@ problem's ``detail``.
 from __future__ import annotations
 
 import enum
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +28,8 @@ from shared.settings import ServiceSettings
 LEEWAY_SECONDS = 30
 #: Longest accepted value of each claim we read (the stores' columns are sized to match).
 CLAIM_MAX_LENGTH = {"sub": 200, "role": 32, "ft_structure": 64, "agency_id": 64, "network_id": 64}
+#: Longest :attr:`Principal.key` (the idempotency records' column).
+PRINCIPAL_KEY_MAX_LENGTH = 255
 #: Claims that scope a principal to an organisation; optional, but strings when present.
 SCOPE_CLAIMS = ("ft_structure", "agency_id", "network_id")
 
@@ -51,8 +54,17 @@ class Principal:
 
     @property
     def key(self) -> str:
-        """Stable identity for per-caller records (idempotency keys)."""
-        return f"{self.role.value}:{self.subject}"
+        """Stable identity of the whole caller for per-caller records (idempotency keys, rate
+        limits): role, subject and organisation, so that the same subject in another structure
+        or network is another caller. At most 255 characters (the stores' column)."""
+        key = f"{self.role.value}:{self.subject}"
+        if self.ft_structure:
+            key += f"@ft:{self.ft_structure}"
+        if self.network_id or self.agency_id:
+            key += f"@agency:{self.network_id or ''}/{self.agency_id or ''}"
+        if len(key) > PRINCIPAL_KEY_MAX_LENGTH:
+            key = f"{self.role.value}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+        return key
 
 
 class TokenVerifier:
