@@ -11,7 +11,7 @@ PYPROJECTS := $(addsuffix /pyproject.toml,$(PROJECTS))
 PYTEST_ARGS ?=
 TOPIC ?= referral.events
 
-.PHONY: up test install kafka lint format bench watch contracts clean help
+.PHONY: up test install kafka browser lint format bench watch contracts clean help
 
 help:
 	@echo "make up      start Kafka and the three services with demo data (Ctrl-C stops all)"
@@ -30,8 +30,11 @@ $(STAMP): constraints.txt $(PYPROJECTS)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt \
 		$(foreach p,$(PROJECTS),-e $(p)) \
-		pytest pytest-asyncio hypothesis ruff mypy PyYAML jsonschema
+		pytest pytest-asyncio hypothesis ruff mypy PyYAML jsonschema playwright
 	touch $(STAMP)
+
+browser:
+	bash deploy/browser/install-chromium.sh
 
 kafka: $(STAMP)
 	$(PY) -m localkafka fetch
@@ -39,7 +42,7 @@ kafka: $(STAMP)
 up: install kafka
 	$(PY) -m devstack up
 
-test: install kafka
+test: install kafka browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install

@@ -22,7 +22,7 @@ from shared.testing import (
 
 declare_development_environment()
 
-pytest_plugins = ["localkafka.pytest_plugin"]
+pytest_plugins = ["localkafka.pytest_plugin", "shared.testing_browser"]
 
 
 def pytest_report_header() -> str:

@@ -10,7 +10,8 @@ from typing import Any
 
 from referral.domain import Scheme
 from referral.models import Referral
-from referral.use_cases import SchemeFact, apply_agency_response, record_scheme_event
+from referral.use_cases.agency_answers import apply_agency_response
+from referral.use_cases.scheme_events import SchemeFact, record_scheme_event
 from shared.contracts import agency as a
 from shared.contracts.vocabulary import ContractType, DeclineReason
 from shared.db.database import Database
@@ -27,7 +28,6 @@ async def answer(database: Database, response: a.AgencyResponse) -> None:
             response,
             network_id=referral.network_id if referral else None,
             event_id=str(uuid.uuid4()),
-            source="/t",
         )
 
 

@@ -29,12 +29,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from dispositifs.domain.immersion import Actor, ImmersionStatus, PrescriberKind
+from dispositifs.domain.immersion import Actor, PrescriberKind
 from dispositifs.domain.pathway import ProposalStatus, ProposalTrigger, Scheme
-from dispositifs.domain.training import EnrolmentStatus, PoeiMode, TargetedPublic
+from dispositifs.domain.training import PoeiMode, TargetedPublic
+from shared.contracts.dispositifs import EnrolmentStatus, ImmersionStatus
 from shared.contracts.vocabulary import ContractType, ImmersionObjet, TrainingKind
 from shared.db.naming import NAMING_CONVENTION
 from shared.db.tables import BigIntId, UTCDateTime, platform_tables
+from shared.messaging.outbox import Outbox
 
 
 class Base(DeclarativeBase):
@@ -42,6 +44,8 @@ class Base(DeclarativeBase):
 
 
 PLATFORM = platform_tables(Base.metadata)
+#: Where the use cases stage the service's events (CloudEvents ``source``: this service).
+OUTBOX = Outbox(PLATFORM, "/coop/dispositifs")
 
 
 def _in(column: str, values: Iterable[enum.Enum]) -> str:

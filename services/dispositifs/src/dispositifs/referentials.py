@@ -1,6 +1,6 @@
-"""Reference data shipped with the service: départements and régions (INSEE COG, copied from the
-project's reference data) and the MRS habiletés referential (replaceable by a file of one's own:
-``DISPOSITIFS_MRS_HABILETES_FILE``)."""
+"""Reference data of the dispositifs service's own: the MRS habiletés referential (replaceable by a
+file of one's own: ``DISPOSITIFS_MRS_HABILETES_FILE``). Départements, régions and ROME codes come
+from :mod:`shared.referentials`, as for every service."""
 
 from __future__ import annotations
 
@@ -8,30 +8,6 @@ import csv
 from functools import cache
 from importlib import resources
 from pathlib import Path
-
-
-@cache
-def departements() -> dict[str, tuple[str, str]]:
-    """Département code → (région code, région name)."""
-    path = resources.files("dispositifs.data").joinpath("departements.csv")
-    with path.open(encoding="utf-8") as f:
-        return {
-            row["code_departement"]: (row["code_region"], row["nom_region"])
-            for row in csv.DictReader(f)
-        }
-
-
-def region_of(departement: str | None) -> str | None:
-    if departement is None:
-        return None
-    found = departements().get(departement)
-    return found[0] if found else None
-
-
-@cache
-def regions() -> dict[str, str]:
-    """Région code → name."""
-    return dict(departements().values())
 
 
 @cache

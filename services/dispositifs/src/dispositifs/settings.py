@@ -25,7 +25,6 @@ class DispositifsSettings(ServiceSettings):
 
     service_name: str = "dispositifs"
     database_url: str = "sqlite+aiosqlite:///.data/dispositifs.db"
-    event_source: str = "/coop/dispositifs"
 
     # PMSMP (Code du travail L5135-1 ff., D5135-1 ff.)
     pmsmp_month_date_to_date: bool = Field(

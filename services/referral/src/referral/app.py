@@ -4,34 +4,15 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from referral.adapters.network_topics import all_network_topics
 from referral.api import ROUTERS
 from referral.consumers import consumers
+from referral.jobs import jobs
 from referral.models import PLATFORM
-from referral.networks import all_network_topics
 from referral.settings import ReferralSettings
-from referral.use_cases import expire_due_referrals
 from shared.contracts.topics import REFERRAL_EVENTS
 from shared.http.app import create_service_app
-from shared.runtime import PeriodicJob, ServiceRuntime
-
-
-def expiry_job(settings: ReferralSettings) -> PeriodicJob:
-    """Expire unanswered referrals (issue 3: after 30 days by default, a setting)."""
-
-    async def run(runtime: ServiceRuntime) -> None:
-        while True:
-            expired = await expire_due_referrals(
-                runtime.database.sessionmaker,
-                delay=settings.expiry_delay,
-                source=settings.event_source,
-                batch_size=settings.expiry_batch_size,
-            )
-            if len(expired) < settings.expiry_batch_size:
-                return
-
-    return PeriodicJob(
-        name="referral-expiry", interval_seconds=settings.expiry_job_interval_seconds, run=run
-    )
+from shared.runtime import ServiceRuntime
 
 
 def create_app(settings: ReferralSettings | None = None) -> FastAPI:
@@ -40,8 +21,8 @@ def create_app(settings: ReferralSettings | None = None) -> FastAPI:
         settings,
         tables=PLATFORM,
         produces=[REFERRAL_EVENTS],
-        consumers=consumers(settings.event_source),
-        jobs=[expiry_job(settings)],
+        consumers=consumers(),
+        jobs=jobs(settings),
         dynamic_topics=lambda rt: all_network_topics(rt.database),
     )
     return create_service_app(

@@ -14,16 +14,16 @@ from collections.abc import Callable
 from typing import Any
 
 from referral.domain import Scheme
-from referral.networks import record_refused_response
-from referral.use_cases import (
-    ANSWER_ACTION,
+from referral.use_cases.agency_answers import apply_agency_response
+from referral.use_cases.networks import record_refused_response
+from referral.use_cases.scheme_events import (
+    ImmersionRefused,
     SchemeFact,
-    apply_agency_response,
     record_scheme_event,
     tell_network_immersion_rejected,
 )
 from shared.contracts import dispositifs as d
-from shared.contracts.agency import AgencyResponse
+from shared.contracts.agency import ANSWER_TYPES, AgencyResponse
 from shared.contracts.base import EventData
 from shared.contracts.topics import (
     AGENCY_RESPONSES_TOPIC_PATTERN,
@@ -33,11 +33,8 @@ from shared.contracts.topics import (
 from shared.messaging.consumer import EventContext, HandlerRegistry
 from shared.runtime import ConsumerSpec
 
-DEFAULT_SOURCE = "/coop/referral"
-
 
 def agency_response_handlers(
-    source: str = DEFAULT_SOURCE,
     network_of: Callable[[str], str | None] = network_of_responses_topic,
 ) -> HandlerRegistry:
     """``network_of`` tells which network a topic belongs to (tests map their own topics)."""
@@ -49,11 +46,10 @@ def agency_response_handlers(
             context.data,
             network_id=network_of(context.delivery.topic),
             event_id=context.event.id,
-            source=source,
         )
 
-    for model in ANSWER_ACTION:
-        registry.on(model)(on_answer)
+    for answer_type in ANSWER_TYPES:
+        registry.on(answer_type.model)(on_answer)
     return registry
 
 
@@ -121,7 +117,7 @@ _DESCRIBE: dict[type[EventData], Callable[[Any], tuple[Scheme, str, str, bool | 
 }
 
 
-def dispositifs_handlers(source: str = DEFAULT_SOURCE) -> HandlerRegistry:
+def dispositifs_handlers() -> HandlerRegistry:
     registry = HandlerRegistry()
 
     async def on_scheme_event(context: EventContext[Any]) -> None:
@@ -146,11 +142,7 @@ def dispositifs_handlers(source: str = DEFAULT_SOURCE) -> HandlerRegistry:
         if isinstance(data, d.ImmersionRejected):
             await tell_network_immersion_rejected(
                 context.session,
-                data.referral_id,
-                reason=data.reason,
-                article=data.article,
-                rejected_at=data.occurred_at,
-                source=source,
+                ImmersionRefused(data.referral_id, data.reason, data.article, data.occurred_at),
             )
 
     for model in _DESCRIBE:
@@ -158,18 +150,18 @@ def dispositifs_handlers(source: str = DEFAULT_SOURCE) -> HandlerRegistry:
     return registry
 
 
-def consumers(source: str = DEFAULT_SOURCE) -> list[ConsumerSpec]:
+def consumers() -> list[ConsumerSpec]:
     return [
         ConsumerSpec(
             name="referral.agency-responses",
             topics=[],
             pattern=AGENCY_RESPONSES_TOPIC_PATTERN,
-            registry=agency_response_handlers(source),
+            registry=agency_response_handlers(),
             on_dead_letter=record_refused_response,
         ),
         ConsumerSpec(
             name="referral.dispositifs-events",
             topics=[DISPOSITIFS_EVENTS],
-            registry=dispositifs_handlers(source),
+            registry=dispositifs_handlers(),
         ),
     ]

@@ -37,6 +37,7 @@ from referral.domain import (
 from shared.contracts.vocabulary import ContractType, DeclineReason
 from shared.db.naming import NAMING_CONVENTION
 from shared.db.tables import BigIntId, UTCDateTime, platform_tables
+from shared.messaging.outbox import Outbox
 
 
 class Base(DeclarativeBase):
@@ -44,6 +45,11 @@ class Base(DeclarativeBase):
 
 
 PLATFORM = platform_tables(Base.metadata)
+
+#: CloudEvents ``source`` of every event this service produces.
+EVENT_SOURCE = "/coop/referral"
+#: The one way use cases stage events: in their transaction, published once it commits.
+OUTBOX = Outbox(PLATFORM, EVENT_SOURCE)
 
 
 def _in(column: str, values: object) -> str:

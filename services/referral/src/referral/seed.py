@@ -12,9 +12,9 @@ from stdnum import luhn
 
 from referral.domain import HardToFillSource
 from referral.models import Agency, AgencySpecialisation, JobOffer, JobSeeker
-from referral.networks import register_network
-from referral.referentials import departements
 from referral.settings import ReferralSettings
+from referral.use_cases.networks import register_network
+from shared import referentials
 from shared.contracts.vocabulary import ContractType
 from shared.db.database import Database
 
@@ -180,7 +180,7 @@ async def seed_demo(settings: ReferralSettings) -> str:
                         network_id=network,
                         siret=siret,
                         departement=departement,
-                        region=departements()[departement][1],
+                        region=referentials.region_of(departement),
                         email=email,
                         active=True,
                         specialisations=[
@@ -201,7 +201,7 @@ async def seed_demo(settings: ReferralSettings) -> str:
                         title=title,
                         rome_code=rome,
                         departement=dep,
-                        region=departements()[dep][1],
+                        region=referentials.region_of(dep),
                         contract_type=contract.value,
                         posts=posts,
                         hard_to_fill=source is not None,

@@ -18,8 +18,6 @@ class ReferralSettings(ServiceSettings):
 
     service_name: str = "referral"
     database_url: str = "sqlite+aiosqlite:///.data/referral.db"
-    #: CloudEvents ``source`` of the events this service produces.
-    event_source: str = "/coop/referral"
 
     # -- expiry (issue 3: default 30 days; les emplois de l'inclusion uses 60) ---------------
     expiry_after_days: float = Field(

@@ -6,6 +6,8 @@ that agency, applies it, and republishes what others need on ``referral.events``
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import ClassVar
 from uuid import UUID
@@ -13,6 +15,13 @@ from uuid import UUID
 from pydantic import Field
 
 from shared.contracts.base import EventData
+from shared.contracts.referral import (
+    ReferralAction,
+    ReferralClosed,
+    ReferralEvent,
+    ReferralImmersionRequested,
+    ReferralStatusChanged,
+)
 from shared.contracts.topics import AGENCY_RESPONSES_TOPIC
 from shared.contracts.vocabulary import ContractType, DeclineReason, ImmersionObjet
 
@@ -94,3 +103,110 @@ class PlacementEnded(AgencyResponse):
     event_type: ClassVar[str] = "coop.referral.placement_ended.v1"
     end_date: date
     reason: str | None = Field(default=None, max_length=300)
+
+
+# -- one place per answer type -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerType:
+    """What one kind of agency answer is and does, declared once: the referral service applies it
+    from this table, the agency client (``coop-agency``) names its commands from it."""
+
+    model: type[AgencyResponse]
+    #: The referral lifecycle's action it asks for.
+    action: ReferralAction
+    #: The command of ``coop-agency`` (and the ``answer`` of scenario files) that sends it.
+    cli_name: str
+    #: The event ``referral.events`` carries once it is applied.
+    produces: type[ReferralEvent]
+    #: The referral's facts it records: referral fact → the answer's field.
+    applies: Mapping[str, str] = field(default_factory=dict)
+    #: The answer's field the transition log keeps as the reason, if any.
+    reason_field: str | None = None
+    #: The fields of the produced event taken from the answer: event field → the answer's field
+    #: (besides the routing fields, and ``ReferralStatusChanged``'s states and details).
+    event_fields: Mapping[str, str] = field(default_factory=dict)
+
+
+_IMMERSION_FIELDS = (
+    "objet",
+    "start_date",
+    "end_date",
+    "weekly_hours",
+    "host_name",
+    "host_siret",
+    "host_address",
+    "tutor_name",
+    "tutor_function",
+    "tutor_email",
+    "objectives",
+    "tasks",
+)
+
+ANSWER_TYPES: tuple[AnswerType, ...] = (
+    AnswerType(
+        ReferralAcknowledged, ReferralAction.ACKNOWLEDGE, "acknowledge", ReferralStatusChanged
+    ),
+    AnswerType(
+        ReferralAccepted,
+        ReferralAction.ACCEPT,
+        "accept",
+        ReferralStatusChanged,
+        applies={"accepted_at": "occurred_at"},
+    ),
+    AnswerType(
+        ReferralDeclined,
+        ReferralAction.DECLINE,
+        "decline",
+        ReferralStatusChanged,
+        applies={"declined_at": "occurred_at", "decline_reason": "reason"},
+        reason_field="reason",
+        event_fields={"decline_reason": "reason"},
+    ),
+    AnswerType(
+        InterviewScheduled,
+        ReferralAction.SCHEDULE_INTERVIEW,
+        "interview",
+        ReferralStatusChanged,
+    ),
+    AnswerType(
+        ImmersionRequested,
+        ReferralAction.REQUEST_IMMERSION,
+        "immersion",
+        ReferralImmersionRequested,
+        event_fields={**{name: name for name in _IMMERSION_FIELDS}, "requested_at": "occurred_at"},
+    ),
+    AnswerType(
+        PlacementStarted,
+        ReferralAction.START_PLACEMENT,
+        "placement-start",
+        ReferralStatusChanged,
+        applies={
+            "placed_at": "occurred_at",
+            "placement_contract_type": "contract_type",
+            "placement_start_date": "start_date",
+            "placement_expected_end_date": "expected_end_date",
+            "placement_weekly_hours": "weekly_hours",
+        },
+        event_fields={
+            "contract_type": "contract_type",
+            "placement_start_date": "start_date",
+            "placement_end_date": "expected_end_date",
+        },
+    ),
+    AnswerType(
+        PlacementEnded,
+        ReferralAction.END_PLACEMENT,
+        "placement-end",
+        ReferralClosed,
+        applies={"placement_end_date": "end_date"},
+        reason_field="reason",
+        event_fields={"closed_at": "occurred_at", "placement_end_date": "end_date"},
+    ),
+)
+
+#: Answer model → its type.
+ANSWER_TYPE_OF: Mapping[type[AgencyResponse], AnswerType] = {t.model: t for t in ANSWER_TYPES}
+#: ``coop-agency`` command → its type.
+ANSWER_TYPE_NAMED: Mapping[str, AnswerType] = {t.cli_name: t for t in ANSWER_TYPES}

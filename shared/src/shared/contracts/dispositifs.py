@@ -4,6 +4,7 @@ when the scheme serves a referral)."""
 
 from __future__ import annotations
 
+import enum
 from datetime import date, datetime
 from typing import ClassVar
 from uuid import UUID
@@ -13,6 +14,59 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.contracts.base import EventData
 from shared.contracts.topics import DISPOSITIFS_EVENTS
 from shared.contracts.vocabulary import ContractType, ImmersionObjet, TrainingKind
+
+
+class ImmersionStatus(enum.StrEnum):
+    """Where a PMSMP convention stands (the national tool's lifecycle); other services follow
+    conventions by these values."""
+
+    REQUESTED = "requested"
+    READY_TO_SIGN = "ready_to_sign"
+    PARTIALLY_SIGNED = "partially_signed"
+    SIGNED = "signed"
+    VALIDATED = "validated"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    DEPRECATED = "deprecated"
+
+    @property
+    def label(self) -> str:
+        return _IMMERSION_STATUS_LABELS[self]
+
+
+_IMMERSION_STATUS_LABELS = {
+    ImmersionStatus.REQUESTED: "Demandée",
+    ImmersionStatus.READY_TO_SIGN: "Prête à signer",
+    ImmersionStatus.PARTIALLY_SIGNED: "Partiellement signée",
+    ImmersionStatus.SIGNED: "Signée par le bénéficiaire et la structure d'accueil",
+    ImmersionStatus.VALIDATED: "Validée par le prescripteur",
+    ImmersionStatus.IN_PROGRESS: "En cours",
+    ImmersionStatus.COMPLETED: "Terminée (bilan)",
+    ImmersionStatus.REJECTED: "Refusée",
+    ImmersionStatus.CANCELLED: "Annulée",
+    ImmersionStatus.DEPRECATED: "Obsolète",
+}
+
+
+class EnrolmentStatus(enum.StrEnum):
+    """Where a POEI / POEC enrolment stands."""
+
+    ENROLLED = "enrolled"
+    COMPLETED = "completed"
+    ABANDONED = "abandoned"
+
+    @property
+    def label(self) -> str:
+        return _ENROLMENT_STATUS_LABELS[self]
+
+
+_ENROLMENT_STATUS_LABELS = {
+    EnrolmentStatus.ENROLLED: "Inscrit",
+    EnrolmentStatus.COMPLETED: "Formation terminée",
+    EnrolmentStatus.ABANDONED: "Formation abandonnée",
+}
 
 
 class ImmersionEvent(EventData):

@@ -11,9 +11,54 @@ from pydantic import Field
 
 from shared.contracts.base import EventData
 from shared.contracts.topics import REFERRAL_EVENTS
-from shared.contracts.vocabulary import ContractType, DeclineReason, ImmersionObjet
+from shared.contracts.vocabulary import ContractType, DeclineReason, ImmersionObjet, LabelledEnum
 
 ROME_CODE_PATTERN = r"^[A-N]\d{4}$"
+
+
+class ReferralStatus(LabelledEnum):
+    """Where a referral stands (its lifecycle: the referral service's transition table)."""
+
+    SENT = "sent", "Envoyée"
+    ACKNOWLEDGED = "acknowledged", "Prise en compte"
+    ACCEPTED = "accepted", "Acceptée"
+    INTERVIEW_SCHEDULED = "interview_scheduled", "Entretien programmé"
+    PLACED = "placed", "En poste"
+    DECLINED = "declined", "Déclinée"
+    WITHDRAWN = "withdrawn", "Retirée"
+    EXPIRED = "expired", "Expirée"
+    CLOSED = "closed", "Clôturée"
+
+    @property
+    def is_final(self) -> bool:
+        """No action leaves a final status."""
+        return self in FINAL_REFERRAL_STATUSES
+
+
+FINAL_REFERRAL_STATUSES = frozenset(
+    {
+        ReferralStatus.DECLINED,
+        ReferralStatus.WITHDRAWN,
+        ReferralStatus.EXPIRED,
+        ReferralStatus.CLOSED,
+    }
+)
+
+
+class ReferralAction(LabelledEnum):
+    """What moved a referral (``action`` of ``referral.status_changed``), labelled as its
+    timeline says it."""
+
+    SEND = "send", "Orientation envoyée"
+    ACKNOWLEDGE = "acknowledge", "Orientation prise en compte par l'agence"
+    ACCEPT = "accept", "Candidature acceptée par l'agence"
+    SCHEDULE_INTERVIEW = "schedule_interview", "Entretien d'embauche programmé"
+    DECLINE = "decline", "Orientation déclinée par l'agence"
+    REQUEST_IMMERSION = "request_immersion", "Immersion (PMSMP) demandée par l'agence"
+    START_PLACEMENT = "start_placement", "Prise de poste"
+    END_PLACEMENT = "end_placement", "Fin de contrat"
+    WITHDRAW = "withdraw", "Orientation retirée par le conseiller"
+    EXPIRE = "expire", "Orientation expirée sans réponse"
 
 
 class ReferralEvent(EventData):
@@ -49,8 +94,9 @@ class ReferralStatusChanged(ReferralEvent):
 
     event_type: ClassVar[str] = "coop.referral.status_changed.v1"
 
-    from_status: str
-    to_status: str
+    from_status: ReferralStatus
+    to_status: ReferralStatus
+    #: A :class:`ReferralAction` value (kept a string: consumers' tests still send other ones).
     action: str
     decline_reason: DeclineReason | None = None
     contract_type: ContractType | None = None

@@ -113,18 +113,26 @@ class TransitionTable(Generic[S]):
                 f"{self.name} : action « {action} » inconnue.", code="unknown-action"
             )
         row = self.find(action, current)
+        said = self._said(action)
         if row is None:
             raise TransitionRefused(
-                f"{self.name} : « {action} » impossible depuis le statut « {_label(current)} »."
+                f"{self.name} : « {said} » impossible depuis le statut « {_label(current)} »."
             )
         if str(actor) not in row.actors:
             raise TransitionRefused(
-                f"{self.name} : « {action} » ne peut pas être fait par « {_label(actor)} ».",
+                f"{self.name} : « {said} » ne peut pas être fait par « {_label(actor)} ».",
                 code="actor-not-allowed",
             )
         if row.justification_required and not (justification and justification.strip()):
             raise TransitionRefused(
-                f"{self.name} : « {action} » demande une justification.",
+                f"{self.name} : « {said} » demande une justification.",
                 code="justification-required",
             )
         return row
+
+    def _said(self, action: str) -> str:
+        """How people read an action: its French label where the table gives one."""
+        for row in self.transitions:
+            if str(row.action) == action and row.label:
+                return row.label
+        return action

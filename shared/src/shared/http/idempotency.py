@@ -131,7 +131,6 @@ async def create_once(
     create: Creation,
     *,
     on_conflict: DomainError | None = None,
-    conflict: Callable[[IntegrityError], ProblemError | None] | None = None,
 ) -> Response:
     """Run ``create`` once per (caller, Idempotency-Key).
 
@@ -164,13 +163,8 @@ async def create_once(
             stored = await store.lookup(session, principal, key, request_fingerprint)
         if stored is not None:
             return stored.as_response()
-        mapped = conflict(exc) if conflict is not None else None  # removed with issue 9
-        raise (
-            mapped
-            or on_conflict
-            or Conflict(
-                "Requête concurrente en conflit (même clé ou même ressource); réessayez.",
-                code="concurrent-request",
-            )
+        raise on_conflict or Conflict(
+            "Requête concurrente en conflit (même clé ou même ressource); réessayez.",
+            code="concurrent-request",
         ) from exc
     return JSONResponse(payload, status_code=201, headers={"Location": location})

@@ -16,15 +16,10 @@ from shared.contracts import agency
 from shared.contracts.topics import agency_feed, agency_responses
 from shared.envelope import CloudEvent
 
-#: Answer name (command line, scenario files) → contract model.
+#: Answer name (command line, scenario files) → contract model, from the contract's one table of
+#: answer types (:data:`shared.contracts.agency.ANSWER_TYPES`).
 ANSWERS: dict[str, type[agency.AgencyResponse]] = {
-    "acknowledge": agency.ReferralAcknowledged,
-    "accept": agency.ReferralAccepted,
-    "decline": agency.ReferralDeclined,
-    "interview": agency.InterviewScheduled,
-    "immersion": agency.ImmersionRequested,
-    "placement-start": agency.PlacementStarted,
-    "placement-end": agency.PlacementEnded,
+    answer.cli_name: answer.model for answer in agency.ANSWER_TYPES
 }
 
 

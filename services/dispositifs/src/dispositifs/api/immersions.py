@@ -4,32 +4,27 @@ timeline, complete the content, then one POST per step of the lifecycle."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from dispositifs.api.deps import (
     Counsellor,
     CounsellorOrOps,
+    Cursor,
+    Limit,
+    RomeCode,
     Runtime,
     create_idempotently,
-    keyset,
-    not_found,
-    page,
     settings_of,
-    visible,
 )
-from dispositifs.domain.immersion import Actor, ImmersionStatus, PrescriberKind
-from dispositifs.domain.violations import RulesBroken, Violation
-from dispositifs.models import ImmersionConvention, KnownReferral
+from dispositifs.domain.immersion import ImmersionStatus, PrescriberKind
+from dispositifs.models import ImmersionConvention
+from dispositifs.use_cases import Session, queries
 from dispositifs.use_cases import immersions as use
-from shared.auth.tokens import Principal, Role
-from shared.contracts.referral import ROME_CODE_PATTERN
 from shared.contracts.vocabulary import ImmersionObjet
 from shared.http.idempotency import IdempotencyKey
 from shared.http.pagination import Page
@@ -112,7 +107,7 @@ class ImmersionIn(ContentIn):
     renewal_of: uuid.UUID | None = Field(
         default=None, description="La convention que celle-ci renouvelle (une seule fois)."
     )
-    rome_code: str | None = Field(default=None, pattern=ROME_CODE_PATTERN)
+    rome_code: RomeCode | None = None
     objet: ImmersionObjet
     start_date: date
     end_date: date
@@ -259,8 +254,13 @@ def _content(body: BaseModel) -> dict[str, Any]:
     return content
 
 
-def _who(principal: Principal) -> use.Who:
-    return use.Who(Actor.COUNSELLOR, principal.subject)
+async def _step(
+    runtime: Any, run: Callable[[Session], Awaitable[ImmersionConvention]]
+) -> dict[str, Any]:
+    async with runtime.database.transaction() as session:
+        convention = await run(session)
+        await session.flush()
+        return _out(convention)
 
 
 @router.post(
@@ -277,46 +277,16 @@ async def request_immersion(
     request: Request,
     runtime: Runtime,
 ) -> Response:
-    settings = settings_of(runtime)
+    command = use.RequestImmersion(
+        content=_content(body),
+        referral_id=body.referral_id,
+        job_seeker_id=body.job_seeker_id,
+        renewal_of=body.renewal_of,
+        rome_code=body.rome_code,
+    )
 
-    async def create(session: AsyncSession) -> tuple[dict[str, Any], str]:
-        content = _content(body)
-        content.setdefault("prescriber.kind", PrescriberKind.FRANCE_TRAVAIL.value)
-        content.setdefault("prescriber.name", f"France Travail — {principal.ft_structure}")
-        job_seeker_id, agency_id, rome_code = body.job_seeker_id, None, body.rome_code
-        if body.referral_id is not None:
-            known = await session.get(KnownReferral, body.referral_id)
-            if known is None or not visible(principal, known.structure_code):
-                raise RulesBroken(
-                    [Violation("pmsmp.referral", "referral_id", "orientation inconnue ici")]
-                )
-            job_seeker_id, agency_id = known.job_seeker_id, known.agency_id
-            rome_code = rome_code or known.rome_code
-            content.setdefault("departement", known.departement)
-        if job_seeker_id is None and body.renewal_of is None:
-            raise RulesBroken(
-                [
-                    Violation(
-                        "pmsmp.beneficiary",
-                        "job_seeker_id",
-                        "le bénéficiaire est requis (orientation ou demandeur d'emploi)",
-                    )
-                ]
-            )
-        convention = await use.request_immersion(
-            session,
-            use.ImmersionRequest(
-                content=content,
-                referral_id=body.referral_id,
-                job_seeker_id=job_seeker_id,
-                agency_id=agency_id,
-                structure_code=principal.ft_structure,
-                rome_code=rome_code,
-                renewal_of=body.renewal_of,
-            ),
-            _who(principal),
-            settings,
-        )
+    async def create(session: Session) -> tuple[dict[str, Any], str]:
+        convention = await use.request_immersion(session, principal, command, settings_of(runtime))
         return _out(convention), f"/v1/immersions/{convention.id}"
 
     return await create_idempotently(runtime, principal, idempotency_key, request, body, create)
@@ -328,32 +298,18 @@ async def list_immersions(
     runtime: Runtime,
     status: Annotated[ImmersionStatus | None, Query()] = None,
     referral_id: Annotated[uuid.UUID | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query()] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
-    query = select(ImmersionConvention)
-    if principal.role is Role.COUNSELLOR:
-        query = query.where(ImmersionConvention.structure_code == principal.ft_structure)
-    if status is not None:
-        query = query.where(ImmersionConvention.status == status.value)
-    if referral_id is not None:
-        query = query.where(ImmersionConvention.referral_id == referral_id)
-    query = keyset(query, ImmersionConvention, cursor).limit(limit + 1)
     async with runtime.session() as session:
-        rows = list((await session.scalars(query)).all())
-    return page(rows, limit, _out)
-
-
-async def _load(
-    session: AsyncSession, convention_id: uuid.UUID, principal: Principal, *, lock: bool = False
-) -> ImmersionConvention:
-    query = select(ImmersionConvention).where(ImmersionConvention.id == convention_id)
-    if lock:
-        query = query.with_for_update()
-    convention = await session.scalar(query)
-    if convention is None or not visible(principal, convention.structure_code):
-        raise not_found("Convention", convention_id)
-    return convention
+        found = await queries.list_immersions(
+            session,
+            principal,
+            queries.PageRequest(limit, cursor),
+            status=status,
+            referral_id=referral_id,
+        )
+    return found.map(_out)
 
 
 @router.get(
@@ -365,13 +321,7 @@ async def get_immersion(
     convention_id: uuid.UUID, principal: CounsellorOrOps, runtime: Runtime
 ) -> dict[str, Any]:
     async with runtime.session() as session:
-        convention = await session.scalar(
-            select(ImmersionConvention)
-            .where(ImmersionConvention.id == convention_id)
-            .options(selectinload(ImmersionConvention.transitions))
-        )
-        if convention is None or not visible(principal, convention.structure_code):
-            raise not_found("Convention", convention_id)
+        convention = await queries.get_immersion(session, principal, convention_id)
     detail = _out(convention)
     detail["timeline"] = [
         TransitionOut(
@@ -388,16 +338,6 @@ async def get_immersion(
     return detail
 
 
-async def _step(
-    runtime: Any, convention_id: uuid.UUID, principal: Principal, action: Any
-) -> dict[str, Any]:
-    async with runtime.database.transaction() as session:
-        convention = await _load(session, convention_id, principal, lock=True)
-        await action(session, convention)
-        await session.flush()
-        return _out(convention)
-
-
 @router.patch(
     "/{convention_id}",
     response_model=ImmersionOut,
@@ -406,12 +346,11 @@ async def _step(
 async def update_immersion(
     convention_id: uuid.UUID, body: ContentIn, principal: Counsellor, runtime: Runtime
 ) -> dict[str, Any]:
-    settings = settings_of(runtime)
-
-    async def action(session: AsyncSession, convention: ImmersionConvention) -> None:
-        await use.update_content(session, convention, _content(body), _who(principal), settings)
-
-    return await _step(runtime, convention_id, principal, action)
+    command = use.UpdateContent(convention_id, _content(body))
+    return await _step(
+        runtime,
+        lambda session: use.update_content(session, principal, command, settings_of(runtime)),
+    )
 
 
 @router.post(
@@ -422,12 +361,10 @@ async def update_immersion(
 async def mark_ready(
     convention_id: uuid.UUID, principal: Counsellor, runtime: Runtime
 ) -> dict[str, Any]:
-    settings = settings_of(runtime)
-
-    async def action(session: AsyncSession, convention: ImmersionConvention) -> None:
-        await use.mark_ready(session, convention, _who(principal), settings)
-
-    return await _step(runtime, convention_id, principal, action)
+    command = use.MarkReady(convention_id)
+    return await _step(
+        runtime, lambda session: use.mark_ready(session, principal, command, settings_of(runtime))
+    )
 
 
 @router.post(
@@ -438,10 +375,8 @@ async def mark_ready(
 async def sign(
     convention_id: uuid.UUID, body: SignatureIn, principal: Counsellor, runtime: Runtime
 ) -> dict[str, Any]:
-    async def action(session: AsyncSession, convention: ImmersionConvention) -> None:
-        await use.record_signature(session, convention, body.signatory, _who(principal))
-
-    return await _step(runtime, convention_id, principal, action)
+    command = use.RecordSignature(convention_id, body.signatory)
+    return await _step(runtime, lambda session: use.record_signature(session, principal, command))
 
 
 @router.post(
@@ -452,22 +387,18 @@ async def sign(
 async def validate(
     convention_id: uuid.UUID, principal: Counsellor, runtime: Runtime
 ) -> dict[str, Any]:
-    settings = settings_of(runtime)
-
-    async def action(session: AsyncSession, convention: ImmersionConvention) -> None:
-        await use.validate(session, convention, _who(principal), settings)
-
-    return await _step(runtime, convention_id, principal, action)
+    command = use.ValidateImmersion(convention_id)
+    return await _step(
+        runtime, lambda session: use.validate(session, principal, command, settings_of(runtime))
+    )
 
 
 @router.post("/{convention_id}/start", response_model=ImmersionOut, summary="Constater le début")
 async def start(
     convention_id: uuid.UUID, principal: Counsellor, runtime: Runtime
 ) -> dict[str, Any]:
-    async def action(session: AsyncSession, convention: ImmersionConvention) -> None:
-        await use.start(session, convention, _who(principal), today=datetime.now(UTC).date())
-
-    return await _step(runtime, convention_id, principal, action)
+    command = use.StartImmersion(convention_id, today=datetime.now(UTC).date())
+    return await _step(runtime, lambda session: use.start(session, principal, command))
 
 
 @router.post(
@@ -478,39 +409,25 @@ async def start(
 async def complete(
     convention_id: uuid.UUID, body: AssessmentIn, principal: Counsellor, runtime: Runtime
 ) -> dict[str, Any]:
-    settings = settings_of(runtime)
-
-    async def action(session: AsyncSession, convention: ImmersionConvention) -> None:
-        await use.complete(
-            session,
-            convention,
-            _who(principal),
-            settings,
-            objectives_reached=body.objectives_reached,
-            hired=body.hired,
-            assessment=body.assessment,
-        )
-
-    return await _step(runtime, convention_id, principal, action)
+    command = use.CompleteImmersion(
+        convention_id,
+        objectives_reached=body.objectives_reached,
+        hired=body.hired,
+        assessment=body.assessment,
+    )
+    return await _step(
+        runtime, lambda session: use.complete(session, principal, command, settings_of(runtime))
+    )
 
 
 def _ending(target: ImmersionStatus, summary: str) -> None:
     async def endpoint(
         convention_id: uuid.UUID, body: JustificationIn, principal: Counsellor, runtime: Runtime
     ) -> dict[str, Any]:
-        settings = settings_of(runtime)
-
-        async def action(session: AsyncSession, convention: ImmersionConvention) -> None:
-            await use.end(
-                session,
-                convention,
-                target,
-                _who(principal),
-                settings,
-                justification=body.justification,
-            )
-
-        return await _step(runtime, convention_id, principal, action)
+        command = use.EndImmersion(convention_id, target, body.justification)
+        return await _step(
+            runtime, lambda session: use.end(session, principal, command, settings_of(runtime))
+        )
 
     endpoint.__name__ = f"{target.value}_immersion"
     verb = {"rejected": "reject", "cancelled": "cancel", "deprecated": "deprecate"}[target.value]

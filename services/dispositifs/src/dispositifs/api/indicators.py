@@ -8,9 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from dispositifs.api.deps import CounsellorOrOps, Runtime
-from dispositifs.use_cases.indicators import scheme_indicators
-from shared.auth.tokens import Role
-from shared.http.problems import FieldError, ProblemError
+from dispositifs.use_cases.indicators import IndicatorsQuery, scheme_indicators
 
 router = APIRouter(prefix="/v1/indicators", tags=["indicateurs"])
 
@@ -26,22 +24,6 @@ async def indicators(
         bool, Query(description="Conseiller : seulement sa structure France Travail.")
     ] = False,
 ) -> dict[str, Any]:
-    if date_to < date_from:
-        raise ProblemError(
-            422,
-            "Requête invalide",
-            "La fin de période précède son début.",
-            problem="validation-error",
-            errors=[FieldError("to", "avant « from »", "query")],
-        )
-    structure = (
-        principal.ft_structure if principal.role is Role.COUNSELLOR and structure_only else None
-    )
+    query = IndicatorsQuery(date_from, date_to, region_code=region, structure_only=structure_only)
     async with runtime.session() as session:
-        return await scheme_indicators(
-            session,
-            date_from=date_from,
-            date_to=date_to,
-            region_code=region,
-            structure_code=structure,
-        )
+        return await scheme_indicators(session, principal, query)

@@ -4,30 +4,26 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispositifs.api.deps import (
     Counsellor,
     CounsellorOrOps,
+    Cursor,
+    Limit,
+    RomeCode,
     Runtime,
     create_idempotently,
-    keyset,
-    not_found,
-    page,
     settings_of,
-    visible,
 )
 from dispositifs.api.immersions import DEPARTEMENT_PATTERN
 from dispositifs.models import MrsCandidate, MrsSession
 from dispositifs.referentials import mrs_habiletes
+from dispositifs.use_cases import Session, queries
 from dispositifs.use_cases import mrs as use
-from shared.auth.tokens import Principal, Role
-from shared.contracts.referral import ROME_CODE_PATTERN
 from shared.http.idempotency import IdempotencyKey
 from shared.http.pagination import Page
 
@@ -45,7 +41,7 @@ class EmployerIn(_In):
 
 class MrsSessionIn(_In):
     employer: EmployerIn
-    rome_code: str = Field(pattern=ROME_CODE_PATTERN)
+    rome_code: RomeCode
     habiletes: list[str] = Field(description="Codes du référentiel (GET /v1/mrs/habiletes).")
     session_date: date
     capacity: int = Field(gt=0, le=500)
@@ -138,21 +134,18 @@ async def create_session(
 ) -> Response:
     settings = settings_of(runtime)
 
-    async def create(session: AsyncSession) -> tuple[dict[str, Any], str]:
-        mrs = await use.create_session(
-            session,
-            use.NewMrsSession(
-                employer_name=body.employer.name,
-                employer_siret=body.employer.siret,
-                rome_code=body.rome_code,
-                habiletes=body.habiletes,
-                session_date=body.session_date,
-                capacity=body.capacity,
-                departement=body.departement,
-            ),
-            principal,
-            settings,
-        )
+    command = use.NewMrsSession(
+        employer_name=body.employer.name,
+        employer_siret=body.employer.siret,
+        rome_code=body.rome_code,
+        habiletes=body.habiletes,
+        session_date=body.session_date,
+        capacity=body.capacity,
+        departement=body.departement,
+    )
+
+    async def create(session: Session) -> tuple[dict[str, Any], str]:
+        mrs = await use.create_session(session, principal, command, settings)
         out = _session_out(mrs, mrs_habiletes(settings.mrs_habiletes_file))
         return out, f"/v1/mrs/sessions/{mrs.id}"
 
@@ -161,25 +154,14 @@ async def create_session(
 
 @router.get("/sessions", response_model=Page[MrsSessionOut], summary="Lister les sessions")
 async def list_sessions(
-    principal: CounsellorOrOps,
-    runtime: Runtime,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query()] = None,
+    principal: CounsellorOrOps, runtime: Runtime, limit: Limit = 50, cursor: Cursor = None
 ) -> dict[str, Any]:
-    query = select(MrsSession)
-    if principal.role is Role.COUNSELLOR:
-        query = query.where(MrsSession.structure_code == principal.ft_structure)
     async with runtime.session() as session:
-        rows = list(await session.scalars(keyset(query, MrsSession, cursor).limit(limit + 1)))
+        found = await queries.list_mrs_sessions(
+            session, principal, queries.PageRequest(limit, cursor)
+        )
     referential = mrs_habiletes(settings_of(runtime).mrs_habiletes_file)
-    return page(rows, limit, lambda row: _session_out(row, referential))
-
-
-async def _load(session: AsyncSession, session_id: uuid.UUID, principal: Principal) -> MrsSession:
-    mrs = await session.get(MrsSession, session_id)
-    if mrs is None or not visible(principal, mrs.structure_code):
-        raise not_found("Session MRS", session_id)
-    return mrs
+    return found.map(lambda row: _session_out(row, referential))
 
 
 @router.get(
@@ -191,14 +173,9 @@ async def get_session(
     session_id: uuid.UUID, principal: CounsellorOrOps, runtime: Runtime
 ) -> dict[str, Any]:
     async with runtime.session() as session:
-        mrs = await _load(session, session_id, principal)
-        candidates = await session.scalars(
-            select(MrsCandidate)
-            .where(MrsCandidate.session_id == mrs.id)
-            .order_by(MrsCandidate.registered_at, MrsCandidate.id)
-        )
-        detail = _session_out(mrs, mrs_habiletes(settings_of(runtime).mrs_habiletes_file))
-        detail["candidates"] = [_candidate_out(c) for c in candidates]
+        mrs, candidates = await queries.get_mrs_session(session, principal, session_id)
+    detail = _session_out(mrs, mrs_habiletes(settings_of(runtime).mrs_habiletes_file))
+    detail["candidates"] = [_candidate_out(c) for c in candidates]
     return detail
 
 
@@ -216,24 +193,16 @@ async def register_candidate(
     request: Request,
     runtime: Runtime,
 ) -> Response:
-    async def create(session: AsyncSession) -> tuple[dict[str, Any], str]:
-        mrs = await _load(session, session_id, principal)
-        candidate = await use.register_candidate(
-            session, mrs, job_seeker_id=body.job_seeker_id, referral_id=body.referral_id
-        )
-        return _candidate_out(candidate), f"/v1/mrs/sessions/{mrs.id}/candidates/{candidate.id}"
+    command = use.RegisterCandidate(
+        session_id, job_seeker_id=body.job_seeker_id, referral_id=body.referral_id
+    )
+
+    async def create(session: Session) -> tuple[dict[str, Any], str]:
+        candidate = await use.register_candidate(session, principal, command)
+        location = f"/v1/mrs/sessions/{candidate.session_id}/candidates/{candidate.id}"
+        return _candidate_out(candidate), location
 
     return await create_idempotently(runtime, principal, idempotency_key, request, body, create)
-
-
-async def _candidate(
-    session: AsyncSession, session_id: uuid.UUID, candidate_id: uuid.UUID, principal: Principal
-) -> tuple[MrsSession, MrsCandidate]:
-    mrs = await _load(session, session_id, principal)
-    candidate = await session.get(MrsCandidate, candidate_id)
-    if candidate is None or candidate.session_id != mrs.id:
-        raise not_found("Candidat", candidate_id)
-    return mrs, candidate
 
 
 @router.post(
@@ -248,9 +217,9 @@ async def evaluate(
     principal: Counsellor,
     runtime: Runtime,
 ) -> dict[str, Any]:
+    command = use.EvaluateCandidate(session_id, candidate_id, body.results)
     async with runtime.database.transaction() as session:
-        mrs, candidate = await _candidate(session, session_id, candidate_id, principal)
-        await use.evaluate(session, mrs, candidate, body.results, settings_of(runtime))
+        candidate = await use.evaluate(session, principal, command, settings_of(runtime))
         return _candidate_out(candidate)
 
 
@@ -266,7 +235,7 @@ async def decide(
     principal: Counsellor,
     runtime: Runtime,
 ) -> dict[str, Any]:
+    command = use.DecideHiring(session_id, candidate_id, body.hired)
     async with runtime.database.transaction() as session:
-        mrs, candidate = await _candidate(session, session_id, candidate_id, principal)
-        await use.decide_hiring(session, mrs, candidate, body.hired, settings_of(runtime))
+        candidate = await use.decide_hiring(session, principal, command, settings_of(runtime))
         return _candidate_out(candidate)

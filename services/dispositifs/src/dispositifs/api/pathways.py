@@ -8,24 +8,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispositifs.api.deps import (
     Counsellor,
     CounsellorOrOps,
+    Cursor,
+    Limit,
     Runtime,
     create_idempotently,
-    keyset,
-    not_found,
-    page,
-    visible,
 )
-from dispositifs.domain.pathway import ProposalStatus, ProposalTrigger
-from dispositifs.domain.violations import RulesBroken, Violation
-from dispositifs.models import KnownReferral, PathwayProposal
+from dispositifs.domain.pathway import ProposalStatus
+from dispositifs.models import PathwayProposal
+from dispositifs.use_cases import Session, queries
 from dispositifs.use_cases import pathways as use
-from shared.auth.tokens import Role
 from shared.http.idempotency import IdempotencyKey
 from shared.http.pagination import Page
 
@@ -80,15 +75,10 @@ async def ask_for_proposal(
     request: Request,
     runtime: Runtime,
 ) -> Response:
-    async def create(session: AsyncSession) -> tuple[dict[str, Any], str]:
-        known = await session.get(KnownReferral, body.referral_id)
-        if known is None or not visible(principal, known.structure_code):
-            raise RulesBroken(
-                [Violation("pathway.referral", "referral_id", "orientation inconnue ici")]
-            )
-        proposal = await use.propose_for_referral(
-            session, known, ProposalTrigger.TRAINING_REQUESTED
-        )
+    command = use.AskForProposal(body.referral_id)
+
+    async def create(session: Session) -> tuple[dict[str, Any], str]:
+        proposal = await use.ask_for_proposal(session, principal, command)
         return _out(proposal), f"/v1/pathway-proposals/{proposal.id}"
 
     return await create_idempotently(runtime, principal, idempotency_key, request, body, create)
@@ -100,29 +90,26 @@ async def list_proposals(
     runtime: Runtime,
     status: Annotated[ProposalStatus | None, Query()] = None,
     referral_id: Annotated[uuid.UUID | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query()] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
-    query = select(PathwayProposal)
-    if principal.role is Role.COUNSELLOR:
-        query = query.where(PathwayProposal.structure_code == principal.ft_structure)
-    if status is not None:
-        query = query.where(PathwayProposal.status == status.value)
-    if referral_id is not None:
-        query = query.where(PathwayProposal.referral_id == referral_id)
     async with runtime.session() as session:
-        rows = list(await session.scalars(keyset(query, PathwayProposal, cursor).limit(limit + 1)))
-    return page(rows, limit, _out)
+        found = await queries.list_proposals(
+            session,
+            principal,
+            queries.PageRequest(limit, cursor),
+            status=status,
+            referral_id=referral_id,
+        )
+    return found.map(_out)
 
 
 async def _decide(
     proposal_id: uuid.UUID, accept: bool, body: DecisionIn, principal: Any, runtime: Any
 ) -> dict[str, Any]:
+    command = use.DecideProposal(proposal_id, accept, body.comment)
     async with runtime.database.transaction() as session:
-        row = await session.get(PathwayProposal, proposal_id, with_for_update=True)
-        if row is None or not visible(principal, row.structure_code):
-            raise not_found("Proposition", proposal_id)
-        await use.decide(row, accept, principal.subject, body.comment)
+        row = await use.decide(session, principal, command)
         return _out(row)
 
 

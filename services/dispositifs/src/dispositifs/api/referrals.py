@@ -8,8 +8,9 @@ from datetime import date, datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
-from dispositifs.api.deps import CounsellorOrOps, Runtime, not_found, visible
+from dispositifs.api.deps import CounsellorOrOps, Runtime
 from dispositifs.models import KnownReferral
+from dispositifs.use_cases import queries
 
 router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
 
@@ -39,7 +40,4 @@ async def get_known_referral(
     referral_id: uuid.UUID, principal: CounsellorOrOps, runtime: Runtime
 ) -> KnownReferral:
     async with runtime.session() as session:
-        known = await session.get(KnownReferral, referral_id)
-    if known is None or not visible(principal, known.structure_code):
-        raise not_found("Orientation", referral_id)
-    return known
+        return await queries.get_known_referral(session, principal, referral_id)

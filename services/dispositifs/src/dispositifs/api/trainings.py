@@ -8,25 +8,22 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispositifs.api.deps import (
     Counsellor,
     CounsellorOrOps,
+    Cursor,
+    Limit,
+    RomeCode,
     Runtime,
     create_idempotently,
-    keyset,
-    not_found,
-    page,
     settings_of,
-    visible,
 )
 from dispositifs.api.immersions import DEPARTEMENT_PATTERN
 from dispositifs.domain.training import ExpectedContract, PoeiMode
 from dispositifs.models import PoecSession, TrainingEnrolment
+from dispositifs.use_cases import Session, queries
 from dispositifs.use_cases import trainings as use
-from shared.auth.tokens import Role
 from shared.contracts.referral import ROME_CODE_PATTERN
 from shared.contracts.vocabulary import ContractType, TrainingKind
 from shared.http.idempotency import IdempotencyKey
@@ -44,7 +41,7 @@ class PoecSessionIn(_In):
     opco: str = Field(min_length=1, max_length=100, examples=["AKTO"])
     branch: str = Field(min_length=1, max_length=200, examples=["Travail temporaire"])
     temporary_work: bool = False
-    rome_code: str = Field(pattern=ROME_CODE_PATTERN)
+    rome_code: RomeCode
     departement: str = Field(pattern=DEPARTEMENT_PATTERN)
     start_date: date
     end_date: date
@@ -57,6 +54,7 @@ class PoecSessionOut(PoecSessionIn):
     model_config = ConfigDict(extra="ignore", from_attributes=True)
 
     id: uuid.UUID
+    rome_code: str  # as stored: not checked against the referential again
     region_code: str | None
     structure_code: str | None
     created_at: datetime
@@ -169,10 +167,10 @@ async def open_poec_session(
     request: Request,
     runtime: Runtime,
 ) -> Response:
-    async def create(session: AsyncSession) -> tuple[dict[str, Any], str]:
-        poec = await use.open_poec_session(
-            session, use.NewPoecSession(**body.model_dump()), principal, settings_of(runtime)
-        )
+    command = use.NewPoecSession(**body.model_dump())
+
+    async def create(session: Session) -> tuple[dict[str, Any], str]:
+        poec = await use.open_poec_session(session, principal, command, settings_of(runtime))
         return _poec_out(poec), f"/v1/trainings/poec-sessions/{poec.id}"
 
     return await create_idempotently(runtime, principal, idempotency_key, request, body, create)
@@ -183,15 +181,14 @@ async def list_poec_sessions(
     principal: CounsellorOrOps,
     runtime: Runtime,
     rome_code: Annotated[str | None, Query(pattern=ROME_CODE_PATTERN)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query()] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
-    query = select(PoecSession)
-    if rome_code:
-        query = query.where(PoecSession.rome_code == rome_code)
     async with runtime.session() as session:
-        rows = list(await session.scalars(keyset(query, PoecSession, cursor).limit(limit + 1)))
-    return page(rows, limit, _poec_out)
+        found = await queries.list_poec_sessions(
+            session, principal, queries.PageRequest(limit, cursor), rome_code=rome_code
+        )
+    return found.map(_poec_out)
 
 
 @router.post(
@@ -208,34 +205,31 @@ async def enrol(
     request: Request,
     runtime: Runtime,
 ) -> Response:
-    async def create(session: AsyncSession) -> tuple[dict[str, Any], str]:
-        contract = body.expected_contract
-        enrolment = await use.enrol(
-            session,
-            use.NewEnrolment(
-                kind=body.kind,
-                job_seeker_id=body.job_seeker_id,
-                referral_id=body.referral_id,
-                departement=body.departement,
-                start_date=body.start_date,
-                end_date=body.end_date,
-                hours=body.hours,
-                mode=body.mode,
-                brsa=body.brsa,
-                birth_date=body.birth_date,
-                offer_id=body.offer_id,
-                employer_name=body.employer.name if body.employer else None,
-                employer_siret=body.employer.siret if body.employer else None,
-                expected_contract=ExpectedContract(
-                    contract.type, contract.duration_months, contract.missions_total_months
-                )
-                if contract
-                else None,
-                poec_session_id=body.poec_session_id,
-            ),
-            principal,
-            settings_of(runtime),
+    contract = body.expected_contract
+    command = use.NewEnrolment(
+        kind=body.kind,
+        job_seeker_id=body.job_seeker_id,
+        referral_id=body.referral_id,
+        departement=body.departement,
+        start_date=body.start_date,
+        end_date=body.end_date,
+        hours=body.hours,
+        mode=body.mode,
+        brsa=body.brsa,
+        birth_date=body.birth_date,
+        offer_id=body.offer_id,
+        employer_name=body.employer.name if body.employer else None,
+        employer_siret=body.employer.siret if body.employer else None,
+        expected_contract=ExpectedContract(
+            contract.type, contract.duration_months, contract.missions_total_months
         )
+        if contract
+        else None,
+        poec_session_id=body.poec_session_id,
+    )
+
+    async def create(session: Session) -> tuple[dict[str, Any], str]:
+        enrolment = await use.enrol(session, principal, command, settings_of(runtime))
         return _enrolment_out(enrolment), f"/v1/trainings/enrolments/{enrolment.id}"
 
     return await create_idempotently(runtime, principal, idempotency_key, request, body, create)
@@ -247,21 +241,18 @@ async def list_enrolments(
     runtime: Runtime,
     kind: Annotated[TrainingKind | None, Query()] = None,
     referral_id: Annotated[uuid.UUID | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query()] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
-    query = select(TrainingEnrolment)
-    if principal.role is Role.COUNSELLOR:
-        query = query.where(TrainingEnrolment.structure_code == principal.ft_structure)
-    if kind is not None:
-        query = query.where(TrainingEnrolment.kind == kind.value)
-    if referral_id is not None:
-        query = query.where(TrainingEnrolment.referral_id == referral_id)
     async with runtime.session() as session:
-        rows = list(
-            await session.scalars(keyset(query, TrainingEnrolment, cursor).limit(limit + 1))
+        found = await queries.list_enrolments(
+            session,
+            principal,
+            queries.PageRequest(limit, cursor),
+            kind=kind,
+            referral_id=referral_id,
         )
-    return page(rows, limit, _enrolment_out)
+    return found.map(_enrolment_out)
 
 
 @router.get("/enrolments/{enrolment_id}", response_model=EnrolmentOut, summary="Lire")
@@ -269,9 +260,7 @@ async def get_enrolment(
     enrolment_id: uuid.UUID, principal: CounsellorOrOps, runtime: Runtime
 ) -> dict[str, Any]:
     async with runtime.session() as session:
-        row = await session.get(TrainingEnrolment, enrolment_id)
-    if row is None or not visible(principal, row.structure_code):
-        raise not_found("Inscription", enrolment_id)
+        row = await queries.get_enrolment(session, principal, enrolment_id)
     return _enrolment_out(row)
 
 
@@ -283,17 +272,13 @@ async def get_enrolment(
 async def complete(
     enrolment_id: uuid.UUID, body: CompletionIn, principal: Counsellor, runtime: Runtime
 ) -> dict[str, Any]:
+    command = use.CompleteEnrolment(
+        enrolment_id,
+        completed=body.completed,
+        hired=body.hired,
+        contract_type=body.contract_type,
+        contract_months=body.contract_months,
+    )
     async with runtime.database.transaction() as session:
-        row = await session.get(TrainingEnrolment, enrolment_id, with_for_update=True)
-        if row is None or not visible(principal, row.structure_code):
-            raise not_found("Inscription", enrolment_id)
-        await use.complete_enrolment(
-            session,
-            row,
-            settings_of(runtime),
-            completed=body.completed,
-            hired=body.hired,
-            contract_type=body.contract_type,
-            contract_months=body.contract_months,
-        )
+        row = await use.complete_enrolment(session, principal, command, settings_of(runtime))
         return _enrolment_out(row)

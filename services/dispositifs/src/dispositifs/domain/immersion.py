@@ -2,7 +2,9 @@
 
 - The lifecycle is a table in the national tool's style (immersion-facile,
   ``conventionStatusTransitions.ts``): for each *target* status, the statuses it may be reached
-  from and the actors who may take it there. :func:`check_transition` refuses anything else.
+  from and the actors who may take it there (:data:`TRANSITIONS`, a shared
+  :class:`~shared.domain.transitions.TransitionTable`); :func:`check_transition` refuses anything
+  else. The statuses are :class:`shared.contracts.dispositifs.ImmersionStatus`.
 - The legal rules (Code du travail L5135-1 ff., D5135-1 ff.) are functions returning the
   :class:`Violation` they find, each citing its article. The limits the law leaves to the national
   tool, or that DOMAIN.md marks UNVERIFIED, come in :class:`ImmersionLimits` (settings).
@@ -21,8 +23,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from dispositifs.domain.violations import Violation, code_du_travail
+from dispositifs.domain import code_du_travail
+from shared.contracts.dispositifs import ImmersionStatus
 from shared.contracts.vocabulary import ImmersionObjet
+from shared.domain.errors import Violation
+from shared.domain.transitions import TransitionTable
 
 # -- legal references ------------------------------------------------------------------------------
 #: Objet: exactly one of three.
@@ -39,87 +44,44 @@ ART_WEEKLY_HOURS = code_du_travail("L3121-20") + " (plafond appliqué par l'outi
 ART_MIN_AGE = code_du_travail("L4153-1") + " (âge minimum de l'outil national)"
 
 
-class ImmersionStatus(enum.StrEnum):
-    REQUESTED = "requested"
-    READY_TO_SIGN = "ready_to_sign"
-    PARTIALLY_SIGNED = "partially_signed"
-    SIGNED = "signed"
-    VALIDATED = "validated"
-    IN_PROGRESS = "in_progress"
-    COMPLETED = "completed"
-    REJECTED = "rejected"
-    CANCELLED = "cancelled"
-    DEPRECATED = "deprecated"
-
-    @property
-    def label(self) -> str:
-        return _STATUS_LABELS[self]
-
-
-_STATUS_LABELS = {
-    ImmersionStatus.REQUESTED: "Demandée",
-    ImmersionStatus.READY_TO_SIGN: "Prête à signer",
-    ImmersionStatus.PARTIALLY_SIGNED: "Partiellement signée",
-    ImmersionStatus.SIGNED: "Signée par le bénéficiaire et la structure d'accueil",
-    ImmersionStatus.VALIDATED: "Validée par le prescripteur",
-    ImmersionStatus.IN_PROGRESS: "En cours",
-    ImmersionStatus.COMPLETED: "Terminée (bilan)",
-    ImmersionStatus.REJECTED: "Refusée",
-    ImmersionStatus.CANCELLED: "Annulée",
-    ImmersionStatus.DEPRECATED: "Obsolète",
-}
-
-
 class Actor(enum.StrEnum):
     COUNSELLOR = "counsellor"  # the prescriber's counsellor (France Travail)
     AGENCY = "agency"  # an agence d'emploi, over Kafka through the referral service
     SYSTEM = "system"  # this service on its own (start date reached, referral withdrawn…)
 
 
-@dataclass(frozen=True, slots=True)
-class Transition:
-    sources: frozenset[ImmersionStatus | None]
-    actors: frozenset[Actor]
-
-
 S = ImmersionStatus
 _BEFORE_VALIDATION = frozenset({S.REQUESTED, S.READY_TO_SIGN, S.PARTIALLY_SIGNED, S.SIGNED})
 
-#: Target status → allowed previous statuses and actors (immersion-facile style).
-TRANSITIONS: dict[ImmersionStatus, Transition] = {
-    S.REQUESTED: Transition(frozenset({None}), frozenset({Actor.AGENCY, Actor.COUNSELLOR})),
-    S.READY_TO_SIGN: Transition(frozenset({S.REQUESTED}), frozenset({Actor.COUNSELLOR})),
-    # Signatures of the beneficiary and the host, as recorded by the counsellor.
-    S.PARTIALLY_SIGNED: Transition(frozenset({S.READY_TO_SIGN}), frozenset({Actor.COUNSELLOR})),
-    S.SIGNED: Transition(
-        frozenset({S.READY_TO_SIGN, S.PARTIALLY_SIGNED}), frozenset({Actor.COUNSELLOR})
-    ),
-    S.VALIDATED: Transition(frozenset({S.SIGNED}), frozenset({Actor.COUNSELLOR})),
-    S.IN_PROGRESS: Transition(
-        frozenset({S.VALIDATED}), frozenset({Actor.COUNSELLOR, Actor.SYSTEM})
-    ),
-    S.COMPLETED: Transition(frozenset({S.IN_PROGRESS}), frozenset({Actor.COUNSELLOR})),
-    # A request breaking a rule is rejected by the system when it arrives over Kafka.
-    S.REJECTED: Transition(
-        _BEFORE_VALIDATION | {None}, frozenset({Actor.COUNSELLOR, Actor.SYSTEM})
-    ),
-    # A completed convention (it has its assessment) can never be cancelled.
-    S.CANCELLED: Transition(
-        _BEFORE_VALIDATION | {S.VALIDATED, S.IN_PROGRESS}, frozenset({Actor.COUNSELLOR})
-    ),
-    S.DEPRECATED: Transition(_BEFORE_VALIDATION, frozenset({Actor.COUNSELLOR, Actor.SYSTEM})),
-}
+#: Target status ← allowed previous statuses and actors (immersion-facile style); the action is
+#: the target's value. Rejected, cancelled and deprecated need a justification.
+TRANSITIONS: TransitionTable[ImmersionStatus] = TransitionTable.by_target(
+    "convention",
+    {
+        S.REQUESTED: ({None}, {Actor.AGENCY, Actor.COUNSELLOR}),
+        S.READY_TO_SIGN: ({S.REQUESTED}, {Actor.COUNSELLOR}),
+        # Signatures of the beneficiary and the host, as recorded by the counsellor.
+        S.PARTIALLY_SIGNED: ({S.READY_TO_SIGN}, {Actor.COUNSELLOR}),
+        S.SIGNED: ({S.READY_TO_SIGN, S.PARTIALLY_SIGNED}, {Actor.COUNSELLOR}),
+        S.VALIDATED: ({S.SIGNED}, {Actor.COUNSELLOR}),
+        S.IN_PROGRESS: ({S.VALIDATED}, {Actor.COUNSELLOR, Actor.SYSTEM}),
+        S.COMPLETED: ({S.IN_PROGRESS}, {Actor.COUNSELLOR}),
+        # A request breaking a rule is rejected by the system when it arrives over Kafka.
+        S.REJECTED: (_BEFORE_VALIDATION | {None}, {Actor.COUNSELLOR, Actor.SYSTEM}),
+        # A completed convention (it has its assessment) can never be cancelled.
+        S.CANCELLED: (_BEFORE_VALIDATION | {S.VALIDATED, S.IN_PROGRESS}, {Actor.COUNSELLOR}),
+        S.DEPRECATED: (_BEFORE_VALIDATION, {Actor.COUNSELLOR, Actor.SYSTEM}),
+    },
+    justification_required={S.REJECTED, S.CANCELLED, S.DEPRECATED},
+    labels={status: status.label for status in ImmersionStatus},
+)
 
-#: Statuses that need a justification to be reached.
-JUSTIFICATION_REQUIRED = frozenset({S.REJECTED, S.CANCELLED, S.DEPRECATED})
 #: Conventions that no longer count (for the 12-month rules, for a renewal…).
 DEAD_STATUSES = frozenset({S.REJECTED, S.CANCELLED, S.DEPRECATED})
 #: Whose content the counsellor may still complete or correct.
 EDITABLE_STATUSES = frozenset({S.REQUESTED})
-
-
-class TransitionNotAllowed(Exception):
-    """The target status cannot be reached from this status, or not by this actor."""
+#: Which may be signed (the second signature makes it signed).
+SIGNABLE_STATUSES = frozenset({S.READY_TO_SIGN, S.PARTIALLY_SIGNED})
 
 
 def check_transition(
@@ -129,20 +91,9 @@ def check_transition(
     *,
     justification: str | None = None,
 ) -> ImmersionStatus:
-    """Return ``target`` if the table allows it, else raise :class:`TransitionNotAllowed`."""
-    transition = TRANSITIONS[target]
-    if actor not in transition.actors:
-        raise TransitionNotAllowed(
-            f"« {actor.value} » ne peut pas faire passer une convention à « {target.label} »"
-        )
-    if current not in transition.sources:
-        state = current.label if current else "(nouvelle)"
-        raise TransitionNotAllowed(
-            f"une convention « {state} » ne peut pas passer à « {target.label} »"
-        )
-    if target in JUSTIFICATION_REQUIRED and not (justification and justification.strip()):
-        raise TransitionNotAllowed(f"passer à « {target.label} » demande une justification")
-    return target
+    """``target`` if :data:`TRANSITIONS` lets ``actor`` take the convention there from
+    ``current``, else :class:`~shared.domain.errors.TransitionRefused` (409) saying why."""
+    return TRANSITIONS.check(target.value, current, actor, justification=justification).target
 
 
 # -- limits ----------------------------------------------------------------------------------------

@@ -11,8 +11,10 @@ import enum
 import uuid
 from dataclasses import dataclass
 
-from dispositifs.domain.immersion import ART_OBJET
+from dispositifs.domain.immersion import ART_OBJET, Actor
 from dispositifs.domain.training import ART_POEC, ART_POEI
+from shared.domain.errors import Violation
+from shared.domain.transitions import Transition, TransitionTable
 
 
 class Scheme(enum.StrEnum):
@@ -30,6 +32,46 @@ class ProposalStatus(enum.StrEnum):
     PROPOSED = "proposed"
     ACCEPTED = "accepted"
     DISMISSED = "dismissed"
+
+
+_P = ProposalStatus
+_COUNSELLOR = frozenset({Actor.COUNSELLOR.value})
+
+#: A proposal is made by this service (a decline for lacking skills) or at a counsellor's request,
+#: then accepted, or dismissed with a reason, once.
+PROPOSAL_LIFECYCLE: TransitionTable[ProposalStatus] = TransitionTable(
+    "proposition",
+    [
+        Transition(
+            "propose",
+            frozenset({None}),
+            _P.PROPOSED,
+            frozenset({Actor.SYSTEM.value, Actor.COUNSELLOR.value}),
+        ),
+        Transition("accept", frozenset({_P.PROPOSED}), _P.ACCEPTED, _COUNSELLOR),
+        Transition(
+            "dismiss",
+            frozenset({_P.PROPOSED}),
+            _P.DISMISSED,
+            _COUNSELLOR,
+            justification_required=True,
+        ),
+    ],
+)
+
+
+def check_decision(
+    current: ProposalStatus, *, accept: bool, comment: str | None
+) -> list[Violation]:
+    """A proposal is decided once; dismissing it needs a reason."""
+    step = PROPOSAL_LIFECYCLE.find("accept" if accept else "dismiss", current)
+    if step is None:
+        return [Violation("pathway.decided", "status", f"proposition déjà {current.value}")]
+    if step.justification_required and not (comment and comment.strip()):
+        return [
+            Violation("pathway.dismissal", "comment", "écarter une proposition demande un motif")
+        ]
+    return []
 
 
 @dataclass(frozen=True, slots=True)

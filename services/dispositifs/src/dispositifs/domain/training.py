@@ -16,13 +16,18 @@ import enum
 from dataclasses import dataclass
 from datetime import date
 
-from dispositifs.domain.immersion import age_on
-from dispositifs.domain.violations import Violation, code_du_travail
+from dispositifs.domain import code_du_travail
+from dispositifs.domain.immersion import Actor, age_on
+from shared.contracts.dispositifs import EnrolmentStatus
 from shared.contracts.vocabulary import ContractType
+from shared.domain.errors import Violation
+from shared.domain.transitions import Transition, TransitionTable
 
 ART_POEI = code_du_travail("L6326-1")
 ART_POEI_TERMS = code_du_travail("D6326-1")
 ART_POEC = code_du_travail("L6326-3")
+
+_COUNSELLOR = frozenset({Actor.COUNSELLOR.value})
 
 
 class PoeiMode(enum.StrEnum):
@@ -36,10 +41,40 @@ class TargetedPublic(enum.StrEnum):
     SENIOR = "senior"
 
 
-class EnrolmentStatus(enum.StrEnum):
-    ENROLLED = "enrolled"
-    COMPLETED = "completed"
-    ABANDONED = "abandoned"
+#: An enrolment's lifecycle: enrolled by the counsellor, then completed or abandoned once.
+ENROLMENT_LIFECYCLE: TransitionTable[EnrolmentStatus] = TransitionTable(
+    "inscription",
+    [
+        Transition("enrol", frozenset({None}), EnrolmentStatus.ENROLLED, _COUNSELLOR),
+        Transition(
+            "complete",
+            frozenset({EnrolmentStatus.ENROLLED}),
+            EnrolmentStatus.COMPLETED,
+            _COUNSELLOR,
+        ),
+        Transition(
+            "abandon", frozenset({EnrolmentStatus.ENROLLED}), EnrolmentStatus.ABANDONED, _COUNSELLOR
+        ),
+    ],
+)
+
+
+def check_outcome(
+    current: EnrolmentStatus, *, completed: bool, hired: bool, contract_type: ContractType | None
+) -> list[Violation]:
+    """The end of the training is recorded once, from *enrolled*; then, a hire names its
+    contract."""
+    if ENROLMENT_LIFECYCLE.find(outcome_action(completed), current) is None:
+        return [Violation("training.status", "completed", "issue déjà enregistrée")]
+    if hired and contract_type is None:
+        return [
+            Violation("training.outcome", "contract_type", "le contrat de l'embauche est requis")
+        ]
+    return []
+
+
+def outcome_action(completed: bool) -> str:
+    return "complete" if completed else "abandon"
 
 
 @dataclass(frozen=True)

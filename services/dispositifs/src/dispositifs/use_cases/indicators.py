@@ -5,6 +5,7 @@ POEI/POEC completions and hires)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -12,11 +13,14 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from dispositifs.access import indicator_structure
 from dispositifs.domain.immersion import ImmersionStatus
-from dispositifs.domain.training import EnrolmentStatus
 from dispositifs.models import ImmersionConvention, MrsCandidate, MrsSession, TrainingEnrolment
-from dispositifs.referentials import regions
+from shared.auth.tokens import Principal
+from shared.contracts.dispositifs import EnrolmentStatus
 from shared.contracts.vocabulary import TrainingKind
+from shared.domain.errors import FieldIssue, InvalidInput
+from shared.referentials import regions
 
 UNKNOWN_REGION = "inconnue"
 
@@ -29,15 +33,26 @@ def _rate(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
 
 
+@dataclass(frozen=True)
+class IndicatorsQuery:
+    date_from: date
+    date_to: date
+    region_code: str | None = None
+    #: A counsellor's indicators narrowed to their structure (see ``access.py``).
+    structure_only: bool = False
+
+
 async def scheme_indicators(
-    session: AsyncSession,
-    *,
-    date_from: date,
-    date_to: date,
-    region_code: str | None = None,
-    structure_code: str | None = None,
+    session: AsyncSession, principal: Principal, query: IndicatorsQuery
 ) -> dict[str, Any]:
     """Counts by région for schemes starting within [date_from, date_to] (MRS: session date)."""
+    if query.date_to < query.date_from:
+        raise InvalidInput(
+            "La fin de période précède son début.",
+            errors=[FieldIssue("to", "avant « from »", "query")],
+        )
+    date_from, date_to, region_code = query.date_from, query.date_to, query.region_code
+    structure_code = indicator_structure(principal, query.structure_only)
     c = ImmersionConvention
     validated_states = [
         ImmersionStatus.VALIDATED.value,

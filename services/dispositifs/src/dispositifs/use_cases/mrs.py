@@ -11,21 +11,25 @@ from datetime import UTC, date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dispositifs.access import may_register_referral, sees
 from dispositifs.domain.mrs import (
+    CANDIDATE_LIFECYCLE,
+    candidate_stage,
     check_capacity,
+    check_decision_open,
     check_evaluation,
-    check_hiring_decision,
+    check_evaluation_open,
     check_session_habiletes,
     overall_result,
 )
-from dispositifs.domain.violations import Violation, raise_if_any
-from dispositifs.models import PLATFORM, KnownReferral, MrsCandidate, MrsSession
-from dispositifs.referentials import mrs_habiletes, region_of
+from dispositifs.models import OUTBOX, KnownReferral, MrsCandidate, MrsSession
+from dispositifs.referentials import mrs_habiletes
 from dispositifs.settings import DispositifsSettings
 from shared.auth.tokens import Principal
 from shared.contracts.dispositifs import MrsEvaluated
 from shared.contracts.vocabulary import ContractType
-from shared.messaging.outbox import add_event
+from shared.domain.errors import NotFound, Violation, raise_if_any
+from shared.referentials import region_of
 
 
 @dataclass(frozen=True)
@@ -39,10 +43,54 @@ class NewMrsSession:
     departement: str
 
 
+@dataclass(frozen=True)
+class RegisterCandidate:
+    """A job seeker, or the job seeker of a referral, for a session."""
+
+    session_id: uuid.UUID
+    job_seeker_id: uuid.UUID | None = None
+    referral_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class EvaluateCandidate:
+    session_id: uuid.UUID
+    candidate_id: uuid.UUID
+    #: Habileté code → acquired.
+    results: dict[str, bool]
+
+
+@dataclass(frozen=True)
+class DecideHiring:
+    session_id: uuid.UUID
+    candidate_id: uuid.UUID
+    hired: bool
+
+
+async def _load_session(
+    session: AsyncSession, principal: Principal, session_id: uuid.UUID
+) -> MrsSession:
+    mrs = await session.get(MrsSession, session_id)
+    if mrs is None or not sees(principal, mrs.structure_code):
+        raise NotFound(f"Session MRS {session_id} introuvable.")
+    return mrs
+
+
+async def _load_candidate(
+    session: AsyncSession, principal: Principal, session_id: uuid.UUID, candidate_id: uuid.UUID
+) -> tuple[MrsSession, MrsCandidate]:
+    """The candidate of a session the caller sees."""
+    mrs = await _load_session(session, principal, session_id)
+    candidate = await session.get(MrsCandidate, candidate_id)
+    if candidate is None or candidate.session_id != mrs.id:
+        raise NotFound(f"Candidat {candidate_id} introuvable.")
+    return mrs, candidate
+
+
 async def create_session(
     session: AsyncSession,
-    command: NewMrsSession,
     counsellor: Principal,
+    command: NewMrsSession,
     settings: DispositifsSettings,
 ) -> MrsSession:
     from stdnum.fr import siret
@@ -71,15 +119,13 @@ async def create_session(
 
 
 async def register_candidate(
-    session: AsyncSession,
-    mrs: MrsSession,
-    *,
-    job_seeker_id: uuid.UUID | None,
-    referral_id: uuid.UUID | None,
+    session: AsyncSession, principal: Principal, command: RegisterCandidate
 ) -> MrsCandidate:
+    mrs = await _load_session(session, principal, command.session_id)
+    job_seeker_id, referral_id = command.job_seeker_id, command.referral_id
     if referral_id is not None:
         known = await session.get(KnownReferral, referral_id)
-        if known is None:
+        if not may_register_referral(principal, known):
             raise_if_any([Violation("mrs.referral", "referral_id", "orientation inconnue ici")])
         assert known is not None
         job_seeker_id = known.job_seeker_id
@@ -128,14 +174,10 @@ def _evaluated(
     )
 
 
-async def _publish(
-    session: AsyncSession, settings: DispositifsSettings, mrs: MrsSession, data: MrsEvaluated
-) -> None:
-    await add_event(
+async def _publish(session: AsyncSession, mrs: MrsSession, data: MrsEvaluated) -> None:
+    await OUTBOX.stage(
         session,
-        PLATFORM,
         data,
-        source=settings.event_source,
         subject=f"mrs/sessions/{mrs.id}/candidates/{data.candidate_id}",
         occurred_at=data.occurred_at,
     )
@@ -143,38 +185,42 @@ async def _publish(
 
 async def evaluate(
     session: AsyncSession,
-    mrs: MrsSession,
-    candidate: MrsCandidate,
-    results: dict[str, bool],
+    principal: Principal,
+    command: EvaluateCandidate,
     settings: DispositifsSettings,
 ) -> MrsCandidate:
-    found = check_evaluation(results, mrs.habiletes)
-    if candidate.positive is not None:
-        found.append(Violation("mrs.evaluation", "results", "candidat déjà évalué"))
-    raise_if_any(found)
+    mrs, candidate = await _load_candidate(
+        session, principal, command.session_id, command.candidate_id
+    )
+    results = command.results
+    positive = overall_result(results, min_share=settings.mrs_positive_min_share)
+    stage = candidate_stage(candidate.positive, candidate.hired)
+    raise_if_any(
+        [*check_evaluation(results, mrs.habiletes), *check_evaluation_open(stage, positive)]
+    )
     at = datetime.now(UTC)
     candidate.results = dict(results)
-    candidate.positive = overall_result(results, min_share=settings.mrs_positive_min_share)
+    candidate.positive = positive
     candidate.evaluated_at = at
-    await _publish(session, settings, mrs, _evaluated(mrs, candidate, at))
+    await _publish(session, mrs, _evaluated(mrs, candidate, at))
     return candidate
 
 
 async def decide_hiring(
     session: AsyncSession,
-    mrs: MrsSession,
-    candidate: MrsCandidate,
-    hired: bool,
+    principal: Principal,
+    command: DecideHiring,
     settings: DispositifsSettings,
 ) -> MrsCandidate:
-    found = check_hiring_decision(candidate.positive)
-    if candidate.hired is not None:
-        found.append(Violation("mrs.decision", "hired", "décision déjà enregistrée"))
-    raise_if_any(found)
+    mrs, candidate = await _load_candidate(
+        session, principal, command.session_id, command.candidate_id
+    )
+    hired = command.hired
+    raise_if_any(check_decision_open(candidate_stage(candidate.positive, candidate.hired), hired))
     at = datetime.now(UTC)
     candidate.hired = hired
     candidate.decided_at = at
-    await _publish(session, settings, mrs, _evaluated(mrs, candidate, at))
+    await _publish(session, mrs, _evaluated(mrs, candidate, at))
     return candidate
 
 
@@ -197,14 +243,14 @@ async def hired_through_placement(
     for candidate in list(candidates):
         candidate.placed_on = placed_on
         candidate.placement_contract_type = contract_type.value if contract_type else None
-        if candidate.hired is not True:
+        stage = candidate_stage(candidate.positive, candidate.hired)
+        if CANDIDATE_LIFECYCLE.find("placed", stage) is not None:
             candidate.hired = True
             candidate.decided_at = datetime.now(UTC)
             mrs = await session.get(MrsSession, candidate.session_id)
             assert mrs is not None
             await _publish(
                 session,
-                settings,
                 mrs,
                 _evaluated(
                     mrs,

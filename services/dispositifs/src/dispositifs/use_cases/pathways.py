@@ -4,16 +4,26 @@ skills, or training was asked for), then the counsellor accepts or dismisses the
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispositifs.domain.pathway import ProposalStatus, ProposalTrigger, propose_scheme
-from dispositifs.domain.training import EnrolmentStatus
-from dispositifs.domain.violations import Violation, raise_if_any
+from dispositifs.access import may_link_referral, sees
+from dispositifs.domain.immersion import Actor
+from dispositifs.domain.pathway import (
+    PROPOSAL_LIFECYCLE,
+    ProposalStatus,
+    ProposalTrigger,
+    check_decision,
+    propose_scheme,
+)
 from dispositifs.models import KnownReferral, PathwayProposal, PoecSession, TrainingEnrolment
-from dispositifs.referentials import region_of
+from shared.auth.tokens import Principal
+from shared.contracts.dispositifs import EnrolmentStatus
+from shared.domain.errors import NotFound, RulesBroken, Violation, raise_if_any
+from shared.referentials import region_of
 
 
 async def open_poec_session_for(
@@ -75,7 +85,7 @@ async def propose_for_referral(
         rule=proposal.rule,
         reason=proposal.reason,
         poec_session_id=proposal.poec_session_id,
-        status=ProposalStatus.PROPOSED.value,
+        status=PROPOSAL_LIFECYCLE.check("propose", None, Actor.SYSTEM).target.value,
         created_at=datetime.now(UTC),
     )
     session.add(row)
@@ -83,19 +93,48 @@ async def propose_for_referral(
     return row
 
 
-async def decide(
-    proposal: PathwayProposal, accept: bool, counsellor_id: str, comment: str | None
+@dataclass(frozen=True)
+class AskForProposal:
+    """Training was asked for this referral."""
+
+    referral_id: uuid.UUID
+
+
+async def ask_for_proposal(
+    session: AsyncSession, principal: Principal, command: AskForProposal
 ) -> PathwayProposal:
-    if proposal.status != ProposalStatus.PROPOSED.value:
-        raise_if_any(
-            [Violation("pathway.decided", "status", f"proposition déjà {proposal.status}")]
+    known = await session.get(KnownReferral, command.referral_id)
+    if not may_link_referral(principal, known):
+        raise RulesBroken(
+            [Violation("pathway.referral", "referral_id", "orientation inconnue ici")]
         )
-    if not accept and not (comment and comment.strip()):
-        raise_if_any(
-            [Violation("pathway.dismissal", "comment", "écarter une proposition demande un motif")]
-        )
-    proposal.status = (ProposalStatus.ACCEPTED if accept else ProposalStatus.DISMISSED).value
-    proposal.decided_by = counsellor_id
+    assert known is not None
+    return await propose_for_referral(session, known, ProposalTrigger.TRAINING_REQUESTED)
+
+
+@dataclass(frozen=True)
+class DecideProposal:
+    """Accept the proposal, or dismiss it (``comment``: the reason, required then)."""
+
+    proposal_id: uuid.UUID
+    accept: bool
+    comment: str | None = None
+
+
+async def decide(
+    session: AsyncSession, principal: Principal, command: DecideProposal
+) -> PathwayProposal:
+    proposal = await session.get(PathwayProposal, command.proposal_id, with_for_update=True)
+    if proposal is None or not sees(principal, proposal.structure_code):
+        raise NotFound(f"Proposition {command.proposal_id} introuvable.")
+    accept, comment = command.accept, command.comment
+    current = ProposalStatus(proposal.status)
+    raise_if_any(check_decision(current, accept=accept, comment=comment))
+    step = PROPOSAL_LIFECYCLE.check(
+        "accept" if accept else "dismiss", current, Actor.COUNSELLOR, justification=comment
+    )
+    proposal.status = step.target.value
+    proposal.decided_by = principal.subject
     proposal.decided_at = datetime.now(UTC)
     proposal.comment = comment
     return proposal

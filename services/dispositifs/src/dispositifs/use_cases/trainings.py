@@ -10,25 +10,28 @@ from datetime import UTC, date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dispositifs.access import may_register_referral, sees
+from dispositifs.domain.immersion import Actor
 from dispositifs.domain.training import (
-    EnrolmentStatus,
+    ENROLMENT_LIFECYCLE,
     ExpectedContract,
     PoeiMode,
     TrainingLimits,
+    check_outcome,
     check_poec_session,
     check_poei_contract,
     check_poei_hours,
     check_poei_offer,
+    outcome_action,
     targeted_public,
 )
-from dispositifs.domain.violations import Violation, raise_if_any
-from dispositifs.models import PLATFORM, KnownReferral, PoecSession, TrainingEnrolment
-from dispositifs.referentials import region_of
+from dispositifs.models import OUTBOX, KnownReferral, PoecSession, TrainingEnrolment
 from dispositifs.settings import DispositifsSettings
 from shared.auth.tokens import Principal
-from shared.contracts.dispositifs import TrainingCompleted, TrainingEnrolled
+from shared.contracts.dispositifs import EnrolmentStatus, TrainingCompleted, TrainingEnrolled
 from shared.contracts.vocabulary import ContractType, TrainingKind
-from shared.messaging.outbox import add_event
+from shared.domain.errors import NotFound, Violation, raise_if_any
+from shared.referentials import region_of
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,8 @@ class NewPoecSession:
 
 async def open_poec_session(
     session: AsyncSession,
-    command: NewPoecSession,
     counsellor: Principal,
+    command: NewPoecSession,
     settings: DispositifsSettings,
 ) -> PoecSession:
     found = check_poec_session(
@@ -98,15 +101,15 @@ class NewEnrolment:
 
 async def enrol(
     session: AsyncSession,
-    command: NewEnrolment,
     counsellor: Principal,
+    command: NewEnrolment,
     settings: DispositifsSettings,
 ) -> TrainingEnrolment:
     limits = settings.training_limits()
     job_seeker_id, departement = command.job_seeker_id, command.departement
     if command.referral_id is not None:
         known = await session.get(KnownReferral, command.referral_id)
-        if known is None:
+        if not may_register_referral(counsellor, known):
             raise_if_any(
                 [Violation("training.referral", "referral_id", "orientation inconnue ici")]
             )
@@ -123,10 +126,11 @@ async def enrol(
                 )
             ]
         )
+    enrolled = ENROLMENT_LIFECYCLE.check("enrol", None, Actor.COUNSELLOR)
     enrolment = TrainingEnrolment(
         id=uuid.uuid4(),
         kind=command.kind.value,
-        status=EnrolmentStatus.ENROLLED.value,
+        status=enrolled.target.value,
         referral_id=command.referral_id,
         job_seeker_id=job_seeker_id,
         structure_code=counsellor.ft_structure,
@@ -141,9 +145,8 @@ async def enrol(
     enrolment.region_code = region_of(enrolment.departement)
     session.add(enrolment)
     await session.flush()
-    await add_event(
+    await OUTBOX.stage(
         session,
-        PLATFORM,
         TrainingEnrolled(
             enrolment_id=enrolment.id,
             kind=command.kind,
@@ -154,7 +157,6 @@ async def enrol(
             start_date=enrolment.start_date,
             end_date=enrolment.end_date,
         ),
-        source=settings.event_source,
         subject=f"trainings/{enrolment.id}",
         occurred_at=enrolment.created_at,
     )
@@ -230,31 +232,42 @@ async def _poec_terms(
     enrolment.departement = enrolment.departement or poec.departement
 
 
+@dataclass(frozen=True)
+class CompleteEnrolment:
+    """The end of the training (``completed``: followed to the end, else abandoned) and its
+    outcome."""
+
+    enrolment_id: uuid.UUID
+    completed: bool
+    hired: bool
+    contract_type: ContractType | None = None
+    contract_months: int | None = None
+
+
 async def complete_enrolment(
     session: AsyncSession,
-    enrolment: TrainingEnrolment,
+    principal: Principal,
+    command: CompleteEnrolment,
     settings: DispositifsSettings,
-    *,
-    completed: bool,
-    hired: bool,
-    contract_type: ContractType | None,
-    contract_months: int | None,
 ) -> TrainingEnrolment:
-    if enrolment.status != EnrolmentStatus.ENROLLED.value:
-        raise_if_any([Violation("training.status", "completed", "issue déjà enregistrée")])
-    if hired and contract_type is None:
-        raise_if_any(
-            [Violation("training.outcome", "contract_type", "le contrat de l'embauche est requis")]
-        )
+    enrolment = await session.get(TrainingEnrolment, command.enrolment_id, with_for_update=True)
+    if enrolment is None or not sees(principal, enrolment.structure_code):
+        raise NotFound(f"Inscription {command.enrolment_id} introuvable.")
+    completed, hired = command.completed, command.hired
+    contract_type, contract_months = command.contract_type, command.contract_months
+    current = EnrolmentStatus(enrolment.status)
+    raise_if_any(
+        check_outcome(current, completed=completed, hired=hired, contract_type=contract_type)
+    )
+    step = ENROLMENT_LIFECYCLE.check(outcome_action(completed), current, Actor.COUNSELLOR)
     at = datetime.now(UTC)
-    enrolment.status = (EnrolmentStatus.COMPLETED if completed else EnrolmentStatus.ABANDONED).value
+    enrolment.status = step.target.value
     enrolment.completed_at = at
     enrolment.hired = hired
     enrolment.contract_type = contract_type.value if contract_type else None
     enrolment.contract_months = contract_months
-    await add_event(
+    await OUTBOX.stage(
         session,
-        PLATFORM,
         TrainingCompleted(
             enrolment_id=enrolment.id,
             kind=TrainingKind(enrolment.kind),
@@ -266,7 +279,6 @@ async def complete_enrolment(
             contract_type=contract_type,
             contract_months=contract_months,
         ),
-        source=settings.event_source,
         subject=f"trainings/{enrolment.id}",
         occurred_at=at,
     )

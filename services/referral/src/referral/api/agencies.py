@@ -6,34 +6,26 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
-from sqlalchemy import case, func, or_, select
 
-from referral.api.dependencies import (
+from referral.adapters.network_topics import provision_network_topics
+from referral.api.deps import (
     CounsellorOrOps,
     Ops,
     Runtime,
     Settings,
     create_idempotently,
 )
-from referral.api.networks import provision_network_topics
 from referral.api.referrals import DEPARTEMENT_PATTERN
-from referral.models import Agency, AgencySpecialisation, JobSeeker, Referral
-from referral.referentials import regions
-from referral.suggestion import AgencyRecord, Prior, Weights, rank, rome_domain
-from referral.use_cases import (
-    AgencyInput,
-    check_rome_code,
-    create_agency,
-    invalid,
-    not_found,
-    region_of,
-    update_agency,
-)
+from referral.domain.suggestion import Prior, Weights
+from referral.models import Agency
+from referral.use_cases import queries
+from referral.use_cases.agencies import AgencyInput, UpdateAgency, create_agency, update_agency
+from shared import referentials
 from shared.contracts.referral import ROME_CODE_PATTERN
 from shared.http.idempotency import IdempotencyKey
-from shared.http.pagination import Page, decode_cursor, encode_cursor
+from shared.http.pagination import Page
 
 router = APIRouter(prefix="/v1", tags=["agencies"])
 
@@ -107,7 +99,7 @@ def agency_out(agency: Agency) -> dict[str, Any]:
         address=agency.address,
         departement=agency.departement,
         region=agency.region,
-        region_name=regions().get(agency.region),
+        region_name=referentials.regions().get(agency.region),
         email=agency.email,
         rome_codes=agency.rome_codes,
         active=agency.active,
@@ -126,30 +118,16 @@ async def list_agencies(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[str | None, Query()] = None,
 ) -> dict[str, object]:
-    query = select(Agency).order_by(Agency.id)
-    for column, value in (
-        (Agency.departement, departement),
-        (Agency.region, region),
-        (Agency.network_id, network_id),
-        (Agency.active, active),
-    ):
-        if value is not None:
-            query = query.where(column == value)
-    if rome_code:
-        query = query.where(
-            Agency.id.in_(
-                select(AgencySpecialisation.agency_id).where(
-                    AgencySpecialisation.rome_code == rome_code
-                )
-            )
-        )
-    if cursor:
-        (last_id,) = decode_cursor(cursor, size=1)
-        query = query.where(Agency.id > str(last_id))
+    filters = queries.AgencyFilters(
+        departement=departement,
+        region=region,
+        rome_code=rome_code,
+        network_id=network_id,
+        active=active,
+    )
     async with runtime.session() as session:
-        rows = list(await session.scalars(query.limit(limit + 1)))
-    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
-    return {"items": [agency_out(a) for a in rows[:limit]], "next_cursor": next_cursor}
+        page = await queries.list_agencies(session, filters, cursor=cursor, limit=limit)
+    return page.map(agency_out)
 
 
 @router.get(
@@ -166,99 +144,30 @@ async def suggest_agencies(
     job_seeker_id: Annotated[uuid.UUID | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> list[dict[str, Any]]:
-    check_rome_code(rome_code)
+    query = queries.SuggestAgencies(rome_code, departement, job_seeker_id, limit)
     async with runtime.session() as session:
-        if departement is None and job_seeker_id is not None:
-            job_seeker = await session.get(JobSeeker, job_seeker_id)
-            if job_seeker is None:
-                raise invalid(
-                    "job_seeker_id",
-                    "demandeur d'emploi inconnu",
-                    f"Demandeur d'emploi {job_seeker_id} inconnu.",
-                    location="query",
-                )
-            departement = job_seeker.departement
-        if departement is None:
-            raise invalid(
-                "departement",
-                "Field required",
-                "Département obligatoire (ou un demandeur d'emploi dont il est connu).",
-                location="query",
-            )
-        region = region_of(departement)
-        same_domain = select(AgencySpecialisation.agency_id).where(
-            AgencySpecialisation.rome_code.startswith(rome_domain(rome_code))
+        return await queries.suggest_agencies(
+            session,
+            principal,
+            query,
+            weights=Weights(
+                specialisation=settings.suggestion_weight_specialisation,
+                proximity=settings.suggestion_weight_proximity,
+                acceptance=settings.suggestion_weight_acceptance,
+                placement=settings.suggestion_weight_placement,
+            ),
+            prior=Prior(
+                strength=settings.suggestion_prior_strength,
+                acceptance=settings.suggestion_prior_acceptance,
+                placement=settings.suggestion_prior_placement,
+            ),
         )
-        # Candidates: nearby agencies, and agencies that know the trade wherever they are.
-        agencies = list(
-            await session.scalars(
-                select(Agency).where(
-                    Agency.active.is_(True),
-                    or_(Agency.region == region, Agency.id.in_(same_domain)),
-                )
-            )
-        )
-        answered = (
-            (Referral.accepted_at.is_not(None))
-            | (Referral.declined_at.is_not(None))
-            | (Referral.placed_at.is_not(None))
-        )
-        accepted = (Referral.accepted_at.is_not(None)) | (Referral.placed_at.is_not(None))
-        stats = {
-            row.agency_id: row
-            for row in await session.execute(
-                select(
-                    Referral.agency_id,
-                    func.sum(case((answered, 1), else_=0)).label("answered"),
-                    func.sum(case((accepted, 1), else_=0)).label("accepted"),
-                    func.sum(case((Referral.placed_at.is_not(None), 1), else_=0)).label("placed"),
-                )
-                .where(Referral.agency_id.in_([a.id for a in agencies]))
-                .group_by(Referral.agency_id)
-            )
-        }
-    records = []
-    for agency in agencies:
-        row = stats.get(agency.id)
-        records.append(
-            AgencyRecord(
-                id=agency.id,
-                name=agency.name,
-                network_id=agency.network_id,
-                departement=agency.departement,
-                region=agency.region,
-                rome_codes=frozenset(agency.rome_codes),
-                answered=int(row.answered or 0) if row else 0,
-                accepted=int(row.accepted or 0) if row else 0,
-                placed=int(row.placed or 0) if row else 0,
-            )
-        )
-    return rank(
-        records,
-        rome_code=rome_code,
-        departement=departement,
-        region=region,
-        weights=Weights(
-            specialisation=settings.suggestion_weight_specialisation,
-            proximity=settings.suggestion_weight_proximity,
-            acceptance=settings.suggestion_weight_acceptance,
-            placement=settings.suggestion_weight_placement,
-        ),
-        prior=Prior(
-            strength=settings.suggestion_prior_strength,
-            acceptance=settings.suggestion_prior_acceptance,
-            placement=settings.suggestion_prior_placement,
-        ),
-        limit=limit,
-    )
 
 
 @router.get("/agencies/{agency_id}", response_model=AgencyOut)
 async def get_agency(agency_id: str, principal: CounsellorOrOps, runtime: Runtime) -> Any:
     async with runtime.session() as session:
-        agency = await session.get(Agency, agency_id)
-    if agency is None:
-        raise not_found(f"Agence {agency_id}")
+        agency = await queries.get_agency(session, agency_id)
     return agency_out(agency)
 
 
@@ -266,17 +175,19 @@ async def get_agency(agency_id: str, principal: CounsellorOrOps, runtime: Runtim
     "/agencies", status_code=201, response_model=AgencyOut, summary="Ajouter une agence (ops)"
 )
 async def create_agency_route(
-    body: AgencyIn, principal: Ops, idempotency_key: IdempotencyKey, runtime: Runtime
+    body: AgencyIn,
+    principal: Ops,
+    idempotency_key: IdempotencyKey,
+    request: Request,
+    runtime: Runtime,
 ) -> Any:
     async def create(session: Any) -> tuple[dict[str, Any], str]:
         data = body.model_dump()
         data["rome_codes"] = tuple(data["rome_codes"])
-        agency = await create_agency(session, AgencyInput(**data))
+        agency = await create_agency(session, AgencyInput(**data), principal)
         return agency_out(agency), f"/v1/agencies/{agency.id}"
 
-    response = await create_idempotently(
-        runtime, principal, idempotency_key, body.model_dump(mode="json"), create
-    )
+    response = await create_idempotently(runtime, principal, idempotency_key, request, body, create)
     await provision_network_topics(runtime, body.network_id)
     return response
 
@@ -286,11 +197,8 @@ async def update_agency_route(
     agency_id: str, body: AgencyPatch, principal: Ops, runtime: Runtime
 ) -> Any:
     changes = body.model_dump(exclude_unset=True)
-    for name in ("name", "network_id", "siret", "departement", "rome_codes", "active"):
-        if name in changes and changes[name] is None:
-            raise invalid(name, "ne peut pas être vide", f"{name} ne peut pas être effacé.")
     async with runtime.database.transaction() as session:
-        agency = await update_agency(session, agency_id, changes)
+        agency = await update_agency(session, UpdateAgency(agency_id, changes), principal)
         result = agency_out(agency)
     if "network_id" in changes:
         await provision_network_topics(runtime, changes["network_id"])

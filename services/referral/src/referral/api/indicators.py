@@ -1,113 +1,25 @@
 """The convention's indicators (``GET /v1/indicators``, CSV with ``format=csv`` or
-``/v1/indicators.csv``). Definitions: :mod:`referral.indicators`."""
+``/v1/indicators.csv``). Definitions: :mod:`referral.domain.indicators`."""
 
 from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
-from sqlalchemy import select
 
-from referral.api.dependencies import CounsellorOrOps, Runtime, Settings
+from referral.api.deps import CounsellorOrOps, Runtime, Settings
 from referral.domain import PriorityPublic, Scheme
-from referral.indicators import (
-    GroupBy,
-    ReferralFacts,
-    Rules,
-    SchemeOutcome,
-    compute,
-    csv_header,
-    csv_row,
-)
-from referral.models import Referral, ReferralSchemeEvent
-from referral.use_cases import invalid
-from shared.auth.tokens import Principal, Role
-from shared.contracts.vocabulary import ContractType, DeclineReason
+from referral.domain.indicators import GroupBy, Rules, csv_header, csv_row
+from referral.settings import ReferralSettings
+from referral.use_cases.indicators import IndicatorFilters, measure_indicators
+from shared.auth.tokens import Principal
+from shared.contracts.vocabulary import DeclineReason
+from shared.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/v1", tags=["indicators"])
-
-#: Events after which a referral counts in its scheme's placement rate.
-_QUALIFYING = {
-    "coop.immersion.completed.v1": lambda data: True,
-    "coop.mrs.evaluated.v1": lambda data: bool(data.get("positive")),
-    "coop.training.completed.v1": lambda data: bool(data.get("completed")),
-}
-
-
-async def load_facts(
-    runtime: Any,
-    principal: Principal,
-    *,
-    period_from: date | None,
-    period_to: date | None,
-    region: str | None,
-    departement: str | None,
-    network_id: str | None,
-) -> list[ReferralFacts]:
-    conditions = []
-    if principal.role is Role.COUNSELLOR:
-        # A counsellor sees the figures of their own structure's referrals; ops see all.
-        conditions.append(Referral.structure_code == principal.ft_structure)
-    if period_from is not None:
-        conditions.append(Referral.created_at >= datetime.combine(period_from, time.min, UTC))
-    if period_to is not None:
-        end = datetime.combine(period_to + timedelta(days=1), time.min, UTC)
-        conditions.append(Referral.created_at < end)
-    for column, value in (
-        (Referral.region, region),
-        (Referral.departement, departement),
-        (Referral.network_id, network_id),
-    ):
-        if value is not None:
-            conditions.append(column == value)
-    async with runtime.session() as session:
-        referrals = list(await session.scalars(select(Referral).where(*conditions)))
-        events = list(
-            await session.execute(
-                select(
-                    ReferralSchemeEvent.referral_id,
-                    ReferralSchemeEvent.scheme,
-                    ReferralSchemeEvent.event_type,
-                    ReferralSchemeEvent.hired,
-                    ReferralSchemeEvent.data,
-                )
-                .join(Referral, Referral.id == ReferralSchemeEvent.referral_id)
-                .where(*conditions)
-            )
-        )
-    schemes: dict[Any, dict[Scheme, SchemeOutcome]] = {}
-    for row in events:
-        per_referral = schemes.setdefault(row.referral_id, {})
-        scheme = Scheme(row.scheme)
-        before = per_referral.get(scheme, SchemeOutcome())
-        qualifies = _QUALIFYING.get(row.event_type, lambda data: False)(row.data)
-        per_referral[scheme] = SchemeOutcome(
-            qualifies=before.qualifies or qualifies, hired=before.hired or bool(row.hired)
-        )
-    return [
-        ReferralFacts(
-            created_at=r.created_at,
-            region=r.region,
-            departement=r.departement,
-            network_id=r.network_id,
-            publics=frozenset(r.priority_publics),
-            first_answer_at=r.first_answer_at,
-            accepted_at=r.accepted_at,
-            declined_at=r.declined_at,
-            decline_reason=DeclineReason(r.decline_reason) if r.decline_reason else None,
-            placed_at=r.placed_at,
-            contract_type=(
-                ContractType(r.placement_contract_type) if r.placement_contract_type else None
-            ),
-            placement_start=r.placement_start_date,
-            placement_expected_end=r.placement_expected_end_date,
-            schemes=schemes.get(r.id, {}),
-        )
-        for r in referrals
-    ]
 
 
 def _csv(result: dict[str, Any]) -> Response:
@@ -126,8 +38,8 @@ def _csv(result: dict[str, Any]) -> Response:
 
 async def _indicators(
     principal: Principal,
-    runtime: Any,
-    settings: Any,
+    runtime: ServiceRuntime,
+    settings: ReferralSettings,
     period_from: date | None,
     period_to: date | None,
     group_by: GroupBy | None,
@@ -135,22 +47,13 @@ async def _indicators(
     departement: str | None,
     network_id: str | None,
 ) -> dict[str, Any]:
-    if period_from and period_to and period_from > period_to:
-        raise invalid("from", "après la fin de période", "Début après fin.", location="query")
-    facts = await load_facts(
-        runtime,
-        principal,
-        period_from=period_from,
-        period_to=period_to,
-        region=region,
-        departement=departement,
-        network_id=network_id,
-    )
+    filters = IndicatorFilters(period_from, period_to, region, departement, network_id)
     rules = Rules(
         acknowledgement_hours=settings.acknowledgement_hours,
         durable_contract_months=settings.durable_contract_months,
     )
-    result = compute(facts, rules, group_by)
+    async with runtime.session() as session:
+        result = await measure_indicators(session, principal, filters, rules, group_by)
     return {
         "period": {"from": period_from, "to": period_to},
         "group_by": group_by.value if group_by else None,

@@ -6,11 +6,10 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
-from sqlalchemy import select
 
-from referral.api.dependencies import (
+from referral.api.deps import (
     Counsellor,
     CounsellorOrOps,
     Runtime,
@@ -20,17 +19,19 @@ from referral.api.dependencies import (
 from referral.api.referrals import DEPARTEMENT_PATTERN, FT_IDENTIFIER_PATTERN, JobSeekerIn
 from referral.domain import ConsentScope
 from referral.models import Consent, JobSeeker
-from referral.use_cases import (
-    not_found,
+from referral.use_cases import queries
+from referral.use_cases.job_seekers import (
+    RecordConsent,
+    UpdateJobSeeker,
+    WithdrawConsent,
     publics_of,
     record_consent,
-    region_of,
-    upsert_job_seeker,
+    register_job_seeker,
     withdraw_consent,
 )
+from referral.use_cases.job_seekers import update_job_seeker as change_job_seeker
 from shared.http.idempotency import IdempotencyKey
-from shared.http.pagination import Page, decode_cursor, encode_cursor
-from shared.http.problems import ProblemError
+from shared.http.pagination import Page
 
 router = APIRouter(prefix="/v1", tags=["job seekers"])
 
@@ -137,27 +138,15 @@ async def create_job_seeker(
     body: JobSeekerIn,
     principal: Counsellor,
     idempotency_key: IdempotencyKey,
+    request: Request,
     runtime: Runtime,
     settings: Settings,
 ) -> Any:
     async def create(session: Any) -> tuple[dict[str, Any], str]:
-        existing = await session.scalar(
-            select(JobSeeker.id).where(JobSeeker.ft_identifier == body.ft_identifier)
-        )
-        if existing is not None:
-            raise ProblemError(
-                409,
-                "Demandeur d'emploi déjà enregistré",
-                f"L'identifiant France Travail {body.ft_identifier} est déjà enregistré.",
-                problem="job-seeker-exists",
-                extra={"existing_job_seeker_id": str(existing)},
-            )
-        job_seeker, _ = await upsert_job_seeker(session, body.to_input(), principal)
+        job_seeker = await register_job_seeker(session, body.to_input(), principal)
         return job_seeker_out(job_seeker, settings.senior_age), f"/v1/job-seekers/{job_seeker.id}"
 
-    return await create_idempotently(
-        runtime, principal, idempotency_key, body.model_dump(mode="json"), create
-    )
+    return await create_idempotently(runtime, principal, idempotency_key, request, body, create)
 
 
 @router.get(
@@ -172,21 +161,16 @@ async def list_job_seekers(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query()] = None,
 ) -> dict[str, object]:
-    query = select(JobSeeker).order_by(JobSeeker.id)
-    if ft_identifier:
-        query = query.where(JobSeeker.ft_identifier == ft_identifier)
-    if last_name:
-        query = query.where(JobSeeker.last_name == last_name)
-    if cursor:
-        (last_id,) = decode_cursor(cursor, size=1)
-        query = query.where(JobSeeker.id > uuid.UUID(str(last_id)))
     async with runtime.session() as session:
-        rows = list(await session.scalars(query.limit(limit + 1)))
-    next_cursor = encode_cursor([str(rows[limit - 1].id)]) if len(rows) > limit else None
-    return {
-        "items": [job_seeker_out(row, settings.senior_age) for row in rows[:limit]],
-        "next_cursor": next_cursor,
-    }
+        page = await queries.list_job_seekers(
+            session,
+            principal,
+            ft_identifier=ft_identifier,
+            last_name=last_name,
+            cursor=cursor,
+            limit=limit,
+        )
+    return page.map(lambda row: job_seeker_out(row, settings.senior_age))
 
 
 @router.get("/job-seekers/{job_seeker_id}", response_model=JobSeekerOut)
@@ -194,9 +178,7 @@ async def get_job_seeker(
     job_seeker_id: uuid.UUID, principal: CounsellorOrOps, runtime: Runtime, settings: Settings
 ) -> dict[str, Any]:
     async with runtime.session() as session:
-        job_seeker = await session.get(JobSeeker, job_seeker_id)
-    if job_seeker is None:
-        raise not_found(f"Demandeur d'emploi {job_seeker_id}")
+        job_seeker = await queries.get_job_seeker(session, principal, job_seeker_id)
     return job_seeker_out(job_seeker, settings.senior_age)
 
 
@@ -208,18 +190,9 @@ async def update_job_seeker(
     runtime: Runtime,
     settings: Settings,
 ) -> dict[str, Any]:
-    changes = body.model_dump(exclude_unset=True)
+    command = UpdateJobSeeker(job_seeker_id, body.model_dump(exclude_unset=True))
     async with runtime.database.transaction() as session:
-        job_seeker = await session.get(JobSeeker, job_seeker_id, with_for_update=True)
-        if job_seeker is None:
-            raise not_found(f"Demandeur d'emploi {job_seeker_id}")
-        if changes.get("departement") is not None:
-            region_of(changes["departement"])
-        for name, value in changes.items():
-            if value is None and name in {"first_name", "last_name", "rqth", "brsa", "deld", "qpv"}:
-                continue  # these are never erased by a null
-            setattr(job_seeker, name, value)
-        job_seeker.updated_at = datetime.now(UTC)
+        job_seeker = await change_job_seeker(session, command, principal)
         return job_seeker_out(job_seeker, settings.senior_age)
 
 
@@ -234,24 +207,21 @@ async def create_consent(
     body: ConsentIn,
     principal: Counsellor,
     idempotency_key: IdempotencyKey,
+    request: Request,
     runtime: Runtime,
 ) -> Any:
     async def create(session: Any) -> tuple[dict[str, Any], str]:
         consent = await record_consent(
             session,
-            job_seeker_id,
-            body.agency_id,
-            body.scope,
+            RecordConsent(job_seeker_id, body.agency_id, body.scope, body.granted_at),
             principal,
-            granted_at=body.granted_at,
         )
         return (
             consent_out(consent),
             f"/v1/job-seekers/{job_seeker_id}/consents/{consent.id}",
         )
 
-    fingerprinted = {"job_seeker_id": str(job_seeker_id), **body.model_dump(mode="json")}
-    return await create_idempotently(runtime, principal, idempotency_key, fingerprinted, create)
+    return await create_idempotently(runtime, principal, idempotency_key, request, body, create)
 
 
 @router.get("/job-seekers/{job_seeker_id}/consents", response_model=list[ConsentOut])
@@ -259,13 +229,7 @@ async def list_consents(
     job_seeker_id: uuid.UUID, principal: CounsellorOrOps, runtime: Runtime
 ) -> list[dict[str, Any]]:
     async with runtime.session() as session:
-        if await session.get(JobSeeker, job_seeker_id) is None:
-            raise not_found(f"Demandeur d'emploi {job_seeker_id}")
-        consents = await session.scalars(
-            select(Consent)
-            .where(Consent.job_seeker_id == job_seeker_id)
-            .order_by(Consent.granted_at, Consent.id)
-        )
+        consents = await queries.list_consents(session, principal, job_seeker_id)
         return [consent_out(c) for c in consents]
 
 
@@ -278,5 +242,7 @@ async def withdraw_consent_route(
     job_seeker_id: uuid.UUID, consent_id: uuid.UUID, principal: Counsellor, runtime: Runtime
 ) -> dict[str, Any]:
     async with runtime.database.transaction() as session:
-        consent = await withdraw_consent(session, job_seeker_id, consent_id, principal)
+        consent = await withdraw_consent(
+            session, WithdrawConsent(job_seeker_id, consent_id), principal
+        )
         return consent_out(consent)

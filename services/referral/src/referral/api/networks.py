@@ -6,21 +6,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-import structlog
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
-from referral.api.dependencies import Ops, Runtime, create_idempotently
-from referral.models import Network, RefusedResponse
-from referral.networks import register_network, topics_of
+from referral.adapters.network_topics import provision_network_topics, topics_of
+from referral.api.deps import Ops, Runtime, create_idempotently
+from referral.models import Network
+from referral.use_cases import queries
+from referral.use_cases.networks import OnboardNetwork
+from referral.use_cases.networks import onboard_network as onboard
 from shared.contracts.topics import NETWORK_ID_PATTERN
 from shared.http.idempotency import IdempotencyKey
-from shared.http.pagination import Page, decode_cursor, encode_cursor
-from shared.http.problems import ProblemError
-from shared.runtime import ServiceRuntime
+from shared.http.pagination import Page
 
-log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/v1", tags=["networks"])
 
 
@@ -72,18 +70,6 @@ def _out(network: Network, provisioned: bool | None = None) -> dict[str, Any]:
     ).model_dump(mode="json")
 
 
-async def provision_network_topics(runtime: ServiceRuntime, network_id: str) -> bool:
-    """Create the network's topics now; False if the broker is unreachable (retried at start)."""
-    if not runtime.settings.kafka_enabled:
-        return False
-    try:
-        await runtime.provision(topics_of(network_id))
-        return True
-    except Exception as exc:
-        log.warning("network topics not provisioned", network=network_id, error=str(exc))
-        return False
-
-
 @router.post(
     "/networks",
     status_code=201,
@@ -91,19 +77,17 @@ async def provision_network_topics(runtime: ServiceRuntime, network_id: str) -> 
     summary="Intégrer un réseau d'agences (ops) : crée ses sujets de flux et de réponses",
 )
 async def onboard_network(
-    body: NetworkIn, principal: Ops, idempotency_key: IdempotencyKey, runtime: Runtime
+    body: NetworkIn,
+    principal: Ops,
+    idempotency_key: IdempotencyKey,
+    request: Request,
+    runtime: Runtime,
 ) -> Any:
     async def create(session: Any) -> tuple[dict[str, Any], str]:
-        network, created = await register_network(session, body.id, body.name)
-        if not created:
-            raise ProblemError(
-                409, "Conflit", f"Le réseau {body.id} est déjà intégré.", problem="network-exists"
-            )
+        network = await onboard(session, OnboardNetwork(body.id, body.name), principal)
         return _out(network), f"/v1/networks/{network.id}"
 
-    response = await create_idempotently(
-        runtime, principal, idempotency_key, body.model_dump(mode="json"), create
-    )
+    response = await create_idempotently(runtime, principal, idempotency_key, request, body, create)
     await provision_network_topics(runtime, body.id)
     return response
 
@@ -111,7 +95,7 @@ async def onboard_network(
 @router.get("/networks", response_model=list[NetworkOut], summary="Réseaux intégrés (ops)")
 async def list_networks(_principal: Ops, runtime: Runtime) -> list[dict[str, Any]]:
     async with runtime.session() as session:
-        networks = (await session.scalars(select(Network).order_by(Network.id))).all()
+        networks = await queries.list_networks(session)
     return [_out(network) for network in networks]
 
 
@@ -127,21 +111,6 @@ async def refused_responses(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[str | None, Query()] = None,
 ) -> dict[str, Any]:
-    query = (
-        select(RefusedResponse)
-        .where(RefusedResponse.network_id == network_id)
-        .order_by(RefusedResponse.id.desc())
-    )
-    if cursor:
-        (last_id,) = decode_cursor(cursor, size=1)
-        query = query.where(RefusedResponse.id < int(last_id))
     async with runtime.session() as session:
-        rows = list((await session.scalars(query.limit(limit + 1))).all())
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor([rows[-1].id])
-    return {
-        "items": [RefusedResponseOut.model_validate(r, from_attributes=True) for r in rows],
-        "next_cursor": next_cursor,
-    }
+        page = await queries.refused_responses(session, network_id, cursor=cursor, limit=limit)
+    return page.map(lambda r: RefusedResponseOut.model_validate(r, from_attributes=True))

@@ -6,24 +6,20 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import and_, or_, select
 
-from referral.api.dependencies import CounsellorOrOps, Runtime, create_idempotently
+from referral.api.deps import CounsellorOrOps, Runtime, create_idempotently
 from referral.api.referrals import DEPARTEMENT_PATTERN
 from referral.domain import HardToFillSource
 from referral.models import JobOffer
-from referral.referentials import rome_codes
-from referral.use_cases import OfferInput, create_offer, not_found
+from referral.use_cases import queries
+from referral.use_cases.offers import OfferInput, create_offer
+from shared import referentials
 from shared.contracts.referral import ROME_CODE_PATTERN
 from shared.contracts.vocabulary import ContractType
 from shared.http.idempotency import IdempotencyKey
-from shared.http.pagination import (
-    Page,
-    decode_time_cursor,
-    encode_time_cursor,
-)
+from shared.http.pagination import Page
 
 router = APIRouter(prefix="/v1", tags=["offers"])
 
@@ -72,7 +68,7 @@ def offer_out(offer: JobOffer) -> dict[str, Any]:
         id=offer.id,
         title=offer.title,
         rome_code=offer.rome_code,
-        rome_label=rome_codes().get(offer.rome_code, ""),
+        rome_label=referentials.rome_label(offer.rome_code) or "",
         departement=offer.departement,
         region=offer.region,
         contract_type=offer.contract_type,
@@ -90,15 +86,17 @@ def offer_out(offer: JobOffer) -> dict[str, Any]:
 
 @router.post("/offers", status_code=201, response_model=OfferOut, summary="Enregistrer une offre")
 async def create_offer_route(
-    body: OfferIn, principal: CounsellorOrOps, idempotency_key: IdempotencyKey, runtime: Runtime
+    body: OfferIn,
+    principal: CounsellorOrOps,
+    idempotency_key: IdempotencyKey,
+    request: Request,
+    runtime: Runtime,
 ) -> Any:
     async def create(session: Any) -> tuple[dict[str, Any], str]:
         offer = await create_offer(session, OfferInput(**body.model_dump()), principal)
         return offer_out(offer), f"/v1/offers/{offer.id}"
 
-    return await create_idempotently(
-        runtime, principal, idempotency_key, body.model_dump(mode="json"), create
-    )
+    return await create_idempotently(runtime, principal, idempotency_key, request, body, create)
 
 
 @router.get("/offers", response_model=Page[OfferOut], summary="Lister les offres")
@@ -112,36 +110,22 @@ async def list_offers(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query()] = None,
 ) -> dict[str, object]:
-    query = select(JobOffer).order_by(JobOffer.created_at.desc(), JobOffer.id.desc())
-    for column, value in (
-        (JobOffer.rome_code, rome_code),
-        (JobOffer.departement, departement),
-        (JobOffer.region, region),
-        (JobOffer.hard_to_fill, hard_to_fill),
-    ):
-        if value is not None:
-            query = query.where(column == value)
-    if cursor:
-        created, last = decode_time_cursor(cursor)
-        query = query.where(
-            or_(
-                JobOffer.created_at < created,
-                and_(JobOffer.created_at == created, JobOffer.id < last),
-            )
-        )
     async with runtime.session() as session:
-        rows = list(await session.scalars(query.limit(limit + 1)))
-    next_cursor = None
-    if len(rows) > limit:
-        last_row = rows[limit - 1]
-        next_cursor = encode_time_cursor(last_row.created_at, last_row.id)
-    return {"items": [offer_out(row) for row in rows[:limit]], "next_cursor": next_cursor}
+        page = await queries.list_offers(
+            session,
+            principal,
+            rome_code=rome_code,
+            departement=departement,
+            region=region,
+            hard_to_fill=hard_to_fill,
+            cursor=cursor,
+            limit=limit,
+        )
+    return page.map(offer_out)
 
 
 @router.get("/offers/{offer_id}", response_model=OfferOut)
 async def get_offer(offer_id: uuid.UUID, principal: CounsellorOrOps, runtime: Runtime) -> Any:
     async with runtime.session() as session:
-        offer = await session.get(JobOffer, offer_id)
-    if offer is None:
-        raise not_found(f"Offre {offer_id}")
+        offer = await queries.get_offer(session, principal, offer_id)
     return offer_out(offer)

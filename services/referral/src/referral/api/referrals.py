@@ -4,46 +4,34 @@ withdraw with a reason. A counsellor sees the referrals of their own structure; 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
-from sqlalchemy import Select, and_, or_, select
-from sqlalchemy.orm import selectinload
 
-from referral.api.dependencies import (
+from referral.api.deps import (
     Counsellor,
     CounsellorOrOps,
     Runtime,
     Settings,
     create_idempotently,
 )
-from referral.domain import (
-    Action,
-    LoggedSchemeEvent,
-    LoggedTransition,
-    PriorityPublic,
-    ReferralStatus,
-    build_timeline,
-)
-from referral.models import Referral, ReferralSchemeEvent
-from referral.use_cases import (
-    JobSeekerInput,
+from referral.domain import PriorityPublic, ReferralStatus
+from referral.models import Referral
+from referral.use_cases import queries
+from referral.use_cases.job_seekers import JobSeekerInput
+from referral.use_cases.referrals import (
     SendReferral,
+    WithdrawReferral,
+    open_referral_conflict,
     send_referral,
     withdraw_referral,
 )
-from shared.auth.tokens import Principal, Role
 from shared.contracts.referral import ROME_CODE_PATTERN
 from shared.contracts.vocabulary import ContractType, DeclineReason
 from shared.http.idempotency import IdempotencyKey
-from shared.http.pagination import (
-    Page,
-    decode_time_cursor,
-    encode_time_cursor,
-)
-from shared.http.problems import ProblemError
+from shared.http.pagination import Page
 
 router = APIRouter(prefix="/v1", tags=["referrals"])
 
@@ -223,6 +211,7 @@ async def create_referral(
     body: ReferralIn,
     principal: Counsellor,
     idempotency_key: IdempotencyKey,
+    request: Request,
     runtime: Runtime,
     settings: Settings,
 ) -> Any:
@@ -245,25 +234,21 @@ async def create_referral(
             session,
             command,
             principal,
-            source=settings.event_source,
             senior_age=settings.senior_age,
             answer_within=settings.expiry_delay,
         )
         return referral_out(referral), f"/v1/referrals/{referral.id}"
 
     return await create_idempotently(
-        runtime, principal, idempotency_key, body.model_dump(mode="json"), create
+        runtime,
+        principal,
+        idempotency_key,
+        request,
+        body,
+        create,
+        # The partial unique index caught two referrals sent at the same moment.
+        on_conflict=open_referral_conflict(),
     )
-
-
-def _visible(query: Select[Any], principal: Principal) -> Select[Any]:
-    if principal.role is Role.COUNSELLOR:
-        return query.where(Referral.structure_code == principal.ft_structure)
-    return query
-
-
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
 @router.get("/referrals", response_model=Page[ReferralOut], summary="Lister les orientations")
@@ -284,44 +269,22 @@ async def list_referrals(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query()] = None,
 ) -> dict[str, object]:
-    query = _visible(select(Referral), principal).order_by(
-        Referral.created_at.desc(), Referral.id.desc()
+    filters = queries.ReferralFilters(
+        status=status,
+        agency_id=agency_id,
+        network_id=network_id,
+        departement=departement,
+        region=region,
+        rome_code=rome_code,
+        priority_public=priority_public,
+        job_seeker_id=job_seeker_id,
+        offer_id=offer_id,
+        sent_from=sent_from,
+        sent_to=sent_to,
     )
-    if status:
-        query = query.where(Referral.status.in_([s.value for s in status]))
-    for column, value in (
-        (Referral.agency_id, agency_id),
-        (Referral.network_id, network_id),
-        (Referral.departement, departement),
-        (Referral.region, region),
-        (Referral.rome_code, rome_code),
-        (Referral.job_seeker_id, job_seeker_id),
-        (Referral.offer_id, offer_id),
-    ):
-        if value is not None:
-            query = query.where(column == value)
-    if priority_public is not None:
-        query = query.where(getattr(Referral, f"public_{priority_public.value}").is_(True))
-    if sent_from is not None:
-        query = query.where(Referral.created_at >= _day_start(sent_from))
-    if sent_to is not None:
-        query = query.where(Referral.created_at < _day_start(sent_to + timedelta(days=1)))
-    if cursor:
-        created, last = decode_time_cursor(cursor)
-        query = query.where(
-            or_(
-                Referral.created_at < created,
-                and_(Referral.created_at == created, Referral.id < last),
-            )
-        )
     async with runtime.session() as session:
-        rows = list((await session.scalars(query.limit(limit + 1))).all())
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last_row = rows[-1]
-        next_cursor = encode_time_cursor(last_row.created_at, last_row.id)
-    return {"items": [referral_out(row) for row in rows], "next_cursor": next_cursor}
+        page = await queries.list_referrals(session, principal, filters, cursor=cursor, limit=limit)
+    return page.map(referral_out)
 
 
 @router.get(
@@ -333,30 +296,8 @@ async def get_referral(
     referral_id: uuid.UUID, principal: CounsellorOrOps, runtime: Runtime
 ) -> dict[str, object]:
     async with runtime.session() as session:
-        referral = await session.scalar(
-            _visible(select(Referral), principal)
-            .where(Referral.id == referral_id)
-            .options(selectinload(Referral.transitions))
-        )
-        scheme_events = (
-            list(
-                await session.scalars(
-                    select(ReferralSchemeEvent)
-                    .where(ReferralSchemeEvent.referral_id == referral_id)
-                    .order_by(ReferralSchemeEvent.id)
-                )
-            )
-            if referral is not None
-            else []
-        )
-    if referral is None:
-        # A counsellor of another structure learns nothing, not even that it exists.
-        raise ProblemError(404, "Ressource introuvable", f"Orientation {referral_id} introuvable.")
+        referral, timeline = await queries.referral_with_timeline(session, principal, referral_id)
     detail = referral_out(referral)
-    timeline = build_timeline(
-        [_logged_transition(t) for t in referral.transitions],
-        [_logged_scheme_event(e) for e in scheme_events],
-    )
     detail["timeline"] = [
         TimelineEntryOut(
             kind=entry.kind, occurred_at=entry.occurred_at, label=entry.label, **entry.payload
@@ -364,36 +305,6 @@ async def get_referral(
         for entry in timeline
     ]
     return detail
-
-
-def _logged_transition(t: Any) -> LoggedTransition:
-    reason_label = None
-    if t.action == Action.DECLINE.value and t.reason:
-        reason_label = DeclineReason(t.reason).label
-    return LoggedTransition(
-        occurred_at=t.occurred_at,
-        label=Action(t.action).label,
-        payload={
-            "from_status": t.from_status,
-            "to_status": t.to_status,
-            "to_status_label": ReferralStatus(t.to_status).label,
-            "action": t.action,
-            "actor": t.actor,
-            "actor_id": t.actor_id,
-            "comment": t.comment,
-            "reason": t.reason,
-            "reason_label": reason_label,
-            "details": t.details,
-        },
-    )
-
-
-def _logged_scheme_event(e: ReferralSchemeEvent) -> LoggedSchemeEvent:
-    return LoggedSchemeEvent(
-        occurred_at=e.occurred_at,
-        label=e.label,
-        payload={"scheme": e.scheme, "event_type": e.event_type, "details": e.data},
-    )
 
 
 @router.post(
@@ -406,10 +317,11 @@ async def withdraw(
     body: WithdrawIn,
     principal: Counsellor,
     runtime: Runtime,
-    settings: Settings,
 ) -> dict[str, object]:
     async with runtime.database.transaction() as session:
         referral = await withdraw_referral(
-            session, referral_id, body.reason, principal, source=settings.event_source
+            session,
+            WithdrawReferral(referral_id, body.reason),
+            principal,
         )
         return referral_out(referral)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import shared.db.tables
-from referral.referentials import departements
+from shared.referentials import departements
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -162,8 +162,12 @@ def upgrade() -> None:
     agencies = sa.table(
         "agencies", sa.column("departement", sa.String), sa.column("region", sa.String)
     )
-    for code, (_name, region) in departements().items():
-        op.execute(agencies.update().where(agencies.c.departement == code).values(region=region))
+    for code, departement in departements().items():
+        op.execute(
+            agencies.update()
+            .where(agencies.c.departement == code)
+            .values(region=departement.region_code)
+        )
     op.execute(agencies.update().where(agencies.c.region.is_(None)).values(region=""))
     with op.batch_alter_table("agencies", schema=None) as batch_op:
         batch_op.alter_column("region", existing_type=sa.String(length=3), nullable=False)

@@ -1,0 +1,99 @@
+"""The referrals this service follows (``KnownReferral``, learnt from ``referral.events``) and what
+their news does here: a placement closes the loop on the schemes of the referral, a decline for
+lacking skills gets a pathway proposal, a withdrawal or an expiry makes pending conventions
+obsolete. Driven by the consumers (``consumers.py``); the caller is the referral service."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dispositifs.domain.pathway import ProposalTrigger
+from dispositifs.models import KnownReferral
+from dispositifs.settings import DispositifsSettings
+from dispositifs.use_cases import immersion_intake, outcomes, pathways
+from shared.contracts.referral import ReferralSent, ReferralStatusChanged
+from shared.contracts.vocabulary import DeclineReason
+
+#: ``to_status`` of ``referral.status_changed`` meaning a placement started.
+PLACED = "placed"
+DECLINED = "declined"
+
+
+async def learn_referral(session: AsyncSession, data: ReferralSent) -> None:
+    """A referral was sent: it becomes known here, once."""
+    if await session.get(KnownReferral, data.referral_id) is not None:
+        return  # the same referral under another event id: nothing new to learn
+    session.add(
+        KnownReferral(
+            referral_id=data.referral_id,
+            job_seeker_id=data.job_seeker_id,
+            agency_id=data.agency_id,
+            network_id=data.network_id,
+            rome_code=data.rome_code,
+            departement=data.departement,
+            structure_code=data.structure_code,
+            sent_at=data.sent_at,
+            recorded_at=datetime.now(UTC),
+            offer_id=data.offer_id,
+            status="sent",
+        )
+    )
+
+
+async def follow_status(
+    session: AsyncSession, data: ReferralStatusChanged, settings: DispositifsSettings
+) -> None:
+    """The referral's new status; a placement is credited to its schemes, a decline for lacking
+    skills gets a pathway proposal."""
+    known = await session.get(KnownReferral, data.referral_id)
+    if known is not None:
+        known.status = data.to_status
+    if data.to_status == PLACED:
+        placed_on = data.placement_start_date or data.occurred_at.date()
+        if known is not None:
+            known.placed_on = placed_on
+            known.placement_contract_type = data.contract_type.value if data.contract_type else None
+        await outcomes.record_placement(
+            session,
+            data.referral_id,
+            placed_on=placed_on,
+            contract_type=data.contract_type,
+            settings=settings,
+        )
+    elif (
+        data.to_status == DECLINED
+        and data.decline_reason is DeclineReason.LACKING_SKILLS
+        and known is not None
+    ):
+        await pathways.propose_for_referral(session, known, ProposalTrigger.DECLINED_LACKING_SKILLS)
+
+
+@dataclass(frozen=True)
+class ReferralEnded:
+    """The referral was withdrawn or expired (``status``), ``why`` in French, by this event."""
+
+    referral_id: uuid.UUID
+    status: str
+    why: str
+    event_id: str
+
+
+async def end_referral(
+    session: AsyncSession, command: ReferralEnded, settings: DispositifsSettings
+) -> None:
+    known = await session.get(KnownReferral, command.referral_id)
+    if known is not None:
+        known.status = command.status
+    await immersion_intake.deprecate_for_referral(
+        session, command.referral_id, command.why, settings, event_id=command.event_id
+    )
+
+
+async def close_referral(session: AsyncSession, referral_id: uuid.UUID) -> None:
+    known = await session.get(KnownReferral, referral_id)
+    if known is not None:
+        known.status = "closed"

@@ -1,0 +1,1 @@
+"""What talks to the outside: the broker's topics of each agency network."""

@@ -1,0 +1,200 @@
+"""The convention's indicators, computed from referral facts (plain Python, no I/O).
+
+Definitions (docs/referral.md says the same for people):
+
+- ``referrals_sent``: referrals created in the period (by their sending time).
+- ``acknowledged_within_48h``: the agency's first reaction (any answer, acknowledgement included)
+  came at most ``acknowledgement_hours`` (48) after sending.
+- ``accepted``: the agency accepted the candidate, or placed them without a separate acceptance.
+- ``declined`` and ``declined_by_reason``: declined referrals, by coded reason.
+- ``median_hours_to_first_answer``: median delay from sending to the first reaction.
+- ``placements``: the candidate started working; ``durable_placements``: CDI, CDI intérimaire or a
+  contract of ``durable_contract_months`` (6) months or more (DOMAIN.md, a setting).
+- ``placement_after_<scheme>``: among referrals whose candidate completed an immersion, was
+  evaluated positively in an MRS, or completed a POEI/POEC, those placed (placement reported by
+  the agency, or a hire reported by the dispositifs event). Convention figure for reference: 26 %
+  of positively evaluated MRS candidates were recruited in 2024.
+"""
+
+from __future__ import annotations
+
+import enum
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from referral.domain.placements import is_durable_placement
+from referral.domain.publics import PriorityPublic
+from referral.domain.timeline import Scheme
+from shared.contracts.vocabulary import ContractType, DeclineReason
+
+
+class GroupBy(enum.StrEnum):
+    REGION = "region"
+    DEPARTEMENT = "departement"
+    NETWORK = "network"
+    PRIORITY_PUBLIC = "priority_public"
+    SCHEME = "scheme"
+
+
+NONE_GROUP = "aucun"
+
+
+@dataclass(frozen=True, slots=True)
+class SchemeOutcome:
+    """What the dispositifs events said about one scheme for one referral."""
+
+    #: The referral counts in the scheme's placement rate (completed immersion, positive MRS
+    #: evaluation, completed training).
+    qualifies: bool = False
+    #: The event reported a hire.
+    hired: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralFacts:
+    created_at: datetime
+    region: str | None
+    departement: str | None
+    network_id: str
+    publics: frozenset[PriorityPublic] = frozenset()
+    first_answer_at: datetime | None = None
+    accepted_at: datetime | None = None
+    declined_at: datetime | None = None
+    decline_reason: DeclineReason | None = None
+    placed_at: datetime | None = None
+    contract_type: ContractType | None = None
+    placement_start: date | None = None
+    placement_expected_end: date | None = None
+    #: Every scheme the referral went through (any event), with its outcome.
+    schemes: dict[Scheme, SchemeOutcome] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    acknowledgement_hours: float = 48
+    durable_contract_months: int = 6
+
+
+RATE_SCHEMES = (Scheme.IMMERSION, Scheme.MRS, Scheme.POEI, Scheme.POEC)
+
+
+def measure(facts: Sequence[ReferralFacts], rules: Rules) -> dict[str, Any]:
+    within = timedelta(hours=rules.acknowledgement_hours)
+    answered = [f for f in facts if f.first_answer_at is not None]
+    delays = [
+        (f.first_answer_at - f.created_at).total_seconds() / 3600
+        for f in answered
+        if f.first_answer_at is not None
+    ]
+    declined = [f for f in facts if f.declined_at is not None]
+    by_reason = {reason.value: 0 for reason in DeclineReason}
+    for f in declined:
+        if f.decline_reason is not None:
+            by_reason[f.decline_reason.value] += 1
+    placed = [f for f in facts if f.placed_at is not None]
+    result: dict[str, Any] = {
+        "referrals_sent": len(facts),
+        "acknowledged_within_48h": sum(
+            1
+            for f in answered
+            if f.first_answer_at is not None and f.first_answer_at - f.created_at <= within
+        ),
+        "accepted": sum(1 for f in facts if f.accepted_at is not None or f.placed_at is not None),
+        "declined": len(declined),
+        "declined_by_reason": by_reason,
+        "median_hours_to_first_answer": round(statistics.median(delays), 2) if delays else None,
+        "placements": len(placed),
+        "durable_placements": sum(
+            1
+            for f in placed
+            if is_durable_placement(
+                f.contract_type,
+                f.placement_start,
+                f.placement_expected_end,
+                min_months=rules.durable_contract_months,
+            )
+        ),
+    }
+    for scheme in RATE_SCHEMES:
+        base = [f for f in facts if f.schemes.get(scheme, SchemeOutcome()).qualifies]
+        hits = sum(1 for f in base if f.placed_at is not None or f.schemes[scheme].hired)
+        result[f"placement_after_{scheme.value}"] = {
+            "base": len(base),
+            "placed": hits,
+            "rate": round(hits / len(base), 4) if base else None,
+        }
+    return result
+
+
+def _keys(facts: ReferralFacts, group_by: GroupBy) -> Iterable[str]:
+    if group_by is GroupBy.REGION:
+        return [facts.region or NONE_GROUP]
+    if group_by is GroupBy.DEPARTEMENT:
+        return [facts.departement or NONE_GROUP]
+    if group_by is GroupBy.NETWORK:
+        return [facts.network_id]
+    if group_by is GroupBy.PRIORITY_PUBLIC:
+        # A job seeker in several priority publics counts in each of them.
+        return sorted(p.value for p in facts.publics) or [NONE_GROUP]
+    return sorted(s.value for s in facts.schemes) or [NONE_GROUP]
+
+
+def compute(
+    facts: Sequence[ReferralFacts], rules: Rules, group_by: GroupBy | None = None
+) -> dict[str, Any]:
+    """The totals, and one entry per group when ``group_by`` is given."""
+    result: dict[str, Any] = {"total": measure(facts, rules), "groups": []}
+    if group_by is None:
+        return result
+    buckets: dict[str, list[ReferralFacts]] = {}
+    for f in facts:
+        for key in _keys(f, group_by):
+            buckets.setdefault(key, []).append(f)
+    result["groups"] = [
+        {"group": key, **measure(members, rules)} for key, members in sorted(buckets.items())
+    ]
+    return result
+
+
+# -- CSV ----------------------------------------------------------------------------------------
+
+
+def csv_header() -> list[str]:
+    header = [
+        "group",
+        "referrals_sent",
+        "acknowledged_within_48h",
+        "accepted",
+        "declined",
+        *(f"declined_{reason.value}" for reason in DeclineReason),
+        "median_hours_to_first_answer",
+        "placements",
+        "durable_placements",
+    ]
+    for scheme in RATE_SCHEMES:
+        header += [f"after_{scheme.value}_base", f"after_{scheme.value}_placed"]
+        header.append(f"after_{scheme.value}_rate")
+    return header
+
+
+def csv_row(group: str, metrics: dict[str, Any]) -> list[object]:
+    row: list[object] = [
+        group,
+        metrics["referrals_sent"],
+        metrics["acknowledged_within_48h"],
+        metrics["accepted"],
+        metrics["declined"],
+        *(metrics["declined_by_reason"][reason.value] for reason in DeclineReason),
+        ""
+        if metrics["median_hours_to_first_answer"] is None
+        else metrics["median_hours_to_first_answer"],
+        metrics["placements"],
+        metrics["durable_placements"],
+    ]
+    for scheme in RATE_SCHEMES:
+        rate = metrics[f"placement_after_{scheme.value}"]
+        row += [rate["base"], rate["placed"], "" if rate["rate"] is None else rate["rate"]]
+    return row

@@ -1,0 +1,145 @@
+"""What several use cases share: the refusals they raise, the referential checks, the referral's
+routing fields, staging its events and writing its transition log."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from referral.domain import Action, Actor, ReferralStatus
+from referral.models import OUTBOX, Referral, ReferralTransition
+from shared import referentials
+from shared.contracts.base import EventData
+from shared.contracts.topics import agency_feed
+from shared.db.transition_log import record_transition
+from shared.domain.errors import FieldIssue, InvalidInput, NotFound
+from shared.domain.transitions import Transition
+
+
+def invalid(field_name: str, message: str, detail: str, *, location: str = "body") -> InvalidInput:
+    """A 422 naming the field at fault (``message``) and saying why (``detail``)."""
+    return InvalidInput(detail, errors=[FieldIssue(field_name, message, location)])
+
+
+def not_found(what: str) -> NotFound:
+    return NotFound(f"{what} introuvable.")
+
+
+def check_rome_code(code: str, field_name: str = "rome_code") -> None:
+    if not referentials.is_rome_code(code):
+        raise invalid(
+            field_name, "code ROME inconnu", f"Code ROME {code} inconnu du référentiel ROME 4.0."
+        )
+
+
+def region_of(departement: str, field_name: str = "departement") -> str:
+    region = referentials.region_of(departement)
+    if region is None:
+        raise invalid(field_name, "département inconnu", f"Département {departement} inconnu.")
+    return region
+
+
+def sent_between(first_day: date | None, last_day: date | None) -> list[ColumnElement[bool]]:
+    """Conditions on :class:`Referral`: sent on ``first_day`` or after, on ``last_day`` or
+    before (whole days, UTC)."""
+    conditions = []
+    if first_day is not None:
+        conditions.append(Referral.created_at >= _day_start(first_day))
+    if last_day is not None:
+        conditions.append(Referral.created_at < _day_start(last_day + timedelta(days=1)))
+    return conditions
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+# -- a referral's events and log -----------------------------------------------------------------
+
+
+def routing(referral: Referral) -> dict[str, Any]:
+    """The fields every ``referral.events`` event carries."""
+    return {
+        "referral_id": referral.id,
+        "agency_id": referral.agency_id,
+        "network_id": referral.network_id,
+        "counsellor_id": referral.counsellor_id,
+        "structure_code": referral.structure_code,
+    }
+
+
+async def publish(
+    session: AsyncSession, event: EventData, referral: Referral, at: datetime
+) -> None:
+    """Stage an event on ``referral.events``."""
+    await OUTBOX.stage(session, event, subject=f"referrals/{referral.id}", occurred_at=at)
+
+
+async def publish_to_network(
+    session: AsyncSession, event: EventData, referral: Referral, at: datetime
+) -> None:
+    """Stage an event on the feed of the network the referral is addressed to."""
+    await OUTBOX.stage(
+        session,
+        event,
+        subject=f"referrals/{referral.id}",
+        topic=agency_feed(referral.network_id).name,
+        occurred_at=at,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Logged:
+    """What the transition log keeps of one action besides the states."""
+
+    action: Action
+    actor: Actor
+    actor_id: str
+    occurred_at: datetime
+    comment: str | None = None
+    reason: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    event_id: str | None = None
+
+
+def move(
+    session: AsyncSession,
+    referral: Referral,
+    row: Transition[ReferralStatus],
+    entry: Logged,
+    *,
+    current: ReferralStatus | None,
+) -> ReferralStatus:
+    """Take ``row`` of the lifecycle table (checked by :func:`referral.domain.transition`) on
+    ``referral``: set its status and add its transition-log row."""
+    record_transition(
+        session,
+        referral,
+        row,
+        current=current,
+        log_model=ReferralTransition,
+        aggregate_fk="referral_id",
+        actor=entry.actor,
+        actor_id=entry.actor_id,
+        occurred_at=entry.occurred_at,
+        action=entry.action.value,
+        comment=entry.comment,
+        reason=entry.reason,
+        details=entry.details or None,
+        recorded_at=datetime.now(UTC),
+        event_id=entry.event_id,
+    )
+    if row.target.is_final:
+        referral.finished_at = entry.occurred_at
+    return row.target
+
+
+async def locked_referral(session: AsyncSession, referral_id: uuid.UUID) -> Referral | None:
+    return await session.scalar(
+        select(Referral).where(Referral.id == referral_id).with_for_update()
+    )

@@ -1,0 +1,408 @@
+"""The reads of the referral service: lists with their filters and cursor, one row, a referral's
+timeline, the agency suggestion's candidates (the indicators' facts: :mod:`.indicators`). Every
+read of a referral,
+job seeker, consent, offer or timeline goes through :mod:`referral.access`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from referral import access
+from referral.domain import (
+    Action,
+    LoggedSchemeEvent,
+    LoggedTransition,
+    PriorityPublic,
+    ReferralStatus,
+    TimelineEntry,
+    build_timeline,
+)
+from referral.domain.suggestion import AgencyRecord, Prior, Weights, rank, rome_domain
+from referral.models import (
+    Agency,
+    AgencySpecialisation,
+    Consent,
+    JobOffer,
+    JobSeeker,
+    Network,
+    Referral,
+    ReferralSchemeEvent,
+    ReferralTransition,
+    RefusedResponse,
+)
+from referral.use_cases.common import (
+    check_rome_code,
+    invalid,
+    not_found,
+    region_of,
+    sent_between,
+)
+from shared.auth.tokens import Principal
+from shared.contracts.vocabulary import DeclineReason
+from shared.http.pagination import KeysetPage, decode_cursor, encode_cursor, fetch_page
+
+# -- referrals -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralFilters:
+    status: Sequence[ReferralStatus] | None = None
+    agency_id: str | None = None
+    network_id: str | None = None
+    departement: str | None = None
+    region: str | None = None
+    rome_code: str | None = None
+    priority_public: PriorityPublic | None = None
+    job_seeker_id: uuid.UUID | None = None
+    offer_id: uuid.UUID | None = None
+    sent_from: date | None = None
+    sent_to: date | None = None
+
+
+async def list_referrals(
+    session: AsyncSession,
+    principal: Principal,
+    filters: ReferralFilters,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> KeysetPage[Any]:
+    query = select(Referral).where(access.visible_referrals(principal))
+    if filters.status:
+        query = query.where(Referral.status.in_([s.value for s in filters.status]))
+    for column, value in (
+        (Referral.agency_id, filters.agency_id),
+        (Referral.network_id, filters.network_id),
+        (Referral.departement, filters.departement),
+        (Referral.region, filters.region),
+        (Referral.rome_code, filters.rome_code),
+        (Referral.job_seeker_id, filters.job_seeker_id),
+        (Referral.offer_id, filters.offer_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if filters.priority_public is not None:
+        public = filters.priority_public.value
+        query = query.where(getattr(Referral, f"public_{public}").is_(True))
+    query = query.where(*sent_between(filters.sent_from, filters.sent_to))
+    return await fetch_page(
+        session, query, created=Referral.created_at, ident=Referral.id, cursor=cursor, limit=limit
+    )
+
+
+async def referral_with_timeline(
+    session: AsyncSession, principal: Principal, referral_id: uuid.UUID
+) -> tuple[Referral, list[TimelineEntry]]:
+    referral = await session.scalar(
+        select(Referral)
+        .where(Referral.id == referral_id, access.visible_referrals(principal))
+        .options(selectinload(Referral.transitions))
+    )
+    if referral is None:
+        # A counsellor of another structure learns nothing, not even that it exists.
+        raise not_found(f"Orientation {referral_id}")
+    scheme_events = await session.scalars(
+        select(ReferralSchemeEvent)
+        .where(ReferralSchemeEvent.referral_id == referral_id)
+        .order_by(ReferralSchemeEvent.id)
+    )
+    timeline = build_timeline(
+        [_logged_transition(t) for t in referral.transitions],
+        [_logged_scheme_event(e) for e in scheme_events],
+    )
+    return referral, timeline
+
+
+def _logged_transition(t: ReferralTransition) -> LoggedTransition:
+    reason_label = None
+    if t.action == Action.DECLINE.value and t.reason:
+        reason_label = DeclineReason(t.reason).label
+    return LoggedTransition(
+        occurred_at=t.occurred_at,
+        label=Action(t.action).label,
+        payload={
+            "from_status": t.from_status,
+            "to_status": t.to_status,
+            "to_status_label": ReferralStatus(t.to_status).label,
+            "action": t.action,
+            "actor": t.actor,
+            "actor_id": t.actor_id,
+            "comment": t.comment,
+            "reason": t.reason,
+            "reason_label": reason_label,
+            "details": t.details,
+        },
+    )
+
+
+def _logged_scheme_event(e: ReferralSchemeEvent) -> LoggedSchemeEvent:
+    return LoggedSchemeEvent(
+        occurred_at=e.occurred_at,
+        label=e.label,
+        payload={"scheme": e.scheme, "event_type": e.event_type, "details": e.data},
+    )
+
+
+# -- job seekers and consents --------------------------------------------------------------------
+
+
+async def list_job_seekers(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    ft_identifier: str | None,
+    last_name: str | None,
+    cursor: str | None,
+    limit: int,
+) -> KeysetPage[Any]:
+    query = select(JobSeeker).where(access.visible_job_seekers(principal)).order_by(JobSeeker.id)
+    if ft_identifier:
+        query = query.where(JobSeeker.ft_identifier == ft_identifier)
+    if last_name:
+        query = query.where(JobSeeker.last_name == last_name)
+    if cursor:
+        (last_id,) = decode_cursor(cursor, size=1)
+        query = query.where(JobSeeker.id > uuid.UUID(str(last_id)))
+    rows = list(await session.scalars(query.limit(limit + 1)))
+    next_cursor = encode_cursor([str(rows[limit - 1].id)]) if len(rows) > limit else None
+    return KeysetPage(rows[:limit], next_cursor)
+
+
+async def get_job_seeker(
+    session: AsyncSession, principal: Principal, job_seeker_id: uuid.UUID
+) -> JobSeeker:
+    job_seeker = await session.get(JobSeeker, job_seeker_id)
+    if job_seeker is None or not access.sees_job_seeker(principal, job_seeker):
+        raise not_found(f"Demandeur d'emploi {job_seeker_id}")
+    return job_seeker
+
+
+async def list_consents(
+    session: AsyncSession, principal: Principal, job_seeker_id: uuid.UUID
+) -> list[Consent]:
+    await get_job_seeker(session, principal, job_seeker_id)
+    consents = await session.scalars(
+        select(Consent)
+        .where(Consent.job_seeker_id == job_seeker_id)
+        .order_by(Consent.granted_at, Consent.id)
+    )
+    return [c for c in consents if access.sees_consent(principal, c)]
+
+
+# -- offers --------------------------------------------------------------------------------------
+
+
+async def list_offers(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    rome_code: str | None,
+    departement: str | None,
+    region: str | None,
+    hard_to_fill: bool | None,
+    cursor: str | None,
+    limit: int,
+) -> KeysetPage[Any]:
+    query = select(JobOffer).where(access.visible_offers(principal))
+    for column, value in (
+        (JobOffer.rome_code, rome_code),
+        (JobOffer.departement, departement),
+        (JobOffer.region, region),
+        (JobOffer.hard_to_fill, hard_to_fill),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    return await fetch_page(
+        session, query, created=JobOffer.created_at, ident=JobOffer.id, cursor=cursor, limit=limit
+    )
+
+
+async def get_offer(session: AsyncSession, principal: Principal, offer_id: uuid.UUID) -> JobOffer:
+    offer = await session.get(JobOffer, offer_id)
+    if offer is None or not access.sees_offer(principal, offer):
+        raise not_found(f"Offre {offer_id}")
+    return offer
+
+
+# -- agencies and the suggestion -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AgencyFilters:
+    departement: str | None = None
+    region: str | None = None
+    rome_code: str | None = None
+    network_id: str | None = None
+    active: bool | None = None
+
+
+async def list_agencies(
+    session: AsyncSession, filters: AgencyFilters, *, cursor: str | None, limit: int
+) -> KeysetPage[Any]:
+    query = select(Agency).order_by(Agency.id)
+    for column, value in (
+        (Agency.departement, filters.departement),
+        (Agency.region, filters.region),
+        (Agency.network_id, filters.network_id),
+        (Agency.active, filters.active),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if filters.rome_code:
+        query = query.where(
+            Agency.id.in_(
+                select(AgencySpecialisation.agency_id).where(
+                    AgencySpecialisation.rome_code == filters.rome_code
+                )
+            )
+        )
+    if cursor:
+        (last_id,) = decode_cursor(cursor, size=1)
+        query = query.where(Agency.id > str(last_id))
+    rows = list(await session.scalars(query.limit(limit + 1)))
+    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
+    return KeysetPage(rows[:limit], next_cursor)
+
+
+async def get_agency(session: AsyncSession, agency_id: str) -> Agency:
+    agency = await session.get(Agency, agency_id)
+    if agency is None:
+        raise not_found(f"Agence {agency_id}")
+    return agency
+
+
+@dataclass(frozen=True, slots=True)
+class SuggestAgencies:
+    rome_code: str
+    departement: str | None = None
+    job_seeker_id: uuid.UUID | None = None
+    limit: int = 10
+
+
+async def suggest_agencies(
+    session: AsyncSession,
+    principal: Principal,
+    query: SuggestAgencies,
+    *,
+    weights: Weights,
+    prior: Prior,
+) -> list[dict[str, Any]]:
+    """Rank the active agencies nearby or that know the trade (scoring:
+    :mod:`referral.domain.suggestion`)."""
+    check_rome_code(query.rome_code)
+    departement = query.departement
+    if departement is None and query.job_seeker_id is not None:
+        job_seeker = await session.get(JobSeeker, query.job_seeker_id)
+        if job_seeker is None or not access.sees_job_seeker(principal, job_seeker):
+            raise invalid(
+                "job_seeker_id",
+                "demandeur d'emploi inconnu",
+                f"Demandeur d'emploi {query.job_seeker_id} inconnu.",
+                location="query",
+            )
+        departement = job_seeker.departement
+    if departement is None:
+        raise invalid(
+            "departement",
+            "Field required",
+            "Département obligatoire (ou un demandeur d'emploi dont il est connu).",
+            location="query",
+        )
+    region = region_of(departement)
+    agencies = await _candidate_agencies(session, query.rome_code, region)
+    return rank(
+        agencies,
+        rome_code=query.rome_code,
+        departement=departement,
+        region=region,
+        weights=weights,
+        prior=prior,
+        limit=query.limit,
+    )
+
+
+async def _candidate_agencies(
+    session: AsyncSession, rome_code: str, region: str
+) -> list[AgencyRecord]:
+    """Nearby agencies, and agencies that know the trade wherever they are, with their past
+    results in this service's own data (counted over every referral: figures, not rows)."""
+    same_domain = select(AgencySpecialisation.agency_id).where(
+        AgencySpecialisation.rome_code.startswith(rome_domain(rome_code))
+    )
+    agencies = list(
+        await session.scalars(
+            select(Agency).where(
+                Agency.active.is_(True),
+                or_(Agency.region == region, Agency.id.in_(same_domain)),
+            )
+        )
+    )
+    answered = (
+        (Referral.accepted_at.is_not(None))
+        | (Referral.declined_at.is_not(None))
+        | (Referral.placed_at.is_not(None))
+    )
+    accepted = (Referral.accepted_at.is_not(None)) | (Referral.placed_at.is_not(None))
+    stats = {
+        row.agency_id: row
+        for row in await session.execute(
+            select(
+                Referral.agency_id,
+                func.sum(case((answered, 1), else_=0)).label("answered"),
+                func.sum(case((accepted, 1), else_=0)).label("accepted"),
+                func.sum(case((Referral.placed_at.is_not(None), 1), else_=0)).label("placed"),
+            )
+            .where(Referral.agency_id.in_([a.id for a in agencies]))
+            .group_by(Referral.agency_id)
+        )
+    }
+    records = []
+    for agency in agencies:
+        row = stats.get(agency.id)
+        records.append(
+            AgencyRecord(
+                id=agency.id,
+                name=agency.name,
+                network_id=agency.network_id,
+                departement=agency.departement,
+                region=agency.region,
+                rome_codes=frozenset(agency.rome_codes),
+                answered=int(row.answered or 0) if row else 0,
+                accepted=int(row.accepted or 0) if row else 0,
+                placed=int(row.placed or 0) if row else 0,
+            )
+        )
+    return records
+
+
+# -- networks (ops) ------------------------------------------------------------------------------
+
+
+async def list_networks(session: AsyncSession) -> list[Network]:
+    return list(await session.scalars(select(Network).order_by(Network.id)))
+
+
+async def refused_responses(
+    session: AsyncSession, network_id: str, *, cursor: str | None, limit: int
+) -> KeysetPage[Any]:
+    """The audit log of a network's refused answers, newest first."""
+    query = (
+        select(RefusedResponse)
+        .where(RefusedResponse.network_id == network_id)
+        .order_by(RefusedResponse.id.desc())
+    )
+    if cursor:
+        (last_id,) = decode_cursor(cursor, size=1)
+        query = query.where(RefusedResponse.id < int(last_id))
+    rows = list(await session.scalars(query.limit(limit + 1)))
+    if len(rows) <= limit:
+        return KeysetPage(rows, None)
+    return KeysetPage(rows[:limit], encode_cursor([rows[limit - 1].id]))

@@ -1,0 +1,344 @@
+"""Referrals as counsellors make them: send one to an agency (the agency's network learns of it on
+its own feed, with the job seeker's identity only as consented), withdraw one with a reason."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from referral import access
+from referral.domain import (
+    OPEN_STATUSES,
+    Action,
+    Actor,
+    ConsentScope,
+    ReferralStatus,
+    TransitionNotAllowed,
+    transition,
+)
+from referral.domain.errors import ReferralAlreadyOpen, ReferralTransitionRefused
+from referral.models import Agency, JobOffer, JobSeeker, Referral
+from referral.use_cases.common import (
+    Logged,
+    check_rome_code,
+    invalid,
+    locked_referral,
+    move,
+    not_found,
+    publish,
+    publish_to_network,
+    routing,
+)
+from referral.use_cases.job_seekers import (
+    JobSeekerInput,
+    consented_scopes,
+    publics_of,
+    upsert_job_seeker,
+)
+from shared import referentials
+from shared.auth.tokens import Principal
+from shared.contracts.agency_feed import Candidate, ReferralReceived, ReferralWithdrawnFromAgency
+from shared.contracts.referral import ReferralSent, ReferralWithdrawn
+from shared.domain.errors import FieldIssue
+
+
+@dataclass(frozen=True, slots=True)
+class SendReferral:
+    agency_id: str
+    message: str
+    job_seeker: JobSeekerInput | None = None
+    job_seeker_id: uuid.UUID | None = None
+    rome_code: str | None = None
+    offer_id: uuid.UUID | None = None
+    share_identity: bool = False
+    share_rqth: bool = False
+    #: Fields of ``job_seeker`` the caller actually sent (None: all).
+    job_seeker_fields: frozenset[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawReferral:
+    referral_id: uuid.UUID
+    reason: str
+
+
+OPEN_REFERRAL_EXISTS = "referral-already-open"
+
+
+def open_referral_conflict(existing: uuid.UUID | None = None) -> ReferralAlreadyOpen:
+    """One open referral per job seeker, agency and offer (issue 3)."""
+    return ReferralAlreadyOpen(
+        "Une orientation de ce demandeur d'emploi vers cette agence"
+        " (pour cette offre) est déjà en cours.",
+        code=OPEN_REFERRAL_EXISTS,
+        errors=[FieldIssue("agency_id", "orientation déjà en cours vers cette agence")],
+        extra={"existing_referral_id": str(existing)} if existing else None,
+    )
+
+
+# -- send ----------------------------------------------------------------------------------------
+
+
+async def send_referral(
+    session: AsyncSession,
+    command: SendReferral,
+    counsellor: Principal,
+    *,
+    senior_age: int = 50,
+    answer_within: timedelta | None = None,
+) -> Referral:
+    """Check the offer, the trade, the agency, the job seeker and what may be shared; refuse a
+    second open referral; record the referral and its first transition; tell
+    ``referral.events`` and the agency's network."""
+    offer = await _offer_of(session, command)
+    rome_code = _rome_code_of(command, offer)
+    agency = await _open_agency(session, command.agency_id)
+    job_seeker = await _job_seeker_of(session, command, counsellor)
+    await _check_sharing(session, command, job_seeker, agency)
+    await _refuse_second_open_referral(session, job_seeker, agency, offer)
+
+    now = datetime.now(UTC)
+    publics = publics_of(job_seeker, now.date(), senior_age)
+    referral = _new_referral(command, counsellor, job_seeker, agency, offer, rome_code, now)
+    for public in publics:  # the job seeker's priority publics when sent (indicators count so)
+        setattr(referral, f"public_{public.value}", True)
+    session.add(referral)
+    move(
+        session,
+        referral,
+        transition(None, Action.SEND, Actor.COUNSELLOR),
+        Logged(Action.SEND, Actor.COUNSELLOR, counsellor.subject, now, comment=command.message),
+        current=None,
+    )
+    referral.updated_at = now
+    await session.flush()
+    await _announce_sent(session, referral, job_seeker, offer, now, answer_within)
+    return referral
+
+
+async def _offer_of(session: AsyncSession, command: SendReferral) -> JobOffer | None:
+    if command.offer_id is None:
+        return None
+    offer = await session.get(JobOffer, command.offer_id)
+    if offer is None:
+        raise invalid("offer_id", "offre inconnue", f"Offre {command.offer_id} inconnue.")
+    return offer
+
+
+def _rome_code_of(command: SendReferral, offer: JobOffer | None) -> str:
+    """The trade: the command's code, else the offer's; with an offer, the offer's."""
+    rome_code = command.rome_code or (offer.rome_code if offer else None)
+    if rome_code is None:
+        raise invalid("rome_code", "Field required", "Code ROME ou offre obligatoire.")
+    check_rome_code(rome_code)
+    if offer is not None and offer.rome_code != rome_code:
+        raise invalid(
+            "rome_code",
+            "différent du code ROME de l'offre",
+            f"L'offre {offer.id} porte le code ROME {offer.rome_code}, pas {rome_code}.",
+        )
+    return rome_code
+
+
+async def _open_agency(session: AsyncSession, agency_id: str) -> Agency:
+    agency = await session.get(Agency, agency_id)
+    if agency is None:
+        raise invalid("agency_id", "agence inconnue", f"Agence {agency_id} inconnue.")
+    if not agency.active:
+        raise invalid("agency_id", "agence inactive", f"Agence {agency.id} désactivée.")
+    return agency
+
+
+async def _job_seeker_of(
+    session: AsyncSession, command: SendReferral, counsellor: Principal
+) -> JobSeeker:
+    """The job seeker sent with the referral (created or updated), or the one it names."""
+    if command.job_seeker is not None:
+        job_seeker, _ = await upsert_job_seeker(
+            session, command.job_seeker, counsellor, provided=command.job_seeker_fields
+        )
+        return job_seeker
+    if command.job_seeker_id is not None:
+        found = await session.get(JobSeeker, command.job_seeker_id)
+        if found is None or not access.sees_job_seeker(counsellor, found):
+            raise invalid(
+                "job_seeker_id",
+                "demandeur d'emploi inconnu",
+                f"Demandeur d'emploi {command.job_seeker_id} inconnu.",
+            )
+        return found
+    raise invalid("job_seeker", "Field required", "job_seeker ou job_seeker_id obligatoire.")
+
+
+async def _check_sharing(
+    session: AsyncSession, command: SendReferral, job_seeker: JobSeeker, agency: Agency
+) -> None:
+    """Personal data leaves only with the job seeker's recorded consent for this agency; RQTH is
+    health data (CNIL, RGPD art. 9): explicit consent, never by default."""
+    scopes = await consented_scopes(session, job_seeker.id, agency.id)
+    if command.share_identity and ConsentScope.IDENTITY not in scopes:
+        raise invalid(
+            "share_identity",
+            "consentement manquant",
+            "Aucun consentement enregistré pour partager l'identité avec cette agence.",
+        )
+    if command.share_rqth:
+        if not job_seeker.rqth:
+            raise invalid(
+                "share_rqth",
+                "pas de RQTH enregistrée",
+                "Le demandeur d'emploi n'a pas de RQTH enregistrée.",
+            )
+        if ConsentScope.RQTH not in scopes:
+            raise invalid(
+                "share_rqth",
+                "consentement explicite manquant",
+                "La RQTH ne se partage qu'avec le consentement explicite du demandeur d'emploi"
+                " pour cette agence.",
+            )
+
+
+async def _refuse_second_open_referral(
+    session: AsyncSession, job_seeker: JobSeeker, agency: Agency, offer: JobOffer | None
+) -> None:
+    """One open referral per job seeker, agency and offer (the database's partial unique
+    indexes catch two sent at the same moment)."""
+    existing = await session.scalar(
+        select(Referral.id).where(
+            Referral.job_seeker_id == job_seeker.id,
+            Referral.agency_id == agency.id,
+            Referral.offer_id.is_(None) if offer is None else Referral.offer_id == offer.id,
+            Referral.status.in_([s.value for s in OPEN_STATUSES]),
+        )
+    )
+    if existing is not None:
+        raise open_referral_conflict(existing)
+
+
+def _new_referral(
+    command: SendReferral,
+    counsellor: Principal,
+    job_seeker: JobSeeker,
+    agency: Agency,
+    offer: JobOffer | None,
+    rome_code: str,
+    now: datetime,
+) -> Referral:
+    return Referral(
+        id=uuid.uuid4(),
+        job_seeker_id=job_seeker.id,
+        agency_id=agency.id,
+        network_id=agency.network_id,
+        offer_id=offer.id if offer else None,
+        rome_code=rome_code,
+        # The territory of the referral: the offer's, else the agency's.
+        departement=offer.departement if offer else agency.departement,
+        region=offer.region if offer else agency.region,
+        message=command.message,
+        counsellor_id=counsellor.subject,
+        structure_code=counsellor.ft_structure,
+        identity_shared=command.share_identity,
+        rqth_shared=command.share_rqth,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+async def _announce_sent(
+    session: AsyncSession,
+    referral: Referral,
+    job_seeker: JobSeeker,
+    offer: JobOffer | None,
+    now: datetime,
+    answer_within: timedelta | None,
+) -> None:
+    await publish(
+        session,
+        ReferralSent(
+            **routing(referral),
+            job_seeker_id=job_seeker.id,
+            rome_code=referral.rome_code,
+            departement=referral.departement,
+            offer_id=referral.offer_id,
+            sent_at=now,
+        ),
+        referral,
+        now,
+    )
+    # The agency's network learns of it on its own feed; identity and RQTH only as consented.
+    candidate = None
+    if referral.identity_shared:
+        candidate = Candidate(
+            ft_identifier=job_seeker.ft_identifier,
+            first_name=job_seeker.first_name,
+            last_name=job_seeker.last_name,
+            email=job_seeker.email,
+            phone=job_seeker.phone,
+            rqth=job_seeker.rqth if referral.rqth_shared else None,
+        )
+    await publish_to_network(
+        session,
+        ReferralReceived(
+            referral_id=referral.id,
+            agency_id=referral.agency_id,
+            network_id=referral.network_id,
+            rome_code=referral.rome_code,
+            rome_label=referentials.rome_label(referral.rome_code),
+            offer_id=referral.offer_id,
+            offer_title=offer.title if offer else None,
+            message=referral.message,
+            structure_code=referral.structure_code,
+            identity_shared=referral.identity_shared,
+            candidate=candidate,
+            sent_at=now,
+            answer_before=now + answer_within if answer_within else None,
+        ),
+        referral,
+        now,
+    )
+
+
+# -- withdraw ------------------------------------------------------------------------------------
+
+
+async def withdraw_referral(
+    session: AsyncSession, command: WithdrawReferral, counsellor: Principal
+) -> Referral:
+    referral = await locked_referral(session, command.referral_id)
+    if referral is None or not access.may_withdraw_referral(counsellor, referral):
+        raise not_found(f"Orientation {command.referral_id}")
+    current = ReferralStatus(referral.status)
+    try:
+        row = transition(current, Action.WITHDRAW, Actor.COUNSELLOR)
+    except TransitionNotAllowed as exc:
+        raise ReferralTransitionRefused(
+            f"Une orientation « {current.label} » ne peut plus être retirée.",
+            extra={"status": current.value},
+        ) from exc
+    now = datetime.now(UTC)
+    reason = command.reason
+    entry = Logged(Action.WITHDRAW, Actor.COUNSELLOR, counsellor.subject, now, reason=reason)
+    move(session, referral, row, entry, current=current)
+    await publish(
+        session,
+        ReferralWithdrawn(**routing(referral), reason=reason, withdrawn_at=now),
+        referral,
+        now,
+    )
+    await publish_to_network(
+        session,
+        ReferralWithdrawnFromAgency(
+            referral_id=referral.id,
+            agency_id=referral.agency_id,
+            network_id=referral.network_id,
+            reason=reason,
+            withdrawn_at=now,
+        ),
+        referral,
+        now,
+    )
+    return referral
