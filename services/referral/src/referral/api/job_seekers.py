@@ -14,7 +14,6 @@ from referral.api.deps import (
     CounsellorOrOps,
     Runtime,
     Settings,
-    create_idempotently,
 )
 from referral.api.referrals import DEPARTEMENT_PATTERN, FT_IDENTIFIER_PATTERN, JobSeekerIn
 from referral.domain import ConsentScope
@@ -30,7 +29,7 @@ from referral.use_cases.job_seekers import (
     withdraw_consent,
 )
 from referral.use_cases.job_seekers import update_job_seeker as change_job_seeker
-from shared.http.idempotency import IdempotencyKey
+from shared.http.idempotency import IdempotencyKey, create_idempotently
 from shared.http.pagination import Page
 
 router = APIRouter(prefix="/v1", tags=["job seekers"])
