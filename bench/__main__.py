@@ -214,6 +214,7 @@ async def main(args: argparse.Namespace) -> None:
         try:
             settings = ServiceSettings(
                 service_name="bench",
+                environment="development",
                 database_url="sqlite+aiosqlite://",
                 kafka_bootstrap_servers=broker.bootstrap_servers,
             )
