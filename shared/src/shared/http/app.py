@@ -160,13 +160,10 @@ def _operations_router(runtime: ServiceRuntime) -> APIRouter:
 
     @router.get("/health/ready", summary="Database, broker and consumers are usable")
     async def ready() -> JSONResponse:
-        checks = await runtime.readiness()
-        ok = all(check.ok for check in checks.values())
-        body = {
-            "status": "ready" if ok else "not_ready",
-            "checks": {name: {"ok": check.ok, **check.detail} for name, check in checks.items()},
-        }
-        return JSONResponse(body, status_code=200 if ok else 503)
+        # 503 only when something is broken; late but working is 200 "degraded", so that a load
+        # balancer keeps a slow instance while the body tells ops what is late.
+        status_code, body = await runtime.readiness_report()
+        return JSONResponse(body, status_code=status_code)
 
     @router.get("/asyncapi.yaml", summary="The event contract (AsyncAPI 3.0, YAML)")
     async def asyncapi_yaml() -> Response:
