@@ -79,7 +79,8 @@ test-cluster: install kafka
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared/src/shared
+	$(VENV)/bin/mypy shared/src/shared services/referral/src/referral/domain \
+		services/dispositifs/src/dispositifs/domain services/notifications/src/notifications/domain
 
 format: install
 	$(VENV)/bin/ruff check --fix .
