@@ -196,6 +196,7 @@ async def main(count: int, samples: int) -> None:
         try:
             settings = ServiceSettings(
                 service_name="bench",
+                environment="development",
                 database_url="sqlite+aiosqlite://",
                 kafka_bootstrap_servers=broker.bootstrap_servers,
             )

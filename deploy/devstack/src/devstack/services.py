@@ -24,6 +24,7 @@ def service_env(
     env = dict(os.environ)
     env[prefix + "DATABASE_URL"] = database_url
     env[prefix + "KAFKA_BOOTSTRAP_SERVERS"] = bootstrap_servers
+    env.setdefault(prefix + "ENVIRONMENT", "development")  # the development secret, explicitly
     for key, value in (extra or {}).items():
         env[prefix + key] = value
     return env
