@@ -43,7 +43,7 @@ from shared import referentials
 from shared.auth.tokens import Principal
 from shared.contracts.agency_feed import Candidate, ReferralReceived, ReferralWithdrawnFromAgency
 from shared.contracts.referral import ReferralSent, ReferralWithdrawn
-from shared.domain.errors import FieldIssue
+from shared.domain.errors import FieldIssue, Forbidden
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +170,13 @@ async def _job_seeker_of(
                 "demandeur d'emploi inconnu",
                 f"Demandeur d'emploi {command.job_seeker_id} inconnu.",
             )
+        if not access.may_refer_job_seeker(counsellor, found):
+            raise Forbidden(
+                "Ce demandeur d'emploi est suivi par une autre structure : vous ne pouvez"
+                " l'orienter qu'après sa prise en charge (partage par cette structure).",
+                code="job-seeker-of-another-organisation",
+                errors=[FieldIssue("job_seeker_id", "suivi par une autre structure")],
+            )
         return found
     raise invalid("job_seeker", "Field required", "job_seeker ou job_seeker_id obligatoire.")
 
@@ -240,7 +247,7 @@ def _new_referral(
         region=offer.region if offer else agency.region,
         message=command.message,
         counsellor_id=counsellor.subject,
-        structure_code=counsellor.ft_structure,
+        structure_code=counsellor.organisation,
         identity_shared=command.share_identity,
         rqth_shared=command.share_rqth,
         created_at=now,
