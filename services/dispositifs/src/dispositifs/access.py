@@ -63,3 +63,9 @@ def indicator_structure(principal: Principal, structure_only: bool) -> str | Non
     """Indicators are counts, not rows: everyone sees every région; a counsellor may narrow
     them to their structure."""
     return _organisation(principal) if structure_only else None
+
+
+def may_replay(principal: Principal, structure_code: str | None, *, row_exists: bool) -> bool:
+    """An Idempotency-Key replay re-checks the row as it is now (not the stored answer): it is
+    replayed only if the row still exists and the caller still sees it."""
+    return row_exists and sees(principal, structure_code)

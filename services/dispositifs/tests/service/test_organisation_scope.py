@@ -116,3 +116,25 @@ async def test_a_cap_emploi_counsellor_works_within_their_own_organisation(
     assert (await client.get(session_url, headers=CAP_EMPLOI)).status_code == 200
     # An agency token sees no counsellor's rows here (the routes refuse the role).
     assert (await client.get(session_url, headers=AGENCY)).status_code == 403
+
+
+async def test_an_idempotent_replay_re_checks_that_the_caller_still_sees_the_row(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    from sqlalchemy import update
+
+    from dispositifs.models import MrsSession
+
+    headers = creating(COUNSELLOR)
+    first = await client.post("/v1/mrs/sessions", json=_mrs_session(), headers=headers)
+    assert first.status_code == 201, first.text
+    again = await client.post("/v1/mrs/sessions", json=_mrs_session(), headers=headers)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    async with app.state.runtime.database.transaction() as session:
+        await session.execute(
+            update(MrsSession)
+            .where(MrsSession.id == uuid.UUID(first.json()["id"]))
+            .values(structure_code="13055")
+        )
+    refused = await client.post("/v1/mrs/sessions", json=_mrs_session(), headers=headers)
+    assert refused.status_code == 404

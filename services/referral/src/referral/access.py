@@ -136,6 +136,11 @@ def may_share_job_seeker(principal: Principal, job_seeker: JobSeeker, reason: st
     return owns_job_seeker(principal, job_seeker) or may_correct_job_seeker(principal, reason)
 
 
+def sees_shares_of(principal: Principal, job_seeker: JobSeeker) -> bool:
+    """Who the record was shared with: its owner and ops."""
+    return principal.role is Role.OPS or owns_job_seeker(principal, job_seeker)
+
+
 def sees_consents_of(principal: Principal, job_seeker: JobSeeker) -> bool:
     """A job seeker's consents are seen by those who see the record in full."""
     return job_seeker_view(principal, job_seeker) is JobSeekerView.FULL

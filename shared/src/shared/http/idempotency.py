@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth.tokens import Principal
 from shared.db.database import Database
 from shared.db.tables import PlatformTables
-from shared.domain.errors import Conflict, DomainError
+from shared.domain.errors import Conflict, DomainError, NotFound
 from shared.http.problems import FieldError, ProblemError
 
 IdempotencyKey = Annotated[
@@ -108,6 +108,8 @@ class IdempotencyStore:
 
 
 Creation = Callable[[AsyncSession], Awaitable[tuple[Any, str]]]
+#: Whether the caller may still see a stored response (re-checked before every replay).
+ReplayCheck = Callable[[AsyncSession, StoredResponse], Awaitable[bool]]
 
 
 def request_identity(
@@ -131,6 +133,7 @@ async def create_once(
     create: Creation,
     *,
     on_conflict: DomainError | None = None,
+    may_replay: ReplayCheck | None = None,
 ) -> Response:
     """Run ``create`` once per (caller, Idempotency-Key).
 
@@ -140,6 +143,10 @@ async def create_once(
     (:func:`request_identity`). When a concurrent request commits first, a unique constraint
     fails this one: if it stored the same key, its response is replayed; otherwise the clash is
     ``on_conflict`` (e.g. "a referral is already open") or a generic 409.
+
+    A replay re-checks access: ``may_replay`` is asked, in a transaction, whether the caller
+    may still see the stored response (the resource may have been shared away, the caller's
+    rights changed since); if not, the replay is a 404 — the stored body is never sent.
     """
     store = IdempotencyStore(tables)
     request_fingerprint = fingerprint(request)
@@ -147,7 +154,7 @@ async def create_once(
         async with database.transaction() as session:
             stored = await store.lookup(session, principal, key, request_fingerprint)
             if stored is not None:
-                return stored.as_response()
+                return await _replay(session, stored, may_replay)
             payload, location = await create(session)
             await store.remember(
                 session,
@@ -161,10 +168,18 @@ async def create_once(
     except IntegrityError as exc:
         async with database.transaction() as session:
             stored = await store.lookup(session, principal, key, request_fingerprint)
-        if stored is not None:
-            return stored.as_response()
+            if stored is not None:
+                return await _replay(session, stored, may_replay)
         raise on_conflict or Conflict(
             "Requête concurrente en conflit (même clé ou même ressource); réessayez.",
             code="concurrent-request",
         ) from exc
     return JSONResponse(payload, status_code=201, headers={"Location": location})
+
+
+async def _replay(
+    session: AsyncSession, stored: StoredResponse, may_replay: ReplayCheck | None
+) -> JSONResponse:
+    if may_replay is not None and not await may_replay(session, stored):
+        raise NotFound("Ressource introuvable.")
+    return stored.as_response()

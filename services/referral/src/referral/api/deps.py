@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral.models import PLATFORM
 from referral.settings import ReferralSettings
+from referral.use_cases.queries import may_still_see
 from shared.auth.tokens import Principal, Role
 from shared.domain.errors import DomainError
 from shared.http.app import RuntimeDep
-from shared.http.idempotency import create_once, request_identity
+from shared.http.idempotency import StoredResponse, create_once, request_identity
 from shared.http.security import require_roles
 from shared.runtime import ServiceRuntime
 
@@ -46,7 +47,12 @@ async def create_idempotently(
 ) -> Response:
     """Run ``create`` once per (caller, Idempotency-Key): the first 201 is stored with the key in
     the same transaction, and a retry gets it again instead of a second resource. A unique
-    constraint that fails under a concurrent request is ``on_conflict`` (or a generic 409)."""
+    constraint that fails under a concurrent request is ``on_conflict`` (or a generic 409). A
+    replay re-checks that the caller may still see what was created (404 otherwise)."""
+
+    async def may_replay(session: AsyncSession, stored: StoredResponse) -> bool:
+        return await may_still_see(session, principal, stored.location)
+
     return await create_once(
         runtime.database,
         PLATFORM,
@@ -55,4 +61,5 @@ async def create_idempotently(
         request_identity(request, body),
         create,
         on_conflict=on_conflict,
+        may_replay=may_replay,
     )

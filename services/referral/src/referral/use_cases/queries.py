@@ -5,6 +5,7 @@ job seeker, consent, offer or timeline goes through :mod:`referral.access`."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -227,6 +228,38 @@ async def list_consents(
         job_seeker_id=job_seeker_id,
     )
     return [c for c in consents if access.sees_consent(principal, c)]
+
+
+# -- replays of a creation ----------------------------------------------------------------------
+
+_CREATED = re.compile(
+    r"^/v1/(?P<kind>referrals|job-seekers|offers|agencies|networks)/(?P<id>[^/]+)"
+    r"(?:/(?P<sub>consents|shares)/[^/]+)?$"
+)
+
+
+async def may_still_see(session: AsyncSession, principal: Principal, location: str | None) -> bool:
+    """Whether the caller may still see what a stored creation answered (its ``Location``),
+    re-checked through the access policy before an Idempotency-Key replay."""
+    match = _CREATED.match(location or "")
+    if match is None:
+        return False
+    kind, ident = match["kind"], match["id"]
+    if kind in ("offers", "agencies", "networks"):
+        return True  # no personal data: the route's role check is the policy
+    try:
+        row_id = uuid.UUID(ident)
+    except ValueError:
+        return False
+    if kind == "referrals":
+        referral = await session.get(Referral, row_id)
+        return referral is not None and access.sees_referral(principal, referral)
+    job_seeker = await session.get(JobSeeker, row_id)
+    if job_seeker is None:
+        return False
+    if match["sub"] == "shares":
+        return access.sees_shares_of(principal, job_seeker)
+    return access.job_seeker_view(principal, job_seeker) is access.JobSeekerView.FULL
 
 
 # -- offers --------------------------------------------------------------------------------------
