@@ -21,7 +21,7 @@ def create_app(settings: ReferralSettings | None = None) -> FastAPI:
         settings,
         tables=PLATFORM,
         produces=[REFERRAL_EVENTS],
-        consumers=consumers(),
+        consumers=consumers(settings),
         jobs=jobs(settings),
         dynamic_topics=lambda rt: all_network_topics(rt.database),
     )
