@@ -23,6 +23,7 @@ from shared.db.database import Database
 from shared.db.tables import PlatformTables
 from shared.domain.errors import Conflict, DomainError, NotFound
 from shared.http.problems import FieldError, ProblemError
+from shared.runtime import ServiceRuntime
 
 IdempotencyKey = Annotated[
     str,
@@ -110,6 +111,8 @@ class IdempotencyStore:
 Creation = Callable[[AsyncSession], Awaitable[tuple[Any, str]]]
 #: Whether the caller may still see a stored response (re-checked before every replay).
 ReplayCheck = Callable[[AsyncSession, StoredResponse], Awaitable[bool]]
+#: A service's replay check: may ``principal`` still see what the stored ``Location`` names?
+ServiceReplayCheck = Callable[[AsyncSession, Principal, str | None], Awaitable[bool]]
 
 
 def request_identity(
@@ -183,3 +186,39 @@ async def _replay(
     if may_replay is not None and not await may_replay(session, stored):
         raise NotFound("Ressource introuvable.")
     return stored.as_response()
+
+
+async def create_idempotently(
+    runtime: ServiceRuntime,
+    principal: Principal,
+    key: str,
+    request: Request,
+    body: BaseModel | Mapping[str, Any] | None,
+    create: Creation,
+    *,
+    on_conflict: DomainError | None = None,
+    may_replay: ReplayCheck | None = None,
+) -> Response:
+    """:func:`create_once` in a route: the service's store and tables, the request's identity.
+
+    A replay re-checks access: ``may_replay``, else the service's own check installed on the app
+    (``app.state.replay_check(session, principal, location) -> bool``, the service's access
+    policy re-loading what the stored ``Location`` names)."""
+    service_check: ServiceReplayCheck | None = getattr(request.app.state, "replay_check", None)
+    if may_replay is None and service_check is not None:
+        check = service_check
+
+        async def service_replay(session: AsyncSession, stored: StoredResponse) -> bool:
+            return await check(session, principal, stored.location)
+
+        may_replay = service_replay
+    return await create_once(
+        runtime.database,
+        runtime.tables,
+        principal,
+        key,
+        request_identity(request, body),
+        create,
+        on_conflict=on_conflict,
+        may_replay=may_replay,
+    )

@@ -17,7 +17,6 @@ from referral.api.deps import (
     CounsellorOrOps,
     Runtime,
     Settings,
-    create_idempotently,
 )
 from referral.api.referrals import DEPARTEMENT_PATTERN, FT_IDENTIFIER_PATTERN, JobSeekerIn
 from referral.domain import ConsentScope
@@ -36,7 +35,7 @@ from referral.use_cases.job_seekers import (
 )
 from referral.use_cases.job_seekers import update_job_seeker as change_job_seeker
 from shared.auth.tokens import OrganisationKind
-from shared.http.idempotency import IdempotencyKey
+from shared.http.idempotency import IdempotencyKey, create_idempotently
 from shared.http.pagination import Page
 
 router = APIRouter(prefix="/v1", tags=["job seekers"])
