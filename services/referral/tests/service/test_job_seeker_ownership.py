@@ -250,3 +250,27 @@ async def test_every_read_and_change_is_audited_and_only_ops_read_the_audit(
     for caller in (PARIS, AGENCY):
         assert (await client.get("/v1/audit/personal-data", headers=caller)).status_code == 403
     assert (await client.get("/v1/audit/personal-data")).status_code == 401
+
+
+async def test_identity_sent_on_an_agency_feed_is_audited_as_an_export(
+    client: httpx.AsyncClient,
+) -> None:
+    seeker = await _paris_seeker(client)
+    consent = await client.post(
+        f"/v1/job-seekers/{seeker['id']}/consents",
+        json={"agency_id": "agc-interim-nord-lille", "scope": "identity"},
+        headers={**PARIS, **_key()},
+    )
+    assert consent.status_code == 201, consent.text
+    referral = await client.post(
+        "/v1/referrals",
+        json=_referral(job_seeker_id=seeker["id"], share_identity=True),
+        headers={**PARIS, **_key()},
+    )
+    assert referral.status_code == 201, referral.text
+    audit = await client.get("/v1/audit/personal-data", params={"action": "export"}, headers=OPS)
+    rows = audit.json()["items"]
+    assert [(r["resource"], r["resource_id"], r["job_seeker_id"]) for r in rows] == [
+        ("referral", referral.json()["id"], seeker["id"])
+    ]
+    assert "agc-interim-nord-lille" in rows[0]["reason"]

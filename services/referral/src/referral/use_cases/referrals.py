@@ -22,6 +22,7 @@ from referral.domain import (
 )
 from referral.domain.errors import ReferralAlreadyOpen, ReferralTransitionRefused
 from referral.models import Agency, JobOffer, JobSeeker, Referral
+from referral.use_cases.audit import record_access
 from referral.use_cases.common import (
     Logged,
     check_rome_code,
@@ -117,6 +118,21 @@ async def send_referral(
     referral.updated_at = now
     await session.flush()
     await _announce_sent(session, referral, job_seeker, offer, now, answer_within)
+    # Identity on an agency's feed is an export of personal data: audited (issue 10, item 9).
+    await record_access(
+        session,
+        counsellor,
+        action="export" if referral.identity_shared else "refer",
+        resource="referral",
+        resource_id=referral.id,
+        job_seeker_id=job_seeker.id,
+        reason=(
+            f"identité transmise à l'agence {agency.id}"
+            + (" avec la RQTH" if referral.rqth_shared else "")
+            if referral.identity_shared
+            else f"orientation vers l'agence {agency.id}, sans identité"
+        ),
+    )
     return referral
 
 
