@@ -290,3 +290,12 @@ async def test_a_patch_field_may_be_omitted_but_not_null(client: httpx.AsyncClie
     [error] = response.json()["errors"]
     assert (error["field"], error["location"]) == ("convention_id", "path")
     assert error["message"].startswith("Identifiant UUID attendu")
+
+
+def test_a_custom_error_of_ours_keeps_its_own_french_message() -> None:
+    from shared.http.validation import describe
+
+    error = {"type": "coop_text_screened", "loc": ("body", "message"), "msg": "Texte refusé."}
+    assert describe(error, {"message": "…"}) == ("body", "message", "Texte refusé.")
+    unmapped_builtin = {"type": "callable_type", "loc": ("body", "x"), "msg": "Input should be…"}
+    assert describe(unmapped_builtin, {"x": 1})[2] == "Valeur invalide."

@@ -11,7 +11,8 @@ are English and whose ``loc`` mixes the client's names with pydantic's own (unio
   (``job_seeker.ft_identifier``, ``items[2].code``); a name pydantic added that is not in the body
   is left out; a body that is not JSON at all is field ``body``;
 - ``message`` is French, from the error's type and context (limits, pattern, allowed values); a
-  message a validator wrote itself (``ValueError("…")``) is kept as written.
+  message a validator wrote itself (``ValueError("…")``, or a ``PydanticCustomError`` of a type
+  of ours, as ``shared.privacy`` raises) is kept as written.
 
 :data:`Omittable` is for the fields of a partial update (PATCH) that may be left out but not set
 to ``null``: ``prescriber: Omittable[PrescriberIn] = None``.
@@ -20,10 +21,10 @@ to ``null``: ``prescriber: Omittable[PrescriberIn] = None``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, get_args
 
 from pydantic import BeforeValidator
-from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError, core_schema
 
 T = TypeVar("T")
 
@@ -130,6 +131,10 @@ MESSAGES: dict[str, str] = {
     "recursion_depth_exceeded": "Structure trop profondément imbriquée.",
 }
 
+#: pydantic's own error types (English messages); any other type is a ``PydanticCustomError``
+#: raised by our code (``shared.privacy``…), whose message is already written for people.
+PYDANTIC_ERROR_TYPES = frozenset(get_args(core_schema.ErrorType))
+
 #: Types that mean "a value of another kind was expected": a ``null`` there gets its own message.
 _TYPE_ERRORS = frozenset(name for name in MESSAGES if name.endswith(("_type", "_parsing")))
 
@@ -174,6 +179,8 @@ def message(error: Mapping[str, Any]) -> str:
         return _custom_message(error, ctx)
     template = MESSAGES.get(kind)
     if template is None:
+        if kind not in PYDANTIC_ERROR_TYPES and error.get("msg"):
+            return str(error["msg"])  # our own custom error: its message is the French one
         return "Valeur invalide."
     try:
         return template.format_map(_FrenchContext(ctx))
