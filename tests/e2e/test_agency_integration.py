@@ -8,6 +8,7 @@ import asyncio
 import json
 import sys
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -141,7 +142,8 @@ async def test_kafka_console_producer_answers_from_the_published_contract_alone(
             {
                 "referral_id": referral["id"],
                 "agency_id": AGENCY,
-                "occurred_at": "2026-11-26T10:00:00Z",
+                # An agency's own clock, with its time zone, close to the broker's.
+                "occurred_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "comment": "Bien reçu, nous appelons la candidate.",
             },
             ensure_ascii=False,

@@ -20,7 +20,8 @@ AGENCY = "agc-interim-nord-lille"
 
 
 async def answer(database: Database, response: a.AgencyResponse) -> None:
-    """As if received on the response topic of the network the referral is addressed to."""
+    """As if received on the response topic of the network the referral is addressed to, at the
+    moment the agency says it happened (the tests date their answers to build indicators)."""
     async with database.transaction() as session:
         referral = await session.get(Referral, response.referral_id)
         await apply_agency_response(
@@ -28,6 +29,7 @@ async def answer(database: Database, response: a.AgencyResponse) -> None:
             response,
             network_id=referral.network_id if referral else None,
             event_id=str(uuid.uuid4()),
+            received_at=response.occurred_at,
         )
 
 

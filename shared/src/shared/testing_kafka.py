@@ -18,7 +18,7 @@ from shared.contracts.topics import TopicSpec
 from shared.db.database import Database
 from shared.db.tables import PlatformTables
 from shared.envelope import CloudEvent
-from shared.messaging.consumer import EventConsumer, HandlerRegistry
+from shared.messaging.consumer import DeadLetterHook, EventConsumer, HandlerRegistry
 from shared.messaging.kafka import make_producer
 from shared.messaging.provisioning import ensure_topics
 from shared.settings import ServiceSettings
@@ -33,6 +33,7 @@ async def running_consumer(
     registry: HandlerRegistry,
     topic: str,
     group: str,
+    on_dead_letter: DeadLetterHook | None = None,
 ) -> AsyncIterator[EventConsumer]:
     spec = TopicSpec(topic, "test topic", partitions=3)
     await ensure_topics(settings, [spec, spec.dead_letter()])
@@ -44,6 +45,7 @@ async def running_consumer(
         tables=tables,
         settings=settings,
         producer_factory=lambda: make_producer(settings, client_id="test-dlq"),
+        on_dead_letter=on_dead_letter,
     )
     task = asyncio.create_task(consumer.run())
     try:

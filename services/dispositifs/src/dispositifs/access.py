@@ -1,15 +1,18 @@
 """Who may read and change which rows of the dispositifs service: its one visibility policy.
 
 Every use case and every query asks here; no router filters rows itself. The rule: a counsellor
-sees and changes what belongs to their France Travail structure (``structure_code``), ops see
-everything. POEC sessions are a branch's training offer, not personal data: every caller sees them.
+sees and changes what belongs to their prescribing organisation (``structure_code``: a France
+Travail structure, a Cap emploi, a mission locale — ``Principal.organisation``), ops see
+everything, any other caller nothing. A candidate or an enrolment names only a referral of the
+caller's own organisation. POEC sessions are a branch's training offer, not personal data: every
+caller sees them.
 """
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import Select
+from sqlalchemy import Select, false
 
 from dispositifs.models import KnownReferral
 from shared.auth.tokens import Principal, Role
@@ -17,16 +20,27 @@ from shared.auth.tokens import Principal, Role
 Q = TypeVar("Q", bound=Select[Any])
 
 
+def _organisation(principal: Principal) -> str | None:
+    """The counsellor's organisation; None for every other role (and then nothing matches)."""
+    return principal.organisation if principal.role is Role.COUNSELLOR else None
+
+
 def sees(principal: Principal, structure_code: str | None) -> bool:
-    """A counsellor sees what belongs to their France Travail structure; ops see everything."""
-    return principal.role is Role.OPS or structure_code == principal.ft_structure
+    """A counsellor sees what belongs to their organisation; ops see everything."""
+    if principal.role is Role.OPS:
+        return True
+    organisation = _organisation(principal)
+    return organisation is not None and structure_code == organisation
 
 
 def visible_rows(query: Q, model: Any, principal: Principal) -> Q:
     """``query`` narrowed to the rows of ``model`` (it has a ``structure_code``) the caller sees."""
     if principal.role is Role.OPS:
         return query
-    return query.where(model.structure_code == principal.ft_structure)
+    organisation = _organisation(principal)
+    if organisation is None:
+        return query.where(false())
+    return query.where(model.structure_code == organisation)
 
 
 def may_link_referral(principal: Principal, known: KnownReferral | None) -> bool:
@@ -35,11 +49,9 @@ def may_link_referral(principal: Principal, known: KnownReferral | None) -> bool
 
 
 def may_register_referral(principal: Principal, known: KnownReferral | None) -> bool:
-    """A referral an MRS candidate or a training enrolment may be registered for.
-
-    Any referral this service knows of, whatever its structure."""
-    # issue 10 tightens this: today a referral of another structure is accepted here.
-    return known is not None
+    """A referral an MRS candidate or a training enrolment may be registered for: one of the
+    caller's organisation (another structure's referral is answered as unknown here)."""
+    return known is not None and sees(principal, known.structure_code)
 
 
 def may_renew(structure_code: str | None, original_structure_code: str | None) -> bool:
@@ -50,4 +62,10 @@ def may_renew(structure_code: str | None, original_structure_code: str | None) -
 def indicator_structure(principal: Principal, structure_only: bool) -> str | None:
     """Indicators are counts, not rows: everyone sees every région; a counsellor may narrow
     them to their structure."""
-    return principal.ft_structure if principal.role is Role.COUNSELLOR and structure_only else None
+    return _organisation(principal) if structure_only else None
+
+
+def may_replay(principal: Principal, structure_code: str | None, *, row_exists: bool) -> bool:
+    """An Idempotency-Key replay re-checks the row as it is now (not the stored answer): it is
+    replayed only if the row still exists and the caller still sees it."""
+    return row_exists and sees(principal, structure_code)

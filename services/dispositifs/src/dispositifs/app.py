@@ -9,6 +9,7 @@ from dispositifs.consumers import consumers
 from dispositifs.jobs import jobs
 from dispositifs.models import PLATFORM
 from dispositifs.settings import DispositifsSettings
+from dispositifs.use_cases.queries import may_still_see
 from shared.contracts.topics import DISPOSITIFS_EVENTS
 from shared.http.app import create_service_app
 from shared.runtime import ServiceRuntime
@@ -23,7 +24,7 @@ def create_app(settings: DispositifsSettings | None = None) -> FastAPI:
         consumers=consumers(settings),
         jobs=jobs(settings),
     )
-    return create_service_app(
+    app = create_service_app(
         runtime,
         title="Dispositifs (PMSMP, MRS, POEI/POEC)",
         description=(
@@ -33,3 +34,6 @@ def create_app(settings: DispositifsSettings | None = None) -> FastAPI:
         version="0.2.0",
         routers=ROUTERS,
     )
+    # An Idempotency-Key replay re-checks, through access.py, that the caller still sees it.
+    app.state.replay_check = may_still_see
+    return app

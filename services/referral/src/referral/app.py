@@ -10,6 +10,7 @@ from referral.consumers import consumers
 from referral.jobs import jobs
 from referral.models import PLATFORM
 from referral.settings import ReferralSettings
+from referral.use_cases.queries import may_still_see
 from shared.contracts.topics import REFERRAL_EVENTS
 from shared.http.app import create_service_app
 from shared.runtime import ServiceRuntime
@@ -21,11 +22,11 @@ def create_app(settings: ReferralSettings | None = None) -> FastAPI:
         settings,
         tables=PLATFORM,
         produces=[REFERRAL_EVENTS],
-        consumers=consumers(),
+        consumers=consumers(settings),
         jobs=jobs(settings),
         dynamic_topics=lambda rt: all_network_topics(rt.database),
     )
-    return create_service_app(
+    app = create_service_app(
         runtime,
         title="Orientations (referral service)",
         description=(
@@ -35,3 +36,6 @@ def create_app(settings: ReferralSettings | None = None) -> FastAPI:
         version="0.2.0",
         routers=ROUTERS,
     )
+    # An Idempotency-Key replay re-checks, through access.py, that the caller still sees it.
+    app.state.replay_check = may_still_see
+    return app

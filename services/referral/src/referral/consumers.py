@@ -11,9 +11,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from referral.domain import Scheme
+from referral.settings import ReferralSettings
 from referral.use_cases.agency_answers import apply_agency_response
 from referral.use_cases.networks import record_refused_response
 from referral.use_cases.scheme_events import (
@@ -30,14 +32,20 @@ from shared.contracts.topics import (
     DISPOSITIFS_EVENTS,
     network_of_responses_topic,
 )
-from shared.messaging.consumer import EventContext, HandlerRegistry
+from shared.messaging.consumer import EventContext, HandlerRegistry, PermanentError
 from shared.runtime import ConsumerSpec
 
 
 def agency_response_handlers(
     network_of: Callable[[str], str | None] = network_of_responses_topic,
+    *,
+    max_clock_skew: timedelta | None = timedelta(hours=24),
 ) -> HandlerRegistry:
-    """``network_of`` tells which network a topic belongs to (tests map their own topics)."""
+    """``network_of`` tells which network a topic belongs to (tests map their own topics).
+
+    Every answer type of ``ANSWER_TYPES`` is applied; anything else on a responses topic (a
+    known event type that is not an answer, e.g. a feed event sent back by an ERP) is refused:
+    dead-lettered, audited and counted like every refusal — never silently skipped."""
     registry = HandlerRegistry()
 
     async def on_answer(context: EventContext[AgencyResponse]) -> None:
@@ -46,10 +54,20 @@ def agency_response_handlers(
             context.data,
             network_id=network_of(context.delivery.topic),
             event_id=context.event.id,
+            received_at=context.delivery.timestamp or datetime.now(UTC),
+            max_clock_skew=max_clock_skew,
+        )
+
+    async def not_an_answer(context: EventContext[Any]) -> None:
+        raise PermanentError(
+            f"{context.event.type} is not an agency answer: a responses topic accepts only "
+            + ", ".join(t.model.event_type for t in ANSWER_TYPES),
+            details={"kind": "not_an_answer"},
         )
 
     for answer_type in ANSWER_TYPES:
         registry.on(answer_type.model)(on_answer)
+    registry.otherwise(not_an_answer)
     return registry
 
 
@@ -150,13 +168,14 @@ def dispositifs_handlers() -> HandlerRegistry:
     return registry
 
 
-def consumers() -> list[ConsumerSpec]:
+def consumers(settings: ReferralSettings | None = None) -> list[ConsumerSpec]:
+    skew = settings.agency_max_clock_skew_seconds if settings else 24 * 3600
     return [
         ConsumerSpec(
             name="referral.agency-responses",
             topics=[],
             pattern=AGENCY_RESPONSES_TOPIC_PATTERN,
-            registry=agency_response_handlers(),
+            registry=agency_response_handlers(max_clock_skew=timedelta(seconds=skew)),
             on_dead_letter=record_refused_response,
         ),
         ConsumerSpec(

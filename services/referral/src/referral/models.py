@@ -19,6 +19,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     Uuid,
     text,
 )
@@ -117,6 +118,11 @@ class JobSeeker(Base):
     structure_code: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    #: The organisations it was shared with ("prise en charge"), read by the access policy.
+    shares: Mapped[list[JobSeekerShare]] = relationship(
+        lazy="selectin", order_by="JobSeekerShare.created_at"
+    )
 
 
 class Consent(Base):
@@ -321,7 +327,11 @@ class RefusedResponse(Base):
     that does not belong to X."""
 
     __tablename__ = "refused_responses"
-    __table_args__ = (Index("ix_refused_responses_network_recorded", "network_id", "recorded_at"),)
+    __table_args__ = (
+        Index("ix_refused_responses_network_recorded", "network_id", "recorded_at"),
+        # One audit row per record: a redelivery (offset commit lost) is not audited twice.
+        UniqueConstraint("topic", "partition", "offset", name="uq_refused_responses_record"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     event_id: Mapped[str | None] = mapped_column(String(64))
@@ -338,3 +348,51 @@ class RefusedResponse(Base):
     reason: Mapped[str] = mapped_column(String(64))
     error: Mapped[str] = mapped_column(Text)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class JobSeekerShare(Base):
+    """A "prise en charge": the organisation that owns a job seeker's record lets another
+    prescribing organisation act on it (see it in full, record consents, refer it). Logged: who
+    shared, from which organisation, why, when."""
+
+    __tablename__ = "job_seeker_shares"
+    __table_args__ = (
+        UniqueConstraint("job_seeker_id", "organisation", name="uq_job_seeker_shares_organisation"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    job_seeker_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("job_seekers.id"), index=True)
+    #: The organisation it is shared with (``shared.auth.tokens.organisation_key``).
+    organisation: Mapped[str] = mapped_column(String(32))
+    shared_by: Mapped[str] = mapped_column(String(255))
+    shared_by_organisation: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PersonalDataAccess(Base):
+    """Audit of personal-data access (issue 10, item 9): every read or change of a job seeker's
+    record, of its consents, and every identity-bearing export — who, from which organisation,
+    what, when, why. Never the personal data itself: ids and codes only."""
+
+    __tablename__ = "personal_data_access"
+    __table_args__ = (
+        Index("ix_personal_data_access_occurred", "occurred_at", "id"),
+        Index("ix_personal_data_access_job_seeker", "job_seeker_id", "occurred_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    subject: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    organisation: Mapped[str | None] = mapped_column(String(32))
+    #: read | list | create | update | share | refer | consent_read | consent_record | …
+    action: Mapped[str] = mapped_column(String(32))
+    #: job_seeker | consent | referral
+    resource: Mapped[str] = mapped_column(String(32))
+    resource_id: Mapped[str | None] = mapped_column(String(64))
+    #: Whose record (no foreign key: the audit outlives the record's erasure).
+    job_seeker_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    #: full | masked, for reads.
+    view: Mapped[str | None] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(500))

@@ -38,6 +38,9 @@ class ReferralSettings(ServiceSettings):
     durable_contract_months: int = Field(default=6, ge=1)
     #: "Acknowledged within 48 h" (issue 3, indicators).
     acknowledgement_hours: float = Field(default=48, gt=0)
+    #: An agency answer whose occurred_at is further than this from the broker's timestamp of
+    #: its record is refused (issue 10: an answer dated 2001 once made a median negative).
+    agency_max_clock_skew_seconds: float = Field(default=24 * 3600, gt=0)
 
     # -- agency suggestion ---------------------------------------------------------------------
     suggestion_weight_specialisation: float = 0.4

@@ -1,9 +1,11 @@
 """Bearer tokens (JWT) and the principal they describe.
 
-Claims: ``sub``; ``role`` (counsellor, agency, ops); scope claims ``ft_structure`` (the counsellor's
-France Travail structure code), ``agency_id`` and ``network_id`` (for agency integrations); ``iss``,
-``aud``, ``exp``, ``iat``. HS256 with a shared secret is for development; production verifies RS256
-with the identity provider's public key (``shared.settings`` refuses anything else at start-up).
+Claims: ``sub``; ``role`` (counsellor, agency, ops); scope claims: the counsellor's prescribing
+organisation, ``org_kind`` (``france_travail``, ``cap_emploi``, ``mission_locale``: the convention's
+axis 3 partners) and ``org_code`` — ``ft_structure`` alone still says a France Travail structure —,
+``agency_id`` and ``network_id`` (for agency integrations); ``iss``, ``aud``, ``exp``, ``iat``.
+HS256 with a shared secret is for development; production verifies RS256 with the identity
+provider's public key (``shared.settings`` refuses anything else at start-up).
 
 Verification fails closed: ``exp`` and ``iat`` are required, a lifetime over the service's
 ``jwt_max_lifetime_seconds`` is refused, and every claim we read must be a string of bounded
@@ -27,17 +29,53 @@ from shared.settings import ServiceSettings
 #: Clock skew tolerated between the identity provider and us, in seconds.
 LEEWAY_SECONDS = 30
 #: Longest accepted value of each claim we read (the stores' columns are sized to match).
-CLAIM_MAX_LENGTH = {"sub": 200, "role": 32, "ft_structure": 64, "agency_id": 64, "network_id": 64}
+CLAIM_MAX_LENGTH = {
+    "sub": 200,
+    "role": 32,
+    "ft_structure": 32,
+    "org_kind": 32,
+    "org_code": 16,
+    "agency_id": 64,
+    "network_id": 64,
+}
 #: Longest :attr:`Principal.key` (the idempotency records' column).
 PRINCIPAL_KEY_MAX_LENGTH = 255
 #: Claims that scope a principal to an organisation; optional, but strings when present.
-SCOPE_CLAIMS = ("ft_structure", "agency_id", "network_id")
+SCOPE_CLAIMS = ("ft_structure", "org_kind", "org_code", "agency_id", "network_id")
 
 
 class Role(enum.StrEnum):
     COUNSELLOR = "counsellor"
     AGENCY = "agency"
     OPS = "ops"
+
+
+class OrganisationKind(enum.StrEnum):
+    """The prescribing organisations of the convention (axis 3): a counsellor belongs to one."""
+
+    FRANCE_TRAVAIL = "france_travail"
+    CAP_EMPLOI = "cap_emploi"
+    MISSION_LOCALE = "mission_locale"
+
+    @property
+    def label(self) -> str:
+        return _ORGANISATION_LABELS[self]
+
+
+_ORGANISATION_LABELS = {
+    OrganisationKind.FRANCE_TRAVAIL: "France Travail",
+    OrganisationKind.CAP_EMPLOI: "Cap emploi",
+    OrganisationKind.MISSION_LOCALE: "Mission locale",
+}
+
+
+def organisation_key(kind: OrganisationKind, code: str) -> str:
+    """How the stores name a prescribing organisation (their ``structure_code`` columns): a France
+    Travail structure by its bare code (as before organisations were modelled), the others as
+    ``<kind>:<code>`` — never equal to a France Travail code."""
+    if kind is OrganisationKind.FRANCE_TRAVAIL:
+        return code
+    return f"{kind.value}:{code}"
 
 
 class TokenError(Exception):
@@ -51,6 +89,24 @@ class Principal:
     ft_structure: str | None = None
     agency_id: str | None = None
     network_id: str | None = None
+    #: The counsellor's prescribing organisation (France Travail when only ``ft_structure`` is
+    #: given, then ``organisation_code`` is that structure code).
+    organisation_kind: OrganisationKind | None = None
+    organisation_code: str | None = None
+
+    def __post_init__(self) -> None:
+        # A principal built with ft_structure alone (as before organisations were modelled) is
+        # a France Travail structure's.
+        if self.ft_structure and self.organisation_kind is None:
+            object.__setattr__(self, "organisation_kind", OrganisationKind.FRANCE_TRAVAIL)
+            object.__setattr__(self, "organisation_code", self.ft_structure)
+
+    @property
+    def organisation(self) -> str | None:
+        """The organisation's key in the stores (:func:`organisation_key`), None without one."""
+        if self.organisation_kind is None or not self.organisation_code:
+            return None
+        return organisation_key(self.organisation_kind, self.organisation_code)
 
     @property
     def key(self) -> str:
@@ -58,8 +114,10 @@ class Principal:
         limits): role, subject and organisation, so that the same subject in another structure
         or network is another caller. At most 255 characters (the stores' column)."""
         key = f"{self.role.value}:{self.subject}"
-        if self.ft_structure:
-            key += f"@ft:{self.ft_structure}"
+        if self.organisation_kind is OrganisationKind.FRANCE_TRAVAIL:
+            key += f"@ft:{self.organisation_code}"
+        elif self.organisation:
+            key += f"@org:{self.organisation}"
         if self.network_id or self.agency_id:
             key += f"@agency:{self.network_id or ''}/{self.agency_id or ''}"
         if len(key) > PRINCIPAL_KEY_MAX_LENGTH:
@@ -97,15 +155,21 @@ class TokenVerifier:
             raise TokenError(
                 f"Rôle inconnu dans le jeton (attendu : {', '.join(r.value for r in Role)})."
             ) from exc
+        kind, code = _organisation(values)
         principal = Principal(
             subject=subject,
             role=role,
-            ft_structure=values["ft_structure"],
+            ft_structure=code if kind is OrganisationKind.FRANCE_TRAVAIL else None,
             agency_id=values["agency_id"],
             network_id=values["network_id"],
+            organisation_kind=kind,
+            organisation_code=code,
         )
-        if role is Role.COUNSELLOR and not principal.ft_structure:
-            raise TokenError("Un jeton de conseiller doit porter « ft_structure ».")
+        if role is Role.COUNSELLOR and principal.organisation is None:
+            raise TokenError(
+                "Un jeton de conseiller doit porter sa structure : « org_kind » et « org_code »"
+                " (ou « ft_structure » pour France Travail)."
+            )
         if role is Role.AGENCY and not (principal.agency_id and principal.network_id):
             raise TokenError("Un jeton d'agence doit porter « agency_id » et « network_id ».")
         return principal
@@ -159,6 +223,26 @@ class TokenVerifier:
             )
 
 
+def _organisation(values: dict[str, str | None]) -> tuple[OrganisationKind | None, str | None]:
+    """The prescribing organisation the claims name; ``ft_structure`` alone is France Travail's,
+    and when both forms are given they must agree."""
+    ft_structure, kind_name, code = values["ft_structure"], values["org_kind"], values["org_code"]
+    if kind_name is None and code is None:
+        return (OrganisationKind.FRANCE_TRAVAIL, ft_structure) if ft_structure else (None, None)
+    if kind_name is None or not code:
+        raise TokenError("Jeton invalide : « org_kind » et « org_code » vont ensemble.")
+    try:
+        kind = OrganisationKind(kind_name)
+    except ValueError as exc:
+        raise TokenError(
+            "Jeton invalide : « org_kind » inconnu (attendu : "
+            f"{', '.join(k.value for k in OrganisationKind)})."
+        ) from exc
+    if ft_structure and (kind is not OrganisationKind.FRANCE_TRAVAIL or ft_structure != code):
+        raise TokenError("Jeton invalide : « ft_structure » contredit « org_kind »/« org_code ».")
+    return kind, code
+
+
 def _string_claim(claims: dict[str, Any], name: str) -> str | None:
     """The claim as a string, ``None`` when absent or null; anything else is refused."""
     value = claims.get(name)
@@ -185,6 +269,8 @@ def mint_token(
     ft_structure: str | None = None,
     agency_id: str | None = None,
     network_id: str | None = None,
+    org_kind: OrganisationKind | str | None = None,
+    org_code: str | None = None,
 ) -> str:
     now = datetime.now(UTC)
     claims: dict[str, Any] = {
@@ -199,6 +285,8 @@ def mint_token(
         ("ft_structure", ft_structure),
         ("agency_id", agency_id),
         ("network_id", network_id),
+        ("org_kind", str(org_kind) if org_kind else None),
+        ("org_code", org_code),
     ):
         if value:
             claims[name] = value

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import ClassVar
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from shared.contracts.base import EventData
 from shared.contracts.referral import (
@@ -34,7 +34,10 @@ class AgencyResponse(EventData):
 
     referral_id: UUID
     agency_id: str = Field(description="The agency answering; must be the one referred to.")
-    occurred_at: datetime = Field(description="When it happened at the agency.")
+    occurred_at: AwareDatetime = Field(
+        description="When it happened at the agency, with its time zone (ISO 8601, e.g. "
+        "2026-11-26T10:00:00+01:00 or …Z): a time without one is refused (invalid_data)."
+    )
     comment: str | None = Field(default=None, max_length=2000)
 
 
@@ -62,7 +65,7 @@ class InterviewScheduled(AgencyResponse):
     """The agency has scheduled a job interview with the candidate."""
 
     event_type: ClassVar[str] = "coop.referral.interview_scheduled.v1"
-    interview_at: datetime
+    interview_at: AwareDatetime = Field(description="With its time zone.")
     location: str | None = Field(default=None, max_length=300)
 
 

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import yaml
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 from pydantic.fields import FieldInfo
 
 from shared.contracts.base import EventData, declared_event_types
@@ -344,6 +344,10 @@ def _example(name: str, field: FieldInfo) -> Any:
 
 def _example_for_type(name: str, annotation: Any) -> Any:
     origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:  # the example of the type it narrows
+        return _example_for_type(name, typing.get_args(annotation)[0])
+    if annotation is AwareDatetime:  # a datetime with its time zone (the agency contracts)
+        return datetime(2026, 3, 4, 9, 30, tzinfo=UTC).isoformat()
     if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(annotation) if a is not type(None)]
         return _example_for_type(name, options[0])

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth.tokens import Principal
 from shared.db.database import Database
 from shared.db.tables import PlatformTables
-from shared.domain.errors import Conflict, DomainError
+from shared.domain.errors import Conflict, DomainError, NotFound
 from shared.http.problems import FieldError, ProblemError
 from shared.runtime import ServiceRuntime
 
@@ -109,6 +109,10 @@ class IdempotencyStore:
 
 
 Creation = Callable[[AsyncSession], Awaitable[tuple[Any, str]]]
+#: Whether the caller may still see a stored response (re-checked before every replay).
+ReplayCheck = Callable[[AsyncSession, StoredResponse], Awaitable[bool]]
+#: A service's replay check: may ``principal`` still see what the stored ``Location`` names?
+ServiceReplayCheck = Callable[[AsyncSession, Principal, str | None], Awaitable[bool]]
 
 
 def request_identity(
@@ -132,6 +136,7 @@ async def create_once(
     create: Creation,
     *,
     on_conflict: DomainError | None = None,
+    may_replay: ReplayCheck | None = None,
 ) -> Response:
     """Run ``create`` once per (caller, Idempotency-Key).
 
@@ -141,6 +146,10 @@ async def create_once(
     (:func:`request_identity`). When a concurrent request commits first, a unique constraint
     fails this one: if it stored the same key, its response is replayed; otherwise the clash is
     ``on_conflict`` (e.g. "a referral is already open") or a generic 409.
+
+    A replay re-checks access: ``may_replay`` is asked, in a transaction, whether the caller
+    may still see the stored response (the resource may have been shared away, the caller's
+    rights changed since); if not, the replay is a 404 — the stored body is never sent.
     """
     store = IdempotencyStore(tables)
     request_fingerprint = fingerprint(request)
@@ -148,7 +157,7 @@ async def create_once(
         async with database.transaction() as session:
             stored = await store.lookup(session, principal, key, request_fingerprint)
             if stored is not None:
-                return stored.as_response()
+                return await _replay(session, stored, may_replay)
             payload, location = await create(session)
             await store.remember(
                 session,
@@ -162,13 +171,21 @@ async def create_once(
     except IntegrityError as exc:
         async with database.transaction() as session:
             stored = await store.lookup(session, principal, key, request_fingerprint)
-        if stored is not None:
-            return stored.as_response()
+            if stored is not None:
+                return await _replay(session, stored, may_replay)
         raise on_conflict or Conflict(
             "Requête concurrente en conflit (même clé ou même ressource); réessayez.",
             code="concurrent-request",
         ) from exc
     return JSONResponse(payload, status_code=201, headers={"Location": location})
+
+
+async def _replay(
+    session: AsyncSession, stored: StoredResponse, may_replay: ReplayCheck | None
+) -> JSONResponse:
+    if may_replay is not None and not await may_replay(session, stored):
+        raise NotFound("Ressource introuvable.")
+    return stored.as_response()
 
 
 async def create_idempotently(
@@ -180,8 +197,21 @@ async def create_idempotently(
     create: Creation,
     *,
     on_conflict: DomainError | None = None,
+    may_replay: ReplayCheck | None = None,
 ) -> Response:
-    """:func:`create_once` in a route: the service's store and tables, the request's identity."""
+    """:func:`create_once` in a route: the service's store and tables, the request's identity.
+
+    A replay re-checks access: ``may_replay``, else the service's own check installed on the app
+    (``app.state.replay_check(session, principal, location) -> bool``, the service's access
+    policy re-loading what the stored ``Location`` names)."""
+    service_check: ServiceReplayCheck | None = getattr(request.app.state, "replay_check", None)
+    if may_replay is None and service_check is not None:
+        check = service_check
+
+        async def service_replay(session: AsyncSession, stored: StoredResponse) -> bool:
+            return await check(session, principal, stored.location)
+
+        may_replay = service_replay
     return await create_once(
         runtime.database,
         runtime.tables,
@@ -190,4 +220,5 @@ async def create_idempotently(
         request_identity(request, body),
         create,
         on_conflict=on_conflict,
+        may_replay=may_replay,
     )

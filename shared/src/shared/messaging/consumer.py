@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,7 +29,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contracts.base import EventData, UnknownEventType, event_model_for
@@ -95,6 +96,8 @@ class Delivery:
     topic: str
     partition: int
     offset: int
+    #: The record's broker timestamp (producer create time or log append time), if it has one.
+    timestamp: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -116,6 +119,7 @@ class HandlerRegistry:
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
         self._alone: set[str] = set()
+        self._otherwise: Handler | None = None
 
     def on(
         self, model: type[E], *, batch: bool = True
@@ -133,8 +137,15 @@ class HandlerRegistry:
 
         return register
 
+    def otherwise(self, handler: Handler) -> Handler:
+        """The handler of every known event type that has none of its own (without one, such
+        events are skipped as ``ignored``): e.g. a catch-all that refuses, so that nothing on a
+        topic goes unnoticed."""
+        self._otherwise = handler
+        return handler
+
     def get(self, event_type: str) -> Handler | None:
-        return self._handlers.get(event_type)
+        return self._handlers.get(event_type, self._otherwise)
 
     def batchable(self, event_type: str) -> bool:
         return event_type not in self._alone
@@ -175,6 +186,22 @@ def _is_infrastructure_error(exc: BaseException) -> bool:
     if isinstance(exc, OperationalError | ConnectionError | TimeoutError | OSError):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def _is_data_error(exc: BaseException, attempt: int) -> bool:
+    """The store refused the event's values: malformed or too long for a column (permanent at
+    once), or a constraint still failing on the second attempt (a race between two writers
+    resolves on a retry; a value in conflict does not)."""
+    if _is_infrastructure_error(exc):
+        return False
+    return isinstance(exc, DataError) or (isinstance(exc, IntegrityError) and attempt >= 2)
+
+
+def _error_type(exc: BaseException) -> str:
+    """The exception's class (and the driver's, for a database error): never its message."""
+    name = type(exc).__name__
+    original = getattr(exc, "orig", None)
+    return f"{name} ({type(original).__name__})" if original is not None else name
 
 
 class EventConsumer:
@@ -364,7 +391,7 @@ class EventConsumer:
             model = event_model_for(event.type)
         except (EnvelopeError, UnknownEventType):
             return None
-        delivery = Delivery(record.topic, record.partition, record.offset)
+        delivery = Delivery(record.topic, record.partition, record.offset, _record_time(record))
         handler = self._registry.get(event.type)
         if handler is None:
             return _Ready(record, delivery, event, None, None)
@@ -400,7 +427,7 @@ class EventConsumer:
                 topic=tp.topic,
                 partition=tp.partition,
                 records=len(run),
-                error=f"{type(exc).__name__}: {exc}",
+                error_type=_error_type(exc),
             )
             return await self._handle_one_by_one(tp, [ready.record for ready in run])
         CONSUMER_BATCHES.labels(self._service, self.name, "batch").inc()
@@ -489,7 +516,7 @@ class EventConsumer:
     async def _handle_record(self, record: Any) -> bool:
         """Process one record to a final outcome. False only when stopping before that."""
         started = time.perf_counter()
-        delivery = Delivery(record.topic, record.partition, record.offset)
+        delivery = Delivery(record.topic, record.partition, record.offset, _record_time(record))
         # event_id/event_type are bound later, once read; listing them here unbinds them after.
         with structlog.contextvars.bound_contextvars(
             consumer=self.name,
@@ -548,13 +575,41 @@ class EventConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                # Never the exception's text: a database error's carries SQL and bound values
+                # (personal data). An error id links the dead letter to this log line.
+                error_id = uuid.uuid4().hex[:12]
+                if _is_data_error(exc, attempt):
+                    # The event's values do not fit the store: retrying cannot help, and would
+                    # delay every other record (other networks' too) behind this one.
+                    log.error(
+                        "handler failed on the event's data, giving up",
+                        error_id=error_id,
+                        error_type=_error_type(exc),
+                    )
+                    return await self._dead_letter(
+                        record,
+                        DeadLetterReason.REJECTED,
+                        "Données refusées par le stockage de la plateforme (valeur trop longue,"
+                        " mal formée ou en conflit) : corrigez le message avant de le renvoyer"
+                        f" (réf. {error_id}).",
+                        details={"kind": "invalid", "error_id": error_id},
+                    )
                 infrastructure = _is_infrastructure_error(exc)
                 if not infrastructure and attempt >= self._settings.consumer_max_attempts:
-                    log.exception("handler failed, giving up", attempts=attempt)
+                    log.error(
+                        "handler failed, giving up",
+                        attempts=attempt,
+                        error_id=error_id,
+                        error_type=_error_type(exc),
+                        exc_info=not isinstance(exc, StatementError),
+                    )
                     return await self._dead_letter(
                         record,
                         DeadLetterReason.RETRIES_EXHAUSTED,
-                        f"{type(exc).__name__}: {exc} (after {attempt} attempts)",
+                        f"Erreur interne de la plateforme après {attempt} tentatives : rien à"
+                        " corriger dans le message ; il peut être rejoué, ou signalé au support"
+                        f" avec la référence {error_id}.",
+                        details={"error_id": error_id},
                     )
                 EVENT_RETRIES.labels(self._service, self.name).inc()
                 delay = min(
@@ -564,7 +619,8 @@ class EventConsumer:
                 log.warning(
                     "handler failed, retrying",
                     attempt=attempt,
-                    error=f"{type(exc).__name__}: {exc}",
+                    error_id=error_id,
+                    error_type=_error_type(exc),
                     retry_in=round(delay, 2),
                 )
                 try:
@@ -719,6 +775,13 @@ async def _claim_many(
             ],
         )
     return fresh
+
+
+def _record_time(record: Any) -> datetime | None:
+    timestamp = getattr(record, "timestamp", None)
+    if not isinstance(timestamp, int) or timestamp < 0:
+        return None
+    return datetime.fromtimestamp(timestamp / 1000, tz=UTC)
 
 
 def _header_text(raw: bytes | None) -> str | None:

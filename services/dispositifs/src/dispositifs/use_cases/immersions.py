@@ -38,7 +38,7 @@ from dispositifs.use_cases.immersion_common import (
     publish,
 )
 from dispositifs.use_cases.signatures import issue_signature_links
-from shared.auth.tokens import Principal
+from shared.auth.tokens import OrganisationKind, Principal
 from shared.contracts.dispositifs import ImmersionCompleted, ImmersionValidated
 from shared.contracts.vocabulary import ImmersionObjet
 from shared.domain.errors import (
@@ -150,8 +150,10 @@ async def request_immersion(
     """A counsellor's convention request, for a referral of their structure or a job seeker;
     checked against every rule its terms allow to check (:class:`RulesBroken`, nothing kept)."""
     content = dict(command.content)
-    content.setdefault("prescriber.kind", PrescriberKind.FRANCE_TRAVAIL.value)
-    content.setdefault("prescriber.name", f"France Travail — {principal.ft_structure}")
+    # The counsellor's own organisation prescribes (France Travail, Cap emploi, mission locale).
+    kind = principal.organisation_kind or OrganisationKind.FRANCE_TRAVAIL
+    content.setdefault("prescriber.kind", PrescriberKind(kind.value).value)
+    content.setdefault("prescriber.name", f"{kind.label} — {principal.organisation_code}")
     job_seeker_id, agency_id, rome_code = command.job_seeker_id, None, command.rome_code
     if command.referral_id is not None:
         known = await session.get(KnownReferral, command.referral_id)
@@ -180,7 +182,7 @@ async def request_immersion(
             referral_id=command.referral_id,
             job_seeker_id=job_seeker_id,
             agency_id=agency_id,
-            structure_code=principal.ft_structure,
+            structure_code=principal.organisation,
             rome_code=rome_code,
             renewal_of=command.renewal_of,
         ),

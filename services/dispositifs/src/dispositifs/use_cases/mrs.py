@@ -109,7 +109,7 @@ async def create_session(
         capacity=command.capacity,
         departement=command.departement,
         region_code=region_of(command.departement),
-        structure_code=counsellor.ft_structure,
+        structure_code=counsellor.organisation,
         counsellor_id=counsellor.subject,
         created_at=datetime.now(UTC),
     )

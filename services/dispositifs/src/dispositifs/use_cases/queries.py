@@ -3,6 +3,7 @@ narrowed by ``access.py`` to the rows the caller sees."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from dispositifs.access import may_link_referral, sees, visible_rows
+from dispositifs.access import may_link_referral, may_replay, sees, visible_rows
 from dispositifs.domain.immersion import ImmersionStatus
 from dispositifs.domain.pathway import ProposalStatus
 from dispositifs.models import (
@@ -178,3 +179,36 @@ async def get_known_referral(
         raise NotFound(f"Orientation {referral_id} introuvable.")
     assert known is not None
     return known
+
+
+# -- replays of a creation ----------------------------------------------------------------------
+
+_SCOPED_BY_LOCATION: tuple[tuple[re.Pattern[str], Any], ...] = (
+    (re.compile(r"^/v1/immersions/(?P<id>[^/]+)$"), ImmersionConvention),
+    (re.compile(r"^/v1/mrs/sessions/(?P<id>[^/]+)(?:/candidates/[^/]+)?$"), MrsSession),
+    (re.compile(r"^/v1/trainings/enrolments/(?P<id>[^/]+)$"), TrainingEnrolment),
+    (re.compile(r"^/v1/pathway-proposals/(?P<id>[^/]+)$"), PathwayProposal),
+)
+#: Created rows that are nobody's personal data (a branch's POEC session).
+_UNSCOPED_LOCATION = re.compile(r"^/v1/trainings/poec-sessions/[^/]+$")
+
+
+async def may_still_see(session: AsyncSession, principal: Principal, location: str | None) -> bool:
+    """Whether the caller may still see what a stored creation answered (its ``Location``),
+    re-loaded and re-checked through ``access.py`` before an Idempotency-Key replay."""
+    location = location or ""
+    if _UNSCOPED_LOCATION.match(location):
+        return True
+    for pattern, model in _SCOPED_BY_LOCATION:
+        match = pattern.match(location)
+        if match is None:
+            continue
+        try:
+            row_id = uuid.UUID(match["id"])
+        except ValueError:
+            return False
+        row = await session.get(model, row_id)
+        return may_replay(
+            principal, row.structure_code if row is not None else None, row_exists=row is not None
+        )
+    return False

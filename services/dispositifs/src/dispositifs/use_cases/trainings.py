@@ -70,7 +70,7 @@ async def open_poec_session(
         id=uuid.uuid4(),
         **{k: getattr(command, k) for k in command.__dataclass_fields__},
         region_code=region_of(command.departement),
-        structure_code=counsellor.ft_structure,
+        structure_code=counsellor.organisation,
         counsellor_id=counsellor.subject,
         created_at=datetime.now(UTC),
     )
@@ -134,7 +134,7 @@ async def enrol(
         status=enrolled.target.value,
         referral_id=command.referral_id,
         job_seeker_id=job_seeker_id,
-        structure_code=counsellor.ft_structure,
+        structure_code=counsellor.organisation,
         counsellor_id=counsellor.subject,
         departement=departement,
         created_at=datetime.now(UTC),

@@ -3,7 +3,7 @@ HTTP to the use cases."""
 
 from __future__ import annotations
 
-from referral.api import agencies, indicators, job_seekers, networks, offers, referrals
+from referral.api import agencies, audit, indicators, job_seekers, networks, offers, referrals
 
 ROUTERS = [
     referrals.router,
@@ -12,4 +12,5 @@ ROUTERS = [
     agencies.router,
     indicators.router,
     networks.router,
+    audit.router,
 ]

@@ -1,4 +1,6 @@
-"""Job seekers (France Travail side, minimal; never a NIR) and their consent records."""
+"""Job seekers (France Travail side, minimal; never a NIR) and their consent records. A record is
+shown in full or masked as :mod:`referral.access` decides (``masked``: initials and département
+only); another organisation takes a job seeker in charge once the owner shares it."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from referral.access import JobSeekerView
 from referral.api.deps import (
     Counsellor,
     CounsellorOrOps,
@@ -21,14 +24,17 @@ from referral.models import Consent, JobSeeker
 from referral.use_cases import queries
 from referral.use_cases.job_seekers import (
     RecordConsent,
+    ShareJobSeeker,
     UpdateJobSeeker,
     WithdrawConsent,
     publics_of,
     record_consent,
     register_job_seeker,
+    share_job_seeker,
     withdraw_consent,
 )
 from referral.use_cases.job_seekers import update_job_seeker as change_job_seeker
+from shared.auth.tokens import OrganisationKind
 from shared.http.idempotency import IdempotencyKey, create_idempotently
 from shared.http.pagination import Page
 
@@ -37,19 +43,25 @@ router = APIRouter(prefix="/v1", tags=["job seekers"])
 
 class JobSeekerOut(BaseModel):
     id: uuid.UUID
-    ft_identifier: str
+    masked: bool = Field(
+        description="Fiche d'une autre structure : initiales et département seulement."
+    )
+    ft_identifier: str | None
     first_name: str
     last_name: str
     email: str | None
     phone: str | None
     birth_date: date | None
     departement: str | None
-    rqth: bool
-    brsa: bool
-    deld: bool
-    qpv: bool
+    rqth: bool | None
+    brsa: bool | None
+    deld: bool | None
+    qpv: bool | None
     priority_publics: list[str] = Field(description="Jeune et senior calculés à la date du jour.")
     structure_code: str | None
+    shared_with: list[str] = Field(
+        default_factory=list, description="Structures qui l'ont pris en charge (partage)."
+    )
     created_at: datetime
 
 
@@ -66,6 +78,30 @@ class JobSeekerPatch(BaseModel):
     brsa: bool | None = None
     deld: bool | None = None
     qpv: bool | None = None
+    change_reason: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="Motif de la modification (obligatoire pour l'exploitation, journalisé).",
+    )
+
+
+class ShareIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    organisation_kind: OrganisationKind = Field(description="Type de structure prescriptrice.")
+    organisation_code: str = Field(min_length=1, max_length=16, pattern=r"^[0-9A-Za-z_-]+$")
+    reason: str = Field(min_length=1, max_length=400, description="Pourquoi (journalisé).")
+
+
+class ShareOut(BaseModel):
+    id: uuid.UUID
+    job_seeker_id: uuid.UUID
+    organisation: str
+    shared_by: str
+    shared_by_organisation: str | None
+    reason: str
+    created_at: datetime
 
 
 class ConsentIn(BaseModel):
@@ -91,10 +127,32 @@ class ConsentOut(BaseModel):
     withdrawn_by: str | None
 
 
-def job_seeker_out(job_seeker: JobSeeker, senior_age: int) -> dict[str, Any]:
+def job_seeker_out(
+    job_seeker: JobSeeker, senior_age: int, view: JobSeekerView = JobSeekerView.FULL
+) -> dict[str, Any]:
+    if view is JobSeekerView.MASKED:
+        return JobSeekerOut(
+            id=job_seeker.id,
+            masked=True,
+            ft_identifier=None,
+            first_name=_initial(job_seeker.first_name),
+            last_name=_initial(job_seeker.last_name),
+            email=None,
+            phone=None,
+            birth_date=None,
+            departement=job_seeker.departement,
+            rqth=None,
+            brsa=None,
+            deld=None,
+            qpv=None,
+            priority_publics=[],
+            structure_code=job_seeker.structure_code,
+            created_at=job_seeker.created_at,
+        ).model_dump(mode="json")
     publics = publics_of(job_seeker, datetime.now(UTC).date(), senior_age)
     return JobSeekerOut(
         id=job_seeker.id,
+        masked=False,
         ft_identifier=job_seeker.ft_identifier,
         first_name=job_seeker.first_name,
         last_name=job_seeker.last_name,
@@ -108,8 +166,17 @@ def job_seeker_out(job_seeker: JobSeeker, senior_age: int) -> dict[str, Any]:
         qpv=job_seeker.qpv,
         priority_publics=sorted(p.value for p in publics),
         structure_code=job_seeker.structure_code,
+        shared_with=[share.organisation for share in job_seeker.shares],
         created_at=job_seeker.created_at,
     ).model_dump(mode="json")
+
+
+def _initial(name: str) -> str:
+    return f"{name.strip()[:1].upper()}." if name.strip() else ""
+
+
+def share_out(share: Any) -> dict[str, Any]:
+    return ShareOut.model_validate(share, from_attributes=True).model_dump(mode="json")
 
 
 def consent_out(consent: Consent) -> dict[str, Any]:
@@ -160,7 +227,7 @@ async def list_job_seekers(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query()] = None,
 ) -> dict[str, object]:
-    async with runtime.session() as session:
+    async with runtime.database.transaction() as session:
         page = await queries.list_job_seekers(
             session,
             principal,
@@ -169,30 +236,56 @@ async def list_job_seekers(
             cursor=cursor,
             limit=limit,
         )
-    return page.map(lambda row: job_seeker_out(row, settings.senior_age))
+        return page.map(lambda row: job_seeker_out(row, settings.senior_age))
 
 
 @router.get("/job-seekers/{job_seeker_id}", response_model=JobSeekerOut)
 async def get_job_seeker(
     job_seeker_id: uuid.UUID, principal: CounsellorOrOps, runtime: Runtime, settings: Settings
 ) -> dict[str, Any]:
-    async with runtime.session() as session:
-        job_seeker = await queries.get_job_seeker(session, principal, job_seeker_id)
-    return job_seeker_out(job_seeker, settings.senior_age)
+    async with runtime.database.transaction() as session:
+        job_seeker, view = await queries.get_job_seeker(session, principal, job_seeker_id)
+        return job_seeker_out(job_seeker, settings.senior_age, view)
 
 
 @router.patch("/job-seekers/{job_seeker_id}", response_model=JobSeekerOut)
 async def update_job_seeker(
     job_seeker_id: uuid.UUID,
     body: JobSeekerPatch,
-    principal: Counsellor,
+    principal: CounsellorOrOps,
     runtime: Runtime,
     settings: Settings,
 ) -> dict[str, Any]:
-    command = UpdateJobSeeker(job_seeker_id, body.model_dump(exclude_unset=True))
+    changes = body.model_dump(exclude_unset=True, exclude={"change_reason"})
+    command = UpdateJobSeeker(job_seeker_id, changes, reason=body.change_reason)
     async with runtime.database.transaction() as session:
         job_seeker = await change_job_seeker(session, command, principal)
         return job_seeker_out(job_seeker, settings.senior_age)
+
+
+@router.post(
+    "/job-seekers/{job_seeker_id}/shares",
+    status_code=201,
+    response_model=ShareOut,
+    summary="Partager un demandeur d'emploi avec une autre structure (prise en charge)",
+)
+async def create_share(
+    job_seeker_id: uuid.UUID,
+    body: ShareIn,
+    principal: CounsellorOrOps,
+    idempotency_key: IdempotencyKey,
+    request: Request,
+    runtime: Runtime,
+) -> Any:
+    command = ShareJobSeeker(
+        job_seeker_id, body.organisation_kind, body.organisation_code, body.reason
+    )
+
+    async def create(session: Any) -> tuple[dict[str, Any], str]:
+        share = await share_job_seeker(session, command, principal)
+        return share_out(share), f"/v1/job-seekers/{job_seeker_id}/shares/{share.id}"
+
+    return await create_idempotently(runtime, principal, idempotency_key, request, body, create)
 
 
 @router.post(
@@ -227,7 +320,7 @@ async def create_consent(
 async def list_consents(
     job_seeker_id: uuid.UUID, principal: CounsellorOrOps, runtime: Runtime
 ) -> list[dict[str, Any]]:
-    async with runtime.session() as session:
+    async with runtime.database.transaction() as session:  # the read is audited
         consents = await queries.list_consents(session, principal, job_seeker_id)
         return [consent_out(c) for c in consents]
 

@@ -18,6 +18,11 @@ class JobSeekerExists(Conflict):
     default_code = "job-seeker-exists"
 
 
+class JobSeekerShared(Conflict):
+    title = "Demandeur d'emploi déjà partagé"
+    default_code = "job-seeker-already-shared"
+
+
 class AgencyExists(Conflict):
     default_code = "agency-exists"
 

@@ -9,6 +9,7 @@ declared once, in :data:`shared.contracts.agency.ANSWER_TYPES`.
 from __future__ import annotations
 
 import enum
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +32,8 @@ async def apply_agency_response(
     *,
     network_id: str | None,
     event_id: str,
+    received_at: datetime,
+    max_clock_skew: timedelta | None = None,
 ) -> Referral:
     """Apply an agency's answer, or raise :class:`PermanentError` (dead-letter) saying why.
 
@@ -40,8 +43,22 @@ async def apply_agency_response(
     answer leaves no trace but the audit record of the dead letter.
 
     The refusals stay :class:`PermanentError` with English texts: the partners' integrations
-    read them in the dead letters' ``dlq_error`` (and the audit counts their ``kind``)."""
+    read them in the dead letters' ``dlq_error`` (and the audit counts their ``kind``).
+
+    ``received_at`` is when the platform received the answer (the broker record's timestamp):
+    an ``occurred_at`` more than ``max_clock_skew`` away from it is refused (an agency clock
+    wrong, or an answer dated to move an indicator), and the referral's facts that feed the
+    indicators (first answer, acceptance, decline, placement) take ``received_at``, not the
+    agency's own time; the timeline keeps the agency's time."""
     answer_type = ANSWER_TYPE_OF[type(response)]
+    if max_clock_skew is not None and abs(response.occurred_at - received_at) > max_clock_skew:
+        hours = max_clock_skew.total_seconds() / 3600
+        raise PermanentError(
+            f"occurred_at {response.occurred_at.isoformat()} is more than {hours:g} h away from"
+            f" when the platform received the answer ({received_at.isoformat()}): check the"
+            " agency's clock and time zone",
+            details={**_facts(response), "kind": "clock_skew"},
+        )
     referral = await _addressed_referral(session, response, network_id)
     current = ReferralStatus(referral.status)
     try:
@@ -52,9 +69,10 @@ async def apply_agency_response(
     details = response.model_dump(mode="json", exclude=set(_COMMON_ANSWER_FIELDS))
     occurred_at = response.occurred_at
     if answer_type.action in ANSWER_ACTIONS and referral.first_answer_at is None:
-        referral.first_answer_at = occurred_at
+        referral.first_answer_at = received_at
     for fact, answer_field in answer_type.applies.items():
-        setattr(referral, fact, _plain(getattr(response, answer_field)))
+        value = received_at if answer_field == "occurred_at" else getattr(response, answer_field)
+        setattr(referral, fact, _plain(value))
     reason = getattr(response, answer_type.reason_field) if answer_type.reason_field else None
     entry = Logged(
         answer_type.action,

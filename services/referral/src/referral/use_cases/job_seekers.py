@@ -1,5 +1,7 @@
 """Job seekers (France Travail side, minimal; never a NIR) and their consents to share with an
-agency: register, update, record and withdraw a consent."""
+agency: register, update, share with another organisation ("prise en charge"), record and
+withdraw a consent. A record belongs to the organisation that created it (:mod:`referral.access`);
+every read and change is recorded in the personal-data access audit (:mod:`.audit`)."""
 
 from __future__ import annotations
 
@@ -14,10 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral import access
 from referral.domain import ConsentScope, PriorityPublic, priority_publics
-from referral.domain.errors import JobSeekerExists
-from referral.models import Agency, Consent, JobSeeker
+from referral.domain.errors import JobSeekerExists, JobSeekerShared
+from referral.models import Agency, Consent, JobSeeker, JobSeekerShare
+from referral.use_cases.audit import record_access
 from referral.use_cases.common import invalid, not_found, region_of
-from shared.auth.tokens import Principal
+from shared.auth.tokens import OrganisationKind, Principal, organisation_key
+from shared.domain.errors import FieldIssue, Forbidden
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,18 @@ class UpdateJobSeeker:
     job_seeker_id: uuid.UUID
     #: The fields the caller sent, with their new value.
     changes: Mapping[str, Any]
+    #: Why: required of ops (logged), optional for the owner's counsellors.
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ShareJobSeeker:
+    """ "Prendre en charge": the owner lets another prescribing organisation act on the record."""
+
+    job_seeker_id: uuid.UUID
+    organisation_kind: OrganisationKind
+    organisation_code: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,24 +121,65 @@ async def upsert_job_seeker(
         job_seeker = JobSeeker(
             id=uuid.uuid4(),
             ft_identifier=data.ft_identifier,
-            structure_code=counsellor.ft_structure,
+            structure_code=counsellor.organisation,
             created_at=now,
+            shares=[],
             rqth=False,
             brsa=False,
             deld=False,
             qpv=False,
         )
         session.add(job_seeker)
-    elif not access.may_change_job_seeker(counsellor, job_seeker):
-        raise not_found(f"Demandeur d'emploi {job_seeker.id}")
     fields = set(provided) if provided is not None else set(_JOB_SEEKER_FIELDS)
-    for name in _JOB_SEEKER_FIELDS:
-        value = getattr(data, name)
-        if name in fields and not (value is None and name in _FLAGS):
-            setattr(job_seeker, name, value)
+    changes = {
+        name: getattr(data, name)
+        for name in _JOB_SEEKER_FIELDS
+        if name in fields and not (getattr(data, name) is None and name in _FLAGS)
+    }
+    if not created and not access.may_change_job_seeker(counsellor, job_seeker):
+        _refuse_overwrite(counsellor, job_seeker, changes)
+        return job_seeker, False
+    for name, value in changes.items():
+        setattr(job_seeker, name, value)
     job_seeker.updated_at = now
     await session.flush()
+    await record_access(
+        session,
+        counsellor,
+        action="create" if created else "update",
+        resource="job_seeker",
+        resource_id=job_seeker.id,
+        job_seeker_id=job_seeker.id,
+    )
     return job_seeker, created
+
+
+def _refuse_overwrite(
+    counsellor: Principal, job_seeker: JobSeeker, changes: Mapping[str, Any]
+) -> None:
+    """Another organisation's record, sent inline with a referral: never written. Its
+    counsellors may refer it once it is shared with them, provided the body changes nothing."""
+    if not access.may_refer_job_seeker(counsellor, job_seeker):
+        raise Forbidden(
+            "Ce demandeur d'emploi est suivi par une autre structure : elle seule modifie sa fiche,"
+            " et vous ne pouvez l'orienter qu'après sa prise en charge (partage par cette"
+            " structure).",
+            code="job-seeker-of-another-organisation",
+            errors=[FieldIssue("job_seeker.ft_identifier", "suivi par une autre structure")],
+        )
+    differing = sorted(
+        name for name, value in changes.items() if getattr(job_seeker, name) != value
+    )
+    if differing:
+        raise Forbidden(
+            "Seule la structure qui a enregistré ce demandeur d'emploi modifie sa fiche :"
+            " orientez-le par « job_seeker_id », sans changer ses informations.",
+            code="job-seeker-of-another-organisation",
+            errors=[
+                FieldIssue(f"job_seeker.{name}", "fiche d'une autre structure")
+                for name in differing
+            ],
+        )
 
 
 async def register_job_seeker(
@@ -142,11 +199,28 @@ async def register_job_seeker(
 
 
 async def update_job_seeker(
-    session: AsyncSession, command: UpdateJobSeeker, counsellor: Principal
+    session: AsyncSession, command: UpdateJobSeeker, who: Principal
 ) -> JobSeeker:
+    """The owner's counsellors change the record; ops too, with a reason (logged); another
+    organisation's counsellor gets 404 when they do not see it, 403 when they see it masked or
+    shared."""
     job_seeker = await session.get(JobSeeker, command.job_seeker_id, with_for_update=True)
-    if job_seeker is None or not access.may_change_job_seeker(counsellor, job_seeker):
+    if job_seeker is None or access.job_seeker_view(who, job_seeker) is None:
         raise not_found(f"Demandeur d'emploi {command.job_seeker_id}")
+    if not (
+        access.may_change_job_seeker(who, job_seeker)
+        or access.may_correct_job_seeker(who, command.reason)
+    ):
+        if access.may_correct_job_seeker(who, "-"):
+            raise invalid(
+                "reason",
+                "motif obligatoire",
+                "L'exploitation ne modifie une fiche qu'avec un motif (journalisé).",
+            )
+        raise Forbidden(
+            "Seule la structure qui a enregistré ce demandeur d'emploi modifie sa fiche.",
+            code="job-seeker-of-another-organisation",
+        )
     changes = command.changes
     if changes.get("departement") is not None:
         region_of(changes["departement"])
@@ -155,7 +229,66 @@ async def update_job_seeker(
             continue
         setattr(job_seeker, name, value)
     job_seeker.updated_at = datetime.now(UTC)
+    await record_access(
+        session,
+        who,
+        action="update",
+        resource="job_seeker",
+        resource_id=job_seeker.id,
+        job_seeker_id=job_seeker.id,
+        reason=command.reason,
+    )
     return job_seeker
+
+
+async def share_job_seeker(
+    session: AsyncSession, command: ShareJobSeeker, who: Principal
+) -> JobSeekerShare:
+    """The owner (or ops, with the reason every share carries) lets another organisation take
+    the job seeker in charge: it then sees the record in full, records consents and refers it."""
+    job_seeker = await session.get(JobSeeker, command.job_seeker_id, with_for_update=True)
+    if job_seeker is None or access.job_seeker_view(who, job_seeker) is None:
+        raise not_found(f"Demandeur d'emploi {command.job_seeker_id}")
+    if not access.may_share_job_seeker(who, job_seeker, command.reason):
+        raise Forbidden(
+            "Seule la structure qui a enregistré ce demandeur d'emploi le partage.",
+            code="job-seeker-of-another-organisation",
+        )
+    organisation = organisation_key(command.organisation_kind, command.organisation_code)
+    if organisation == job_seeker.structure_code:
+        raise invalid(
+            "organisation_code",
+            "structure propriétaire",
+            "La fiche appartient déjà à cette structure.",
+        )
+    existing = next((s for s in job_seeker.shares if s.organisation == organisation), None)
+    if existing is not None:
+        raise JobSeekerShared(
+            "Ce demandeur d'emploi est déjà partagé avec cette structure.",
+            extra={"existing_share_id": str(existing.id)},
+        )
+    share = JobSeekerShare(
+        id=uuid.uuid4(),
+        job_seeker_id=job_seeker.id,
+        organisation=organisation,
+        shared_by=who.subject,
+        shared_by_organisation=who.organisation,
+        reason=command.reason,
+        created_at=datetime.now(UTC),
+    )
+    session.add(share)
+    job_seeker.shares.append(share)
+    await session.flush()
+    await record_access(
+        session,
+        who,
+        action="share",
+        resource="job_seeker",
+        resource_id=job_seeker.id,
+        job_seeker_id=job_seeker.id,
+        reason=f"partagé avec {organisation} : {command.reason}"[:500],
+    )
+    return share
 
 
 async def record_consent(

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from prometheus_client import Counter
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral import access
@@ -78,26 +80,50 @@ async def record_refused_response(notice: DeadLetterNotice, database: Database) 
     """Dead-letter hook of the agency-responses consumer: audit and count every refused answer."""
     network_id = network_of_responses_topic(notice.topic)
     kind = str(notice.details.get("kind") or _kind_of(notice.reason))
-    # Counted first: the refusal happened even if the audit write below fails.
-    REFUSED_RESPONSES.labels(network_id or "(none)", kind).inc()
+    # One audit row per record: a redelivery (its offset commit lost) is neither audited nor
+    # counted twice.
     async with database.transaction() as session:
-        session.add(
-            RefusedResponse(
-                event_id=notice.event_id,
-                event_type=notice.event_type,
-                topic=notice.topic,
-                partition=notice.partition,
-                offset=notice.offset,
-                network_id=network_id,
-                agency_id=_text(notice.details.get("agency_id")),
-                referral_id=_text(notice.details.get("referral_id"))
-                or (notice.key.decode(errors="replace") if notice.key else None),
-                kind=kind,
-                reason=notice.reason,
-                error=notice.error,
-                recorded_at=datetime.now(UTC),
+        already = await session.scalar(
+            select(RefusedResponse.id).where(
+                RefusedResponse.topic == notice.topic,
+                RefusedResponse.partition == notice.partition,
+                RefusedResponse.offset == notice.offset,
             )
         )
+    if already is not None:
+        return
+    # Counted first: the refusal happened even if the audit write below fails.
+    REFUSED_RESPONSES.labels(network_id or "(none)", kind).inc()
+    try:
+        async with database.transaction() as session:
+            session.add(
+                RefusedResponse(
+                    event_id=_bounded(notice.event_id, 64),
+                    event_type=_bounded(notice.event_type, 200),
+                    topic=notice.topic,
+                    partition=notice.partition,
+                    offset=notice.offset,
+                    network_id=network_id,
+                    agency_id=_bounded(_text(notice.details.get("agency_id")), 64),
+                    referral_id=_bounded(
+                        _text(notice.details.get("referral_id"))
+                        or (notice.key.decode(errors="replace") if notice.key else None),
+                        64,
+                    ),
+                    kind=kind[:32],
+                    reason=notice.reason[:64],
+                    # The dead letter's reason, written for the partner: never SQL nor values.
+                    error=notice.error,
+                    recorded_at=datetime.now(UTC),
+                )
+            )
+    except IntegrityError:
+        return  # audited meanwhile by a redelivery handled concurrently: once is enough
+
+
+def _bounded(value: str | None, length: int) -> str | None:
+    """A partner-chosen value cut to its column (an event id of 300 characters is audited)."""
+    return None if value is None else value[:length]
 
 
 def _kind_of(reason: str) -> str:

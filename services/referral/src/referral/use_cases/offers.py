@@ -69,7 +69,7 @@ async def create_offer(session: AsyncSession, data: OfferInput, counsellor: Prin
         hard_to_fill_source=data.hard_to_fill_source.value if data.hard_to_fill_source else None,
         ft_offer_id=data.ft_offer_id,
         created_by=counsellor.subject,
-        structure_code=counsellor.ft_structure,
+        structure_code=counsellor.organisation,
         created_at=datetime.now(UTC),
     )
     session.add(offer)

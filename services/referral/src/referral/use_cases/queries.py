@@ -5,6 +5,7 @@ job seeker, consent, offer or timeline goes through :mod:`referral.access`."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from referral.models import (
     ReferralTransition,
     RefusedResponse,
 )
+from referral.use_cases.audit import record_access
 from referral.use_cases.common import (
     check_rome_code,
     invalid,
@@ -163,38 +165,101 @@ async def list_job_seekers(
     cursor: str | None,
     limit: int,
 ) -> KeysetPage[Any]:
-    query = select(JobSeeker).where(access.visible_job_seekers(principal)).order_by(JobSeeker.id)
+    """The records the caller sees in full (their organisation's and those shared with it; all
+    for ops), newest first; each one returned is recorded in the access audit."""
+    query = select(JobSeeker).where(access.visible_job_seekers(principal))
     if ft_identifier:
         query = query.where(JobSeeker.ft_identifier == ft_identifier)
     if last_name:
         query = query.where(JobSeeker.last_name == last_name)
-    if cursor:
-        (last_id,) = decode_cursor(cursor, size=1)
-        query = query.where(JobSeeker.id > uuid.UUID(str(last_id)))
-    rows = list(await session.scalars(query.limit(limit + 1)))
-    next_cursor = encode_cursor([str(rows[limit - 1].id)]) if len(rows) > limit else None
-    return KeysetPage(rows[:limit], next_cursor)
+    page = await fetch_page(
+        session, query, created=JobSeeker.created_at, ident=JobSeeker.id, cursor=cursor, limit=limit
+    )
+    for job_seeker in page.items:
+        await record_access(
+            session,
+            principal,
+            action="list",
+            resource="job_seeker",
+            resource_id=job_seeker.id,
+            job_seeker_id=job_seeker.id,
+            view=access.JobSeekerView.FULL,
+        )
+    return page
 
 
 async def get_job_seeker(
     session: AsyncSession, principal: Principal, job_seeker_id: uuid.UUID
-) -> JobSeeker:
+) -> tuple[JobSeeker, access.JobSeekerView]:
+    """The record and how much of it the caller sees (full or masked); recorded in the audit."""
     job_seeker = await session.get(JobSeeker, job_seeker_id)
-    if job_seeker is None or not access.sees_job_seeker(principal, job_seeker):
+    view = access.job_seeker_view(principal, job_seeker) if job_seeker is not None else None
+    if job_seeker is None or view is None:
         raise not_found(f"Demandeur d'emploi {job_seeker_id}")
-    return job_seeker
+    await record_access(
+        session,
+        principal,
+        action="read",
+        resource="job_seeker",
+        resource_id=job_seeker.id,
+        job_seeker_id=job_seeker.id,
+        view=view,
+    )
+    return job_seeker, view
 
 
 async def list_consents(
     session: AsyncSession, principal: Principal, job_seeker_id: uuid.UUID
 ) -> list[Consent]:
-    await get_job_seeker(session, principal, job_seeker_id)
+    """A job seeker's consents, for those who see the record in full; recorded in the audit."""
+    job_seeker = await session.get(JobSeeker, job_seeker_id)
+    if job_seeker is None or not access.sees_consents_of(principal, job_seeker):
+        raise not_found(f"Demandeur d'emploi {job_seeker_id}")
     consents = await session.scalars(
         select(Consent)
         .where(Consent.job_seeker_id == job_seeker_id)
         .order_by(Consent.granted_at, Consent.id)
     )
+    await record_access(
+        session,
+        principal,
+        action="consent_read",
+        resource="consent",
+        job_seeker_id=job_seeker_id,
+    )
     return [c for c in consents if access.sees_consent(principal, c)]
+
+
+# -- replays of a creation ----------------------------------------------------------------------
+
+_CREATED = re.compile(
+    r"^/v1/(?P<kind>referrals|job-seekers|offers|agencies|networks)/(?P<id>[^/]+)"
+    r"(?:/(?P<sub>consents|shares)/[^/]+)?$"
+)
+
+
+async def may_still_see(session: AsyncSession, principal: Principal, location: str | None) -> bool:
+    """Whether the caller may still see what a stored creation answered (its ``Location``),
+    re-checked through the access policy before an Idempotency-Key replay."""
+    match = _CREATED.match(location or "")
+    if match is None:
+        return False
+    kind, ident = match["kind"], match["id"]
+    if kind in ("offers", "agencies", "networks"):
+        return True  # no personal data: the route's role check is the policy
+    try:
+        row_id = uuid.UUID(ident)
+    except ValueError:
+        return False
+    if kind == "referrals":
+        referral = await session.get(Referral, row_id)
+        return referral is not None and access.sees_referral(principal, referral)
+    job_seeker = await session.get(JobSeeker, row_id)
+    if job_seeker is None:
+        return False
+    if match["sub"] == "shares":
+        return access.sees_shares_of(principal, job_seeker)
+    return access.job_seeker_view(principal, job_seeker) is access.JobSeekerView.FULL
 
 
 # -- offers --------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from referral.domain import (
 )
 from referral.domain.errors import ReferralAlreadyOpen, ReferralTransitionRefused
 from referral.models import Agency, JobOffer, JobSeeker, Referral
+from referral.use_cases.audit import record_access
 from referral.use_cases.common import (
     Logged,
     check_rome_code,
@@ -43,7 +44,7 @@ from shared import referentials
 from shared.auth.tokens import Principal
 from shared.contracts.agency_feed import Candidate, ReferralReceived, ReferralWithdrawnFromAgency
 from shared.contracts.referral import ReferralSent, ReferralWithdrawn
-from shared.domain.errors import FieldIssue
+from shared.domain.errors import FieldIssue, Forbidden
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +118,21 @@ async def send_referral(
     referral.updated_at = now
     await session.flush()
     await _announce_sent(session, referral, job_seeker, offer, now, answer_within)
+    # Identity on an agency's feed is an export of personal data: audited (issue 10, item 9).
+    await record_access(
+        session,
+        counsellor,
+        action="export" if referral.identity_shared else "refer",
+        resource="referral",
+        resource_id=referral.id,
+        job_seeker_id=job_seeker.id,
+        reason=(
+            f"identité transmise à l'agence {agency.id}"
+            + (" avec la RQTH" if referral.rqth_shared else "")
+            if referral.identity_shared
+            else f"orientation vers l'agence {agency.id}, sans identité"
+        ),
+    )
     return referral
 
 
@@ -169,6 +185,13 @@ async def _job_seeker_of(
                 "job_seeker_id",
                 "demandeur d'emploi inconnu",
                 f"Demandeur d'emploi {command.job_seeker_id} inconnu.",
+            )
+        if not access.may_refer_job_seeker(counsellor, found):
+            raise Forbidden(
+                "Ce demandeur d'emploi est suivi par une autre structure : vous ne pouvez"
+                " l'orienter qu'après sa prise en charge (partage par cette structure).",
+                code="job-seeker-of-another-organisation",
+                errors=[FieldIssue("job_seeker_id", "suivi par une autre structure")],
             )
         return found
     raise invalid("job_seeker", "Field required", "job_seeker ou job_seeker_id obligatoire.")
@@ -240,7 +263,7 @@ def _new_referral(
         region=offer.region if offer else agency.region,
         message=command.message,
         counsellor_id=counsellor.subject,
-        structure_code=counsellor.ft_structure,
+        structure_code=counsellor.organisation,
         identity_shared=command.share_identity,
         rqth_shared=command.share_rqth,
         created_at=now,

@@ -1,0 +1,215 @@
+"""The dispositifs service's access matrix (issue 10, "Done when"), generated from the app's
+routes: every route has a policy (a new one without fails here); no token → 401, a role not
+allowed → 403, a counsellor of another organisation refused or not finding the first one's rows
+(immersions, MRS candidates, enrolments, pathway proposals, referrals) — on the real store."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from dispositifs.models import KnownReferral
+from shared.auth.tokens import Role
+from shared.testing_access import (
+    Cross,
+    RoutePolicy,
+    api_routes,
+    check_other_organisation,
+    check_unauthenticated,
+    check_wrong_roles,
+    fill,
+    policy,
+    unmatched,
+)
+
+from .conftest import COUNSELLOR, bearer, creating
+from .test_immersions_api import full_content
+
+KnownFactory = Callable[..., Awaitable[KnownReferral]]
+TODAY = datetime.now(UTC).date()
+OTHER = bearer(Role.COUNSELLOR, "conseiller.ml", org_kind="mission_locale", org_code="ML059")
+TOKENS = {
+    Role.COUNSELLOR: OTHER,
+    Role.OPS: bearer(Role.OPS, "ops"),
+    Role.AGENCY: bearer(
+        Role.AGENCY, "erp", agency_id="agc-interim-nord-lille", network_id="interim-nord"
+    ),
+}
+C, OP = Role.COUNSELLOR, Role.OPS
+SECRETS = ("Camille", "Martin", "1995-04-12", "n.benali@")
+HABILETES = ["travailler_en_equipe", "respecter_normes_consignes"]
+MRS_SESSION = {
+    "employer": {"name": "Entrepôts du Nord", "siret": "73282932000074"},
+    "rome_code": "N1103",
+    "habiletes": HABILETES,
+    "session_date": TODAY.isoformat(),
+    "capacity": 5,
+    "departement": "59",
+}
+
+
+def _poei(referral_id: str) -> dict[str, Any]:
+    return {
+        "kind": "poei",
+        "referral_id": referral_id,
+        "departement": "62",
+        "start_date": TODAY.isoformat(),
+        "end_date": (TODAY + timedelta(days=60)).isoformat(),
+        "hours": 400,
+        "mode": "training_body",
+        "offer_id": "187XKLM",
+        "employer": {"name": "Entrepôts du Nord", "siret": "73282932000074"},
+        "expected_contract": {"type": "cdd", "duration_months": 6},
+    }
+
+
+JUSTIFY = {"justification": "Essai d'une autre structure"}
+NOT_PERSONAL = "counts per territory, no row and no person (statistical secrecy applies)"
+POLICIES: dict[tuple[str, str], RoutePolicy] = {
+    # A convention names a referral: another structure's is refused (answered as unknown).
+    ("POST", "/v1/immersions"): policy(
+        C,
+        cross=Cross.REFUSED,
+        body=full_content(referral_id="{referral_id}"),
+        refused_with=(404, 422),
+    ),
+    ("GET", "/v1/immersions"): policy(C, OP, cross=Cross.HIDDEN),
+    ("GET", "/v1/immersions/{convention_id}"): policy(C, OP, cross=Cross.REFUSED),
+    ("PATCH", "/v1/immersions/{convention_id}"): policy(
+        C, cross=Cross.REFUSED, body={"weekly_hours": 30}
+    ),
+    ("POST", "/v1/immersions/{convention_id}/ready"): policy(C, cross=Cross.REFUSED),
+    ("POST", "/v1/immersions/{convention_id}/signatures"): policy(
+        C, cross=Cross.REFUSED, body={"signatory": "host"}
+    ),
+    ("POST", "/v1/immersions/{convention_id}/validate"): policy(C, cross=Cross.REFUSED),
+    ("POST", "/v1/immersions/{convention_id}/start"): policy(C, cross=Cross.REFUSED),
+    ("POST", "/v1/immersions/{convention_id}/complete"): policy(
+        C, cross=Cross.REFUSED, body={"objectives_reached": True, "hired": True}
+    ),
+    ("POST", "/v1/immersions/{convention_id}/reject"): policy(C, cross=Cross.REFUSED, body=JUSTIFY),
+    ("POST", "/v1/immersions/{convention_id}/cancel"): policy(C, cross=Cross.REFUSED, body=JUSTIFY),
+    ("POST", "/v1/immersions/{convention_id}/deprecate"): policy(
+        C, cross=Cross.REFUSED, body=JUSTIFY
+    ),
+    ("GET", "/v1/mrs/habiletes"): policy(C, OP, cross=Cross.NOT_SCOPED, why="referential"),
+    ("POST", "/v1/mrs/sessions"): policy(
+        C, cross=Cross.NOT_SCOPED, body=MRS_SESSION, why="creates the caller's own session"
+    ),
+    ("GET", "/v1/mrs/sessions"): policy(C, OP, cross=Cross.HIDDEN),
+    ("GET", "/v1/mrs/sessions/{session_id}"): policy(C, OP, cross=Cross.REFUSED),
+    ("POST", "/v1/mrs/sessions/{session_id}/candidates"): policy(
+        C, cross=Cross.REFUSED, body={"referral_id": "{referral_id}"}
+    ),
+    ("POST", "/v1/mrs/sessions/{session_id}/candidates/{candidate_id}/evaluation"): policy(
+        C, cross=Cross.REFUSED, body={"results": dict.fromkeys(HABILETES, True)}
+    ),
+    ("POST", "/v1/mrs/sessions/{session_id}/candidates/{candidate_id}/hiring-decision"): policy(
+        C, cross=Cross.REFUSED, body={"hired": True}
+    ),
+    ("POST", "/v1/trainings/poec-sessions"): policy(
+        C, OP, cross=Cross.NOT_SCOPED, why="a branch's training offer, no personal data"
+    ),
+    ("GET", "/v1/trainings/poec-sessions"): policy(
+        C, OP, cross=Cross.NOT_SCOPED, why="a branch's training offer, no personal data"
+    ),
+    # An enrolment names a referral: another structure's is answered as unknown (422 on it).
+    ("POST", "/v1/trainings/enrolments"): policy(
+        C, cross=Cross.REFUSED, body=_poei("{referral_id}"), refused_with=(404, 422)
+    ),
+    ("GET", "/v1/trainings/enrolments"): policy(C, OP, cross=Cross.HIDDEN),
+    ("GET", "/v1/trainings/enrolments/{enrolment_id}"): policy(C, OP, cross=Cross.REFUSED),
+    ("POST", "/v1/trainings/enrolments/{enrolment_id}/completion"): policy(
+        C, cross=Cross.REFUSED, body={"completed": True, "hired": False}
+    ),
+    ("POST", "/v1/pathway-proposals"): policy(
+        C, cross=Cross.REFUSED, body={"referral_id": "{referral_id}"}, refused_with=(404, 422)
+    ),
+    ("GET", "/v1/pathway-proposals"): policy(C, OP, cross=Cross.HIDDEN),
+    ("POST", "/v1/pathway-proposals/{proposal_id}/accept"): policy(C, cross=Cross.REFUSED, body={}),
+    ("POST", "/v1/pathway-proposals/{proposal_id}/dismiss"): policy(
+        C, cross=Cross.REFUSED, body={}
+    ),
+    ("GET", "/v1/indicators"): policy(C, OP, cross=Cross.NOT_SCOPED, why=NOT_PERSONAL),
+    ("GET", "/v1/referrals/{referral_id}"): policy(C, OP, cross=Cross.REFUSED),
+}
+
+
+async def _post(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = await client.post(path, json=body, headers=creating(COUNSELLOR))
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def _first_organisation_rows(
+    client: httpx.AsyncClient, known_referral: KnownFactory
+) -> dict[str, str]:
+    referral = str((await known_referral()).referral_id)
+    convention = await _post(client, "/v1/immersions", full_content(referral_id=referral))
+    assert convention["status"] == "requested"
+    mrs = await _post(client, "/v1/mrs/sessions", MRS_SESSION)
+    candidate = await _post(
+        client, f"/v1/mrs/sessions/{mrs['id']}/candidates", {"referral_id": referral}
+    )
+    enrolment = await _post(client, "/v1/trainings/enrolments", _poei(referral))
+    proposal = await _post(client, "/v1/pathway-proposals", {"referral_id": referral})
+    return {
+        "referral_id": referral,
+        "convention_id": convention["id"],
+        "session_id": mrs["id"],
+        "candidate_id": candidate["id"],
+        "enrolment_id": enrolment["id"],
+        "proposal_id": proposal["id"],
+    }
+
+
+def _filled(value: Any, ids: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return fill(value, ids)
+    if isinstance(value, dict):
+        return {k: _filled(v, ids) for k, v in value.items()}
+    return value
+
+
+def _with_ids(route: RoutePolicy, ids: dict[str, str]) -> RoutePolicy:
+    if route.body is None:
+        return route
+    return RoutePolicy(
+        route.roles,
+        route.cross,
+        _filled(dict(route.body), ids),
+        route.query,
+        route.refused_with,
+        route.why,
+        route.expect,
+    )
+
+
+async def test_every_route_has_an_access_policy(app: FastAPI) -> None:
+    assert unmatched(app, POLICIES) == []
+
+
+async def test_every_route_refuses_no_token_the_wrong_role_and_another_organisation(
+    app: FastAPI, client: httpx.AsyncClient, known_referral: KnownFactory
+) -> None:
+    ids = await _first_organisation_rows(client, known_referral)
+    owned = [v for k, v in ids.items() if k != "referral_id"]
+    failures: list[str] = []
+    for method, template in sorted(api_routes(app)):
+        if (method, template) not in POLICIES:
+            continue  # reported by the test above (public routes too)
+        route = _with_ids(POLICIES[(method, template)], ids)
+        path = fill(template, ids)
+        failures += await check_unauthenticated(client, method, path, route)
+        failures += await check_wrong_roles(client, method, path, route, TOKENS)
+        failures += await check_other_organisation(
+            client, method, path, route, OTHER, owned, SECRETS
+        )
+    assert failures == []
+    mine = await client.get(f"/v1/immersions/{ids['convention_id']}", headers=COUNSELLOR)
+    assert mine.json()["status"] == "requested"  # nothing the other organisation tried changed it
+    assert mine.json()["id"] == ids["convention_id"]

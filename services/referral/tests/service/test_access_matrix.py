@@ -1,0 +1,184 @@
+"""The referral service's access matrix (issue 10, "Done when"), generated from the app's routes:
+every route has a policy (a new one without fails here), and for each one no token → 401, a role
+not allowed → 403, a counsellor of another organisation refused, shown the record masked, or not
+finding the first organisation's rows — on the real store."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from shared.auth.tokens import Role
+from shared.testing_access import (
+    Cross,
+    RoutePolicy,
+    api_routes,
+    check_other_organisation,
+    check_unauthenticated,
+    check_wrong_roles,
+    fill,
+    policy,
+    unmatched,
+)
+
+from ..conftest import bearer
+
+OWNER = bearer(Role.COUNSELLOR, "conseiller.paris", ft_structure="75101")
+OTHER = bearer(Role.COUNSELLOR, "conseiller.cap", org_kind="cap_emploi", org_code="CE059")
+TOKENS = {
+    Role.COUNSELLOR: OTHER,
+    Role.OPS: bearer(Role.OPS, "ops"),
+    Role.AGENCY: bearer(
+        Role.AGENCY, "erp", agency_id="agc-interim-nord-lille", network_id="interim-nord"
+    ),
+}
+C, OP = Role.COUNSELLOR, Role.OPS
+SEEKER = {
+    "ft_identifier": "7510199A",
+    "first_name": "Éloïse",
+    "last_name": "Vasseur",
+    "email": "eloise.vasseur@example.org",
+    "phone": "0611223344",
+    "birth_date": "1990-02-03",
+    "rqth": True,
+}
+SECRETS = ("Éloïse", "Vasseur", "eloise.vasseur", "0611223344", "1990-02-03")
+REFERRAL = {"agency_id": "agc-interim-nord-lille", "rome_code": "H2913", "message": "Motivée."}
+
+
+def _no_referrals(response: httpx.Response) -> bool:
+    return bool(response.json()["total"]["referrals_sent"] == 0)
+
+
+def _csv_without_rows(response: httpx.Response) -> bool:
+    lines = [line for line in response.text.splitlines() if line.strip()]
+    return all(",0," in line or "referrals_sent" in line for line in lines)
+
+
+POLICIES: dict[tuple[str, str], RoutePolicy] = {
+    ("POST", "/v1/referrals"): policy(
+        C, cross=Cross.REFUSED, body={**REFERRAL, "job_seeker_id": "{job_seeker_id}"}
+    ),
+    ("GET", "/v1/referrals"): policy(C, OP, cross=Cross.HIDDEN),
+    ("GET", "/v1/referrals/{referral_id}"): policy(C, OP, cross=Cross.REFUSED),
+    ("POST", "/v1/referrals/{referral_id}/withdraw"): policy(
+        C, cross=Cross.REFUSED, body={"reason": "Essai d'une autre structure"}
+    ),
+    # The identifier is the caller's own input: 409 naming the existing id, nothing else.
+    ("POST", "/v1/job-seekers"): policy(C, cross=Cross.REFUSED, body=SEEKER, refused_with=(409,)),
+    ("GET", "/v1/job-seekers"): policy(C, OP, cross=Cross.HIDDEN),
+    ("GET", "/v1/job-seekers/{job_seeker_id}"): policy(C, OP, cross=Cross.MASKED),
+    ("PATCH", "/v1/job-seekers/{job_seeker_id}"): policy(
+        C, OP, cross=Cross.REFUSED, body={"rqth": False}
+    ),
+    ("POST", "/v1/job-seekers/{job_seeker_id}/shares"): policy(
+        C,
+        OP,
+        cross=Cross.REFUSED,
+        body={"organisation_kind": "cap_emploi", "organisation_code": "CE059", "reason": "x"},
+    ),
+    ("POST", "/v1/job-seekers/{job_seeker_id}/consents"): policy(
+        C, cross=Cross.REFUSED, body={"agency_id": "agc-interim-nord-lille", "scope": "identity"}
+    ),
+    ("GET", "/v1/job-seekers/{job_seeker_id}/consents"): policy(C, OP, cross=Cross.REFUSED),
+    ("POST", "/v1/job-seekers/{job_seeker_id}/consents/{consent_id}/withdraw"): policy(
+        C, cross=Cross.REFUSED
+    ),
+    ("POST", "/v1/offers"): policy(C, OP, cross=Cross.NOT_SCOPED, why="offers: no personal data"),
+    ("GET", "/v1/offers"): policy(C, OP, cross=Cross.NOT_SCOPED, why="offers: no personal data"),
+    ("GET", "/v1/offers/{offer_id}"): policy(
+        C, OP, cross=Cross.NOT_SCOPED, why="offers: no personal data"
+    ),
+    ("GET", "/v1/agencies"): policy(C, OP, cross=Cross.NOT_SCOPED, why="agency directory"),
+    ("POST", "/v1/agencies"): policy(OP, cross=Cross.OPS_ONLY),
+    ("GET", "/v1/agencies/suggestions"): policy(
+        C,
+        OP,
+        cross=Cross.NOT_SCOPED,
+        query={"rome_code": "H2913", "departement": "59"},
+        why="ranked directory; with job_seeker_id only the département, as the masked record",
+    ),
+    ("GET", "/v1/agencies/{agency_id}"): policy(
+        C, OP, cross=Cross.NOT_SCOPED, why="agency directory"
+    ),
+    ("PATCH", "/v1/agencies/{agency_id}"): policy(OP, cross=Cross.OPS_ONLY),
+    ("GET", "/v1/indicators"): policy(C, OP, cross=Cross.OWN_FIGURES, expect=_no_referrals),
+    ("GET", "/v1/indicators.csv"): policy(C, OP, cross=Cross.OWN_FIGURES, expect=_csv_without_rows),
+    ("POST", "/v1/networks"): policy(OP, cross=Cross.OPS_ONLY),
+    ("GET", "/v1/networks"): policy(OP, cross=Cross.OPS_ONLY),
+    ("GET", "/v1/networks/{network_id}/refused-responses"): policy(OP, cross=Cross.OPS_ONLY),
+    ("GET", "/v1/audit/personal-data"): policy(OP, cross=Cross.OPS_ONLY),
+}
+
+
+def _key() -> dict[str, str]:
+    return {"Idempotency-Key": str(uuid.uuid4())}
+
+
+async def _first_organisation_rows(client: httpx.AsyncClient) -> dict[str, str]:
+    seeker = await client.post("/v1/job-seekers", json=SEEKER, headers={**OWNER, **_key()})
+    assert seeker.status_code == 201, seeker.text
+    seeker_id = seeker.json()["id"]
+    consent = await client.post(
+        f"/v1/job-seekers/{seeker_id}/consents",
+        json={"agency_id": "agc-interim-nord-lille", "scope": "identity"},
+        headers={**OWNER, **_key()},
+    )
+    assert consent.status_code == 201, consent.text
+    referral = await client.post(
+        "/v1/referrals",
+        json={**REFERRAL, "job_seeker_id": seeker_id, "share_identity": True},
+        headers={**OWNER, **_key()},
+    )
+    assert referral.status_code == 201, referral.text
+    offers = (await client.get("/v1/offers", headers=OWNER)).json()["items"]
+    return {
+        "job_seeker_id": seeker_id,
+        "consent_id": consent.json()["id"],
+        "referral_id": referral.json()["id"],
+        "offer_id": offers[0]["id"],
+        "agency_id": "agc-interim-nord-lille",
+        "network_id": "interim-nord",
+    }
+
+
+def _with_ids(route: RoutePolicy, ids: dict[str, str]) -> RoutePolicy:
+    if route.body is None:
+        return route
+    body: dict[str, Any] = {
+        k: fill(v, ids) if isinstance(v, str) else v for k, v in route.body.items()
+    }
+    return RoutePolicy(
+        route.roles, route.cross, body, route.query, route.refused_with, route.why, route.expect
+    )
+
+
+async def test_every_route_has_an_access_policy(app: FastAPI) -> None:
+    assert unmatched(app, POLICIES) == []
+
+
+async def test_every_route_refuses_no_token_the_wrong_role_and_another_organisation(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    ids = await _first_organisation_rows(client)
+    owned = [ids["job_seeker_id"], ids["consent_id"], ids["referral_id"]]
+    failures: list[str] = []
+    for method, template in sorted(api_routes(app)):
+        if (method, template) not in POLICIES:
+            continue  # reported by the test above (public routes too)
+        route = _with_ids(POLICIES[(method, template)], ids)
+        path = fill(template, ids)
+        failures += await check_unauthenticated(client, method, path, route)
+        failures += await check_wrong_roles(client, method, path, route, TOKENS)
+        failures += await check_other_organisation(
+            client, method, path, route, OTHER, owned, SECRETS
+        )
+    assert failures == []
+    # Nothing the other organisation tried changed the first one's rows.
+    mine = (await client.get(f"/v1/job-seekers/{ids['job_seeker_id']}", headers=OWNER)).json()
+    assert (mine["first_name"], mine["rqth"]) == ("Éloïse", True)
+    referral = (await client.get(f"/v1/referrals/{ids['referral_id']}", headers=OWNER)).json()
+    assert referral["status"] == "sent"
