@@ -3,11 +3,12 @@ HTTP to the use cases."""
 
 from __future__ import annotations
 
-from referral.api import agencies, indicators, job_seekers, networks, offers, referrals
+from referral.api import agencies, consents, indicators, job_seekers, networks, offers, referrals
 
 ROUTERS = [
     referrals.router,
     job_seekers.router,
+    consents.router,
     offers.router,
     agencies.router,
     indicators.router,

@@ -17,17 +17,12 @@ from referral.api.deps import (
     create_idempotently,
 )
 from referral.api.referrals import DEPARTEMENT_PATTERN, FT_IDENTIFIER_PATTERN, JobSeekerIn
-from referral.domain import ConsentScope
-from referral.models import Consent, JobSeeker
+from referral.models import JobSeeker
 from referral.use_cases import queries
 from referral.use_cases.job_seekers import (
-    RecordConsent,
     UpdateJobSeeker,
-    WithdrawConsent,
     publics_of,
-    record_consent,
     register_job_seeker,
-    withdraw_consent,
 )
 from referral.use_cases.job_seekers import update_job_seeker as change_job_seeker
 from shared.http.idempotency import IdempotencyKey
@@ -69,29 +64,6 @@ class JobSeekerPatch(BaseModel):
     qpv: bool | None = None
 
 
-class ConsentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    agency_id: str = Field(min_length=1, max_length=64)
-    scope: ConsentScope = Field(description="identity: identité et coordonnées; rqth: RQTH.")
-    granted_at: datetime | None = Field(
-        default=None, description="Quand le demandeur a consenti (défaut: maintenant)."
-    )
-
-
-class ConsentOut(BaseModel):
-    id: uuid.UUID
-    job_seeker_id: uuid.UUID
-    agency_id: str
-    scope: str
-    scope_label: str
-    granted_at: datetime
-    recorded_by: str
-    structure_code: str | None
-    withdrawn_at: datetime | None
-    withdrawn_by: str | None
-
-
 def job_seeker_out(job_seeker: JobSeeker, senior_age: int) -> dict[str, Any]:
     publics = publics_of(job_seeker, datetime.now(UTC).date(), senior_age)
     return JobSeekerOut(
@@ -110,21 +82,6 @@ def job_seeker_out(job_seeker: JobSeeker, senior_age: int) -> dict[str, Any]:
         priority_publics=sorted(p.value for p in publics),
         structure_code=job_seeker.structure_code,
         created_at=job_seeker.created_at,
-    ).model_dump(mode="json")
-
-
-def consent_out(consent: Consent) -> dict[str, Any]:
-    return ConsentOut(
-        id=consent.id,
-        job_seeker_id=consent.job_seeker_id,
-        agency_id=consent.agency_id,
-        scope=consent.scope,
-        scope_label=ConsentScope(consent.scope).label,
-        granted_at=consent.granted_at,
-        recorded_by=consent.recorded_by,
-        structure_code=consent.structure_code,
-        withdrawn_at=consent.withdrawn_at,
-        withdrawn_by=consent.withdrawn_by,
     ).model_dump(mode="json")
 
 
@@ -194,55 +151,3 @@ async def update_job_seeker(
     async with runtime.database.transaction() as session:
         job_seeker = await change_job_seeker(session, command, principal)
         return job_seeker_out(job_seeker, settings.senior_age)
-
-
-@router.post(
-    "/job-seekers/{job_seeker_id}/consents",
-    status_code=201,
-    response_model=ConsentOut,
-    summary="Enregistrer un consentement au partage avec une agence",
-)
-async def create_consent(
-    job_seeker_id: uuid.UUID,
-    body: ConsentIn,
-    principal: Counsellor,
-    idempotency_key: IdempotencyKey,
-    request: Request,
-    runtime: Runtime,
-) -> Any:
-    async def create(session: Any) -> tuple[dict[str, Any], str]:
-        consent = await record_consent(
-            session,
-            RecordConsent(job_seeker_id, body.agency_id, body.scope, body.granted_at),
-            principal,
-        )
-        return (
-            consent_out(consent),
-            f"/v1/job-seekers/{job_seeker_id}/consents/{consent.id}",
-        )
-
-    return await create_idempotently(runtime, principal, idempotency_key, request, body, create)
-
-
-@router.get("/job-seekers/{job_seeker_id}/consents", response_model=list[ConsentOut])
-async def list_consents(
-    job_seeker_id: uuid.UUID, principal: CounsellorOrOps, runtime: Runtime
-) -> list[dict[str, Any]]:
-    async with runtime.session() as session:
-        consents = await queries.list_consents(session, principal, job_seeker_id)
-        return [consent_out(c) for c in consents]
-
-
-@router.post(
-    "/job-seekers/{job_seeker_id}/consents/{consent_id}/withdraw",
-    response_model=ConsentOut,
-    summary="Retirer un consentement",
-)
-async def withdraw_consent_route(
-    job_seeker_id: uuid.UUID, consent_id: uuid.UUID, principal: Counsellor, runtime: Runtime
-) -> dict[str, Any]:
-    async with runtime.database.transaction() as session:
-        consent = await withdraw_consent(
-            session, WithdrawConsent(job_seeker_id, consent_id), principal
-        )
-        return consent_out(consent)

@@ -33,9 +33,9 @@ from referral.use_cases.common import (
     publish_to_network,
     routing,
 )
+from referral.use_cases.consents import consented_scopes
 from referral.use_cases.job_seekers import (
     JobSeekerInput,
-    consented_scopes,
     publics_of,
     upsert_job_seeker,
 )
