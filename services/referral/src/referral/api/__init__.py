@@ -3,12 +3,22 @@ HTTP to the use cases."""
 
 from __future__ import annotations
 
-from referral.api import agencies, consents, indicators, job_seekers, networks, offers, referrals
+from referral.api import (
+    agencies,
+    consents,
+    erasure,
+    indicators,
+    job_seekers,
+    networks,
+    offers,
+    referrals,
+)
 
 ROUTERS = [
     referrals.router,
     job_seekers.router,
     consents.router,
+    erasure.router,
     offers.router,
     agencies.router,
     indicators.router,

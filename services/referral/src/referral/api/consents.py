@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from referral.api.deps import Counsellor, CounsellorOrOps, Runtime, create_idempotently
 from referral.domain import ConsentScope
+from referral.domain.consent import ConsentChannel
 from referral.models import Consent
 from referral.use_cases import queries
 from referral.use_cases.consents import (
@@ -25,21 +26,37 @@ router = APIRouter(prefix="/v1", tags=["job seekers"])
 
 
 class ConsentIn(BaseModel):
+    """The time and the person are the server's (the caller, now); the text version is the one
+    the platform shows for the scope."""
+
     model_config = ConfigDict(extra="forbid")
 
-    agency_id: str = Field(min_length=1, max_length=64)
-    scope: ConsentScope = Field(description="identity: identité et coordonnées; rqth: RQTH.")
-    granted_at: datetime | None = Field(
-        default=None, description="Quand le demandeur a consenti (défaut: maintenant)."
+    agency_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="L'agence destinataire (identité, RQTH); absent pour le contact.",
+    )
+    scope: ConsentScope = Field(
+        description="identity: identité et coordonnées; rqth: RQTH; contact: contact par la "
+        "plateforme."
+    )
+    channel: ConsentChannel = Field(description="in_person, phone ou written.")
+    referral_id: uuid.UUID | None = Field(
+        default=None,
+        description="Pour une orientation déjà envoyée : l'identité lui est transmise aussitôt.",
     )
 
 
 class ConsentOut(BaseModel):
     id: uuid.UUID
     job_seeker_id: uuid.UUID
-    agency_id: str
+    agency_id: str | None
+    referral_id: uuid.UUID | None
     scope: str
     scope_label: str
+    channel: str | None
+    text_version: str | None
     granted_at: datetime
     recorded_by: str
     structure_code: str | None
@@ -52,7 +69,10 @@ def consent_out(consent: Consent) -> dict[str, Any]:
         id=consent.id,
         job_seeker_id=consent.job_seeker_id,
         agency_id=consent.agency_id,
+        referral_id=consent.referral_id,
         scope=consent.scope,
+        channel=consent.channel,
+        text_version=consent.text_version,
         scope_label=ConsentScope(consent.scope).label,
         granted_at=consent.granted_at,
         recorded_by=consent.recorded_by,
@@ -79,7 +99,9 @@ async def create_consent(
     async def create(session: Any) -> tuple[dict[str, Any], str]:
         consent = await record_consent(
             session,
-            RecordConsent(job_seeker_id, body.agency_id, body.scope, body.granted_at),
+            RecordConsent(
+                job_seeker_id, body.agency_id, body.scope, body.channel, body.referral_id
+            ),
             principal,
         )
         return (
