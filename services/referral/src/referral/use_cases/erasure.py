@@ -128,14 +128,15 @@ async def _erase_here(
     session: AsyncSession, job_seeker: JobSeeker, referrals: list[Referral]
 ) -> list[Erased]:
     ids = [r.id for r in referrals]
-    needles = [
-        str(job_seeker.id),
-        *(str(i) for i in ids),
+    personal = [
         job_seeker.ft_identifier,
+        job_seeker.first_name,
+        job_seeker.last_name,
         job_seeker.email or "",
         job_seeker.phone or "",
     ]
-    report = await erase_platform_copies(session, PLATFORM, needles)
+    identifiers = [str(job_seeker.id), *(str(i) for i in ids)]
+    report = await erase_platform_copies(session, PLATFORM, identifiers, personal)
     consents = await session.execute(delete(Consent).where(Consent.job_seeker_id == job_seeker.id))
     report.append(Erased("consents", _count(consents)))
     for referral in referrals:
