@@ -66,6 +66,11 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
+    # Retention of the platform tables (issue 11, docs/personal-data.md).
+    retention_published_outbox_days: float = Field(default=7, gt=0)
+    retention_idempotency_hours: float = Field(default=24, gt=0)
+    retention_job_interval_seconds: float = Field(default=3600, gt=0)
+
     @model_validator(mode="after")
     def _no_shared_secret_in_production(self) -> ServiceSettings:
         if self.environment == "production":

@@ -1,12 +1,15 @@
 """Periodic jobs of the dispositifs service: validated conventions whose first day has come are
-marked in progress."""
+marked in progress; the published outbox rows and idempotency records past their retention are
+purged."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from dispositifs.models import PLATFORM
 from dispositifs.settings import DispositifsSettings
 from dispositifs.use_cases.immersions import start_due_conventions
+from shared.privacy.jobs import platform_retention_job
 from shared.runtime import PeriodicJob, ServiceRuntime
 
 
@@ -16,7 +19,8 @@ def jobs(settings: DispositifsSettings) -> list[PeriodicJob]:
             "start-due-immersions",
             settings.pmsmp_start_job_interval_seconds,
             _start_due_immersions(settings),
-        )
+        ),
+        platform_retention_job(settings, PLATFORM, name="dispositifs-retention"),
     ]
 
 

@@ -1,9 +1,12 @@
-"""Periodic jobs of the referral service: expire unanswered referrals."""
+"""Periodic jobs of the referral service: expire unanswered referrals; purge the published outbox
+rows and idempotency records past their retention."""
 
 from __future__ import annotations
 
+from referral.models import PLATFORM
 from referral.settings import ReferralSettings
 from referral.use_cases.expiry import expire_due_referrals
+from shared.privacy.jobs import platform_retention_job
 from shared.runtime import PeriodicJob, ServiceRuntime
 
 
@@ -26,4 +29,7 @@ def expiry_job(settings: ReferralSettings) -> PeriodicJob:
 
 
 def jobs(settings: ReferralSettings) -> list[PeriodicJob]:
-    return [expiry_job(settings)]
+    return [
+        expiry_job(settings),
+        platform_retention_job(settings, PLATFORM, name="referral-retention"),
+    ]

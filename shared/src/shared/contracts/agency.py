@@ -24,6 +24,7 @@ from shared.contracts.referral import (
 )
 from shared.contracts.topics import AGENCY_RESPONSES_TOPIC
 from shared.contracts.vocabulary import ContractType, DeclineReason, ImmersionObjet
+from shared.privacy.fields import ScreenedText
 
 
 class AgencyResponse(EventData):
@@ -35,7 +36,11 @@ class AgencyResponse(EventData):
     referral_id: UUID
     agency_id: str = Field(description="The agency answering; must be the one referred to.")
     occurred_at: datetime = Field(description="When it happened at the agency.")
-    comment: str | None = Field(default=None, max_length=2000)
+    comment: ScreenedText | None = Field(
+        default=None,
+        max_length=2000,
+        description="Free text: refused (invalid_data) with a NIR, bank details or a health word.",
+    )
 
 
 class ReferralAcknowledged(AgencyResponse):

@@ -27,6 +27,7 @@ from referral.use_cases.job_seekers import (
 from referral.use_cases.job_seekers import update_job_seeker as change_job_seeker
 from shared.http.idempotency import IdempotencyKey
 from shared.http.pagination import Page
+from shared.privacy import PhoneNumber
 
 router = APIRouter(prefix="/v1", tags=["job seekers"])
 
@@ -55,7 +56,7 @@ class JobSeekerPatch(BaseModel):
     first_name: str | None = Field(default=None, min_length=1, max_length=100)
     last_name: str | None = Field(default=None, min_length=1, max_length=100)
     email: EmailStr | None = None
-    phone: str | None = Field(default=None, pattern=r"^\+?[0-9 .]{6,20}$")
+    phone: PhoneNumber | None = None
     birth_date: date | None = None
     departement: str | None = Field(default=None, pattern=DEPARTEMENT_PATTERN)
     rqth: bool | None = None
