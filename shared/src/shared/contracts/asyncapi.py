@@ -341,6 +341,8 @@ def _example_for_type(name: str, annotation: Any) -> Any:
     if origin is list:
         return []
     if isinstance(annotation, type):
+        if issubclass(annotation, BaseModel):
+            return example_data(annotation)
         if issubclass(annotation, enum.Enum):
             return next(iter(annotation)).value
         if issubclass(annotation, bool):
