@@ -62,11 +62,16 @@ class ErasureCompleted(EventData):
 
 
 class DispositifsErasureCompleted(ErasureCompleted):
+    """The dispositifs service erased what it held of the person: what it did, table by table."""
+
     event_type: ClassVar[str] = "coop.dispositifs.erasure_completed.v1"
     topic: ClassVar[str] = DISPOSITIFS_EVENTS.name
 
 
 class NotificationsErasureCompleted(ErasureCompleted):
+    """The notifications service erased what it held of the person: what it did, table by
+    table."""
+
     event_type: ClassVar[str] = "coop.notifications.erasure_completed.v1"
     topic: ClassVar[str] = NOTIFICATIONS_EVENTS.name
 
