@@ -70,6 +70,8 @@ class ServiceSettings(BaseSettings):
     retention_published_outbox_days: float = Field(default=7, gt=0)
     retention_idempotency_hours: float = Field(default=24, gt=0)
     retention_job_interval_seconds: float = Field(default=3600, gt=0)
+    #: Indicator cells under this count are shown as secret (issue 11; 1 shows every cell).
+    statistical_secrecy_threshold: int = Field(default=5, ge=1)
 
     @model_validator(mode="after")
     def _no_shared_secret_in_production(self) -> ServiceSettings:
