@@ -377,3 +377,14 @@ class ErasureReport(Base):
     report: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     completed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ArchiveNotice(Base):
+    """The notice to the owning structure that an inactive record will be anonymised."""
+
+    __tablename__ = "archive_notices"
+
+    job_seeker_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("job_seekers.id"), primary_key=True)
+    structure_code: Mapped[str | None] = mapped_column(String(32))
+    inactive_since: Mapped[datetime] = mapped_column(UTCDateTime())
+    noticed_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -50,6 +50,12 @@ class ReferralSettings(ServiceSettings):
     suggestion_prior_acceptance: float = Field(default=0.5, ge=0, le=1)
     suggestion_prior_placement: float = Field(default=0.3, ge=0, le=1)
 
+    # -- archive of inactive records (issue 11; les emplois de l'inclusion: 2 years) -----------
+    archive_inactive_days: float = Field(default=730, gt=0)
+    #: Between the notice to the owning structure and the anonymisation.
+    archive_notice_days: float = Field(default=30, gt=0)
+    archive_job_interval_seconds: float = Field(default=86400, gt=0)
+
     @property
     def expiry_delay(self) -> timedelta:
         if self.expiry_after_seconds is not None:

@@ -104,6 +104,8 @@ FRENCH_SUMMARIES: dict[str, str] = {
     "dernière tentative.",
     "coop.job_seeker.erasure_requested.v1": "Effacement d'un demandeur d'emploi demandé (RGPD art. "
     "17) : chaque service efface ou pseudonymise ce qu'il détient et rend compte.",
+    "coop.job_seeker.archive_noticed.v1": "Fiche inactive depuis 2 ans : elle sera anonymisée à "
+    "la date dite, sauf si la structure propriétaire reprend l'accompagnement.",
     "coop.dispositifs.erasure_completed.v1": "Le service des dispositifs a effacé ce qu'il "
     "détenait de la personne : ce qu'il a fait, table par table.",
     "coop.notifications.erasure_completed.v1": "Le service des notifications a effacé ce qu'il "

@@ -40,6 +40,20 @@ class JobSeekerErasureRequested(EventData):
     requested_at: datetime
 
 
+class JobSeekerArchiveNoticed(EventData):
+    """A job seeker's record has been inactive for the archive delay (2 years): it will be
+    anonymised on ``archive_on`` unless the owning structure acts on it before."""
+
+    event_type: ClassVar[str] = "coop.job_seeker.archive_noticed.v1"
+    topic: ClassVar[str] = REFERRAL_EVENTS.name
+    key_field: ClassVar[str] = "job_seeker_id"
+
+    job_seeker_id: UUID
+    structure_code: str | None = Field(default=None, description="The owning structure.")
+    inactive_since: datetime
+    archive_on: datetime
+
+
 class ErasureCounts(BaseModel):
     """What one store did: rows erased or pseudonymised, by table."""
 

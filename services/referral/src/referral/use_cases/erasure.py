@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from referral.models import (
     OUTBOX,
     PLATFORM,
+    ArchiveNotice,
     Consent,
     ErasureReport,
     ErasureRequest,
@@ -139,6 +140,10 @@ async def _erase_here(
     report = await erase_platform_copies(session, PLATFORM, identifiers, personal)
     consents = await session.execute(delete(Consent).where(Consent.job_seeker_id == job_seeker.id))
     report.append(Erased("consents", _count(consents)))
+    notices = await session.execute(
+        delete(ArchiveNotice).where(ArchiveNotice.job_seeker_id == job_seeker.id)
+    )
+    report.append(Erased("archive_notices", _count(notices)))
     for referral in referrals:
         referral.message = ERASED_TEXT
         referral.identity_shared = False

@@ -1,5 +1,5 @@
 """Consent per referral with its evidence (channel, text version), the platform's contact
-consent, and erasure requests with each service's report (issue 11).
+consent, erasure requests with each service's report, notices before archiving (issue 11).
 
 Revision ID: 0006
 Revises: 0004 (0005, the audit table of another branch, is not merged yet: the integrator sets
@@ -60,9 +60,23 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("request_id", "service", name=op.f("pk_erasure_reports")),
     )
+    op.create_table(
+        "archive_notices",
+        sa.Column("job_seeker_id", sa.Uuid(), nullable=False),
+        sa.Column("structure_code", sa.String(length=32), nullable=True),
+        sa.Column("inactive_since", UTCDateTime(), nullable=False),
+        sa.Column("noticed_at", UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["job_seeker_id"],
+            ["job_seekers.id"],
+            name=op.f("fk_archive_notices_job_seeker_id_job_seekers"),
+        ),
+        sa.PrimaryKeyConstraint("job_seeker_id", name=op.f("pk_archive_notices")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("archive_notices")
     op.drop_table("erasure_reports")
     op.drop_table("erasure_requests")
     op.execute("DELETE FROM consents WHERE scope = 'contact'")
