@@ -172,11 +172,16 @@ async def test_erasure_reaches_every_store_and_both_networks(
         assert erasure.status_code == 202, erasure.text
         request_url = referral_url + erasure.headers["location"]
 
-        async def completed() -> dict[str, Any] | None:
-            body = (await client.get(request_url, headers=ops_headers)).json()
-            return body if body["status"] == "completed" else None
+        last: dict[str, Any] = {}
 
-        progress = await eventually(completed, timeout=30, interval=0.5)
+        async def completed() -> dict[str, Any] | None:
+            last.update((await client.get(request_url, headers=ops_headers)).json())
+            return dict(last) if last["status"] == "completed" else None
+
+        try:
+            progress = await eventually(completed, timeout=30, interval=0.5)
+        except TimeoutError:
+            pytest.fail(f"erasure not completed within 30 s: {last}")
         assert progress["waiting_for"] == []
         assert [s["service"] for s in progress["services"]] == [
             "referral",
