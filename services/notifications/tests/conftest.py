@@ -1,5 +1,9 @@
 """Fixtures of the notifications tests: a migrated store, a real SMTP server (aiosmtpd) and a
-real HTTP receiver on loopback, and the service's app for HTTP calls."""
+real HTTP receiver on loopback, and the service's app for HTTP calls.
+
+Tiers: ``unit/`` (pure: routing, templates, calendar, backoff), ``service/`` (in-process HTTP,
+deliveries to real SMTP and HTTP receivers, the store), ``messaging/`` (the real broker).
+"""
 
 from __future__ import annotations
 
@@ -17,12 +21,12 @@ from fastapi import FastAPI
 
 import notifications
 from devstack.mailbox import Mailbox, free_port
-from notifications import following
+from notifications.access import SYSTEM
 from notifications.app import create_app
-from notifications.catalog import ROUTING, TEMPLATES
-from notifications.messages import Cause, record
+from notifications.domain.messages import Cause
 from notifications.models import Notification
 from notifications.settings import NotificationsSettings
+from notifications.use_cases import following, messages
 from shared.auth.tokens import Role, mint_token
 from shared.contracts import EventData
 from shared.db.database import Database
@@ -78,8 +82,9 @@ async def record_event(database: Database, data: EventData) -> list[Notification
     """What the consumer does with an event (without the broker: the consumer tests cover it)."""
     event = CloudEvent(type=data.event_type, source="/test", data=data.model_dump(mode="json"))
     async with database.transaction() as session:
-        await following.follow(session, data)
-        return await record(session, Cause.from_event(event, data), ROUTING, TEMPLATES)
+        await following.follow(following.Follow(data), SYSTEM, session)
+        cause = Cause.from_event(event, data)
+        return await messages.record(messages.RecordMessages(cause), SYSTEM, session)
 
 
 # -- a real HTTP receiver -------------------------------------------------------------------------

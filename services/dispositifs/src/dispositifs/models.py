@@ -35,6 +35,7 @@ from dispositifs.domain.training import PoeiMode, TargetedPublic
 from shared.contracts.dispositifs import EnrolmentStatus, ImmersionStatus
 from shared.contracts.vocabulary import ContractType, ImmersionObjet, TrainingKind
 from shared.db.naming import NAMING_CONVENTION
+from shared.db.projections import KnownReferralColumns
 from shared.db.tables import BigIntId, UTCDateTime, platform_tables
 from shared.messaging.outbox import Outbox
 
@@ -44,8 +45,9 @@ class Base(DeclarativeBase):
 
 
 PLATFORM = platform_tables(Base.metadata)
-#: Where the use cases stage the service's events (CloudEvents ``source``: this service).
-OUTBOX = Outbox(PLATFORM, "/coop/dispositifs")
+#: The CloudEvents ``source`` of every event this service produces.
+EVENT_SOURCE = "/coop/dispositifs"
+OUTBOX = Outbox(PLATFORM, EVENT_SOURCE)
 
 
 def _in(column: str, values: Iterable[enum.Enum]) -> str:
@@ -56,20 +58,19 @@ def _in_or_null(column: str, values: Iterable[enum.Enum]) -> str:
     return f"{column} IS NULL OR {_in(column, values)}"
 
 
-class KnownReferral(Base):
+class KnownReferral(KnownReferralColumns, Base):
     """A referral this service heard of, so immersions and training can be linked to it, and
     what became of it (placement) to close the loop on outcomes."""
 
     __tablename__ = "known_referrals"
+    __table_args__ = (
+        Index("ix_known_referrals_agency_id", "agency_id"),
+        Index("ix_known_referrals_job_seeker_id", "job_seeker_id"),
+    )
 
-    referral_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    job_seeker_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
-    agency_id: Mapped[str] = mapped_column(String(64), index=True)
-    network_id: Mapped[str] = mapped_column(String(64))
-    rome_code: Mapped[str] = mapped_column(String(5))
+    job_seeker_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     departement: Mapped[str | None] = mapped_column(String(3))
     structure_code: Mapped[str | None] = mapped_column(String(32))
-    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
     offer_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     #: Last status the referral service reported.

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from notifications import api, catalog, inbox
+from notifications.api import ROUTERS
 from notifications.consumers import CONSUMERS
-from notifications.delivery import DeliveryWorker
+from notifications.domain import catalog
+from notifications.jobs import DeliveryWorker, Reminders
 from notifications.models import PLATFORM
-from notifications.reminders import Reminders
 from notifications.settings import NotificationsSettings
 from shared.contracts.topics import NOTIFICATIONS_EVENTS
 from shared.http.app import create_service_app
@@ -47,7 +47,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         description="Messages aux conseillers, agences, tuteurs et demandeurs d'emploi : "
         "routage, envois (courriel, webhook, boîte de réception), préférences, rappels.",
         version="0.2.0",
-        routers=[api.router, inbox.router],
+        routers=ROUTERS,
     )
     app.state.delivery_worker = worker
     app.state.reminders = reminders

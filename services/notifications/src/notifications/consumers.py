@@ -1,35 +1,47 @@
-"""Consumers of the notifications service: every business event that someone must hear about
-becomes messages (``notifications.messages``); events that reminders depend on are followed
-(``notifications.following``). Sending is the delivery worker's job, never the consumer's."""
+"""Consumers of the notifications service: one table, event type → use cases. Every business event
+that someone must hear about becomes messages (:func:`notifications.use_cases.messages.record`);
+events that reminders depend on are followed first (:func:`notifications.use_cases.following.
+follow`), in the same transaction. Sending is the delivery worker's job, never the consumer's."""
 
 from __future__ import annotations
 
-from notifications import following, messages
-from notifications.catalog import ROUTING, TEMPLATES
+from collections.abc import Awaitable, Callable
+
+from notifications.access import SYSTEM
+from notifications.domain.catalog import ROUTING
+from notifications.domain.following import TRACKED
+from notifications.domain.messages import Cause
+from notifications.use_cases import following, messages
 from shared.contracts import EVENT_TYPES, EventData
 from shared.contracts.topics import DISPOSITIFS_EVENTS, REFERRAL_EVENTS, TopicSpec
 from shared.messaging.consumer import EventContext, HandlerRegistry
 from shared.runtime import ConsumerSpec
 
+Handler = Callable[[EventContext[EventData]], Awaitable[None]]
+
 
 async def on_event(context: EventContext[EventData]) -> None:
     """Follow the state the event changes, then record who must be told (one transaction)."""
-    await following.follow(context.session, context.data)
-    await messages.record(
-        context.session,
-        messages.Cause.from_event(context.event, context.data),
-        ROUTING,
-        TEMPLATES,
-    )
+    await following.follow(following.Follow(context.data), SYSTEM, context.session)
+    cause = Cause.from_event(context.event, context.data)
+    await messages.record(messages.RecordMessages(cause), SYSTEM, context.session)
+
+
+#: Event type → handler: every event type routed to someone (routing.toml) or followed.
+HANDLERS: dict[str, Handler] = {
+    event_type: on_event
+    for event_type in sorted(EVENT_TYPES)
+    if event_type in ROUTING.routed_triggers | TRACKED
+}
 
 
 def registry_for(topic: TopicSpec) -> HandlerRegistry:
-    """Handlers for every event type of ``topic`` that is routed to someone or followed."""
+    """The handlers of :data:`HANDLERS` for the event types of ``topic``."""
     registry = HandlerRegistry()
-    wanted = ROUTING.routed_triggers | following.TRACKED
-    for event_type, model in sorted(EVENT_TYPES.items()):
-        if model.topic == topic.name and event_type in wanted:
-            registry.on(model)(on_event)
+    for event_type, handler in HANDLERS.items():
+        model = EVENT_TYPES[event_type]
+        if model.topic == topic.name:
+            registry.on(model)(handler)
     return registry
 
 

@@ -31,8 +31,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from notifications.domain.delivery import DELIVERY_STATUSES
 from shared.db.naming import NAMING_CONVENTION
+from shared.db.projections import KnownReferralColumns
 from shared.db.tables import BigIntId, UTCDateTime, platform_tables
+from shared.messaging.outbox import Outbox
 
 
 class Base(DeclarativeBase):
@@ -40,8 +43,10 @@ class Base(DeclarativeBase):
 
 
 PLATFORM = platform_tables(Base.metadata)
-
-DELIVERY_STATUSES = ("pending", "delivered", "failed", "skipped")
+#: Where the service stages its events (delivery outcomes), with its CloudEvents source.
+#: The CloudEvents ``source`` of every event this service produces.
+EVENT_SOURCE = "/coop/notifications"
+OUTBOX = Outbox(PLATFORM, EVENT_SOURCE)
 
 
 class Notification(Base):
@@ -67,7 +72,7 @@ class Notification(Base):
     body: Mapped[str] = mapped_column(Text)
     referral_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    #: When the recipient marked it read in the inbox.
+    #: When the recipient marked it read in the in-app list.
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     deliveries: Mapped[list[Delivery]] = relationship(
@@ -82,7 +87,7 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("notification_id", "channel", name="one_per_channel"),
         CheckConstraint(
-            "status IN ('pending', 'delivered', 'failed', 'skipped')", name="known_status"
+            f"status IN ({', '.join(repr(s) for s in DELIVERY_STATUSES)})", name="known_status"
         ),
         # The worker's query: due pending deliveries, oldest first.
         Index("ix_deliveries_due", "status", "next_attempt_at"),
@@ -93,12 +98,14 @@ class Delivery(Base):
     notification_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("notifications.id", ondelete="CASCADE"), index=True
     )
+    #: :class:`notifications.domain.delivery.Channel` value (email, webhook, inbox).
     channel: Mapped[str] = mapped_column(String(32))
-    #: Where it goes: an email address, a webhook URL, or ``<kind>:<id>`` for the inbox.
+    #: Where it goes: an email address, a webhook URL, or ``<kind>:<id>`` for the in-app list.
     address: Mapped[str | None] = mapped_column(String(1000))
     subject: Mapped[str] = mapped_column(String(300))
-    #: Text of the mail or inbox message; for a webhook, the exact JSON body that is signed.
+    #: Text of the mail or in-app message; for a webhook, the exact JSON body that is signed.
     body: Mapped[str] = mapped_column(Text)
+    #: :class:`notifications.domain.delivery.DeliveryStatus` value.
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -122,7 +129,7 @@ class DeliveryAttempt(Base):
     number: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    #: delivered | retry | failed
+    #: :class:`notifications.domain.delivery.AttemptOutcome` value (delivered | retry | failed).
     outcome: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
     #: What the other side answered (SMTP reply, HTTP status).
@@ -151,19 +158,15 @@ class Recipient(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class FollowedReferral(Base):
-    """A referral as the notifications service knows it from ``referral.events``."""
+class KnownReferral(KnownReferralColumns, Base):
+    """A referral as the notifications service knows it from ``referral.events`` (the shared
+    projection, plus whom to tell and whether it was answered)."""
 
     __tablename__ = "followed_referrals"
     __table_args__ = (Index("ix_followed_referrals_unanswered", "status", "sent_at"),)
 
-    referral_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    agency_id: Mapped[str] = mapped_column(String(255))
-    network_id: Mapped[str] = mapped_column(String(255))
     counsellor_id: Mapped[str] = mapped_column(String(255))
-    rome_code: Mapped[str] = mapped_column(String(5))
-    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    #: sent (no answer yet) | answered | closed
+    #: :class:`notifications.domain.following.FollowedReferralStatus` (sent | answered | closed).
     status: Mapped[str] = mapped_column(String(16))
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -183,6 +186,6 @@ class FollowedImmersion(Base):
     end_date: Mapped[date] = mapped_column(Date)
     host_name: Mapped[str] = mapped_column(String(300))
     tutor_name: Mapped[str | None] = mapped_column(String(200))
-    #: validated | cancelled | completed
+    #: :class:`notifications.domain.following.FollowedImmersionStatus` value.
     status: Mapped[str] = mapped_column(String(16))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -13,7 +13,6 @@ class NotificationsSettings(ServiceSettings):
 
     service_name: str = "notifications"
     database_url: str = "sqlite+aiosqlite:///.data/notifications.db"
-    event_source: str = "/coop/notifications"
 
     # -- email (SMTP) --------------------------------------------------------------------------
     #: Defaults point at the local mailbox ``make up`` starts (aiosmtpd on 127.0.0.1:1025).

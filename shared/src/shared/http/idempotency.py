@@ -23,6 +23,7 @@ from shared.db.database import Database
 from shared.db.tables import PlatformTables
 from shared.domain.errors import Conflict, DomainError
 from shared.http.problems import FieldError, ProblemError
+from shared.runtime import ServiceRuntime
 
 IdempotencyKey = Annotated[
     str,
@@ -168,3 +169,25 @@ async def create_once(
             code="concurrent-request",
         ) from exc
     return JSONResponse(payload, status_code=201, headers={"Location": location})
+
+
+async def create_idempotently(
+    runtime: ServiceRuntime,
+    principal: Principal,
+    key: str,
+    request: Request,
+    body: BaseModel | Mapping[str, Any] | None,
+    create: Creation,
+    *,
+    on_conflict: DomainError | None = None,
+) -> Response:
+    """:func:`create_once` in a route: the service's store and tables, the request's identity."""
+    return await create_once(
+        runtime.database,
+        runtime.tables,
+        principal,
+        key,
+        request_identity(request, body),
+        create,
+        on_conflict=on_conflict,
+    )

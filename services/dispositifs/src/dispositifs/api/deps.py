@@ -4,20 +4,15 @@ shared app (``shared.http.domain_problems``)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import Depends, Request
-from fastapi.responses import Response
-from pydantic import AfterValidator, BaseModel, Field
+from fastapi import Depends
+from pydantic import AfterValidator, Field
 
-from dispositifs.models import PLATFORM
 from dispositifs.settings import DispositifsSettings
-from dispositifs.use_cases import Session
 from shared.auth.tokens import Principal, Role
 from shared.contracts.referral import ROME_CODE_PATTERN
 from shared.http.app import RuntimeDep
-from shared.http.idempotency import create_once, request_identity
 from shared.http.pagination import CursorQuery, LimitQuery
 from shared.http.security import require_roles
 from shared.referentials import is_rome_code
@@ -44,17 +39,3 @@ def settings_of(runtime: ServiceRuntime) -> DispositifsSettings:
     settings = runtime.settings
     assert isinstance(settings, DispositifsSettings)
     return settings
-
-
-async def create_idempotently(
-    runtime: ServiceRuntime,
-    principal: Principal,
-    key: str,
-    request: Request,
-    body: BaseModel,
-    create: Callable[[Session], Awaitable[tuple[dict[str, Any], str]]],
-) -> Response:
-    """Run ``create`` once per (caller, key): a retry gets the first response back."""
-    return await create_once(
-        runtime.database, PLATFORM, principal, key, request_identity(request, body), create
-    )

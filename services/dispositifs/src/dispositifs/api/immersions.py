@@ -18,7 +18,6 @@ from dispositifs.api.deps import (
     Limit,
     RomeCode,
     Runtime,
-    create_idempotently,
     settings_of,
 )
 from dispositifs.domain.immersion import ImmersionStatus, PrescriberKind
@@ -26,7 +25,7 @@ from dispositifs.models import ImmersionConvention
 from dispositifs.use_cases import Session, queries
 from dispositifs.use_cases import immersions as use
 from shared.contracts.vocabulary import ImmersionObjet
-from shared.http.idempotency import IdempotencyKey
+from shared.http.idempotency import IdempotencyKey, create_idempotently
 from shared.http.pagination import Page
 
 router = APIRouter(prefix="/v1/immersions", tags=["immersions (PMSMP)"])

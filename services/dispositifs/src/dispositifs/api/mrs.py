@@ -16,15 +16,14 @@ from dispositifs.api.deps import (
     Limit,
     RomeCode,
     Runtime,
-    create_idempotently,
     settings_of,
 )
 from dispositifs.api.immersions import DEPARTEMENT_PATTERN
+from dispositifs.data import mrs_habiletes
 from dispositifs.models import MrsCandidate, MrsSession
-from dispositifs.referentials import mrs_habiletes
 from dispositifs.use_cases import Session, queries
 from dispositifs.use_cases import mrs as use
-from shared.http.idempotency import IdempotencyKey
+from shared.http.idempotency import IdempotencyKey, create_idempotently
 from shared.http.pagination import Page
 
 router = APIRouter(prefix="/v1/mrs", tags=["MRS"])

@@ -15,13 +15,12 @@ from dispositifs.api.deps import (
     Cursor,
     Limit,
     Runtime,
-    create_idempotently,
 )
 from dispositifs.domain.pathway import ProposalStatus
 from dispositifs.models import PathwayProposal
 from dispositifs.use_cases import Session, queries
 from dispositifs.use_cases import pathways as use
-from shared.http.idempotency import IdempotencyKey
+from shared.http.idempotency import IdempotencyKey, create_idempotently
 from shared.http.pagination import Page
 
 router = APIRouter(prefix="/v1/pathway-proposals", tags=["parcours (écart de compétences)"])

@@ -16,7 +16,6 @@ from dispositifs.api.deps import (
     Limit,
     RomeCode,
     Runtime,
-    create_idempotently,
     settings_of,
 )
 from dispositifs.api.immersions import DEPARTEMENT_PATTERN
@@ -26,7 +25,7 @@ from dispositifs.use_cases import Session, queries
 from dispositifs.use_cases import trainings as use
 from shared.contracts.referral import ROME_CODE_PATTERN
 from shared.contracts.vocabulary import ContractType, TrainingKind
-from shared.http.idempotency import IdempotencyKey
+from shared.http.idempotency import IdempotencyKey, create_idempotently
 from shared.http.pagination import Page
 
 router = APIRouter(prefix="/v1/trainings", tags=["POEI / POEC"])

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispositifs.access import may_register_referral, sees
+from dispositifs.data import mrs_habiletes
 from dispositifs.domain.mrs import (
     CANDIDATE_LIFECYCLE,
     candidate_stage,
@@ -23,7 +24,6 @@ from dispositifs.domain.mrs import (
     overall_result,
 )
 from dispositifs.models import OUTBOX, KnownReferral, MrsCandidate, MrsSession
-from dispositifs.referentials import mrs_habiletes
 from dispositifs.settings import DispositifsSettings
 from shared.auth.tokens import Principal
 from shared.contracts.dispositifs import MrsEvaluated

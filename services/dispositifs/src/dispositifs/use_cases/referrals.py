@@ -17,6 +17,7 @@ from dispositifs.settings import DispositifsSettings
 from dispositifs.use_cases import immersion_intake, outcomes, pathways
 from shared.contracts.referral import ReferralSent, ReferralStatusChanged
 from shared.contracts.vocabulary import DeclineReason
+from shared.db.projections import remember_referral
 
 #: ``to_status`` of ``referral.status_changed`` meaning a placement started.
 PLACED = "placed"
@@ -25,22 +26,16 @@ DECLINED = "declined"
 
 async def learn_referral(session: AsyncSession, data: ReferralSent) -> None:
     """A referral was sent: it becomes known here, once."""
-    if await session.get(KnownReferral, data.referral_id) is not None:
-        return  # the same referral under another event id: nothing new to learn
-    session.add(
-        KnownReferral(
-            referral_id=data.referral_id,
-            job_seeker_id=data.job_seeker_id,
-            agency_id=data.agency_id,
-            network_id=data.network_id,
-            rome_code=data.rome_code,
-            departement=data.departement,
-            structure_code=data.structure_code,
-            sent_at=data.sent_at,
-            recorded_at=datetime.now(UTC),
-            offer_id=data.offer_id,
-            status="sent",
-        )
+    await remember_referral(
+        session,
+        KnownReferral,
+        data,
+        job_seeker_id=data.job_seeker_id,
+        departement=data.departement,
+        structure_code=data.structure_code,
+        recorded_at=datetime.now(UTC),
+        offer_id=data.offer_id,
+        status="sent",
     )
 
 

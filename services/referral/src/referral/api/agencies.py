@@ -15,7 +15,6 @@ from referral.api.deps import (
     Ops,
     Runtime,
     Settings,
-    create_idempotently,
 )
 from referral.api.referrals import DEPARTEMENT_PATTERN
 from referral.domain.suggestion import Prior, Weights
@@ -24,7 +23,7 @@ from referral.use_cases import queries
 from referral.use_cases.agencies import AgencyInput, UpdateAgency, create_agency, update_agency
 from shared import referentials
 from shared.contracts.referral import ROME_CODE_PATTERN
-from shared.http.idempotency import IdempotencyKey
+from shared.http.idempotency import IdempotencyKey, create_idempotently
 from shared.http.pagination import Page
 
 router = APIRouter(prefix="/v1", tags=["agencies"])

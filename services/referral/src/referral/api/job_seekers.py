@@ -14,7 +14,6 @@ from referral.api.deps import (
     CounsellorOrOps,
     Runtime,
     Settings,
-    create_idempotently,
 )
 from referral.api.referrals import DEPARTEMENT_PATTERN, FT_IDENTIFIER_PATTERN, JobSeekerIn
 from referral.models import JobSeeker
@@ -25,7 +24,7 @@ from referral.use_cases.job_seekers import (
     register_job_seeker,
 )
 from referral.use_cases.job_seekers import update_job_seeker as change_job_seeker
-from shared.http.idempotency import IdempotencyKey
+from shared.http.idempotency import IdempotencyKey, create_idempotently
 from shared.http.pagination import Page
 from shared.privacy import PhoneNumber
 

@@ -10,13 +10,13 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from referral.adapters.network_topics import provision_network_topics, topics_of
-from referral.api.deps import Ops, Runtime, create_idempotently
+from referral.api.deps import Ops, Runtime
 from referral.models import Network
 from referral.use_cases import queries
 from referral.use_cases.networks import OnboardNetwork
 from referral.use_cases.networks import onboard_network as onboard
 from shared.contracts.topics import NETWORK_ID_PATTERN
-from shared.http.idempotency import IdempotencyKey
+from shared.http.idempotency import IdempotencyKey, create_idempotently
 from shared.http.pagination import Page
 
 router = APIRouter(prefix="/v1", tags=["networks"])

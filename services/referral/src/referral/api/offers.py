@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from referral.api.deps import CounsellorOrOps, Runtime, create_idempotently
+from referral.api.deps import CounsellorOrOps, Runtime
 from referral.api.referrals import DEPARTEMENT_PATTERN
 from referral.domain import HardToFillSource
 from referral.models import JobOffer
@@ -18,7 +18,7 @@ from referral.use_cases.offers import OfferInput, create_offer
 from shared import referentials
 from shared.contracts.referral import ROME_CODE_PATTERN
 from shared.contracts.vocabulary import ContractType
-from shared.http.idempotency import IdempotencyKey
+from shared.http.idempotency import IdempotencyKey, create_idempotently
 from shared.http.pagination import Page
 
 router = APIRouter(prefix="/v1", tags=["offers"])

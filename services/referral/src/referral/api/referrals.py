@@ -15,7 +15,6 @@ from referral.api.deps import (
     CounsellorOrOps,
     Runtime,
     Settings,
-    create_idempotently,
 )
 from referral.domain import PriorityPublic, ReferralStatus
 from referral.models import Referral
@@ -30,7 +29,7 @@ from referral.use_cases.referrals import (
 )
 from shared.contracts.referral import ROME_CODE_PATTERN
 from shared.contracts.vocabulary import ContractType, DeclineReason
-from shared.http.idempotency import IdempotencyKey
+from shared.http.idempotency import IdempotencyKey, create_idempotently
 from shared.http.pagination import Page
 from shared.privacy import PhoneNumber, ScreenedText
 

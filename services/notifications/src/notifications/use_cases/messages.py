@@ -1,0 +1,191 @@
+"""Messages: recording what must be said, and the recipient marking their in-app messages read.
+
+Recording: for one cause (an event or a reminder), one message per recipient the routing names,
+and one delivery per channel, rendered now and sent later by the delivery worker
+(:mod:`notifications.jobs`). This runs inside the consumer's (or the reminder job's) transaction
+and never talks to a mail server or a webhook: an SMTP outage cannot block the event stream.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifications import access
+from notifications.domain.catalog import ROUTING, TEMPLATES
+from notifications.domain.delivery import (
+    Channel,
+    DeliveryStatus,
+    check_transition,
+    first_move,
+)
+from notifications.domain.errors import MessageNotFound
+from notifications.domain.messages import Cause, webhook_body
+from notifications.domain.recipients import Addressee, salutation
+from notifications.domain.rendering import Templates
+from notifications.domain.routing import RoutingTable, Rule
+from notifications.models import Delivery, Notification
+from notifications.use_cases import recipients
+from shared.auth.tokens import Principal
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class RecordMessages:
+    """Tell everyone the routing names about ``cause`` (once per recipient)."""
+
+    cause: Cause
+    routing: RoutingTable = ROUTING
+    templates: Templates = TEMPLATES
+
+
+async def record(
+    command: RecordMessages, principal: Principal, session: AsyncSession
+) -> list[Notification]:
+    """Create the messages and deliveries of the cause; return the new messages."""
+    access.ensure_platform(principal)
+    cause = command.cause
+    created: list[Notification] = []
+    for rule in command.routing.rules_for(cause.trigger):
+        addressee = await recipients.find(session, rule.audience, cause.context)
+        if addressee is None:
+            log.info("nobody to tell", trigger=cause.trigger, audience=rule.audience)
+            continue
+        if await _already_told(session, cause.cause_id, addressee):
+            continue
+        created.append(_message(session, principal, cause, rule, addressee, command.templates))
+    await session.flush()
+    return created
+
+
+async def _already_told(session: AsyncSession, cause_id: str, addressee: Addressee) -> bool:
+    found = await session.scalar(
+        select(Notification.id).where(
+            Notification.event_id == cause_id,
+            Notification.recipient_kind == addressee.kind,
+            Notification.recipient_id == addressee.id,
+        )
+    )
+    return found is not None
+
+
+def _message(
+    session: AsyncSession,
+    principal: Principal,
+    cause: Cause,
+    rule: Rule,
+    addressee: Addressee,
+    templates: Templates,
+) -> Notification:
+    now = datetime.now(UTC)
+    context = {**cause.context, "salutation": salutation(addressee)}
+    rendered = {
+        channel: templates.render(rule.template, channel, context) for channel in rule.channels
+    }
+    first = rendered[rule.channels[0]]
+    actor = access.delivery_actor(principal)
+    message = Notification(
+        id=uuid.uuid4(),
+        event_id=cause.cause_id,
+        event_type=cause.trigger,
+        kind=rule.kind,
+        required=rule.required,
+        recipient_kind=addressee.kind,
+        recipient_id=addressee.id,
+        subject=first.subject,
+        body=first.body,
+        referral_id=cause.referral_id,
+        created_at=now,
+    )
+    session.add(message)
+    for channel in rule.channels:
+        delivery_id = uuid.uuid4()
+        text = rendered[channel]
+        body = text.body
+        if channel == Channel.WEBHOOK:
+            body = webhook_body(
+                delivery_id=delivery_id,
+                message_id=message.id,
+                kind=message.kind,
+                recipient_kind=message.recipient_kind,
+                recipient_id=message.recipient_id,
+                cause=cause,
+                subject=text.subject,
+                text=text.body,
+            )
+        address = addressee.address_for(channel)
+        action, error = first_move(
+            address, required=rule.required, opted_out=addressee.opted_out(channel, rule.kind)
+        )
+        status = check_transition(action, None, actor).target
+        session.add(
+            Delivery(
+                id=delivery_id,
+                notification_id=message.id,
+                channel=channel,
+                address=address,
+                subject=text.subject,
+                body=body,
+                status=status.value,
+                attempts=0,
+                next_attempt_at=now if status is DeliveryStatus.PENDING else None,
+                last_error=error,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    return message
+
+
+# -- in-app: marking read -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MarkRead:
+    message_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class InAppMessage:
+    """An in-app message as its recipient reads it (text of its in-app delivery)."""
+
+    message: Notification
+    delivery: Delivery
+
+
+async def mark_read(command: MarkRead, principal: Principal, session: AsyncSession) -> InAppMessage:
+    """Mark one of the caller's in-app messages read (again: unchanged)."""
+    row = (
+        await session.execute(
+            select(Notification, Delivery)
+            .join(Delivery, access.in_app_delivered())
+            .where(access.addressed_to(principal), Notification.id == command.message_id)
+        )
+    ).first()
+    if row is None:  # someone else's message is as unknown as a missing one
+        raise MessageNotFound("Message introuvable.")
+    message, delivery = row
+    if message.read_at is None:
+        message.read_at = datetime.now(UTC)
+    return InAppMessage(message, delivery)
+
+
+@dataclass(frozen=True, slots=True)
+class MarkAllRead:
+    pass
+
+
+async def mark_all_read(command: MarkAllRead, principal: Principal, session: AsyncSession) -> int:
+    """Mark every unread message of the caller read; return how many."""
+    result = await session.execute(
+        update(Notification)
+        .where(access.addressed_to(principal), Notification.read_at.is_(None))
+        .values(read_at=datetime.now(UTC))
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,139 @@
+"""The directory (``recipients``): finding the people a rule names and how to reach them
+(:mod:`notifications.domain.recipients` says who each audience is), and ops registering a
+contact."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifications import access
+from notifications.domain.recipients import JOB_SEEKERS_REACHABLE, Addressee
+from notifications.models import KnownReferral, Recipient
+from shared.auth.tokens import Principal
+from shared.domain.errors import FieldIssue, InvalidInput
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterRecipient:
+    """Ops register how to reach a recipient; without a secret, a webhook gets a generated one."""
+
+    kind: str
+    recipient_id: str
+    display_name: str | None = None
+    email: str | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    recipient: Recipient
+    #: The webhook secret when it was just generated (shown once), else None.
+    generated_secret: str | None
+
+
+async def register(
+    command: RegisterRecipient, principal: Principal, session: AsyncSession
+) -> Registered:
+    access.ensure_manages_directory(principal)
+    if command.kind == "job_seeker":
+        raise InvalidInput(
+            "Aucun contact de demandeur d'emploi n'est enregistré sans consentement recueilli.",
+            errors=[FieldIssue("kind", "job_seeker non joignable", "path")],
+        )
+    generated = None
+    secret = command.webhook_secret
+    existing = await session.get(Recipient, (command.kind, command.recipient_id))
+    if command.webhook_url and not secret and not (existing and existing.webhook_secret):
+        secret = generated = secrets.token_urlsafe(32)
+    values: dict[str, object] = {
+        "display_name": command.display_name,
+        "email": command.email,
+        "webhook_url": command.webhook_url,
+    }
+    if secret:
+        values["webhook_secret"] = secret
+    row = await upsert(session, command.kind, command.recipient_id, **values)
+    return Registered(row, generated)
+
+
+async def find(
+    session: AsyncSession, audience: str, context: Mapping[str, Any]
+) -> Addressee | None:
+    """The recipient ``audience`` designates for this event, or None if there is none."""
+    if audience == "job_seeker":
+        job_seeker_id = context.get("job_seeker_id")
+        if not JOB_SEEKERS_REACHABLE or job_seeker_id is None:
+            return None
+        known = await session.get(Recipient, ("job_seeker", str(job_seeker_id)))
+        return _from_row(known) if known is not None else None
+    if audience == "agency":
+        agency_id = context.get("agency_id") or await _from_referral(session, context, "agency_id")
+        return await addressee(session, "agency", agency_id) if agency_id else None
+    if audience == "counsellor":
+        subject = context.get("counsellor_id") or await _from_referral(
+            session, context, "counsellor_id"
+        )
+        return await addressee(session, "counsellor", subject) if subject else None
+    if audience == "tutor":
+        convention_id = context.get("convention_id")
+        if convention_id is None:
+            return None
+        known = await session.get(Recipient, ("tutor", str(convention_id)))
+        return _from_row(known) if known is not None else None
+    raise ValueError(f"unknown audience {audience}")
+
+
+async def addressee(session: AsyncSession, kind: str, recipient_id: str) -> Addressee:
+    row = await session.get(Recipient, (kind, recipient_id))
+    return _from_row(row) if row is not None else Addressee(kind=kind, id=recipient_id)
+
+
+async def _from_referral(
+    session: AsyncSession, context: Mapping[str, Any], attribute: str
+) -> str | None:
+    referral_id = context.get("referral_id")
+    if referral_id is None:
+        return None
+    referral = await session.get(KnownReferral, uuid.UUID(str(referral_id)))
+    return getattr(referral, attribute) if referral is not None else None
+
+
+def _from_row(row: Recipient) -> Addressee:
+    return Addressee(
+        kind=row.kind,
+        id=row.id,
+        name=row.display_name,
+        email=row.email,
+        webhook_url=row.webhook_url,
+        opted_out_channels=frozenset(row.opted_out_channels or ()),
+        opted_out_kinds=frozenset(row.opted_out_kinds or ()),
+    )
+
+
+async def upsert(session: AsyncSession, kind: str, recipient_id: str, **values: Any) -> Recipient:
+    """Create or update a directory entry (only the given fields change)."""
+    now = datetime.now(UTC)
+    row = await session.get(Recipient, (kind, recipient_id))
+    if row is None:
+        row = Recipient(
+            kind=kind,
+            id=recipient_id,
+            opted_out_channels=[],
+            opted_out_kinds=[],
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(row)
+    for name, value in values.items():
+        setattr(row, name, value)
+    row.updated_at = now
+    await session.flush()
+    return row
