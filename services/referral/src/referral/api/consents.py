@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from referral.api.deps import Counsellor, CounsellorOrOps, Runtime, create_idempotently
+from referral.api.deps import Counsellor, CounsellorOrOps, Runtime
 from referral.domain import ConsentScope
 from referral.domain.consent import ConsentChannel
 from referral.models import Consent
@@ -20,7 +20,7 @@ from referral.use_cases.consents import (
     record_consent,
     withdraw_consent,
 )
-from shared.http.idempotency import IdempotencyKey
+from shared.http.idempotency import IdempotencyKey, create_idempotently
 
 router = APIRouter(prefix="/v1", tags=["job seekers"])
 
