@@ -11,6 +11,7 @@ from referral.api import (
     job_seekers,
     networks,
     offers,
+    personal_page,
     referrals,
 )
 
@@ -23,4 +24,5 @@ ROUTERS = [
     agencies.router,
     indicators.router,
     networks.router,
+    personal_page.router,
 ]

@@ -167,13 +167,18 @@ async def withdraw_consent(
     job_seeker = await session.get(JobSeeker, consent.job_seeker_id)
     if job_seeker is None or not access.may_record_consent(who, job_seeker):
         raise not_found(f"Consentement {command.consent_id}")
+    await withdraw(session, consent, who.subject)
+    return consent
+
+
+async def withdraw(session: AsyncSession, consent: Consent, by: str) -> None:
+    """Withdraw (once) and tell the agency of the referral that took the consent."""
     if consent.withdrawn_at is None:
         now = datetime.now(UTC)
         consent.withdrawn_at = now
-        consent.withdrawn_by = who.subject
+        consent.withdrawn_by = by
         if consent.referral_id is not None:
             await _tell_agency_withdrawn(session, consent, now)
-    return consent
 
 
 async def _tell_agency_withdrawn(session: AsyncSession, consent: Consent, now: datetime) -> None:
