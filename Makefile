@@ -9,17 +9,28 @@ STAMP := $(VENV)/.installed
 PROJECTS := shared services/referral services/dispositifs services/notifications deploy/localkafka deploy/devstack tools/agency-client
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PROJECTS))
 PYTEST_ARGS ?=
+# Extra arguments of `python -m devstack up`, e.g. UP_ARGS="--data-dir /tmp/x --kafka-port 19092".
+UP_ARGS ?=
 TOPIC ?= referral.events
+# Kustomize renders deploy/k8s/overlays/* in `make test`: a Go module, built once per version
+# into the same cache as the Kafka jars.
+KUSTOMIZE_VERSION := v5.7.1
+TOOLS_CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/coop-platform/tools
+KUSTOMIZE := $(TOOLS_CACHE)/kustomize-$(KUSTOMIZE_VERSION)/kustomize
+export KUSTOMIZE
 
-.PHONY: up test install kafka browser lint format bench watch contracts clean help
+.PHONY: up test test-cluster install kafka browser kustomize k8s lint format bench watch contracts clean help
 
 help:
 	@echo "make up      start Kafka and the three services with demo data (Ctrl-C stops all)"
+	@echo "             CLUSTER=1: three Kafka brokers, topics replicated three times"
 	@echo "make test    run the whole test suite (unit, integration, end-to-end)"
+	@echo "make test-cluster  a three-broker Kafka cluster losing a partition leader under load"
 	@echo "make lint    ruff check and format check"
 	@echo "make bench   run the benchmarks and print figures"
 	@echo "make watch   print the records of TOPIC (default referral.events) with headers"
 	@echo "make contracts  regenerate docs/asyncapi.yaml from the event models"
+	@echo "make k8s     render the Kubernetes overlays (deploy/k8s) into .data/k8s/"
 
 install: $(STAMP)
 
@@ -30,7 +41,8 @@ $(STAMP): constraints.txt $(PYPROJECTS)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt \
 		$(foreach p,$(PROJECTS),-e $(p)) \
-		pytest pytest-asyncio hypothesis ruff mypy PyYAML jsonschema playwright
+		pytest pytest-asyncio hypothesis ruff mypy PyYAML jsonschema playwright \
+		kubernetes-validate promql-parser
 	touch $(STAMP)
 
 browser:
@@ -39,23 +51,52 @@ browser:
 kafka: $(STAMP)
 	$(PY) -m localkafka fetch
 
-up: install kafka
-	$(PY) -m devstack up
+kustomize: $(KUSTOMIZE)
 
-test: install kafka browser
+$(KUSTOMIZE):
+	@command -v go >/dev/null || { echo "go is required to build kustomize (a Go module)"; exit 1; }
+	mkdir -p $(@D)
+	GOBIN=$(abspath $(@D)) GOFLAGS=-mod=mod go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	$@ version
+
+k8s: kustomize
+	mkdir -p .data/k8s
+	for overlay in deploy/k8s/overlays/*/; do \
+		$(KUSTOMIZE) build $$overlay > .data/k8s/$$(basename $$overlay).yaml || exit 1; \
+		echo ".data/k8s/$$(basename $$overlay).yaml"; \
+	done
+
+up: install kafka
+	$(PY) -m devstack up $(if $(CLUSTER),--cluster) $(UP_ARGS)
+
+test: install kafka browser kustomize
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Three JVMs: kept out of `make test`, run by .ci/run after the PostgreSQL suite.
+test-cluster: install kafka
+	$(PY) -m pytest -m cluster deploy/localkafka/cluster_tests $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared/src/shared
+	$(VENV)/bin/mypy shared/src/shared services/referral/src/referral/domain \
+		services/dispositifs/src/dispositifs/domain services/notifications/src/notifications/domain
 
 format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# The project beside bare baselines (CPU per operation, ratios, RSS); STORE=postgres runs it on
+# PostgreSQL (COOP_TEST_POSTGRES_URL, else a throwaway local cluster). `make profile`: py-spy flame
+# graph and top list of the referral POST under load, in .data/profile/.
+STORE ?= sqlite
+.PHONY: profile
 bench: install kafka
-	$(PY) -m bench
+	STORE=$(STORE) $(PY) -m bench $(BENCH_ARGS)
+
+profile: install kafka
+	test -x $(VENV)/bin/py-spy || $(PY) -m pip install --quiet py-spy
+	STORE=$(STORE) $(PY) -m bench.profile $(PROFILE_ARGS)
 
 contracts: install
 	$(PY) -m shared.contracts.asyncapi > docs/asyncapi.yaml

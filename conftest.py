@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from shared.testing import create_database, migrated_database, store_kind
+from shared.testing import (
+    create_database,
+    declare_development_environment,
+    migrated_database,
+    store_kind,
+)
+
+declare_development_environment()
 
 pytest_plugins = ["localkafka.pytest_plugin", "shared.testing_browser"]
 

@@ -1,14 +1,23 @@
-"""``make bench``: throughput and latency of the outbox relay and the consumer loop.
+"""``make bench``: the project beside bare baselines, then the messaging layer's own figures.
 
-Runs against a throwaway local Kafka broker and a throwaway store (SQLite, or PostgreSQL when
-``COOP_TEST_POSTGRES_URL`` is set), prints figures, and stops by itself. Nothing here asserts a
-threshold: the numbers are for people to compare between changes.
+1. Side by side, in one run, on the same store kind (``bench.side_by_side``): ``POST
+   /v1/referrals`` on the real referral service against a bare FastAPI + SQLAlchemy INSERT; the
+   real notifications service draining ``referral.sent`` against a bare aiokafka consumer; CPU per
+   operation from ``/proc``, throughput, ratios, RSS per service.
+2. The outbox relay's and the consumer loop's throughput, and commit → consumed latency.
+
+Runs against a throwaway local Kafka broker and throwaway stores: SQLite, or PostgreSQL with
+``STORE=postgres`` (``COOP_TEST_POSTGRES_URL`` if set, else a throwaway local cluster, see
+``bench.pg``). Stops by itself within ``--budget`` seconds (default 540); what does not fit is
+skipped, said so. Nothing here asserts a threshold: the numbers are for people to compare.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import statistics
 import tempfile
 import time
@@ -20,6 +29,9 @@ from sqlalchemy import func, select
 
 import notifications
 import referral
+from bench import side_by_side
+from bench.pg import postgres_store
+from bench.procstat import load_average
 from localkafka import LocalKafka
 from notifications.consumers import referral_events
 from notifications.models import PLATFORM as NOTIFICATIONS_PLATFORM
@@ -186,30 +198,72 @@ async def bench_latency(settings: ServiceSettings, work: Path, samples: int) -> 
     )
 
 
-async def main(count: int, samples: int) -> None:
+async def main(args: argparse.Namespace) -> None:
     configure_logging("bench", level="WARNING")
-    with tempfile.TemporaryDirectory(prefix="coop-bench-") as tmp:
+    deadline = time.monotonic() + args.budget
+    store = os.environ.get("STORE", "sqlite")
+    if store not in ("sqlite", "postgres"):
+        raise SystemExit("STORE is sqlite or postgres")
+    with tempfile.TemporaryDirectory(prefix="coop-bench-") as tmp, contextlib.ExitStack() as stack:
         work = Path(tmp)
+        if store == "postgres":
+            stack.enter_context(postgres_store(work))
         broker = LocalKafka(work / "kafka")
         await asyncio.to_thread(broker.ensure_jars)
         await asyncio.to_thread(broker.start)
         try:
             settings = ServiceSettings(
                 service_name="bench",
+                environment="development",
                 database_url="sqlite+aiosqlite://",
                 kafka_bootstrap_servers=broker.bootstrap_servers,
             )
             print(f"store: {store_kind()}; broker: Kafka (KRaft, single node) on loopback")
-            await bench_outbox(settings, work, count)
-            await bench_consumer(settings, work, count)
-            await bench_latency(settings, work, samples)
+            print(f"load average at the start (1/5/15 min): {load_average()}", flush=True)
+            if not args.skip_side_by_side:
+                table = side_by_side.Table()
+                try:
+                    await asyncio.wait_for(
+                        side_by_side.run(
+                            broker.bootstrap_servers,
+                            work / "side",
+                            table,
+                            requests=args.requests,
+                            concurrency=args.concurrency,
+                            events=args.drain_events,
+                            budget=max(30.0, deadline - time.monotonic() - 120),
+                        ),
+                        timeout=max(30.0, deadline - time.monotonic() - 60),
+                    )
+                except TimeoutError:
+                    print("side by side: out of time budget, stopped", flush=True)
+                except Exception as exc:  # report what was measured, then the other figures
+                    print(f"side by side: stopped by {type(exc).__name__}: {exc}", flush=True)
+                print(table.render(), flush=True)
+            for name, bench in (
+                ("outbox", lambda: bench_outbox(settings, work, args.events)),
+                ("consumer", lambda: bench_consumer(settings, work, args.events)),
+                ("latency", lambda: bench_latency(settings, work, args.samples)),
+            ):
+                remaining = deadline - time.monotonic()
+                if remaining < 20:
+                    print(f"{name}: skipped (time budget)")
+                    continue
+                try:
+                    await asyncio.wait_for(bench(), timeout=remaining)
+                except TimeoutError:
+                    print(f"{name}: out of time budget, stopped")
         finally:
             await asyncio.to_thread(broker.stop)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--events", type=int, default=2000)
-    parser.add_argument("--samples", type=int, default=100)
-    args = parser.parse_args()
-    asyncio.run(main(args.events, args.samples))
+    parser.add_argument("--events", type=int, default=2000, help="outbox/consumer figures")
+    parser.add_argument("--samples", type=int, default=100, help="latency samples")
+    parser.add_argument("--requests", type=int, default=400, help="HTTP creates per side")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--drain-events", type=int, default=1000)
+    parser.add_argument("--budget", type=float, default=540.0, help="seconds, all included")
+    parser.add_argument("--skip-side-by-side", action="store_true")
+    asyncio.run(main(parser.parse_args()))

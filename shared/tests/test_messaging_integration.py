@@ -7,12 +7,14 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import ClassVar
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
 
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
+from prometheus_client import REGISTRY
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, select, update
 
 from shared.contracts.base import EventData
 from shared.contracts.topics import TopicSpec
@@ -28,10 +30,11 @@ from shared.messaging.consumer import (
     PermanentError,
 )
 from shared.messaging.kafka import make_producer
-from shared.messaging.outbox import OutboxRelay, add_event
+from shared.messaging.outbox import OutboxBacklog, OutboxRelay, add_event
 from shared.messaging.provisioning import ensure_topics
+from shared.runtime import BacklogProbe, ConsumerSpec, ServiceRuntime
 from shared.settings import ServiceSettings
-from shared.testing_kafka import read_topic
+from shared.testing_kafka import eventually, read_topic
 
 metadata = MetaData()
 PLATFORM = platform_tables(metadata)
@@ -479,3 +482,330 @@ async def test_dead_letter_topic_is_created_when_nobody_provisioned_it(
         await _wait_for(lambda: _has_values(database, ["after"]))
     letters = await read_topic(settings.kafka_bootstrap_servers, bare.name + ".dlq", 1)
     assert dict(letters[0].headers)["dlq_reason"] == b"unreadable_envelope"
+
+
+# -- batches --------------------------------------------------------------------------------------
+
+
+def _batches(consumer: str, mode: str) -> float:
+    return (
+        REGISTRY.get_sample_value(
+            "coop_consumer_batches_total",
+            {"service": "test", "consumer": consumer, "mode": mode},
+        )
+        or 0.0
+    )
+
+
+async def _inbox_count(database: Database) -> int:
+    return await _count(database, PLATFORM.processed_events)
+
+
+async def test_a_fetched_batch_is_applied_in_one_transaction_in_order(
+    database: Database, settings: ServiceSettings, topic: str, unique: Callable[[str], str]
+) -> None:
+    values = [f"v{i}" for i in range(30)]
+    await _produce(settings.kafka_bootstrap_servers, topic, [_ping(v) for v in values])
+    group = unique("group")
+    consumer = _consumer(database, settings, topic, _recording_registry(), group)
+    assert consumer.batch  # the default
+    async with _running(consumer):
+        await _wait_for(lambda: _has_values(database, values))
+    assert _batches(group, "batch") >= 1
+    assert _batches(group, "one_by_one") == 0
+    assert await _inbox_count(database) == 30
+
+
+async def test_a_batch_transaction_holds_at_most_max_batch_records(
+    database: Database, settings: ServiceSettings, topic: str, unique: Callable[[str], str]
+) -> None:
+    values = [f"v{i}" for i in range(10)]
+    await _produce(settings.kafka_bootstrap_servers, topic, [_ping(v) for v in values])
+    group = unique("group")
+    consumer = EventConsumer(
+        name=group,
+        topics=[topic],
+        registry=_recording_registry(),
+        database=database,
+        tables=PLATFORM,
+        settings=settings,
+        producer_factory=lambda: make_producer(settings, client_id="test-dlq"),
+        max_batch=4,
+    )
+    async with _running(consumer):
+        await _wait_for(lambda: _has_values(database, values))
+    assert _batches(group, "batch") >= 3  # 4 + 4 + 2 at least, never 10 in one
+    assert await _inbox_count(database) == 10
+
+
+async def test_a_poison_record_in_a_batch_is_dead_lettered_alone_and_the_others_applied_once(
+    database: Database, settings: ServiceSettings, topic: str, unique: Callable[[str], str]
+) -> None:
+    calls: dict[str, int] = {}
+
+    def poison(value: str) -> None:
+        calls[value] = calls.get(value, 0) + 1
+        if value == "poison":
+            raise ValueError("bug in handler")
+
+    duplicate_id = str(uuid.uuid4())
+    before = [_ping(f"a{i}") for i in range(10)]
+    after = [_ping(f"b{i}") for i in range(10)]
+    await _produce(
+        settings.kafka_bootstrap_servers,
+        topic,
+        [
+            *before,
+            _ping("twice", duplicate_id),
+            _ping("poison"),
+            _ping("twice", duplicate_id),
+            *after,
+        ],
+    )
+    group = unique("group")
+    consumer = _consumer(database, settings, topic, _recording_registry(poison), group)
+    expected = [*(f"a{i}" for i in range(10)), "twice", *(f"b{i}" for i in range(10))]
+    async with _running(consumer):
+        await _wait_for(lambda: _has_values(database, expected))
+    # The batch was tried whole, rolled back, then applied one by one.
+    assert _batches(group, "one_by_one") >= 1
+    letters = await read_topic(settings.kafka_bootstrap_servers, topic + ".dlq", 1)
+    assert len(letters) == 1
+    assert json.loads(letters[0].value)["value"] == "poison"
+    assert dict(letters[0].headers)["dlq_reason"] == b"retries_exhausted"
+    # Every other effect once, the duplicate once, the poison's claim never kept.
+    assert await _values(database) == expected
+    assert await _inbox_count(database) == 21
+    assert calls["poison"] == 1 + settings.consumer_max_attempts
+
+
+async def test_a_consumer_killed_mid_batch_applies_nothing_twice_after_restart(
+    database: Database, settings: ServiceSettings, topic: str, unique: Callable[[str], str]
+) -> None:
+    group = unique("group")
+    await _produce(settings.kafka_bootstrap_servers, topic, [_ping(f"a{i}") for i in range(5)])
+    first = _consumer(database, settings, topic, _recording_registry(), group)
+    async with _running(first):
+        await _wait_for(lambda: _has_values(database, [f"a{i}" for i in range(5)]))
+
+    # A batch whose third record hangs; the consumer is killed there, in the middle of it.
+    batch = ["c0", "c1", "hang", "c3"]
+    await _produce(settings.kafka_bootstrap_servers, topic, [_ping(v) for v in batch])
+    in_handler, never = asyncio.Event(), asyncio.Event()
+    seen: list[str] = []
+    registry = HandlerRegistry()
+
+    @registry.on(Pinged)
+    async def hang(context: EventContext[Pinged]) -> None:
+        seen.append(context.data.value)
+        await context.session.execute(
+            effects.insert().values(event_id=context.event.id, value=context.data.value)
+        )
+        if context.data.value == "hang":
+            in_handler.set()
+            await never.wait()
+
+    killed = _consumer(database, settings, topic, registry, group)
+    task = asyncio.create_task(killed.run())
+    await asyncio.wait_for(in_handler.wait(), timeout=30)
+    assert seen == ["c0", "c1", "hang"]  # one batch, applied in order, in one transaction
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # Nothing of the killed batch is kept: its transaction never committed.
+    assert await _values(database) == [f"a{i}" for i in range(5)]
+    assert await _inbox_count(database) == 5
+
+    # A successor in the same group applies the batch once, and nothing before it again.
+    successor = _consumer(database, settings, topic, _recording_registry(), group)
+    expected = [*(f"a{i}" for i in range(5)), *batch]
+    async with _running(successor):
+        await _wait_for(lambda: _has_values(database, expected), timeout=60)
+    assert await _values(database) == expected
+    assert await _inbox_count(database) == 9
+
+
+async def test_a_handler_registered_alone_gets_a_transaction_of_its_own(
+    database: Database, settings: ServiceSettings, topic: str, unique: Callable[[str], str]
+) -> None:
+    sessions: list[object] = []
+    registry = HandlerRegistry()
+
+    @registry.on(Pinged, batch=False)
+    async def alone(context: EventContext[Pinged]) -> None:
+        sessions.append(context.session)
+        await context.session.execute(
+            effects.insert().values(event_id=context.event.id, value=context.data.value)
+        )
+
+    await _produce(settings.kafka_bootstrap_servers, topic, [_ping(f"v{i}") for i in range(4)])
+    group = unique("group")
+    consumer = _consumer(database, settings, topic, registry, group)
+    async with _running(consumer):
+        await _wait_for(lambda: _has_values(database, [f"v{i}" for i in range(4)]))
+    assert len({id(session) for session in sessions}) == 4
+    assert _batches(group, "batch") == 0
+
+
+# -- lag ------------------------------------------------------------------------------------------
+
+
+async def test_outbox_backlog_gives_the_pending_count_and_the_oldest_rows_age(
+    database: Database, settings: ServiceSettings, topic: str
+) -> None:
+    relay = _relay(database, settings)
+    assert await relay.backlog() == OutboxBacklog(0, 0.0)
+    for value in ("old", "new"):
+        async with database.transaction() as session:
+            await add_event(
+                session, PLATFORM, Pinged(thing_id="t", value=value), source="/t", topic=topic
+            )
+    async with database.transaction() as session:
+        await session.execute(
+            update(PLATFORM.outbox)
+            .where(PLATFORM.outbox.c.id == select(func.min(PLATFORM.outbox.c.id)).scalar_subquery())
+            .values(created_at=datetime.now(UTC) - timedelta(minutes=5))
+        )
+    backlog = await relay.backlog()
+    assert backlog.pending == 2
+    assert 300 <= backlog.oldest_age_seconds < 400
+    assert REGISTRY.get_sample_value("coop_outbox_pending", {"service": "test"}) == 2
+    age = REGISTRY.get_sample_value("coop_outbox_oldest_age_seconds", {"service": "test"})
+    assert age is not None
+    assert age >= 300
+    assert await relay.publish_pending() == 2
+    assert await relay.backlog() == OutboxBacklog(0, 0.0)
+    await relay.stop()
+    await relay.run()
+
+
+def _runtime(database: Database, settings: ServiceSettings, **kwargs: Any) -> ServiceRuntime:
+    url = database.url.render_as_string(hide_password=False)
+    return ServiceRuntime(
+        settings.model_copy(update={"database_url": url}), tables=PLATFORM, **kwargs
+    )
+
+
+async def test_an_old_outbox_row_shows_as_degraded_in_readiness(
+    database: Database, settings: ServiceSettings, topic: str
+) -> None:
+    # The broker is away: rows wait in the outbox, and readiness tells how long.
+    away = settings.model_copy(update={"kafka_bootstrap_servers": "127.0.0.1:1"})
+    runtime = _runtime(database, away)
+    try:
+        async with database.transaction() as session:
+            await add_event(
+                session, PLATFORM, Pinged(thing_id="t", value="late"), source="/t", topic=topic
+            )
+        status, body = await runtime.readiness_report()
+        assert status == 503  # the broker check fails; the outbox alone would not
+        outbox = body["checks"]["outbox"]
+        assert (outbox["ok"], outbox["pending"], outbox["degraded"]) == (True, 1, False)
+        async with database.transaction() as session:
+            await session.execute(
+                update(PLATFORM.outbox).values(created_at=datetime.now(UTC) - timedelta(minutes=5))
+            )
+        status, body = await runtime.readiness_report()
+        outbox = body["checks"]["outbox"]
+        assert (outbox["ok"], outbox["pending"], outbox["degraded"]) == (True, 1, True)
+        assert outbox["oldest_age_seconds"] >= 300
+        assert outbox["degraded_above"] == settings.readiness_outbox_age_degraded_seconds
+        assert "outbox" in body["degraded"]
+    finally:
+        await runtime.stop()
+
+
+async def test_consumer_lag_beyond_the_setting_is_degraded_but_still_ready(
+    database: Database, settings: ServiceSettings, topic: str, unique: Callable[[str], str]
+) -> None:
+    release = asyncio.Event()
+    registry = HandlerRegistry()
+
+    @registry.on(Pinged)
+    async def slow(context: EventContext[Pinged]) -> None:
+        if context.data.value == "v110":
+            await release.wait()
+        await context.session.execute(
+            effects.insert().values(event_id=context.event.id, value=context.data.value)
+        )
+
+    values = [f"v{i}" for i in range(130)]
+    await _produce(settings.kafka_bootstrap_servers, topic, [_ping(v) for v in values])
+    group = unique("group")
+    runtime = _runtime(
+        database,
+        settings.model_copy(update={"readiness_consumer_lag_degraded": 10}),
+        consumers=[ConsumerSpec(group, [TopicSpec(topic, "t", partitions=3)], registry)],
+    )
+    await runtime.start()
+    try:
+
+        async def degraded() -> tuple[int, dict[str, Any]] | None:
+            status, body = await runtime.readiness_report()
+            return (status, body) if body["status"] == "degraded" else None
+
+        status, body = await eventually(degraded)
+        assert status == 200
+        check = body["checks"][f"consumer:{group}"]
+        assert check["ok"] is True
+        assert check["degraded"] is True
+        assert check["lag"] >= 20
+        assert check["degraded_above"] == 10
+        assert body["degraded"] == [f"consumer:{group}"]
+        release.set()
+        await _wait_for(lambda: _has_values(database, values))
+
+        async def ready() -> dict[str, Any] | None:
+            status, body = await runtime.readiness_report()
+            return body if (status, body["status"]) == (200, "ready") else None
+
+        body = await eventually(ready)
+        assert body["checks"][f"consumer:{group}"]["lag"] == 0
+        assert body["checks"]["outbox"]["degraded"] is False
+    finally:
+        release.set()
+        await runtime.stop()
+
+
+async def test_a_backlog_probe_is_a_metric_and_degrades_readiness_beyond_its_threshold(
+    database: Database, settings: ServiceSettings
+) -> None:
+    async def effects_waiting(runtime: ServiceRuntime) -> float:
+        async with runtime.database.reading() as session:
+            return float(await session.scalar(select(func.count()).select_from(effects)) or 0)
+
+    runtime = _runtime(
+        database,
+        settings.model_copy(update={"kafka_enabled": False}),
+        backlogs=[
+            BacklogProbe("deliveries", effects_waiting, degraded_above=2, refresh_seconds=0.1)
+        ],
+    )
+    async with database.transaction() as session:
+        await session.execute(
+            effects.insert(), [{"event_id": str(i), "value": str(i)} for i in range(3)]
+        )
+    await runtime.start()
+    try:
+        gauge = {"service": "test", "name": "deliveries"}
+        await eventually(lambda: _async(REGISTRY.get_sample_value("coop_backlog", gauge) == 3))
+        status, body = await runtime.readiness_report()
+        assert (status, body["status"], body["degraded"]) == (200, "degraded", ["deliveries"])
+        assert body["checks"]["deliveries"] == {
+            "ok": True,
+            "pending": 3,
+            "degraded": True,
+            "degraded_above": 2,
+        }
+        async with database.transaction() as session:
+            await session.execute(effects.delete().where(effects.c.value == "0"))
+        status, body = await runtime.readiness_report()
+        assert (status, body["status"]) == (200, "ready")
+        assert body["checks"]["deliveries"] == {"ok": True, "pending": 2, "degraded": False}
+        assert REGISTRY.get_sample_value("coop_backlog", gauge) == 2
+    finally:
+        await runtime.stop()
+
+
+async def _async(value: bool) -> bool:
+    return value

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import ForeignKey, MetaData, String, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -272,3 +273,20 @@ async def test_domain_errors_are_problem_documents_over_http() -> None:
     assert body["errors"] == [
         {"field": "end_date", "location": "body", "message": "Trop long (art. D5135-3)"}
     ]
+
+
+async def test_store_errors_never_carry_the_bound_values(database: Database) -> None:
+    """An exception's text reaches logs and dead-letter headers: no personal value in it."""
+    now = datetime.now(UTC)
+    email = "camille.martin@example.org"
+    async with database.transaction() as session:
+        session.add(
+            Thing(id=uuid.uuid4(), name=email, status="new", created_at=now, updated_at=now)
+        )
+    with pytest.raises(IntegrityError) as clash:
+        async with database.transaction() as session:
+            session.add(
+                Thing(id=uuid.uuid4(), name=email, status="new", created_at=now, updated_at=now)
+            )
+    assert email not in str(clash.value)
+    assert "hidden due to hide_parameters" in str(clash.value)

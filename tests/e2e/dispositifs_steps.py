@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 import uuid
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from aiokafka import AIOKafkaConsumer
 
+from devstack.mailbox import Mailbox, ReceivedMail
 from shared.contracts.agency import ImmersionRequested
 from shared.contracts.vocabulary import ImmersionObjet
 
@@ -41,7 +45,16 @@ def immersion_request(referral_id: str, start: date, **overrides: Any) -> Immers
     return ImmersionRequested(**values)
 
 
-#: What the counsellor completes before the convention can be signed (D5135-2).
+#: The host declares the uses L5135-4 excludes (issue 13).
+HOST_DECLARATIONS = {
+    "not_permanent_post": True,
+    "not_activity_peak": True,
+    "not_seasonal_job": True,
+    "not_replacing_employee": True,
+}
+
+#: What the counsellor completes before the convention can be signed (D5135-2), with the
+#: parties who sign by their own link.
 COUNSELLOR_COMPLETION: dict[str, Any] = {
     "schedule": "Du lundi au vendredi, 8h-12h et 13h-16h",
     "place": "Entrepôt de Lesquin",
@@ -52,6 +65,7 @@ COUNSELLOR_COMPLETION: dict[str, Any] = {
         "last_name": "Martin",
         "birth_date": "1995-04-12",
         "professional_situation": "Demandeuse d'emploi",
+        "email": "camille.martin@example.org",
     },
     "host": {
         "legal_form": "SAS",
@@ -59,7 +73,64 @@ COUNSELLOR_COMPLETION: dict[str, Any] = {
         "collective_agreement": "Transports routiers (IDCC 16)",
     },
     "support": {"structure": "France Travail Paris 1er", "referent": "Mme Leroy"},
+    "host_representative": {
+        "name": "Paul Durand",
+        "function": "Directeur d'entrepôt",
+        "email": "p.durand@entrepots.example",
+    },
+    "host_declarations": HOST_DECLARATIONS,
 }
+
+
+def link_on(base_url: str, url: str) -> str:
+    """A party's link as served by the stack's dispositifs process (the links name the
+    configured public address; the test stack listens on a free port)."""
+    return base_url.rstrip("/") + urlsplit(url).path
+
+
+_LINK = re.compile(r"https?://\S+/conventions/lien/[A-Za-z0-9_.-]+")
+
+
+async def links_in_mails(
+    mailbox: Mailbox, convention_id: str, subject: str, count: int, timeout: float = 30
+) -> dict[str, str]:
+    """Recipient address → the link in each mail about the convention (the local SMTP store of
+    the stack: what the party received)."""
+
+    def about(mail: ReceivedMail) -> bool:
+        return subject in mail.subject and convention_id in mail.text
+
+    mails = await asyncio.to_thread(mailbox.wait_for, about, count, timeout)
+    found = {}
+    for mail in mails:
+        match = _LINK.search(mail.text)
+        assert match is not None, mail.text
+        found[mail.rcpt_tos[0]] = match.group(0)
+    return found
+
+
+async def signing_links(bootstrap: str, referral_id: str) -> dict[str, str]:
+    """Role → URL of each party's link, from the ``signature_requested`` event (what the mail
+    carries)."""
+    [event] = await dispositifs_events_about(
+        bootstrap, referral_id, "coop.immersion.signature_requested.v1"
+    )
+    return {link["role"]: link["url"] for link in event["links"]}
+
+
+async def sign_by_every_party(
+    client: httpx.AsyncClient, base_url: str, links: dict[str, str]
+) -> None:
+    """Each party opens its own link and signs on its page (the form the page posts)."""
+    for url in links.values():
+        page = await client.get(link_on(base_url, url))
+        assert page.status_code == 200, page.text
+        signed = await client.post(
+            link_on(base_url, url) + "/signer",
+            content="consent=oui",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert signed.status_code == 303, signed.text
 
 
 async def convention_of(

@@ -21,6 +21,8 @@ from .dispositifs_steps import (
     counsellor_step,
     dispositifs_events_about,
     immersion_request,
+    sign_by_every_party,
+    signing_links,
     timeline_entry,
 )
 from .steps import agency_answers, eventually, send_referral
@@ -54,8 +56,11 @@ async def test_agency_immersion_request_to_hire_shows_on_the_timeline_and_in_the
         rid = referral["id"]
         await _known_to_dispositifs(client, stack, counsellor_headers, rid)
 
+        # Dated so that its last day is today: it may be completed (issue 13).
         await agency_answers(
-            stack.bootstrap_servers, immersion_request(rid, today), source=AGENCY_SOURCE
+            stack.bootstrap_servers,
+            immersion_request(rid, today - timedelta(days=13)),
+            source=AGENCY_SOURCE,
         )
         # [referral side] the referral service republishes the request after its checks.
         convention = await convention_of(client, dispositifs, counsellor_headers, rid)
@@ -71,10 +76,9 @@ async def test_agency_immersion_request_to_hire_shows_on_the_timeline_and_in_the
         )
         assert completed.status_code == 200, completed.text
         await counsellor_step(client, dispositifs, counsellor_headers, cid, "ready")
-        for signatory in ("beneficiary", "host"):
-            await counsellor_step(
-                client, dispositifs, counsellor_headers, cid, "signatures", {"signatory": signatory}
-            )
+        # Each party signs through its own link (issue 13: the counsellor signs for no one).
+        links = await signing_links(stack.bootstrap_servers, rid)
+        await sign_by_every_party(client, dispositifs, links)
         validated = await counsellor_step(client, dispositifs, counsellor_headers, cid, "validate")
         assert validated["status"] == "validated"
         await counsellor_step(client, dispositifs, counsellor_headers, cid, "start")
@@ -98,7 +102,8 @@ async def test_agency_immersion_request_to_hire_shows_on_the_timeline_and_in_the
         )
         assert "embauche" in str(entry)
 
-        params = {"from": today.isoformat(), "to": today.isoformat(), "region": "32"}
+        start = (today - timedelta(days=13)).isoformat()
+        params = {"from": start, "to": today.isoformat(), "region": "32"}
         indicators = (
             await client.get(f"{dispositifs}/v1/indicators", params=params, headers=ops_headers)
         ).json()

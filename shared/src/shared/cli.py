@@ -3,15 +3,24 @@
 coop-referral migrate        # apply the Alembic migrations to REFERRAL_DATABASE_URL
 coop-referral seed           # load demo data (idempotent)
 coop-referral serve --port 8001
+coop-referral migrate --check --wait 300   # wait until someone else has migrated (exit 1 if not)
+
+``migrate`` reads and checks the database URL only: a migration job (a Kubernetes Job, an
+init container, the compose ``*-migrate`` step) is given the database credentials and nothing
+else — no token key, no broker address, no SMTP relay.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings
 
 from shared.db.migrations import upgrade
 from shared.settings import ServiceSettings
@@ -29,7 +38,19 @@ def run_service_cli(
 ) -> None:
     parser = argparse.ArgumentParser(prog=prog)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("migrate", help="apply database migrations")
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing: exit 0 if the database is at the latest revision, 1 otherwise",
+    )
+    migrate.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="with --check: check again every 2 s for that long (a pod waiting for its Job)",
+    )
     if seed is not None:
         sub.add_parser("seed", help="load demo data (safe to run twice)")
     serve = sub.add_parser("serve", help="run the HTTP service, its consumers and outbox relay")
@@ -37,11 +58,17 @@ def run_service_cli(
     serve.add_argument("--port", type=int, default=default_port)
     args = parser.parse_args(argv)
 
-    settings = settings_class()  # type: ignore[call-arg]
     if args.command == "migrate":
-        upgrade(migrations, settings.database_url)
-        print(f"{prog}: database migrated ({_redact(settings.database_url)})")
-    elif args.command == "seed":
+        database_url = migration_database_url(settings_class)
+        if args.check:
+            current, message = wait_for_schema(migrations, database_url, args.wait)
+            print(f"{prog}: {message} ({_redact(database_url)})")
+            raise SystemExit(0 if current else 1)
+        upgrade(migrations, database_url)
+        print(f"{prog}: base de données migrée ({_redact(database_url)})")
+        return
+    settings = settings_class()  # type: ignore[call-arg]
+    if args.command == "seed":
         assert seed is not None
         print(f"{prog}: {asyncio.run(seed(settings))}")
     elif args.command == "serve":
@@ -55,6 +82,71 @@ def run_service_cli(
             log_config=None,
             timeout_graceful_shutdown=20,
         )
+
+
+def migration_database_url(settings_class: type[ServiceSettings]) -> str:
+    """The service's database URL, read as the service reads it (same prefix, same default),
+    without building — hence without validating — any other setting."""
+    field = settings_class.model_fields["database_url"]
+
+    class MigrationSettings(BaseSettings):
+        model_config = settings_class.model_config
+        database_url: str = field  # type: ignore[assignment]
+
+    MigrationSettings.__name__ = f"{settings_class.__name__}ForMigration"
+    try:
+        return MigrationSettings().database_url  # type: ignore[call-arg]
+    except ValidationError:
+        prefix = settings_class.model_config.get("env_prefix", "")
+        raise SystemExit(f"migrate : {prefix}DATABASE_URL manquante ou invalide") from None
+
+
+def schema_status(migrations: Path, database_url: str) -> tuple[bool, str]:
+    """(at the latest revision?, a French sentence saying where it is). Never raises: a database
+    that cannot be reached yet is "not current"."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import pool
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from shared.db.migrations import alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config(migrations, database_url))
+    heads = set(script.get_heads())
+    known = {revision.revision for revision in script.walk_revisions()}
+
+    async def current_heads() -> set[str]:
+        engine = create_async_engine(database_url, poolclass=pool.NullPool)
+        try:
+            async with engine.connect() as connection:
+                found = await connection.run_sync(
+                    lambda sync: MigrationContext.configure(sync).get_current_heads()
+                )
+                return set(found)
+        finally:
+            await engine.dispose()
+
+    try:
+        current = asyncio.run(current_heads())
+    except Exception as exc:  # unreachable, no such database yet, refused credentials
+        return False, f"base injoignable ({type(exc).__name__})"
+    if current == heads:
+        return True, f"schéma à jour (révision {', '.join(sorted(heads))})"
+    if current and not current & known:
+        # Migrated by a later release (a rollback): the migrations are written to keep the
+        # previous release working, so the pod may start.
+        return True, f"schéma plus récent que cette version (révision {', '.join(sorted(current))})"
+    found = ", ".join(sorted(current)) or "aucune"
+    return False, f"schéma à migrer : révision {found}, attendue {', '.join(sorted(heads))}"
+
+
+def wait_for_schema(migrations: Path, database_url: str, wait: float) -> tuple[bool, str]:
+    deadline = time.monotonic() + max(wait, 0.0)
+    while True:
+        current, message = schema_status(migrations, database_url)
+        if current or time.monotonic() >= deadline:
+            return current, message
+        time.sleep(min(2.0, max(deadline - time.monotonic(), 0.0)))
 
 
 def _redact(url: str) -> str:

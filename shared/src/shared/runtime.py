@@ -24,6 +24,7 @@ from shared.messaging.consumer import DeadLetterHook, EventConsumer, HandlerRegi
 from shared.messaging.kafka import client_options, make_producer
 from shared.messaging.outbox import OutboxRelay, notify_on_commit
 from shared.messaging.provisioning import ensure_topics
+from shared.observability.metrics import BACKLOG
 from shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
@@ -41,6 +42,9 @@ class ConsumerSpec:
     pattern: str | None = None
     #: Called once a record is on the dead-letter topic (audit records, metrics…).
     on_dead_letter: DeadLetterHook | None = None
+    #: Apply each fetched batch in one transaction (one-by-one again after any error, so a
+    #: poison record is still isolated); see :class:`~shared.messaging.consumer.EventConsumer`.
+    batch: bool = True
 
 
 @dataclass(frozen=True)
@@ -56,10 +60,29 @@ class PeriodicJob:
     run: Callable[[ServiceRuntime], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class BacklogProbe:
+    """Work a service lets wait (e.g. mail deliveries not yet sent), shown in ``/health/ready``.
+
+    ``measure`` gets the runtime and returns how much waits (use ``runtime.database.reading()``:
+    a read never waits for a writer). Beyond ``degraded_above`` the check says ``"degraded":
+    true`` — still ready (200): a slow but working instance must not be dropped by the load
+    balancer. The value is also the ``coop_backlog{name=…}`` gauge, refreshed every
+    ``refresh_seconds`` in the background and at each readiness probe.
+    """
+
+    name: str
+    measure: Callable[[ServiceRuntime], Awaitable[float]]
+    degraded_above: float
+    refresh_seconds: float = 15.0
+
+
 @dataclass
 class Check:
     ok: bool
     detail: dict[str, Any]
+    #: Working, but late beyond a setting (e.g. the outbox's oldest row): still ready.
+    degraded: bool = False
 
 
 class ServiceRuntime:
@@ -72,14 +95,24 @@ class ServiceRuntime:
         consumers: Sequence[ConsumerSpec] = (),
         jobs: Sequence[PeriodicJob] = (),
         dynamic_topics: Callable[[ServiceRuntime], Awaitable[list[TopicSpec]]] | None = None,
+        backlogs: Sequence[BacklogProbe] = (),
     ) -> None:
         self.settings = settings
         self.tables = tables
-        self.database = Database(settings.database_url, echo=settings.database_echo)
+        self.database = Database(
+            settings.database_url,
+            echo=settings.database_echo,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+            background_pool_size=settings.database_background_pool_size,
+        )
         self._produces = list(produces)
         self._consumer_specs = list(consumers)
+        self.backlogs = list(backlogs)
+        # The relay and the consumers work on the background handle: on PostgreSQL a pool of
+        # their own, so that HTTP never queues behind them for a connection.
         self.relay = OutboxRelay(
-            self.database,
+            self.database.background,
             tables,
             lambda: make_producer(settings, client_id=f"{settings.service_name}-outbox"),
             service=settings.service_name,
@@ -93,12 +126,13 @@ class ServiceRuntime:
                 pattern=spec.pattern,
                 on_dead_letter=spec.on_dead_letter,
                 registry=spec.registry,
-                database=self.database,
+                database=self.database.background,
                 tables=tables,
                 settings=settings,
                 producer_factory=lambda: make_producer(
                     settings, client_id=f"{settings.service_name}-dlq"
                 ),
+                batch=spec.batch,
             )
             for spec in consumers
         ]
@@ -115,7 +149,10 @@ class ServiceRuntime:
         self._probe_client: AIOKafkaClient | None = None
 
     def session(self) -> AsyncSession:
-        return self.database.sessionmaker()
+        """A session for reads (``async with runtime.session() as session``): it never waits for
+        a writer (on SQLite its transaction begins deferred) and is never committed. Writes go
+        through ``runtime.database.transaction()``."""
+        return self.database.read_session()
 
     def topics(self) -> list[TopicSpec]:
         """Every topic this service produces to or consumes, with the dead-letter topics."""
@@ -133,6 +170,10 @@ class ServiceRuntime:
         if self.settings.jobs_enabled:
             for job in self.jobs:
                 self._tasks.append(asyncio.create_task(self._run_job(job), name=f"job-{job.name}"))
+        for probe in self.backlogs:
+            self._tasks.append(
+                asyncio.create_task(self._watch_backlog(probe), name=f"backlog-{probe.name}")
+            )
 
     async def _run_job(self, job: PeriodicJob) -> None:
         while not self._stopping.is_set():
@@ -147,6 +188,14 @@ class ServiceRuntime:
                 raise
             except Exception:
                 log.exception("periodic job failed", job=job.name)
+
+    async def _watch_backlog(self, probe: BacklogProbe) -> None:
+        while not self._stopping.is_set():
+            await self._check_backlog(probe)
+            try:
+                await asyncio.wait_for(self._stopping.wait(), timeout=probe.refresh_seconds)
+            except TimeoutError:
+                pass
 
     async def _start_messaging(self) -> None:
         delay = 0.5
@@ -195,15 +244,39 @@ class ServiceRuntime:
         checks = {"database": await self._check_database()}
         if self.settings.kafka_enabled:
             checks["broker"] = await self._check_broker()
+            lag_limit = self.settings.readiness_consumer_lag_degraded
             for consumer in self.consumers:
                 status = consumer.status
                 ok = status.running and bool(status.assigned)
                 detail: dict[str, Any] = {"partitions": len(status.assigned)}
+                degraded = False
+                if status.lag is not None:
+                    degraded = status.lag > lag_limit
+                    detail.update(lag=status.lag, degraded=degraded)
+                    if degraded:
+                        detail["degraded_above"] = lag_limit
                 if not ok:
                     detail["error"] = status.last_error or "no partition assigned yet"
-                checks[f"consumer:{consumer.name}"] = Check(ok, detail)
+                checks[f"consumer:{consumer.name}"] = Check(ok, detail, degraded)
             checks["outbox"] = await self._check_outbox()
+        for probe in self.backlogs:
+            checks[probe.name] = await self._check_backlog(probe)
         return checks
+
+    async def readiness_report(self) -> tuple[int, dict[str, Any]]:
+        """``/health/ready``'s status code and body: 503 "not_ready" when a check fails; 200
+        "degraded" when all pass but something is late beyond its setting; else 200 "ready"."""
+        checks = await self.readiness()
+        ok = all(check.ok for check in checks.values())
+        degraded = [name for name, check in checks.items() if check.degraded]
+        status = "not_ready" if not ok else "degraded" if degraded else "ready"
+        body: dict[str, Any] = {
+            "status": status,
+            "checks": {name: {"ok": check.ok, **check.detail} for name, check in checks.items()},
+        }
+        if degraded:
+            body["degraded"] = degraded
+        return (200 if ok else 503), body
 
     async def _check_database(self) -> Check:
         try:
@@ -238,12 +311,34 @@ class ServiceRuntime:
             )
 
     async def _check_outbox(self) -> Check:
-        """Informative: a backlog does not make the service unready (writes still commit)."""
+        """Informative: a backlog does not make the service unready (writes still commit), but
+        an oldest row older than the setting makes it "degraded"."""
         try:
-            pending = await asyncio.wait_for(self.relay.pending_count(), timeout=3)
+            backlog = await asyncio.wait_for(self.relay.backlog(), timeout=3)
         except Exception as exc:
             return Check(True, {"error": str(exc)})
-        detail: dict[str, Any] = {"pending": pending}
+        limit = self.settings.readiness_outbox_age_degraded_seconds
+        degraded = backlog.oldest_age_seconds > limit
+        detail: dict[str, Any] = {
+            "pending": backlog.pending,
+            "oldest_age_seconds": round(backlog.oldest_age_seconds, 3),
+            "degraded": degraded,
+        }
+        if degraded:
+            detail["degraded_above"] = limit
         if self.relay.last_error:
             detail["last_error"] = self.relay.last_error
-        return Check(True, detail)
+        return Check(True, detail, degraded)
+
+    async def _check_backlog(self, probe: BacklogProbe) -> Check:
+        try:
+            value = float(await asyncio.wait_for(probe.measure(self), timeout=3))
+        except Exception as exc:
+            return Check(True, {"error": f"{type(exc).__name__}: {exc}"})
+        BACKLOG.labels(self.settings.service_name, probe.name).set(value)
+        degraded = value > probe.degraded_above
+        detail: dict[str, Any] = {"pending": value if not value.is_integer() else int(value)}
+        detail["degraded"] = degraded
+        if degraded:
+            detail["degraded_above"] = probe.degraded_above
+        return Check(True, detail, degraded)

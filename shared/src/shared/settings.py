@@ -2,6 +2,10 @@
 
 A service reads only its own variables (``REFERRAL_DATABASE_URL``, ``NOTIFICATIONS_DATABASE_URL``…),
 so two services never share a store by accident.
+
+Tokens fail closed: a service is in production unless its settings say otherwise
+(``<PREFIX>ENVIRONMENT``); the development HS256 secret, which is in the repository, is accepted
+only with an explicit ``<PREFIX>ENVIRONMENT=development``, and production requires RS256.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
     service_name: str = "service"
-    #: Anything but these three is refused, so that a typo cannot pass for "not production".
-    environment: Literal["development", "test", "production"] = "development"
+    #: Anything but these three is refused, so that a typo cannot pass for "not production". The
+    #: default is production: development (and its well-known secret) must be asked for explicitly.
+    environment: Literal["development", "test", "production"] = "production"
 
     database_url: str = Field(
         description="SQLAlchemy async URL: sqlite+aiosqlite:///… or postgresql+asyncpg://…"
@@ -56,15 +61,41 @@ class ServiceSettings(BaseSettings):
         default="HS256", description="HS256 (development) or RS256 (production)"
     )
     jwt_secret: SecretStr | None = Field(
-        default=SecretStr(DEVELOPMENT_JWT_SECRET),
-        description="HS256 shared secret; development and tests only.",
+        default=None,
+        description="HS256 shared secret (at least 32 characters); outside development only. "
+        "In development, unset means the development secret.",
     )
     jwt_public_key: str | None = Field(default=None, description="RS256 public key, PEM.")
     jwt_issuer: str = "coop-platform-dev"
     jwt_audience: str = "coop-platform"
+    jwt_max_lifetime_seconds: int = Field(
+        default=12 * 3600,
+        gt=0,
+        description="Longest accepted token lifetime (exp - iat, and exp - now), in seconds.",
+    )
+
+    #: Largest request body a route accepts unless it declares its own ``max_body_size``.
+    http_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+
+    #: Per-caller token buckets (``shared.http.rate_limit``); a rate of 0 turns a limit off.
+    rate_limit_writes_per_second: float = Field(default=20.0, ge=0)
+    rate_limit_write_burst: int = Field(default=120, ge=1)
+    rate_limit_probes_per_second: float = Field(default=1.0, ge=0)
+    rate_limit_probe_burst: int = Field(default=30, ge=1)
 
     log_level: str = "INFO"
     log_json: bool = True
+
+    # -- capacity and lag (issue 14) ---------------------------------------------------------------
+    #: PostgreSQL pool of the HTTP requests (per worker process); SQLite ignores it.
+    database_pool_size: int = 10
+    database_max_overflow: int = 10
+    #: PostgreSQL pool of the outbox relay and the consumers, apart from HTTP's.
+    database_background_pool_size: int = 4
+    #: ``/health/ready`` says "degraded" (still 200) beyond these: the oldest unpublished outbox
+    #: row's age, and a consumer group's records not yet consumed.
+    readiness_outbox_age_degraded_seconds: float = 60.0
+    readiness_consumer_lag_degraded: int = 1000
 
     # Retention of the platform tables (issue 11, docs/personal-data.md).
     retention_published_outbox_days: float = Field(default=7, gt=0)
@@ -74,10 +105,41 @@ class ServiceSettings(BaseSettings):
     statistical_secrecy_threshold: int = Field(default=5, ge=1)
 
     @model_validator(mode="after")
-    def _no_shared_secret_in_production(self) -> ServiceSettings:
-        if self.environment == "production":
-            if self.jwt_algorithm != "RS256" or not self.jwt_public_key:
-                raise ValueError("production requires jwt_algorithm=RS256 and jwt_public_key")
-        elif self.jwt_algorithm == "HS256" and not self.jwt_secret:
-            raise ValueError("HS256 needs jwt_secret")
+    def _tokens_fail_closed(self) -> ServiceSettings:
+        # Messages for operators, who read the start-up error; they name the variables to set.
+        prefix = str(self.model_config.get("env_prefix", "")).upper()
+        if self.jwt_algorithm not in ("HS256", "RS256"):
+            raise ValueError(
+                f"{prefix}JWT_ALGORITHM={self.jwt_algorithm!r} : seuls HS256 et RS256 sont pris en "
+                "charge / only HS256 and RS256 are supported"
+            )
+        if self.environment == "development":
+            if self.jwt_algorithm == "HS256" and self.jwt_secret is None:
+                self.jwt_secret = SecretStr(DEVELOPMENT_JWT_SECRET)
+        elif self.environment == "production" and (
+            self.jwt_algorithm != "RS256" or not self.jwt_public_key
+        ):
+            raise ValueError(
+                f"production requires {prefix}JWT_ALGORITHM=RS256 and {prefix}JWT_PUBLIC_KEY "
+                f"(la production exige RS256 et la clé publique) ; pour un poste de "
+                f"développement, {prefix}ENVIRONMENT=development"
+            )
+        if self.jwt_algorithm == "RS256":
+            if not self.jwt_public_key:
+                raise ValueError(f"RS256 needs {prefix}JWT_PUBLIC_KEY (clé publique PEM requise)")
+            return self
+        secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
+        if self.environment != "development":
+            if not secret or secret == DEVELOPMENT_JWT_SECRET:
+                raise ValueError(
+                    "the development JWT secret is refused unless "
+                    f"{prefix}ENVIRONMENT=development; set {prefix}JWT_SECRET "
+                    "(le secret de développement n'est accepté qu'avec "
+                    f"{prefix}ENVIRONMENT=development)"
+                )
+            if len(secret) < 32:
+                raise ValueError(
+                    f"{prefix}JWT_SECRET must be at least 32 characters "
+                    "(secret HS256 trop court : 32 caractères au moins)"
+                )
         return self

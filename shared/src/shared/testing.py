@@ -2,18 +2,39 @@
 
 ``COOP_TEST_POSTGRES_URL`` (an admin URL such as ``postgresql://coop:coop@127.0.0.1:5432/postgres``)
 makes every test database a fresh PostgreSQL database; without it, each is a fresh SQLite file.
+
+Settings default to production (``shared.settings``), so the test harness declares development
+explicitly with :func:`declare_development_environment`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
 
+if TYPE_CHECKING:
+    from fastapi import APIRouter, FastAPI
+
 POSTGRES_ENV = "COOP_TEST_POSTGRES_URL"
+
+#: The settings prefixes of the services ("" for a bare ``ServiceSettings``).
+SERVICE_PREFIXES = ("", "REFERRAL_", "DISPOSITIFS_", "NOTIFICATIONS_")
+
+
+def declare_development_environment() -> None:
+    """Set ``<PREFIX>ENVIRONMENT=development`` for every service (unless already set), so that
+    settings built in tests, and service processes started by them, accept the development
+    secret."""
+    for prefix in SERVICE_PREFIXES:
+        os.environ.setdefault(f"{prefix}ENVIRONMENT", "development")
 
 
 def store_kind() -> str:
@@ -47,3 +68,54 @@ async def migrated_database(name: str, migrations: Path, tmp_dir: Path) -> str:
     url = await create_database(name, tmp_dir)
     await asyncio.to_thread(upgrade, migrations, url)
     return url
+
+
+def http_test_app(routers: Sequence[APIRouter], **settings: Any) -> FastAPI:
+    """The shared app factory's app (errors, auth, body limit, middlewares) around ``routers``,
+    with no broker and an in-memory store: for tests of the HTTP edge itself."""
+    from sqlalchemy import MetaData
+
+    from shared.db.tables import platform_tables
+    from shared.http.app import create_service_app
+    from shared.runtime import ServiceRuntime
+    from shared.settings import ServiceSettings
+
+    values: dict[str, Any] = {
+        "service_name": "edge-test",
+        "environment": "development",
+        "database_url": "sqlite+aiosqlite://",
+        "kafka_enabled": False,
+        "jobs_enabled": False,
+        "log_json": False,
+        "log_level": "WARNING",
+    }
+    values.update(settings)
+    runtime = ServiceRuntime(ServiceSettings(**values), tables=platform_tables(MetaData()))
+    return create_service_app(
+        runtime, title="edge test", description="", version="0", routers=routers
+    )
+
+
+@asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[tuple[str, int]]:
+    """Serve an ASGI app with uvicorn on a free loopback port; yields (host, port)."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    host, port = sock.getsockname()
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        async with asyncio.timeout(10):
+            while not server.started:
+                if task.done():
+                    task.result()  # start-up failed: raise its error
+                await asyncio.sleep(0.01)
+        yield host, port
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()

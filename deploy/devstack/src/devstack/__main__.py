@@ -8,6 +8,7 @@ starts the three services, prints where to look, and stops everything cleanly on
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -15,10 +16,12 @@ import threading
 from pathlib import Path
 
 from devstack.demo_contacts import register_demo_contacts
+from devstack.lifetime import say
 from devstack.mailbox import Mailbox
 from devstack.services import SERVICES, ServiceProcess, run_cli, service_env
 from localkafka import LocalKafka
 from localkafka.broker import ensure_jars
+from localkafka.cluster import REPLICATION_FACTOR, LocalKafkaCluster
 
 
 def _database_url(name: str, data_dir: Path) -> str:
@@ -26,33 +29,54 @@ def _database_url(name: str, data_dir: Path) -> str:
     return override or f"sqlite+aiosqlite:///{data_dir / (name + '.db')}"
 
 
+class _Stopped(Exception):
+    """Raised in the main thread by a stop signal that arrives while the platform is starting."""
+
+
+#: Ctrl-C (SIGINT), ``kill`` (SIGTERM), the terminal closing (SIGHUP).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def up(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    print("• Kafka: resolving jars (Maven, cached after the first time)…", flush=True)
-    lib = ensure_jars()
-    broker = LocalKafka(
-        data_dir / "kafka", port=args.kafka_port, controller_port=args.kafka_port + 1
-    )
-    mailbox = Mailbox(port=args.smtp_port, directory=data_dir / "mail")
+    ports = dict(SERVICES) | dict(args.service_port or [])
     processes: list[ServiceProcess] = []
     stop = threading.Event()
+    phase = {"name": "starting"}
 
-    def _on_signal(_signum: int, _frame: object) -> None:
+    def _on_signal(signum: int, _frame: object) -> None:
         stop.set()
+        if phase["name"] == "starting":
+            phase["name"] = "stopping"
+            raise _Stopped(signal.Signals(signum).name)
+        # running: the main loop sees the event; stopping: a second Ctrl-C must not cut the
+        # cleanup short (the parent-death signal would still stop the services, less politely).
 
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _on_signal)
+    broker: LocalKafka | LocalKafkaCluster | None = None
+    mailbox: Mailbox | None = None
     try:
-        print(f"• Kafka: starting broker on {broker.bootstrap_servers}…", flush=True)
+        say("• Kafka: resolving jars (Maven, cached after the first time)…")
+        lib = ensure_jars()
+        replication: dict[str, str] = {}
+        if args.cluster:
+            # Three KRaft nodes, topics replicated three times with min.insync.replicas=2.
+            broker = LocalKafkaCluster(data_dir / "kafka-cluster")
+            replication = {"KAFKA_TOPIC_REPLICATION_FACTOR": str(REPLICATION_FACTOR)}
+            say(f"• Kafka: starting a cluster of three brokers on {broker.bootstrap_servers}…")
+        else:
+            broker = LocalKafka(
+                data_dir / "kafka", port=args.kafka_port, controller_port=args.kafka_port + 1
+            )
+            say(f"• Kafka: starting broker on {broker.bootstrap_servers}…")
+        mailbox = Mailbox(port=args.smtp_port, directory=data_dir / "mail")
         broker.start()
         mailbox.start()
-        print(
-            f"• mail: SMTP on {mailbox.host}:{mailbox.port}, mails in {mailbox.directory}",
-            flush=True,
-        )
-        for name, port in SERVICES.items():
-            extra = {"LOG_JSON": "true"}
+        say(f"• mail: SMTP on {mailbox.host}:{mailbox.port}, mails in {mailbox.directory}")
+        for name, port in ports.items():
+            extra = {"LOG_JSON": "true", **replication}
             if name == "notifications":
                 extra |= {"SMTP_HOST": mailbox.host, "SMTP_PORT": str(mailbox.port)}
             env = service_env(
@@ -61,33 +85,61 @@ def up(args: argparse.Namespace) -> int:
                 bootstrap_servers=broker.bootstrap_servers,
                 extra=extra,
             )
-            print(f"• {name}: {run_cli(name, 'migrate', env)}", flush=True)
+            say(f"• {name}: {run_cli(name, 'migrate', env)}")
             if name == "referral":
-                print(f"• {name}: {run_cli(name, 'seed', env)}", flush=True)
+                say(f"• {name}: {run_cli(name, 'seed', env)}")
             processes.append(ServiceProcess(name, port, env, data_dir / "logs" / f"{name}.log"))
         for process in processes:
             process.start()
         for process in processes:
             process.wait_ready(timeout=90)
-            print(f"• {process.name}: ready at {process.url}", flush=True)
+            say(f"• {process.name}: ready at {process.url}")
             if process.name == "notifications":
                 summary = register_demo_contacts(process.url, _token("ops"))
-                print(f"• notifications: {summary}", flush=True)
+                say(f"• notifications: {summary}")
         _print_welcome(broker.bootstrap_servers, lib, data_dir, processes, mailbox)
+        phase["name"] = "running"
+        if stop.is_set():
+            return 0
         while not stop.wait(1.0):
             for process in processes:
                 if not process.running:
-                    print(f"! {process.name} stopped unexpectedly; log tail:\n{process.log_tail()}")
+                    say(f"! {process.name} stopped unexpectedly; log tail:\n{process.log_tail()}")
                     stop.set()
         return 0
+    except _Stopped:
+        return 0
     finally:
-        print("\n• stopping services…", flush=True)
-        for process in reversed(processes):
+        phase["name"] = "stopping"
+        _shutdown(processes, broker, mailbox)
+
+
+def _shutdown(
+    processes: list[ServiceProcess],
+    broker: LocalKafka | LocalKafkaCluster | None,
+    mailbox: Mailbox | None,
+) -> None:
+    """Stop everything, services first (they flush their outbox and leave their consumer groups
+    while the broker is still there). Each step runs whatever happened to the one before; the
+    output may be gone (``| tee`` killed by the same Ctrl-C): :func:`say` never raises."""
+    say("\n• stopping services…")
+    for process in reversed(processes):
+        try:
             process.stop()
-        print("• stopping Kafka…", flush=True)
-        broker.stop()
-        mailbox.stop()
-        print("• stopped.", flush=True)
+        except Exception as exc:  # the next ones must still be stopped
+            say(f"! {process.name}: {exc!r}; killing it")
+            with contextlib.suppress(Exception):
+                process.kill()
+    if broker is not None:
+        say("• stopping Kafka…")
+        try:
+            broker.stop()
+        except Exception as exc:
+            say(f"! Kafka: {exc!r}")
+    if mailbox is not None:
+        with contextlib.suppress(Exception):
+            mailbox.stop()
+    say("• stopped.")
 
 
 def _token(role: str, **claims: str) -> str:
@@ -127,6 +179,7 @@ def _print_welcome(
 
     counsellor = token(Role.COUNSELLOR, ft_structure="75101")
     ops = token(Role.OPS)
+    urls = {process.name: process.url for process in processes}
     lines = [
         "",
         "══════════════════════════════════════════════════════════════════════",
@@ -142,7 +195,7 @@ def _print_welcome(
         f"{mailbox.directory}/*.eml",
         f"                (ls -t {mailbox.directory} | head; cat {mailbox.directory}/<file>.eml)",
         '                inbox: curl -s -H "Authorization: Bearer $TOKEN" '
-        "http://127.0.0.1:8003/v1/inbox",
+        f"{urls.get('notifications', '')}/v1/inbox",
         "",
         " Development tokens (12 h):",
         f"   counsellor (structure 75101): {counsellor}",
@@ -150,7 +203,7 @@ def _print_welcome(
         "",
         " Try it:",
         f'   export TOKEN="{counsellor}"',
-        "   curl -s -X POST http://127.0.0.1:8001/v1/referrals \\",
+        f"   curl -s -X POST {urls.get('referral', '')}/v1/referrals \\",
         '     -H "Authorization: Bearer $TOKEN" '
         '-H "Idempotency-Key: $(cat /proc/sys/kernel/random/uuid)" \\',
         '     -H \'Content-Type: application/json\' -d \'{"job_seeker": {"ft_identifier": '
@@ -164,7 +217,7 @@ def _print_welcome(
         f"{bootstrap} --topic referral.events --from-beginning --property print.headers=true)",
         "══════════════════════════════════════════════════════════════════════",
     ]
-    print("\n".join(lines), flush=True)
+    say("\n".join(lines))
 
 
 def watch(args: argparse.Namespace) -> int:
@@ -188,6 +241,13 @@ def watch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _service_port(text: str) -> tuple[str, int]:
+    name, sep, port = text.partition("=")
+    if not sep or name not in SERVICES or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected NAME=PORT with NAME in {sorted(SERVICES)}")
+    return name, int(port)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="coop-stack", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -195,6 +255,18 @@ def main(argv: list[str] | None = None) -> None:
     up_parser.add_argument("--data-dir", default=".data")
     up_parser.add_argument("--kafka-port", type=int, default=9092)
     up_parser.add_argument("--smtp-port", type=int, default=1025)
+    up_parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="three Kafka brokers (free ports) instead of one, topics replicated three times",
+    )
+    up_parser.add_argument(
+        "--service-port",
+        action="append",
+        type=_service_port,
+        metavar="NAME=PORT",
+        help=f"HTTP port of one service (defaults: {SERVICES})",
+    )
     watch_parser = sub.add_parser("watch", help="print a topic's records with their headers")
     watch_parser.add_argument("--bootstrap", default="127.0.0.1:9092")
     watch_parser.add_argument("--topic", default="referral.events")

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from devstack.lifetime import parent_death_signal
+
 #: name → default HTTP port
 SERVICES: dict[str, int] = {"referral": 8001, "dispositifs": 8002, "notifications": 8003}
 
@@ -24,6 +26,7 @@ def service_env(
     env = dict(os.environ)
     env[prefix + "DATABASE_URL"] = database_url
     env[prefix + "KAFKA_BOOTSTRAP_SERVERS"] = bootstrap_servers
+    env.setdefault(prefix + "ENVIRONMENT", "development")  # the development secret, explicitly
     for key, value in (extra or {}).items():
         env[prefix + key] = value
     return env
@@ -38,6 +41,7 @@ def run_cli(name: str, command: str, env: dict[str, str]) -> str:
         text=True,
         check=False,
         timeout=300,
+        preexec_fn=parent_death_signal(),  # a libc call only, prepared before the fork
     )
     if result.returncode != 0:
         raise RuntimeError(f"{name} {command} failed:\n{result.stdout}\n{result.stderr}")
@@ -80,7 +84,10 @@ class ServiceProcess:
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C goes to the launcher, which stops us in order
+            # Ctrl-C goes to the launcher only, which stops the services in order; if the
+            # launcher dies instead (SIGKILL, crash), the kernel sends the service SIGTERM.
+            start_new_session=True,
+            preexec_fn=parent_death_signal(),  # a libc call only, prepared before the fork
         )
         log.close()
 
@@ -109,18 +116,18 @@ class ServiceProcess:
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:
             return proc.returncode if proc else None
-        proc.send_signal(signal.SIGTERM)
+        _signal_group(proc, signal.SIGTERM)
         try:
             return proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            _signal_group(proc, signal.SIGKILL)
             return proc.wait(timeout=10)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, as in a crash."""
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
-            proc.kill()
+            _signal_group(proc, signal.SIGKILL)
             proc.wait(timeout=10)
 
     def log_tail(self, lines: int = 40) -> str:
@@ -128,3 +135,13 @@ class ServiceProcess:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except FileNotFoundError:
             return "(no log)"
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    """Signal the service's own session (its pid is the group id), anything it started included."""
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        proc.send_signal(sig)

@@ -265,7 +265,8 @@ class LocalKafka:
     ``extra_config`` is merged last into server.properties (e.g. SASL listeners, an authorizer);
     ``format_args`` is appended to ``kafka-storage format`` (e.g. ``--add-scram ...``) and
     ``probe_client_kwargs`` to the aiokafka admin client of the readiness probe (e.g. SASL
-    credentials when the PLAINTEXT listener is replaced).
+    credentials when the PLAINTEXT listener is replaced). ``cluster_id`` formats the storage with
+    that KRaft cluster id, as the brokers of one cluster must (:class:`LocalKafkaCluster`).
     """
 
     def __init__(
@@ -282,8 +283,11 @@ class LocalKafka:
         kafka_dir: str | os.PathLike[str] | None = None,
         cache_root: str | os.PathLike[str] | None = None,
         die_with_parent: bool = True,
+        cluster_id: str | None = None,
     ) -> None:
         self.work_dir = Path(work_dir).resolve()
+        #: The KRaft cluster id to format with (the brokers of one cluster share it); None: new.
+        self.format_cluster_id = cluster_id
         self.port = port if port is not None else free_port(exclude={controller_port or 0})
         self.controller_port = (
             controller_port if controller_port is not None else free_port(exclude={self.port})
@@ -442,7 +446,7 @@ class LocalKafka:
                 "kafka.tools.StorageTool",
                 "format",
                 "--cluster-id",
-                _new_cluster_id(),
+                self.format_cluster_id or _new_cluster_id(),
                 "--config",
                 str(self.config_path),
                 "--ignore-formatted",

@@ -158,11 +158,47 @@ class ImmersionConvention(Base):
     placement_contract_type: Mapped[str | None] = mapped_column(String(32))
     #: The event of the agency's request, when it came over Kafka.
     request_event_id: Mapped[str | None] = mapped_column(String(64))
+    # -- issue 13: parties who sign by their own link, schedule, host declarations, assessment
+    #: The structured weekly schedule: ``[{"day", "periods": [{"start", "end"}]}]``.
+    schedule_plan: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    #: The host's declarations of the uses excluded by L5135-4 (name → true).
+    host_declarations: Mapped[dict[str, bool] | None] = mapped_column(JSON)
+    beneficiary_email: Mapped[str | None] = mapped_column(String(254))
+    beneficiary_salaried: Mapped[bool | None] = mapped_column(Boolean)
+    host_representative_name: Mapped[str | None] = mapped_column(String(200))
+    host_representative_function: Mapped[str | None] = mapped_column(String(200))
+    host_representative_email: Mapped[str | None] = mapped_column(String(254))
+    legal_representative_name: Mapped[str | None] = mapped_column(String(200))
+    legal_representative_email: Mapped[str | None] = mapped_column(String(254))
+    employer_name: Mapped[str | None] = mapped_column(String(200))
+    employer_email: Mapped[str | None] = mapped_column(String(254))
+    support_email: Mapped[str | None] = mapped_column(String(254))
+    renewal_justification: Mapped[str | None] = mapped_column(Text)
+    #: The tutor's assessment (``AssessmentOutcome``) and who recorded it.
+    assessment_outcome: Mapped[str | None] = mapped_column(String(32))
+    assessed_by: Mapped[str | None] = mapped_column(String(32))
+    assessment_last_day: Mapped[date | None] = mapped_column(Date)
+    assessment_missed_hours: Mapped[float | None] = mapped_column(Float)
+    job_contract_type: Mapped[str | None] = mapped_column(String(32))
+    job_start_date: Mapped[date | None] = mapped_column(Date)
+    assessment_link_nonce: Mapped[str | None] = mapped_column(String(32))
+    assessment_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    assessment_reminders: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    assessment_acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Two-step review: the counsellor's pre-validation, before a validator decides.
+    pre_validated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    pre_validated_by: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     transitions: Mapped[list[ImmersionTransition]] = relationship(
         order_by="ImmersionTransition.id", lazy="raise"
+    )
+    signatories: Mapped[list[ImmersionSignatory]] = relationship(
+        order_by="ImmersionSignatory.position", lazy="raise", viewonly=True
+    )
+    incidents: Mapped[list[ImmersionIncident]] = relationship(
+        order_by="ImmersionIncident.reported_at", lazy="raise", viewonly=True
     )
 
     def content(self) -> dict[str, Any]:
@@ -186,11 +222,55 @@ class ImmersionConvention(Base):
             "support.referent": self.support_referent,
             "place": self.place,
             "weekly_hours": self.weekly_hours,
-            "schedule": self.schedule,
+            "schedule": self.schedule or (self.schedule_plan or None),
             "objectives": self.objectives,
             "evaluation_method": self.evaluation_method,
             "tasks": self.tasks,
         }
+
+
+class ImmersionSignatory(Base):
+    """A party who signs the convention through its own link (issue 13): who, where the link
+    went, which link is current, when and from which link they signed, or the error they
+    pointed out."""
+
+    __tablename__ = "immersion_signatories"
+    __table_args__ = (UniqueConstraint("convention_id", "role", name="one_per_role"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    convention_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("immersion_conventions.id"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    #: The nonce of the party's current link (a re-sent link draws a new one).
+    link_nonce: Mapped[str] = mapped_column(String(32))
+    link_expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    links_sent: Mapped[int] = mapped_column(Integer, default=1)
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The nonce of the link the party signed from.
+    signed_with: Mapped[str | None] = mapped_column(String(32))
+    error_report: Mapped[str | None] = mapped_column(Text)
+    error_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ImmersionIncident(Base):
+    """An incident or accident during the immersion, reported to the prescriber."""
+
+    __tablename__ = "immersion_incidents"
+    __table_args__ = (CheckConstraint("kind IN ('accident', 'incident')", name="kind_known"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    convention_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("immersion_conventions.id"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    occurred_on: Mapped[date] = mapped_column(Date)
+    description: Mapped[str] = mapped_column(Text)
+    reported_by: Mapped[str] = mapped_column(String(32))
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class ImmersionTransition(Base):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from dispositifs.domain.immersion import (
@@ -17,7 +17,10 @@ from dispositifs.domain.immersion import (
     PrescriberKind,
 )
 from dispositifs.domain.training import TrainingLimits
+from dispositifs.domain.working_time import WorkingTimeLimits
 from shared.settings import ServiceSettings
+
+DEVELOPMENT_SIGNING_LINK_KEY = "coop-dev-signing-links-not-for-production"
 
 
 class DispositifsSettings(ServiceSettings):
@@ -33,7 +36,19 @@ class DispositifsSettings(ServiceSettings):
     pmsmp_max_calendar_days: int | None = Field(
         default=30, description="National tool's cap in calendar days (None: month rule only)."
     )
-    pmsmp_max_weekly_hours: float = Field(default=48, description="National tool: 48 h a week.")
+    pmsmp_max_weekly_hours: float = Field(
+        default=48, description="L3121-20: 48 h a week (18 or more; the host's rules apply)."
+    )
+    pmsmp_max_daily_hours: float = Field(
+        default=10, description="L3121-18: 10 h a day (18 or more)."
+    )
+    pmsmp_young_max_daily_hours: float = Field(
+        default=8, description="L3162-1: young workers, 8 h a day."
+    )
+    pmsmp_young_max_weekly_hours: float = Field(
+        default=35, description="L3162-1: young workers, 35 h a week."
+    )
+    pmsmp_adult_age: int = Field(default=18, description="Below it, the young workers' caps.")
     pmsmp_min_age: int = Field(default=16, description="National tool: 16 or more.")
     pmsmp_max_conventions_per_pair: int = Field(
         default=2, description="D5135-3: same beneficiary and host, per rolling window."
@@ -46,6 +61,24 @@ class DispositifsSettings(ServiceSettings):
     )
     #: How often validated conventions whose start date has come are marked in progress.
     pmsmp_start_job_interval_seconds: float = 600
+
+    # Signing links (issue 13): each party signs through its own link, no account needed.
+    signing_link_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_SIGNING_LINK_KEY),
+        description="HMAC-SHA256 key of the parties' links (development default refused in "
+        "production).",
+    )
+    signing_link_days: int = Field(default=14, ge=1, description="A signing link expires after.")
+    assessment_link_days: int = Field(default=30, ge=1, description="The tutor's link expires.")
+    #: Where the parties open their links (the service's public address).
+    public_base_url: str = "http://127.0.0.1:8002"
+    #: Two-step review (the counsellor pre-validates, another counsellor — the validator —
+    #: decides) for these France Travail structures ("*": every structure).
+    pmsmp_two_step_review_structures: list[str] = Field(default_factory=list)
+    #: Reminders to assess: every this many days after the request, at most this many.
+    assessment_reminder_days: int = 3
+    assessment_max_reminders: int = 2
+    assessment_job_interval_seconds: float = 3600
 
     # POEI (L6326-1, D6326-1) and POEC (L6326-3)
     poei_max_hours_full_tutoring: int = 300
@@ -60,6 +93,13 @@ class DispositifsSettings(ServiceSettings):
     poec_max_hours: int = 400
     poec_company_share_denominator: int = 3
     poec_temporary_work_opco: str = "AKTO"
+    poec_min_months_fixed_term: int = Field(
+        default=12, description="L6326-3: CDD / professionnalisation after a POEC, in months."
+    )
+    poei_targeted_publics: list[str] = Field(
+        default_factory=lambda: ["brsa", "senior"],
+        description="France Travail's rule: publics with the POEI's 600 h cap.",
+    )
 
     # MRS
     mrs_habiletes_file: Path | None = Field(
@@ -72,6 +112,17 @@ class DispositifsSettings(ServiceSettings):
     #: A "durable" outcome: CDI, or a contract of this many months or more.
     durable_contract_min_months: int = 6
 
+    @model_validator(mode="after")
+    def _own_link_key_in_production(self) -> DispositifsSettings:
+        key = self.signing_link_key.get_secret_value()
+        if self.environment == "production" and key == DEVELOPMENT_SIGNING_LINK_KEY:
+            raise ValueError("production requires its own DISPOSITIFS_SIGNING_LINK_KEY")
+        return self
+
+    def two_step_review(self, structure_code: str | None) -> bool:
+        wanted = self.pmsmp_two_step_review_structures
+        return "*" in wanted or (structure_code is not None and structure_code in wanted)
+
     def immersion_limits(self) -> ImmersionLimits:
         return ImmersionLimits(
             month_date_to_date=self.pmsmp_month_date_to_date,
@@ -82,6 +133,13 @@ class DispositifsSettings(ServiceSettings):
             pair_window_months=self.pmsmp_pair_window_months,
             max_days_per_pair=self.pmsmp_max_days_per_pair,
             allowed_prescribers=frozenset(self.pmsmp_allowed_prescribers),
+            working_time=WorkingTimeLimits(
+                adult_age=self.pmsmp_adult_age,
+                young_max_daily_hours=self.pmsmp_young_max_daily_hours,
+                young_max_weekly_hours=self.pmsmp_young_max_weekly_hours,
+                adult_max_daily_hours=self.pmsmp_max_daily_hours,
+                adult_max_weekly_hours=self.pmsmp_max_weekly_hours,
+            ),
         )
 
     def training_limits(self) -> TrainingLimits:
@@ -98,4 +156,6 @@ class DispositifsSettings(ServiceSettings):
             poec_max_hours=self.poec_max_hours,
             poec_company_share_denominator=self.poec_company_share_denominator,
             poec_temporary_work_opco=self.poec_temporary_work_opco,
+            poec_min_months_fixed_term=self.poec_min_months_fixed_term,
+            poei_targeted_publics=frozenset(self.poei_targeted_publics),
         )

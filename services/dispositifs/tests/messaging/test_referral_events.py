@@ -35,6 +35,8 @@ from shared.contracts.vocabulary import ContractType, DeclineReason, ImmersionOb
 from shared.db.database import Database
 from shared.testing_kafka import eventually, publish, running_consumer
 
+from ..service.parties import PARTIES_CONTENT, sign_all
+
 MIGRATIONS = Path(dispositifs.__file__).parent / "migrations"
 TODAY = datetime.now(UTC).date()
 AGENCY = "agc-interim-nord-lille"
@@ -246,8 +248,9 @@ async def _completed_convention(
     counsellor = Principal("conseillere.leroy", Role.COUNSELLOR, ft_structure=sent.structure_code)
     content = {
         "objet": "start_recruitment",
-        "start_date": TODAY,
-        "end_date": TODAY + timedelta(days=9),
+        # Dated in the past: it is completed on its last day (today).
+        "start_date": TODAY - timedelta(days=9),
+        "end_date": TODAY,
         "weekly_hours": 35,
         "schedule": "8h-16h",
         "place": "Lesquin",
@@ -270,6 +273,7 @@ async def _completed_convention(
         "tutor.function": "Cheffe d'équipe",
         "support.structure": "France Travail Lille",
         "support.referent": "Mme Leroy",
+        **PARTIES_CONTENT,
     }
     async with database.transaction() as session:
         convention = await immersions.request_immersion(
@@ -284,9 +288,8 @@ async def _completed_convention(
         )
         cid = convention.id
         await immersions.mark_ready(session, counsellor, immersions.MarkReady(cid), settings)
-        for signatory in ("beneficiary", "host"):
-            signature = immersions.RecordSignature(cid, signatory)  # type: ignore[arg-type]
-            await immersions.record_signature(session, counsellor, signature)
+        await session.flush()
+        await sign_all(session, settings, cid)
         await immersions.validate(session, counsellor, immersions.ValidateImmersion(cid), settings)
         await immersions.start(session, counsellor, immersions.StartImmersion(cid, today=TODAY))
         await immersions.complete(

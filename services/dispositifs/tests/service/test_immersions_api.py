@@ -16,6 +16,7 @@ from sqlalchemy import select
 from dispositifs.models import PLATFORM, KnownReferral
 
 from .conftest import COUNSELLOR, OPS, OTHER_COUNSELLOR, creating
+from .parties import BENEFICIARY_EMAIL, PARTIES_BODY, current_links, path_of
 
 TODAY = datetime.now(UTC).date()
 KnownFactory = Callable[..., Awaitable[KnownReferral]]
@@ -54,9 +55,15 @@ def full_content(start: date = TODAY, days: int = 14, **overrides: Any) -> dict[
             "email": "n.benali@entrepots.example",
         },
         "support": {"structure": "France Travail Lille Centre", "referent": "Mme Leroy"},
+        **PARTIES_BODY,
     }
+    body["beneficiary"]["email"] = BENEFICIARY_EMAIL
     body.update(overrides)
     return body
+
+
+#: A convention whose last day is today: it can be completed (issue 13).
+ENDED = TODAY - timedelta(days=13)
 
 
 async def _create(client: httpx.AsyncClient, body: dict[str, Any], **kw: Any) -> httpx.Response:
@@ -70,11 +77,28 @@ async def _step(client: httpx.AsyncClient, convention_id: str, step: str, **body
     return response
 
 
-async def _through_validation(client: httpx.AsyncClient, convention_id: str) -> None:
+async def sign_by_links(client: httpx.AsyncClient, app: FastAPI, convention_id: str) -> None:
+    """Each party opens its own link (from the staged mail event) and signs on its page."""
+    async with app.state.runtime.session() as session:
+        links = await current_links(session, convention_id)
+    assert links
+    for url in links.values():
+        page = await client.get(path_of(url))
+        assert page.status_code == 200, page.text
+        signed = await client.post(
+            f"{path_of(url)}/signer",
+            content="consent=oui",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert signed.status_code == 303, signed.text
+
+
+async def _through_validation(
+    client: httpx.AsyncClient, convention_id: str, app: FastAPI | None = None
+) -> None:
     assert (await _step(client, convention_id, "ready")).status_code == 200
-    for signatory in ("beneficiary", "host"):
-        response = await _step(client, convention_id, "signatures", signatory=signatory)
-        assert response.status_code == 200, response.text
+    assert app is not None, "signing needs the app's outbox (the parties' links)"
+    await sign_by_links(client, app, convention_id)
     response = await _step(client, convention_id, "validate")
     assert response.status_code == 200, response.text
 
@@ -88,7 +112,7 @@ async def test_a_convention_goes_from_request_to_completion_with_each_step_logge
     client: httpx.AsyncClient, app: FastAPI, known_referral: KnownFactory
 ) -> None:
     referral = await known_referral()
-    created = await _create(client, full_content(referral_id=str(referral.referral_id)))
+    created = await _create(client, full_content(ENDED, referral_id=str(referral.referral_id)))
     assert created.status_code == 201, created.text
     convention = created.json()
     assert convention["status"] == "requested"
@@ -96,7 +120,7 @@ async def test_a_convention_goes_from_request_to_completion_with_each_step_logge
     assert convention["region_code"] == "32"  # Nord → Hauts-de-France
     cid = convention["id"]
 
-    await _through_validation(client, cid)
+    await _through_validation(client, cid, app)
     assert (await _step(client, cid, "start")).json()["status"] == "in_progress"
     done = await _step(client, cid, "complete", objectives_reached=True, hired=True)
     assert done.json()["status"] == "completed"
@@ -106,15 +130,21 @@ async def test_a_convention_goes_from_request_to_completion_with_each_step_logge
     assert [s["to_status"] for s in detail["timeline"]] == [
         "requested",
         "ready_to_sign",
-        "partially_signed",
-        "signed",
+        "partially_signed",  # the beneficiary, by their link
+        "partially_signed",  # the host's representative
+        "signed",  # the tutor, the last party
         "validated",
         "in_progress",
         "completed",
     ]
+    signers = [s["actor_id"] for s in detail["timeline"] if s["actor"] == "signatory"]
+    assert signers == ["beneficiary", "host_representative", "tutor"]
+    assert all(s["signed_at"] for s in detail["signatories"])
     rows = await _outbox(app)
     assert [(r.event_type, r.key, r.topic) for r in rows] == [
         ("coop.immersion.requested.v1", cid, "dispositifs.events"),
+        ("coop.immersion.signature_requested.v1", cid, "dispositifs.events"),
+        ("coop.immersion.signed.v1", cid, "dispositifs.events"),
         ("coop.immersion.validated.v1", cid, "dispositifs.events"),
         ("coop.immersion.completed.v1", cid, "dispositifs.events"),
     ]
@@ -174,7 +204,7 @@ async def test_each_rule_is_refused_with_its_field_and_article(
 
 
 async def test_ready_to_sign_needs_the_mandatory_content_of_d5135_2(
-    client: httpx.AsyncClient, known_referral: KnownFactory
+    app: FastAPI, client: httpx.AsyncClient, known_referral: KnownFactory
 ) -> None:
     referral = await known_referral()
     minimal = {
@@ -197,9 +227,13 @@ async def test_ready_to_sign_needs_the_mandatory_content_of_d5135_2(
     patched = await client.patch(f"/v1/immersions/{cid}", json=patch, headers=COUNSELLOR)
     assert patched.status_code == 200, patched.text
     assert (await _step(client, cid, "ready")).json()["status"] == "ready_to_sign"
-    # Once ready to sign, the content no longer changes.
+    # Issue 13: once ready to sign, an edit is still possible; it resets the signatures and every
+    # party is sent a new link (``signature_requested``, reason ``modified``).
     again = await client.patch(f"/v1/immersions/{cid}", json={"place": "X"}, headers=COUNSELLOR)
-    assert again.status_code == 409
+    assert again.status_code == 200, again.text
+    assert again.json()["status"] == "ready_to_sign"
+    rows = [r for r in await _outbox(app) if r.event_type.endswith("signature_requested.v1")]
+    assert [r.data["reason"] for r in rows] == ["ready", "modified"]
 
 
 async def test_a_third_convention_with_the_same_beneficiary_and_host_is_refused(
@@ -219,33 +253,42 @@ async def test_a_third_convention_with_the_same_beneficiary_and_host_is_refused(
 
 
 async def test_one_renewal_only_and_only_when_the_objectives_were_not_reached(
-    client: httpx.AsyncClient, known_referral: KnownFactory
+    client: httpx.AsyncClient, known_referral: KnownFactory, app: FastAPI
 ) -> None:
     referral = await known_referral()
     rid = str(referral.referral_id)
-    original = (await _create(client, full_content(days=10, referral_id=rid))).json()["id"]
+    original = (
+        await _create(client, full_content(TODAY - timedelta(days=9), days=10, referral_id=rid))
+    ).json()["id"]
+    why = {"renewal_justification": "Objectifs non atteints : deux semaines de plus"}
     too_early = await _create(
-        client, full_content(TODAY + timedelta(days=10), 5, renewal_of=original)
+        client, full_content(TODAY + timedelta(days=10), 5, renewal_of=original, **why)
     )
     assert too_early.json()["violations"][0]["rule"] == "pmsmp.renewal.assessment"
 
-    await _through_validation(client, original)
+    await _through_validation(client, original, app)
     await _step(client, original, "start")
     await _step(client, original, "complete", objectives_reached=False, hired=False)
     renewal = await _create(
-        client, full_content(TODAY + timedelta(days=10), 10, renewal_of=original)
+        client, full_content(TODAY + timedelta(days=10), 10, renewal_of=original, **why)
     )
     assert renewal.status_code == 201, renewal.text
     assert renewal.json()["renewal_of"] == original
     assert renewal.json()["job_seeker_id"] == str(referral.job_seeker_id)
 
-    second = await _create(client, full_content(TODAY + timedelta(days=25), 5, renewal_of=original))
+    second = await _create(
+        client, full_content(TODAY + timedelta(days=25), 5, renewal_of=original, **why)
+    )
     assert second.status_code == 422
     assert second.json()["violations"][0]["rule"] == "pmsmp.renewal.once"
     other_objet = await _create(
         client,
         full_content(
-            TODAY + timedelta(days=25), 5, renewal_of=renewal.json()["id"], objet="discover"
+            TODAY + timedelta(days=25),
+            5,
+            renewal_of=renewal.json()["id"],
+            objet="discover",
+            **why,
         ),
     )
     assert {v["rule"] for v in other_objet.json()["violations"]} >= {
@@ -258,10 +301,12 @@ async def test_a_completed_convention_cannot_be_cancelled_and_cancelling_needs_a
     client: httpx.AsyncClient, known_referral: KnownFactory, app: FastAPI
 ) -> None:
     referral = await known_referral()
-    cid = (await _create(client, full_content(referral_id=str(referral.referral_id)))).json()["id"]
+    cid = (
+        await _create(client, full_content(ENDED, referral_id=str(referral.referral_id)))
+    ).json()["id"]
     no_reason = await client.post(f"/v1/immersions/{cid}/cancel", json={}, headers=COUNSELLOR)
     assert no_reason.status_code == 422
-    await _through_validation(client, cid)
+    await _through_validation(client, cid, app)
     await _step(client, cid, "start")
     await _step(client, cid, "complete", objectives_reached=True, hired=False)
     refused = await _step(client, cid, "cancel", justification="Erreur de saisie")
@@ -344,20 +389,20 @@ async def test_listing_pages_with_a_cursor_and_counsellors_see_their_structure_o
 
 
 async def test_indicators_count_bookings_completions_and_hires_by_region(
-    client: httpx.AsyncClient, known_referral: KnownFactory
+    client: httpx.AsyncClient, known_referral: KnownFactory, app: FastAPI
 ) -> None:
     hired_ref = await known_referral(departement="59")
     lyon_ref = await known_referral(departement="69")
-    hired = (await _create(client, full_content(referral_id=str(hired_ref.referral_id)))).json()[
-        "id"
-    ]
-    await _through_validation(client, hired)
+    hired = (
+        await _create(client, full_content(ENDED, referral_id=str(hired_ref.referral_id)))
+    ).json()["id"]
+    await _through_validation(client, hired, app)
     await _step(client, hired, "start")
     await _step(client, hired, "complete", objectives_reached=True, hired=True)
     await _create(client, full_content(referral_id=str(lyon_ref.referral_id)))
 
     params = {
-        "from": (TODAY - timedelta(days=1)).isoformat(),
+        "from": (ENDED - timedelta(days=1)).isoformat(),
         "to": (TODAY + timedelta(days=1)).isoformat(),
     }
     body = (await client.get("/v1/indicators", params=params, headers=OPS)).json()

@@ -11,6 +11,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from dispositifs.domain.training import RULE_FT_POEI_HOURS, RULE_POEC_FRAMEWORK
 from dispositifs.models import PLATFORM, KnownReferral
 
 from .conftest import COUNSELLOR, OPS, creating
@@ -141,7 +142,8 @@ async def test_poei_caps_and_expected_contract_are_enforced_with_their_article(
     assert ok.status_code == 201, ok.text
     too_long = await _post(client, "/v1/trainings/enrolments", _poei(hours=451))
     assert too_long.status_code == 422
-    assert too_long.json()["article"] == "Code du travail, art. D6326-1"
+    # The hour caps are France Travail's rules, not D6326-1's (issue 13).
+    assert too_long.json()["article"] == RULE_FT_POEI_HOURS
     senior = await _post(
         client, "/v1/trainings/enrolments", _poei(hours=600, birth_date="1960-01-01")
     )
@@ -198,7 +200,8 @@ async def test_poec_sessions_of_400_hours_are_allowed_and_401_refused(
     assert ok.status_code == 201, ok.text
     too_long = await _post(client, "/v1/trainings/poec-sessions", _poec_session(total_hours=401))
     assert too_long.status_code == 422
-    assert too_long.json()["article"] == "Code du travail, art. L6326-3"
+    # 400 h come from the France Travail / OPCO framework, not from L6326-3 (issue 13).
+    assert too_long.json()["article"] == RULE_POEC_FRAMEWORK
     company = await _post(client, "/v1/trainings/poec-sessions", _poec_session(company_hours=134))
     assert company.json()["errors"][0]["field"] == "company_hours"
     opco = await _post(client, "/v1/trainings/poec-sessions", _poec_session(opco="OPCO EP"))

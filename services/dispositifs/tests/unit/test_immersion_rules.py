@@ -176,6 +176,7 @@ def _original(**overrides: object) -> RenewedConvention:
         "objectives_reached": False,
         "is_renewal": False,
         "already_renewed": False,
+        "objectives": "Confirmer le projet de cariste",
     }
     values.update(overrides)
     return RenewedConvention(**values)  # type: ignore[arg-type]
@@ -202,7 +203,12 @@ def test_no_renewal_when_the_objectives_were_reached_or_the_objet_changes() -> N
 
 
 def test_a_renewal_lasts_at_most_one_more_month() -> None:
-    terms = _terms(start_date=date(2026, 4, 1), end_date=date(2026, 5, 1), renewal_of=_original())
+    terms = _terms(
+        start_date=date(2026, 4, 1),
+        end_date=date(2026, 5, 1),
+        renewal_of=_original(),
+        renewal_justification="Objectifs non atteints : encore deux semaines de pratique",
+    )
     found = check_terms(terms, [], LIMITS)
     assert {v.rule for v in found} == {"pmsmp.duration.month", "pmsmp.duration.days"}
     assert all("le renouvellement" in v.message for v in found)
@@ -248,12 +254,74 @@ def test_60_days_together_are_allowed_and_61_refused() -> None:
     assert "61 jours" in found[0].message
 
 
-def test_a_second_convention_needs_different_objectives() -> None:
+def test_a_second_convention_needs_a_different_objet_or_different_objectives() -> None:
     first = _past(date(2025, 11, 1), 10, "Découvrir le métier de cariste")
     found = check_pair_history(
-        date(2026, 1, 5), date(2026, 1, 9), "  découvrir le métier  de CARISTE ", [first], LIMITS
+        date(2026, 1, 5),
+        date(2026, 1, 9),
+        "  découvrir le métier  de CARISTE ",
+        [first],
+        LIMITS,
+        objet="discover",
     )
-    assert [v.rule for v in found] == ["pmsmp.pair.objectives"]
+    assert [(v.rule, v.article) for v in found] == [("pmsmp.pair.objectives", ART_DURATION)]
+
+
+def test_the_pair_rule_both_ways_and_a_trailing_full_stop_does_not_get_round_it() -> None:
+    first = _past(date(2025, 11, 1), 10, "Découvrir le métier de cariste")
+    start, end = date(2026, 1, 5), date(2026, 1, 9)
+    # Same objet, same objectives with a trailing full stop and other case: refused (D5135-3).
+    same = check_pair_history(
+        start, end, "Découvrir le métier de CARISTE.", [first], LIMITS, objet="discover"
+    )
+    assert [(v.rule, v.article) for v in same] == [("pmsmp.pair.objectives", ART_DURATION)]
+    assert "D5135-3" in same[0].article
+    # Different objet, same objectives: allowed (either differing suffices).
+    assert (
+        check_pair_history(
+            start, end, "Découvrir le métier de cariste", [first], LIMITS, objet="confirm_project"
+        )
+        == []
+    )
+    # Same objet, different objectives: allowed.
+    assert (
+        check_pair_history(
+            start, end, "Découvrir le métier de magasinier", [first], LIMITS, objet="discover"
+        )
+        == []
+    )
+
+
+def test_a_renewal_keeps_the_objectives_and_starts_after_the_original_ends() -> None:
+    original = _original(objectives="Confirmer le projet de cariste", end_date=date(2026, 3, 14))
+    ok = check_renewal(
+        original,
+        "confirm_project",
+        "confirmer le projet de cariste.",
+        date(2026, 3, 15),
+        justification="Objectifs non atteints",
+    )
+    assert ok == []
+    other = check_renewal(
+        original, "confirm_project", "Découvrir la logistique", date(2026, 3, 15), justification="x"
+    )
+    assert [(v.rule, v.article) for v in other] == [("pmsmp.renewal.objectives", ART_DURATION)]
+    overlapping = check_renewal(
+        original,
+        "confirm_project",
+        "Confirmer le projet de cariste",
+        date(2026, 3, 14),
+        justification="x",
+    )
+    assert [(v.rule, v.article) for v in overlapping] == [("pmsmp.renewal.dates", ART_DURATION)]
+    unjustified = check_renewal(
+        original,
+        "confirm_project",
+        "Confirmer le projet de cariste",
+        date(2026, 3, 15),
+        justification=" ",
+    )
+    assert [v.rule for v in unjustified] == ["pmsmp.renewal.justification"]
 
 
 # -- the lifecycle table ---------------------------------------------------------------------------
@@ -263,14 +331,20 @@ def test_the_happy_path_follows_the_table() -> None:
     path = [
         (None, S.REQUESTED, Actor.AGENCY),
         (S.REQUESTED, S.READY_TO_SIGN, Actor.COUNSELLOR),
-        (S.READY_TO_SIGN, S.PARTIALLY_SIGNED, Actor.COUNSELLOR),
-        (S.PARTIALLY_SIGNED, S.SIGNED, Actor.COUNSELLOR),
+        (S.READY_TO_SIGN, S.PARTIALLY_SIGNED, Actor.SIGNATORY),
+        (S.PARTIALLY_SIGNED, S.SIGNED, Actor.SIGNATORY),
         (S.SIGNED, S.VALIDATED, Actor.COUNSELLOR),
         (S.VALIDATED, S.IN_PROGRESS, Actor.SYSTEM),
         (S.IN_PROGRESS, S.COMPLETED, Actor.COUNSELLOR),
     ]
     for current, target, actor in path:
         assert check_transition(current, target, actor) is target
+
+
+def test_the_counsellor_signs_for_no_party() -> None:
+    for current, target in ((S.READY_TO_SIGN, S.PARTIALLY_SIGNED), (S.PARTIALLY_SIGNED, S.SIGNED)):
+        with pytest.raises(TransitionNotAllowed):
+            check_transition(current, target, Actor.COUNSELLOR)
 
 
 def test_a_completed_convention_cannot_be_cancelled() -> None:

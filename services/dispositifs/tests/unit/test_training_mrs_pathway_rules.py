@@ -10,8 +10,9 @@ import pytest
 from dispositifs.domain.mrs import check_evaluation, check_hiring_decision, overall_result
 from dispositifs.domain.pathway import Scheme, propose_scheme
 from dispositifs.domain.training import (
-    ART_POEC,
     ART_POEI_TERMS,
+    RULE_FT_POEI_HOURS,
+    RULE_POEC_FRAMEWORK,
     ExpectedContract,
     PoeiMode,
     TargetedPublic,
@@ -44,7 +45,7 @@ def test_each_poei_hour_cap_allows_its_hours_and_refuses_one_more(
     assert check_poei_hours(cap, mode, public, LIMITS) == []
     found = check_poei_hours(cap + 1, mode, public, LIMITS)
     assert [(v.rule, v.field, v.article) for v in found] == [
-        ("poei.hours", "hours", ART_POEI_TERMS)
+        ("poei.hours", "hours", RULE_FT_POEI_HOURS)
     ]
     assert f"au plus {cap} h" in found[0].message
 
@@ -80,7 +81,8 @@ def test_a_poei_needs_an_offer_and_its_employer() -> None:
         (ExpectedContract(C.APPRENTISSAGE, 5), False),
         (ExpectedContract(C.CDD_SAISONNIER, 4), True),
         (ExpectedContract(C.CDD_SAISONNIER, 3), False),
-        (ExpectedContract(C.MISSION, 4), True),
+        (ExpectedContract(C.MISSION, 4, seasonal=True), True),
+        (ExpectedContract(C.MISSION, 4), False),
         (ExpectedContract(C.MISSION, 3), False),
         (ExpectedContract(C.MISSION, 2, missions_total_months=6), True),
         (ExpectedContract(C.MISSION, 2, missions_total_months=5), False),
@@ -115,7 +117,7 @@ def test_a_poec_of_400_hours_is_allowed_and_401_refused() -> None:
         total_hours=401, company_hours=0, temporary_work=True, opco="AKTO", limits=LIMITS
     )
     assert [(v.rule, v.field, v.article) for v in found] == [
-        ("poec.hours", "total_hours", ART_POEC)
+        ("poec.hours", "total_hours", RULE_POEC_FRAMEWORK)
     ]
 
 

@@ -90,7 +90,7 @@ async def test_missing_idempotency_key_is_a_field_error(client: httpx.AsyncClien
     assert response.json()["errors"][0] == {
         "field": "Idempotency-Key",
         "location": "header",
-        "message": "Field required",
+        "message": "Champ obligatoire.",
     }
 
 

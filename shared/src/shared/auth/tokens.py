@@ -3,12 +3,19 @@
 Claims: ``sub``; ``role`` (counsellor, agency, ops); scope claims ``ft_structure`` (the counsellor's
 France Travail structure code), ``agency_id`` and ``network_id`` (for agency integrations); ``iss``,
 ``aud``, ``exp``, ``iat``. HS256 with a shared secret is for development; production verifies RS256
-with the identity provider's public key.
+with the identity provider's public key (``shared.settings`` refuses anything else at start-up).
+
+Verification fails closed: ``exp`` and ``iat`` are required, a lifetime over the service's
+``jwt_max_lifetime_seconds`` is refused, and every claim we read must be a string of bounded
+length — a list, a number or an object in ``role`` or a scope claim is a :class:`TokenError`
+(401), never a 500. :class:`TokenError` messages are French: they reach the client as the
+problem's ``detail``.
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +23,15 @@ from typing import Any
 import jwt
 
 from shared.settings import ServiceSettings
+
+#: Clock skew tolerated between the identity provider and us, in seconds.
+LEEWAY_SECONDS = 30
+#: Longest accepted value of each claim we read (the stores' columns are sized to match).
+CLAIM_MAX_LENGTH = {"sub": 200, "role": 32, "ft_structure": 64, "agency_id": 64, "network_id": 64}
+#: Longest :attr:`Principal.key` (the idempotency records' column).
+PRINCIPAL_KEY_MAX_LENGTH = 255
+#: Claims that scope a principal to an organisation; optional, but strings when present.
+SCOPE_CLAIMS = ("ft_structure", "agency_id", "network_id")
 
 
 class Role(enum.StrEnum):
@@ -38,8 +54,17 @@ class Principal:
 
     @property
     def key(self) -> str:
-        """Stable identity for per-caller records (idempotency keys)."""
-        return f"{self.role.value}:{self.subject}"
+        """Stable identity of the whole caller for per-caller records (idempotency keys, rate
+        limits): role, subject and organisation, so that the same subject in another structure
+        or network is another caller. At most 255 characters (the stores' column)."""
+        key = f"{self.role.value}:{self.subject}"
+        if self.ft_structure:
+            key += f"@ft:{self.ft_structure}"
+        if self.network_id or self.agency_id:
+            key += f"@agency:{self.network_id or ''}/{self.agency_id or ''}"
+        if len(key) > PRINCIPAL_KEY_MAX_LENGTH:
+            key = f"{self.role.value}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+        return key
 
 
 class TokenVerifier:
@@ -57,8 +82,35 @@ class TokenVerifier:
             raise ValueError(f"unsupported JWT algorithm {self._algorithm}")
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
+        self._max_lifetime = settings.jwt_max_lifetime_seconds
 
     def verify(self, token: str) -> Principal:
+        claims = self._decode(token)
+        self._check_lifetime(claims)
+        values = {name: _string_claim(claims, name) for name in ("sub", "role", *SCOPE_CLAIMS)}
+        subject, role_name = values["sub"], values["role"]
+        if not subject or not role_name:
+            raise TokenError("Jeton incomplet : « sub » et « role » sont obligatoires.")
+        try:
+            role = Role(role_name)
+        except ValueError as exc:
+            raise TokenError(
+                f"Rôle inconnu dans le jeton (attendu : {', '.join(r.value for r in Role)})."
+            ) from exc
+        principal = Principal(
+            subject=subject,
+            role=role,
+            ft_structure=values["ft_structure"],
+            agency_id=values["agency_id"],
+            network_id=values["network_id"],
+        )
+        if role is Role.COUNSELLOR and not principal.ft_structure:
+            raise TokenError("Un jeton de conseiller doit porter « ft_structure ».")
+        if role is Role.AGENCY and not (principal.agency_id and principal.network_id):
+            raise TokenError("Un jeton d'agence doit porter « agency_id » et « network_id ».")
+        return principal
+
+    def _decode(self, token: str) -> dict[str, Any]:
         try:
             claims = jwt.decode(
                 token,
@@ -67,28 +119,58 @@ class TokenVerifier:
                 issuer=self._issuer,
                 audience=self._audience,
                 options={"require": ["sub", "exp", "iat", "role"]},
-                leeway=30,
+                leeway=LEEWAY_SECONDS,
             )
         except jwt.ExpiredSignatureError as exc:
-            raise TokenError("token expired") from exc
+            raise TokenError("Jeton expiré.") from exc
+        except jwt.MissingRequiredClaimError as exc:
+            raise TokenError(f"Jeton incomplet : « {exc.claim} » est obligatoire.") from exc
+        except jwt.ImmatureSignatureError as exc:
+            raise TokenError("Jeton pas encore valable (« iat » ou « nbf » futur).") from exc
+        except jwt.InvalidAudienceError as exc:
+            raise TokenError("Jeton destiné à un autre destinataire (« aud »).") from exc
+        except jwt.InvalidIssuerError as exc:
+            raise TokenError("Émetteur du jeton non reconnu (« iss »).") from exc
+        except jwt.InvalidSignatureError as exc:
+            raise TokenError("Signature du jeton invalide.") from exc
+        except jwt.InvalidAlgorithmError as exc:
+            raise TokenError("Algorithme de signature du jeton refusé.") from exc
+        except (jwt.exceptions.InvalidSubjectError, jwt.InvalidIssuedAtError) as exc:
+            raise TokenError("Jeton invalide : « sub » ou « iat » mal formé.") from exc
+        except jwt.DecodeError as exc:
+            raise TokenError("Jeton illisible ou mal formé.") from exc
         except jwt.InvalidTokenError as exc:
-            raise TokenError(f"invalid token: {exc}") from exc
-        try:
-            role = Role(claims["role"])
-        except ValueError as exc:
-            raise TokenError(f"unknown role {claims['role']!r}") from exc
-        principal = Principal(
-            subject=str(claims["sub"]),
-            role=role,
-            ft_structure=claims.get("ft_structure"),
-            agency_id=claims.get("agency_id"),
-            network_id=claims.get("network_id"),
+            raise TokenError("Jeton invalide.") from exc
+        return claims
+
+    def _check_lifetime(self, claims: dict[str, Any]) -> None:
+        # PyJWT has checked that both are integers; bool is an int to Python, not to us.
+        issued_at, expires = claims["iat"], claims["exp"]
+        if isinstance(issued_at, bool) or isinstance(expires, bool):
+            raise TokenError("Jeton invalide : « iat » et « exp » sont des dates numériques.")
+        now = datetime.now(UTC).timestamp()
+        hours = self._max_lifetime / 3600
+        if expires - issued_at > self._max_lifetime or expires - now > self._max_lifetime + (
+            LEEWAY_SECONDS
+        ):
+            raise TokenError(
+                f"Durée de validité du jeton trop longue : {hours:g} h au plus entre « iat » et "
+                "« exp »."
+            )
+
+
+def _string_claim(claims: dict[str, Any], name: str) -> str | None:
+    """The claim as a string, ``None`` when absent or null; anything else is refused."""
+    value = claims.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TokenError(f"Jeton invalide : « {name} » doit être une chaîne de caractères.")
+    if len(value) > CLAIM_MAX_LENGTH[name]:
+        raise TokenError(
+            f"Jeton invalide : « {name} » dépasse {CLAIM_MAX_LENGTH[name]} caractères."
         )
-        if role is Role.COUNSELLOR and not principal.ft_structure:
-            raise TokenError("a counsellor token needs the ft_structure claim")
-        if role is Role.AGENCY and not (principal.agency_id and principal.network_id):
-            raise TokenError("an agency token needs agency_id and network_id claims")
-        return principal
+    return value
 
 
 def mint_token(

@@ -94,6 +94,17 @@ FRENCH_SUMMARIES: dict[str, str] = {
     "coop.immersion.cancelled.v1": "La convention d'immersion est annulée, avec sa justification.",
     "coop.immersion.completed.v1": "L'immersion est terminée, avec son bilan (objectifs, "
     "embauche).",
+    "coop.immersion.signature_requested.v1": "La convention est prête à signer (ou l'est de "
+    "nouveau après une modification, ou un lien est renvoyé) : chaque partie reçoit son propre "
+    "lien de signature par courriel.",
+    "coop.immersion.signed.v1": "Toutes les parties ont signé la convention par leur lien : elle "
+    "attend la validation du prescripteur.",
+    "coop.immersion.assessment_requested.v1": "Le dernier jour de l'immersion est arrivé : le "
+    "tuteur reçoit son lien pour en faire le bilan (ou un rappel).",
+    "coop.immersion.assessment_shared.v1": "Le bilan du tuteur est enregistré : le bénéficiaire "
+    "reçoit son lien pour le lire et en prendre connaissance.",
+    "coop.immersion.incident_reported.v1": "Un incident ou un accident pendant l'immersion est "
+    "signalé : le prescripteur en est informé dans la journée.",
     "coop.mrs.evaluated.v1": "Un candidat a été évalué dans une session de recrutement par "
     "simulation (MRS).",
     "coop.training.enrolled.v1": "Un demandeur d'emploi est inscrit en POEI ou en POEC.",

@@ -146,6 +146,90 @@ class ImmersionCompleted(ImmersionEvent):
     event_type: ClassVar[str] = "coop.immersion.completed.v1"
     objectives_reached: bool
     hired: bool
+    outcome: str | None = Field(
+        default=None,
+        description="The tutor's assessment: completed, partially_completed or did_not_show "
+        "(absent when the counsellor recorded it).",
+    )
+    assessed_by: str | None = Field(
+        default=None, description="Who assessed: tutor (through their link) or counsellor."
+    )
+    job_contract_type: ContractType | None = Field(
+        default=None, description="The job the host offered, if any."
+    )
+    job_start_date: date | None = None
+
+
+class SigningLink(BaseModel):
+    """One party's own link to read and sign the convention (or, for the tutor, to assess it)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    role: str = Field(
+        description="beneficiary, legal_representative, host_representative, "
+        "tutor, employer or support_structure."
+    )
+    role_label: str = Field(description="The party, in French.")
+    name: str | None = Field(default=None, description="Whom the mail greets.")
+    email: str = Field(description="Where the link is mailed (the party's own address).")
+    url: str = Field(description="The signed, single-party link; it expires.")
+    expires_at: datetime
+
+
+class ImmersionSignatureRequested(ImmersionEvent):
+    """The convention is ready to sign (again): each party gets its own link by mail.
+
+    ``reason``: ``ready`` (first time), ``modified`` (the convention was edited: every signature
+    was reset, each party signs again) or ``resent`` (a party's link was sent again; its older
+    link no longer works)."""
+
+    event_type: ClassVar[str] = "coop.immersion.signature_requested.v1"
+    reason: str
+    host_name: str
+    start_date: date
+    end_date: date
+    links: list[SigningLink]
+
+
+class ImmersionSigned(ImmersionEvent):
+    """Every party has signed through its own link: the convention awaits validation."""
+
+    event_type: ClassVar[str] = "coop.immersion.signed.v1"
+    signatories: list[str] = Field(description="The roles that signed.")
+
+
+class ImmersionAssessmentRequested(ImmersionEvent):
+    """The last day has come: the tutor is asked to assess through their own link (again, as a
+    reminder, when ``reminder`` > 0)."""
+
+    event_type: ClassVar[str] = "coop.immersion.assessment_requested.v1"
+    host_name: str
+    end_date: date
+    reminder: int = 0
+    links: list[SigningLink] = Field(description="The tutor's own link (one item).")
+
+
+class ImmersionAssessmentShared(ImmersionEvent):
+    """The tutor's assessment is recorded: the beneficiary gets their own link to read it and
+    acknowledge it."""
+
+    event_type: ClassVar[str] = "coop.immersion.assessment_shared.v1"
+    host_name: str
+    links: list[SigningLink] = Field(description="The beneficiary's own link (one item).")
+
+
+class ImmersionIncidentReported(ImmersionEvent):
+    """An incident or an accident during the immersion was reported: the prescriber is told
+    within the day. The description stays in the dispositifs service (read it there)."""
+
+    event_type: ClassVar[str] = "coop.immersion.incident_reported.v1"
+    incident_id: UUID
+    kind: str = Field(description="accident or incident.")
+    occurred_on: date
+    reported_by: str = Field(description="The role that reported it (tutor, beneficiary…).")
+    counsellor_id: str | None = Field(
+        default=None, description="The prescriber's counsellor following the convention."
+    )
 
 
 class MrsEvaluated(EventData):

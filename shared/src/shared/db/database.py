@@ -1,4 +1,16 @@
-"""Async engine and session factory for one service's own store (SQLite or PostgreSQL)."""
+"""Async engine and session factory for one service's own store (SQLite or PostgreSQL).
+
+Three ways in, by what the work does:
+
+- :meth:`Database.transaction` for writes: on SQLite it starts with ``BEGIN IMMEDIATE`` (the write
+  lock is taken at once, so writers queue behind the busy timeout instead of failing when a
+  deferred transaction upgrades);
+- :meth:`Database.reading` for reads: a plain deferred ``BEGIN`` on SQLite, which in WAL mode
+  never waits for a writer (the readiness ping, the outbox counts and every GET go this way);
+- :attr:`Database.background` for the outbox relay and the consumers: on PostgreSQL an engine with
+  its own pool, so HTTP requests never queue behind them for a connection; on SQLite the same
+  store (one writer at a time whatever the pool).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -17,50 +29,133 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 
+#: Execution option marking a connection that only reads (SQLite: deferred BEGIN, no write lock).
+READ_ONLY_OPTION = "coop_read_only"
+
+#: Pool sizes when the caller gives none (PostgreSQL only; SQLite connections are local files).
+DEFAULT_POOL_SIZE = 10
+DEFAULT_MAX_OVERFLOW = 10
+DEFAULT_BACKGROUND_POOL_SIZE = 4
+
 
 class Database:
-    """One service's store. SQLite by default (one file per service), PostgreSQL in production."""
+    """One service's store. SQLite by default (one file per service), PostgreSQL in production.
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    ``pool_size``/``max_overflow`` size the HTTP pool on PostgreSQL; ``background_pool_size`` the
+    separate pool of :attr:`background` (the relay holds one connection, each consumer one).
+    """
+
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        echo: bool = False,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        max_overflow: int = DEFAULT_MAX_OVERFLOW,
+        background_pool_size: int = DEFAULT_BACKGROUND_POOL_SIZE,
+        pool_pre_ping: bool = True,
+        _session_class: type[Session] | None = None,
+    ) -> None:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.is_postgres = self.url.get_backend_name() == "postgresql"
-        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+        self._echo = echo
+        self._background_pool_size = background_pool_size
+        self._pool_pre_ping = pool_pre_ping
+        # Bound values never reach an exception's text: it travels to logs and dead-letter headers,
+        # and the values are personal data (names, e-mails).
+        kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite:
+            # A local file does not go stale: a ping per checkout would be one more thread hand-off
+            # per request for nothing.
             if self.url.database and self.url.database != ":memory:":
                 Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"timeout": 30}
         else:
-            kwargs.update(pool_size=10, max_overflow=10)
+            kwargs.update(
+                pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=pool_pre_ping
+            )
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+        #: Same pool as :attr:`engine`; on SQLite its transactions begin deferred (no write lock).
+        self.read_engine: AsyncEngine = (
+            self.engine.execution_options(**{READ_ONLY_OPTION: True})
+            if self.is_sqlite
+            else self.engine
+        )
         # A session class of its own, so that commit hooks (outbox wake-up) concern this store only.
-        self.sync_session_class: type[Session] = type("StoreSession", (Session,), {})
+        # The background handle shares it: a consumer staging events wakes the same relay.
+        self.sync_session_class: type[Session] = _session_class or type(
+            "StoreSession", (Session,), {}
+        )
         self.sessionmaker = async_sessionmaker(
             self.engine, expire_on_commit=False, sync_session_class=self.sync_session_class
         )
+        self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        self._background: Database | None = None
+        self._is_background = _session_class is not None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed on success, rolled back on error."""
+        """A session inside one writing transaction: committed on success, rolled back on error."""
         async with self.sessionmaker() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads only: it never waits for a writer and is never committed.
+
+        On SQLite (WAL) its transaction begins deferred, so another connection holding the write
+        lock does not delay it; whatever it would write is rolled back when the block ends.
+        """
+        async with self.read_sessionmaker() as session:
+            yield session
+
+    def read_session(self) -> AsyncSession:
+        """The session of :meth:`reading`, for ``async with database.read_session() as s``."""
+        return self.read_sessionmaker()
+
+    @property
+    def background(self) -> Database:
+        """The handle of the outbox relay and the consumers.
+
+        On PostgreSQL, an engine with a pool of its own (created on first use): a burst of events
+        never takes the HTTP requests' connections, and the other way round. On SQLite, this store.
+        """
+        if not self.is_postgres or self._is_background:
+            return self
+        if self._background is None:
+            self._background = Database(
+                self.url,
+                echo=self._echo,
+                pool_size=self._background_pool_size,
+                max_overflow=self._background_pool_size,
+                pool_pre_ping=self._pool_pre_ping,
+                _session_class=self.sync_session_class,
+            )
+        return self._background
+
     async def ping(self) -> None:
-        async with self.engine.connect() as connection:
+        """One round trip on the read path (never behind a writer's lock)."""
+        async with self.read_engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
+        if self._background is not None:
+            await self._background.dispose()
+            self._background = None
         await self.engine.dispose()
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
-    """WAL for concurrent readers, foreign keys on, and BEGIN IMMEDIATE for every transaction.
+    """WAL for concurrent readers, foreign keys on, and BEGIN IMMEDIATE for writing transactions.
 
     The HTTP handlers, the consumers and the outbox relay write to the same file. A deferred
     transaction that later upgrades to a write lock can fail at once with "database is locked";
-    taking the write lock at BEGIN makes writers queue behind the busy timeout instead.
+    taking the write lock at BEGIN makes writers queue behind the busy timeout instead. Reads
+    (connections with :data:`READ_ONLY_OPTION`) begin deferred: in WAL mode they read the last
+    committed snapshot without waiting for the writer.
     """
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -75,4 +170,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY_OPTION):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")

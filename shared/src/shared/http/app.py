@@ -1,5 +1,10 @@
-"""The FastAPI app every service builds on: lifespan, errors, auth, request context, health,
-metrics. A service adds its routers."""
+"""The FastAPI app every service builds on: lifespan, errors, auth, request context, body-size
+limit, health, metrics. A service adds its routers.
+
+Both middlewares are pure ASGI (no ``BaseHTTPMiddleware``, which costs a task and a copy of every
+message per request): the request context (request id, metrics, access log) outermost, then the
+body-size limit (``shared.http.body_limit``).
+"""
 
 from __future__ import annotations
 
@@ -14,11 +19,15 @@ import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth.tokens import TokenVerifier
 from shared.contracts import asyncapi
+from shared.http.body_limit import BodySizeLimitMiddleware, BodyTooLarge, body_too_large_handler
 from shared.http.domain_problems import install_domain_problem_handler
 from shared.http.problems import install_problem_handlers
+from shared.http.rate_limit import BucketPolicy, RateLimiter
 from shared.observability.context import set_traceparent
 from shared.observability.logging import configure_logging
 from shared.observability.metrics import HTTP_REQUESTS
@@ -64,42 +73,82 @@ def create_service_app(
     app.state.settings = settings
     app.state.runtime = runtime
     app.state.token_verifier = TokenVerifier(settings)
+    app.state.rate_limiter = RateLimiter(
+        {
+            "write": BucketPolicy(
+                settings.rate_limit_writes_per_second, settings.rate_limit_write_burst
+            ),
+            "probe": BucketPolicy(
+                settings.rate_limit_probes_per_second, settings.rate_limit_probe_burst
+            ),
+        }
+    )
     install_problem_handlers(app)
     install_domain_problem_handler(app)
-    _install_request_context(app, settings.service_name)
+    app.add_exception_handler(BodyTooLarge, body_too_large_handler)
+    # The last added runs first: the request context sees (and logs) the body limit's 413s.
+    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.http_max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, service=settings.service_name)
     app.include_router(_operations_router(runtime))
     for router in routers:
         app.include_router(router)
     return app
 
 
-def _install_request_context(app: FastAPI, service: str) -> None:
-    @app.middleware("http")
-    async def request_context(
-        request: Request, call_next: Callable[..., Awaitable[Response]]
-    ) -> Response:
-        request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
-        set_traceparent(request.headers.get("traceparent"))
+#: A client's X-Request-ID is kept only if it looks like an id (it goes into every log line).
+_REQUEST_ID_MAX_LENGTH = 128
+
+
+class RequestContextMiddleware:
+    """Request id (the client's ``X-Request-ID`` or a new one, echoed back), trace parent, request
+    duration metric and one access-log line per request (not for health and metrics)."""
+
+    def __init__(self, app: ASGIApp, *, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        request_id = _request_id(headers.get("x-request-id"))
+        set_traceparent(headers.get("traceparent"))
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
-        response = await call_next(request)
-        elapsed = time.perf_counter() - started
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        HTTP_REQUESTS.labels(service, request.method, template, str(response.status_code)).observe(
-            elapsed
-        )
-        response.headers["X-Request-ID"] = request_id
-        if not template.startswith(("/health", "/metrics")):
-            log.info(
-                "http request",
-                method=request.method,
-                path=request.url.path,
-                status=response.status_code,
-                duration_ms=round(elapsed * 1000, 1),
-            )
-        return response
+        status = 500  # if the app fails before it answers, the error middleware sends a 500
+
+        async def send_with_request_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_headers = MutableHeaders(raw=list(message.get("headers", [])))
+                response_headers["X-Request-ID"] = request_id
+                message["headers"] = response_headers.raw
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_request_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            template = getattr(scope.get("route"), "path", "unmatched")
+            method = scope.get("method", "")
+            HTTP_REQUESTS.labels(self.service, method, template, str(status)).observe(elapsed)
+            if not template.startswith(("/health", "/metrics")):
+                log.info(
+                    "http request",
+                    method=method,
+                    path=scope.get("path", ""),
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 1),
+                )
+
+
+def _request_id(given: str | None) -> str:
+    if given and len(given) <= _REQUEST_ID_MAX_LENGTH and given.isascii() and given.isprintable():
+        return given
+    return str(uuid.uuid4())
 
 
 def _operations_router(runtime: ServiceRuntime) -> APIRouter:
@@ -111,13 +160,10 @@ def _operations_router(runtime: ServiceRuntime) -> APIRouter:
 
     @router.get("/health/ready", summary="Database, broker and consumers are usable")
     async def ready() -> JSONResponse:
-        checks = await runtime.readiness()
-        ok = all(check.ok for check in checks.values())
-        body = {
-            "status": "ready" if ok else "not_ready",
-            "checks": {name: {"ok": check.ok, **check.detail} for name, check in checks.items()},
-        }
-        return JSONResponse(body, status_code=200 if ok else 503)
+        # 503 only when something is broken; late but working is 200 "degraded", so that a load
+        # balancer keeps a slow instance while the body tells ops what is late.
+        status_code, body = await runtime.readiness_report()
+        return JSONResponse(body, status_code=status_code)
 
     @router.get("/asyncapi.yaml", summary="The event contract (AsyncAPI 3.0, YAML)")
     async def asyncapi_yaml() -> Response:

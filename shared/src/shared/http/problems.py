@@ -14,6 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.http import validation
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://coop-emploi.example/problems/"
 
@@ -93,7 +95,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [_field_error(error) for error in exc.errors()]
+        errors = [_field_error(error, exc.body) for error in exc.errors()]
         return problem_response(
             request,
             422,
@@ -123,13 +125,10 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
 
-def _field_error(error: dict[str, Any]) -> FieldError:
-    loc = [str(part) for part in error.get("loc", ())]
-    location = loc[0] if loc else "body"
-    field = ".".join(loc[1:]) if len(loc) > 1 else (loc[0] if loc else "")
-    return FieldError(
-        field=field or "(body)", message=error.get("msg", "invalid"), location=location
-    )
+def _field_error(error: dict[str, Any], body: Any = None) -> FieldError:
+    """French message, field named as the client sent it (``shared.http.validation``)."""
+    location, field, message = validation.describe(error, body)
+    return FieldError(field=field, message=message, location=location)
 
 
 _TITLES = {
@@ -139,6 +138,7 @@ _TITLES = {
     404: "Ressource introuvable",
     405: "Méthode non autorisée",
     409: "Conflit",
+    413: "Requête trop volumineuse",
     415: "Type de contenu non pris en charge",
     422: "Requête invalide",
     503: "Service indisponible",

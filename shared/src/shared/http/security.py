@@ -1,4 +1,8 @@
-"""FastAPI dependencies for bearer authentication and role checks."""
+"""FastAPI dependencies for bearer authentication, role checks and per-caller rate limits.
+
+:func:`authenticate` also takes a token from the caller's write bucket on every write
+(``shared.http.rate_limit``); ``dependencies=[ProbeLimit]`` on a route limits login-like probes.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.auth.tokens import Principal, Role, TokenError, TokenVerifier
 from shared.http.problems import ProblemError
+from shared.http.rate_limit import WRITE_METHODS, RateLimiter
 
 _bearer = HTTPBearer(auto_error=False, description="JWT signed by the platform's identity provider")
 
@@ -28,7 +33,7 @@ async def authenticate(
         )
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
-        return verifier.verify(credentials.credentials)
+        principal = verifier.verify(credentials.credentials)
     except TokenError as exc:
         raise ProblemError(
             401,
@@ -37,9 +42,29 @@ async def authenticate(
             problem="invalid-token",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         ) from exc
+    if request.method in WRITE_METHODS:
+        _limiter(request).check("write", principal.key)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+
+
+async def limit_probes(request: Request, principal: CurrentPrincipal) -> None:
+    """A login-like probe (existence of an identifier): one token from the probe bucket."""
+    _limiter(request).check("probe", principal.key)
+
+
+#: ``dependencies=[ProbeLimit]`` on a route that tells whether something exists.
+ProbeLimit = Depends(limit_probes)
+
+
+def _limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+    return limiter if limiter is not None else _NO_LIMIT
+
+
+_NO_LIMIT = RateLimiter({})
 
 
 def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:

@@ -4,6 +4,13 @@ For each record: read the CloudEvent, validate its data against the contract, th
 transaction claim it in the inbox and apply the handler. Offsets are committed only after that
 transaction. Records that can never succeed go to ``<topic>.dlq`` with the reason in headers and the
 partition moves on; transient failures are retried with backoff.
+
+In batch mode (the default), the records a fetch brings for one partition are applied in one
+transaction: their claims in two statements, their handlers in offset order. If anything in it
+fails, the transaction is rolled back and the same records are applied one by one as above, so a
+poison record is still isolated and dead-lettered and the others applied exactly once. A record
+that cannot be read, or whose handler was registered with ``batch=False``, is always applied on its
+own, in its place in the order.
 """
 
 from __future__ import annotations
@@ -13,12 +20,14 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +43,7 @@ from shared.messaging.kafka import client_options
 from shared.messaging.provisioning import ensure_topics
 from shared.observability.context import set_traceparent
 from shared.observability.metrics import (
+    CONSUMER_BATCHES,
     CONSUMER_LAG,
     EVENT_HANDLING_SECONDS,
     EVENT_RETRIES,
@@ -105,18 +115,29 @@ class HandlerRegistry:
 
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
+        self._alone: set[str] = set()
 
-    def on(self, model: type[E]) -> Callable[[Callable[[EventContext[E]], Awaitable[None]]], Any]:
+    def on(
+        self, model: type[E], *, batch: bool = True
+    ) -> Callable[[Callable[[EventContext[E]], Awaitable[None]]], Any]:
+        """Register a handler. ``batch=False`` when it must have a transaction of its own (e.g. it
+        does something outside the store that a rolled-back batch would repeat)."""
+
         def register(handler: Callable[[EventContext[E]], Awaitable[None]]) -> Any:
             if model.event_type in self._handlers:
                 raise ValueError(f"{model.event_type} already has a handler")
             self._handlers[model.event_type] = handler
+            if not batch:
+                self._alone.add(model.event_type)
             return handler
 
         return register
 
     def get(self, event_type: str) -> Handler | None:
         return self._handlers.get(event_type)
+
+    def batchable(self, event_type: str) -> bool:
+        return event_type not in self._alone
 
     @property
     def event_types(self) -> frozenset[str]:
@@ -134,6 +155,19 @@ class ConsumerStatus:
     running: bool = False
     assigned: set[TopicPartition] = field(default_factory=set)
     last_error: str | None = None
+    #: Records not yet consumed on the assigned partitions (None until first measured).
+    lag: int | None = None
+
+
+@dataclass(slots=True, eq=False)  # compared and hashed by identity
+class _Ready:
+    """A record read and validated, ready to be applied in a batch (``handler`` None: ignored)."""
+
+    record: Any
+    delivery: Delivery
+    event: CloudEvent
+    data: EventData | None
+    handler: Handler | None
 
 
 def _is_infrastructure_error(exc: BaseException) -> bool:
@@ -158,8 +192,15 @@ class EventConsumer:
         settings: ServiceSettings,
         producer_factory: Callable[[], AIOKafkaProducer],
         on_dead_letter: DeadLetterHook | None = None,
+        batch: bool = True,
+        max_batch: int = 50,
     ) -> None:
         self.name = name
+        #: Apply each fetched batch of a partition in one transaction (see the module's doc).
+        self.batch = batch
+        #: At most this many records per transaction: on SQLite a batch holds the write lock
+        #: for its whole length, and HTTP writers wait behind it.
+        self.max_batch = max(1, max_batch)
         self._on_dead_letter = on_dead_letter
         self.topics = list(topics)
         #: A regex subscription (e.g. every network's response topic); new matching topics are
@@ -193,6 +234,9 @@ class EventConsumer:
                 self.status.last_error = None
                 await self._consume_loop()
             except asyncio.CancelledError:
+                # Killed, not stopped: leave the group without committing anything more, as a
+                # crash would (what was applied but not committed is redelivered and deduped).
+                await self._close_clients(commit=False)
                 raise
             except Exception as exc:
                 failures += 1
@@ -268,16 +312,155 @@ class EventConsumer:
             batches = await consumer.getmany(timeout_ms=500, max_records=100)
             self.status.assigned = set(consumer.assignment())
             for tp, records in batches.items():
-                for record in records:
-                    if self._stopping.is_set():
-                        break
-                    handled = await self._handle_record(record)
-                    if not handled:  # stopping in the middle of retries: redeliver later
-                        break
-                    self._pending_commits[tp] = record.offset + 1
-                    self._positions[tp] = record.offset + 1
+                if self._stopping.is_set():
+                    break
+                if self.batch and len(records) > 1:
+                    await self._handle_batch(tp, records)
+                else:
+                    await self._handle_one_by_one(tp, records)
             await self._commit(consumer)
             self._record_lag(consumer)
+
+    def _advance(self, tp: TopicPartition, record: Any) -> None:
+        self._pending_commits[tp] = record.offset + 1
+        self._positions[tp] = record.offset + 1
+
+    async def _handle_one_by_one(self, tp: TopicPartition, records: list[Any]) -> bool:
+        """Each record in its own transaction. False when stopping before the end."""
+        for record in records:
+            if self._stopping.is_set():
+                return False
+            handled = await self._handle_record(record)
+            if not handled:  # stopping in the middle of retries: redeliver later
+                return False
+            self._advance(tp, record)
+        return True
+
+    async def _handle_batch(self, tp: TopicPartition, records: list[Any]) -> bool:
+        """Runs of readable, batchable records in one transaction each; the others alone."""
+        run: list[_Ready] = []
+        for record in records:
+            ready = self._ready(record)
+            if ready is not None:
+                run.append(ready)
+                if len(run) >= self.max_batch:
+                    if not await self._apply_run(tp, run):
+                        return False
+                    run = []
+                continue
+            if not await self._apply_run(tp, run):
+                return False
+            run = []
+            if self._stopping.is_set() or not await self._handle_record(record):
+                return False
+            self._advance(tp, record)
+        return await self._apply_run(tp, run)
+
+    def _ready(self, record: Any) -> _Ready | None:
+        """The record read and validated, or None when it must go alone (unreadable, unknown,
+        invalid — to be dead-lettered — or a handler that refuses batches)."""
+        try:
+            event = CloudEvent.from_kafka(record.value, record.headers)
+            model = event_model_for(event.type)
+        except (EnvelopeError, UnknownEventType):
+            return None
+        delivery = Delivery(record.topic, record.partition, record.offset)
+        handler = self._registry.get(event.type)
+        if handler is None:
+            return _Ready(record, delivery, event, None, None)
+        if not self._registry.batchable(event.type):
+            return None
+        try:
+            data = model.model_validate(event.data)
+        except ValidationError:
+            return None
+        return _Ready(record, delivery, event, data, handler)
+
+    async def _apply_run(self, tp: TopicPartition, run: list[_Ready]) -> bool:
+        if not run:
+            return True
+        if all(ready.handler is None for ready in run):  # nothing to apply: no transaction
+            EVENTS_CONSUMED.labels(self._service, self.name, tp.topic, "ignored").inc(len(run))
+            self._advance(tp, run[-1].record)
+            return True
+        if len(run) == 1:
+            return await self._handle_one_by_one(tp, [run[0].record])
+        started = time.perf_counter()
+        try:
+            outcomes = await self._apply_batch(run)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # Nothing of the batch is kept: apply the same records one by one, which isolates
+            # (and dead-letters) what cannot be applied and retries what failed transiently.
+            CONSUMER_BATCHES.labels(self._service, self.name, "one_by_one").inc()
+            log.warning(
+                "batch failed, applying its records one by one",
+                consumer=self.name,
+                topic=tp.topic,
+                partition=tp.partition,
+                records=len(run),
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            return await self._handle_one_by_one(tp, [ready.record for ready in run])
+        CONSUMER_BATCHES.labels(self._service, self.name, "batch").inc()
+        each = (time.perf_counter() - started) / len(run)
+        timing = EVENT_HANDLING_SECONDS.labels(self._service, self.name)
+        for _ in run:
+            timing.observe(each)
+        for kind in ("processed", "duplicate", "ignored"):
+            if outcomes.get(kind):
+                EVENTS_CONSUMED.labels(self._service, self.name, tp.topic, kind).inc(outcomes[kind])
+        self._advance(tp, run[-1].record)
+        log.info(
+            "events processed",
+            consumer=self.name,
+            topic=tp.topic,
+            partition=tp.partition,
+            first_offset=run[0].record.offset,
+            last_offset=run[-1].record.offset,
+            **outcomes,
+        )
+        return True
+
+    async def _apply_batch(self, run: list[_Ready]) -> dict[str, int]:
+        """One transaction: claim every event of ``run``, apply the fresh ones in order."""
+        outcomes = {"processed": 0, "duplicate": 0, "ignored": 0}
+        async with self._db.transaction() as session:
+            fresh = set(
+                await _claim_many(
+                    session,
+                    self._tables,
+                    self.name,
+                    [ready for ready in run if ready.handler is not None],
+                )
+            )
+            for ready in run:
+                if ready.handler is None:
+                    outcomes["ignored"] += 1
+                    continue
+                if ready not in fresh:
+                    outcomes["duplicate"] += 1
+                    continue
+                with structlog.contextvars.bound_contextvars(
+                    consumer=self.name,
+                    topic=ready.delivery.topic,
+                    partition=ready.delivery.partition,
+                    offset=ready.delivery.offset,
+                    event_id=ready.event.id,
+                    event_type=ready.event.type,
+                ):
+                    set_traceparent(ready.event.traceparent)
+                    await ready.handler(
+                        EventContext(
+                            event=ready.event,
+                            data=ready.data,
+                            session=session,
+                            delivery=ready.delivery,
+                        )
+                    )
+                outcomes["processed"] += 1
+        return outcomes
 
     async def _commit(self, consumer: AIOKafkaConsumer) -> None:
         if not self._pending_commits:
@@ -290,14 +473,16 @@ class EventConsumer:
             log.warning("offset commit failed", consumer=self.name, error=str(exc))
 
     def _record_lag(self, consumer: AIOKafkaConsumer) -> None:
+        total: int | None = None
         for tp in consumer.assignment():
             highwater = consumer.highwater(tp)
             position = self._positions.get(tp)
             if highwater is None or position is None:
                 continue
-            CONSUMER_LAG.labels(self._service, self.name, tp.topic, str(tp.partition)).set(
-                max(0, highwater - position)
-            )
+            lag = max(0, highwater - position)
+            total = (total or 0) + lag
+            CONSUMER_LAG.labels(self._service, self.name, tp.topic, str(tp.partition)).set(lag)
+        self.status.lag = total
 
     # -- one record ----------------------------------------------------------------------------
 
@@ -489,6 +674,51 @@ class _RebalanceListener(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_assigned(self, assigned: Any) -> None:
         self._runner.status.assigned = set(assigned)
         log.info("partitions assigned", consumer=self._runner.name, partitions=len(assigned))
+
+
+async def _claim_many(
+    session: AsyncSession, tables: PlatformTables, consumer: str, run: list[_Ready]
+) -> list[_Ready]:
+    """Claim the events of ``run`` in two statements; return those applied for the first time
+    (an event twice in ``run`` counts once). A concurrent claim fails the transaction on the
+    primary key, as :func:`processed_events.claim` does."""
+    if not run:
+        return []
+    processed = tables.processed_events
+    ids = list({ready.event.id for ready in run})
+    seen = set(
+        (
+            await session.scalars(
+                select(processed.c.event_id).where(
+                    processed.c.consumer == consumer, processed.c.event_id.in_(ids)
+                )
+            )
+        ).all()
+    )
+    fresh: list[_Ready] = []
+    for ready in run:
+        if ready.event.id in seen:
+            continue
+        seen.add(ready.event.id)
+        fresh.append(ready)
+    if fresh:
+        now = datetime.now(UTC)
+        await session.execute(
+            processed.insert(),
+            [
+                {
+                    "consumer": consumer,
+                    "event_id": ready.event.id,
+                    "event_type": ready.event.type,
+                    "topic": ready.delivery.topic,
+                    "partition": ready.delivery.partition,
+                    "offset": ready.delivery.offset,
+                    "processed_at": now,
+                }
+                for ready in fresh
+            ],
+        )
+    return fresh
 
 
 def _header_text(raw: bytes | None) -> str | None:

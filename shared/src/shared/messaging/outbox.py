@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,7 +28,12 @@ from shared.db.database import Database
 from shared.db.tables import PlatformTables
 from shared.envelope import CloudEvent
 from shared.observability.context import current_traceparent
-from shared.observability.metrics import OUTBOX_PENDING, OUTBOX_PUBLISH_FAILURES, OUTBOX_PUBLISHED
+from shared.observability.metrics import (
+    OUTBOX_OLDEST_AGE,
+    OUTBOX_PENDING,
+    OUTBOX_PUBLISH_FAILURES,
+    OUTBOX_PUBLISHED,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -137,8 +144,22 @@ def notify_on_commit(session_class: type[Session], wake: Callable[[], None]) -> 
     return remove
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxBacklog:
+    """What waits in the outbox: how many rows, and how long the oldest has waited."""
+
+    pending: int
+    oldest_age_seconds: float
+
+
 class OutboxRelay:
-    """Publishes committed outbox rows in order. One task per service process."""
+    """Publishes committed outbox rows in order. One task per service process.
+
+    Each round fetches up to ``batch_size`` rows (a read: on SQLite it takes no write lock),
+    publishes them all before waiting for the broker's acknowledgements, and marks them published
+    in one statement. The backlog (count and age of the oldest row) is measured at most once per
+    ``metrics_interval`` seconds for the metrics, whether publishing works or not.
+    """
 
     def __init__(
         self,
@@ -150,6 +171,7 @@ class OutboxRelay:
         batch_size: int = 200,
         poll_interval: float = 1.0,
         max_backoff: float = 30.0,
+        metrics_interval: float = 1.0,
     ) -> None:
         self._db = database
         self._outbox = tables.outbox
@@ -162,6 +184,8 @@ class OutboxRelay:
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self.last_error: str | None = None
+        self._metrics_interval = metrics_interval
+        self._metrics_at = float("-inf")
 
     def wake(self) -> None:
         """Thread-safe enough for SQLAlchemy's commit hook, which runs on the loop's thread."""
@@ -174,6 +198,7 @@ class OutboxRelay:
                 published = await self.publish_pending()
                 failures = 0
                 self.last_error = None
+                await self._refresh_metrics()
                 if published:
                     continue  # maybe more waiting
                 await self._sleep(self._poll_interval)
@@ -189,6 +214,7 @@ class OutboxRelay:
                 log.warning(
                     "outbox publish failed", error=self.last_error, retry_in=round(delay, 2)
                 )
+                await self._refresh_metrics()
                 await self._sleep(delay)
         await self._reset_producer()
 
@@ -239,14 +265,14 @@ class OutboxRelay:
                     await self._publish(rows)
                     await self._mark_published(session, rows)
         else:
-            # SQLite serialises writers: never hold its lock while waiting on the broker.
-            async with self._db.transaction() as session:
+            # SQLite serialises writers: never hold its lock while waiting on the broker. The
+            # fetch is a read (no write lock); marking is one writing statement.
+            async with self._db.reading() as session:
                 rows = await self._fetch(session)
             if rows:
                 await self._publish(rows)
                 async with self._db.transaction() as session:
                     await self._mark_published(session, rows)
-        OUTBOX_PENDING.labels(self._service).set(await self.pending_count())
         if rows:
             OUTBOX_PUBLISHED.labels(self._service).inc(len(rows))
             log.debug("outbox published", count=len(rows))
@@ -265,17 +291,16 @@ class OutboxRelay:
         try:
             producer = await self._ensure_producer()
             deliveries = []
-            for row in rows:
-                value, headers = _to_event(row).to_kafka()
-                deliveries.append(
-                    await asyncio.wait_for(
-                        producer.send(
+            async with asyncio.timeout(30):  # queueing the batch (waits only when buffers are full)
+                for row in rows:
+                    value, headers = _to_event(row).to_kafka()
+                    deliveries.append(
+                        await producer.send(
                             row.topic, value=value, key=row.key.encode(), headers=headers
-                        ),
-                        timeout=30,
+                        )
                     )
-                )
-            await asyncio.wait_for(asyncio.gather(*deliveries), timeout=30)
+            async with asyncio.timeout(30):  # every acknowledgement of the batch
+                await asyncio.gather(*deliveries)
         except BaseException as exc:
             await _record_failure(self._db, self._outbox, rows[0].id, exc)
             raise
@@ -292,11 +317,44 @@ class OutboxRelay:
         )
 
     async def pending_count(self) -> int:
-        async with self._db.sessionmaker() as session:
+        async with self._db.reading() as session:
             count = await session.scalar(
                 select(func.count()).where(self._outbox.c.published_at.is_(None))
             )
             return int(count or 0)
+
+    async def backlog(self) -> OutboxBacklog:
+        """Rows waiting and the age of the oldest (a read, never behind a writer); sets the
+        ``coop_outbox_pending`` and ``coop_outbox_oldest_age_seconds`` gauges."""
+        async with self._db.reading() as session:
+            row = (
+                await session.execute(
+                    select(func.count(), func.min(self._outbox.c.created_at)).where(
+                        self._outbox.c.published_at.is_(None)
+                    )
+                )
+            ).one()
+        pending, oldest = int(row[0] or 0), row[1]
+        age = 0.0
+        if oldest is not None:
+            if isinstance(oldest, str):  # SQLite gives an aggregate's value back as text
+                oldest = datetime.fromisoformat(oldest)
+            if oldest.tzinfo is None:
+                oldest = oldest.replace(tzinfo=UTC)
+            age = max(0.0, (datetime.now(UTC) - oldest).total_seconds())
+        OUTBOX_PENDING.labels(self._service).set(pending)
+        OUTBOX_OLDEST_AGE.labels(self._service).set(age)
+        self._metrics_at = time.monotonic()
+        return OutboxBacklog(pending, age)
+
+    async def _refresh_metrics(self) -> None:
+        if time.monotonic() - self._metrics_at < self._metrics_interval:
+            return
+        try:
+            await self.backlog()
+        except Exception as exc:  # the store is away: publishing reports it already
+            self._metrics_at = time.monotonic()
+            log.debug("outbox backlog unavailable", error=str(exc))
 
 
 async def _record_failure(db: Database, outbox: Any, row_id: int, exc: BaseException) -> None:

@@ -38,3 +38,18 @@ HTTP_REQUESTS = Histogram(
     "HTTP request duration by route and status.",
     ["service", "method", "route", "status"],
 )
+OUTBOX_OLDEST_AGE = Gauge(
+    "coop_outbox_oldest_age_seconds",
+    "Age of the oldest unpublished outbox row (0 when none waits), as last seen by the relay.",
+    ["service"],
+)
+BACKLOG = Gauge(
+    "coop_backlog",
+    "Work waiting, by kind (e.g. pending deliveries), as last measured by a readiness probe.",
+    ["service", "name"],
+)
+CONSUMER_BATCHES = Counter(
+    "coop_consumer_batches_total",
+    "Fetched batches by how they were applied (one transaction, or one by one after an error).",
+    ["service", "consumer", "mode"],
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from dispositifs.api import immersions, indicators, mrs, pathways, referrals, trainings
+from dispositifs.api import immersions, indicators, mrs, pages, pathways, referrals, trainings
 
 ROUTERS: list[APIRouter] = [
     immersions.router,
@@ -13,4 +13,5 @@ ROUTERS: list[APIRouter] = [
     pathways.router,
     indicators.router,
     referrals.router,
+    pages.router,
 ]

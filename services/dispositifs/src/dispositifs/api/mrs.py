@@ -18,7 +18,7 @@ from dispositifs.api.deps import (
     Runtime,
     settings_of,
 )
-from dispositifs.api.immersions import DEPARTEMENT_PATTERN
+from dispositifs.api.immersion_schemas import DEPARTEMENT_PATTERN
 from dispositifs.data import mrs_habiletes
 from dispositifs.models import MrsCandidate, MrsSession
 from dispositifs.use_cases import Session, queries

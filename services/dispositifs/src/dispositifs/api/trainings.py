@@ -18,7 +18,7 @@ from dispositifs.api.deps import (
     Runtime,
     settings_of,
 )
-from dispositifs.api.immersions import DEPARTEMENT_PATTERN
+from dispositifs.api.immersion_schemas import DEPARTEMENT_PATTERN
 from dispositifs.domain.training import ExpectedContract, PoeiMode
 from dispositifs.models import PoecSession, TrainingEnrolment
 from dispositifs.use_cases import Session, queries
@@ -69,6 +69,9 @@ class ExpectedContractIn(_In):
     duration_months: int | None = Field(default=None, ge=0, le=120)
     missions_total_months: int | None = Field(
         default=None, ge=0, le=9, description="Missions : total dans les 9 mois après la POEI."
+    )
+    seasonal: bool = Field(
+        default=False, description="Emploi saisonnier (seul cas d'un contrat de 4 mois)."
     )
 
 
@@ -220,7 +223,10 @@ async def enrol(
         employer_name=body.employer.name if body.employer else None,
         employer_siret=body.employer.siret if body.employer else None,
         expected_contract=ExpectedContract(
-            contract.type, contract.duration_months, contract.missions_total_months
+            contract.type,
+            contract.duration_months,
+            contract.missions_total_months,
+            seasonal=contract.seasonal,
         )
         if contract
         else None,

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import calendar
 import enum
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from dispositifs.domain import code_du_travail
+from dispositifs.domain.working_time import WeeklySchedule, WorkingTimeLimits, check_working_time
 from shared.contracts.dispositifs import ImmersionStatus
 from shared.contracts.vocabulary import ImmersionObjet
 from shared.domain.errors import Violation
@@ -38,8 +40,12 @@ ART_PRESCRIBERS = code_du_travail("L5135-2")
 ART_CONTENT = code_du_travail("D5135-2")
 #: Duration, renewal, same beneficiary and host within 12 months.
 ART_DURATION = code_du_travail("D5135-3")
-#: 48 h a week: the maximum weekly working time, applied by the national tool to immersions.
-ART_WEEKLY_HOURS = code_du_travail("L3121-20") + " (plafond appliqué par l'outil national)"
+#: The uses a PMSMP may not serve (a permanent post's regular task, a peak, a seasonal job,
+#: replacing an absent employee): declared by the host.
+ART_NOT_ALLOWED_USES = code_du_travail("L5135-4")
+#: 48 h a week: the maximum weekly working time of the host's employees (the beneficiary follows
+#: the host's rules on working time); kept for the existing rule code ``pmsmp.weekly_hours``.
+ART_WEEKLY_HOURS = code_du_travail("L3121-20")
 #: 16 years old: the minimum working age, applied by the national tool to beneficiaries.
 ART_MIN_AGE = code_du_travail("L4153-1") + " (âge minimum de l'outil national)"
 
@@ -48,6 +54,8 @@ class Actor(enum.StrEnum):
     COUNSELLOR = "counsellor"  # the prescriber's counsellor (France Travail)
     AGENCY = "agency"  # an agence d'emploi, over Kafka through the referral service
     SYSTEM = "system"  # this service on its own (start date reached, referral withdrawn…)
+    #: A party of the convention through its own signed link (actor id: its role).
+    SIGNATORY = "signatory"
 
 
 S = ImmersionStatus
@@ -59,13 +67,19 @@ TRANSITIONS: TransitionTable[ImmersionStatus] = TransitionTable.by_target(
     "convention",
     {
         S.REQUESTED: ({None}, {Actor.AGENCY, Actor.COUNSELLOR}),
-        S.READY_TO_SIGN: ({S.REQUESTED}, {Actor.COUNSELLOR}),
-        # Signatures of the beneficiary and the host, as recorded by the counsellor.
-        S.PARTIALLY_SIGNED: ({S.READY_TO_SIGN}, {Actor.COUNSELLOR}),
-        S.SIGNED: ({S.READY_TO_SIGN, S.PARTIALLY_SIGNED}, {Actor.COUNSELLOR}),
+        # Marked ready by the counsellor; back to ready to sign when edited after (every
+        # signature is then reset and each party signs again).
+        S.READY_TO_SIGN: (
+            {S.REQUESTED, S.READY_TO_SIGN, S.PARTIALLY_SIGNED, S.SIGNED},
+            {Actor.COUNSELLOR},
+        ),
+        # Each party signs through its own link; the counsellor signs for no one (issue 13).
+        S.PARTIALLY_SIGNED: ({S.READY_TO_SIGN, S.PARTIALLY_SIGNED}, {Actor.SIGNATORY}),
+        S.SIGNED: ({S.READY_TO_SIGN, S.PARTIALLY_SIGNED}, {Actor.SIGNATORY}),
         S.VALIDATED: ({S.SIGNED}, {Actor.COUNSELLOR}),
         S.IN_PROGRESS: ({S.VALIDATED}, {Actor.COUNSELLOR, Actor.SYSTEM}),
-        S.COMPLETED: ({S.IN_PROGRESS}, {Actor.COUNSELLOR}),
+        # From the tutor's assessment (its link), or the counsellor on or after the last day.
+        S.COMPLETED: ({S.IN_PROGRESS}, {Actor.COUNSELLOR, Actor.SIGNATORY}),
         # A request breaking a rule is rejected by the system when it arrives over Kafka.
         S.REJECTED: (_BEFORE_VALIDATION | {None}, {Actor.COUNSELLOR, Actor.SYSTEM}),
         # A completed convention (it has its assessment) can never be cancelled.
@@ -78,8 +92,9 @@ TRANSITIONS: TransitionTable[ImmersionStatus] = TransitionTable.by_target(
 
 #: Conventions that no longer count (for the 12-month rules, for a renewal…).
 DEAD_STATUSES = frozenset({S.REJECTED, S.CANCELLED, S.DEPRECATED})
-#: Whose content the counsellor may still complete or correct.
-EDITABLE_STATUSES = frozenset({S.REQUESTED})
+#: Whose content the counsellor may still complete or correct (after *requested*, an edit resets
+#: the signatures).
+EDITABLE_STATUSES = frozenset({S.REQUESTED, S.READY_TO_SIGN, S.PARTIALLY_SIGNED, S.SIGNED})
 #: Which may be signed (the second signature makes it signed).
 SIGNABLE_STATUSES = frozenset({S.READY_TO_SIGN, S.PARTIALLY_SIGNED})
 
@@ -143,6 +158,7 @@ class ImmersionLimits:
     allowed_prescribers: frozenset[PrescriberKind] = field(
         default_factory=lambda: DEFAULT_ALLOWED_PRESCRIBERS
     )
+    working_time: WorkingTimeLimits = field(default_factory=WorkingTimeLimits)
 
 
 # -- date arithmetic -------------------------------------------------------------------------------
@@ -236,15 +252,7 @@ def check_weekly_hours(weekly_hours: float | None, limits: ImmersionLimits) -> l
         return [
             Violation("pmsmp.hours", "weekly_hours", "la durée hebdomadaire doit être positive")
         ]
-    if weekly_hours > limits.max_weekly_hours:
-        return [
-            Violation(
-                "pmsmp.weekly_hours",
-                "weekly_hours",
-                f"{weekly_hours:g} h par semaine, au plus {limits.max_weekly_hours:g} h",
-                ART_WEEKLY_HOURS,
-            )
-        ]
+    # The cap (48 h, or 35 h under 18) is checked by ``check_working_time``.
     return []
 
 
@@ -346,10 +354,24 @@ class PastConvention:
     is_renewal: bool = False
 
 
-def _same_objectives(a: str | None, b: str | None) -> bool:
-    if not a or not b:
-        return False
-    return " ".join(a.casefold().split()) == " ".join(b.casefold().split())
+#: Punctuation that does not make objectives different ("Confirmer le projet." = "confirmer le
+#: projet").
+_TRAILING = " \t\n.;:,!?…-–—"
+
+
+def normalise_objectives(text: str | None) -> str:
+    """Objectives as compared by the rules: Unicode-normalised, case-folded, spaces collapsed,
+    quotes unified, trailing punctuation dropped."""
+    if not text:
+        return ""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    folded = folded.replace("’", "'").replace("«", '"').replace("»", '"')
+    return " ".join(folded.split()).strip(_TRAILING)
+
+
+def same_objectives(a: str | None, b: str | None) -> bool:
+    na, nb = normalise_objectives(a), normalise_objectives(b)
+    return bool(na) and na == nb
 
 
 def check_pair_history(
@@ -360,14 +382,16 @@ def check_pair_history(
     limits: ImmersionLimits,
     *,
     is_renewal: bool = False,
+    objet: str = "",
 ) -> list[Violation]:
     """D5135-3, same beneficiary and same host: at most 2 conventions in any rolling 12 months,
-    with different objectives, together at most 60 days.
+    provided they have different objets *or* different objectives (either differing suffices),
+    together at most 60 days.
 
     A renewal extends its convention: it is not a new convention for the count and the
     objectives (it keeps them, its objectives not being reached), but its days count.
     """
-    new = PastConvention(start, end, objectives, "", is_renewal)
+    new = PastConvention(start, end, objectives, objet, is_renewal)
     everyone = [*others, new]
     found: list[Violation] = []
     # The busiest window holding the new convention starts at some convention's start date.
@@ -407,15 +431,17 @@ def check_pair_history(
         if any(
             not c.is_renewal
             and horizon_start < c.start_date < horizon_end
-            and _same_objectives(c.objectives, objectives)
+            and c.objet == objet
+            and same_objectives(c.objectives, objectives)
             for c in others
         ):
             found.append(
                 Violation(
                     "pmsmp.pair.objectives",
                     "objectives",
-                    "une autre convention avec ce bénéficiaire et cette structure d'accueil a les "
-                    f"mêmes objectifs sur {window} : les objectifs doivent être différents",
+                    "une autre convention avec ce bénéficiaire et cette structure d'accueil a le "
+                    f"même objet et les mêmes objectifs sur {window} : l'objet ou les objectifs "
+                    "doivent différer",
                     ART_DURATION,
                 )
             )
@@ -432,10 +458,21 @@ class RenewedConvention:
     is_renewal: bool
     #: A live renewal of it already exists.
     already_renewed: bool
+    objectives: str | None = None
+    end_date: date | None = None
 
 
-def check_renewal(original: RenewedConvention, objet: str) -> list[Violation]:
-    """D5135-3: renewable once, only if the objectives were not reached, with the same objet."""
+def check_renewal(
+    original: RenewedConvention,
+    objet: str,
+    objectives: str | None = None,
+    start: date | None = None,
+    *,
+    justification: str | None = None,
+) -> list[Violation]:
+    """D5135-3: renewable once, only if the objectives were not reached, for the same objet and
+    the same objectives, following the first convention (it starts after the original's end); a
+    renewal is justified (the national tool asks why; ``None``: not checked here)."""
     found = []
     if original.is_renewal or original.already_renewed:
         found.append(
@@ -474,6 +511,34 @@ def check_renewal(original: RenewedConvention, objet: str) -> list[Violation]:
                 ART_DURATION,
             )
         )
+    if objectives is not None and not same_objectives(objectives, original.objectives):
+        found.append(
+            Violation(
+                "pmsmp.renewal.objectives",
+                "objectives",
+                "le renouvellement garde les objectifs de la convention initiale",
+                ART_DURATION,
+            )
+        )
+    if start is not None and original.end_date is not None and start <= original.end_date:
+        found.append(
+            Violation(
+                "pmsmp.renewal.dates",
+                "start_date",
+                "le renouvellement fait suite à la convention initiale : il commence après le "
+                f"{original.end_date:%d/%m/%Y}",
+                ART_DURATION,
+            )
+        )
+    if justification is not None and not justification.strip():
+        found.append(
+            Violation(
+                "pmsmp.renewal.justification",
+                "renewal_justification",
+                "un renouvellement doit être justifié",
+                ART_DURATION,
+            )
+        )
     return found
 
 
@@ -491,6 +556,9 @@ class ImmersionTerms:
     birth_date: date | None = None
     prescriber_kind: str | None = None
     renewal_of: RenewedConvention | None = None
+    #: The structured schedule (None: only ``weekly_hours`` is known).
+    schedule: WeeklySchedule | None = None
+    renewal_justification: str | None = None
 
 
 def check_terms(
@@ -503,13 +571,26 @@ def check_terms(
         *check_objet(terms.objet),
         *check_duration(terms.start_date, terms.end_date, limits, what=what),
         *check_weekly_hours(terms.weekly_hours, limits),
+        *check_working_time(
+            terms.schedule,
+            terms.weekly_hours,
+            terms.birth_date,
+            terms.start_date,
+            limits.working_time,
+        ),
         *check_tutor(terms.tutor_name),
         *check_siret(terms.host_siret),
         *check_age(terms.birth_date, terms.start_date, limits),
         *check_prescriber(terms.prescriber_kind, limits),
     ]
     if terms.renewal_of is not None:
-        found += check_renewal(terms.renewal_of, terms.objet)
+        found += check_renewal(
+            terms.renewal_of,
+            terms.objet,
+            terms.objectives,
+            terms.start_date,
+            justification=terms.renewal_justification or "",
+        )
     if terms.end_date >= terms.start_date:
         found += check_pair_history(
             terms.start_date,
@@ -518,9 +599,107 @@ def check_terms(
             others,
             limits,
             is_renewal=terms.renewal_of is not None,
+            objet=terms.objet,
         )
     return _unique(found)
 
 
 def _unique(violations: Iterable[Violation]) -> list[Violation]:
     return list(dict.fromkeys(violations))
+
+
+#: The uses a PMSMP may not serve (L5135-4): the host declares each one excluded.
+HOST_DECLARATIONS: dict[str, str] = {
+    "not_permanent_post": "l'immersion ne sert pas à exécuter une tâche régulière d'un poste de "
+    "travail permanent",
+    "not_activity_peak": "elle ne sert pas à faire face à un accroissement temporaire d'activité",
+    "not_seasonal_job": "elle ne sert pas à occuper un emploi saisonnier",
+    "not_replacing_employee": "elle ne sert pas à remplacer un salarié absent ou dont le contrat "
+    "est suspendu",
+}
+
+
+def check_host_declarations(declarations: dict[str, bool] | None) -> list[Violation]:
+    """L5135-4: the host declares that the immersion serves none of the uses it excludes."""
+    given = declarations or {}
+    return [
+        Violation(
+            "pmsmp.not_allowed_use",
+            f"host_declarations.{name}",
+            f"la structure d'accueil doit déclarer que {text}",
+            ART_NOT_ALLOWED_USES,
+        )
+        for name, text in HOST_DECLARATIONS.items()
+        if given.get(name) is not True
+    ]
+
+
+class AssessmentOutcome(enum.StrEnum):
+    """The tutor's assessment (the national tool's): completed, partially completed (last day,
+    missed hours), or the beneficiary did not show."""
+
+    COMPLETED = "completed"
+    PARTIALLY_COMPLETED = "partially_completed"
+    DID_NOT_SHOW = "did_not_show"
+
+    @property
+    def label(self) -> str:
+        return {
+            AssessmentOutcome.COMPLETED: "Immersion réalisée en totalité",
+            AssessmentOutcome.PARTIALLY_COMPLETED: "Immersion réalisée en partie",
+            AssessmentOutcome.DID_NOT_SHOW: "Le bénéficiaire ne s'est pas présenté",
+        }[self]
+
+
+def check_assessment_time(end_date: date, today: date) -> list[Violation]:
+    """The assessment (and "completed") comes on or after the last day, never before."""
+    if today >= end_date:
+        return []
+    return [
+        Violation(
+            "pmsmp.assessment.too_early",
+            "end_date",
+            f"le bilan se fait à partir du dernier jour de l'immersion ({end_date:%d/%m/%Y})",
+        )
+    ]
+
+
+def check_assessment(
+    outcome: AssessmentOutcome,
+    *,
+    start: date,
+    end: date,
+    last_day: date | None,
+    missed_hours: float | None,
+    job_offered: bool,
+    job_contract_type: str | None,
+    job_start_date: date | None,
+) -> list[Violation]:
+    found = []
+    if outcome is AssessmentOutcome.PARTIALLY_COMPLETED:
+        if last_day is None or not (start <= last_day <= end):
+            found.append(
+                Violation(
+                    "pmsmp.assessment.last_day",
+                    "last_day",
+                    "immersion réalisée en partie : indiquez le dernier jour de présence, entre "
+                    "le début et la fin",
+                )
+            )
+        if missed_hours is None or missed_hours <= 0:
+            found.append(
+                Violation(
+                    "pmsmp.assessment.missed_hours",
+                    "missed_hours",
+                    "immersion réalisée en partie : indiquez les heures manquées",
+                )
+            )
+    if job_offered and (job_contract_type is None or job_start_date is None):
+        found.append(
+            Violation(
+                "pmsmp.assessment.job",
+                "job_contract_type",
+                "une embauche proposée précise le type de contrat et la date de début",
+            )
+        )
+    return found

@@ -24,8 +24,13 @@ from shared.domain.errors import Violation
 from shared.domain.transitions import Transition, TransitionTable
 
 ART_POEI = code_du_travail("L6326-1")
-ART_POEI_TERMS = code_du_travail("D6326-1")
+#: The contract expected after a POEI (décret 2024-561 of 21 June 2024).
+ART_POEI_TERMS = code_du_travail("D6326-1") + " (décret 2024-561)"
 ART_POEC = code_du_travail("L6326-3")
+#: The POEI hour caps are France Travail's financing rules, not D6326-1's.
+RULE_FT_POEI_HOURS = "France Travail, règles de prise en charge de la POEI (plafonds horaires)"
+#: The POEC's 400 h and one third in a company come from the France Travail / OPCO frameworks.
+RULE_POEC_FRAMEWORK = "France Travail et OPCO, cadre de la POEC (durée, part en entreprise)"
 
 _COUNSELLOR = frozenset({Actor.COUNSELLOR.value})
 
@@ -93,14 +98,25 @@ class TrainingLimits:
     #: At most 1/denominator of a POEC's hours in a company.
     poec_company_share_denominator: int = 3
     poec_temporary_work_opco: str = "AKTO"
+    #: L6326-3: CDD and professionalisation contracts after a POEC last this many months or more.
+    poec_min_months_fixed_term: int = 12
+    #: The publics with the POEI's higher cap (France Travail's rule; "brsa", "senior", and any
+    #: of the referral's priority publics listed here).
+    poei_targeted_publics: frozenset[str] = frozenset({"brsa", "senior"})
 
 
 def targeted_public(
     *, brsa: bool, birth_date: date | None, start: date, limits: TrainingLimits
 ) -> TargetedPublic | None:
-    if brsa:
+    """The public of the POEI's higher cap, among those the settings list (France Travail's rule:
+    BRSA, seniors)."""
+    if brsa and TargetedPublic.BRSA.value in limits.poei_targeted_publics:
         return TargetedPublic.BRSA
-    if birth_date is not None and age_on(birth_date, start) >= limits.senior_age:
+    if (
+        birth_date is not None
+        and TargetedPublic.SENIOR.value in limits.poei_targeted_publics
+        and age_on(birth_date, start) >= limits.senior_age
+    ):
         return TargetedPublic.SENIOR
     return None
 
@@ -129,7 +145,7 @@ def check_poei_hours(
                 "poei.hours",
                 "hours",
                 f"POEI de {hours} h : au plus {cap} h ({why})",
-                ART_POEI_TERMS,
+                RULE_FT_POEI_HOURS,
             )
         ]
     return []
@@ -170,12 +186,16 @@ class ExpectedContract:
     duration_months: int | None = None
     #: For contrats de mission: their total length within the window after the training.
     missions_total_months: int | None = None
+    #: The job is seasonal (a 4-month contract qualifies only then).
+    seasonal: bool = False
 
 
 def check_poei_contract(contract: ExpectedContract, limits: TrainingLimits) -> list[Violation]:
-    """D6326-1: CDI (CDI intérimaire included); CDD, professionnalisation or apprentissage of 6
-    months or more; CDD saisonnier or contrat de mission of 4 months or more; or contrats de
-    mission totalling 6 months within the 9 months after the training."""
+    """D6326-1 (décret 2024-561): CDI (CDI intérimaire included); CDD, professionnalisation or
+    apprentissage of 6 months or more; a contract of 4 months or more **for a seasonal job
+    only** (CDD saisonnier, or a seasonal mission); otherwise contrats de mission totalling 6
+    months or more within the 9 months after the training (a single non-seasonal 4-month mission
+    does not qualify)."""
     kind, months = contract.type, contract.duration_months or 0
 
     def refused(message: str, field: str = "expected_contract.duration_months") -> list[Violation]:
@@ -194,16 +214,16 @@ def check_poei_contract(contract: ExpectedContract, limits: TrainingLimits) -> l
             return refused(f"{kind.label} de {months} mois après une POEI : {minimum} mois minimum")
         return []
     if kind is ContractType.MISSION:
-        if months >= limits.poei_min_months_seasonal_or_mission:
+        if contract.seasonal and months >= limits.poei_min_months_seasonal_or_mission:
             return []
-        total = contract.missions_total_months or 0
+        total = max(contract.missions_total_months or 0, months)
         if total >= limits.poei_min_months_missions_total:
             return []
         return refused(
             f"contrat(s) de mission après une POEI : une mission d'au moins "
-            f"{limits.poei_min_months_seasonal_or_mission} mois, ou des missions totalisant "
-            f"{limits.poei_min_months_missions_total} mois dans les "
-            f"{limits.poei_missions_window_months} mois suivant la formation",
+            f"{limits.poei_min_months_seasonal_or_mission} mois pour un emploi saisonnier "
+            f"seulement ; sinon des missions totalisant {limits.poei_min_months_missions_total} "
+            f"mois dans les {limits.poei_missions_window_months} mois suivant la formation",
             "expected_contract",
         )
     return refused(f"{kind.label} : contrat non prévu après une POEI", "expected_contract.type")
@@ -228,7 +248,7 @@ def check_poec_session(
                 "poec.hours",
                 "total_hours",
                 f"POEC de {total_hours} h : au plus {limits.poec_max_hours} h",
-                ART_POEC,
+                RULE_POEC_FRAMEWORK,
             )
         )
     share = limits.poec_company_share_denominator
@@ -238,7 +258,7 @@ def check_poec_session(
                 "poec.company_share",
                 "company_hours",
                 f"{company_hours} h en entreprise sur {total_hours} h : au plus 1/{share} du total",
-                ART_POEC,
+                RULE_POEC_FRAMEWORK,
             )
         )
     expected = limits.poec_temporary_work_opco
@@ -252,6 +272,51 @@ def check_poec_session(
             )
         )
     return found
+
+
+def check_poec_contract(
+    contract_type: ContractType | None,
+    months: int | None,
+    *,
+    temporary_work: bool,
+    limits: TrainingLimits,
+) -> list[Violation]:
+    """L6326-3: the jobs a POEC prepares for are filled by a CDI, a CDD or a professionalisation
+    contract of 12 months or more, or an apprenticeship contract. In temporary work the trainee
+    is given missions after it (a contrat de mission is then the expected follow-up)."""
+    if contract_type is None:
+        return []
+    minimum = limits.poec_min_months_fixed_term
+    if contract_type in {
+        ContractType.CDI,
+        ContractType.CDI_INTERIMAIRE,
+        ContractType.APPRENTISSAGE,
+    }:
+        return []
+    if contract_type in {ContractType.CDD, ContractType.PROFESSIONNALISATION}:
+        if (months or 0) >= minimum:
+            return []
+        return [
+            Violation(
+                "poec.contract",
+                "contract_months",
+                f"{contract_type.label} de {months or 0} mois après une POEC : {minimum} mois "
+                "minimum",
+                ART_POEC,
+            )
+        ]
+    if contract_type is ContractType.MISSION and temporary_work:
+        return []
+    return [
+        Violation(
+            "poec.contract",
+            "contract_type",
+            f"{contract_type.label} : après une POEC, un CDI, un CDD ou un contrat de "
+            f"professionnalisation d'au moins {minimum} mois, ou un contrat d'apprentissage "
+            "(des missions dans le travail temporaire)",
+            ART_POEC,
+        )
+    ]
 
 
 def is_durable(

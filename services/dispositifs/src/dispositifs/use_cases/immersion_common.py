@@ -23,9 +23,12 @@ from dispositifs.domain.immersion import (
     PastConvention,
     RenewedConvention,
     add_months,
+    check_host_declarations,
     check_mandatory_content,
     check_terms,
 )
+from dispositifs.domain.signing import ConventionParties, Party, SignatoryRole, signatories
+from dispositifs.domain.working_time import WeeklySchedule
 from dispositifs.models import OUTBOX, ImmersionConvention, ImmersionTransition
 from dispositifs.settings import DispositifsSettings
 from shared.contracts.dispositifs import (
@@ -69,6 +72,20 @@ CONTENT_COLUMNS: dict[str, str] = {
     "objectives": "objectives",
     "evaluation_method": "evaluation_method",
     "tasks": "tasks",
+    # issue 13: the parties who sign by their own link, the schedule, the host's declarations
+    "beneficiary.email": "beneficiary_email",
+    "beneficiary.salaried": "beneficiary_salaried",
+    "host_representative.name": "host_representative_name",
+    "host_representative.function": "host_representative_function",
+    "host_representative.email": "host_representative_email",
+    "legal_representative.name": "legal_representative_name",
+    "legal_representative.email": "legal_representative_email",
+    "employer.name": "employer_name",
+    "employer.email": "employer_email",
+    "support.email": "support_email",
+    "schedule_plan": "schedule_plan",
+    "host_declarations": "host_declarations",
+    "renewal_justification": "renewal_justification",
 }
 
 
@@ -138,6 +155,48 @@ async def _renewed(session: AsyncSession, convention: ImmersionConvention) -> Re
         objectives_reached=original.objectives_reached,
         is_renewal=original.renewal_of_id is not None,
         already_renewed=renewals.first() is not None,
+        objectives=original.objectives,
+        end_date=original.end_date,
+    )
+
+
+def schedule_of(convention: ImmersionConvention) -> WeeklySchedule | None:
+    return WeeklySchedule.from_json(convention.schedule_plan)
+
+
+def apply_schedule(convention: ImmersionConvention) -> None:
+    """Weekly hours follow the structured schedule when there is one."""
+    schedule = schedule_of(convention)
+    if schedule is not None:
+        convention.weekly_hours = round(schedule.weekly_hours, 2)
+
+
+def parties_of(convention: ImmersionConvention, settings: DispositifsSettings) -> ConventionParties:
+    c = convention
+    name = " ".join(x for x in (c.beneficiary_first_name, c.beneficiary_last_name) if x) or None
+    R = SignatoryRole
+    return ConventionParties(
+        beneficiary=Party(R.BENEFICIARY, name, c.beneficiary_email),
+        host_representative=Party(
+            R.HOST_REPRESENTATIVE, c.host_representative_name, c.host_representative_email
+        ),
+        tutor=Party(R.TUTOR, c.tutor_name, c.tutor_email),
+        birth_date=c.beneficiary_birth_date,
+        start_date=c.start_date,
+        legal_representative=Party(
+            R.LEGAL_REPRESENTATIVE, c.legal_representative_name, c.legal_representative_email
+        )
+        if c.legal_representative_email or c.legal_representative_name
+        else None,
+        employer=Party(R.EMPLOYER, c.employer_name, c.employer_email)
+        if c.employer_email or c.employer_name
+        else None,
+        salaried=bool(c.beneficiary_salaried),
+        support_structure=Party(R.SUPPORT_STRUCTURE, c.support_structure, c.support_email)
+        if c.support_email
+        else None,
+        prescriber_name=c.prescriber_name,
+        adult_age=settings.pmsmp_adult_age,
     )
 
 
@@ -163,10 +222,14 @@ async def check_convention(
         birth_date=convention.beneficiary_birth_date,
         prescriber_kind=convention.prescriber_kind,
         renewal_of=renewal,
+        schedule=schedule_of(convention),
+        renewal_justification=convention.renewal_justification,
     )
     found = check_terms(terms, others, settings.immersion_limits())
     if complete:
         found += [v for v in check_mandatory_content(convention.content()) if v not in found]
+        found += check_host_declarations(convention.host_declarations)
+        found += signatories(parties_of(convention, settings))[1]
     return found
 
 
@@ -253,6 +316,7 @@ def new_convention(request: ImmersionRequest, origin: Actor, at: datetime) -> Im
         if key in request.content:
             setattr(convention, column, request.content[key])
     convention.region_code = region_of(convention.departement)
+    apply_schedule(convention)
     return convention
 
 

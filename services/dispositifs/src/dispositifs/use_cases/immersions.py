@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dispositifs.access import may_link_referral, sees
 from dispositifs.domain.immersion import (
     EDITABLE_STATUSES,
-    SIGNABLE_STATUSES,
     Actor,
     ImmersionStatus,
     PrescriberKind,
@@ -28,6 +27,7 @@ from dispositifs.use_cases.immersion_common import (
     CONTENT_COLUMNS,
     ImmersionRequest,
     Who,
+    apply_schedule,
     check_convention,
     end_convention,
     ensure,
@@ -37,10 +37,12 @@ from dispositifs.use_cases.immersion_common import (
     open_convention,
     publish,
 )
+from dispositifs.use_cases.signatures import issue_signature_links
 from shared.auth.tokens import Principal
 from shared.contracts.dispositifs import ImmersionCompleted, ImmersionValidated
 from shared.contracts.vocabulary import ImmersionObjet
 from shared.domain.errors import (
+    Forbidden,
     NotFound,
     RulesBroken,
     TransitionRefused,
@@ -62,6 +64,17 @@ class RequestImmersion:
     job_seeker_id: uuid.UUID | None = None
     renewal_of: uuid.UUID | None = None
     rome_code: str | None = None
+
+
+@dataclass(frozen=True)
+class RenewImmersion:
+    """A renewal prefilled from the original: same content, objet and objectives; new dates and
+    the justification."""
+
+    convention_id: uuid.UUID
+    start_date: date
+    end_date: date
+    justification: str
 
 
 @dataclass(frozen=True)
@@ -176,6 +189,46 @@ async def request_immersion(
     )
 
 
+#: What a renewal does not take from the original.
+_NOT_RENEWED = {"start_date", "end_date", "renewal_justification"}
+
+
+async def renew(
+    session: AsyncSession,
+    principal: Principal,
+    command: RenewImmersion,
+    settings: DispositifsSettings,
+) -> ImmersionConvention:
+    """D5135-3: the renewal of a convention, prefilled from it (objet and objectives kept),
+    starting after its end, justified; every rule is checked (once only, objectives not reached,
+    total within 60 days with the same host…)."""
+    original = await _load(session, principal, command.convention_id)
+    content = {
+        key: getattr(original, column)
+        for key, column in CONTENT_COLUMNS.items()
+        if key not in _NOT_RENEWED
+    }
+    content.update(
+        start_date=command.start_date,
+        end_date=command.end_date,
+        renewal_justification=command.justification,
+    )
+    return await open_convention(
+        session,
+        ImmersionRequest(
+            content=content,
+            referral_id=original.referral_id,
+            job_seeker_id=original.job_seeker_id,
+            agency_id=original.agency_id,
+            structure_code=original.structure_code,
+            rome_code=original.rome_code,
+            renewal_of=original.id,
+        ),
+        _who(principal),
+        settings,
+    )
+
+
 # -- the counsellor completes and moves the convention ---------------------------------------------
 
 
@@ -185,11 +238,15 @@ async def update_content(
     command: UpdateContent,
     settings: DispositifsSettings,
 ) -> ImmersionConvention:
+    """Complete or correct the content. After *requested* (ready to sign, partially signed,
+    signed), every rule is checked again, every signature is reset and each party gets a new
+    link (``signature_requested`` with reason ``modified`` tells them)."""
     convention = await _load(session, principal, command.convention_id)
-    if ImmersionStatus(convention.status) not in EDITABLE_STATUSES:
+    status = ImmersionStatus(convention.status)
+    if status not in EDITABLE_STATUSES:
         raise TransitionRefused(
-            f"une convention « {ImmersionStatus(convention.status).label} » ne se modifie plus : "
-            "rendez-la obsolète et demandez-en une nouvelle"
+            f"une convention « {status.label} » ne se modifie plus : rendez-la obsolète et "
+            "demandez-en une nouvelle"
         )
     for key, value in command.changes.items():
         setattr(convention, CONTENT_COLUMNS[key], value)
@@ -198,8 +255,21 @@ async def update_content(
             [Violation("pmsmp.renewal", "host.siret", "un renouvellement garde la même structure")]
         )
     convention.region_code = region_of(convention.departement)
+    apply_schedule(convention)
     convention.updated_at = now()
-    raise_if_any(await check_convention(session, convention, settings, complete=False))
+    after_ready = status is not ImmersionStatus.REQUESTED
+    raise_if_any(await check_convention(session, convention, settings, complete=after_ready))
+    if after_ready:
+        at = now()
+        await move(
+            session,
+            convention,
+            ImmersionStatus.READY_TO_SIGN,
+            _who(principal),
+            comment="convention modifiée : signatures remises à zéro, nouveaux liens envoyés",
+            at=at,
+        )
+        await issue_signature_links(session, convention, settings, reason="modified", at=at)
     return convention
 
 
@@ -211,31 +281,23 @@ async def mark_ready(
     who = _who(principal)
     ensure(ImmersionStatus(convention.status), ImmersionStatus.READY_TO_SIGN, who)
     raise_if_any(await check_convention(session, convention, settings, complete=True))
-    await move(session, convention, ImmersionStatus.READY_TO_SIGN, who, at=now())
+    at = now()
+    await move(session, convention, ImmersionStatus.READY_TO_SIGN, who, at=at)
+    # Each party gets its own link by mail (signature_requested).
+    await issue_signature_links(session, convention, settings, reason="ready", at=at)
     return convention
 
 
 async def record_signature(
     session: AsyncSession, principal: Principal, command: RecordSignature
 ) -> ImmersionConvention:
-    """The beneficiary's or the host's signature, as recorded by the counsellor."""
-    convention = await _load(session, principal, command.convention_id)
-    at = now()
-    signatory = command.signatory
-    column = {"beneficiary": "beneficiary_signed_at", "host": "host_signed_at"}[signatory]
-    if getattr(convention, column) is not None:
-        raise TransitionRefused(f"la signature « {signatory} » est déjà enregistrée")
-    if ImmersionStatus(convention.status) not in SIGNABLE_STATUSES:
-        raise TransitionRefused(
-            f"une convention « {ImmersionStatus(convention.status).label} » ne se signe pas"
-        )
-    setattr(convention, column, at)
-    both = convention.beneficiary_signed_at is not None and convention.host_signed_at is not None
-    target = ImmersionStatus.SIGNED if both else ImmersionStatus.PARTIALLY_SIGNED
-    await move(
-        session, convention, target, _who(principal), comment=f"signature : {signatory}", at=at
+    """Refused: each party signs through its own link; the counsellor signs for no one."""
+    await _load(session, principal, command.convention_id)
+    raise Forbidden(
+        "Le conseiller ne peut pas signer à la place d'une partie : chaque partie signe la "
+        "convention par son propre lien, reçu par courriel (renvoyez-lui son lien au besoin).",
+        code="sign-by-own-link",
     )
-    return convention
 
 
 async def validate(
@@ -251,6 +313,20 @@ async def validate(
     ensure(ImmersionStatus(convention.status), ImmersionStatus.VALIDATED, who)
     raise_if_any(await check_convention(session, convention, settings, complete=True))
     at = now()
+    if settings.two_step_review(convention.structure_code):
+        # Two-step review: the counsellor pre-validates, another counsellor (the validator)
+        # decides; the same person cannot do both.
+        if convention.pre_validated_at is None:
+            convention.pre_validated_at = at
+            convention.pre_validated_by = who.actor_id
+            convention.updated_at = at
+            return convention
+        if convention.pre_validated_by == who.actor_id:
+            raise Forbidden(
+                "Validation en deux temps : la convention pré-validée par vous doit être "
+                "validée par un autre conseiller (le valideur).",
+                code="two-step-review",
+            )
     await move(session, convention, ImmersionStatus.VALIDATED, who, at=at)
     convention.validated_at = at
     convention.validated_by = who.actor_id
@@ -312,6 +388,12 @@ async def complete(
     settings: DispositifsSettings,
 ) -> ImmersionConvention:
     convention = await _load(session, principal, command.convention_id)
+    today = now().date()
+    if today < convention.end_date:
+        raise TransitionRefused(
+            "La convention ne peut être terminée qu'à partir de son dernier jour "
+            f"({convention.end_date:%d/%m/%Y}) ; le tuteur en fait le bilan par son lien."
+        )
     at = now()
     await move(
         session,
@@ -324,6 +406,7 @@ async def complete(
     convention.objectives_reached = command.objectives_reached
     convention.hired = command.hired
     convention.assessment = command.assessment
+    convention.assessed_by = "counsellor"
     convention.completed_at = at
     await publish(
         session,
@@ -332,6 +415,7 @@ async def complete(
             **event_fields(convention, at),
             objectives_reached=command.objectives_reached,
             hired=command.hired,
+            assessed_by="counsellor",
         ),
     )
     return convention

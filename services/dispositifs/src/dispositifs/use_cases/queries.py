@@ -74,7 +74,11 @@ async def get_immersion(
     convention = await session.scalar(
         select(ImmersionConvention)
         .where(ImmersionConvention.id == convention_id)
-        .options(selectinload(ImmersionConvention.transitions))
+        .options(
+            selectinload(ImmersionConvention.transitions),
+            selectinload(ImmersionConvention.signatories),
+            selectinload(ImmersionConvention.incidents),
+        )
     )
     if convention is None or not sees(principal, convention.structure_code):
         raise NotFound(f"Convention {convention_id} introuvable.")

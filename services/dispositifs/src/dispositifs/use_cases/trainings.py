@@ -18,6 +18,7 @@ from dispositifs.domain.training import (
     PoeiMode,
     TrainingLimits,
     check_outcome,
+    check_poec_contract,
     check_poec_session,
     check_poei_contract,
     check_poei_hours,
@@ -256,9 +257,20 @@ async def complete_enrolment(
     completed, hired = command.completed, command.hired
     contract_type, contract_months = command.contract_type, command.contract_months
     current = EnrolmentStatus(enrolment.status)
-    raise_if_any(
-        check_outcome(current, completed=completed, hired=hired, contract_type=contract_type)
-    )
+    found = check_outcome(current, completed=completed, hired=hired, contract_type=contract_type)
+    if not found and hired and enrolment.kind == TrainingKind.POEC.value:
+        poec = (
+            await session.get(PoecSession, enrolment.poec_session_id)
+            if enrolment.poec_session_id
+            else None
+        )
+        found = check_poec_contract(
+            contract_type,
+            contract_months,
+            temporary_work=bool(poec and poec.temporary_work),
+            limits=settings.training_limits(),
+        )
+    raise_if_any(found)
     step = ENROLMENT_LIFECYCLE.check(outcome_action(completed), current, Actor.COUNSELLOR)
     at = datetime.now(UTC)
     enrolment.status = step.target.value

@@ -19,6 +19,21 @@ from shared.contracts import declared_event_types
 #: Who can be told. How each is found is in :mod:`notifications.use_cases.recipients`.
 AUDIENCES = ("agency", "counsellor", "tutor", "job_seeker")
 
+#: The parties of an immersion convention, each reached through its own link that the event
+#: carries (``links``: role, name, e-mail, URL — the dispositifs service's signing and assessment
+#: links, issue 13). Not directory entries: nothing of them is stored here.
+PARTY_AUDIENCES = tuple(
+    f"party_{role}"
+    for role in (
+        "beneficiary",
+        "legal_representative",
+        "host_representative",
+        "tutor",
+        "employer",
+        "support_structure",
+    )
+)
+
 #: The reminders' triggers (:mod:`notifications.use_cases.reminders`).
 IMMERSION_STARTING = "reminder.immersion_starting"
 REFERRAL_UNANSWERED = "reminder.referral_unanswered"
@@ -58,6 +73,7 @@ AUDIENCE_NEEDS: dict[str, frozenset[str]] = {
     "counsellor": frozenset({"counsellor_id", "referral_id"}),
     "tutor": frozenset({"convention_id"}),
     "job_seeker": frozenset({"job_seeker_id"}),
+    **{audience: frozenset({"links"}) for audience in PARTY_AUDIENCES},
 }
 
 
@@ -181,8 +197,9 @@ def check_routing(
         if rule.trigger not in triggers:
             problems.append(f"{where}: unknown trigger")
             continue
-        if rule.audience not in AUDIENCES:
-            problems.append(f"{where}: unknown audience (known: {', '.join(AUDIENCES)})")
+        if rule.audience not in (*AUDIENCES, *PARTY_AUDIENCES):
+            known = ", ".join((*AUDIENCES, *PARTY_AUDIENCES))
+            problems.append(f"{where}: unknown audience (known: {known})")
         elif not AUDIENCE_NEEDS[rule.audience] & triggers[rule.trigger]:
             problems.append(f"{where}: the trigger carries nothing to find this audience")
         if (rule.trigger, rule.audience) in seen:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications import access
 from notifications.domain.recipients import JOB_SEEKERS_REACHABLE, Addressee
+from notifications.domain.routing import PARTY_AUDIENCES
 from notifications.models import KnownReferral, Recipient
 from shared.auth.tokens import Principal
 from shared.domain.errors import FieldIssue, InvalidInput
@@ -82,6 +83,8 @@ async def find(
             session, context, "counsellor_id"
         )
         return await addressee(session, "counsellor", subject) if subject else None
+    if audience in PARTY_AUDIENCES:
+        return _party(audience.removeprefix("party_"), context)
     if audience == "tutor":
         convention_id = context.get("convention_id")
         if convention_id is None:
@@ -89,6 +92,19 @@ async def find(
         known = await session.get(Recipient, ("tutor", str(convention_id)))
         return _from_row(known) if known is not None else None
     raise ValueError(f"unknown audience {audience}")
+
+
+def _party(role: str, context: Mapping[str, Any]) -> Addressee | None:
+    """A convention's party, reached at the address of its own link in the event (issue 13)."""
+    link = next((x for x in context.get("links") or () if getattr(x, "role", None) == role), None)
+    if link is None or not getattr(link, "email", None):
+        return None
+    return Addressee(
+        kind="party",
+        id=f"{context.get('convention_id')}:{role}",
+        name=getattr(link, "name", None),
+        email=link.email,
+    )
 
 
 async def addressee(session: AsyncSession, kind: str, recipient_id: str) -> Addressee:
