@@ -16,6 +16,8 @@ from dispositifs.models import (
     OUTBOX,
     PLATFORM,
     ImmersionConvention,
+    ImmersionIncident,
+    ImmersionSignatory,
     ImmersionTransition,
     MrsCandidate,
     PathwayProposal,
@@ -26,7 +28,7 @@ from shared.contracts.erasure import (
     ErasureCounts,
     JobSeekerErasureRequested,
 )
-from shared.privacy.erasure import Erased, erase_platform_copies
+from shared.privacy.erasure import ERASED_MARK, Erased, erase_platform_copies
 
 SERVICE = "dispositifs"
 
@@ -45,7 +47,17 @@ async def erase_job_seeker(session: AsyncSession, data: JobSeekerErasureRequeste
     )
     personal: list[str] = []
     for convention in conventions:
+        for signatory in await session.scalars(
+            select(ImmersionSignatory).where(
+                ImmersionSignatory.convention_id == convention.id,
+                ImmersionSignatory.role == "beneficiary",
+            )
+        ):
+            personal += [signatory.name or "", signatory.email]
         personal += [
+            convention.beneficiary_email or "",
+            convention.legal_representative_name or "",
+            convention.legal_representative_email or "",
             convention.beneficiary_first_name or "",
             convention.beneficiary_last_name or "",
             convention.beneficiary_birth_date.isoformat()
@@ -60,6 +72,9 @@ async def erase_job_seeker(session: AsyncSession, data: JobSeekerErasureRequeste
         convention.beneficiary_birth_date = None
         convention.beneficiary_professional_situation = None
         convention.beneficiary_brsa = None
+        convention.beneficiary_email = None
+        convention.legal_representative_name = None
+        convention.legal_representative_email = None
         convention.assessment = None
     report.append(Erased("immersion_conventions", len(conventions), "erased"))
     convention_ids = [c.id for c in conventions]
@@ -70,6 +85,23 @@ async def erase_job_seeker(session: AsyncSession, data: JobSeekerErasureRequeste
             .values(comment=None)
         )
         report.append(Erased("immersion_transitions", _count(logged), "erased"))
+        # The beneficiary's signatory row (name, e-mail, error report); the others are the host,
+        # the tutor and the prescriber: not the person erased.
+        signatories = await session.execute(
+            update(ImmersionSignatory)
+            .where(
+                ImmersionSignatory.convention_id.in_(convention_ids),
+                ImmersionSignatory.role == "beneficiary",
+            )
+            .values(name=None, email=ERASED_MARK, error_report=None)
+        )
+        report.append(Erased("immersion_signatories", _count(signatories), "erased"))
+        incidents = await session.execute(
+            update(ImmersionIncident)
+            .where(ImmersionIncident.convention_id.in_(convention_ids))
+            .values(description=ERASED_MARK)
+        )
+        report.append(Erased("immersion_incidents", _count(incidents), "erased"))
     candidates = await session.execute(
         update(MrsCandidate)
         .where(MrsCandidate.job_seeker_id == data.job_seeker_id)
