@@ -73,6 +73,8 @@ async def stack(  # type: ignore[no-untyped-def]
             env["NOTIFICATIONS_SMTP_HOST"] = mailbox.host
             env["NOTIFICATIONS_SMTP_PORT"] = str(mailbox.port)
         if name == "referral":
+            # The journeys count single referrals (secrecy: services/referral/tests).
+            env["REFERRAL_STATISTICAL_SECRECY_THRESHOLD"] = "1"
             await asyncio.to_thread(run_cli, name, "seed", env)
         processes[name] = ServiceProcess(name, _free_port(), env, work / f"{name}.log")
     stack = Stack(processes, kafka_broker.bootstrap_servers)

@@ -27,6 +27,8 @@ async def referral_settings(
         database_url=await new_migrated_database("referral", MIGRATIONS),
         kafka_enabled=False,
         log_json=False,
+        # The tests count single referrals; secrecy has its own tests (test_secrecy.py).
+        statistical_secrecy_threshold=1,
     )
     await seed_demo(settings)
     return settings

@@ -97,6 +97,13 @@ class ServiceSettings(BaseSettings):
     readiness_outbox_age_degraded_seconds: float = 60.0
     readiness_consumer_lag_degraded: int = 1000
 
+    # Retention of the platform tables (issue 11, docs/personal-data.md).
+    retention_published_outbox_days: float = Field(default=7, gt=0)
+    retention_idempotency_hours: float = Field(default=24, gt=0)
+    retention_job_interval_seconds: float = Field(default=3600, gt=0)
+    #: Indicator cells under this count are shown as secret (issue 11; 1 shows every cell).
+    statistical_secrecy_threshold: int = Field(default=5, ge=1)
+
     @model_validator(mode="after")
     def _tokens_fail_closed(self) -> ServiceSettings:
         # Messages for operators, who read the start-up error; they name the variables to set.

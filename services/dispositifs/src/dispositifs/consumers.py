@@ -9,8 +9,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from dispositifs.settings import DispositifsSettings
-from dispositifs.use_cases import immersion_intake, referrals
+from dispositifs.use_cases import erasure, immersion_intake, referrals
 from dispositifs.use_cases.referrals import ReferralEnded
+from shared.contracts.erasure import JobSeekerErasureRequested
 from shared.contracts.referral import (
     ReferralClosed,
     ReferralExpired,
@@ -55,6 +56,7 @@ def handlers(settings: DispositifsSettings) -> dict[type[Any], Handler]:
             settings,
         ),
         ReferralClosed: lambda c: referrals.close_referral(c.session, c.data.referral_id),
+        JobSeekerErasureRequested: lambda c: erasure.erase_job_seeker(c.session, c.data),
     }
 
 

@@ -1,14 +1,17 @@
 """Periodic jobs of the dispositifs service: validated conventions whose first day has come are
 marked in progress; conventions whose last day has come get the tutor's assessment link, then
-reminders to assess (issue 13)."""
+reminders to assess (issue 13); the published outbox rows and idempotency records past their
+retention are purged (issue 11)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from dispositifs.models import PLATFORM
 from dispositifs.settings import DispositifsSettings
 from dispositifs.use_cases.assessments import request_due_assessments
 from dispositifs.use_cases.immersions import start_due_conventions
+from shared.privacy.jobs import platform_retention_job
 from shared.runtime import PeriodicJob, ServiceRuntime
 
 
@@ -24,6 +27,7 @@ def jobs(settings: DispositifsSettings) -> list[PeriodicJob]:
             settings.assessment_job_interval_seconds,
             _request_assessments(settings),
         ),
+        platform_retention_job(settings, PLATFORM, name="dispositifs-retention"),
     ]
 
 

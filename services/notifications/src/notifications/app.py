@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from notifications.api import ROUTERS
 from notifications.consumers import CONSUMERS
 from notifications.domain import catalog
-from notifications.jobs import DeliveryWorker, Reminders
+from notifications.jobs import DeliveryWorker, Reminders, retention_job
 from notifications.models import PLATFORM
 from notifications.settings import NotificationsSettings
 from shared.contracts.topics import NOTIFICATIONS_EVENTS
@@ -39,6 +39,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         jobs=[
             PeriodicJob("deliveries", settings.delivery_poll_interval_seconds, deliver),
             PeriodicJob("reminders", settings.reminders_interval_seconds, remind),
+            retention_job(settings),
         ],
     )
     app = create_service_app(

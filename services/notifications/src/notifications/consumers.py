@@ -11,8 +11,9 @@ from notifications.access import SYSTEM
 from notifications.domain.catalog import ROUTING
 from notifications.domain.following import TRACKED
 from notifications.domain.messages import Cause
-from notifications.use_cases import following, messages
+from notifications.use_cases import erasure, following, messages
 from shared.contracts import EVENT_TYPES, EventData
+from shared.contracts.erasure import JobSeekerErasureRequested
 from shared.contracts.topics import DISPOSITIFS_EVENTS, REFERRAL_EVENTS, TopicSpec
 from shared.messaging.consumer import EventContext, HandlerRegistry
 from shared.runtime import ConsumerSpec
@@ -45,7 +46,12 @@ def registry_for(topic: TopicSpec) -> HandlerRegistry:
     return registry
 
 
+async def on_erasure(context: EventContext[JobSeekerErasureRequested]) -> None:
+    await erasure.erase_job_seeker(erasure.EraseJobSeeker(context.data), SYSTEM, context.session)
+
+
 referral_events = registry_for(REFERRAL_EVENTS)
+referral_events.on(JobSeekerErasureRequested)(on_erasure)
 dispositifs_events = registry_for(DISPOSITIFS_EVENTS)
 
 CONSUMERS = [

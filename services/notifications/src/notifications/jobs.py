@@ -32,6 +32,8 @@ from notifications.domain.delivery import AttemptOutcome, Channel
 from notifications.settings import NotificationsSettings
 from notifications.use_cases import deliveries, reminders
 from shared.db.database import Database
+from shared.privacy.jobs import platform_retention_job
+from shared.runtime import PeriodicJob
 
 log = structlog.get_logger(__name__)
 
@@ -204,3 +206,10 @@ class Reminders:
         if created:
             log.info("reminder recorded", cause=command.cause.cause_id, messages=len(created))
         return len(created)
+
+
+def retention_job(settings: NotificationsSettings) -> PeriodicJob:
+    """Published outbox rows and idempotency records past their retention (issue 11)."""
+    from notifications.models import PLATFORM
+
+    return platform_retention_job(settings, PLATFORM, name="notifications-retention")

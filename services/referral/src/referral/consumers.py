@@ -5,7 +5,9 @@
   state, from another agency or about an unknown referral is dead-lettered with the reason
   (``PermanentError``), nothing of it is kept, and the refusal is audited and counted;
 - ``dispositifs.events``: immersion, MRS and training events that carry a ``referral_id`` go on
-  that referral's timeline and feed the indicators.
+  that referral's timeline and feed the indicators;
+- ``dispositifs.events`` and ``notifications.events``: each service's erasure report completes
+  the erasure request it answers.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from referral.domain import Scheme
 from referral.settings import ReferralSettings
 from referral.use_cases.agency_answers import apply_agency_response
+from referral.use_cases.erasure import record_erasure_report
 from referral.use_cases.networks import record_refused_response
 from referral.use_cases.scheme_events import (
     ImmersionRefused,
@@ -27,9 +30,11 @@ from referral.use_cases.scheme_events import (
 from shared.contracts import dispositifs as d
 from shared.contracts.agency import ANSWER_TYPES, AgencyResponse
 from shared.contracts.base import EventData
+from shared.contracts.erasure import DispositifsErasureCompleted, NotificationsErasureCompleted
 from shared.contracts.topics import (
     AGENCY_RESPONSES_TOPIC_PATTERN,
     DISPOSITIFS_EVENTS,
+    NOTIFICATIONS_EVENTS,
     network_of_responses_topic,
 )
 from shared.messaging.consumer import EventContext, HandlerRegistry, PermanentError
@@ -165,6 +170,17 @@ def dispositifs_handlers() -> HandlerRegistry:
 
     for model in _DESCRIBE:
         registry.on(model)(on_scheme_event)
+    registry.on(DispositifsErasureCompleted)(_on_erasure_report)
+    return registry
+
+
+async def _on_erasure_report(context: EventContext[Any]) -> None:
+    await record_erasure_report(context.session, context.data)
+
+
+def notifications_handlers() -> HandlerRegistry:
+    registry = HandlerRegistry()
+    registry.on(NotificationsErasureCompleted)(_on_erasure_report)
     return registry
 
 
@@ -182,5 +198,10 @@ def consumers(settings: ReferralSettings | None = None) -> list[ConsumerSpec]:
             name="referral.dispositifs-events",
             topics=[DISPOSITIFS_EVENTS],
             registry=dispositifs_handlers(),
+        ),
+        ConsumerSpec(
+            name="referral.notifications-events",
+            topics=[NOTIFICATIONS_EVENTS],
+            registry=notifications_handlers(),
         ),
     ]

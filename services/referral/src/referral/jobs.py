@@ -1,9 +1,17 @@
-"""Periodic jobs of the referral service: expire unanswered referrals."""
+"""Periodic jobs of the referral service: expire unanswered referrals; purge the published outbox
+rows and idempotency records past their retention; archive the records inactive for 2 years (a
+notice to the owning structure, then anonymisation)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from referral.models import PLATFORM
 from referral.settings import ReferralSettings
+from referral.use_cases.archive import ArchiveInactive, archive_inactive
 from referral.use_cases.expiry import expire_due_referrals
+from shared.privacy.jobs import platform_retention_job
 from shared.runtime import PeriodicJob, ServiceRuntime
 
 
@@ -25,5 +33,30 @@ def expiry_job(settings: ReferralSettings) -> PeriodicJob:
     )
 
 
+def archive_job(
+    settings: ReferralSettings, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> PeriodicJob:
+    """Records inactive for ``archive_inactive_days``: notice, then anonymisation."""
+
+    async def run(runtime: ServiceRuntime) -> None:
+        async with runtime.database.transaction() as session:
+            await archive_inactive(
+                session,
+                ArchiveInactive(
+                    now=clock(),
+                    inactive=timedelta(days=settings.archive_inactive_days),
+                    notice=timedelta(days=settings.archive_notice_days),
+                ),
+            )
+
+    return PeriodicJob(
+        name="referral-archive", interval_seconds=settings.archive_job_interval_seconds, run=run
+    )
+
+
 def jobs(settings: ReferralSettings) -> list[PeriodicJob]:
-    return [expiry_job(settings)]
+    return [
+        expiry_job(settings),
+        platform_retention_job(settings, PLATFORM, name="referral-retention"),
+        archive_job(settings),
+    ]

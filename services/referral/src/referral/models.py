@@ -126,7 +126,10 @@ class JobSeeker(Base):
 
 
 class Consent(Base):
-    """What a job seeker agreed may be shared with one agency, when, recorded by whom."""
+    """What a job seeker agreed to (identity or RQTH to one agency for one referral; contact by
+    the platform), when (server time), recorded by whom, through which channel, after which text.
+    An agency consent without ``referral_id`` waits for the next referral to that agency, which
+    takes it; a referral's consents serve it alone."""
 
     __tablename__ = "consents"
     __table_args__ = (
@@ -136,13 +139,20 @@ class Consent(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     job_seeker_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("job_seekers.id"))
-    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
+    #: None for the platform's own consent (contact).
+    agency_id: Mapped[str | None] = mapped_column(ForeignKey("agencies.id"))
     scope: Mapped[str] = mapped_column(String(16))
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     recorded_by: Mapped[str] = mapped_column(String(255))
     structure_code: Mapped[str | None] = mapped_column(String(32))
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     withdrawn_by: Mapped[str | None] = mapped_column(String(255))
+    #: The referral this consent serves (set when recorded for it, or when a referral takes it).
+    referral_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("referrals.id"), index=True)
+    #: in_person | phone | written (None on records older than the evidence).
+    channel: Mapped[str | None] = mapped_column(String(16))
+    #: The version of the consent text read to the job seeker (``domain.consent.CONSENT_TEXTS``).
+    text_version: Mapped[str | None] = mapped_column(String(32))
 
 
 class JobOffer(Base):
@@ -396,3 +406,43 @@ class PersonalDataAccess(Base):
     #: full | masked, for reads.
     view: Mapped[str | None] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class ErasureRequest(Base):
+    """A DPO's request to erase a job seeker (GDPR art. 17), and its progress per service."""
+
+    __tablename__ = "erasure_requests"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    job_seeker_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(255))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The networks that received the person and were sent an erasure instruction.
+    networks: Mapped[list[str]] = mapped_column(JSON)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ErasureReport(Base):
+    """What one service did for an erasure request (its ``erasure_completed`` answer)."""
+
+    __tablename__ = "erasure_reports"
+
+    request_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("erasure_requests.id"), primary_key=True
+    )
+    service: Mapped[str] = mapped_column(String(32), primary_key=True)
+    report: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    completed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ArchiveNotice(Base):
+    """The notice to the owning structure that an inactive record will be anonymised."""
+
+    __tablename__ = "archive_notices"
+
+    job_seeker_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("job_seekers.id"), primary_key=True)
+    structure_code: Mapped[str | None] = mapped_column(String(32))
+    inactive_since: Mapped[datetime] = mapped_column(UTCDateTime())
+    noticed_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -53,6 +53,27 @@ class ReferralSettings(ServiceSettings):
     suggestion_prior_acceptance: float = Field(default=0.5, ge=0, le=1)
     suggestion_prior_placement: float = Field(default=0.3, ge=0, le=1)
 
+    # -- archive of inactive records (issue 11; les emplois de l'inclusion: 2 years) -----------
+    archive_inactive_days: float = Field(default=730, gt=0)
+    #: Between the notice to the owning structure and the anonymisation.
+    archive_notice_days: float = Field(default=30, gt=0)
+    archive_job_interval_seconds: float = Field(default=86400, gt=0)
+
+    # -- the job seeker's own page (issue 11, item 7) ----------------------------------------------
+    #: Signs the links to the job seeker's page; the JWT secret when unset (development).
+    job_seeker_link_secret: str | None = None
+    job_seeker_link_days: float = Field(default=30, gt=0)
+
+    @property
+    def link_secret(self) -> str:
+        jwt_secret = self.jwt_secret
+        if jwt_secret is not None and not isinstance(jwt_secret, str):
+            jwt_secret = jwt_secret.get_secret_value()
+        secret = self.job_seeker_link_secret or jwt_secret
+        if not secret:
+            raise ValueError("REFERRAL_JOB_SEEKER_LINK_SECRET is required")
+        return secret
+
     @property
     def expiry_delay(self) -> timedelta:
         if self.expiry_after_seconds is not None:

@@ -233,7 +233,7 @@ async def test_consents_are_recorded_listed_and_withdrawn(client: httpx.AsyncCli
     url = f"/v1/job-seekers/{seeker['id']}/consents"
     created = await client.post(
         url,
-        json={"agency_id": "agc-interim-nord-lille", "scope": "rqth"},
+        json={"agency_id": "agc-interim-nord-lille", "scope": "rqth", "channel": "in_person"},
         headers={**COUNSELLOR, **_key()},
     )
     assert created.status_code == 201, created.text
@@ -242,7 +242,7 @@ async def test_consents_are_recorded_listed_and_withdrawn(client: httpx.AsyncCli
     assert consent["scope_label"].startswith("Reconnaissance")
     unknown = await client.post(
         url,
-        json={"agency_id": "agc-nowhere", "scope": "identity"},
+        json={"agency_id": "agc-nowhere", "scope": "identity", "channel": "in_person"},
         headers={**COUNSELLOR, **_key()},
     )
     assert unknown.status_code == 422

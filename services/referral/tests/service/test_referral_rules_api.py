@@ -71,19 +71,23 @@ async def test_rqth_is_shared_only_with_explicit_consent_for_that_agency(
     # Consent for another agency does not count.
     await client.post(
         consents,
-        json={"agency_id": "agc-interim-nord-arras", "scope": "rqth"},
+        json={"agency_id": "agc-interim-nord-arras", "scope": "rqth", "channel": "in_person"},
         headers={**COUNSELLOR, **_key()},
     )
     assert (await _post(client, body)).status_code == 422
     # Consent to share the identity is not consent to share the RQTH.
     await client.post(
-        consents, json={"agency_id": LILLE, "scope": "identity"}, headers={**COUNSELLOR, **_key()}
+        consents,
+        json={"agency_id": LILLE, "scope": "identity", "channel": "in_person"},
+        headers={**COUNSELLOR, **_key()},
     )
     assert (await _post(client, body)).status_code == 422
 
     consent = (
         await client.post(
-            consents, json={"agency_id": LILLE, "scope": "rqth"}, headers={**COUNSELLOR, **_key()}
+            consents,
+            json={"agency_id": LILLE, "scope": "rqth", "channel": "in_person"},
+            headers={**COUNSELLOR, **_key()},
         )
     ).json()
     created = await _post(client, {**body, "share_identity": True})

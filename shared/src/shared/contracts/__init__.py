@@ -29,6 +29,7 @@ from shared.contracts import (  # noqa: F401
     agency,
     agency_feed,
     dispositifs,
+    erasure,
     notifications,
     referral,
 )

@@ -24,6 +24,7 @@ from shared.contracts.referral import (
 )
 from shared.contracts.topics import AGENCY_RESPONSES_TOPIC
 from shared.contracts.vocabulary import ContractType, DeclineReason, ImmersionObjet
+from shared.privacy.fields import ScreenedText
 
 
 class AgencyResponse(EventData):
@@ -38,7 +39,11 @@ class AgencyResponse(EventData):
         description="When it happened at the agency, with its time zone (ISO 8601, e.g. "
         "2026-11-26T10:00:00+01:00 or …Z): a time without one is refused (invalid_data)."
     )
-    comment: str | None = Field(default=None, max_length=2000)
+    comment: ScreenedText | None = Field(
+        default=None,
+        max_length=2000,
+        description="Free text: refused (invalid_data) with a NIR, bank details or a health word.",
+    )
 
 
 class ReferralAcknowledged(AgencyResponse):

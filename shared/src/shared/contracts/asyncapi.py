@@ -113,6 +113,20 @@ FRENCH_SUMMARIES: dict[str, str] = {
     "coop.notification.delivered.v1": "Un message a été remis à son destinataire sur un canal.",
     "coop.notification.failed.v1": "Un message n'a pas pu être remis sur un canal après sa "
     "dernière tentative.",
+    "coop.job_seeker.erasure_requested.v1": "Effacement d'un demandeur d'emploi demandé (RGPD art. "
+    "17) : chaque service efface ou pseudonymise ce qu'il détient et rend compte.",
+    "coop.job_seeker.archive_noticed.v1": "Fiche inactive depuis 2 ans : elle sera anonymisée à "
+    "la date dite, sauf si la structure propriétaire reprend l'accompagnement.",
+    "coop.dispositifs.erasure_completed.v1": "Le service des dispositifs a effacé ce qu'il "
+    "détenait de la personne : ce qu'il a fait, table par table.",
+    "coop.notifications.erasure_completed.v1": "Le service des notifications a effacé ce qu'il "
+    "détenait de la personne : ce qu'il a fait, table par table.",
+    "coop.agency.candidate_identity_shared.v1": "Le demandeur d'emploi a consenti, après l'envoi, "
+    "à ce que son identité soit transmise à l'agence pour cette orientation.",
+    "coop.agency.candidate_identity_withdrawn.v1": "Le demandeur d'emploi a retiré son "
+    "consentement : supprimez l'identité (et la RQTH) ou la seule RQTH du candidat.",
+    "coop.agency.erasure_requested.v1": "La personne de ces orientations a demandé l'effacement de "
+    "ses données : supprimez tout ce que vous détenez d'elle.",
 }
 
 
@@ -356,6 +370,8 @@ def _example_for_type(name: str, annotation: Any) -> Any:
     if origin is list:
         return []
     if isinstance(annotation, type):
+        if issubclass(annotation, BaseModel):
+            return example_data(annotation)
         if issubclass(annotation, enum.Enum):
             return next(iter(annotation)).value
         if issubclass(annotation, bool):

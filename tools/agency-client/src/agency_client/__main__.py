@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from agency_client.client import ANSWERS, AgencyClient, Connection, describe
+from agency_client.client import ANSWERS, AgencyClient, CandidateStore, Connection, describe
 
 
 def _connection(args: argparse.Namespace) -> Connection:
@@ -63,8 +63,11 @@ def _fields(args: argparse.Namespace) -> dict[str, Any]:
 
 async def _follow(args: argparse.Namespace) -> None:
     client = AgencyClient(_connection(args))
+    store = CandidateStore()
     async for item in client.follow(group=args.group, from_beginning=not args.latest):
         print(describe(item.event), flush=True)
+        for referral_id in store.apply(item.event):
+            print(f"  données du candidat de {referral_id} supprimées", flush=True)
 
 
 async def _answer(args: argparse.Namespace, kind: str) -> None:

@@ -145,7 +145,51 @@ def describe(event: CloudEvent) -> str:
             f"[orientation] {referral} agence={data.get('agency_id')} "
             f"métier={data.get('rome_code')} candidat={who} message={data.get('message')!r}"
         )
+    if event.type == "coop.agency.candidate_identity_withdrawn.v1":
+        return (
+            f"[consentement retiré] {referral} : supprimez {', '.join(data.get('withdrawn', []))}"
+            " du candidat"
+        )
+    if event.type == "coop.agency.erasure_requested.v1":
+        referrals = ", ".join(str(r) for r in data.get("referral_ids", []))
+        return f"[effacement] supprimez tout ce que vous détenez du candidat de : {referrals}"
     return f"[{event.type}] {referral} {json.dumps(data, ensure_ascii=False)}"
+
+
+class CandidateStore:
+    """What an ERP holds of the candidates the platform shared with it, kept as the feed says:
+    identity from ``referral_received`` (with consent) or ``candidate_identity_shared``; deleted
+    on ``candidate_identity_withdrawn`` (RQTH alone, or all) and ``erasure_requested`` (every
+    referral it names). A real ERP applies the same rules to its own database."""
+
+    def __init__(self) -> None:
+        self.candidates: dict[str, dict[str, Any]] = {}
+
+    def apply(self, event: CloudEvent) -> list[str]:
+        """Apply one feed event; the referral ids whose candidate data was deleted."""
+        data = event.data
+        referral = str(data.get("referral_id"))
+        if event.type in (
+            "coop.agency.referral_received.v1",
+            "coop.agency.candidate_identity_shared.v1",
+        ):
+            if data.get("candidate"):
+                self.candidates[referral] = dict(data["candidate"])
+            return []
+        if event.type == "coop.agency.candidate_identity_withdrawn.v1":
+            if referral not in self.candidates:
+                return []
+            if "identity" in data.get("withdrawn", []):
+                del self.candidates[referral]
+            else:
+                self.candidates[referral].pop("rqth", None)
+            return [referral]
+        if event.type == "coop.agency.erasure_requested.v1":
+            erased = [str(r) for r in data.get("referral_ids", []) if str(r) in self.candidates]
+            for referral_id in erased:
+                del self.candidates[referral_id]
+            return erased
+        return []
 
 
 def new_referral_id() -> str:  # for examples and tests

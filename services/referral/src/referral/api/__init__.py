@@ -3,14 +3,28 @@ HTTP to the use cases."""
 
 from __future__ import annotations
 
-from referral.api import agencies, audit, indicators, job_seekers, networks, offers, referrals
+from referral.api import (
+    agencies,
+    audit,
+    consents,
+    erasure,
+    indicators,
+    job_seekers,
+    networks,
+    offers,
+    personal_page,
+    referrals,
+)
 
 ROUTERS = [
     referrals.router,
     job_seekers.router,
+    consents.router,
+    erasure.router,
     offers.router,
     agencies.router,
     indicators.router,
     networks.router,
     audit.router,
+    personal_page.router,
 ]

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Response
 from referral.api.deps import CounsellorOrOps, Runtime, Settings
 from referral.domain import PriorityPublic, Scheme
 from referral.domain.indicators import GroupBy, Rules, csv_header, csv_row
+from referral.domain.secrecy import protect_indicators
 from referral.settings import ReferralSettings
 from referral.use_cases.indicators import IndicatorFilters, measure_indicators
 from shared.auth.tokens import Principal
@@ -54,6 +55,7 @@ async def _indicators(
     )
     async with runtime.session() as session:
         result = await measure_indicators(session, principal, filters, rules, group_by)
+    result = protect_indicators(result, group_by, settings.statistical_secrecy_threshold)
     return {
         "period": {"from": period_from, "to": period_to},
         "group_by": group_by.value if group_by else None,

@@ -19,24 +19,20 @@ from referral.api.deps import (
     Settings,
 )
 from referral.api.referrals import DEPARTEMENT_PATTERN, FT_IDENTIFIER_PATTERN, JobSeekerIn
-from referral.domain import ConsentScope
-from referral.models import Consent, JobSeeker
+from referral.models import JobSeeker
 from referral.use_cases import queries
 from referral.use_cases.job_seekers import (
-    RecordConsent,
     ShareJobSeeker,
     UpdateJobSeeker,
-    WithdrawConsent,
     publics_of,
-    record_consent,
     register_job_seeker,
     share_job_seeker,
-    withdraw_consent,
 )
 from referral.use_cases.job_seekers import update_job_seeker as change_job_seeker
 from shared.auth.tokens import OrganisationKind
 from shared.http.idempotency import IdempotencyKey, create_idempotently
 from shared.http.pagination import Page
+from shared.privacy import PhoneNumber
 
 router = APIRouter(prefix="/v1", tags=["job seekers"])
 
@@ -71,7 +67,7 @@ class JobSeekerPatch(BaseModel):
     first_name: str | None = Field(default=None, min_length=1, max_length=100)
     last_name: str | None = Field(default=None, min_length=1, max_length=100)
     email: EmailStr | None = None
-    phone: str | None = Field(default=None, pattern=r"^\+?[0-9 .]{6,20}$")
+    phone: PhoneNumber | None = None
     birth_date: date | None = None
     departement: str | None = Field(default=None, pattern=DEPARTEMENT_PATTERN)
     rqth: bool | None = None
@@ -102,29 +98,6 @@ class ShareOut(BaseModel):
     shared_by_organisation: str | None
     reason: str
     created_at: datetime
-
-
-class ConsentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    agency_id: str = Field(min_length=1, max_length=64)
-    scope: ConsentScope = Field(description="identity: identité et coordonnées; rqth: RQTH.")
-    granted_at: datetime | None = Field(
-        default=None, description="Quand le demandeur a consenti (défaut: maintenant)."
-    )
-
-
-class ConsentOut(BaseModel):
-    id: uuid.UUID
-    job_seeker_id: uuid.UUID
-    agency_id: str
-    scope: str
-    scope_label: str
-    granted_at: datetime
-    recorded_by: str
-    structure_code: str | None
-    withdrawn_at: datetime | None
-    withdrawn_by: str | None
 
 
 def job_seeker_out(
@@ -177,21 +150,6 @@ def _initial(name: str) -> str:
 
 def share_out(share: Any) -> dict[str, Any]:
     return ShareOut.model_validate(share, from_attributes=True).model_dump(mode="json")
-
-
-def consent_out(consent: Consent) -> dict[str, Any]:
-    return ConsentOut(
-        id=consent.id,
-        job_seeker_id=consent.job_seeker_id,
-        agency_id=consent.agency_id,
-        scope=consent.scope,
-        scope_label=ConsentScope(consent.scope).label,
-        granted_at=consent.granted_at,
-        recorded_by=consent.recorded_by,
-        structure_code=consent.structure_code,
-        withdrawn_at=consent.withdrawn_at,
-        withdrawn_by=consent.withdrawn_by,
-    ).model_dump(mode="json")
 
 
 @router.post(
@@ -286,55 +244,3 @@ async def create_share(
         return share_out(share), f"/v1/job-seekers/{job_seeker_id}/shares/{share.id}"
 
     return await create_idempotently(runtime, principal, idempotency_key, request, body, create)
-
-
-@router.post(
-    "/job-seekers/{job_seeker_id}/consents",
-    status_code=201,
-    response_model=ConsentOut,
-    summary="Enregistrer un consentement au partage avec une agence",
-)
-async def create_consent(
-    job_seeker_id: uuid.UUID,
-    body: ConsentIn,
-    principal: Counsellor,
-    idempotency_key: IdempotencyKey,
-    request: Request,
-    runtime: Runtime,
-) -> Any:
-    async def create(session: Any) -> tuple[dict[str, Any], str]:
-        consent = await record_consent(
-            session,
-            RecordConsent(job_seeker_id, body.agency_id, body.scope, body.granted_at),
-            principal,
-        )
-        return (
-            consent_out(consent),
-            f"/v1/job-seekers/{job_seeker_id}/consents/{consent.id}",
-        )
-
-    return await create_idempotently(runtime, principal, idempotency_key, request, body, create)
-
-
-@router.get("/job-seekers/{job_seeker_id}/consents", response_model=list[ConsentOut])
-async def list_consents(
-    job_seeker_id: uuid.UUID, principal: CounsellorOrOps, runtime: Runtime
-) -> list[dict[str, Any]]:
-    async with runtime.database.transaction() as session:  # the read is audited
-        consents = await queries.list_consents(session, principal, job_seeker_id)
-        return [consent_out(c) for c in consents]
-
-
-@router.post(
-    "/job-seekers/{job_seeker_id}/consents/{consent_id}/withdraw",
-    response_model=ConsentOut,
-    summary="Retirer un consentement",
-)
-async def withdraw_consent_route(
-    job_seeker_id: uuid.UUID, consent_id: uuid.UUID, principal: Counsellor, runtime: Runtime
-) -> dict[str, Any]:
-    async with runtime.database.transaction() as session:
-        consent = await withdraw_consent(
-            session, WithdrawConsent(job_seeker_id, consent_id), principal
-        )
-        return consent_out(consent)

@@ -31,6 +31,7 @@ from shared.contracts.referral import ROME_CODE_PATTERN
 from shared.contracts.vocabulary import ContractType, DeclineReason
 from shared.http.idempotency import IdempotencyKey, create_idempotently
 from shared.http.pagination import Page
+from shared.privacy import PhoneNumber, ScreenedText
 
 router = APIRouter(prefix="/v1", tags=["referrals"])
 
@@ -51,7 +52,7 @@ class JobSeekerIn(BaseModel):
     first_name: str = Field(min_length=1, max_length=100)
     last_name: str = Field(min_length=1, max_length=100)
     email: EmailStr | None = None
-    phone: str | None = Field(default=None, pattern=r"^\+?[0-9 .]{6,20}$")
+    phone: PhoneNumber | None = None
     birth_date: date | None = None
     departement: str | None = Field(default=None, pattern=DEPARTEMENT_PATTERN)
     rqth: bool | None = Field(
@@ -80,8 +81,11 @@ class ReferralIn(BaseModel):
         description="Obligatoire sans offre; avec une offre, celui de l'offre.",
     )
     offer_id: uuid.UUID | None = None
-    message: str = Field(
-        min_length=1, max_length=4000, description="Message du conseiller à l'agence (obligatoire)."
+    message: ScreenedText = Field(
+        min_length=1,
+        max_length=4000,
+        description="Message du conseiller à l'agence (obligatoire) ; ni NIR, ni coordonnées "
+        "bancaires, ni donnée de santé.",
     )
     share_identity: bool = Field(
         default=False,
@@ -158,7 +162,7 @@ class ReferralDetailOut(ReferralOut):
 class WithdrawIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=500, description="Motif du retrait.")
+    reason: ScreenedText = Field(min_length=1, max_length=500, description="Motif du retrait.")
 
 
 def referral_out(referral: Referral) -> dict[str, Any]:

@@ -78,10 +78,12 @@ def priority_publics(
 
 
 class ConsentScope(enum.StrEnum):
-    """What a job seeker agreed may be shared with one agency."""
+    """What a job seeker agreed to: identity or RQTH shared with one agency for one referral,
+    or being contacted by the platform."""
 
     IDENTITY = "identity"
     RQTH = "rqth"
+    CONTACT = "contact"
 
     @property
     def label(self) -> str:
@@ -89,4 +91,5 @@ class ConsentScope(enum.StrEnum):
             ConsentScope.IDENTITY: "Identité et coordonnées",
             # CNIL: RQTH status is health data (RGPD art. 9): explicit consent for each sharing.
             ConsentScope.RQTH: "Reconnaissance de la qualité de travailleur handicapé (RQTH)",
+            ConsentScope.CONTACT: "Être contacté par la plateforme",
         }[self]

@@ -34,15 +34,15 @@ from referral.use_cases.common import (
     publish_to_network,
     routing,
 )
+from referral.use_cases.consents import bind_consents, candidate_of, consented_scopes
 from referral.use_cases.job_seekers import (
     JobSeekerInput,
-    consented_scopes,
     publics_of,
     upsert_job_seeker,
 )
 from shared import referentials
 from shared.auth.tokens import Principal
-from shared.contracts.agency_feed import Candidate, ReferralReceived, ReferralWithdrawnFromAgency
+from shared.contracts.agency_feed import ReferralReceived, ReferralWithdrawnFromAgency
 from shared.contracts.referral import ReferralSent, ReferralWithdrawn
 from shared.domain.errors import FieldIssue, Forbidden
 
@@ -117,6 +117,9 @@ async def send_referral(
     )
     referral.updated_at = now
     await session.flush()
+    await bind_consents(
+        session, referral, identity=referral.identity_shared, rqth=referral.rqth_shared
+    )
     await _announce_sent(session, referral, job_seeker, offer, now, answer_within)
     # Identity on an agency's feed is an export of personal data: audited (issue 10, item 9).
     await record_access(
@@ -200,8 +203,16 @@ async def _job_seeker_of(
 async def _check_sharing(
     session: AsyncSession, command: SendReferral, job_seeker: JobSeeker, agency: Agency
 ) -> None:
-    """Personal data leaves only with the job seeker's recorded consent for this agency; RQTH is
-    health data (CNIL, RGPD art. 9): explicit consent, never by default."""
+    """Personal data leaves only with the job seeker's recorded consent for this agency and this
+    referral; RQTH is health data (CNIL, RGPD art. 9): explicit consent each time, never by
+    default, and only with the identity (never recorded as shared when nothing is sent)."""
+    if command.share_rqth and not command.share_identity:
+        raise invalid(
+            "share_rqth",
+            "RQTH sans identité",
+            "La RQTH ne se transmet qu'avec l'identité du demandeur d'emploi : cochez aussi le"
+            " partage de l'identité (avec son consentement) ou ne partagez pas la RQTH.",
+        )
     scopes = await consented_scopes(session, job_seeker.id, agency.id)
     if command.share_identity and ConsentScope.IDENTITY not in scopes:
         raise invalid(
@@ -221,7 +232,7 @@ async def _check_sharing(
                 "share_rqth",
                 "consentement explicite manquant",
                 "La RQTH ne se partage qu'avec le consentement explicite du demandeur d'emploi"
-                " pour cette agence.",
+                " pour cette agence et cette orientation.",
             )
 
 
@@ -295,14 +306,7 @@ async def _announce_sent(
     # The agency's network learns of it on its own feed; identity and RQTH only as consented.
     candidate = None
     if referral.identity_shared:
-        candidate = Candidate(
-            ft_identifier=job_seeker.ft_identifier,
-            first_name=job_seeker.first_name,
-            last_name=job_seeker.last_name,
-            email=job_seeker.email,
-            phone=job_seeker.phone,
-            rqth=job_seeker.rqth if referral.rqth_shared else None,
-        )
+        candidate = candidate_of(job_seeker, with_rqth=referral.rqth_shared)
     await publish_to_network(
         session,
         ReferralReceived(

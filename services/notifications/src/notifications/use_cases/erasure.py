@@ -1,0 +1,99 @@
+"""Erasure of a job seeker in the notifications store (issue 11), on
+``job_seeker.erasure_requested``: the job seeker's directory entry, the referrals and immersions
+followed for reminders, the rendered bodies of the messages about their referrals (in-app, e-mail,
+webhook), the published events and stored responses that mention them. Answers
+``notifications.erasure_completed`` with what it did."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifications.models import (
+    OUTBOX,
+    PLATFORM,
+    Delivery,
+    FollowedImmersion,
+    KnownReferral,
+    Notification,
+    Recipient,
+)
+from shared.auth.tokens import Principal
+from shared.contracts.erasure import (
+    ErasureCounts,
+    JobSeekerErasureRequested,
+    NotificationsErasureCompleted,
+)
+from shared.privacy.erasure import ERASED_MARK, Erased, erase_platform_copies
+
+SERVICE = "notifications"
+
+
+@dataclass(frozen=True, slots=True)
+class EraseJobSeeker:
+    request: JobSeekerErasureRequested
+
+
+async def erase_job_seeker(
+    command: EraseJobSeeker, caller: Principal, session: AsyncSession
+) -> None:
+    data = command.request
+    referral_ids = list(data.referral_ids)
+    job_seeker = str(data.job_seeker_id)
+    report = await erase_platform_copies(
+        session, PLATFORM, [job_seeker, *(str(i) for i in referral_ids)]
+    )
+    about = select(Notification.id).where(
+        or_(
+            Notification.referral_id.in_(referral_ids),
+            (Notification.recipient_kind == "job_seeker")
+            & (Notification.recipient_id == job_seeker),
+        )
+    )
+    notifications = await session.execute(
+        update(Notification).where(Notification.id.in_(about)).values(body=ERASED_MARK)
+    )
+    report.append(Erased("notifications", _count(notifications), "erased"))
+    deliveries = await session.execute(
+        update(Delivery)
+        .where(Delivery.notification_id.in_(about))
+        .values(body=ERASED_MARK)
+        .execution_options(synchronize_session=False)
+    )
+    report.append(Erased("deliveries", _count(deliveries), "erased"))
+    recipients = await session.execute(
+        delete(Recipient).where(Recipient.kind == "job_seeker", Recipient.id == job_seeker)
+    )
+    report.append(Erased("recipients", _count(recipients)))
+    followed = await session.execute(
+        delete(KnownReferral).where(KnownReferral.referral_id.in_(referral_ids))
+    )
+    report.append(Erased("followed_referrals", _count(followed)))
+    immersions = await session.execute(
+        delete(FollowedImmersion).where(
+            or_(
+                FollowedImmersion.job_seeker_id == data.job_seeker_id,
+                FollowedImmersion.referral_id.in_(referral_ids),
+            )
+        )
+    )
+    report.append(Erased("followed_immersions", _count(immersions)))
+    now = datetime.now(UTC)
+    await OUTBOX.stage(
+        session,
+        NotificationsErasureCompleted(
+            erasure_id=data.erasure_id,
+            service=SERVICE,
+            report=[ErasureCounts(table=r.table, rows=r.rows, action=r.action) for r in report],
+            completed_at=now,
+        ),
+        subject=f"erasures/{data.erasure_id}",
+        occurred_at=now,
+    )
+
+
+def _count(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
