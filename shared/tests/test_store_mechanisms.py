@@ -27,7 +27,7 @@ from shared.domain.errors import Conflict, InvalidInput, NotFound, RulesBroken, 
 from shared.domain.transitions import Transition, TransitionTable
 from shared.http.domain_problems import install_domain_problem_handler
 from shared.http.idempotency import create_once
-from shared.http.pagination import encode_cursor, fetch_page
+from shared.http.pagination import decode_id_cursor, encode_cursor, fetch_page
 from shared.http.problems import install_problem_handlers
 from shared.messaging.outbox import Outbox
 
@@ -290,3 +290,18 @@ async def test_store_errors_never_carry_the_bound_values(database: Database) -> 
             )
     assert email not in str(clash.value)
     assert "hidden due to hide_parameters" in str(clash.value)
+
+
+@pytest.mark.parametrize(
+    ("cursor", "parse"),
+    [(encode_cursor(["x"]), int), (encode_cursor([[1]]), str), (encode_cursor([True]), int)],
+)
+def test_id_cursors_that_are_not_ours_are_refused(cursor: str, parse: Any) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        decode_id_cursor(cursor, parse)
+    assert refused.value.errors[0].field == "cursor"
+
+
+def test_an_id_cursor_gives_its_id_back() -> None:
+    assert decode_id_cursor(encode_cursor([41]), int) == 41
+    assert decode_id_cursor(encode_cursor(["agc-lille"]), str) == "agc-lille"

@@ -46,6 +46,18 @@ def decode_cursor(cursor: str, *, size: int) -> list[Any]:
         raise _unreadable() from exc
 
 
+def decode_id_cursor(cursor: str, parse: Callable[[Any], T]) -> T:
+    """The id a one-value cursor points after (``parse``: ``int``, ``str``…); a 422 naming
+    ``cursor`` when it is not one of ours."""
+    (value,) = decode_cursor(cursor, size=1)
+    if not isinstance(value, int | str) or isinstance(value, bool):
+        raise _unreadable()
+    try:
+        return parse(value)
+    except (TypeError, ValueError) as exc:
+        raise _unreadable() from exc
+
+
 def encode_time_cursor(created_at: datetime, row_id: object) -> str:
     """Cursor after a row in (created_at, id) order, the order of most listings."""
     return encode_cursor([created_at.isoformat(), str(row_id)])

@@ -49,7 +49,7 @@ from referral.use_cases.common import (
 )
 from shared.auth.tokens import Principal
 from shared.contracts.vocabulary import DeclineReason
-from shared.http.pagination import KeysetPage, decode_cursor, encode_cursor, fetch_page
+from shared.http.pagination import KeysetPage, decode_id_cursor, encode_cursor, fetch_page
 
 # -- referrals -----------------------------------------------------------------------------------
 
@@ -330,8 +330,7 @@ async def list_agencies(
             )
         )
     if cursor:
-        (last_id,) = decode_cursor(cursor, size=1)
-        query = query.where(Agency.id > str(last_id))
+        query = query.where(Agency.id > decode_id_cursor(cursor, str))
     rows = list(await session.scalars(query.limit(limit + 1)))
     next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
     return KeysetPage(rows[:limit], next_cursor)
@@ -465,8 +464,7 @@ async def refused_responses(
         .order_by(RefusedResponse.id.desc())
     )
     if cursor:
-        (last_id,) = decode_cursor(cursor, size=1)
-        query = query.where(RefusedResponse.id < int(last_id))
+        query = query.where(RefusedResponse.id < decode_id_cursor(cursor, int))
     rows = list(await session.scalars(query.limit(limit + 1)))
     if len(rows) <= limit:
         return KeysetPage(rows, None)
