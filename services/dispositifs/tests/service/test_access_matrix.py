@@ -87,6 +87,19 @@ POLICIES: dict[tuple[str, str], RoutePolicy] = {
         C, cross=Cross.REFUSED, body={"signatory": "host"}
     ),
     ("POST", "/v1/immersions/{convention_id}/validate"): policy(C, cross=Cross.REFUSED),
+    ("POST", "/v1/immersions/{convention_id}/signatories/{role}/resend"): policy(
+        C, cross=Cross.REFUSED
+    ),
+    ("POST", "/v1/immersions/{convention_id}/assessment-request"): policy(C, cross=Cross.REFUSED),
+    ("POST", "/v1/immersions/{convention_id}/renewal"): policy(
+        C,
+        cross=Cross.REFUSED,
+        body={
+            "start_date": (TODAY + timedelta(days=30)).isoformat(),
+            "end_date": (TODAY + timedelta(days=34)).isoformat(),
+            "justification": "Objectifs non atteints, même objet",
+        },
+    ),
     ("POST", "/v1/immersions/{convention_id}/start"): policy(C, cross=Cross.REFUSED),
     ("POST", "/v1/immersions/{convention_id}/complete"): policy(
         C, cross=Cross.REFUSED, body={"objectives_reached": True, "hired": True}
@@ -163,6 +176,7 @@ async def _first_organisation_rows(
         "session_id": mrs["id"],
         "candidate_id": candidate["id"],
         "enrolment_id": enrolment["id"],
+        "role": "beneficiary",
         "proposal_id": proposal["id"],
     }
 

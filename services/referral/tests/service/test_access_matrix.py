@@ -81,7 +81,9 @@ POLICIES: dict[tuple[str, str], RoutePolicy] = {
         body={"organisation_kind": "cap_emploi", "organisation_code": "CE059", "reason": "x"},
     ),
     ("POST", "/v1/job-seekers/{job_seeker_id}/consents"): policy(
-        C, cross=Cross.REFUSED, body={"agency_id": "agc-interim-nord-lille", "scope": "identity"}
+        C,
+        cross=Cross.REFUSED,
+        body={"agency_id": "agc-interim-nord-lille", "scope": "identity", "channel": "in_person"},
     ),
     ("GET", "/v1/job-seekers/{job_seeker_id}/consents"): policy(C, OP, cross=Cross.REFUSED),
     ("POST", "/v1/job-seekers/{job_seeker_id}/consents/{consent_id}/withdraw"): policy(
@@ -111,6 +113,11 @@ POLICIES: dict[tuple[str, str], RoutePolicy] = {
     ("GET", "/v1/networks"): policy(OP, cross=Cross.OPS_ONLY),
     ("GET", "/v1/networks/{network_id}/refused-responses"): policy(OP, cross=Cross.OPS_ONLY),
     ("GET", "/v1/audit/personal-data"): policy(OP, cross=Cross.OPS_ONLY),
+    ("POST", "/v1/job-seekers/{job_seeker_id}/erasure"): policy(
+        OP, cross=Cross.OPS_ONLY, body={"reason": "Demande de la personne (art. 17)"}
+    ),
+    ("GET", "/v1/erasure-requests/{erasure_id}"): policy(OP, cross=Cross.OPS_ONLY),
+    ("POST", "/v1/job-seekers/{job_seeker_id}/personal-link"): policy(C, cross=Cross.REFUSED),
 }
 
 
@@ -124,7 +131,7 @@ async def _first_organisation_rows(client: httpx.AsyncClient) -> dict[str, str]:
     seeker_id = seeker.json()["id"]
     consent = await client.post(
         f"/v1/job-seekers/{seeker_id}/consents",
-        json={"agency_id": "agc-interim-nord-lille", "scope": "identity"},
+        json={"agency_id": "agc-interim-nord-lille", "scope": "identity", "channel": "in_person"},
         headers={**OWNER, **_key()},
     )
     assert consent.status_code == 201, consent.text
@@ -142,6 +149,8 @@ async def _first_organisation_rows(client: httpx.AsyncClient) -> dict[str, str]:
         "offer_id": offers[0]["id"],
         "agency_id": "agc-interim-nord-lille",
         "network_id": "interim-nord",
+        # No erasure was requested: the route is refused by role before any look-up.
+        "erasure_id": str(uuid.uuid4()),
     }
 
 

@@ -120,7 +120,7 @@ async def test_another_structure_cannot_change_the_record_nor_overwrite_it_by_a_
     assert (await client.get(consents, headers=LILLE)).status_code == 404
     recorded = await client.post(
         consents,
-        json={"agency_id": "agc-interim-nord-lille", "scope": "identity"},
+        json={"agency_id": "agc-interim-nord-lille", "scope": "identity", "channel": "in_person"},
         headers={**LILLE, **_key()},
     )
     assert recorded.status_code == 404
@@ -258,7 +258,7 @@ async def test_identity_sent_on_an_agency_feed_is_audited_as_an_export(
     seeker = await _paris_seeker(client)
     consent = await client.post(
         f"/v1/job-seekers/{seeker['id']}/consents",
-        json={"agency_id": "agc-interim-nord-lille", "scope": "identity"},
+        json={"agency_id": "agc-interim-nord-lille", "scope": "identity", "channel": "in_person"},
         headers={**PARIS, **_key()},
     )
     assert consent.status_code == 201, consent.text
