@@ -29,7 +29,10 @@ notes = Table(
     Column("text", String(50), nullable=False),
 )
 
-sqlite_only = pytest.mark.skipif(store_kind() != "sqlite", reason="SQLite's write lock")
+sqlite_only = pytest.mark.skipif(
+    store_kind() != "sqlite",
+    reason="tests SQLite's database-wide write lock, which PostgreSQL does not have",
+)
 
 
 @pytest.fixture
