@@ -1,5 +1,6 @@
 """Demo contacts of the notifications service for ``make up``: the demo agencies' contact emails
-(the agencies seeded by ``python -m referral seed``), registered through the ops API."""
+(the agencies seeded by ``python -m referral seed``) and the demo prescribing organisations'
+mailboxes (told before a job-seeker record they own is archived), registered through the ops API."""
 
 from __future__ import annotations
 
@@ -14,6 +15,12 @@ DEMO_AGENCY_CONTACTS = [
     ("agc-emploi-ouest-rennes", "Emploi Ouest — Rennes", "rennes@emploi-ouest.example"),
 ]
 
+#: organisation key (``shared.auth.tokens.organisation_key``), display name, service mailbox
+DEMO_ORGANISATION_CONTACTS = [
+    ("75101", "France Travail Paris 1er", "ft-75101@francetravail.example"),
+    ("59350", "France Travail Lille", "ft-59350@francetravail.example"),
+]
+
 
 def register_demo_contacts(notifications_url: str, ops_token: str) -> str:
     """PUT each demo agency's contact (idempotent); return a one-line summary."""
@@ -25,4 +32,13 @@ def register_demo_contacts(notifications_url: str, ops_token: str) -> str:
                 json={"display_name": name, "email": email},
             )
             response.raise_for_status()
-    return f"{len(DEMO_AGENCY_CONTACTS)} demo agency contacts registered"
+        for code, name, email in DEMO_ORGANISATION_CONTACTS:
+            response = client.put(
+                f"/v1/recipients/organisation/{code}",
+                json={"display_name": name, "email": email},
+            )
+            response.raise_for_status()
+    return (
+        f"{len(DEMO_AGENCY_CONTACTS)} demo agency contacts and "
+        f"{len(DEMO_ORGANISATION_CONTACTS)} organisation mailboxes registered"
+    )

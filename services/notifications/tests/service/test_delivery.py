@@ -227,3 +227,42 @@ async def test_a_channel_without_address_is_skipped_and_visible(
         ("webhook", "skipped"),
     }
     assert all(d.last_error and d.last_error.startswith("no_address") for d in deliveries)
+
+
+async def test_an_archive_notice_is_mailed_to_the_owning_organisation_only(
+    settings: NotificationsSettings, database: Database, mailbox: Mailbox
+) -> None:
+    """Issue 11: before a record inactive for two years is anonymised, the organisation that owns
+    it is told (its mailbox in the directory), with the date; another organisation is not."""
+    from shared.contracts.erasure import JobSeekerArchiveNoticed
+
+    async with database.transaction() as session:
+        await recipients.upsert(
+            session,
+            "organisation",
+            "75101",
+            display_name="FT Paris 1er",
+            email="ft75101@ft.example",
+        )
+        await recipients.upsert(
+            session, "organisation", "59350", display_name="FT Lille", email="ft59350@ft.example"
+        )
+    job_seeker_id = uuid.uuid4()
+    notice = JobSeekerArchiveNoticed(
+        job_seeker_id=job_seeker_id,
+        structure_code="75101",
+        inactive_since=datetime(2024, 11, 2, 9, 0, tzinfo=UTC),
+        archive_on=datetime(2026, 12, 31, 9, 0, tzinfo=UTC),
+    )
+    recorded = await record_event(database, notice)
+    assert [(n.recipient_kind, n.recipient_id) for n in recorded] == [("organisation", "75101")]
+
+    mailbox.start()
+    worker = DeliveryWorker(settings)
+    await _work_until(worker, database, "email", "delivered")
+    [mail] = mailbox.messages
+    assert mail.rcpt_tos == ("ft75101@ft.example",)
+    assert mail.subject == "Fiche inactive : archivage le jeudi 31 décembre 2026"
+    assert str(job_seeker_id) in mail.text
+    assert "samedi 2 novembre 2024" in mail.text
+    assert mail.text.startswith("Bonjour FT Paris 1er,")

@@ -25,10 +25,12 @@ Reader = Annotated[Principal, Depends(require_roles(Role.COUNSELLOR, Role.AGENCY
 
 DeliveryStatusName = Literal["pending", "delivered", "failed", "skipped"]
 assert set(DeliveryStatusName.__args__) == set(DELIVERY_STATUSES)  # type: ignore[attr-defined]
-RecipientKind = Literal["agency", "counsellor", "tutor", "job_seeker"]
+RecipientKind = Literal["agency", "counsellor", "tutor", "job_seeker", "organisation"]
 assert set(RecipientKind.__args__) == set(AUDIENCES)  # type: ignore[attr-defined]
 
-KindPath = Annotated[RecipientKind, Path(description="agency | counsellor | tutor | job_seeker")]
+KindPath = Annotated[
+    RecipientKind, Path(description="agency | counsellor | tutor | job_seeker | organisation")
+]
 #: Ops listings: up to 500 a page (as they always allowed; other lists: ``LimitQuery``, 200).
 OpsLimit = Annotated[int, Query(ge=1, le=500)]
 #: The in-app list: up to 200 a page.

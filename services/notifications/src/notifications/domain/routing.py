@@ -17,7 +17,7 @@ from notifications.domain.delivery import CHANNELS
 from shared.contracts import declared_event_types
 
 #: Who can be told. How each is found is in :mod:`notifications.use_cases.recipients`.
-AUDIENCES = ("agency", "counsellor", "tutor", "job_seeker")
+AUDIENCES = ("agency", "counsellor", "tutor", "job_seeker", "organisation")
 
 #: The parties of an immersion convention, each reached through its own link that the event
 #: carries (``links``: role, name, e-mail, URL — the dispositifs service's signing and assessment
@@ -73,6 +73,7 @@ AUDIENCE_NEEDS: dict[str, frozenset[str]] = {
     "counsellor": frozenset({"counsellor_id", "referral_id"}),
     "tutor": frozenset({"convention_id"}),
     "job_seeker": frozenset({"job_seeker_id"}),
+    "organisation": frozenset({"structure_code"}),
     **{audience: frozenset({"links"}) for audience in PARTY_AUDIENCES},
 }
 

@@ -83,6 +83,11 @@ async def find(
             session, context, "counsellor_id"
         )
         return await addressee(session, "counsellor", subject) if subject else None
+    if audience == "organisation":
+        # The prescribing organisation's mailbox (a service address registered by ops, not a
+        # person's): the owner of a job-seeker record, told before its archive (issue 11).
+        code = context.get("structure_code")
+        return await addressee(session, "organisation", str(code)) if code else None
     if audience in PARTY_AUDIENCES:
         return _party(audience.removeprefix("party_"), context)
     if audience == "tutor":
