@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from referral.domain import PriorityPublic as P
 from referral.domain.indicators import GroupBy, ReferralFacts, Rules, compute, csv_row
 from referral.domain.secrecy import protect_indicators
+from shared.contracts.vocabulary import DeclineReason
 from shared.privacy import SECRET_MARK
 
 T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
@@ -71,3 +72,68 @@ def test_threshold_one_hides_nothing() -> None:
     )
     assert protected["groups"] == plain["groups"]
     assert protected["total"] == plain["total"]
+
+
+def _declines(departement: str, reasons: dict[DeclineReason, int]) -> list[ReferralFacts]:
+    return [
+        ReferralFacts(
+            created_at=T0,
+            region="32",
+            departement=departement,
+            network_id="interim-nord",
+            declined_at=T0 + timedelta(hours=3),
+            decline_reason=reason,
+        )
+        for reason, n in reasons.items()
+        for _ in range(n)
+    ]
+
+
+def _recoverable(metrics: dict) -> bool:  # type: ignore[type-arg]
+    """A hidden reason is the group's declines minus its shown reasons: exactly one hidden."""
+    if metrics["declined"] == SECRET_MARK:
+        return False
+    hidden = [v for v in metrics["declined_by_reason"].values() if v == SECRET_MARK]
+    return len(hidden) == 1
+
+
+def test_a_lone_small_decline_reason_cannot_be_recomputed_from_the_declines() -> None:
+    """Issue 11 follow-up: 7 declines in the 59, 6 "non mobile" and 1 "non éligible": showing 7
+    and 6 would name the one; within the group a second reason (or the declines) is hidden."""
+    facts = [
+        *_declines("59", {DeclineReason.NOT_MOBILE: 6, DeclineReason.NOT_ELIGIBLE: 1}),
+        *_declines("62", {DeclineReason.NOT_MOBILE: 9}),
+        *_declines("80", {DeclineReason.NO_POSITION: 8}),
+    ]
+    for group_by in (GroupBy.DEPARTEMENT, GroupBy.PRIORITY_PUBLIC, None):
+        result = protect_indicators(compute(facts, Rules(), group_by), group_by, 5)
+        for metrics in (result["total"], *result["groups"]):
+            assert not _recoverable(metrics), (group_by, metrics)
+        if group_by is GroupBy.DEPARTEMENT:
+            lille = next(g for g in result["groups"] if g["group"] == "59")
+            assert lille["declined_by_reason"]["not_eligible"] == SECRET_MARK
+            assert result["total"]["declined_by_reason"]["not_eligible"] == SECRET_MARK
+            # the 62 and the 80 have no small reason: shown as they are
+            assert next(g for g in result["groups"] if g["group"] == "62")["declined"] == 9
+
+
+def test_declines_without_a_coded_reason_still_protect_the_coded_ones() -> None:
+    """A decline recorded without a reason is part of the declines (a column never published):
+    the one coded reason among 6 declines is secret, and the declines minus the shown reasons is
+    then the secret cell plus the unspecified ones, which nothing publishes."""
+    facts = _declines("59", {DeclineReason.NOT_MOBILE: 1}) + [
+        ReferralFacts(
+            created_at=T0,
+            region="32",
+            departement="59",
+            network_id="interim-nord",
+            declined_at=T0,
+        )
+        for _ in range(5)
+    ]
+    result = protect_indicators(compute(facts, Rules(), None), None, 5)
+    total = result["total"]
+    assert total["declined_by_reason"]["not_mobile"] == SECRET_MARK
+    assert total["declined"] == 6
+    shown = [v for v in total["declined_by_reason"].values() if v != SECRET_MARK]
+    assert total["declined"] - sum(shown) == 6  # not 1: the five unspecified hide it

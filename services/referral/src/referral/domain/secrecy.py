@@ -2,8 +2,10 @@
 shown as ``"secret"``, in JSON and CSV alike, with secondary suppression across the groups when
 they partition the referrals (région, département, network: a lone hidden group would be the total
 minus the others); overlapping groups (priority publics, schemes) get primary secrecy only, as
-:func:`shared.privacy.protect_counts` says. A rate that would give back a small count, and the
-median delay of a hidden group, are hidden too. Plain Python."""
+:func:`shared.privacy.protect_counts` says. Declines and their reasons are a table of their own
+(groups × reasons, the declines being each row's total): a lone hidden reason would otherwise be a
+group's declines minus its other reasons (:func:`shared.privacy.protect_table`). A rate that would
+give back a small count, and the median delay of a hidden group, are hidden too. Plain Python."""
 
 from __future__ import annotations
 
@@ -12,7 +14,13 @@ from typing import Any
 
 from referral.domain.indicators import RATE_SCHEMES, GroupBy
 from shared.contracts.vocabulary import DeclineReason
-from shared.privacy.statistical_secrecy import SECRET_MARK, protect_counts, rate_is_secret
+from shared.privacy.statistical_secrecy import (
+    SECRET_MARK,
+    ProtectedCell,
+    protect_counts,
+    protect_table,
+    rate_is_secret,
+)
 
 COUNTS = (
     "referrals_sent",
@@ -22,6 +30,13 @@ COUNTS = (
     "placements",
     "durable_placements",
 )
+#: Protected together by :func:`_protect_declines`, not one by one.
+DECLINE_PATHS = frozenset(
+    {("declined",), *(("declined_by_reason", r.value) for r in DeclineReason)}
+)
+#: A decline recorded without a coded reason: a column of the declines table, never published,
+#: but derivable (the declines minus the reasons), so protected like the others.
+_UNSPECIFIED = "_unspecified"
 OVERLAPPING = frozenset({GroupBy.PRIORITY_PUBLIC, GroupBy.SCHEME})
 
 Path = tuple[str, ...]
@@ -58,6 +73,8 @@ def protect_indicators(
     raw = {id(m): {p: _get(m, p) for p in _paths()} for m in (total, *groups)}
     overlap = group_by in OVERLAPPING or not groups
     for path in _paths():
+        if path in DECLINE_PATHS:
+            continue
         counts = {g["group"]: raw[id(g)][path] for g in groups}
         cells, total_cell = protect_counts(
             counts, threshold=threshold, total=raw[id(total)][path], groups_overlap=overlap
@@ -66,6 +83,7 @@ def protect_indicators(
         for group in groups:
             cell = cells[group["group"]]
             _set(group, path, SECRET_MARK if cell.value is None else cell.value)
+    _protect_declines(total, groups, raw, threshold, partition=not overlap)
     for metrics in (total, *groups):
         before = raw[id(metrics)]
         for scheme in RATE_SCHEMES:
@@ -79,3 +97,46 @@ def protect_indicators(
             metrics["median_hours_to_first_answer"] = SECRET_MARK
     result["secrecy"] = {"threshold": threshold, "mark": SECRET_MARK}
     return result
+
+
+def _shown(cell: ProtectedCell) -> Any:
+    return SECRET_MARK if cell.value is None else cell.value
+
+
+def _protect_declines(
+    total: dict[str, Any],
+    groups: list[dict[str, Any]],
+    raw: dict[int, dict[Path, Any]],
+    threshold: int,
+    *,
+    partition: bool,
+) -> None:
+    """Declines by reason as a table whose row totals are the declines: groups × reasons with the
+    overall total as its margin when the groups partition the referrals, else each row alone."""
+    reasons = [r.value for r in DeclineReason]
+    columns = [*reasons, _UNSPECIFIED]
+
+    def line(metrics: dict[str, Any]) -> list[int]:
+        before = raw[id(metrics)]
+        coded = [before[("declined_by_reason", r)] for r in reasons]
+        return [*coded, before[("declined",)] - sum(coded)]
+
+    def publish(metrics: dict[str, Any], cells: tuple[ProtectedCell, ...], declined: Any) -> None:
+        for reason, cell in zip(reasons, cells, strict=False):
+            metrics["declined_by_reason"][reason] = _shown(cell)
+        metrics["declined"] = _shown(declined)
+
+    if partition:
+        table = protect_table(
+            [line(g) for g in groups],
+            rows=[str(g["group"]) for g in groups],
+            columns=columns,
+            threshold=threshold,
+        )
+        for group, cells, row_total in zip(groups, table.cells, table.row_totals, strict=True):
+            publish(group, cells, row_total)
+        publish(total, table.column_totals, table.total)
+        return
+    for metrics in (total, *groups):
+        table = protect_table([line(metrics)], columns=columns, threshold=threshold)
+        publish(metrics, table.cells[0], table.row_totals[0])
