@@ -291,7 +291,10 @@ async def run(
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     settings = ServiceSettings(
-        service_name="bench", database_url="sqlite://", kafka_bootstrap_servers=bootstrap
+        service_name="bench",
+        environment="development",
+        database_url="sqlite://",
+        kafka_bootstrap_servers=bootstrap,
     )
     await ensure_topics(settings, [REFERRAL_EVENTS])
     services: dict[str, ServiceProcess] = {}
@@ -448,7 +451,10 @@ async def _drain_rows(
     )
     bare_topic = f"bench.bare.{run_id}"
     settings = ServiceSettings(
-        service_name="bench", database_url="sqlite://", kafka_bootstrap_servers=bootstrap
+        service_name="bench",
+        environment="development",
+        database_url="sqlite://",
+        kafka_bootstrap_servers=bootstrap,
     )
     await ensure_topics(
         settings, [TopicSpec(bare_topic, "bench", partitions=REFERRAL_EVENTS.partitions)]
