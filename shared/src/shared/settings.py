@@ -39,6 +39,13 @@ class ServiceSettings(BaseSettings):
     kafka_sasl_mechanism: str | None = None
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
+    #: CA bundle (PEM) that signed the brokers' certificates, for SSL and SASL_SSL.
+    kafka_ssl_cafile: str | None = None
+    kafka_ssl_check_hostname: bool = True
+    #: The principal that may create SCRAM users and ACLs (ALTER on the cluster): referral uses
+    #: it to give each network it onboards its own credentials; unset, that is left to ops.
+    kafka_provisioning_username: str | None = None
+    kafka_provisioning_password: SecretStr | None = None
     kafka_topic_partitions: int = 3
     #: How often clients refresh metadata: bounds how long a new network's topic goes unnoticed.
     kafka_metadata_max_age_ms: int = 30_000
