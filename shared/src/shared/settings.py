@@ -73,6 +73,12 @@ class ServiceSettings(BaseSettings):
         "In development, unset means the development secret.",
     )
     jwt_public_key: str | None = Field(default=None, description="RS256 public key, PEM.")
+    jwt_public_keys: str | None = Field(
+        default=None,
+        description="RS256 public keys by key id, for rotation: a JWKS document "
+        '(``{"keys": [{"kid": …, "kty": "RSA", "n": …, "e": …}]}``) or a JSON object '
+        "kid → PEM. A token naming a ``kid`` is verified with that key only.",
+    )
     jwt_issuer: str = "coop-platform-dev"
     jwt_audience: str = "coop-platform"
     jwt_max_lifetime_seconds: int = Field(
@@ -124,7 +130,7 @@ class ServiceSettings(BaseSettings):
             if self.jwt_algorithm == "HS256" and self.jwt_secret is None:
                 self.jwt_secret = SecretStr(DEVELOPMENT_JWT_SECRET)
         elif self.environment == "production" and (
-            self.jwt_algorithm != "RS256" or not self.jwt_public_key
+            self.jwt_algorithm != "RS256" or not (self.jwt_public_key or self.jwt_public_keys)
         ):
             raise ValueError(
                 f"production requires {prefix}JWT_ALGORITHM=RS256 and {prefix}JWT_PUBLIC_KEY "
@@ -132,7 +138,7 @@ class ServiceSettings(BaseSettings):
                 f"développement, {prefix}ENVIRONMENT=development"
             )
         if self.jwt_algorithm == "RS256":
-            if not self.jwt_public_key:
+            if not (self.jwt_public_key or self.jwt_public_keys):
                 raise ValueError(f"RS256 needs {prefix}JWT_PUBLIC_KEY (clé publique PEM requise)")
             return self
         secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
