@@ -67,7 +67,7 @@ k8s: kustomize
 	done
 
 up: install kafka
-	$(PY) -m devstack up $(if $(CLUSTER),--cluster) $(UP_ARGS)
+	$(PY) -m devstack up $(if $(CLUSTER),--cluster) $(if $(SECURE),--secure) $(UP_ARGS)
 
 test: install kafka browser kustomize
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -39,6 +39,13 @@ class ServiceSettings(BaseSettings):
     kafka_sasl_mechanism: str | None = None
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
+    #: CA bundle (PEM) that signed the brokers' certificates, for SSL and SASL_SSL.
+    kafka_ssl_cafile: str | None = None
+    kafka_ssl_check_hostname: bool = True
+    #: The principal that may create SCRAM users and ACLs (ALTER on the cluster): referral uses
+    #: it to give each network it onboards its own credentials; unset, that is left to ops.
+    kafka_provisioning_username: str | None = None
+    kafka_provisioning_password: SecretStr | None = None
     kafka_topic_partitions: int = 3
     #: How often clients refresh metadata: bounds how long a new network's topic goes unnoticed.
     kafka_metadata_max_age_ms: int = 30_000
@@ -66,6 +73,12 @@ class ServiceSettings(BaseSettings):
         "In development, unset means the development secret.",
     )
     jwt_public_key: str | None = Field(default=None, description="RS256 public key, PEM.")
+    jwt_public_keys: str | None = Field(
+        default=None,
+        description="RS256 public keys by key id, for rotation: a JWKS document "
+        '(``{"keys": [{"kid": …, "kty": "RSA", "n": …, "e": …}]}``) or a JSON object '
+        "kid → PEM. A token naming a ``kid`` is verified with that key only.",
+    )
     jwt_issuer: str = "coop-platform-dev"
     jwt_audience: str = "coop-platform"
     jwt_max_lifetime_seconds: int = Field(
@@ -117,7 +130,7 @@ class ServiceSettings(BaseSettings):
             if self.jwt_algorithm == "HS256" and self.jwt_secret is None:
                 self.jwt_secret = SecretStr(DEVELOPMENT_JWT_SECRET)
         elif self.environment == "production" and (
-            self.jwt_algorithm != "RS256" or not self.jwt_public_key
+            self.jwt_algorithm != "RS256" or not (self.jwt_public_key or self.jwt_public_keys)
         ):
             raise ValueError(
                 f"production requires {prefix}JWT_ALGORITHM=RS256 and {prefix}JWT_PUBLIC_KEY "
@@ -125,7 +138,7 @@ class ServiceSettings(BaseSettings):
                 f"développement, {prefix}ENVIRONMENT=development"
             )
         if self.jwt_algorithm == "RS256":
-            if not self.jwt_public_key:
+            if not (self.jwt_public_key or self.jwt_public_keys):
                 raise ValueError(f"RS256 needs {prefix}JWT_PUBLIC_KEY (clé publique PEM requise)")
             return self
         secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""

@@ -18,6 +18,7 @@ from pathlib import Path
 from devstack.demo_contacts import register_demo_contacts
 from devstack.lifetime import say
 from devstack.mailbox import Mailbox
+from devstack.secure import SecureKafka
 from devstack.services import SERVICES, ServiceProcess, run_cli, service_env
 from localkafka import LocalKafka
 from localkafka.broker import ensure_jars
@@ -61,7 +62,18 @@ def up(args: argparse.Namespace) -> int:
         say("• Kafka: resolving jars (Maven, cached after the first time)…")
         lib = ensure_jars()
         replication: dict[str, str] = {}
-        if args.cluster:
+        secure: SecureKafka | None = None
+        if args.secure and args.cluster:
+            raise SystemExit("SECURE=1 runs one broker: leave CLUSTER=1 out")
+        if args.secure:
+            # SASL/SCRAM-SHA-512 over TLS (a CA made here), one principal per service, ACLs.
+            secure = SecureKafka.prepare(data_dir / "kafka-secure")
+            broker = secure.broker(port=args.kafka_port, controller_port=args.kafka_port + 1)
+            say(
+                f"• Kafka: starting a secured broker (SASL_SSL, SCRAM-SHA-512, ACLs) on "
+                f"{broker.bootstrap_servers}; credentials in {secure.directory}/credentials.json"
+            )
+        elif args.cluster:
             # Three KRaft nodes, topics replicated three times with min.insync.replicas=2.
             broker = LocalKafkaCluster(data_dir / "kafka-cluster")
             replication = {"KAFKA_TOPIC_REPLICATION_FACTOR": str(REPLICATION_FACTOR)}
@@ -73,10 +85,15 @@ def up(args: argparse.Namespace) -> int:
             say(f"• Kafka: starting broker on {broker.bootstrap_servers}…")
         mailbox = Mailbox(port=args.smtp_port, directory=data_dir / "mail")
         broker.start()
+        if secure is not None:
+            secure.provision_sync(broker.bootstrap_servers)
+            say("• Kafka: each service's SCRAM user and ACLs provisioned")
         mailbox.start()
         say(f"• mail: SMTP on {mailbox.host}:{mailbox.port}, mails in {mailbox.directory}")
         for name, port in ports.items():
             extra = {"LOG_JSON": "true", **replication}
+            if secure is not None:
+                extra |= secure.service_env(name)
             if name == "notifications":
                 extra |= {"SMTP_HOST": mailbox.host, "SMTP_PORT": str(mailbox.port)}
             env = service_env(
@@ -259,6 +276,11 @@ def main(argv: list[str] | None = None) -> None:
         "--cluster",
         action="store_true",
         help="three Kafka brokers (free ports) instead of one, topics replicated three times",
+    )
+    up_parser.add_argument(
+        "--secure",
+        action="store_true",
+        help="the broker with SASL/SCRAM-SHA-512 over TLS and ACLs (one principal per service)",
     )
     up_parser.add_argument(
         "--service-port",

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-MECHANISM = "SCRAM-SHA-256"
+#: As in production (docs/adr/0009-kafka-security.md).
+MECHANISM = "SCRAM-SHA-512"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,19 +28,122 @@ class ScramUser:
     def principal(self) -> str:
         return f"User:{self.name}"
 
-    def client_kwargs(self) -> dict[str, Any]:
-        """Connection options for an aiokafka client authenticating as this user."""
-        return {
-            "security_protocol": "SASL_PLAINTEXT",
+    def client_kwargs(self, tls: LocalTls | None = None) -> dict[str, Any]:
+        """Connection options for an aiokafka client authenticating as this user (over TLS,
+        verifying the broker against the local CA, when ``tls`` is given)."""
+        kwargs: dict[str, Any] = {
+            "security_protocol": "SASL_SSL" if tls else "SASL_PLAINTEXT",
             "sasl_mechanism": MECHANISM,
             "sasl_plain_username": self.name,
             "sasl_plain_password": self.password,
         }
+        if tls is not None:
+            from aiokafka.helpers import create_ssl_context
+
+            kwargs["ssl_context"] = create_ssl_context(cafile=str(tls.ca_cert))
+        return kwargs
 
 
-def secured_config(port: int, controller_port: int, admin: ScramUser) -> dict[str, str]:
-    """``extra_config`` for :class:`LocalKafka`: the client listener speaks SASL/SCRAM, the
-    StandardAuthorizer denies what no ACL allows, ``admin`` is the super user.
+@dataclass(frozen=True, slots=True)
+class LocalTls:
+    """A CA made on this machine and the broker's certificate it signed (for 127.0.0.1 and
+    localhost), PEM files under ``directory`` (``.data/``: never committed)."""
+
+    directory: Path
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.directory / "ca.pem"
+
+    @property
+    def broker_pem(self) -> Path:
+        """The broker's private key (PKCS#8) followed by its certificate and the CA's."""
+        return self.directory / "broker.pem"
+
+    @classmethod
+    def create(cls, directory: Path, *, days: int = 30) -> LocalTls:
+        """Make the CA and the broker certificate with ``openssl``, unless already there."""
+        tls = cls(directory)
+        if tls.ca_cert.is_file() and tls.broker_pem.is_file():
+            return tls
+        directory.mkdir(parents=True, exist_ok=True)
+        ca_key, key, csr, cert = (directory / n for n in ("ca.key", "broker.key", "b.csr", "b.crt"))
+        ext = directory / "broker.ext"
+        ext.write_text(
+            "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
+            "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n"
+        )
+        days_arg = str(days)
+        _openssl(
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(ca_key),
+            "-out",
+            str(tls.ca_cert),
+            "-days",
+            days_arg,
+            "-subj",
+            "/CN=coop-local-ca",
+        )
+        _openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(csr),
+            "-subj",
+            "/CN=localhost",
+        )
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            str(csr),
+            "-CA",
+            str(tls.ca_cert),
+            "-CAkey",
+            str(ca_key),
+            "-CAcreateserial",
+            "-out",
+            str(cert),
+            "-days",
+            days_arg,
+            "-extfile",
+            str(ext),
+        )
+        pkcs8 = _openssl("pkcs8", "-topk8", "-nocrypt", "-in", str(key))
+        tls.broker_pem.write_text(pkcs8 + cert.read_text() + tls.ca_cert.read_text())
+        for path in (ca_key, key, csr, tls.broker_pem):
+            path.chmod(0o600)
+        return tls
+
+
+def _openssl(*args: str) -> str:
+    result = subprocess.run(  # noqa: S603 - fixed arguments
+        ["openssl", *args],  # noqa: S607 - the system openssl
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"openssl {args[0]} failed: {result.stderr}")
+    return result.stdout
+
+
+def secured_config(
+    port: int, controller_port: int, admin: ScramUser, tls: LocalTls | None = None
+) -> dict[str, str]:
+    """``extra_config`` for :class:`LocalKafka`: the client listener speaks SASL/SCRAM (over TLS
+    when ``tls`` is given), the StandardAuthorizer denies what no ACL allows, ``admin`` is the
+    super user.
 
     The controller listener stays PLAINTEXT on loopback (single node: the broker talks to its own
     controller there), so its ANONYMOUS principal is a super user too.
@@ -48,18 +152,30 @@ def secured_config(port: int, controller_port: int, admin: ScramUser) -> dict[st
         "org.apache.kafka.common.security.scram.ScramLoginModule required "
         f'username="{admin.name}" password="{admin.password}";'
     )
-    return {
-        "listeners": f"SASL_PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-        "advertised.listeners": f"SASL_PLAINTEXT://127.0.0.1:{port}",
-        "listener.security.protocol.map": "SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
-        "inter.broker.listener.name": "SASL_PLAINTEXT",
+    protocol = "SASL_SSL" if tls else "SASL_PLAINTEXT"
+    listener = protocol.lower()
+    config = {
+        "listeners": f"{protocol}://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        "advertised.listeners": f"{protocol}://127.0.0.1:{port}",
+        "listener.security.protocol.map": f"{protocol}:{protocol},CONTROLLER:PLAINTEXT",
+        "inter.broker.listener.name": protocol,
         "sasl.enabled.mechanisms": MECHANISM,
         "sasl.mechanism.inter.broker.protocol": MECHANISM,
-        f"listener.name.sasl_plaintext.{MECHANISM.lower()}.sasl.jaas.config": jaas,
+        f"listener.name.{listener}.{MECHANISM.lower()}.sasl.jaas.config": jaas,
         "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
         "super.users": f"{admin.principal};User:ANONYMOUS",
         "allow.everyone.if.no.acl.found": "false",
     }
+    if tls is not None:
+        config |= {
+            f"listener.name.{listener}.ssl.keystore.type": "PEM",
+            f"listener.name.{listener}.ssl.keystore.location": str(tls.broker_pem),
+            f"listener.name.{listener}.ssl.truststore.type": "PEM",
+            f"listener.name.{listener}.ssl.truststore.location": str(tls.ca_cert),
+            # The broker talks to itself on this listener: it checks its own certificate's name.
+            "ssl.endpoint.identification.algorithm": "https",
+        }
+    return config
 
 
 def format_args(admin: ScramUser) -> list[str]:

@@ -24,7 +24,7 @@ def create_app(settings: ReferralSettings | None = None) -> FastAPI:
         produces=[REFERRAL_EVENTS],
         consumers=consumers(settings),
         jobs=jobs(settings),
-        dynamic_topics=lambda rt: all_network_topics(rt.database),
+        dynamic_topics=lambda rt: all_network_topics(rt.database, rt.settings),
     )
     app = create_service_app(
         runtime,

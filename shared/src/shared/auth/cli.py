@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--secret", help="HS256 secret (default: <PREFIX>JWT_SECRET)")
     parser.add_argument("--private-key", type=Path, help="RS256 private key, PEM file")
+    parser.add_argument("--kid", help="RS256 key id put in the token's header (key rotation)")
     parser.add_argument("--issuer", help="default: <PREFIX>JWT_ISSUER or coop-platform-dev")
     parser.add_argument("--audience", help="default: <PREFIX>JWT_AUDIENCE or coop-platform")
     args = parser.parse_args(argv)
@@ -104,6 +105,7 @@ def main(argv: list[str] | None = None) -> None:
             ft_structure=args.ft_structure,
             agency_id=args.agency_id,
             network_id=args.network_id,
+            kid=args.kid,
         )
     )
 

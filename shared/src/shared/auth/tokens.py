@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from shared.settings import ServiceSettings
 
@@ -128,10 +130,18 @@ class Principal:
 class TokenVerifier:
     def __init__(self, settings: ServiceSettings) -> None:
         self._algorithm = settings.jwt_algorithm
+        #: RS256 keys by ``kid`` (rotation: the new key is listed before the issuer uses it,
+        #: the old one removed once its tokens have expired).
+        self._keys: dict[str, Any] = {}
         if self._algorithm == "RS256":
-            if not settings.jwt_public_key:
-                raise ValueError("RS256 needs jwt_public_key")
-            self._key: Any = settings.jwt_public_key
+            if settings.jwt_public_keys:
+                self._keys = load_public_keys(settings.jwt_public_keys)
+            if not settings.jwt_public_key and not self._keys:
+                raise ValueError("RS256 needs jwt_public_key or jwt_public_keys")
+            # A token without ``kid``: the single PEM key, or the only key listed.
+            self._key: Any = settings.jwt_public_key or (
+                next(iter(self._keys.values())) if len(self._keys) == 1 else None
+            )
         elif self._algorithm == "HS256":
             if settings.jwt_secret is None:
                 raise ValueError("HS256 needs jwt_secret")
@@ -174,11 +184,27 @@ class TokenVerifier:
             raise TokenError("Un jeton d'agence doit porter « agency_id » et « network_id ».")
         return principal
 
+    def _verification_key(self, token: str) -> Any:
+        if not self._keys:
+            return self._key
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.DecodeError as exc:
+            raise TokenError("Jeton illisible ou mal formé.") from exc
+        if kid is None:
+            if self._key is None:
+                raise TokenError("Jeton sans identifiant de clé (« kid ») : il est obligatoire.")
+            return self._key
+        if not isinstance(kid, str) or kid not in self._keys:
+            raise TokenError("Clé de signature du jeton inconnue (« kid »).")
+        return self._keys[kid]
+
     def _decode(self, token: str) -> dict[str, Any]:
+        key = self._verification_key(token)
         try:
             claims = jwt.decode(
                 token,
-                self._key,
+                key,
                 algorithms=[self._algorithm],
                 issuer=self._issuer,
                 audience=self._audience,
@@ -221,6 +247,33 @@ class TokenVerifier:
                 f"Durée de validité du jeton trop longue : {hours:g} h au plus entre « iat » et "
                 "« exp »."
             )
+
+
+def load_public_keys(text: str) -> dict[str, Any]:
+    """RS256 public keys by ``kid`` from a JWKS document or a JSON object kid → PEM."""
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise ValueError("jwt_public_keys: JSON expected (JWKS or kid → PEM)") from exc
+    keys: dict[str, Any] = {}
+    if isinstance(document, dict) and isinstance(document.get("keys"), list):
+        for jwk in document["keys"]:
+            kid = jwk.get("kid") if isinstance(jwk, dict) else None
+            if not isinstance(kid, str) or not kid:
+                raise ValueError("jwt_public_keys: every JWK needs a 'kid'")
+            if jwk.get("kty") != "RSA" or jwk.get("d") is not None:
+                raise ValueError(f"jwt_public_keys: {kid} is not an RSA public key")
+            keys[kid] = jwt.PyJWK(jwk, algorithm="RS256").key
+    elif isinstance(document, dict):
+        for kid, pem in document.items():
+            if not isinstance(pem, str) or "PRIVATE" in pem:
+                raise ValueError(f"jwt_public_keys: {kid} is not a PEM public key")
+            keys[kid] = load_pem_public_key(pem.encode())
+    else:
+        raise ValueError("jwt_public_keys: JSON expected (JWKS or kid → PEM)")
+    if not keys:
+        raise ValueError("jwt_public_keys: no key")
+    return keys
 
 
 def _organisation(values: dict[str, str | None]) -> tuple[OrganisationKind | None, str | None]:
@@ -271,6 +324,7 @@ def mint_token(
     network_id: str | None = None,
     org_kind: OrganisationKind | str | None = None,
     org_code: str | None = None,
+    kid: str | None = None,
 ) -> str:
     now = datetime.now(UTC)
     claims: dict[str, Any] = {
@@ -290,4 +344,4 @@ def mint_token(
     ):
         if value:
             claims[name] = value
-    return jwt.encode(claims, key, algorithm=algorithm)
+    return jwt.encode(claims, key, algorithm=algorithm, headers={"kid": kid} if kid else None)

@@ -5,6 +5,10 @@
 
 Replaying sends the original key, value and headers back to the original topic; fix the cause
 (a bug, a missing agency…) before replaying.
+
+The connection comes from ``KAFKA_BOOTSTRAP_SERVERS``, ``KAFKA_SECURITY_PROTOCOL``,
+``KAFKA_SASL_MECHANISM``, ``KAFKA_SASL_USERNAME``, ``KAFKA_SASL_PASSWORD`` and ``KAFKA_SSL_CAFILE``
+(an operator's SCRAM user on a secured cluster); ``--bootstrap`` overrides the first.
 """
 
 from __future__ import annotations
@@ -19,10 +23,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from shared.envelope import decode_headers
 from shared.messaging.dead_letter import original_headers, replay_target
+from shared.messaging.kafka import environment_options
+
+
+def _options(bootstrap: str) -> dict[str, Any]:
+    return environment_options() | {"bootstrap_servers": bootstrap}
 
 
 async def _read_all(bootstrap: str, topic: str) -> list[Any]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**_options(bootstrap), enable_auto_commit=False)
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
@@ -75,9 +84,7 @@ async def _replay(args: argparse.Namespace) -> None:
     ]
     if not records:
         raise SystemExit("nothing to replay")
-    producer = AIOKafkaProducer(
-        bootstrap_servers=args.bootstrap, enable_idempotence=True, acks="all"
-    )
+    producer = AIOKafkaProducer(**_options(args.bootstrap), enable_idempotence=True, acks="all")
     await producer.start()
     try:
         for record in records:

@@ -10,7 +10,9 @@ from sqlalchemy import select
 from referral.models import Network
 from shared.contracts.topics import TopicSpec, agency_feed, agency_responses
 from shared.db.database import Database
+from shared.messaging.provisioning import provision_network_access
 from shared.runtime import ServiceRuntime
+from shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
 
@@ -21,9 +23,13 @@ def topics_of(network_id: str) -> list[TopicSpec]:
     return [agency_feed(network_id), responses, responses.dead_letter()]
 
 
-async def all_network_topics(database: Database) -> list[TopicSpec]:
+async def all_network_topics(
+    database: Database, settings: ServiceSettings | None = None
+) -> list[TopicSpec]:
     async with database.sessionmaker() as session:
         ids = list(await session.scalars(select(Network.id).order_by(Network.id)))
+    if settings is not None:  # on a secured broker: the ACLs first (issue 15)
+        await provision_network_access(settings, ids)
     return [spec for network_id in ids for spec in topics_of(network_id)]
 
 
@@ -32,6 +38,7 @@ async def provision_network_topics(runtime: ServiceRuntime, network_id: str) -> 
     if not runtime.settings.kafka_enabled:
         return False
     try:
+        await provision_network_access(runtime.settings, [network_id])
         await runtime.provision(topics_of(network_id))
         return True
     except Exception as exc:

@@ -3,10 +3,13 @@ log shows the answers that were refused, forged ones first of all."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any
 
+import structlog
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from referral.adapters.network_topics import provision_network_topics, topics_of
@@ -16,8 +19,11 @@ from referral.use_cases import queries
 from referral.use_cases.networks import OnboardNetwork
 from referral.use_cases.networks import onboard_network as onboard
 from shared.contracts.topics import NETWORK_ID_PATTERN
-from shared.http.idempotency import IdempotencyKey, create_idempotently
+from shared.http.idempotency import REPLAY_HEADER, IdempotencyKey, create_idempotently
 from shared.http.pagination import Page
+from shared.messaging.provisioning import provision_network_credentials
+
+log = structlog.get_logger(__name__)
 
 router = APIRouter(prefix="/v1", tags=["networks"])
 
@@ -40,6 +46,18 @@ class NetworkOut(BaseModel):
         description="False when the broker could not be reached: the topics are created at the "
         "service's next start.",
     )
+    kafka_credentials: KafkaCredentialsOut | None = Field(
+        default=None,
+        description="The network's SCRAM user and password on a secured broker, shown once (in "
+        "the answer to the onboarding only, never stored by the platform): hand them to the "
+        "network. Absent when credentials are left to ops.",
+    )
+
+
+class KafkaCredentialsOut(BaseModel):
+    username: str
+    password: str
+    mechanism: str
 
 
 class RefusedResponseOut(BaseModel):
@@ -89,6 +107,21 @@ async def onboard_network(
 
     response = await create_idempotently(runtime, principal, idempotency_key, request, body, create)
     await provision_network_topics(runtime, body.id)
+    if response.status_code == 201 and REPLAY_HEADER not in response.headers:
+        try:
+            credentials = await provision_network_credentials(runtime.settings, body.id)
+        except Exception as exc:  # the network exists: ops give it credentials with coop-ops
+            log.warning("network credentials not provisioned", network=body.id, error=str(exc))
+            credentials = None
+        if credentials is not None:  # issue 15: handed once, not in the stored replay
+            payload = json.loads(bytes(response.body))
+            payload["kafka_credentials"] = KafkaCredentialsOut(
+                username=credentials.username,
+                password=credentials.password,
+                mechanism=credentials.mechanism,
+            ).model_dump()
+            headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+            return JSONResponse(payload, status_code=201, headers=headers)
     return response
 
 
