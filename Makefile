@@ -41,7 +41,7 @@ $(STAMP): constraints.txt $(PYPROJECTS)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt \
 		$(foreach p,$(PROJECTS),-e $(p)) \
-		pytest pytest-asyncio hypothesis ruff mypy PyYAML jsonschema playwright \
+		pytest pytest-asyncio hypothesis schemathesis ruff mypy PyYAML jsonschema playwright \
 		kubernetes-validate promql-parser
 	touch $(STAMP)
 

@@ -65,6 +65,8 @@ async def settings(
         smtp_port=smtp_port,
         smtp_timeout_seconds=3,
         webhook_timeout_seconds=1,
+        # The test receivers listen on loopback (webhook_targets refuses it unless allowed).
+        webhook_allowed_networks=["127.0.0.0/8"],
         delivery_backoff_base_seconds=0.05,
         delivery_backoff_max_seconds=0.2,
         delivery_max_attempts=4,

@@ -200,3 +200,57 @@ async def check_other_organisation(
     ):
         failures.append(f"{method} {path} as another organisation: not its own figures ({status})")
     return failures
+
+
+def _filled(value: Any, ids: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        return fill(value, ids)
+    if isinstance(value, dict):
+        return {k: _filled(v, ids) for k, v in value.items()}
+    return value
+
+
+def with_ids(route: RoutePolicy, ids: Mapping[str, str]) -> RoutePolicy:
+    """The policy with ``{name}`` placeholders of its body (nested too) replaced by the ids."""
+    if route.body is None:
+        return route
+    return RoutePolicy(
+        route.roles,
+        route.cross,
+        _filled(dict(route.body), ids),
+        route.query,
+        route.refused_with,
+        route.why,
+        route.expect,
+    )
+
+
+async def run_matrix(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    policies: Mapping[tuple[str, str], RoutePolicy],
+    *,
+    ids: Mapping[str, str],
+    tokens: Mapping[Role, Mapping[str, str]],
+    other: Mapping[str, str],
+    owned_ids: Iterable[str],
+    secrets: Iterable[str],
+) -> list[str]:
+    """Every route of the app that has a policy, called with no token, with each role not
+    allowed (``tokens``: one caller per role) and as the other organisation (``other``), path
+    parameters and body placeholders filled from ``ids`` (the first organisation's rows).
+    What failed, one line each (routes without a policy are :func:`unmatched`'s)."""
+    owned = list(owned_ids)
+    hidden = list(secrets)
+    failures: list[str] = []
+    for method, template in sorted(api_routes(app)):
+        if (method, template) not in policies:
+            continue  # reported by unmatched() (public routes too)
+        route = with_ids(policies[(method, template)], ids)
+        path = fill(template, ids)
+        failures += await check_unauthenticated(client, method, path, route)
+        failures += await check_wrong_roles(client, method, path, route, tokens)
+        failures += await check_other_organisation(
+            client, method, path, route, other, owned, hidden
+        )
+    return failures

@@ -17,12 +17,8 @@ from shared.auth.tokens import Role
 from shared.testing_access import (
     Cross,
     RoutePolicy,
-    api_routes,
-    check_other_organisation,
-    check_unauthenticated,
-    check_wrong_roles,
-    fill,
     policy,
+    run_matrix,
     unmatched,
 )
 
@@ -181,28 +177,6 @@ async def _first_organisation_rows(
     }
 
 
-def _filled(value: Any, ids: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        return fill(value, ids)
-    if isinstance(value, dict):
-        return {k: _filled(v, ids) for k, v in value.items()}
-    return value
-
-
-def _with_ids(route: RoutePolicy, ids: dict[str, str]) -> RoutePolicy:
-    if route.body is None:
-        return route
-    return RoutePolicy(
-        route.roles,
-        route.cross,
-        _filled(dict(route.body), ids),
-        route.query,
-        route.refused_with,
-        route.why,
-        route.expect,
-    )
-
-
 async def test_every_route_has_an_access_policy(app: FastAPI) -> None:
     assert unmatched(app, POLICIES) == []
 
@@ -212,17 +186,9 @@ async def test_every_route_refuses_no_token_the_wrong_role_and_another_organisat
 ) -> None:
     ids = await _first_organisation_rows(client, known_referral)
     owned = [v for k, v in ids.items() if k != "referral_id"]
-    failures: list[str] = []
-    for method, template in sorted(api_routes(app)):
-        if (method, template) not in POLICIES:
-            continue  # reported by the test above (public routes too)
-        route = _with_ids(POLICIES[(method, template)], ids)
-        path = fill(template, ids)
-        failures += await check_unauthenticated(client, method, path, route)
-        failures += await check_wrong_roles(client, method, path, route, TOKENS)
-        failures += await check_other_organisation(
-            client, method, path, route, OTHER, owned, SECRETS
-        )
+    failures = await run_matrix(
+        app, client, POLICIES, ids=ids, tokens=TOKENS, other=OTHER, owned_ids=owned, secrets=SECRETS
+    )
     assert failures == []
     mine = await client.get(f"/v1/immersions/{ids['convention_id']}", headers=COUNSELLOR)
     assert mine.json()["status"] == "requested"  # nothing the other organisation tried changed it

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+import ipaddress
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -35,6 +37,10 @@ class NotificationsSettings(ServiceSettings):
     webhook_timeout_seconds: float = 10.0
     #: Receivers refuse a signature older than this (documented in docs/notifications.md).
     webhook_signature_tolerance_seconds: int = 300
+    #: Networks (CIDR) a webhook target may be in although not public, e.g. an ERP reached over
+    #: a private link ("10.20.0.0/16"). Cloud metadata addresses stay refused.
+    #: (``notifications.adapters.webhook_targets``; https is required outside development.)
+    webhook_allowed_networks: list[str] = Field(default_factory=list)
 
     # -- delivery worker -----------------------------------------------------------------------
     delivery_poll_interval_seconds: float = 1.0
@@ -58,3 +64,10 @@ class NotificationsSettings(ServiceSettings):
     #: none: national holidays only.
     holidays_subdivision: str | None = None
     timezone: str = "Europe/Paris"
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks(cls, networks: list[str]) -> list[str]:
+        for network in networks:
+            ipaddress.ip_network(network, strict=False)  # ValueError names the bad one
+        return networks

@@ -6,7 +6,6 @@ finding the first organisation's rows — on the real store."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -15,12 +14,8 @@ from shared.auth.tokens import Role
 from shared.testing_access import (
     Cross,
     RoutePolicy,
-    api_routes,
-    check_other_organisation,
-    check_unauthenticated,
-    check_wrong_roles,
-    fill,
     policy,
+    run_matrix,
     unmatched,
 )
 
@@ -154,17 +149,6 @@ async def _first_organisation_rows(client: httpx.AsyncClient) -> dict[str, str]:
     }
 
 
-def _with_ids(route: RoutePolicy, ids: dict[str, str]) -> RoutePolicy:
-    if route.body is None:
-        return route
-    body: dict[str, Any] = {
-        k: fill(v, ids) if isinstance(v, str) else v for k, v in route.body.items()
-    }
-    return RoutePolicy(
-        route.roles, route.cross, body, route.query, route.refused_with, route.why, route.expect
-    )
-
-
 async def test_every_route_has_an_access_policy(app: FastAPI) -> None:
     assert unmatched(app, POLICIES) == []
 
@@ -174,17 +158,9 @@ async def test_every_route_refuses_no_token_the_wrong_role_and_another_organisat
 ) -> None:
     ids = await _first_organisation_rows(client)
     owned = [ids["job_seeker_id"], ids["consent_id"], ids["referral_id"]]
-    failures: list[str] = []
-    for method, template in sorted(api_routes(app)):
-        if (method, template) not in POLICIES:
-            continue  # reported by the test above (public routes too)
-        route = _with_ids(POLICIES[(method, template)], ids)
-        path = fill(template, ids)
-        failures += await check_unauthenticated(client, method, path, route)
-        failures += await check_wrong_roles(client, method, path, route, TOKENS)
-        failures += await check_other_organisation(
-            client, method, path, route, OTHER, owned, SECRETS
-        )
+    failures = await run_matrix(
+        app, client, POLICIES, ids=ids, tokens=TOKENS, other=OTHER, owned_ids=owned, secrets=SECRETS
+    )
     assert failures == []
     # Nothing the other organisation tried changed the first one's rows.
     mine = (await client.get(f"/v1/job-seekers/{ids['job_seeker_id']}", headers=OWNER)).json()

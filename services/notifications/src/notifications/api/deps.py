@@ -9,12 +9,16 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Path, Query
 
+from notifications.adapters.webhook import target_rules
+from notifications.adapters.webhook_targets import TargetRules
 from notifications.domain.delivery import DELIVERY_STATUSES
 from notifications.domain.routing import AUDIENCES
+from notifications.settings import NotificationsSettings
 from shared.auth.tokens import Principal, Role
 from shared.http.app import RuntimeDep
 from shared.http.pagination import CursorQuery, LimitQuery
 from shared.http.security import require_roles
+from shared.runtime import ServiceRuntime
 
 Runtime = RuntimeDep
 
@@ -36,3 +40,10 @@ OpsLimit = Annotated[int, Query(ge=1, le=500)]
 #: The in-app list: up to 200 a page.
 InAppLimit = LimitQuery
 Cursor = CursorQuery
+
+
+def webhook_targets(runtime: ServiceRuntime) -> TargetRules:
+    """Which webhook URLs may be registered, from the service's settings."""
+    settings = runtime.settings
+    assert isinstance(settings, NotificationsSettings)
+    return target_rules(settings)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from notifications.api.deps import KindPath, Ops, Runtime
+from notifications.api.deps import KindPath, Ops, Runtime, webhook_targets
 from notifications.api.schemas import (
     PreferencesIn,
     RecipientCreated,
@@ -34,7 +34,9 @@ async def put_recipient(
         webhook_secret=body.webhook_secret,
     )
     async with runtime.database.transaction() as session:
-        registered = await recipients.register(command, principal, session)
+        registered = await recipients.register(
+            command, principal, session, targets=webhook_targets(runtime)
+        )
         out = recipient_out(registered.recipient)
     return RecipientCreated(**out.model_dump(), webhook_secret=registered.generated_secret)
 

@@ -14,6 +14,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications import access
+from notifications.adapters.webhook_targets import (
+    TargetRules,
+    UnresolvedTarget,
+    UnsafeTarget,
+    check,
+)
 from notifications.domain.recipients import JOB_SEEKERS_REACHABLE, Addressee
 from notifications.domain.routing import PARTY_AUDIENCES
 from notifications.models import KnownReferral, Recipient
@@ -41,14 +47,21 @@ class Registered:
 
 
 async def register(
-    command: RegisterRecipient, principal: Principal, session: AsyncSession
+    command: RegisterRecipient,
+    principal: Principal,
+    session: AsyncSession,
+    *,
+    targets: TargetRules,
 ) -> Registered:
+    """``targets``: which webhook URLs may be registered (the service's settings)."""
     access.ensure_manages_directory(principal)
     if command.kind == "job_seeker":
         raise InvalidInput(
             "Aucun contact de demandeur d'emploi n'est enregistré sans consentement recueilli.",
             errors=[FieldIssue("kind", "job_seeker non joignable", "path")],
         )
+    if command.webhook_url:
+        await _check_target(command.webhook_url, targets)
     generated = None
     secret = command.webhook_secret
     existing = await session.get(Recipient, (command.kind, command.recipient_id))
@@ -63,6 +76,20 @@ async def register(
         values["webhook_secret"] = secret
     row = await upsert(session, command.kind, command.recipient_id, **values)
     return Registered(row, generated)
+
+
+async def _check_target(url: str, targets: TargetRules) -> None:
+    """Refuse a target the platform may not call; a name that does not resolve yet is accepted
+    (each delivery checks it again, and connects only to the address it checked)."""
+    try:
+        await check(url, targets)
+    except UnsafeTarget as refused:
+        raise InvalidInput(
+            "Cette URL de webhook n'est pas acceptée.",
+            errors=[FieldIssue("webhook_url", str(refused))],
+        ) from None
+    except UnresolvedTarget:
+        pass
 
 
 async def find(
