@@ -75,6 +75,8 @@ def _page(
     fields = []
     if isinstance(problem, RulesBroken):
         fields = [v.message for v in problem.violations]
+    elif problem is not None and problem.errors:
+        fields = [e.message for e in problem.errors]
     return _render(
         "link.html",
         status_of(problem) if problem else 200,

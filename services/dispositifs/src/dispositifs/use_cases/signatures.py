@@ -60,6 +60,7 @@ from shared.domain.errors import (
     TransitionRefused,
     raise_if_any,
 )
+from shared.privacy import raise_if_sensitive
 
 SIGNABLE = frozenset({ImmersionStatus.READY_TO_SIGN, ImmersionStatus.PARTIALLY_SIGNED})
 ASSESSABLE = frozenset({ImmersionStatus.VALIDATED, ImmersionStatus.IN_PROGRESS})
@@ -304,6 +305,9 @@ async def report_error(session: AsyncSession, caller: LinkClaims, command: Repor
     text = command.message.strip()
     if len(text) < 3:
         raise InvalidInput("Décrivez l'erreur en quelques mots.", code="error-report-empty")
+    # The report reaches the counsellor and stays on the convention: no NIR, bank details or
+    # health words in it (issue 11).
+    raise_if_sensitive({"message": text})
     view.signatory.error_report = text[:4000]
     view.signatory.error_reported_at = now()
     return view
