@@ -126,6 +126,12 @@ class ImmersionValidated(ImmersionEvent):
     host_name: str
     tutor_name: str | None = None
     tutor_email: str | None = None
+    departement: str | None = Field(
+        default=None,
+        description="Département of the immersion (2A/2B, 97x for overseas): its public holidays "
+        "count in the reminders' business days (Alsace-Moselle and the overseas départements "
+        "add their own).",
+    )
 
 
 class ImmersionCancelled(ImmersionEvent):
