@@ -238,6 +238,18 @@ class ImmersionIncidentReported(ImmersionEvent):
     )
 
 
+class ImmersionErrorReported(ImmersionEvent):
+    """A party pointed out an error in the convention on its signing page, instead of signing:
+    the prescriber's counsellor is told at once, to correct it (which resets the signatures).
+    What the party wrote stays in the dispositifs service (read it there)."""
+
+    event_type: ClassVar[str] = "coop.immersion.error_reported.v1"
+    reported_by: str = Field(description="The party that reported it (beneficiary, tutor…).")
+    counsellor_id: str | None = Field(
+        default=None, description="The prescriber's counsellor following the convention."
+    )
+
+
 class MrsEvaluated(EventData):
     """A candidate was evaluated in an MRS session (simulation-based recruitment)."""
 
