@@ -17,7 +17,9 @@ from dispositifs.app import create_app
 from dispositifs.domain.training import ART_POEC, RULE_FT_POEI_HOURS, TargetedPublic
 from dispositifs.models import KnownReferral
 from dispositifs.settings import DispositifsSettings
+from dispositifs.use_cases.erasure import erase_job_seeker
 from dispositifs.use_cases.referrals import learn_referral
+from shared.contracts.erasure import JobSeekerErasureRequested
 from shared.contracts.referral import ReferralSent
 
 from .conftest import COUNSELLOR, OPS, STRUCTURE, creating
@@ -298,3 +300,27 @@ async def _known(app: FastAPI) -> uuid.UUID:
     async with app.state.runtime.database.transaction() as session:
         session.add(known)
     return known.referral_id
+
+
+async def test_erasure_clears_the_referrals_priority_publics(
+    app: FastAPI, known_referral: KnownFactory
+) -> None:
+    referral = await known_referral(priority_publics=["brsa", "senior"])
+    other = await known_referral(priority_publics=["jeune"])
+    async with app.state.runtime.database.transaction() as session:
+        await erase_job_seeker(
+            session,
+            JobSeekerErasureRequested(
+                erasure_id=uuid.uuid4(),
+                job_seeker_id=referral.job_seeker_id,
+                referral_ids=[referral.referral_id],
+                requested_at=datetime.now(UTC),
+            ),
+        )
+    async with app.state.runtime.session() as session:
+        erased = await session.get(KnownReferral, referral.referral_id)
+        kept = await session.get(KnownReferral, other.referral_id)
+        assert erased is not None
+        assert kept is not None
+        assert erased.priority_publics is None
+        assert kept.priority_publics == ["jeune"]
