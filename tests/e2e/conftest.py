@@ -76,6 +76,9 @@ async def stack(  # type: ignore[no-untyped-def]
             # The journeys count single referrals (secrecy: services/referral/tests).
             env["REFERRAL_STATISTICAL_SECRECY_THRESHOLD"] = "1"
             await asyncio.to_thread(run_cli, name, "seed", env)
+        if name == "dispositifs":
+            # The journeys count single conventions (secrecy: services/dispositifs/tests).
+            env["DISPOSITIFS_STATISTICAL_SECRECY_THRESHOLD"] = "1"
         processes[name] = ServiceProcess(name, _free_port(), env, work / f"{name}.log")
     stack = Stack(processes, kafka_broker.bootstrap_servers)
     try:

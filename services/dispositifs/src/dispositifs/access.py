@@ -10,6 +10,7 @@ caller sees them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, false
@@ -59,10 +60,15 @@ def may_renew(structure_code: str | None, original_structure_code: str | None) -
     return original_structure_code == structure_code
 
 
-def indicator_structure(principal: Principal, structure_only: bool) -> str | None:
-    """Indicators are counts, not rows: everyone sees every région; a counsellor may narrow
-    them to their structure."""
-    return _organisation(principal) if structure_only else None
+def indicator_scope(principal: Principal) -> Callable[[Q, Any], Q]:
+    """The rows indicators count for the caller (issue 10 item 2): a counsellor their own
+    organisation's only, ops every organisation's (steering), any other caller none. Small
+    counts are then hidden (statistical secrecy, :mod:`dispositifs.domain.secrecy`)."""
+
+    def scope(query: Q, model: Any) -> Q:
+        return visible_rows(query, model, principal)
+
+    return scope
 
 
 def may_replay(principal: Principal, structure_code: str | None, *, row_exists: bool) -> bool:

@@ -77,6 +77,9 @@ class KnownReferral(KnownReferralColumns, Base):
     status: Mapped[str | None] = mapped_column(String(32))
     placed_on: Mapped[date | None] = mapped_column(Date)
     placement_contract_type: Mapped[str | None] = mapped_column(String(32))
+    #: The referral's priority publics as the referral service computed them (``referral.sent``;
+    #: never RQTH): a POEI's higher cap may follow from them (France Travail's rule).
+    priority_publics: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class ImmersionConvention(Base):
@@ -430,7 +433,30 @@ class TrainingEnrolment(Base):
     contract_months: Mapped[int | None] = mapped_column(Integer)
     placed_on: Mapped[date | None] = mapped_column(Date)
     placement_contract_type: Mapped[str | None] = mapped_column(String(32))
+    #: A completed POEC in temporary work: the trainee is to be given missions after it
+    #: (L6326-3), followed up with :class:`TrainingMission`.
+    missions_expected: Mapped[bool | None] = mapped_column(Boolean)
+    #: How many missions were recorded after it, and when the first one started.
+    missions_given: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    first_mission_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TrainingMission(Base):
+    """A contrat de mission given after a temporary-work POEC (the follow-up of L6326-3's duty
+    to give missions), recorded by the counsellor."""
+
+    __tablename__ = "training_missions"
+    __table_args__ = (CheckConstraint("end_date >= start_date", name="dates_ordered"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    enrolment_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("training_enrolments.id"), index=True
+    )
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    recorded_by: Mapped[str] = mapped_column(String(255))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class PathwayProposal(Base):

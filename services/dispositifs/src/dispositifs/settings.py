@@ -16,7 +16,7 @@ from dispositifs.domain.immersion import (
     ImmersionLimits,
     PrescriberKind,
 )
-from dispositifs.domain.training import TrainingLimits
+from dispositifs.domain.training import TargetedPublic, TrainingLimits
 from dispositifs.domain.working_time import WorkingTimeLimits
 from shared.settings import ServiceSettings
 
@@ -69,6 +69,12 @@ class DispositifsSettings(ServiceSettings):
         "production).",
     )
     signing_link_days: int = Field(default=14, ge=1, description="A signing link expires after.")
+    #: The parties' pages answer without an account: token buckets per client (address) and per
+    #: link bound how fast they may be tried (a 429 page beyond; a rate of 0 turns one off).
+    link_pages_per_second_per_client: float = Field(default=1.0, ge=0)
+    link_pages_burst_per_client: int = Field(default=30, ge=1)
+    link_pages_per_second_per_link: float = Field(default=0.5, ge=0)
+    link_pages_burst_per_link: int = Field(default=20, ge=1)
     assessment_link_days: int = Field(default=30, ge=1, description="The tutor's link expires.")
     #: Where the parties open their links (the service's public address).
     public_base_url: str = "http://127.0.0.1:8002"
@@ -96,9 +102,18 @@ class DispositifsSettings(ServiceSettings):
     poec_min_months_fixed_term: int = Field(
         default=12, description="L6326-3: CDD / professionnalisation after a POEC, in months."
     )
-    poei_targeted_publics: list[str] = Field(
-        default_factory=lambda: ["brsa", "senior"],
-        description="France Travail's rule: publics with the POEI's 600 h cap.",
+    poec_missions_follow_up_days: int = Field(
+        default=90,
+        ge=1,
+        description="L6326-3: in temporary work the trainee is given missions after the POEC; no "
+        "text sets a delay: a completed POEC with no mission after this many days is flagged.",
+    )
+    poei_targeted_publics: list[TargetedPublic] = Field(
+        default_factory=lambda: [TargetedPublic.BRSA, TargetedPublic.SENIOR],
+        description="France Travail's rule (règles de prise en charge de la POEI, not D6326-1): "
+        "publics with the POEI's 600 h cap, BRSA and seniors; a public listed here counts when "
+        "the counsellor declares it or when the referral's priority publics (referral.sent) "
+        "include it (jeune, deld, qpv may be added).",
     )
 
     # MRS
@@ -158,4 +173,5 @@ class DispositifsSettings(ServiceSettings):
             poec_temporary_work_opco=self.poec_temporary_work_opco,
             poec_min_months_fixed_term=self.poec_min_months_fixed_term,
             poei_targeted_publics=frozenset(self.poei_targeted_publics),
+            poec_missions_follow_up_days=self.poec_missions_follow_up_days,
         )

@@ -53,6 +53,8 @@ async def settings(
         kafka_enabled=False,
         jobs_enabled=False,
         log_json=False,
+        # The tests count single conventions; secrecy has its own tests (test_indicators_scope.py).
+        statistical_secrecy_threshold=1,
     )
 
 

@@ -64,6 +64,18 @@ def _poei(referral_id: str) -> dict[str, Any]:
 
 
 JUSTIFY = {"justification": "Essai d'une autre structure"}
+PERIOD = {
+    "from": (TODAY - timedelta(days=1)).isoformat(),
+    "to": (TODAY + timedelta(days=90)).isoformat(),
+}
+
+
+def _no_figures(response: httpx.Response) -> bool:
+    """The other organisation counted nothing here: no région, totals at zero."""
+    body = response.json()
+    return body["regions"] == [] and body["total"]["immersions"]["requested"] == 0
+
+
 NOT_PERSONAL = "counts per territory, no row and no person (statistical secrecy applies)"
 POLICIES: dict[tuple[str, str], RoutePolicy] = {
     # A convention names a referral: another structure's is refused (answered as unknown).
@@ -135,6 +147,9 @@ POLICIES: dict[tuple[str, str], RoutePolicy] = {
     ("POST", "/v1/trainings/enrolments/{enrolment_id}/completion"): policy(
         C, cross=Cross.REFUSED, body={"completed": True, "hired": False}
     ),
+    ("POST", "/v1/trainings/enrolments/{enrolment_id}/missions"): policy(
+        C, cross=Cross.REFUSED, body={"start_date": "2030-01-06", "end_date": "2030-02-06"}
+    ),
     ("POST", "/v1/pathway-proposals"): policy(
         C, cross=Cross.REFUSED, body={"referral_id": "{referral_id}"}, refused_with=(404, 422)
     ),
@@ -143,7 +158,10 @@ POLICIES: dict[tuple[str, str], RoutePolicy] = {
     ("POST", "/v1/pathway-proposals/{proposal_id}/dismiss"): policy(
         C, cross=Cross.REFUSED, body={}
     ),
-    ("GET", "/v1/indicators"): policy(C, OP, cross=Cross.NOT_SCOPED, why=NOT_PERSONAL),
+    # Figures of one's own organisation only (issue 10 item 2): the other one has none here.
+    ("GET", "/v1/indicators"): policy(
+        C, OP, cross=Cross.OWN_FIGURES, query=PERIOD, expect=_no_figures
+    ),
     ("GET", "/v1/referrals/{referral_id}"): policy(C, OP, cross=Cross.REFUSED),
 }
 

@@ -186,6 +186,8 @@ class FollowedImmersion(Base):
     end_date: Mapped[date] = mapped_column(Date)
     host_name: Mapped[str] = mapped_column(String(300))
     tutor_name: Mapped[str | None] = mapped_column(String(200))
+    #: Where the immersion takes place: its holidays count in the reminder's business days.
+    departement: Mapped[str | None] = mapped_column(String(3))
     #: :class:`notifications.domain.following.FollowedImmersionStatus` value.
     status: Mapped[str] = mapped_column(String(16))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -105,6 +105,8 @@ FRENCH_SUMMARIES: dict[str, str] = {
     "reçoit son lien pour le lire et en prendre connaissance.",
     "coop.immersion.incident_reported.v1": "Un incident ou un accident pendant l'immersion est "
     "signalé : le prescripteur en est informé dans la journée.",
+    "coop.immersion.error_reported.v1": "Une partie signale une erreur dans la convention depuis "
+    "sa page de signature : le conseiller prescripteur en est informé aussitôt pour la corriger.",
     "coop.mrs.evaluated.v1": "Un candidat a été évalué dans une session de recrutement par "
     "simulation (MRS).",
     "coop.training.enrolled.v1": "Un demandeur d'emploi est inscrit en POEI ou en POEC.",

@@ -126,6 +126,12 @@ class ImmersionValidated(ImmersionEvent):
     host_name: str
     tutor_name: str | None = None
     tutor_email: str | None = None
+    departement: str | None = Field(
+        default=None,
+        description="Département of the immersion (2A/2B, 97x for overseas): its public holidays "
+        "count in the reminders' business days (Alsace-Moselle and the overseas départements "
+        "add their own).",
+    )
 
 
 class ImmersionCancelled(ImmersionEvent):
@@ -227,6 +233,18 @@ class ImmersionIncidentReported(ImmersionEvent):
     kind: str = Field(description="accident or incident.")
     occurred_on: date
     reported_by: str = Field(description="The role that reported it (tutor, beneficiary…).")
+    counsellor_id: str | None = Field(
+        default=None, description="The prescriber's counsellor following the convention."
+    )
+
+
+class ImmersionErrorReported(ImmersionEvent):
+    """A party pointed out an error in the convention on its signing page, instead of signing:
+    the prescriber's counsellor is told at once, to correct it (which resets the signatures).
+    What the party wrote stays in the dispositifs service (read it there)."""
+
+    event_type: ClassVar[str] = "coop.immersion.error_reported.v1"
+    reported_by: str = Field(description="The party that reported it (beneficiary, tutor…).")
     counsellor_id: str | None = Field(
         default=None, description="The prescriber's counsellor following the convention."
     )

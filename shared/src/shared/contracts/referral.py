@@ -86,6 +86,12 @@ class ReferralSent(ReferralEvent):
     departement: str | None = None
     offer_id: UUID | None = None
     sent_at: datetime
+    priority_publics: list[str] = Field(
+        default_factory=list,
+        description="The job seeker's priority publics on the day it was sent (brsa, jeune, "
+        "senior, deld, qpv), for the POEI's higher hour cap; never rqth (health data stays in "
+        "the referral service).",
+    )
 
 
 class ReferralStatusChanged(ReferralEvent):

@@ -15,6 +15,7 @@ from dispositifs.domain.signing import SignatoryRole
 from dispositifs.domain.working_time import Weekday, WeeklySchedule
 from dispositifs.models import ImmersionConvention
 from shared.contracts.vocabulary import ImmersionObjet
+from shared.privacy import ScreenedText
 
 DEPARTEMENT_PATTERN = r"^(\d{2}|2A|2B|97\d)$"
 TIME_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d$"
@@ -33,7 +34,7 @@ class BeneficiaryIn(_In):
     first_name: str | None = Field(default=None, max_length=100)
     last_name: str | None = Field(default=None, max_length=100)
     birth_date: date | None = None
-    professional_situation: str | None = Field(default=None, max_length=200)
+    professional_situation: ScreenedText | None = Field(default=None, max_length=200)
     brsa: bool | None = Field(default=None, description="Bénéficiaire du RSA, le cas échéant.")
     email: EmailStr | None = Field(default=None, description="Reçoit son lien de signature.")
     salaried: bool | None = Field(
@@ -104,12 +105,14 @@ class ContentIn(_In):
     start_date: date | None = None
     end_date: date | None = None
     weekly_hours: float | None = Field(default=None, gt=0, le=168)
-    schedule: str | None = Field(default=None, max_length=2000, description="Horaires.")
-    place: str | None = Field(default=None, max_length=300, description="Lieu de l'immersion.")
+    schedule: ScreenedText | None = Field(default=None, max_length=2000, description="Horaires.")
+    place: ScreenedText | None = Field(
+        default=None, max_length=300, description="Lieu de l'immersion."
+    )
     departement: str | None = Field(default=None, pattern=DEPARTEMENT_PATTERN)
-    objectives: str | None = Field(default=None, max_length=4000)
-    evaluation_method: str | None = Field(default=None, max_length=4000)
-    tasks: str | None = Field(default=None, max_length=4000)
+    objectives: ScreenedText | None = Field(default=None, max_length=4000)
+    evaluation_method: ScreenedText | None = Field(default=None, max_length=4000)
+    tasks: ScreenedText | None = Field(default=None, max_length=4000)
     prescriber: PrescriberIn | None = None
     beneficiary: BeneficiaryIn | None = None
     host: HostIn | None = None
@@ -130,7 +133,7 @@ class ContentIn(_In):
         description="Semaine type (jours et périodes) : heures par jour et par semaine calculées.",
     )
     host_declarations: HostDeclarationsIn | None = None
-    renewal_justification: str | None = Field(default=None, max_length=2000)
+    renewal_justification: ScreenedText | None = Field(default=None, max_length=2000)
 
 
 class ImmersionIn(ContentIn):
@@ -151,13 +154,13 @@ class ImmersionIn(ContentIn):
 
 
 class JustificationIn(_In):
-    justification: str = Field(min_length=3, max_length=2000)
+    justification: ScreenedText = Field(min_length=3, max_length=2000)
 
 
 class RenewalIn(_In):
     start_date: date = Field(description="Après la fin de la convention initiale (D5135-3).")
     end_date: date
-    justification: str = Field(min_length=3, max_length=2000)
+    justification: ScreenedText = Field(min_length=3, max_length=2000)
 
 
 class SignatureIn(_In):
@@ -167,7 +170,7 @@ class SignatureIn(_In):
 class AssessmentIn(_In):
     objectives_reached: bool
     hired: bool
-    assessment: str | None = Field(default=None, max_length=4000)
+    assessment: ScreenedText | None = Field(default=None, max_length=4000)
 
 
 class TransitionOut(BaseModel):

@@ -7,6 +7,8 @@ status)."""
 from __future__ import annotations
 
 import functools
+import hashlib
+import math
 from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
@@ -26,6 +28,7 @@ from dispositifs.use_cases import signatures as signing
 from shared.contracts.vocabulary import ContractType, ImmersionObjet
 from shared.domain.errors import DomainError, RulesBroken
 from shared.http.domain_problems import status_of
+from shared.http.rate_limit import RateLimiter
 
 WEB = Path(__file__).resolve().parent.parent / "data" / "pages"
 router = APIRouter(
@@ -75,6 +78,8 @@ def _page(
     fields = []
     if isinstance(problem, RulesBroken):
         fields = [v.message for v in problem.violations]
+    elif problem is not None and problem.errors:
+        fields = [e.message for e in problem.errors]
     return _render(
         "link.html",
         status_of(problem) if problem else 200,
@@ -105,6 +110,30 @@ def _error(exc: DomainError) -> HTMLResponse:
     return _render("error.html", status_of(exc), message=exc.message)
 
 
+#: The rate-limit buckets of the parties' pages: per client address, and per link.
+LINK_CLIENT = "link-client"
+LINK_TOKEN = "link-token"  # noqa: S105 (a bucket's name, not a secret)
+
+
+def _throttled(request: Request, token: str) -> HTMLResponse | None:
+    """The 429 page when this client, or this link, asked too often (the links need no account:
+    the buckets bound how fast they may be tried or replayed). The link is keyed by its digest:
+    the limiter never holds a usable link."""
+    limiter: RateLimiter | None = getattr(request.app.state, "link_rate_limiter", None)
+    if limiter is None:
+        return None
+    client = request.client.host if request.client else "unknown"
+    link = hashlib.sha256(token.encode("utf-8")).hexdigest()
+    # The client's bucket first: a client already refused does not use up the link's.
+    wait = limiter.take(LINK_CLIENT, client) or limiter.take(LINK_TOKEN, link)
+    if wait is None:
+        return None
+    seconds = max(1, math.ceil(wait))
+    page = _render("too_many.html", 429, seconds=seconds)
+    page.headers["Retry-After"] = str(seconds)
+    return page
+
+
 @router.get("/static/signing.css")
 async def stylesheet() -> Response:
     css = (WEB / "static" / "signing.css").read_text(encoding="utf-8")
@@ -112,7 +141,11 @@ async def stylesheet() -> Response:
 
 
 @router.get("/lien/{token}", response_class=HTMLResponse)
-async def open_link(token: str, runtime: Runtime, fait: str | None = None) -> HTMLResponse:
+async def open_link(
+    token: str, request: Request, runtime: Runtime, fait: str | None = None
+) -> HTMLResponse:
+    if (throttled := _throttled(request, token)) is not None:
+        return throttled
     try:
         caller = signing.read_caller(token, settings_of(runtime))
         async with runtime.session() as session:
@@ -168,6 +201,8 @@ async def _act(
 
 @router.post("/lien/{token}/signer")
 async def sign(token: str, request: Request, runtime: Runtime) -> Response:
+    if (throttled := _throttled(request, token)) is not None:
+        return throttled
     form = await _form(request)
     command = signing.SignByLink(consent=form.get("consent") == "oui")
     return await _act(
@@ -177,6 +212,8 @@ async def sign(token: str, request: Request, runtime: Runtime) -> Response:
 
 @router.post("/lien/{token}/erreur")
 async def report_error(token: str, request: Request, runtime: Runtime) -> Response:
+    if (throttled := _throttled(request, token)) is not None:
+        return throttled
     form = await _form(request)
     command = signing.ReportError(message=form.get("message", ""))
     return await _act(
@@ -189,6 +226,8 @@ async def report_error(token: str, request: Request, runtime: Runtime) -> Respon
 
 @router.post("/lien/{token}/bilan")
 async def assess(token: str, request: Request, runtime: Runtime) -> Response:
+    if (throttled := _throttled(request, token)) is not None:
+        return throttled
     form = await _form(request)
     try:
         outcome = AssessmentOutcome(form.get("outcome", ""))
@@ -219,7 +258,9 @@ async def assess(token: str, request: Request, runtime: Runtime) -> Response:
 
 
 @router.post("/lien/{token}/vu")
-async def acknowledge(token: str, runtime: Runtime) -> Response:
+async def acknowledge(token: str, request: Request, runtime: Runtime) -> Response:
+    if (throttled := _throttled(request, token)) is not None:
+        return throttled
     command = assessments.AcknowledgeAssessment()
     return await _act(
         runtime,
@@ -231,6 +272,8 @@ async def acknowledge(token: str, runtime: Runtime) -> Response:
 
 @router.post("/lien/{token}/incident")
 async def report_incident(token: str, request: Request, runtime: Runtime) -> Response:
+    if (throttled := _throttled(request, token)) is not None:
+        return throttled
     form = await _form(request)
     command = assessments.ReportIncident(
         kind=form.get("kind", ""),

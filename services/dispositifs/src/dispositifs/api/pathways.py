@@ -22,6 +22,7 @@ from dispositifs.use_cases import Session, queries
 from dispositifs.use_cases import pathways as use
 from shared.http.idempotency import IdempotencyKey, create_idempotently
 from shared.http.pagination import Page
+from shared.privacy import ScreenedText
 
 router = APIRouter(prefix="/v1/pathway-proposals", tags=["parcours (écart de compétences)"])
 
@@ -35,7 +36,7 @@ class ProposalIn(BaseModel):
 class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    comment: str | None = Field(default=None, max_length=2000)
+    comment: ScreenedText | None = Field(default=None, max_length=2000)
 
 
 class ProposalOut(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -19,8 +19,9 @@ from dispositifs.api.deps import (
     settings_of,
 )
 from dispositifs.api.immersion_schemas import DEPARTEMENT_PATTERN
-from dispositifs.domain.training import ExpectedContract, PoeiMode
+from dispositifs.domain.training import ExpectedContract, PoeiMode, missions_overdue
 from dispositifs.models import PoecSession, TrainingEnrolment
+from dispositifs.settings import DispositifsSettings
 from dispositifs.use_cases import Session, queries
 from dispositifs.use_cases import trainings as use
 from shared.contracts.referral import ROME_CODE_PATTERN
@@ -145,11 +146,33 @@ class EnrolmentOut(BaseModel):
     contract_type: str | None
     contract_months: int | None
     placed_on: date | None
+    missions_expected: bool | None = Field(
+        description="POEC du travail temporaire terminée : des missions sont à confier (L6326-3)."
+    )
+    missions_given: int
+    first_mission_on: date | None
+    missions_overdue: bool = Field(
+        default=False,
+        description="Aucune mission enregistrée passé le délai de suivi (paramètre).",
+    )
     created_at: datetime
 
 
-def _enrolment_out(row: TrainingEnrolment) -> dict[str, Any]:
-    return EnrolmentOut.model_validate(row).model_dump(mode="json")
+class MissionIn(_In):
+    start_date: date = Field(description="Après la fin de la POEC.")
+    end_date: date
+
+
+def _enrolment_out(row: TrainingEnrolment, settings: DispositifsSettings) -> dict[str, Any]:
+    out = EnrolmentOut.model_validate(row)
+    out.missions_overdue = missions_overdue(
+        expected=row.missions_expected,
+        missions_given=row.missions_given or 0,
+        ended_on=row.end_date,
+        today=datetime.now(UTC).date(),
+        limits=settings.training_limits(),
+    )
+    return out.model_dump(mode="json")
 
 
 def _poec_out(row: PoecSession) -> dict[str, Any]:
@@ -235,7 +258,10 @@ async def enrol(
 
     async def create(session: Session) -> tuple[dict[str, Any], str]:
         enrolment = await use.enrol(session, principal, command, settings_of(runtime))
-        return _enrolment_out(enrolment), f"/v1/trainings/enrolments/{enrolment.id}"
+        return (
+            _enrolment_out(enrolment, settings_of(runtime)),
+            f"/v1/trainings/enrolments/{enrolment.id}",
+        )
 
     return await create_idempotently(runtime, principal, idempotency_key, request, body, create)
 
@@ -257,7 +283,8 @@ async def list_enrolments(
             kind=kind,
             referral_id=referral_id,
         )
-    return found.map(_enrolment_out)
+    settings = settings_of(runtime)
+    return found.map(lambda row: _enrolment_out(row, settings))
 
 
 @router.get("/enrolments/{enrolment_id}", response_model=EnrolmentOut, summary="Lire")
@@ -266,7 +293,7 @@ async def get_enrolment(
 ) -> dict[str, Any]:
     async with runtime.session() as session:
         row = await queries.get_enrolment(session, principal, enrolment_id)
-    return _enrolment_out(row)
+    return _enrolment_out(row, settings_of(runtime))
 
 
 @router.post(
@@ -286,4 +313,21 @@ async def complete(
     )
     async with runtime.database.transaction() as session:
         row = await use.complete_enrolment(session, principal, command, settings_of(runtime))
-        return _enrolment_out(row)
+        return _enrolment_out(row, settings_of(runtime))
+
+
+@router.post(
+    "/enrolments/{enrolment_id}/missions",
+    status_code=201,
+    response_model=EnrolmentOut,
+    summary="Enregistrer une mission confiée après une POEC du travail temporaire (L6326-3)",
+    responses={422: {"description": "Règle non respectée : l'article est cité"}},
+)
+async def record_mission(
+    enrolment_id: uuid.UUID, body: MissionIn, principal: Counsellor, runtime: Runtime
+) -> dict[str, Any]:
+    command = use.RecordMission(enrolment_id, body.start_date, body.end_date)
+    async with runtime.database.transaction() as session:
+        row = await use.record_mission(session, principal, command)
+        await session.flush()
+        return _enrolment_out(row, settings_of(runtime))

@@ -13,6 +13,7 @@ Caps and thresholds are :class:`TrainingLimits` (settings): texts change.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -42,8 +43,16 @@ class PoeiMode(enum.StrEnum):
 
 
 class TargetedPublic(enum.StrEnum):
+    """The publics a POEI's higher cap may serve: France Travail's rule names BRSA and seniors
+    (the default setting); the other priority publics of the convention-cadre (axis 3) that the
+    referral carries may be added by the setting. RQTH never reaches this service (health data,
+    GDPR art. 9): it is not one of them."""
+
     BRSA = "brsa"
     SENIOR = "senior"
+    JEUNE = "jeune"
+    DELD = "deld"
+    QPV = "qpv"
 
 
 #: An enrolment's lifecycle: enrolled by the counsellor, then completed or abandoned once.
@@ -103,21 +112,34 @@ class TrainingLimits:
     #: The publics with the POEI's higher cap (France Travail's rule; "brsa", "senior", and any
     #: of the referral's priority publics listed here).
     poei_targeted_publics: frozenset[str] = frozenset({"brsa", "senior"})
+    #: A completed temporary-work POEC with no mission recorded this many days after its end is
+    #: flagged (L6326-3 sets the duty to give missions, not a delay: the platform's setting).
+    poec_missions_follow_up_days: int = 90
 
 
 def targeted_public(
-    *, brsa: bool, birth_date: date | None, start: date, limits: TrainingLimits
+    *,
+    brsa: bool,
+    birth_date: date | None,
+    start: date,
+    limits: TrainingLimits,
+    referral_publics: Iterable[str] = (),
 ) -> TargetedPublic | None:
     """The public of the POEI's higher cap, among those the settings list (France Travail's rule:
-    BRSA, seniors)."""
-    if brsa and TargetedPublic.BRSA.value in limits.poei_targeted_publics:
+    BRSA, seniors 55+): from what the counsellor declares (BRSA, birth date) or from the priority
+    publics of the referral as the referral service computed them (``referral.sent``)."""
+    listed = limits.poei_targeted_publics
+    known = {p for p in referral_publics if p in {t.value for t in TargetedPublic}}
+    if TargetedPublic.BRSA.value in listed and (brsa or TargetedPublic.BRSA.value in known):
         return TargetedPublic.BRSA
-    if (
-        birth_date is not None
-        and TargetedPublic.SENIOR.value in limits.poei_targeted_publics
-        and age_on(birth_date, start) >= limits.senior_age
+    if TargetedPublic.SENIOR.value in listed and (
+        (birth_date is not None and age_on(birth_date, start) >= limits.senior_age)
+        or TargetedPublic.SENIOR.value in known
     ):
         return TargetedPublic.SENIOR
+    for public in TargetedPublic:
+        if public.value in listed and public.value in known:
+            return public
     return None
 
 
@@ -327,3 +349,55 @@ def is_durable(
     if contract_type in {ContractType.CDI, ContractType.CDI_INTERIMAIRE}:
         return True
     return contract_type is not None and months is not None and months >= durable_months
+
+
+#: The follow-up of L6326-3's duty: its delay is the platform's setting, no text sets one.
+RULE_POEC_MISSIONS_FOLLOW_UP = (
+    ART_POEC + " (missions après une POEC dans le travail temporaire ; délai de suivi : "
+    "paramètre de la plateforme)"
+)
+
+
+def missions_overdue(
+    *,
+    expected: bool | None,
+    missions_given: int,
+    ended_on: date,
+    today: date,
+    limits: TrainingLimits,
+) -> bool:
+    """A completed temporary-work POEC whose trainee was given no mission
+    ``poec_missions_follow_up_days`` after its end (L6326-3: missions are given after it)."""
+    if not expected or missions_given > 0:
+        return False
+    return (today - ended_on).days > limits.poec_missions_follow_up_days
+
+
+def check_mission_after_poec(
+    *, expected: bool | None, poec_end: date, start: date, end: date
+) -> list[Violation]:
+    """A mission recorded as given after a temporary-work POEC starts after the training."""
+    if not expected:
+        return [
+            Violation(
+                "poec.missions",
+                "enrolment_id",
+                "des missions se suivent après une POEC du travail temporaire terminée",
+                ART_POEC,
+            )
+        ]
+    found = []
+    if start < poec_end:
+        found.append(
+            Violation(
+                "poec.missions",
+                "start_date",
+                "la mission suit la POEC : elle commence après la fin de la formation",
+                ART_POEC,
+            )
+        )
+    if end < start:
+        found.append(
+            Violation("poec.missions", "end_date", "la date de fin précède la date de début")
+        )
+    return found

@@ -34,6 +34,7 @@ from shared.contracts.dispositifs import (
 )
 from shared.contracts.vocabulary import ContractType
 from shared.domain.errors import InvalidInput, NotFound, TransitionRefused, Violation, raise_if_any
+from shared.privacy import raise_if_sensitive
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,7 @@ async def assess(
         )
     if not command.answered:
         raise InvalidInput("Répondez à chaque question du bilan.", code="assessment-incomplete")
+    raise_if_sensitive({"comment": command.comment})
     raise_if_any(check_assessment_time(convention.end_date, command.today))
     raise_if_any(
         check_assessment(
@@ -328,6 +330,7 @@ async def report_incident(
         )
     if len(command.description.strip()) < 3:
         raise InvalidInput("Décrivez ce qui s'est passé.", code="description")
+    raise_if_sensitive({"description": command.description})
     at = now()
     incident = ImmersionIncident(
         id=uuid.uuid4(),

@@ -19,6 +19,7 @@ from dispositifs.models import (
     ImmersionIncident,
     ImmersionSignatory,
     ImmersionTransition,
+    KnownReferral,
     MrsCandidate,
     PathwayProposal,
     TrainingEnrolment,
@@ -114,6 +115,18 @@ async def erase_job_seeker(session: AsyncSession, data: JobSeekerErasureRequeste
         .values(comment=None)
     )
     report.append(Erased("pathway_proposals", _count(proposals), "erased"))
+    # The referral's priority publics (BRSA, senior…) say something of the person: cleared.
+    known = await session.execute(
+        update(KnownReferral)
+        .where(
+            or_(
+                KnownReferral.job_seeker_id == data.job_seeker_id,
+                KnownReferral.referral_id.in_(referral_ids),
+            )
+        )
+        .values(priority_publics=None)
+    )
+    report.append(Erased("known_referrals", _count(known), "erased"))
     enrolments = await session.scalar(
         select(func.count())
         .select_from(TrainingEnrolment)

@@ -27,6 +27,7 @@ from dispositifs.use_cases.immersion_common import (
 from shared.contracts.dispositifs import ImmersionRejected, RuleBroken
 from shared.contracts.referral import ReferralImmersionRequested
 from shared.domain.errors import RulesBroken
+from shared.privacy import redact_text
 
 #: Conventions a withdrawn or expired referral makes obsolete (not validated yet).
 _PENDING = (
@@ -35,6 +36,10 @@ _PENDING = (
     ImmersionStatus.PARTIALLY_SIGNED,
     ImmersionStatus.SIGNED,
 )
+
+
+def _redacted(text: str | None, field: str) -> str | None:
+    return None if text is None else redact_text(text, field)[0]
 
 
 def _request_from_agency(
@@ -52,8 +57,9 @@ def _request_from_agency(
             "tutor.name": data.tutor_name,
             "tutor.function": data.tutor_function,
             "tutor.email": data.tutor_email,
-            "objectives": data.objectives,
-            "tasks": data.tasks,
+            # Text from an agency's ERP: kept without what must not travel in it (issue 11).
+            "objectives": _redacted(data.objectives, "objectives"),
+            "tasks": _redacted(data.tasks, "tasks"),
             "departement": known.departement if known else None,
         },
         referral_id=data.referral_id,

@@ -343,6 +343,7 @@ async def validate(
             host_name=convention.host_name,
             tutor_name=convention.tutor_name,
             tutor_email=convention.tutor_email,
+            departement=convention.departement,
         ),
     )
     return convention

@@ -1,25 +1,31 @@
 """Scheme indicators by région and period: what the convention-cadre is judged by (bookings,
 completions, hires after an immersion, recruitment among positively evaluated MRS candidates,
-POEI/POEC completions and hires)."""
+POEI/POEC completions and hires, temporary-work POEC with no mission given after them).
+
+Scoped by ``access.py`` (issue 10 item 2): a counsellor gets their own organisation's figures
+only, ops every organisation's; small cells are hidden (statistical secrecy,
+:mod:`dispositifs.domain.secrecy`)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from dispositifs.access import indicator_structure
+from dispositifs.access import indicator_scope
 from dispositifs.domain.immersion import ImmersionStatus
+from dispositifs.domain.secrecy import protect_indicators
 from dispositifs.models import ImmersionConvention, MrsCandidate, MrsSession, TrainingEnrolment
 from shared.auth.tokens import Principal
 from shared.contracts.dispositifs import EnrolmentStatus
 from shared.contracts.vocabulary import TrainingKind
 from shared.domain.errors import FieldIssue, InvalidInput
+from shared.privacy import DEFAULT_SECRECY_THRESHOLD
 from shared.referentials import regions
 
 UNKNOWN_REGION = "inconnue"
@@ -38,8 +44,14 @@ class IndicatorsQuery:
     date_from: date
     date_to: date
     region_code: str | None = None
-    #: A counsellor's indicators narrowed to their structure (see ``access.py``).
+    #: Kept for older clients: a counsellor's figures are always their organisation's now.
     structure_only: bool = False
+    #: Counts below it are secret (``statistical_secrecy_threshold`` setting).
+    secrecy_threshold: int = DEFAULT_SECRECY_THRESHOLD
+    #: A completed temporary-work POEC with no mission after this many days is counted as such
+    #: (``poec_missions_follow_up_days``, :func:`dispositifs.domain.training.missions_overdue`).
+    missions_follow_up_days: int = 90
+    today: date | None = None
 
 
 async def scheme_indicators(
@@ -52,7 +64,7 @@ async def scheme_indicators(
             errors=[FieldIssue("to", "avant « from »", "query")],
         )
     date_from, date_to, region_code = query.date_from, query.date_to, query.region_code
-    structure_code = indicator_structure(principal, query.structure_only)
+    scope = indicator_scope(principal)
     c = ImmersionConvention
     validated_states = [
         ImmersionStatus.VALIDATED.value,
@@ -89,22 +101,29 @@ async def scheme_indicators(
 
     t = TrainingEnrolment
     trained_hired = or_(t.hired.is_(True), t.placed_on.is_not(None))
+    today = query.today or datetime.now(UTC).date()
+    # The SQL form of :func:`dispositifs.domain.training.missions_overdue`.
+    no_mission_yet = and_(
+        t.missions_expected.is_(True),
+        t.missions_given == 0,
+        t.end_date < today - timedelta(days=query.missions_follow_up_days),
+    )
     trainings = select(
         t.region_code,
         t.kind,
         func.count(),
         _count(t.status == EnrolmentStatus.COMPLETED.value),
         _count(and_(t.status == EnrolmentStatus.COMPLETED.value, trained_hired)),
+        _count(no_mission_yet),
     ).where(t.start_date >= date_from, t.start_date <= date_to)
 
     if region_code is not None:
         immersions = immersions.where(c.region_code == region_code)
         mrs = mrs.where(s.region_code == region_code)
         trainings = trainings.where(t.region_code == region_code)
-    if structure_code is not None:
-        immersions = immersions.where(c.structure_code == structure_code)
-        mrs = mrs.where(s.structure_code == structure_code)
-        trainings = trainings.where(t.structure_code == structure_code)
+    immersions = scope(immersions, c)
+    mrs = scope(mrs, s)
+    trainings = scope(trainings, t)
 
     by_region: dict[str | None, dict[str, Any]] = defaultdict(_empty)
     for region, total, rejected, validated, completed, reached, hired in (
@@ -130,7 +149,7 @@ async def scheme_indicators(
             "recruited": hired,
             "recruitment_rate_among_positive": _rate(hired, positive),
         }
-    for region, kind, enrolled, completed, hired in (
+    for region, kind, enrolled, completed, hired, overdue in (
         await session.execute(trainings.group_by(t.region_code, t.kind))
     ).all():
         by_region[region][kind] = {
@@ -139,12 +158,15 @@ async def scheme_indicators(
             "hired": hired,
             "hired_rate": _rate(hired, completed),
         }
+        if kind == TrainingKind.POEC.value:
+            by_region[region][kind]["missions_overdue"] = overdue
     names = regions()
     rows = [
         {"region_code": code or UNKNOWN_REGION, "region_name": names.get(code or ""), **values}
         for code, values in sorted(by_region.items(), key=lambda item: item[0] or "~")
     ]
-    return {"from": date_from, "to": date_to, "regions": rows, "total": _total(rows)}
+    result = {"from": date_from, "to": date_to, "regions": rows, "total": _total(rows)}
+    return protect_indicators(result, query.secrecy_threshold)
 
 
 def _empty() -> dict[str, Any]:
@@ -156,7 +178,8 @@ def _empty() -> dict[str, Any]:
         "mrs": _zeros("registered", "evaluated", "positive", "recruited")
         | {"recruitment_rate_among_positive": None},
         TrainingKind.POEI.value: _zeros("enrolled", "completed", "hired") | {"hired_rate": None},
-        TrainingKind.POEC.value: _zeros("enrolled", "completed", "hired") | {"hired_rate": None},
+        TrainingKind.POEC.value: _zeros("enrolled", "completed", "hired", "missions_overdue")
+        | {"hired_rate": None},
     }
 
 

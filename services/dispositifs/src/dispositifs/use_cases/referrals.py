@@ -36,6 +36,8 @@ async def learn_referral(session: AsyncSession, data: ReferralSent) -> None:
         recorded_at=datetime.now(UTC),
         offer_id=data.offer_id,
         status="sent",
+        # RQTH is health data and never meant to reach this service: dropped if it came.
+        priority_publics=sorted(p for p in data.priority_publics if p != "rqth"),
     )
 
 

@@ -48,6 +48,7 @@ from dispositifs.use_cases.immersion_common import (
 )
 from shared.auth.tokens import Principal
 from shared.contracts.dispositifs import (
+    ImmersionErrorReported,
     ImmersionSignatureRequested,
     ImmersionSigned,
     SigningLink,
@@ -60,6 +61,7 @@ from shared.domain.errors import (
     TransitionRefused,
     raise_if_any,
 )
+from shared.privacy import raise_if_sensitive
 
 SIGNABLE = frozenset({ImmersionStatus.READY_TO_SIGN, ImmersionStatus.PARTIALLY_SIGNED})
 ASSESSABLE = frozenset({ImmersionStatus.VALIDATED, ImmersionStatus.IN_PROGRESS})
@@ -304,8 +306,22 @@ async def report_error(session: AsyncSession, caller: LinkClaims, command: Repor
     text = command.message.strip()
     if len(text) < 3:
         raise InvalidInput("Décrivez l'erreur en quelques mots.", code="error-report-empty")
+    # The report reaches the counsellor and stays on the convention: no NIR, bank details or
+    # health words in it (issue 11).
+    raise_if_sensitive({"message": text})
+    at = now()
     view.signatory.error_report = text[:4000]
-    view.signatory.error_reported_at = now()
+    view.signatory.error_reported_at = at
+    # The prescriber is told at once; the text stays here (it may name people).
+    await publish(
+        session,
+        view.convention,
+        ImmersionErrorReported(
+            **event_fields(view.convention, at),
+            reported_by=caller.role.value,
+            counsellor_id=view.convention.counsellor_id,
+        ),
+    )
     return view
 
 

@@ -17,6 +17,7 @@ from dispositifs.domain.training import (
     ExpectedContract,
     PoeiMode,
     TrainingLimits,
+    check_mission_after_poec,
     check_outcome,
     check_poec_contract,
     check_poec_session,
@@ -26,7 +27,13 @@ from dispositifs.domain.training import (
     outcome_action,
     targeted_public,
 )
-from dispositifs.models import OUTBOX, KnownReferral, PoecSession, TrainingEnrolment
+from dispositifs.models import (
+    OUTBOX,
+    KnownReferral,
+    PoecSession,
+    TrainingEnrolment,
+    TrainingMission,
+)
 from dispositifs.settings import DispositifsSettings
 from shared.auth.tokens import Principal
 from shared.contracts.dispositifs import EnrolmentStatus, TrainingCompleted, TrainingEnrolled
@@ -108,6 +115,7 @@ async def enrol(
 ) -> TrainingEnrolment:
     limits = settings.training_limits()
     job_seeker_id, departement = command.job_seeker_id, command.departement
+    referral_publics: list[str] = []
     if command.referral_id is not None:
         known = await session.get(KnownReferral, command.referral_id)
         if not may_register_referral(counsellor, known):
@@ -117,6 +125,7 @@ async def enrol(
         assert known is not None
         job_seeker_id = known.job_seeker_id
         departement = departement or known.departement
+        referral_publics = list(known.priority_publics or [])
     if job_seeker_id is None:
         raise_if_any(
             [
@@ -140,7 +149,7 @@ async def enrol(
         created_at=datetime.now(UTC),
     )
     if command.kind is TrainingKind.POEI:
-        await _poei_terms(enrolment, command, limits)
+        await _poei_terms(enrolment, command, limits, referral_publics)
     else:
         await _poec_terms(session, enrolment, command)
     enrolment.region_code = region_of(enrolment.departement)
@@ -165,7 +174,10 @@ async def enrol(
 
 
 async def _poei_terms(
-    enrolment: TrainingEnrolment, command: NewEnrolment, limits: TrainingLimits
+    enrolment: TrainingEnrolment,
+    command: NewEnrolment,
+    limits: TrainingLimits,
+    referral_publics: list[str],
 ) -> None:
     assert command.start_date
     assert command.end_date
@@ -173,7 +185,11 @@ async def _poei_terms(
     assert command.mode is not None
     assert command.expected_contract is not None
     public = targeted_public(
-        brsa=command.brsa, birth_date=command.birth_date, start=command.start_date, limits=limits
+        brsa=command.brsa,
+        birth_date=command.birth_date,
+        start=command.start_date,
+        limits=limits,
+        referral_publics=referral_publics,
     )
     found = [
         *check_poei_offer(command.offer_id, command.employer_siret),
@@ -258,16 +274,18 @@ async def complete_enrolment(
     contract_type, contract_months = command.contract_type, command.contract_months
     current = EnrolmentStatus(enrolment.status)
     found = check_outcome(current, completed=completed, hired=hired, contract_type=contract_type)
+    poec = (
+        await session.get(PoecSession, enrolment.poec_session_id)
+        if enrolment.poec_session_id
+        else None
+    )
+    temporary_work = bool(poec and poec.temporary_work)
     if not found and hired and enrolment.kind == TrainingKind.POEC.value:
-        poec = (
-            await session.get(PoecSession, enrolment.poec_session_id)
-            if enrolment.poec_session_id
-            else None
-        )
+        # L6326-3: the contract after a POEC is checked when it is recorded.
         found = check_poec_contract(
             contract_type,
             contract_months,
-            temporary_work=bool(poec and poec.temporary_work),
+            temporary_work=temporary_work,
             limits=settings.training_limits(),
         )
     raise_if_any(found)
@@ -278,6 +296,10 @@ async def complete_enrolment(
     enrolment.hired = hired
     enrolment.contract_type = contract_type.value if contract_type else None
     enrolment.contract_months = contract_months
+    # A temporary-work POEC followed to the end: missions are to be given (L6326-3), followed up.
+    enrolment.missions_expected = (
+        enrolment.kind == TrainingKind.POEC.value and temporary_work and completed
+    ) or None
     await OUTBOX.stage(
         session,
         TrainingCompleted(
@@ -294,4 +316,45 @@ async def complete_enrolment(
         subject=f"trainings/{enrolment.id}",
         occurred_at=at,
     )
+    return enrolment
+
+
+@dataclass(frozen=True)
+class RecordMission:
+    """A contrat de mission given after a temporary-work POEC (L6326-3's follow-up)."""
+
+    enrolment_id: uuid.UUID
+    start_date: date
+    end_date: date
+
+
+async def record_mission(
+    session: AsyncSession,
+    principal: Principal,
+    command: RecordMission,
+) -> TrainingEnrolment:
+    enrolment = await session.get(TrainingEnrolment, command.enrolment_id, with_for_update=True)
+    if enrolment is None or not sees(principal, enrolment.structure_code):
+        raise NotFound(f"Inscription {command.enrolment_id} introuvable.")
+    raise_if_any(
+        check_mission_after_poec(
+            expected=enrolment.missions_expected,
+            poec_end=enrolment.end_date,
+            start=command.start_date,
+            end=command.end_date,
+        )
+    )
+    session.add(
+        TrainingMission(
+            id=uuid.uuid4(),
+            enrolment_id=enrolment.id,
+            start_date=command.start_date,
+            end_date=command.end_date,
+            recorded_by=principal.subject,
+            recorded_at=datetime.now(UTC),
+        )
+    )
+    enrolment.missions_given = (enrolment.missions_given or 0) + 1
+    if enrolment.first_mission_on is None or command.start_date < enrolment.first_mission_on:
+        enrolment.first_mission_on = command.start_date
     return enrolment

@@ -75,6 +75,7 @@ async def _validated(session: AsyncSession, data: ImmersionValidated, now: datet
     immersion.end_date = data.end_date
     immersion.host_name = data.host_name
     immersion.tutor_name = data.tutor_name
+    immersion.departement = data.departement
     immersion.status = FollowedImmersionStatus.VALIDATED.value
     immersion.updated_at = now
     if data.tutor_name or data.tutor_email:

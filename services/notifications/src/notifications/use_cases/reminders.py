@@ -2,10 +2,11 @@
 Reminders`; every replica may run it: each reminder has a unique cause id, and the message's
 unique constraint makes a second copy impossible).
 
-- An immersion starting in N business days (setting, default 2; French public holidays count, see
-  :mod:`notifications.domain.business_days`) reminds the tutor (and the beneficiary, once job
-  seekers are reachable). Caught up after a downtime: due on any day from N business days before
-  the start until the day before.
+- An immersion starting in N business days (setting, default 2; French public holidays count,
+  those of the immersion's département included — Alsace-Moselle and the overseas départements
+  add their own, see :mod:`notifications.domain.business_days`) reminds the tutor (and the
+  beneficiary, once job seekers are reachable). Caught up after a downtime: due on any day from N
+  business days before the start until the day before.
 - A referral unanswered after N calendar days (setting) reminds the agency, once.
 """
 
@@ -33,6 +34,8 @@ from shared.contracts.vocabulary import ImmersionObjet
 class DueImmersions:
     today: date
     business_days: int
+    #: The default calendar (the service's subdivision setting); each immersion counts with its
+    #: département's (:meth:`BusinessCalendar.for_departement`).
     calendar: BusinessCalendar
     #: When the reminders run (the time of their cause).
     now: datetime
@@ -44,20 +47,35 @@ async def due_immersion_reminders(
     """A reminder for each validated convention starting within N business days (from N business
     days before the start until the day before it: a downtime is caught up)."""
     access.ensure_platform(principal)
-    horizon = query.calendar.add_business_days(query.today, query.business_days)
+    upcoming = (
+        FollowedImmersion.status == FollowedImmersionStatus.VALIDATED.value,
+        FollowedImmersion.start_date > query.today,
+    )
+    departements = (
+        await session.scalars(select(FollowedImmersion.departement).where(*upcoming).distinct())
+    ).all()
+    calendars = {d: query.calendar.for_departement(d) for d in {*departements, None}}
+    horizons = {
+        d: calendar.add_business_days(query.today, query.business_days)
+        for d, calendar in calendars.items()
+    }
     due = (
         await session.scalars(
-            select(FollowedImmersion).where(
-                FollowedImmersion.status == FollowedImmersionStatus.VALIDATED.value,
-                FollowedImmersion.start_date > query.today,
-                FollowedImmersion.start_date <= horizon,
-            )
+            select(FollowedImmersion)
+            .where(*upcoming, FollowedImmersion.start_date <= max(horizons.values()))
+            .order_by(FollowedImmersion.start_date, FollowedImmersion.convention_id)
         )
     ).all()
-    return [_immersion_starting(immersion, query) for immersion in due]
+    return [
+        _immersion_starting(immersion, query, calendars[immersion.departement])
+        for immersion in due
+        if immersion.start_date <= horizons[immersion.departement]
+    ]
 
 
-def _immersion_starting(immersion: FollowedImmersion, query: DueImmersions) -> Cause:
+def _immersion_starting(
+    immersion: FollowedImmersion, query: DueImmersions, calendar: BusinessCalendar
+) -> Cause:
     return Cause(
         trigger=IMMERSION_STARTING,
         # A new start date (convention re-validated) deserves a new reminder.
@@ -72,9 +90,7 @@ def _immersion_starting(immersion: FollowedImmersion, query: DueImmersions) -> C
             "end_date": immersion.end_date,
             "host_name": immersion.host_name,
             "tutor_name": immersion.tutor_name,
-            "business_days": query.calendar.business_days_between(
-                query.today, immersion.start_date
-            ),
+            "business_days": calendar.business_days_between(query.today, immersion.start_date),
         },
         payload={
             "convention_id": str(immersion.convention_id),

@@ -16,6 +16,7 @@ from referral.domain import (
     Action,
     Actor,
     ConsentScope,
+    PriorityPublic,
     ReferralStatus,
     TransitionNotAllowed,
     transition,
@@ -299,6 +300,9 @@ async def _announce_sent(
             departement=referral.departement,
             offer_id=referral.offer_id,
             sent_at=now,
+            priority_publics=sorted(
+                p.value for p in referral.priority_publics if p is not PriorityPublic.RQTH
+            ),
         ),
         referral,
         now,
