@@ -264,7 +264,9 @@ def _headers_schema(event_type: str) -> dict[str, Any]:
 def _message(model: type[EventData]) -> dict[str, Any]:
     doc = " ".join((model.__doc__ or model.__name__).split())
     example = example_data(model)
-    french = FRENCH_SUMMARIES.get(model.event_type, "")
+    # A contract may carry its own French summary (``summary_fr``): a new event type then
+    # needs no entry here.
+    french = FRENCH_SUMMARIES.get(model.event_type) or getattr(model, "summary_fr", "")
     return {
         "name": model.event_type,
         "title": model.__name__,

@@ -86,6 +86,12 @@ class ReferralSent(ReferralEvent):
     departement: str | None = None
     offer_id: UUID | None = None
     sent_at: datetime
+    agency_name: str | None = Field(
+        default=None, description="The agency's name, for the messages that name it."
+    )
+    agency_town: str | None = Field(
+        default=None, description="The agency's town (from its address), for the messages."
+    )
 
 
 class ReferralStatusChanged(ReferralEvent):
@@ -104,6 +110,11 @@ class ReferralStatusChanged(ReferralEvent):
     placement_end_date: date | None = None
     details: dict[str, Any] = Field(default_factory=dict)
     occurred_at: datetime
+    comment: str | None = Field(
+        default=None,
+        description="The agency's comment with its answer (screened free text), for the "
+        "counsellor.",
+    )
 
 
 class ReferralWithdrawn(ReferralEvent):

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateNotFound, UndefinedError
 
+from notifications.domain.wording import decline_for_job_seeker
+
 PARIS = ZoneInfo("Europe/Paris")
 
 _WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
@@ -99,7 +101,10 @@ class Templates:
             keep_trailing_newline=False,
         )
         self._env.filters.update(
-            date_fr=date_fr, datetime_fr=datetime_fr, referral_status=referral_status
+            date_fr=date_fr,
+            datetime_fr=datetime_fr,
+            referral_status=referral_status,
+            decline_for_job_seeker=decline_for_job_seeker,
         )
 
     def source_name(self, template: str, channel: str) -> str | None:

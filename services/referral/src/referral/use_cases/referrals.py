@@ -25,6 +25,7 @@ from referral.models import Agency, JobOffer, JobSeeker, Referral
 from referral.use_cases.audit import record_access
 from referral.use_cases.common import (
     Logged,
+    agency_names,
     check_rome_code,
     invalid,
     locked_referral,
@@ -299,6 +300,8 @@ async def _announce_sent(
             departement=referral.departement,
             offer_id=referral.offer_id,
             sent_at=now,
+            # Not personal: the messages name the agency and its town (issue 12, item 10).
+            **await agency_names(session, referral.agency_id),
         ),
         referral,
         now,
