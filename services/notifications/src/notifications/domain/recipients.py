@@ -46,6 +46,8 @@ class Addressee:
             return self.webhook_url
         if channel == Channel.IN_APP:
             return in_app_address(self.kind, self.id)
+        if channel == Channel.SMS:
+            return self.phone
         raise ValueError(f"unknown channel {channel}")
 
     def opted_out(self, channel: str, kind: str) -> bool:

@@ -20,6 +20,9 @@ from notifications.domain.wording import decline_for_job_seeker
 
 PARIS = ZoneInfo("Europe/Paris")
 
+#: The macros every template may use, as ``w`` (not a rule's template).
+WORDING = "_wording.j2"
+
 _WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 _MONTHS = (
     "janvier",
@@ -76,6 +79,11 @@ def datetime_fr(value: datetime | str) -> str:
     return f"{date_fr(local.date())} à {local.hour} h {local.minute:02d}"
 
 
+def capitalize_first(value: str) -> str:
+    """The first letter upper-cased, the rest untouched (``l'agence X`` → ``L'agence X``)."""
+    return value[:1].upper() + value[1:]
+
+
 def referral_status(value: str) -> str:
     return REFERRAL_STATUS_LABELS.get(value, value)
 
@@ -105,7 +113,12 @@ class Templates:
             datetime_fr=datetime_fr,
             referral_status=referral_status,
             decline_for_job_seeker=decline_for_job_seeker,
+            capitalize_first=capitalize_first,
         )
+        # Shared phrases (``w.agency(…)``, ``w.metier(…)``), in ``_wording.j2`` when the set has
+        # one.
+        if WORDING in self._env.list_templates(extensions=["j2"]):
+            self._env.globals["w"] = self._env.get_template(WORDING).module
 
     def source_name(self, template: str, channel: str) -> str | None:
         """The file used for ``template`` on ``channel``, or None if there is none."""
