@@ -130,6 +130,17 @@ FRENCH_SUMMARIES: dict[str, str] = {
 }
 
 
+# A contract may carry its own French summary (``summary_fr``, issue 12): a new event type then
+# needs no entry above.
+FRENCH_SUMMARIES.update(
+    {
+        event_type: model.summary_fr  # type: ignore[attr-defined]
+        for event_type, model in declared_event_types().items()
+        if getattr(model, "summary_fr", "") and event_type not in FRENCH_SUMMARIES
+    }
+)
+
+
 def build_document() -> dict[str, Any]:
     schemas: dict[str, Any] = {}
     messages: dict[str, Any] = {}
@@ -264,9 +275,7 @@ def _headers_schema(event_type: str) -> dict[str, Any]:
 def _message(model: type[EventData]) -> dict[str, Any]:
     doc = " ".join((model.__doc__ or model.__name__).split())
     example = example_data(model)
-    # A contract may carry its own French summary (``summary_fr``): a new event type then
-    # needs no entry here.
-    french = FRENCH_SUMMARIES.get(model.event_type) or getattr(model, "summary_fr", "")
+    french = FRENCH_SUMMARIES.get(model.event_type, "")
     return {
         "name": model.event_type,
         "title": model.__name__,
