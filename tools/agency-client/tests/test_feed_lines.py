@@ -18,7 +18,8 @@ FEED_TYPES = sorted(t for t, m in declared_event_types().items() if m.topic == A
 
 
 def test_every_feed_event_type_has_its_line() -> None:
-    assert set(FEED_LINES) == set(FEED_TYPES)
+    # (FEED_LINES may already read the lifecycle's feed events of a contract being merged.)
+    assert set(FEED_TYPES) <= set(FEED_LINES), set(FEED_TYPES) - set(FEED_LINES)
 
 
 @pytest.mark.parametrize("event_type", FEED_TYPES)

@@ -148,14 +148,3 @@ class TrainingCompletedForAgency(SchemeFeedEvent):
     hired: bool
     contract_type: ContractType | None = None
     contract_months: int | None = None
-
-
-class TrainingRequestRefused(SchemeFeedEvent):
-    """The agency's training request (POEI) could not be opened, with the reason."""
-
-    event_type: ClassVar[str] = "coop.agency.training_request_refused.v1"
-    summary_fr: ClassVar[str] = (
-        "La demande de formation (POEI) de l'agence n'a pas pu être ouverte : le motif est donné."
-    )
-
-    reason: str

@@ -223,8 +223,25 @@ FEED_LINES: dict[str, Callable[[dict[str, Any]], str]] = {
         f"{_yes(d.get('hired'), 'embauche', 'pas d’embauche')}"
         + (f" ({d['contract_type']})" if d.get("contract_type") else "")
     ),
-    "coop.agency.training_request_refused.v1": lambda d: (
-        f"[formation refusée] {d['referral_id']} : {d.get('reason')}"
+    # The referral's lifecycle in full (issue 12, the referral service's new feed events).
+    "coop.agency.referral_transferred.v1": lambda d: (
+        f"[orientation transférée] {d['referral_id']} de {d.get('from_agency_id')} à "
+        f"{d.get('agency_id')}"
+        + ("" if d.get("identity_shared") else " — identité non partagée avec cette agence")
+    ),
+    "coop.agency.referral_obsolete.v1": lambda d: (
+        f"[orientation sans objet] {d['referral_id']} : {d.get('reason')} — ne donnez plus suite"
+    ),
+    "coop.agency.referral_reminder.v1": lambda d: (
+        f"[relance] {d['referral_id']} : {d.get('message')} (clôture le "
+        f"{_fr_date(d.get('closes_at'))})"
+    ),
+    "coop.agency.referral_closed_no_news.v1": lambda d: (
+        f"[orientation clôturée sans nouvelles] {d['referral_id']} le "
+        f"{_fr_date(d.get('closed_at'))}"
+    ),
+    "coop.agency.placement_follow_up.v1": lambda d: (
+        f"[suivi à {d.get('milestone_months')} mois] {d['referral_id']} : {d.get('question')}"
     ),
 }
 

@@ -50,6 +50,14 @@ REFERRAL_STATUS_LABELS = {
     "withdrawn": "retirée",
     "expired": "expirée sans réponse",
     "closed": "clôturée",
+    # The lifecycle in full (issue 12, the referral service's new states).
+    "postponed": "mise en attente par l'agence",
+    "pool": "candidat inscrit dans le vivier de l'agence",
+    "prior_to_hire": "action préalable à l'embauche engagée",
+    "hire_cancelled": "embauche annulée",
+    "transferred": "transférée à une autre agence du réseau",
+    "obsolete": "sans objet : candidat embauché ailleurs",
+    "no_news": "clôturée faute de nouvelles de l'agence",
 }
 
 
