@@ -36,7 +36,7 @@ from shared.contracts.topics import DISPOSITIFS_EVENTS
 from shared.contracts.vocabulary import DeclineReason
 from shared.testing_kafka import publish
 
-from .conftest import Stack
+from .conftest import REFERRAL_URL, Stack
 from .steps import agency_answers, eventually, now
 
 pytestmark = pytest.mark.e2e
@@ -254,6 +254,8 @@ async def test_the_mails_name_the_metier_the_agency_and_with_consent_the_person(
         assert AGENCY_NAME in text  # the agency's name, not its id
         assert "Il manque la qualification TIG" in text  # the agency's comment
         assert "Compétences insuffisantes pour le poste" in text
+        # The link to the referral in the counsellor's tool (a setting).
+        assert REFERRAL_URL.replace("{referral_id}", referral["id"]) in text
     assert "Inès Lefebvre" in by_referral[ines["id"]].text  # consented: named
     assert "Hugo" not in by_referral[hugo["id"]].text  # not consented: not named
 
