@@ -27,6 +27,10 @@ MIGRATIONS = {
 }
 
 
+#: The counsellor tool's page of a referral, linked from the mails (issue 12).
+REFERRAL_URL = "https://outil-conseiller.example/orientations/{referral_id}"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -72,6 +76,7 @@ async def stack(  # type: ignore[no-untyped-def]
         if name == "notifications":
             env["NOTIFICATIONS_SMTP_HOST"] = mailbox.host
             env["NOTIFICATIONS_SMTP_PORT"] = str(mailbox.port)
+            env["NOTIFICATIONS_COUNSELLOR_REFERRAL_URL"] = REFERRAL_URL
         if name == "referral":
             # The journeys count single referrals (secrecy: services/referral/tests).
             env["REFERRAL_STATISTICAL_SECRECY_THRESHOLD"] = "1"

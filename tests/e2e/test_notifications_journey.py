@@ -97,7 +97,10 @@ async def test_the_agency_is_mailed_and_the_counsellor_told_in_the_inbox_once(
         await eventually(lambda: _async(_mails(mailbox, ids)), timeout=15)
         [mail] = [m for m in mailbox.messages if m.header("X-Coop-Referral-Id") in ids]
         assert mail.rcpt_tos == (AGENCY_EMAIL,)
-        assert mail.subject == "Nouvelle orientation France Travail — métier H2913"
+        # The métier by its ROME 4.0 name, with its code (issue 12, item 10).
+        assert (
+            mail.subject == "Nouvelle orientation France Travail — Soudeur / Soudeuse (ROME H2913)"
+        )
         assert mail.text.startswith("Bonjour Intérim Nord — Lille,")
         assert referral["id"] in mail.text
         assert "Camille" not in mail.text
@@ -109,7 +112,8 @@ async def test_the_agency_is_mailed_and_the_counsellor_told_in_the_inbox_once(
             await client.get(f"{stack.url('notifications')}/v1/inbox", headers=counsellor_headers)
         ).json()
         item = next(i for i in page["items"] if i["referral_id"] == referral["id"])
-        assert item["subject"] == f"Orientation prise en compte par l'agence ({AGENCY})"
+        # The agency by its name, not its id (issue 12, item 10).
+        assert item["subject"] == "Orientation prise en compte par l'agence (Intérim Nord — Lille)"
         assert item["read_at"] is None
         assert page["unread_count"] >= 1
 

@@ -9,8 +9,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from dispositifs.settings import DispositifsSettings
-from dispositifs.use_cases import erasure, immersion_intake, referrals
+from dispositifs.use_cases import erasure, immersion_intake, pathways, referrals
 from dispositifs.use_cases.referrals import ReferralEnded
+from shared.contracts.agency_requests import ReferralTrainingRequested
 from shared.contracts.erasure import JobSeekerErasureRequested
 from shared.contracts.referral import (
     ReferralClosed,
@@ -33,6 +34,9 @@ def handlers(settings: DispositifsSettings) -> dict[type[Any], Handler]:
         ReferralSent: lambda c: referrals.learn_referral(c.session, c.data),
         ReferralImmersionRequested: lambda c: immersion_intake.receive_agency_request(
             c.session, c.data, settings, event_id=c.event.id
+        ),
+        ReferralTrainingRequested: lambda c: pathways.receive_agency_training_request(
+            c.session, c.data
         ),
         ReferralStatusChanged: lambda c: referrals.follow_status(c.session, c.data, settings),
         ReferralWithdrawn: lambda c: referrals.end_referral(

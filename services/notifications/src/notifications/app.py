@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from notifications.api import ROUTERS
-from notifications.consumers import CONSUMERS
+from notifications.consumers import consumers
 from notifications.domain import catalog
 from notifications.jobs import DeliveryWorker, Reminders, retention_job
 from notifications.models import PLATFORM
@@ -35,7 +35,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         settings,
         tables=PLATFORM,
         produces=[NOTIFICATIONS_EVENTS],
-        consumers=CONSUMERS,
+        consumers=consumers(settings.counsellor_referral_url),
         jobs=[
             PeriodicJob("deliveries", settings.delivery_poll_interval_seconds, deliver),
             PeriodicJob("reminders", settings.reminders_interval_seconds, remind),

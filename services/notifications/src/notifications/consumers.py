@@ -11,9 +11,10 @@ from notifications.access import SYSTEM
 from notifications.domain.catalog import ROUTING
 from notifications.domain.following import TRACKED
 from notifications.domain.messages import Cause
-from notifications.use_cases import erasure, following, messages
+from notifications.use_cases import erasure, following, messages, recipients
 from shared.contracts import EVENT_TYPES, EventData
 from shared.contracts.erasure import JobSeekerErasureRequested
+from shared.contracts.job_seeker_contact import JobSeekerContactConsented, JobSeekerContactWithdrawn
 from shared.contracts.topics import DISPOSITIFS_EVENTS, REFERRAL_EVENTS, TopicSpec
 from shared.messaging.consumer import EventContext, HandlerRegistry
 from shared.runtime import ConsumerSpec
@@ -21,25 +22,41 @@ from shared.runtime import ConsumerSpec
 Handler = Callable[[EventContext[EventData]], Awaitable[None]]
 
 
-async def on_event(context: EventContext[EventData]) -> None:
-    """Follow the state the event changes, then record who must be told (one transaction)."""
-    await following.follow(following.Follow(context.data), SYSTEM, context.session)
-    cause = Cause.from_event(context.event, context.data)
-    await messages.record(messages.RecordMessages(cause), SYSTEM, context.session)
+def event_handler(referral_url_template: str | None = None) -> Handler:
+    """The handler of every routed or followed event; mails link to the referral in the
+    counsellor's tool when ``referral_url_template`` is set (``NOTIFICATIONS_COUNSELLOR_
+    REFERRAL_URL``)."""
+
+    async def on_event(context: EventContext[EventData]) -> None:
+        """Follow the state the event changes, then record who must be told (one transaction)."""
+        await following.follow(following.Follow(context.data), SYSTEM, context.session)
+        cause = Cause.from_event(context.event, context.data)
+        await messages.record(
+            messages.RecordMessages(cause, referral_url_template=referral_url_template),
+            SYSTEM,
+            context.session,
+        )
+
+    return on_event
 
 
-#: Event type → handler: every event type routed to someone (routing.toml) or followed.
-HANDLERS: dict[str, Handler] = {
-    event_type: on_event
+#: The event types handled by :func:`event_handler`: every one routed to someone (routing.toml)
+#: or followed.
+HANDLED: tuple[str, ...] = tuple(
+    event_type
     for event_type in sorted(EVENT_TYPES)
     if event_type in ROUTING.routed_triggers | TRACKED
-}
+)
+on_event = event_handler()
+
+#: Event type → handler (without a link to the counsellor's tool).
+HANDLERS: dict[str, Handler] = dict.fromkeys(HANDLED, on_event)
 
 
-def registry_for(topic: TopicSpec) -> HandlerRegistry:
-    """The handlers of :data:`HANDLERS` for the event types of ``topic``."""
+def registry_for(topic: TopicSpec, handler: Handler = on_event) -> HandlerRegistry:
+    """``handler`` for the event types of :data:`HANDLED` that travel on ``topic``."""
     registry = HandlerRegistry()
-    for event_type, handler in HANDLERS.items():
+    for event_type in HANDLED:
         model = EVENT_TYPES[event_type]
         if model.topic == topic.name:
             registry.on(model)(handler)
@@ -50,17 +67,43 @@ async def on_erasure(context: EventContext[JobSeekerErasureRequested]) -> None:
     await erasure.erase_job_seeker(erasure.EraseJobSeeker(context.data), SYSTEM, context.session)
 
 
-referral_events = registry_for(REFERRAL_EVENTS)
-referral_events.on(JobSeekerErasureRequested)(on_erasure)
+async def on_contact_consented(context: EventContext[JobSeekerContactConsented]) -> None:
+    await recipients.remember_contact(
+        recipients.RememberContact(context.data), SYSTEM, context.session
+    )
+
+
+async def on_contact_withdrawn(context: EventContext[JobSeekerContactWithdrawn]) -> None:
+    await recipients.forget_contact(recipients.ForgetContact(context.data), SYSTEM, context.session)
+
+
+def referral_events_registry(handler: Handler = on_event) -> HandlerRegistry:
+    registry = registry_for(REFERRAL_EVENTS, handler)
+    registry.on(JobSeekerErasureRequested)(on_erasure)
+    registry.on(JobSeekerContactConsented)(on_contact_consented)
+    registry.on(JobSeekerContactWithdrawn)(on_contact_withdrawn)
+    return registry
+
+
+referral_events = referral_events_registry()
 dispositifs_events = registry_for(DISPOSITIFS_EVENTS)
 
-CONSUMERS = [
-    ConsumerSpec(
-        name="notifications.referral-events", topics=[REFERRAL_EVENTS], registry=referral_events
-    ),
-    ConsumerSpec(
-        name="notifications.dispositifs-events",
-        topics=[DISPOSITIFS_EVENTS],
-        registry=dispositifs_events,
-    ),
-]
+
+def consumers(referral_url_template: str | None = None) -> list[ConsumerSpec]:
+    """The service's consumers; mails link to ``referral_url_template`` when set."""
+    handler = event_handler(referral_url_template)
+    return [
+        ConsumerSpec(
+            name="notifications.referral-events",
+            topics=[REFERRAL_EVENTS],
+            registry=referral_events_registry(handler),
+        ),
+        ConsumerSpec(
+            name="notifications.dispositifs-events",
+            topics=[DISPOSITIFS_EVENTS],
+            registry=registry_for(DISPOSITIFS_EVENTS, handler),
+        ),
+    ]
+
+
+CONSUMERS = consumers()

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from notifications.access import SYSTEM
 from notifications.adapters import Outgoing, PermanentFailure, Sender, TransientFailure
 from notifications.adapters.in_app import InAppSender
+from notifications.adapters.sms import SmsSender
 from notifications.adapters.smtp import EmailSender
 from notifications.adapters.webhook import WebhookSender
 from notifications.domain.business_days import BusinessCalendar
@@ -49,6 +50,8 @@ def default_senders(settings: NotificationsSettings) -> dict[str, Sender]:
         Channel.EMAIL: EmailSender(settings),
         Channel.WEBHOOK: WebhookSender(settings),
         Channel.IN_APP: InAppSender(),
+        # No SMS provider yet: its adapter (an SmsGateway) plugs in here.
+        Channel.SMS: SmsSender(gateway=None),
     }
 
 

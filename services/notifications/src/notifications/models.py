@@ -140,7 +140,9 @@ class Recipient(Base):
     """The directory: how to reach a recipient, and what they opted out of.
 
     Events carry ids, not contact details: agency contacts and webhooks are registered by ops,
-    a counsellor's email too; a tutor's email comes with ``coop.immersion.validated.v1``.
+    a counsellor's email too; a tutor's email comes with ``coop.immersion.validated.v1``; a job
+    seeker's name, email and phone with ``coop.job_seeker.contact_consented.v1`` (deleted when
+    the consent is withdrawn or the person erased).
     """
 
     __tablename__ = "recipients"
@@ -149,6 +151,8 @@ class Recipient(Base):
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
     display_name: Mapped[str | None] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(254))
+    #: A job seeker's phone, given with their contact consent (text messages, later).
+    phone: Mapped[str | None] = mapped_column(String(32))
     webhook_url: Mapped[str | None] = mapped_column(String(1000))
     #: HMAC-SHA256 key shared with the receiver (it must be usable to sign, so not hashed).
     webhook_secret: Mapped[str | None] = mapped_column(String(255))
@@ -166,6 +170,11 @@ class KnownReferral(KnownReferralColumns, Base):
     __table_args__ = (Index("ix_followed_referrals_unanswered", "status", "sent_at"),)
 
     counsellor_id: Mapped[str] = mapped_column(String(255))
+    #: Whom the referral is about: reached only once they consented to contact (directory).
+    job_seeker_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    #: The agency's name and town, which the mails name (from ``referral.sent``).
+    agency_name: Mapped[str | None] = mapped_column(String(200))
+    agency_town: Mapped[str | None] = mapped_column(String(100))
     #: :class:`notifications.domain.following.FollowedReferralStatus` (sent | answered | closed).
     status: Mapped[str] = mapped_column(String(16))
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -33,6 +33,12 @@ class NotificationsSettings(ServiceSettings):
     #: Domain of the Message-ID header (``<delivery-id@domain>``), which receivers may dedupe on.
     mail_message_id_domain: str = "notifications.coop-emploi.example"
 
+    # -- wording --------------------------------------------------------------------------------
+    #: The counsellor tool's page of a referral, linked from the mails (``{referral_id}`` is
+    #: replaced), e.g. ``https://outil-conseiller.example/orientations/{referral_id}``; none:
+    #: no link.
+    counsellor_referral_url: str | None = None
+
     # -- webhooks ------------------------------------------------------------------------------
     webhook_timeout_seconds: float = 10.0
     #: Receivers refuse a signature older than this (documented in docs/notifications.md).

@@ -110,7 +110,7 @@ async def test_smtp_down_then_up_is_retried_and_delivered_once(
     assert len(mails) == 1
     mail = mails[0]
     assert mail.rcpt_tos == ("lille@interim-nord.example",)
-    assert mail.subject == "Nouvelle orientation France Travail — métier H2913"
+    assert mail.subject == "Nouvelle orientation France Travail — Soudeur / Soudeuse (ROME H2913)"
     assert str(referral_id) in mail.text
     assert mail.text.startswith("Bonjour Intérim Nord — Lille,")
     assert mail.header("Message-ID") == f"<{delivered.id}@{settings.mail_message_id_domain}>"

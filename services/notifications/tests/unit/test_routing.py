@@ -131,10 +131,12 @@ def test_malformed_rules_are_refused() -> None:
     assert any("unknown trigger" in p for p in problems)
 
 
-def test_job_seekers_are_not_reachable_until_a_consent_event_exists() -> None:
-    """Explicit decision (docs/notifications.md): rules may name job seekers, nobody is told."""
-    assert directory.JOB_SEEKERS_REACHABLE is False
+def test_job_seekers_are_reached_only_through_their_contact_consent() -> None:
+    """Job seekers have rules, found only in the directory that their contact consent fills
+    (``coop.job_seeker.contact_consented.v1``; see tests/service/test_job_seeker_messages.py)."""
+    assert not hasattr(directory, "JOB_SEEKERS_REACHABLE")
     assert any(rule.audience == "job_seeker" for rule in ROUTING.rules)
+    assert "coop.job_seeker.contact_consented.v1" in {s.trigger for s in ROUTING.silent}
 
 
 def test_french_dates() -> None:

@@ -19,16 +19,13 @@ from typing import Any
 from referral.domain import Scheme
 from referral.settings import ReferralSettings
 from referral.use_cases.agency_answers import apply_agency_response
+from referral.use_cases.agency_requests import apply_agency_request
 from referral.use_cases.erasure import record_erasure_report
 from referral.use_cases.networks import record_refused_response
-from referral.use_cases.scheme_events import (
-    ImmersionRefused,
-    SchemeFact,
-    record_scheme_event,
-    tell_network_immersion_rejected,
-)
+from referral.use_cases.scheme_events import FEED_OF, SchemeFact, record_scheme_event, tell_network
 from shared.contracts import dispositifs as d
 from shared.contracts.agency import ANSWER_TYPES, AgencyResponse
+from shared.contracts.agency_requests import REQUEST_TYPES
 from shared.contracts.base import EventData
 from shared.contracts.erasure import DispositifsErasureCompleted, NotificationsErasureCompleted
 from shared.contracts.topics import (
@@ -66,12 +63,22 @@ def agency_response_handlers(
     async def not_an_answer(context: EventContext[Any]) -> None:
         raise PermanentError(
             f"{context.event.type} is not an agency answer: a responses topic accepts only "
-            + ", ".join(t.model.event_type for t in ANSWER_TYPES),
+            + ", ".join(t.model.event_type for t in (*ANSWER_TYPES, *REQUEST_TYPES)),
             details={"kind": "not_an_answer"},
+        )
+
+    async def on_request(context: EventContext[AgencyResponse]) -> None:
+        await apply_agency_request(
+            context.session,
+            context.data,
+            network_id=network_of(context.delivery.topic),
+            event_id=context.event.id,
         )
 
     for answer_type in ANSWER_TYPES:
         registry.on(answer_type.model)(on_answer)
+    for request_type in REQUEST_TYPES:  # what an agency asks besides answering (a POEI)
+        registry.on(request_type.model)(on_request)
     registry.otherwise(not_an_answer)
     return registry
 
@@ -147,6 +154,12 @@ def dispositifs_handlers() -> HandlerRegistry:
         data = context.data
         if data.referral_id is None:
             return  # a scheme that serves no referral: not this service's business
+        if type(data) in _DESCRIBE:
+            await _on_timeline(context)
+        await tell_network(context.session, data)  # the agency's feed (FEED_OF)
+
+    async def _on_timeline(context: EventContext[Any]) -> None:
+        data = context.data
         scheme, scheme_ref, label, hired = _DESCRIBE[type(data)](data)
         await record_scheme_event(
             context.session,
@@ -162,13 +175,8 @@ def dispositifs_handlers() -> HandlerRegistry:
                 occurred_at=data.occurred_at,
             ),
         )
-        if isinstance(data, d.ImmersionRejected):
-            await tell_network_immersion_rejected(
-                context.session,
-                ImmersionRefused(data.referral_id, data.reason, data.article, data.occurred_at),
-            )
 
-    for model in _DESCRIBE:
+    for model in {**_DESCRIBE, **FEED_OF}:
         registry.on(model)(on_scheme_event)
     registry.on(DispositifsErasureCompleted)(_on_erasure_report)
     return registry

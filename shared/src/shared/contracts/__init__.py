@@ -28,8 +28,11 @@ __all__ = [
 from shared.contracts import (  # noqa: F401
     agency,
     agency_feed,
+    agency_requests,
     dispositifs,
     erasure,
+    job_seeker_contact,
     notifications,
     referral,
+    scheme_feed,
 )

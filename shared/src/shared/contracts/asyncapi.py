@@ -132,6 +132,17 @@ FRENCH_SUMMARIES: dict[str, str] = {
 }
 
 
+# A contract may carry its own French summary (``summary_fr``, issue 12): a new event type then
+# needs no entry above.
+FRENCH_SUMMARIES.update(
+    {
+        event_type: model.summary_fr  # type: ignore[attr-defined]
+        for event_type, model in declared_event_types().items()
+        if getattr(model, "summary_fr", "") and event_type not in FRENCH_SUMMARIES
+    }
+)
+
+
 def build_document() -> dict[str, Any]:
     schemas: dict[str, Any] = {}
     messages: dict[str, Any] = {}

@@ -92,6 +92,12 @@ class ReferralSent(ReferralEvent):
         "senior, deld, qpv), for the POEI's higher hour cap; never rqth (health data stays in "
         "the referral service).",
     )
+    agency_name: str | None = Field(
+        default=None, description="The agency's name, for the messages that name it."
+    )
+    agency_town: str | None = Field(
+        default=None, description="The agency's town (from its address), for the messages."
+    )
 
 
 class ReferralStatusChanged(ReferralEvent):
@@ -110,6 +116,11 @@ class ReferralStatusChanged(ReferralEvent):
     placement_end_date: date | None = None
     details: dict[str, Any] = Field(default_factory=dict)
     occurred_at: datetime
+    comment: str | None = Field(
+        default=None,
+        description="The agency's comment with its answer (screened free text), for the "
+        "counsellor.",
+    )
 
 
 class ReferralWithdrawn(ReferralEvent):

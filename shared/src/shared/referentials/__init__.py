@@ -10,6 +10,7 @@ Loaded once per process (the files are small); plain Python, no I/O after the fi
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -98,3 +99,15 @@ def _sectors() -> Mapping[str, tuple[Sector, ...]]:
 def rome_sectors(code: str | None) -> tuple[Sector, ...]:
     """The sectors a ROME code belongs to (a métier can sit in several)."""
     return _sectors().get(code, ()) if code is not None else ()
+
+
+_POSTCODE_TOWN = re.compile(r"\b\d{5}\s+(?P<town>[^\d,]+?)(?:\s+cedex(?:\s+\d+)?)?\s*$", re.I)
+
+
+def town_of(address: str | None) -> str | None:
+    """The town of a French postal address (``12 rue de la Paix, 59000 Lille`` → ``Lille``): the
+    words after the last postcode, without ``CEDEX``; None when there is no postcode."""
+    if not address:
+        return None
+    found = _POSTCODE_TOWN.search(address.strip())
+    return found.group("town").strip() if found else None

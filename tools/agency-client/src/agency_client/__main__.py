@@ -6,6 +6,7 @@
     coop-agency --network interim-nord answer immersion --referral <id> --agency … \\
         --set objet=confirm_project --set start_date=2026-12-07 --set end_date=2026-12-18 \\
         --set weekly_hours=35 --set host_name="Soudure Lilloise" --set host_siret=73282932000074
+    coop-agency --network interim-nord training --referral <id> --agency … --set hours=280
     coop-agency --network interim-nord scenario scenario.yaml
 
 A scenario file is a list of steps: ``{wait_for_referral: {timeout: 60}}`` remembers the next

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from shared.contracts import agency
+from shared.contracts import agency, agency_requests
 from shared.contracts.topics import agency_feed, agency_responses
 from shared.envelope import CloudEvent
 
@@ -21,6 +21,9 @@ from shared.envelope import CloudEvent
 ANSWERS: dict[str, type[agency.AgencyResponse]] = {
     answer.cli_name: answer.model for answer in agency.ANSWER_TYPES
 }
+#: What an agency may ask besides answering (a POEI: ``training``), from the contract's table
+#: (:data:`shared.contracts.agency_requests.REQUEST_TYPES`); sent the same way.
+ANSWERS.update({request.cli_name: request.model for request in agency_requests.REQUEST_TYPES})
 
 
 @dataclass
@@ -130,30 +133,126 @@ class AgencyClient:
         raise TimeoutError  # pragma: no cover - the timeout context raises first
 
 
+def _fr_date(value: Any) -> str:
+    """``2026-03-09`` → ``09/03/2026`` (a date or a timestamp of the feed)."""
+    text = str(value or "")
+    return f"{text[8:10]}/{text[5:7]}/{text[0:4]}" if len(text) >= 10 else text
+
+
+def _received(data: dict[str, Any]) -> str:
+    candidate = data.get("candidate") or {}
+    who = (
+        f"{candidate.get('first_name', '')} {candidate.get('last_name', '')}".strip()
+        if data.get("identity_shared")
+        else "(identité non partagée)"
+    )
+    metier = data.get("rome_code")
+    if data.get("rome_label"):
+        metier = f"{data['rome_label']} ({metier})"
+    return (
+        f"[orientation] {data.get('referral_id')} agence={data.get('agency_id')} "
+        f"métier={metier} candidat={who} message={data.get('message')!r}"
+    )
+
+
+def _yes(value: Any, yes: str, no: str) -> str:
+    return yes if value else no
+
+
+#: What a person following the feed reads of each event type: one French line per event. Every
+#: event type of ``agency.<network>.feed`` has its entry (``tests/test_agency_client.py``); an
+#: unknown type (a newer contract) is still printed, raw.
+FEED_LINES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "coop.agency.referral_received.v1": _received,
+    "coop.agency.referral_withdrawn.v1": lambda d: (
+        f"[orientation retirée] {d['referral_id']} le {_fr_date(d.get('withdrawn_at'))} : "
+        f"{d.get('reason')} — ne donnez plus suite"
+    ),
+    "coop.agency.referral_expired.v1": lambda d: (
+        f"[orientation expirée] {d['referral_id']} le {_fr_date(d.get('expired_at'))}, sans "
+        "réponse dans le délai"
+    ),
+    "coop.agency.candidate_identity_shared.v1": lambda d: (
+        f"[identité partagée] {d['referral_id']} : "
+        f"{(d.get('candidate') or {}).get('first_name', '')} "
+        f"{(d.get('candidate') or {}).get('last_name', '')}".rstrip()
+    ),
+    "coop.agency.candidate_identity_withdrawn.v1": lambda d: (
+        f"[consentement retiré] {d['referral_id']} : supprimez "
+        f"{', '.join(d.get('withdrawn', []))} du candidat"
+    ),
+    "coop.agency.erasure_requested.v1": lambda d: (
+        "[effacement] supprimez tout ce que vous détenez du candidat de : "
+        + ", ".join(str(r) for r in d.get("referral_ids", []))
+    ),
+    "coop.agency.immersion_rejected.v1": lambda d: (
+        f"[immersion refusée] {d['referral_id']} : {d.get('reason')}"
+        + (f" ({d['article']})" if d.get("article") else "")
+    ),
+    "coop.agency.immersion_progressed.v1": lambda d: (
+        f"[immersion] {d['referral_id']} : {d.get('label')}"
+        + (f" — {d['host_name']}" if d.get("host_name") else "")
+    ),
+    "coop.agency.immersion_validated.v1": lambda d: (
+        f"[immersion validée] {d['referral_id']} chez {d.get('host_name')} du "
+        f"{_fr_date(d.get('start_date'))} au {_fr_date(d.get('end_date'))}"
+    ),
+    "coop.agency.immersion_cancelled.v1": lambda d: (
+        f"[immersion {_yes(d.get('deprecated'), 'obsolète', 'annulée')}] {d['referral_id']} : "
+        f"{d.get('justification')}"
+    ),
+    "coop.agency.immersion_completed.v1": lambda d: (
+        f"[immersion terminée] {d['referral_id']} : objectifs "
+        f"{_yes(d.get('objectives_reached'), 'atteints', 'non atteints')}, "
+        f"{_yes(d.get('hired'), 'embauche', 'pas d’embauche')}"
+        + (f" ({d['outcome']})" if d.get("outcome") else "")
+        + (f", contrat {d['job_contract_type']}" if d.get("job_contract_type") else "")
+    ),
+    "coop.agency.mrs_evaluated.v1": lambda d: (
+        f"[MRS] {d['referral_id']} : évaluation {_yes(d.get('positive'), 'positive', 'négative')}"
+        f" ({d.get('rome_code')})"
+        + ("" if d.get("hired") is None else _yes(d.get("hired"), ", recruté", ", non recruté"))
+    ),
+    "coop.agency.training_enrolled.v1": lambda d: (
+        f"[formation] {d['referral_id']} : entrée en {str(d.get('kind', '')).upper()}, "
+        f"{d.get('hours')} h du {_fr_date(d.get('start_date'))} au {_fr_date(d.get('end_date'))}"
+    ),
+    "coop.agency.training_completed.v1": lambda d: (
+        f"[formation] {d['referral_id']} : {str(d.get('kind', '')).upper()} "
+        f"{_yes(d.get('completed'), 'terminée', 'interrompue')}, "
+        f"{_yes(d.get('hired'), 'embauche', 'pas d’embauche')}"
+        + (f" ({d['contract_type']})" if d.get("contract_type") else "")
+    ),
+    # The referral's lifecycle in full (issue 12, the referral service's new feed events).
+    "coop.agency.referral_transferred.v1": lambda d: (
+        f"[orientation transférée] {d['referral_id']} de {d.get('from_agency_id')} à "
+        f"{d.get('agency_id')}"
+        + ("" if d.get("identity_shared") else " — identité non partagée avec cette agence")
+    ),
+    "coop.agency.referral_obsolete.v1": lambda d: (
+        f"[orientation sans objet] {d['referral_id']} : {d.get('reason')} — ne donnez plus suite"
+    ),
+    "coop.agency.referral_reminder.v1": lambda d: (
+        f"[relance] {d['referral_id']} : {d.get('message')} (clôture le "
+        f"{_fr_date(d.get('closes_at'))})"
+    ),
+    "coop.agency.referral_closed_no_news.v1": lambda d: (
+        f"[orientation clôturée sans nouvelles] {d['referral_id']} le "
+        f"{_fr_date(d.get('closed_at'))}"
+    ),
+    "coop.agency.placement_follow_up.v1": lambda d: (
+        f"[suivi à {d.get('milestone_months')} mois] {d['referral_id']} : {d.get('question')}"
+    ),
+}
+
+
 def describe(event: CloudEvent) -> str:
     """One readable line for a person following the feed."""
-    data = event.data
-    referral = data.get("referral_id")
-    if event.type == "coop.agency.referral_received.v1":
-        candidate = data.get("candidate") or {}
-        who = (
-            f"{candidate.get('first_name', '')} {candidate.get('last_name', '')}".strip()
-            if data.get("identity_shared")
-            else "(identité non partagée)"
-        )
-        return (
-            f"[orientation] {referral} agence={data.get('agency_id')} "
-            f"métier={data.get('rome_code')} candidat={who} message={data.get('message')!r}"
-        )
-    if event.type == "coop.agency.candidate_identity_withdrawn.v1":
-        return (
-            f"[consentement retiré] {referral} : supprimez {', '.join(data.get('withdrawn', []))}"
-            " du candidat"
-        )
-    if event.type == "coop.agency.erasure_requested.v1":
-        referrals = ", ".join(str(r) for r in data.get("referral_ids", []))
-        return f"[effacement] supprimez tout ce que vous détenez du candidat de : {referrals}"
-    return f"[{event.type}] {referral} {json.dumps(data, ensure_ascii=False)}"
+    line = FEED_LINES.get(event.type)
+    if line is not None:
+        return line(event.data)
+    referral = event.data.get("referral_id")
+    return f"[{event.type}] {referral} {json.dumps(event.data, ensure_ascii=False)}"
 
 
 class CandidateStore:

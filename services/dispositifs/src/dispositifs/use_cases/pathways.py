@@ -21,8 +21,10 @@ from dispositifs.domain.pathway import (
 )
 from dispositifs.models import KnownReferral, PathwayProposal, PoecSession, TrainingEnrolment
 from shared.auth.tokens import Principal
+from shared.contracts.agency_requests import ReferralTrainingRequested
 from shared.contracts.dispositifs import EnrolmentStatus
 from shared.domain.errors import NotFound, RulesBroken, Violation, raise_if_any
+from shared.messaging.consumer import PermanentError
 from shared.referentials import region_of
 
 
@@ -109,6 +111,18 @@ async def ask_for_proposal(
             [Violation("pathway.referral", "referral_id", "orientation inconnue ici")]
         )
     assert known is not None
+    return await propose_for_referral(session, known, ProposalTrigger.TRAINING_REQUESTED)
+
+
+async def receive_agency_training_request(
+    session: AsyncSession, data: ReferralTrainingRequested
+) -> PathwayProposal:
+    """An agency asked for a training (POEI) before hiring (checked by the referral service):
+    the training request opens as a proposal on the referral, which the counsellor accepts
+    (then enrols) or dismisses. A referral not known here yet is retried, then dead-lettered."""
+    known = await session.get(KnownReferral, data.referral_id)
+    if known is None:
+        raise PermanentError(f"unknown referral {data.referral_id}")
     return await propose_for_referral(session, known, ProposalTrigger.TRAINING_REQUESTED)
 
 

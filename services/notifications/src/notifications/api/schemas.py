@@ -133,7 +133,7 @@ class RecipientIn(BaseModel):
     )
 
 
-ChannelName = Literal["email", "webhook", "inbox"]
+ChannelName = Literal["email", "webhook", "inbox", "sms"]
 assert set(ChannelName.__args__) == set(CHANNELS)  # type: ignore[attr-defined]
 
 

@@ -9,6 +9,7 @@ from notifications.domain.examples import example_events, example_reminders
 from notifications.domain.recipients import Addressee, salutation
 from notifications.domain.rendering import TemplateError, Templates
 from notifications.domain.routing import RoutingTable, check_routing, load_routing
+from notifications.domain.wording import EXTRA_VARIABLES
 
 ROUTING: RoutingTable = load_routing()
 TEMPLATES = Templates()
@@ -25,7 +26,10 @@ def example_contexts(full: bool, routing: RoutingTable = ROUTING) -> dict[str, d
         for trigger, data in example_events(full, only=routing.routed_triggers).items()
     }
     contexts.update(example_reminders(full))
-    return contexts
+    # The variables the use case adds (the métier's name, the agency's, the person's, the
+    # link): all set, or none. An event's own field of the same name keeps its example value.
+    extras = {name: value if full else None for name, value in EXTRA_VARIABLES.items()}
+    return {trigger: {**extras, **context} for trigger, context in contexts.items()}
 
 
 def problems(routing: RoutingTable = ROUTING, templates: Templates = TEMPLATES) -> list[str]:

@@ -23,6 +23,9 @@ class Channel(enum.StrEnum):
     #: The in-app message list of counsellor tools (``GET /v1/inbox``). The stored value (and
     #: the one in routing.toml, templates ``*.inbox.j2``, preferences and events) is "inbox".
     IN_APP = "inbox"
+    #: Text messages to a job seeker's phone: a pluggable gateway (``adapters/sms.py``); no
+    #: provider is configured yet, so no rule names it.
+    SMS = "sms"
 
 
 CHANNELS: tuple[str, ...] = tuple(channel.value for channel in Channel)

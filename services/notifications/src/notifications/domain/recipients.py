@@ -11,10 +11,10 @@ Events carry ids, not contact details (minimisation); the directory (``recipient
   registration, by email once ops register an address.
 - **tutor**: one per immersion convention, with the name and email of
   ``coop.immersion.validated.v1``.
-- **job seeker**: not reachable. No event records a job seeker's consent to be contacted, and
-  contact details must not leave the referral service without it (DESIGN.md, personal data), so
-  rules naming job seekers create no message until such an event exists
-  (:data:`JOB_SEEKERS_REACHABLE`).
+- **job seeker**: reachable only once they consented to be contacted by the platform: the
+  referral service then publishes ``coop.job_seeker.contact_consented.v1`` with their name and
+  address, which become their directory entry, deleted on ``contact_withdrawn`` or erasure. No
+  entry, no message (ops cannot register one by hand).
 """
 
 from __future__ import annotations
@@ -23,9 +23,8 @@ from dataclasses import dataclass, field
 
 from notifications.domain.delivery import Channel
 
-#: Decision recorded in docs/notifications.md and tested: job seekers are told nothing until a
-#: consent event (with a contact channel) exists.
-JOB_SEEKERS_REACHABLE = False
+#: The job seeker's audience and directory kind.
+JOB_SEEKER = "job_seeker"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +33,7 @@ class Addressee:
     id: str
     name: str | None = None
     email: str | None = None
+    phone: str | None = None
     webhook_url: str | None = None
     opted_out_channels: frozenset[str] = field(default_factory=frozenset)
     opted_out_kinds: frozenset[str] = field(default_factory=frozenset)
@@ -46,6 +46,8 @@ class Addressee:
             return self.webhook_url
         if channel == Channel.IN_APP:
             return in_app_address(self.kind, self.id)
+        if channel == Channel.SMS:
+            return self.phone
         raise ValueError(f"unknown channel {channel}")
 
     def opted_out(self, channel: str, kind: str) -> bool:

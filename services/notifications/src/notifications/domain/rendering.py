@@ -16,7 +16,12 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateNotFound, UndefinedError
 
+from notifications.domain.wording import decline_for_job_seeker
+
 PARIS = ZoneInfo("Europe/Paris")
+
+#: The macros every template may use, as ``w`` (not a rule's template).
+WORDING = "_wording.j2"
 
 _WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 _MONTHS = (
@@ -45,6 +50,14 @@ REFERRAL_STATUS_LABELS = {
     "withdrawn": "retirée",
     "expired": "expirée sans réponse",
     "closed": "clôturée",
+    # The lifecycle in full (issue 12, the referral service's new states).
+    "postponed": "mise en attente par l'agence",
+    "pool": "candidat inscrit dans le vivier de l'agence",
+    "prior_to_hire": "action préalable à l'embauche engagée",
+    "hire_cancelled": "embauche annulée",
+    "transferred": "transférée à une autre agence du réseau",
+    "obsolete": "sans objet : candidat embauché ailleurs",
+    "no_news": "clôturée faute de nouvelles de l'agence",
 }
 
 
@@ -74,6 +87,11 @@ def datetime_fr(value: datetime | str) -> str:
     return f"{date_fr(local.date())} à {local.hour} h {local.minute:02d}"
 
 
+def capitalize_first(value: str) -> str:
+    """The first letter upper-cased, the rest untouched (``l'agence X`` → ``L'agence X``)."""
+    return value[:1].upper() + value[1:]
+
+
 def referral_status(value: str) -> str:
     return REFERRAL_STATUS_LABELS.get(value, value)
 
@@ -99,8 +117,16 @@ class Templates:
             keep_trailing_newline=False,
         )
         self._env.filters.update(
-            date_fr=date_fr, datetime_fr=datetime_fr, referral_status=referral_status
+            date_fr=date_fr,
+            datetime_fr=datetime_fr,
+            referral_status=referral_status,
+            decline_for_job_seeker=decline_for_job_seeker,
+            capitalize_first=capitalize_first,
         )
+        # Shared phrases (``w.agency(…)``, ``w.metier(…)``), in ``_wording.j2`` when the set has
+        # one.
+        if WORDING in self._env.list_templates(extensions=["j2"]):
+            self._env.globals["w"] = self._env.get_template(WORDING).module
 
     def source_name(self, template: str, channel: str) -> str | None:
         """The file used for ``template`` on ``channel``, or None if there is none."""

@@ -8,7 +8,7 @@ new event type cannot be forgotten (``tests/unit/test_routing.py`` iterates over
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -72,7 +72,7 @@ AUDIENCE_NEEDS: dict[str, frozenset[str]] = {
     "agency": frozenset({"agency_id", "referral_id"}),
     "counsellor": frozenset({"counsellor_id", "referral_id"}),
     "tutor": frozenset({"convention_id"}),
-    "job_seeker": frozenset({"job_seeker_id"}),
+    "job_seeker": frozenset({"job_seeker_id", "referral_id"}),
     "organisation": frozenset({"structure_code"}),
     **{audience: frozenset({"links"}) for audience in PARTY_AUDIENCES},
 }
@@ -92,6 +92,17 @@ class Rule:
     kind: str
     #: Required by the process: sent whatever the recipient's preferences.
     required: bool = False
+    #: Only when the event's fields have one of these values (``when = {to_status =
+    #: ["accepted", …]}``): the transitions worth telling this audience. Empty: always.
+    when: tuple[tuple[str, frozenset[str]], ...] = ()
+
+    def applies_to(self, context: Mapping[str, Any]) -> bool:
+        """The event's fields meet :attr:`when` (enums compared by value)."""
+        for name, values in self.when:
+            value = context.get(name)
+            if str(getattr(value, "value", value)) not in values:
+                return False
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +118,13 @@ class RoutingTable:
     rules: tuple[Rule, ...]
     silent: tuple[Silent, ...]
 
-    def rules_for(self, trigger: str) -> list[Rule]:
-        return [rule for rule in self.rules if rule.trigger == trigger]
+    def rules_for(self, trigger: str, context: Mapping[str, Any] | None = None) -> list[Rule]:
+        """The rules of ``trigger`` (those whose ``when`` the event's ``context`` meets)."""
+        return [
+            rule
+            for rule in self.rules
+            if rule.trigger == trigger and (context is None or rule.applies_to(context))
+        ]
 
     @property
     def routed_triggers(self) -> frozenset[str]:
@@ -147,8 +163,14 @@ def load_routing(text: str | None = None) -> RoutingTable:
 def _rule(index: int, entry: dict[str, Any]) -> Rule:
     where = f"rule #{index + 1}"
     _expect_keys(
-        where, entry, {"trigger", "audience", "channels", "template", "kind"}, {"required"}
+        where, entry, {"trigger", "audience", "channels", "template", "kind"}, {"required", "when"}
     )
+    when = entry.get("when", {})
+    if not isinstance(when, dict) or not all(
+        isinstance(values, list) and values and all(isinstance(v, str) for v in values)
+        for values in when.values()
+    ):
+        raise RoutingError(f"{where}: when must map field names to non-empty lists of values")
     channels = entry["channels"]
     if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
         raise RoutingError(f"{where}: channels must be a list of names")
@@ -165,6 +187,7 @@ def _rule(index: int, entry: dict[str, Any]) -> Rule:
         template=entry["template"],
         kind=entry["kind"],
         required=required,
+        when=tuple((name, frozenset(values)) for name, values in sorted(when.items())),
     )
 
 
@@ -203,7 +226,10 @@ def check_routing(
             problems.append(f"{where}: unknown audience (known: {known})")
         elif not AUDIENCE_NEEDS[rule.audience] & triggers[rule.trigger]:
             problems.append(f"{where}: the trigger carries nothing to find this audience")
-        if (rule.trigger, rule.audience) in seen:
+        for name, _values in rule.when:
+            if name not in triggers[rule.trigger]:
+                problems.append(f"{where}: when names {name!r}, not a field of the trigger")
+        if (rule.trigger, rule.audience) in seen and not rule.when:
             problems.append(f"{where}: two rules for the same audience")
         seen.add((rule.trigger, rule.audience))
         if not rule.channels:

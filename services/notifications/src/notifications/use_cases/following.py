@@ -46,6 +46,9 @@ async def follow(command: Follow, principal: Principal, session: AsyncSession) -
             KnownReferral,
             data,
             counsellor_id=data.counsellor_id,
+            job_seeker_id=data.job_seeker_id,
+            agency_name=data.agency_name,
+            agency_town=data.agency_town,
             status=FollowedReferralStatus.SENT.value,
         )
     elif (referral_status := referral_status_after(data)) is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from sqlalchemy import select, update
@@ -26,11 +27,13 @@ from notifications.domain.delivery import (
 )
 from notifications.domain.errors import MessageNotFound
 from notifications.domain.messages import Cause, webhook_body
-from notifications.domain.recipients import Addressee, salutation
+from notifications.domain.recipients import JOB_SEEKER, Addressee, salutation
 from notifications.domain.rendering import Templates
 from notifications.domain.routing import RoutingTable, Rule
-from notifications.models import Delivery, Notification
+from notifications.domain.wording import EXTRA_VARIABLES, NAMED_TO, referral_link
+from notifications.models import Delivery, KnownReferral, Notification, Recipient
 from notifications.use_cases import recipients
+from shared import referentials
 from shared.auth.tokens import Principal
 
 log = structlog.get_logger(__name__)
@@ -43,6 +46,8 @@ class RecordMessages:
     cause: Cause
     routing: RoutingTable = ROUTING
     templates: Templates = TEMPLATES
+    #: The counsellor tool's page of a referral (``…/{referral_id}``), linked from the mails.
+    referral_url_template: str | None = None
 
 
 async def record(
@@ -52,16 +57,59 @@ async def record(
     access.ensure_platform(principal)
     cause = command.cause
     created: list[Notification] = []
-    for rule in command.routing.rules_for(cause.trigger):
+    rules = command.routing.rules_for(cause.trigger, cause.context)
+    if not rules:
+        return created
+    extras = await _wording(session, cause, command.referral_url_template)
+    for rule in rules:
         addressee = await recipients.find(session, rule.audience, cause.context)
         if addressee is None:
             log.info("nobody to tell", trigger=cause.trigger, audience=rule.audience)
             continue
         if await _already_told(session, cause.cause_id, addressee):
             continue
-        created.append(_message(session, principal, cause, rule, addressee, command.templates))
+        # An event's own field (agency_name of referral.sent…) wins when it is set.
+        context = {**cause.context}
+        for name, value in extras.items():
+            if context.get(name) is None:
+                context[name] = value
+        if rule.audience not in NAMED_TO:
+            context["person_name"] = None
+        created.append(
+            _message(session, principal, cause, rule, addressee, command.templates, context)
+        )
     await session.flush()
     return created
+
+
+async def _wording(
+    session: AsyncSession, cause: Cause, referral_url_template: str | None
+) -> dict[str, Any]:
+    """The variables that make a mail read well (:mod:`notifications.domain.wording`): the
+    métier's name, the agency's name and town, the job seeker's name (known only with their
+    contact consent), the link to the referral. Each None when unknown."""
+    context = cause.context
+    known = None
+    if cause.referral_id is not None:
+        known = await session.get(KnownReferral, cause.referral_id)
+    rome_code = context.get("rome_code") or (known.rome_code if known else None)
+    agency_id = context.get("agency_id") or (known.agency_id if known else None)
+    agency_name = known.agency_name if known else None
+    if agency_name is None and agency_id:
+        entry = await session.get(Recipient, ("agency", str(agency_id)))
+        agency_name = entry.display_name if entry is not None else None
+    job_seeker_id = context.get("job_seeker_id") or (known.job_seeker_id if known else None)
+    person = None
+    if job_seeker_id is not None:
+        person = await session.get(Recipient, (JOB_SEEKER, str(job_seeker_id)))
+    extras: dict[str, Any] = {
+        "rome_label": referentials.rome_label(rome_code),
+        "agency_name": agency_name,
+        "agency_town": known.agency_town if known else None,
+        "person_name": person.display_name if person is not None else None,
+        "referral_url": referral_link(referral_url_template, cause.referral_id),
+    }
+    return {name: extras[name] for name in EXTRA_VARIABLES}
 
 
 async def _already_told(session: AsyncSession, cause_id: str, addressee: Addressee) -> bool:
@@ -82,9 +130,10 @@ def _message(
     rule: Rule,
     addressee: Addressee,
     templates: Templates,
+    variables: dict[str, Any],
 ) -> Notification:
     now = datetime.now(UTC)
-    context = {**cause.context, "salutation": salutation(addressee)}
+    context = {**variables, "salutation": salutation(addressee)}
     rendered = {
         channel: templates.render(rule.template, channel, context) for channel in rule.channels
     }

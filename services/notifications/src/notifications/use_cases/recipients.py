@@ -1,6 +1,6 @@
 """The directory (``recipients``): finding the people a rule names and how to reach them
-(:mod:`notifications.domain.recipients` says who each audience is), and ops registering a
-contact."""
+(:mod:`notifications.domain.recipients` says who each audience is), ops registering a contact,
+and a job seeker's entry kept while their contact consent holds (issue 12)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications import access
@@ -20,10 +21,14 @@ from notifications.adapters.webhook_targets import (
     UnsafeTarget,
     check,
 )
-from notifications.domain.recipients import JOB_SEEKERS_REACHABLE, Addressee
+from notifications.domain.recipients import JOB_SEEKER, Addressee
 from notifications.domain.routing import PARTY_AUDIENCES
 from notifications.models import KnownReferral, Recipient
 from shared.auth.tokens import Principal
+from shared.contracts.job_seeker_contact import (
+    JobSeekerContactConsented,
+    JobSeekerContactWithdrawn,
+)
 from shared.domain.errors import FieldIssue, InvalidInput
 
 
@@ -55,9 +60,10 @@ async def register(
 ) -> Registered:
     """``targets``: which webhook URLs may be registered (the service's settings)."""
     access.ensure_manages_directory(principal)
-    if command.kind == "job_seeker":
+    if command.kind == JOB_SEEKER:
         raise InvalidInput(
-            "Aucun contact de demandeur d'emploi n'est enregistré sans consentement recueilli.",
+            "Le contact d'un demandeur d'emploi n'arrive qu'avec son consentement, recueilli par "
+            "son conseiller : il ne s'enregistre pas à la main.",
             errors=[FieldIssue("kind", "job_seeker non joignable", "path")],
         )
     if command.webhook_url:
@@ -96,11 +102,14 @@ async def find(
     session: AsyncSession, audience: str, context: Mapping[str, Any]
 ) -> Addressee | None:
     """The recipient ``audience`` designates for this event, or None if there is none."""
-    if audience == "job_seeker":
-        job_seeker_id = context.get("job_seeker_id")
-        if not JOB_SEEKERS_REACHABLE or job_seeker_id is None:
+    if audience == JOB_SEEKER:
+        # Only an entry created by their contact consent: none, nobody to tell.
+        job_seeker_id = context.get("job_seeker_id") or await _from_referral(
+            session, context, "job_seeker_id"
+        )
+        if job_seeker_id is None:
             return None
-        known = await session.get(Recipient, ("job_seeker", str(job_seeker_id)))
+        known = await session.get(Recipient, (JOB_SEEKER, str(job_seeker_id)))
         return _from_row(known) if known is not None else None
     if audience == "agency":
         agency_id = context.get("agency_id") or await _from_referral(session, context, "agency_id")
@@ -151,7 +160,8 @@ async def _from_referral(
     if referral_id is None:
         return None
     referral = await session.get(KnownReferral, uuid.UUID(str(referral_id)))
-    return getattr(referral, attribute) if referral is not None else None
+    value = getattr(referral, attribute) if referral is not None else None
+    return str(value) if value is not None else None
 
 
 def _from_row(row: Recipient) -> Addressee:
@@ -160,6 +170,7 @@ def _from_row(row: Recipient) -> Addressee:
         id=row.id,
         name=row.display_name,
         email=row.email,
+        phone=row.phone,
         webhook_url=row.webhook_url,
         opted_out_channels=frozenset(row.opted_out_channels or ()),
         opted_out_kinds=frozenset(row.opted_out_kinds or ()),
@@ -185,3 +196,48 @@ async def upsert(session: AsyncSession, kind: str, recipient_id: str, **values: 
     row.updated_at = now
     await session.flush()
     return row
+
+
+# -- the job seeker's contact consent --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RememberContact:
+    """The job seeker consented to be contacted: their directory entry, at this address."""
+
+    consent: JobSeekerContactConsented
+
+
+async def remember_contact(
+    command: RememberContact, principal: Principal, session: AsyncSession
+) -> Recipient:
+    access.ensure_platform(principal)
+    data = command.consent
+    return await upsert(
+        session,
+        JOB_SEEKER,
+        str(data.job_seeker_id),
+        display_name=f"{data.first_name} {data.last_name}".strip(),
+        email=data.email,
+        phone=data.phone,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetContact:
+    """The job seeker withdrew their consent: their entry goes (messages already sent stay, for
+    the record, until their retention or the person's erasure)."""
+
+    withdrawal: JobSeekerContactWithdrawn
+
+
+async def forget_contact(
+    command: ForgetContact, principal: Principal, session: AsyncSession
+) -> int:
+    access.ensure_platform(principal)
+    result = await session.execute(
+        delete(Recipient).where(
+            Recipient.kind == JOB_SEEKER, Recipient.id == str(command.withdrawal.job_seeker_id)
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -153,5 +153,6 @@ def _event_for(
             action=answer_type.action,
             details=details,
             occurred_at=response.occurred_at,
+            comment=response.comment,
         )
     return answer_type.produces(**routing(referral), **fields)

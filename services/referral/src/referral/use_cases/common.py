@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral.domain import Action, Actor, ReferralStatus
-from referral.models import OUTBOX, Referral, ReferralTransition
+from referral.models import OUTBOX, Agency, Referral, ReferralTransition
 from shared import referentials
 from shared.contracts.base import EventData
 from shared.contracts.topics import agency_feed
@@ -78,6 +78,14 @@ async def publish(
 ) -> None:
     """Stage an event on ``referral.events``."""
     await OUTBOX.stage(session, event, subject=f"referrals/{referral.id}", occurred_at=at)
+
+
+async def agency_names(session: AsyncSession, agency_id: str) -> dict[str, str | None]:
+    """The agency's name and town, which the messages about its referrals name (not personal)."""
+    agency = await session.get(Agency, agency_id)
+    if agency is None:
+        return {"agency_name": None, "agency_town": None}
+    return {"agency_name": agency.name, "agency_town": referentials.town_of(agency.address)}
 
 
 async def publish_to_network(

@@ -17,11 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from referral import access
 from referral.domain import ConsentScope
 from referral.domain.consent import AGENCY_SCOPES, ConsentChannel, text_version
-from referral.models import Agency, Consent, JobSeeker, Referral
+from referral.models import OUTBOX, Agency, Consent, JobSeeker, Referral
 from referral.use_cases.common import invalid, not_found, publish_to_network
 from shared.auth.tokens import Principal
 from shared.contracts.agency_feed import Candidate
 from shared.contracts.erasure import CandidateIdentityShared, CandidateIdentityWithdrawn
+from shared.contracts.job_seeker_contact import (
+    JobSeekerContactConsented,
+    JobSeekerContactWithdrawn,
+)
 from shared.contracts.referral import ReferralStatus
 
 
@@ -77,6 +81,21 @@ async def record_consent(
     await session.flush()
     if referral is not None:
         await _share_after_sending(session, referral, job_seeker, command.scope, now)
+    if command.scope is ConsentScope.CONTACT:
+        # The notifications service may now reach them, at this address only (issue 12).
+        await OUTBOX.stage(
+            session,
+            JobSeekerContactConsented(
+                job_seeker_id=job_seeker.id,
+                first_name=job_seeker.first_name,
+                last_name=job_seeker.last_name,
+                email=job_seeker.email,
+                phone=job_seeker.phone,
+                consented_at=now,
+            ),
+            subject=f"job_seekers/{job_seeker.id}",
+            occurred_at=now,
+        )
     return consent
 
 
@@ -179,6 +198,13 @@ async def withdraw(session: AsyncSession, consent: Consent, by: str) -> None:
         consent.withdrawn_by = by
         if consent.referral_id is not None:
             await _tell_agency_withdrawn(session, consent, now)
+        if consent.scope == ConsentScope.CONTACT:
+            await OUTBOX.stage(
+                session,
+                JobSeekerContactWithdrawn(job_seeker_id=consent.job_seeker_id, withdrawn_at=now),
+                subject=f"job_seekers/{consent.job_seeker_id}",
+                occurred_at=now,
+            )
 
 
 async def _tell_agency_withdrawn(session: AsyncSession, consent: Consent, now: datetime) -> None:

@@ -26,6 +26,7 @@ from referral.models import Agency, JobOffer, JobSeeker, Referral
 from referral.use_cases.audit import record_access
 from referral.use_cases.common import (
     Logged,
+    agency_names,
     check_rome_code,
     invalid,
     locked_referral,
@@ -303,6 +304,8 @@ async def _announce_sent(
             priority_publics=sorted(
                 p.value for p in referral.priority_publics if p is not PriorityPublic.RQTH
             ),
+            # Not personal: the messages name the agency and its town (issue 12, item 10).
+            **await agency_names(session, referral.agency_id),
         ),
         referral,
         now,

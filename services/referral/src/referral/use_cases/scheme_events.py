@@ -1,9 +1,13 @@
 """Dispositifs events (immersion, MRS, POEI/POEC) about a referral: kept on its timeline for the
-indicators; an immersion refused is told to the agency that asked for it."""
+indicators, and each told to the referral's agency on its network's feed (issue 12, item 6).
+
+What the agency's feed says of each ``dispositifs.events`` event type is one entry of
+:data:`FEED_OF`; ``tests`` check that every dispositifs event type about a referral has one."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from referral.domain import Scheme
 from referral.models import Referral, ReferralSchemeEvent
 from referral.use_cases.common import publish_to_network
-from shared.contracts.agency_feed import ImmersionRequestRejected
+from shared.contracts import dispositifs as d
+from shared.contracts import scheme_feed as f
+from shared.contracts.agency_feed import FeedEvent, ImmersionRequestRejected
+from shared.contracts.base import EventData
 from shared.messaging.consumer import PermanentError
 
 
@@ -31,14 +38,6 @@ class SchemeFact:
     hired: bool | None
     data: dict[str, Any]
     occurred_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ImmersionRefused:
-    referral_id: uuid.UUID
-    reason: str
-    article: str | None
-    rejected_at: datetime
 
 
 async def record_scheme_event(session: AsyncSession, fact: SchemeFact) -> bool:
@@ -67,21 +66,127 @@ async def record_scheme_event(session: AsyncSession, fact: SchemeFact) -> bool:
     return True
 
 
-async def tell_network_immersion_rejected(session: AsyncSession, fact: ImmersionRefused) -> None:
-    """The agency asked for the immersion: it learns on its feed why it was refused."""
-    referral = await session.get(Referral, fact.referral_id)
+# -- the agency's feed ----------------------------------------------------------------------------
+
+#: The routing fields of a feed event (``referral_id``, ``agency_id``, ``network_id``).
+Routing = Mapping[str, Any]
+FeedBuilder = Callable[[Any, Routing], FeedEvent]
+
+_STEP_LABELS = {
+    "requested": "Convention d'immersion demandée",
+    "signature_requested": "Convention d'immersion prête à signer : chaque partie a reçu son lien",
+    "signed": "Convention d'immersion signée par les parties, en attente de validation",
+    "assessment_requested": "Bilan de l'immersion demandé au tuteur",
+    "assessment_shared": "Bilan de l'immersion transmis au bénéficiaire",
+    "incident_reported": "Incident signalé pendant l'immersion ; le conseiller France Travail en "
+    "est informé",
+}
+
+
+def _progress(step: str) -> FeedBuilder:
+    def build(e: Any, routing: Routing) -> FeedEvent:
+        return f.ImmersionProgressForAgency(
+            **routing,
+            occurred_at=e.occurred_at,
+            convention_id=e.convention_id,
+            step=step,
+            label=_STEP_LABELS[step],
+            host_name=getattr(e, "host_name", None),
+            start_date=getattr(e, "start_date", None),
+            end_date=getattr(e, "end_date", None),
+        )
+
+    return build
+
+
+#: Each ``dispositifs.events`` event type → what the referral's agency reads of it on its feed.
+#: A new dispositifs event type about a referral plugs in here (and its feed contract in
+#: ``shared.contracts.scheme_feed``): nothing personal (no party, link, tutor or incident text).
+FEED_OF: dict[type[EventData], FeedBuilder] = {
+    d.ImmersionConventionRequested: _progress("requested"),
+    d.ImmersionSignatureRequested: _progress("signature_requested"),
+    d.ImmersionSigned: _progress("signed"),
+    d.ImmersionAssessmentRequested: _progress("assessment_requested"),
+    d.ImmersionAssessmentShared: _progress("assessment_shared"),
+    d.ImmersionIncidentReported: _progress("incident_reported"),
+    d.ImmersionRejected: lambda e, r: ImmersionRequestRejected(
+        **r, reason=e.reason, article=e.article, rejected_at=e.occurred_at
+    ),
+    d.ImmersionValidated: lambda e, r: f.ImmersionValidatedForAgency(
+        **r,
+        occurred_at=e.occurred_at,
+        convention_id=e.convention_id,
+        objet=e.objet,
+        start_date=e.start_date,
+        end_date=e.end_date,
+        host_name=e.host_name,
+    ),
+    d.ImmersionCancelled: lambda e, r: f.ImmersionCancelledForAgency(
+        **r,
+        occurred_at=e.occurred_at,
+        convention_id=e.convention_id,
+        justification=e.justification,
+        deprecated=e.deprecated,
+    ),
+    d.ImmersionCompleted: lambda e, r: f.ImmersionCompletedForAgency(
+        **r,
+        occurred_at=e.occurred_at,
+        convention_id=e.convention_id,
+        objectives_reached=e.objectives_reached,
+        hired=e.hired,
+        outcome=e.outcome,
+        job_contract_type=e.job_contract_type,
+        job_start_date=e.job_start_date,
+    ),
+    d.MrsEvaluated: lambda e, r: f.MrsEvaluatedForAgency(
+        **r,
+        occurred_at=e.occurred_at,
+        session_id=e.session_id,
+        rome_code=e.rome_code,
+        positive=e.positive,
+        hired=e.hired,
+        contract_type=e.contract_type,
+    ),
+    d.TrainingEnrolled: lambda e, r: f.TrainingEnrolledForAgency(
+        **r,
+        occurred_at=e.occurred_at,
+        enrolment_id=e.enrolment_id,
+        kind=e.kind,
+        hours=e.hours,
+        start_date=e.start_date,
+        end_date=e.end_date,
+    ),
+    d.TrainingCompleted: lambda e, r: f.TrainingCompletedForAgency(
+        **r,
+        occurred_at=e.occurred_at,
+        enrolment_id=e.enrolment_id,
+        kind=e.kind,
+        completed=e.completed,
+        hired=e.hired,
+        contract_type=e.contract_type,
+        contract_months=e.contract_months,
+    ),
+}
+
+
+async def tell_network(session: AsyncSession, data: EventData) -> FeedEvent | None:
+    """Stage, on the feed of the referral's network, what its agency reads of ``data`` (a
+    dispositifs event about the referral); None when the event type has nothing for the feed.
+    An unknown referral is a permanent error (dead letter)."""
+    build = FEED_OF.get(type(data))
+    if build is None:
+        return None
+    referral_id = data.referral_id  # type: ignore[attr-defined]
+    referral = await session.get(Referral, referral_id)
     if referral is None:
-        return
-    await publish_to_network(
-        session,
-        ImmersionRequestRejected(
-            referral_id=referral.id,
-            agency_id=referral.agency_id,
-            network_id=referral.network_id,
-            reason=fact.reason,
-            article=fact.article,
-            rejected_at=fact.rejected_at,
-        ),
-        referral,
-        fact.rejected_at,
+        raise PermanentError(f"unknown referral {referral_id}")
+    event = build(
+        data,
+        {
+            "referral_id": referral.id,
+            "agency_id": referral.agency_id,
+            "network_id": referral.network_id,
+        },
     )
+    await publish_to_network(session, event, referral, data.occurred_at)  # type: ignore[attr-defined]
+    return event

@@ -1,0 +1,164 @@
+"""Mails that read well (issue 12, item 10) and answers to each party (item 5), rendered from the
+real templates: the métier's name, the agency's name and town, the person's name when known (their
+contact consent), French dates, the agency's comment and the link for the counsellor; the decline
+said plainly to the job seeker; the routing's ``when`` keeps the transitions worth telling them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+from notifications.domain.catalog import ROUTING, TEMPLATES
+from notifications.domain.routing import RoutingError, load_routing
+from notifications.domain.wording import (
+    DECLINE_FOR_JOB_SEEKER,
+    EXTRA_VARIABLES,
+    decline_for_job_seeker,
+    referral_link,
+)
+from shared.contracts.referral import ReferralStatus, ReferralStatusChanged
+from shared.contracts.vocabulary import ContractType, DeclineReason
+
+STATUS_CHANGED = "coop.referral.status_changed.v1"
+
+
+def _changed(to_status: ReferralStatus, **fields: Any) -> dict[str, Any]:
+    data = ReferralStatusChanged(
+        referral_id=uuid.UUID("6c0e7a52-32f4-4d3c-9d55-0c0c4b1f5e11"),
+        agency_id="agc-interim-nord-lille",
+        network_id="interim-nord",
+        counsellor_id="conseiller.dupont",
+        from_status=ReferralStatus.ACKNOWLEDGED,
+        to_status=to_status,
+        action="decline",
+        occurred_at=datetime(2026, 3, 4, 10, 0, tzinfo=UTC),
+        **fields,
+    )
+    return {name: getattr(data, name) for name in type(data).model_fields}
+
+
+def _with(context: dict[str, Any], **extras: Any) -> dict[str, Any]:
+    return {**dict.fromkeys(EXTRA_VARIABLES), **context, **extras}
+
+
+NAMED = {
+    "rome_label": "Soudeur / Soudeuse",
+    "agency_name": "Intérim Nord",
+    "agency_town": "Lille",
+    "person_name": "Inès Lefebvre",
+    "referral_url": "https://conseiller.example/orientations/6c0e",
+}
+
+
+def test_the_counsellor_reads_the_metier_the_agency_the_person_the_comment_and_the_link() -> None:
+    context = _with(
+        _changed(
+            ReferralStatus.DECLINED,
+            decline_reason=DeclineReason.LACKING_SKILLS,
+            comment="Il manque la qualification TIG.",
+        ),
+        salutation="Bonjour Julie Conseil,",
+        **NAMED,
+    )
+    mail = TEMPLATES.render("referral_status_changed_counsellor", "email", context)
+    assert mail.subject == (
+        "Orientation déclinée par l'agence — Inès Lefebvre — Intérim Nord (Lille)"
+    )
+    assert "L'orientation de Inès Lefebvre vers l'agence Intérim Nord (Lille)" in mail.body
+    assert "au métier de Soudeur / Soudeuse" in mail.body
+    assert "Motif indiqué par l'agence : Compétences insuffisantes pour le poste." in mail.body
+    assert "Commentaire de l'agence : Il manque la qualification TIG." in mail.body
+    assert "Mise à jour du mercredi 4 mars 2026." in mail.body
+    assert "Suivre l'orientation : https://conseiller.example/orientations/6c0e" in mail.body
+    inbox = TEMPLATES.render("referral_status_changed_counsellor", "inbox", context)
+    assert "Commentaire de l'agence : Il manque la qualification TIG." in inbox.body
+
+
+def test_without_consent_or_names_the_counsellor_reads_ids_and_no_person() -> None:
+    context = _with(_changed(ReferralStatus.ACCEPTED), salutation="Bonjour,")
+    mail = TEMPLATES.render("referral_status_changed_counsellor", "email", context)
+    assert "agc-interim-nord-lille" in mail.subject
+    assert " de " not in mail.body.split("vers")[0]  # nobody named
+    assert "6c0e7a52-32f4-4d3c-9d55-0c0c4b1f5e11" in mail.body
+
+
+def test_the_job_seeker_reads_the_decline_plainly_without_the_agency_comment() -> None:
+    context = _with(
+        _changed(
+            ReferralStatus.DECLINED,
+            decline_reason=DeclineReason.NO_POSITION,
+            comment="Profil hors cible.",
+        ),
+        salutation="Bonjour Inès Lefebvre,",
+        **NAMED,
+    )
+    mail = TEMPLATES.render("referral_answered_job_seeker", "email", context)
+    assert mail.subject == "Votre candidature à l'agence d'emploi Intérim Nord (Lille)"
+    assert mail.body.startswith("Bonjour Inès Lefebvre,")
+    assert "ne peut pas donner suite à votre candidature pour le métier de Soudeur" in mail.body
+    assert "l'agence n'a pas de poste ouvert pour ce métier en ce moment" in mail.body
+    assert "Profil hors cible" not in mail.body
+    assert "Compétences" not in mail.body
+    assert "Pas de poste ouvert" not in mail.body
+
+
+@pytest.mark.parametrize(
+    ("to_status", "fields", "expected"),
+    [
+        (ReferralStatus.ACCEPTED, {}, "retient votre candidature"),
+        (
+            ReferralStatus.INTERVIEW_SCHEDULED,
+            {"details": {"interview_at": "2026-03-05T14:30:00+01:00", "location": "Lille"}},
+            "Rendez-vous le jeudi 5 mars 2026 à 14 h 30, à l'adresse : Lille.",
+        ),
+        (
+            ReferralStatus.PLACED,
+            {"contract_type": ContractType.MISSION, "placement_start_date": date(2026, 3, 9)},
+            "à partir du lundi 9 mars 2026",
+        ),
+    ],
+)
+def test_the_job_seeker_reads_each_answer_worth_telling(
+    to_status: ReferralStatus, fields: dict[str, Any], expected: str
+) -> None:
+    context = _with(_changed(to_status, **fields), salutation="Bonjour,")
+    mail = TEMPLATES.render("referral_answered_job_seeker", "email", context)
+    assert expected in mail.body
+    assert "agc-interim-nord-lille" not in mail.subject + mail.body  # never an id to a person
+
+
+def test_the_routing_tells_the_job_seeker_only_the_transitions_worth_telling() -> None:
+    audiences = {
+        status: {rule.audience for rule in ROUTING.rules_for(STATUS_CHANGED, _changed(status))}
+        for status in ReferralStatus
+    }
+    told = {status.value for status, names in audiences.items() if "job_seeker" in names}
+    # The lifecycle in full's states are told too once the referral service has them.
+    later = {"postponed", "pool", "prior_to_hire", "hire_cancelled"}
+    assert told == {"accepted", "interview_scheduled", "placed", "declined"} | (
+        later & {s.value for s in ReferralStatus}
+    )
+    assert all("counsellor" in names for names in audiences.values())
+
+
+def test_a_malformed_when_is_refused() -> None:
+    with pytest.raises(RoutingError, match="when"):
+        load_routing(
+            '[[rule]]\ntrigger = "coop.referral.sent.v1"\naudience = "agency"\n'
+            'channels = ["email"]\ntemplate = "referral_sent_agency"\nkind = "k"\n'
+            "when = { to_status = [] }\n"
+        )
+
+
+def test_every_decline_reason_has_a_plain_phrase_for_the_job_seeker() -> None:
+    assert set(DECLINE_FOR_JOB_SEEKER) == set(DeclineReason)
+    assert decline_for_job_seeker(None) == DECLINE_FOR_JOB_SEEKER[DeclineReason.OTHER]
+    assert decline_for_job_seeker("not_mobile").startswith("le poste est trop loin")
+
+
+def test_the_referral_link_is_a_setting() -> None:
+    assert referral_link(None, uuid.uuid4()) is None
+    assert referral_link("https://x.example/o/{referral_id}", "abc") == "https://x.example/o/abc"
