@@ -32,19 +32,20 @@ class SchemeFeedEvent(FeedEvent):
 
 class ImmersionProgressForAgency(SchemeFeedEvent):
     """A step of the PMSMP convention of this referral (requested, ready to sign, signed,
-    assessment requested or shared, an incident reported): ``step`` says which, ``label`` says it
-    in French. Nothing personal: no party, no link, no description of an incident."""
+    assessment requested or shared, an incident or an error in the convention reported):
+    ``step`` says which, ``label`` says it in French. Nothing personal: no party, no link, no description of an incident."""
 
     event_type: ClassVar[str] = "coop.agency.immersion_progressed.v1"
     summary_fr: ClassVar[str] = (
         "Une étape de la convention d'immersion (PMSMP) de l'orientation : demandée, prête à "
-        "signer, signée, bilan demandé ou partagé, incident signalé (sans détail personnel)."
+        "signer, signée, bilan demandé ou partagé, incident ou erreur signalés (sans détail "
+        "personnel)."
     )
 
     convention_id: UUID
     step: str = Field(
         description="requested | signature_requested | signed | assessment_requested | "
-        "assessment_shared | incident_reported"
+        "assessment_shared | incident_reported | error_reported"
     )
     label: str = Field(description="The step, in French.")
     host_name: str | None = None

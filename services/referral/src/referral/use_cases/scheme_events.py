@@ -80,6 +80,8 @@ _STEP_LABELS = {
     "assessment_shared": "Bilan de l'immersion transmis au bénéficiaire",
     "incident_reported": "Incident signalé pendant l'immersion ; le conseiller France Travail en "
     "est informé",
+    "error_reported": "Une partie a signalé une erreur dans la convention ; le conseiller la "
+    "corrige, puis les signatures sont redemandées",
 }
 
 
@@ -109,6 +111,7 @@ FEED_OF: dict[type[EventData], FeedBuilder] = {
     d.ImmersionAssessmentRequested: _progress("assessment_requested"),
     d.ImmersionAssessmentShared: _progress("assessment_shared"),
     d.ImmersionIncidentReported: _progress("incident_reported"),
+    d.ImmersionErrorReported: _progress("error_reported"),
     d.ImmersionRejected: lambda e, r: ImmersionRequestRejected(
         **r, reason=e.reason, article=e.article, rejected_at=e.occurred_at
     ),
