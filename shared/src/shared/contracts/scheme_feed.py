@@ -33,7 +33,8 @@ class SchemeFeedEvent(FeedEvent):
 class ImmersionProgressForAgency(SchemeFeedEvent):
     """A step of the PMSMP convention of this referral (requested, ready to sign, signed,
     assessment requested or shared, an incident or an error in the convention reported):
-    ``step`` says which, ``label`` says it in French. Nothing personal: no party, no link, no description of an incident."""
+    ``step`` says which, ``label`` says it in French. Nothing personal: no party, no link, no
+    description of an incident."""
 
     event_type: ClassVar[str] = "coop.agency.immersion_progressed.v1"
     summary_fr: ClassVar[str] = (
