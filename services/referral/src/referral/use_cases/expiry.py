@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from referral.domain import TRANSITIONS, Action, Actor, ReferralStatus, transition
@@ -42,8 +43,8 @@ async def expire_due_referrals(
         due = list(
             await session.scalars(
                 select(Referral.id)
-                .where(and_(Referral.status.in_(expirable), Referral.created_at <= now - delay))
-                .order_by(Referral.created_at)
+                .where(and_(Referral.status.in_(expirable), _awaited_since() <= now - delay))
+                .order_by(_awaited_since())
                 .limit(batch_size)
             )
         )
@@ -65,13 +66,20 @@ async def _expire(
     referral = await locked_referral(session, referral_id)
     if referral is None or referral.status not in expirable:
         return False  # answered (or expired by another replica) since the query
+    if (referral.awaiting_answer_since or referral.created_at) > now - delay:
+        return False  # transferred or re-opened since the query: its delay runs again
     current = ReferralStatus(referral.status)
     entry = Logged(
         Action.EXPIRE,
         Actor.SYSTEM,
         EXPIRY_ACTOR_ID,
         now,
-        reason=f"sans réponse {_days(delay)} après l'envoi",
+        reason=f"sans réponse {_days(delay)} après l'envoi"
+        + (
+            " (ou le transfert, la réouverture)"
+            if referral.awaiting_answer_since != referral.created_at
+            else ""
+        ),
     )
     move(
         session, referral, transition(current, Action.EXPIRE, Actor.SYSTEM), entry, current=current
@@ -89,6 +97,16 @@ async def _expire(
         now,
     )
     return True
+
+
+def _since_sent(referral: Referral) -> bool:
+    return referral.awaiting_answer_since in (None, referral.created_at)
+
+
+def _awaited_since() -> Any:
+    """Since when an answer is awaited: sent, transferred or re-opened (rows older than the
+    column: sent)."""
+    return func.coalesce(Referral.awaiting_answer_since, Referral.created_at)
 
 
 def _days(delay: timedelta) -> str:
