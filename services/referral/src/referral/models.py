@@ -276,6 +276,8 @@ class Referral(Base):
     prior_to_hire_action: Mapped[str | None] = mapped_column(String(16))
     #: The agency it was transferred from (the last one).
     transferred_from_agency_id: Mapped[str | None] = mapped_column(String(64))
+    #: The agency's last applied answer (staleness: "no news" since then).
+    last_news_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: Staleness: the reminder sent to the agency for want of news.
     stale_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: Outcome follow-up: the last milestone (months) asked, and the last one answered

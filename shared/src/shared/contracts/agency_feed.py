@@ -104,6 +104,10 @@ class ReferralTransferredWithinNetwork(FeedEvent):
     event_type: ClassVar[str] = "coop.agency.referral_transferred.v1"
 
     from_agency_id: str
+    identity_shared: bool = Field(
+        description="False: the job seeker consented to share their identity with the first "
+        "agency only — do not show it to the new one."
+    )
     transferred_at: datetime
     answer_before: datetime | None = Field(
         default=None, description="Without an answer of the new agency by then, it expires."

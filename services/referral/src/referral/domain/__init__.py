@@ -47,6 +47,7 @@ from referral.domain.timeline import (
     Scheme,
     TimelineEntry,
     build_timeline,
+    transition_label,
 )
 
 __all__ = [
@@ -82,4 +83,5 @@ __all__ = [
     "months_between",
     "priority_publics",
     "transition",
+    "transition_label",
 ]

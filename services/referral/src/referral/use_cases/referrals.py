@@ -16,6 +16,7 @@ from referral.domain import (
     Action,
     Actor,
     ConsentScope,
+    PublicsRules,
     ReferralStatus,
     TransitionNotAllowed,
     transition,
@@ -91,6 +92,7 @@ async def send_referral(
     *,
     senior_age: int = 50,
     answer_within: timedelta | None = None,
+    publics_rules: PublicsRules | None = None,
 ) -> Referral:
     """Check the offer, the trade, the agency, the job seeker and what may be shared; refuse a
     second open referral; record the referral and its first transition; tell
@@ -103,7 +105,7 @@ async def send_referral(
     await _refuse_second_open_referral(session, job_seeker.id, agency.id, offer, rome_code)
 
     now = datetime.now(UTC)
-    publics = publics_of(job_seeker, now.date(), senior_age)
+    publics = publics_of(job_seeker, now.date(), senior_age, publics_rules)
     referral = _new_referral(command, counsellor, job_seeker, agency, offer, rome_code, now)
     for public in publics:  # the job seeker's priority publics when sent (indicators count so)
         setattr(referral, f"public_{public.value}", True)

@@ -84,6 +84,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("transferred_from_agency_id", sa.String(length=64), nullable=True)
         )
+        batch_op.add_column(sa.Column("last_news_at", UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column("stale_reminded_at", UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column("follow_up_asked_months", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("still_employed_months", sa.Integer(), nullable=True))
@@ -95,6 +96,8 @@ def upgrade() -> None:
 
     # The expiry's delay ran from the sending: so it does for the referrals already there.
     op.execute("UPDATE referrals SET awaiting_answer_since = created_at")
+    # The last news of a referral already answered: its last change.
+    op.execute("UPDATE referrals SET last_news_at = updated_at WHERE first_answer_at IS NOT NULL")
 
 
 def downgrade() -> None:
@@ -110,6 +113,7 @@ def downgrade() -> None:
             "still_employed_months",
             "follow_up_asked_months",
             "stale_reminded_at",
+            "last_news_at",
             "transferred_from_agency_id",
             "prior_to_hire_action",
             "pool_rome_codes",
