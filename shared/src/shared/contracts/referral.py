@@ -129,7 +129,9 @@ class ReferralSent(ReferralEvent):
 
 class ReferralStatusChanged(ReferralEvent):
     """An agency's answer was applied (acknowledged, accepted, declined, interview scheduled,
-    placement started). ``details`` holds the answer's own fields (interview time, contract…)."""
+    postponed, pooled, prior-to-hire action, re-opened, placement started or extended, hire
+    cancelled, follow-up answered). ``details`` holds the answer's own fields (interview time,
+    contract, come-back date, trades, new end date, still employed…)."""
 
     event_type: ClassVar[str] = "coop.referral.status_changed.v1"
 
