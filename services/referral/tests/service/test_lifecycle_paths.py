@@ -444,6 +444,11 @@ async def test_extension_past_six_months_makes_a_placement_durable(database: Dat
     internal = await _outbox(database, "referral.events")
     assert internal[-1][1]["action"] == "extend_placement"
     assert internal[-1][1]["placement_end_date"] == "2026-06-30"
+    # The placement as it stands (a reader of "to placed" records the same hire again).
+    assert (internal[-1][1]["contract_type"], internal[-1][1]["placement_start_date"]) == (
+        "cdd",
+        "2026-01-01",
+    )
 
 
 async def test_follow_up_at_one_three_six_months_measures_durable_employment(

@@ -481,4 +481,13 @@ def _event_for(
             details=details,
             occurred_at=response.occurred_at,
         )
+        if current is ReferralStatus.PLACED and target is ReferralStatus.PLACED:
+            # An extension or a follow-up answer: the placement as it now stands, so that a
+            # reader of "to placed" (dispositifs credits the schemes) records the same hire.
+            contract = referral.placement_contract_type
+            fields.update(
+                contract_type=ContractType(contract) if contract else None,
+                placement_start_date=referral.placement_start_date,
+                placement_end_date=referral.placement_expected_end_date,
+            )
     return answer_type.produces(**routing(referral), **fields)
