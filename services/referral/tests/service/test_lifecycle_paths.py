@@ -14,12 +14,13 @@ import pytest
 from sqlalchemy import select
 
 from referral.api.referrals import referral_out
-from referral.domain import PriorityPublic
+from referral.domain import ConsentScope, PriorityPublic
 from referral.models import PLATFORM, Referral, ReferralTransition
 from referral.settings import ReferralSettings
 from referral.use_cases.agency_answers import AnswerRules, apply_agency_response
+from referral.use_cases.consents import RecordConsent, record_consent
 from referral.use_cases.expiry import expire_due_referrals, remind_or_close_stale_referrals
-from referral.use_cases.job_seekers import JobSeekerInput
+from referral.use_cases.job_seekers import JobSeekerInput, register_job_seeker
 from referral.use_cases.placements import ask_due_follow_ups
 from referral.use_cases.referrals import SendReferral, send_referral
 from shared.auth.tokens import Principal, Role
@@ -521,3 +522,50 @@ async def test_deld_is_derived_from_the_registration_date_and_wins(database: Dat
     assert PriorityPublic.DELD in publics[long_ago]
     assert PriorityPublic.DELD not in publics[recent]
     assert PriorityPublic.DELD in publics[typed]
+
+
+async def _consented_referral(database: Database, ft: str, *agencies: str) -> uuid.UUID:
+    """A referral to Lille sharing the identity, the job seeker having consented for
+    ``agencies``."""
+    async with database.transaction() as session:
+        job_seeker = await register_job_seeker(
+            session, JobSeekerInput(ft, "Camille", "Martin"), COUNSELLOR
+        )
+        for agency in agencies:
+            await record_consent(
+                session,
+                RecordConsent(job_seeker.id, agency, ConsentScope.IDENTITY),
+                COUNSELLOR,
+            )
+        referral = await send_referral(
+            session,
+            SendReferral(
+                job_seeker_id=job_seeker.id,
+                agency_id=LILLE,
+                rome_code="H2913",
+                message="Bonjour",
+                share_identity=True,
+            ),
+            COUNSELLOR,
+        )
+    return referral.id
+
+
+@pytest.mark.parametrize(("consented_for_arras", "shared_after"), [(False, False), (True, True)])
+async def test_the_identity_follows_a_transfer_only_with_consent_for_the_new_agency(
+    database: Database, consented_for_arras: bool, shared_after: bool
+) -> None:
+    agencies = (LILLE, ARRAS) if consented_for_arras else (LILLE,)
+    referral_id = await _consented_referral(database, "5100009A", *agencies)
+    assert (await _row(database, referral_id)).identity_shared is True
+    now = _now()
+    await answer(
+        database,
+        a.ReferralTransferred(
+            referral_id=referral_id, agency_id=LILLE, occurred_at=now, to_agency_id=ARRAS
+        ),
+    )
+    assert (await _row(database, referral_id)).identity_shared is shared_after
+    feed = await _outbox(database, "agency.interim-nord.feed")
+    assert feed[-1][0] == "coop.agency.referral_transferred.v1"
+    assert feed[-1][1]["identity_shared"] is shared_after

@@ -25,6 +25,7 @@ from referral.domain import (
     build_timeline,
     is_durable_placement,
     priority_publics,
+    transition_label,
 )
 from shared.contracts.vocabulary import ContractType
 
@@ -291,3 +292,44 @@ def test_durable_placement_is_a_cdi_or_six_months_or_more(
     contract: ContractType | None, start: date | None, end: date | None, durable: bool
 ) -> None:
     assert is_durable_placement(contract, start, end, min_months=6) is durable
+
+
+@pytest.mark.parametrize(
+    ("action", "details", "label"),
+    [
+        (
+            Action.POSTPONE,
+            {"come_back_on": "2026-12-15"},
+            "Orientation mise en attente par l'agence (jusqu'au 15/12/2026)",
+        ),
+        (
+            Action.ADD_TO_POOL,
+            {"rome_codes": ["H2913", "N1103"]},
+            "Candidat inscrit dans le vivier de l'agence (métiers : H2913, N1103)",
+        ),
+        (
+            Action.START_PRIOR_TO_HIRE,
+            {"prior_action": "poei"},
+            "Action préalable à l'embauche engagée"
+            " (Préparation opérationnelle à l'emploi individuelle (POEI))",
+        ),
+        (
+            Action.TRANSFER,
+            {"to_agency_id": "agc-interim-nord-arras"},
+            "Orientation transférée à une autre agence du réseau"
+            " (vers l'agence agc-interim-nord-arras)",
+        ),
+        (
+            Action.RECORD_FOLLOW_UP,
+            {"milestone_months": 6, "still_employed": True},
+            "Suivi du placement : réponse de l'agence (à 6 mois, toujours en poste)",
+        ),
+        (Action.ASK_FOLLOW_UP, {"milestone_months": 3}, Action.ASK_FOLLOW_UP.label + " (à 3 mois)"),
+        (Action.MAKE_OBSOLETE, None, "Orientation sans objet : candidat embauché ailleurs"),
+        (Action.POSTPONE, {"come_back_on": "pas une date"}, Action.POSTPONE.label),
+    ],
+)
+def test_the_timeline_says_what_the_answer_said(
+    action: Action, details: dict[str, object] | None, label: str
+) -> None:
+    assert transition_label(action.value, details) == label
