@@ -17,14 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral.domain import (
     ANSWER_ACTIONS,
     DURABLE_CONTRACT_TYPES,
-    OPEN_STATUSES,
-    Action,
     Actor,
     ConsentScope,
     ReferralStatus,
@@ -41,17 +38,17 @@ from referral.use_cases.common import (
     routing,
 )
 from referral.use_cases.consents import bind_consents, consented_scopes
+from referral.use_cases.hired_elsewhere import obsolete_other_referrals
 from referral.use_cases.networks import FORBIDDEN
 from referral.use_cases.referrals import open_referral_like
 from shared import referentials
 from shared.contracts import agency as answers
 from shared.contracts.agency import ANSWER_TYPE_OF, AgencyResponse, AnswerType
-from shared.contracts.agency_feed import ReferralObsoleteForAgency, ReferralTransferredWithinNetwork
+from shared.contracts.agency_feed import ReferralTransferredWithinNetwork
 from shared.contracts.base import EventData
 from shared.contracts.referral import (
     ReferralAgencyChanged,
     ReferralImmersionRequested,
-    ReferralObsoleted,
     ReferralStatusChanged,
 )
 from shared.contracts.vocabulary import ContractType
@@ -67,11 +64,6 @@ class AnswerRules:
     #: The delay of an answer (the expiry's): told to the agency a referral is transferred to.
     answer_within: timedelta | None = None
 
-
-#: Who the transition log names for a referral made obsolete by a hire elsewhere.
-OBSOLETE_ACTOR_ID = "referral-hired-elsewhere"
-#: What the agency's staff read (the hiring agency is not named: networks are competitors).
-OBSOLETE_REASON = "Le candidat a été embauché par ailleurs : cessez de traiter cette orientation."
 
 _COMMON_ANSWER_FIELDS = frozenset({"referral_id", "agency_id", "occurred_at", "comment"})
 
@@ -343,68 +335,6 @@ async def _tell_network_transferred(
         referral,
         at,
     )
-
-
-async def obsolete_other_referrals(
-    session: AsyncSession, placed: Referral, at: datetime
-) -> list[Referral]:
-    """Hired through ``placed``: the job seeker's other referrals still before a hire are
-    closed as obsolete; ``referral.events`` and each one's network feed are told."""
-    others = list(
-        await session.scalars(
-            select(Referral)
-            .where(
-                Referral.job_seeker_id == placed.job_seeker_id,
-                Referral.id != placed.id,
-                Referral.status.in_(
-                    sorted(s.value for s in OPEN_STATUSES if s is not ReferralStatus.PLACED)
-                ),
-            )
-            .order_by(Referral.created_at)
-            .with_for_update()
-        )
-    )
-    for other in others:
-        current = ReferralStatus(other.status)
-        entry = Logged(
-            Action.MAKE_OBSOLETE,
-            Actor.SYSTEM,
-            OBSOLETE_ACTOR_ID,
-            at,
-            reason="candidat embauché par ailleurs",
-        )
-        move(
-            session,
-            other,
-            transition(current, Action.MAKE_OBSOLETE, Actor.SYSTEM),
-            entry,
-            current=current,
-        )
-        await publish(
-            session,
-            ReferralObsoleted(
-                **routing(other),
-                from_status=current,
-                job_seeker_id=other.job_seeker_id,
-                placed_referral_id=placed.id,
-                obsoleted_at=at,
-            ),
-            other,
-            at,
-        )
-        await publish_to_network(
-            session,
-            ReferralObsoleteForAgency(
-                referral_id=other.id,
-                agency_id=other.agency_id,
-                network_id=other.network_id,
-                reason=OBSOLETE_REASON,
-                obsoleted_at=at,
-            ),
-            other,
-            at,
-        )
-    return others
 
 
 def _plain(value: Any) -> Any:
