@@ -101,7 +101,8 @@ async def test_forged_answer_from_another_network_is_dead_lettered_audited_and_c
         headers = dict(letters[0].headers)
         assert headers["dlq_reason"] == b"rejected"
         assert headers["dlq_error"] == (
-            f"referral {referral['id']} is not addressed to network travail-plus".encode()
+            f"L'orientation {referral['id']} n'est pas adressée au réseau travail-plus :"
+            " répondez seulement aux orientations reçues sur votre flux.".encode()
         )
 
         async def audited() -> list[dict[str, object]]:

@@ -169,7 +169,10 @@ async def test_declined_referral_counts_by_reason_and_a_late_answer_is_dead_lett
             stack.bootstrap_servers, "agency.interim-nord.responses.dlq", created["id"], count=1
         )
         assert header(letters[0], "ce_id") == late.id
-        assert header(letters[0], "dlq_error") == "cannot accept a referral in state declined"
+        assert header(letters[0], "dlq_error").startswith(
+            "« Candidature acceptée par l'agence » (accept) impossible : l'orientation est"
+            " « Déclinée » (declined)."
+        )
 
         after = await indicators(client, base, ops_headers)
         assert after["declined"] == before["declined"] + 1

@@ -18,7 +18,7 @@ from typing import Any
 
 from referral.domain import Scheme
 from referral.settings import ReferralSettings
-from referral.use_cases.agency_answers import apply_agency_response
+from referral.use_cases.agency_answers import AnswerRules, apply_agency_response
 from referral.use_cases.agency_requests import apply_agency_request
 from referral.use_cases.erasure import record_erasure_report
 from referral.use_cases.networks import record_refused_response
@@ -42,6 +42,7 @@ def agency_response_handlers(
     network_of: Callable[[str], str | None] = network_of_responses_topic,
     *,
     max_clock_skew: timedelta | None = timedelta(hours=24),
+    rules: AnswerRules | None = None,
 ) -> HandlerRegistry:
     """``network_of`` tells which network a topic belongs to (tests map their own topics).
 
@@ -58,12 +59,15 @@ def agency_response_handlers(
             event_id=context.event.id,
             received_at=context.delivery.timestamp or datetime.now(UTC),
             max_clock_skew=max_clock_skew,
+            rules=rules,
         )
 
     async def not_an_answer(context: EventContext[Any]) -> None:
         raise PermanentError(
-            f"{context.event.type} is not an agency answer: a responses topic accepts only "
-            + ", ".join(t.model.event_type for t in (*ANSWER_TYPES, *REQUEST_TYPES)),
+            f"{context.event.type} n'est pas une réponse d'agence : le sujet de réponses"
+            " n'accepte que "
+            + ", ".join(t.model.event_type for t in (*ANSWER_TYPES, *REQUEST_TYPES))
+            + " (voir docs/asyncapi.yaml).",
             details={"kind": "not_an_answer"},
         )
 
@@ -199,7 +203,15 @@ def consumers(settings: ReferralSettings | None = None) -> list[ConsumerSpec]:
             name="referral.agency-responses",
             topics=[],
             pattern=AGENCY_RESPONSES_TOPIC_PATTERN,
-            registry=agency_response_handlers(max_clock_skew=timedelta(seconds=skew)),
+            registry=agency_response_handlers(
+                max_clock_skew=timedelta(seconds=skew),
+                rules=AnswerRules(
+                    reopen_within=timedelta(days=settings.reopen_decline_days),
+                    answer_within=settings.expiry_delay,
+                )
+                if settings
+                else None,
+            ),
             on_dead_letter=record_refused_response,
         ),
         ConsumerSpec(

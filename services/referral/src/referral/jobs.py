@@ -1,6 +1,7 @@
-"""Periodic jobs of the referral service: expire unanswered referrals; purge the published outbox
-rows and idempotency records past their retention; archive the records inactive for 2 years (a
-notice to the owning structure, then anonymisation)."""
+"""Periodic jobs of the referral service: expire unanswered referrals, remind then close the
+accepted or interview-scheduled ones without news, ask the placements' follow-ups (issue 12);
+purge the published outbox rows and idempotency records past their retention; archive the
+records inactive for 2 years (a notice to the owning structure, then anonymisation)."""
 
 from __future__ import annotations
 
@@ -10,22 +11,42 @@ from datetime import UTC, datetime, timedelta
 from referral.models import PLATFORM
 from referral.settings import ReferralSettings
 from referral.use_cases.archive import ArchiveInactive, archive_inactive
-from referral.use_cases.expiry import expire_due_referrals
+from referral.use_cases.expiry import expire_due_referrals, remind_or_close_stale_referrals
+from referral.use_cases.placements import ask_due_follow_ups
 from shared.privacy.jobs import platform_retention_job
 from shared.runtime import PeriodicJob, ServiceRuntime
 
 
-def expiry_job(settings: ReferralSettings) -> PeriodicJob:
-    """Expire unanswered referrals (issue 3: after 30 days by default, a setting)."""
+def expiry_job(
+    settings: ReferralSettings, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> PeriodicJob:
+    """Expire unanswered referrals (issue 3: after 30 days by default, a setting); remind, then
+    close as ``no_news``, the accepted or interview-scheduled ones without news; ask the
+    placements' follow-ups due (issue 12). ``clock`` is the time the job takes for now."""
+    remind_after, close_after = settings.stale_delays
 
     async def run(runtime: ServiceRuntime) -> None:
+        batch = settings.expiry_batch_size
+        sessions = runtime.database.sessionmaker
         while True:
             expired = await expire_due_referrals(
-                runtime.database.sessionmaker,
-                delay=settings.expiry_delay,
-                batch_size=settings.expiry_batch_size,
+                sessions, delay=settings.expiry_delay, now=clock(), batch_size=batch
             )
-            if len(expired) < settings.expiry_batch_size:
+            if len(expired) < batch:
+                break
+        while True:
+            reminded, closed = await remind_or_close_stale_referrals(
+                sessions,
+                remind_after=remind_after,
+                close_after=close_after,
+                now=clock(),
+                batch_size=batch,
+            )
+            if len(reminded) < batch and len(closed) < batch:
+                break
+        while True:
+            asked = await ask_due_follow_ups(sessions, now=clock(), batch_size=batch)
+            if len(asked) < batch:
                 return
 
     return PeriodicJob(

@@ -32,6 +32,7 @@ from referral.domain import (
     ConsentScope,
     HardToFillSource,
     PriorityPublic,
+    PriorToHireAction,
     ReferralStatus,
     Scheme,
 )
@@ -114,6 +115,8 @@ class JobSeeker(Base):
     brsa: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
     deld: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
     qpv: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
+    #: Registration with France Travail: DELD is derived from it (12 months or more) when known.
+    ft_registration_date: Mapped[date | None] = mapped_column(Date)
     #: The France Travail structure of the counsellor who created the record.
     structure_code: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -195,12 +198,15 @@ class Referral(Base):
         CheckConstraint(
             _in("placement_contract_type", ContractType), name="placement_contract_type_known"
         ),
+        CheckConstraint(
+            _in("prior_to_hire_action", PriorToHireAction), name="prior_to_hire_action_known"
+        ),
         Index("ix_referrals_structure_created", "structure_code", "created_at", "id"),
         Index("ix_referrals_created", "created_at", "id"),
         Index("ix_referrals_status_created", "status", "created_at"),
         # One open referral per job seeker, agency and offer, in the database too. Two partial
         # indexes because NULLs are distinct in a unique index (SQLite and PostgreSQL alike): a
-        # referral without an offer is unique per job seeker and agency.
+        # referral without an offer is unique per job seeker, agency and ROME code.
         Index(
             "uq_referrals_open_per_offer",
             "job_seeker_id",
@@ -214,6 +220,7 @@ class Referral(Base):
             "uq_referrals_open_without_offer",
             "job_seeker_id",
             "agency_id",
+            "rome_code",
             unique=True,
             sqlite_where=text(f"offer_id IS NULL AND {_OPEN}"),
             postgresql_where=text(f"offer_id IS NULL AND {_OPEN}"),
@@ -258,6 +265,26 @@ class Referral(Base):
     placement_expected_end_date: Mapped[date | None] = mapped_column(Date)
     placement_weekly_hours: Mapped[float | None] = mapped_column(Float)
     placement_end_date: Mapped[date | None] = mapped_column(Date)
+    #: Since when the agency's answer is awaited (sent, re-opened, transferred): the expiry's
+    #: delay runs from it.
+    awaiting_answer_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Postponed ("en attente"): the day the agency will come back to it.
+    postponed_until: Mapped[date | None] = mapped_column(Date)
+    #: In the agency's pool (vivier): for these trades (ROME codes).
+    pool_rome_codes: Mapped[list[str] | None] = mapped_column(JSON)
+    #: The action before hiring (pmsmp, mrs, poei).
+    prior_to_hire_action: Mapped[str | None] = mapped_column(String(16))
+    #: The agency it was transferred from (the last one).
+    transferred_from_agency_id: Mapped[str | None] = mapped_column(String(64))
+    #: The agency's last applied answer (staleness: "no news" since then).
+    last_news_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Staleness: the reminder sent to the agency for want of news.
+    stale_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Outcome follow-up: the last milestone (months) asked, and the last one answered
+    #: "still employed" (6: durable employment measured).
+    follow_up_asked_months: Mapped[int | None] = mapped_column(Integer)
+    still_employed_months: Mapped[int | None] = mapped_column(Integer)
+    follow_up_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -31,9 +31,26 @@ class ReferralSettings(ServiceSettings):
     expiry_job_interval_seconds: float = Field(default=3600, gt=0)
     expiry_batch_size: int = Field(default=200, gt=0)
 
+    # -- the lifecycle after the first answer (issue 12) ----------------------------------------
+    #: A declined referral may be re-opened by its agency this many days after the decline.
+    reopen_decline_days: float = Field(default=30, gt=0)
+    #: Accepted or interview scheduled without news this long: a reminder to the agency…
+    stale_after_days: float = Field(default=30, gt=0)
+    #: … then, still without news this long after the reminder, closed as ``no_news``.
+    stale_close_after_days: float = Field(default=15, gt=0)
+    #: Overrides both (seconds) when set (tests, demonstrations).
+    stale_after_seconds: float | None = Field(default=None, gt=0)
+    stale_close_after_seconds: float | None = Field(default=None, gt=0)
+
     # -- priority publics and indicators -------------------------------------------------------
     #: "Seniors": 50 or over in France Travail statistics, 55+ for the POEI 600 h rule (DOMAIN.md).
     senior_age: int = Field(default=50, ge=40, le=70)
+    #: "Jeunes": under 26 (France Travail, missions locales: DOMAIN.md) …
+    jeune_age_limit: int = Field(default=26, ge=16, le=35)
+    #: … up to 29 with a RQTH (the CEJ's extension: DOMAIN.md): under this age.
+    jeune_rqth_age_limit: int = Field(default=30, ge=16, le=35)
+    #: DELD: registered with France Travail for this many months or more (DOMAIN.md).
+    deld_months: int = Field(default=12, ge=1)
     #: A contract of this many months or more is a durable placement (DOMAIN.md: a setting).
     durable_contract_months: int = Field(default=6, ge=1)
     #: "Acknowledged within 48 h" (issue 3, indicators).
@@ -79,3 +96,18 @@ class ReferralSettings(ServiceSettings):
         if self.expiry_after_seconds is not None:
             return timedelta(seconds=self.expiry_after_seconds)
         return timedelta(days=self.expiry_after_days)
+
+    @property
+    def stale_delays(self) -> tuple[timedelta, timedelta]:
+        """(no news before the reminder, no news after it before closing)."""
+        remind = (
+            timedelta(seconds=self.stale_after_seconds)
+            if self.stale_after_seconds is not None
+            else timedelta(days=self.stale_after_days)
+        )
+        close = (
+            timedelta(seconds=self.stale_close_after_seconds)
+            if self.stale_close_after_seconds is not None
+            else timedelta(days=self.stale_close_after_days)
+        )
+        return remind, close

@@ -147,7 +147,8 @@ async def test_a_time_far_from_the_brokers_is_refused_with_its_reason(
     letters = await read_topic(kafka_bootstrap, consumer.topics[0] + ".dlq", 1)
     headers = dict(letters[0].headers)
     assert headers["dlq_reason"] == b"rejected"
-    assert b"24 h away" in headers["dlq_error"]
+    assert "à plus de 24 h de la réception" in headers["dlq_error"].decode()
+    assert "vérifiez l'horloge et le fuseau horaire" in headers["dlq_error"].decode()
     row = await _referral_row(database, referral_id)
     assert (row.status, row.first_answer_at) == ("sent", None)
     await eventually(lambda: _audit_count(database, 1))
@@ -202,7 +203,7 @@ async def test_an_event_that_is_not_an_answer_is_refused_and_audited_not_skipped
     letters = await read_topic(kafka_bootstrap, consumer.topics[0] + ".dlq", 1)
     headers = dict(letters[0].headers)
     assert headers["dlq_reason"] == b"rejected"
-    assert b"is not an agency answer" in headers["dlq_error"]
+    assert "n'est pas une réponse d'agence" in headers["dlq_error"].decode()
     await eventually(lambda: _audit_count(database, 1))
     assert (await _audit(database))[0].kind == "not_an_answer"
 

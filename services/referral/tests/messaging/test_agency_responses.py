@@ -199,29 +199,50 @@ async def test_answers_not_allowed_from_the_current_state_are_dead_lettered_with
         referral_id=sent, agency_id=AGENCY, occurred_at=now, end_date=date(2026, 4, 1)
     )
     refused = [
-        (accepted(was_declined, now), "cannot accept a referral in state declined"),
+        (
+            accepted(was_declined, now),
+            "« Candidature acceptée par l'agence » (accept) impossible : l'orientation est"
+            " « Déclinée » (declined).",
+        ),
         (
             placed(sent, now, ContractType.CDI, date(2026, 3, 1)),
-            "cannot start_placement a referral in state sent",
+            "« Prise de poste » (start_placement) impossible : l'orientation est « Envoyée »"
+            " (sent).",
         ),
-        (ended, "cannot end_placement a referral in state sent"),
+        (
+            ended,
+            "« Fin de contrat » (end_placement) impossible : l'orientation est « Envoyée » (sent).",
+        ),
         (
             declined(was_placed, now, DeclineReason.OTHER),
-            "cannot decline a referral in state placed",
+            "« Orientation déclinée par l'agence » (decline) impossible : l'orientation est"
+            " « En poste » (placed).",
         ),
-        (_immersion(was_placed), "cannot request_immersion a referral in state placed"),
-        (interview(was_withdrawn, now), "cannot schedule_interview a referral in state withdrawn"),
+        (
+            _immersion(was_placed),
+            "« Immersion (PMSMP) demandée par l'agence » (request_immersion) impossible :"
+            " l'orientation est « En poste » (placed).",
+        ),
+        (
+            interview(was_withdrawn, now),
+            "« Entretien d'embauche programmé » (schedule_interview) impossible : l'orientation"
+            " est « Retirée » (withdrawn).",
+        ),
         (
             a.ReferralAcknowledged(referral_id=was_withdrawn, agency_id=AGENCY, occurred_at=now),
-            "cannot acknowledge a referral in state withdrawn",
+            "« Orientation prise en compte par l'agence » (acknowledge) impossible :"
+            " l'orientation est « Retirée » (withdrawn).",
         ),
         (
             _immersion(sent, agency="agc-travail-plus-lyon"),
-            "agency agc-travail-plus-lyon does not belong to network interim-nord",
+            "L'agence agc-travail-plus-lyon n'appartient pas au réseau interim-nord : vérifiez"
+            " l'agency_id (identifiant de l'annuaire de la plateforme).",
         ),
         (
             _immersion(sent, agency="agc-interim-nord-arras"),
-            f"referral {sent} is not addressed to agency agc-interim-nord-arras",
+            f"L'orientation {sent} n'est pas adressée à l'agence agc-interim-nord-arras (elle"
+            " l'est à agc-interim-nord-lille, par exemple après un transfert) : répondez avec"
+            " l'agency_id de l'agence destinataire.",
         ),
     ]
     before = {r: await _transitions(database, r) for r in (sent, was_declined, was_placed)}
@@ -234,7 +255,8 @@ async def test_answers_not_allowed_from_the_current_state_are_dead_lettered_with
     for letter in letters:
         headers = dict(letter.headers)
         assert headers["dlq_reason"] == b"rejected"
-        assert headers["dlq_error"].decode() == published[headers["ce_id"].decode()]
+        # In French, saying what to do (issue 12): the state, then what the partner can do.
+        assert headers["dlq_error"].decode().startswith(published[headers["ce_id"].decode()])
     # Never half-applied: no state, log or outbox change.
     assert {r: await _transitions(database, r) for r in before} == before
     assert len(await _outbox(database)) == outbox_before
@@ -264,8 +286,10 @@ async def test_answer_from_another_agency_or_about_an_unknown_referral_is_refuse
     errors = sorted(dict(letter.headers)["dlq_error"].decode() for letter in letters)
     assert errors == sorted(
         [
-            "agency agc-travail-plus-lyon does not belong to network interim-nord",
-            f"unknown referral {unknown}",
+            "L'agence agc-travail-plus-lyon n'appartient pas au réseau interim-nord : vérifiez"
+            " l'agency_id (identifiant de l'annuaire de la plateforme).",
+            f"Orientation {unknown} inconnue : vérifiez le referral_id (celui de l'événement"
+            " coop.agency.referral_received.v1 reçu sur votre flux).",
         ]
     )
     assert await _status(database, referral_id) == "sent"

@@ -135,7 +135,8 @@ async def test_forged_answer_is_refused_audited_counted_and_the_referral_unchang
     letters = await read_topic(kafka_bootstrap, agency_responses(network_b).name + ".dlq", 2)
     assert {dict(r.headers)["ce_id"].decode() for r in letters} == set(forged)
     assert {dict(r.headers)["dlq_error"].decode() for r in letters} == {
-        f"referral {referral.id} is not addressed to network {network_b}"
+        f"L'orientation {referral.id} n'est pas adressée au réseau {network_b} : répondez"
+        " seulement aux orientations reçues sur votre flux."
     }
 
     async def audited() -> list[RefusedResponse] | None:
@@ -194,7 +195,8 @@ async def test_an_agency_of_another_network_is_refused_on_the_right_topic(
     letters = await read_topic(kafka_bootstrap, agency_responses(network_a).name + ".dlq", 1)
     assert dict(letters[0].headers)["ce_id"] == event_id.encode()
     assert dict(letters[0].headers)["dlq_error"] == (
-        f"agency {agency_b} does not belong to network {network_a}".encode()
+        f"L'agence {agency_b} n'appartient pas au réseau {network_a} : vérifiez l'agency_id"
+        " (identifiant de l'annuaire de la plateforme).".encode()
     )
     async with database.sessionmaker() as session:
         assert (await session.get(Referral, referral.id)).status == "sent"  # type: ignore[union-attr]

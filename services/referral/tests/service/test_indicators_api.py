@@ -87,6 +87,7 @@ async def test_indicators_over_the_store_match_the_hand_computed_figures(
         "declined": 1,
         "declined_by_reason": _reasons(no_position=1),
         "median_hours_to_first_answer": 25.5,  # 1 h and 50 h
+        "closed_no_news": 0,
         "placements": 1,
         "durable_placements": 1,
         "placement_after_immersion": _rate(0, 0),

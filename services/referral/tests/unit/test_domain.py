@@ -4,6 +4,7 @@ lifecycle's invariants over random sequences of events (hypothesis)."""
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -24,6 +25,7 @@ from referral.domain import (
     build_timeline,
     is_durable_placement,
     priority_publics,
+    transition_label,
 )
 from shared.contracts.vocabulary import ContractType
 
@@ -33,31 +35,54 @@ S = ReferralStatus
 EXPECTED: dict[tuple[S | None, Action, Actor], S] = {
     (None, Action.SEND, Actor.COUNSELLOR): S.SENT,
     (S.SENT, Action.ACKNOWLEDGE, Actor.AGENCY): S.ACKNOWLEDGED,
+    (S.TRANSFERRED, Action.ACKNOWLEDGE, Actor.AGENCY): S.ACKNOWLEDGED,
     (S.SENT, Action.ACCEPT, Actor.AGENCY): S.ACCEPTED,
     (S.ACKNOWLEDGED, Action.ACCEPT, Actor.AGENCY): S.ACCEPTED,
-    (S.SENT, Action.SCHEDULE_INTERVIEW, Actor.AGENCY): S.INTERVIEW_SCHEDULED,
-    (S.ACKNOWLEDGED, Action.SCHEDULE_INTERVIEW, Actor.AGENCY): S.INTERVIEW_SCHEDULED,
-    (S.ACCEPTED, Action.SCHEDULE_INTERVIEW, Actor.AGENCY): S.INTERVIEW_SCHEDULED,
-    (S.INTERVIEW_SCHEDULED, Action.SCHEDULE_INTERVIEW, Actor.AGENCY): S.INTERVIEW_SCHEDULED,
-    (S.SENT, Action.DECLINE, Actor.AGENCY): S.DECLINED,
-    (S.ACKNOWLEDGED, Action.DECLINE, Actor.AGENCY): S.DECLINED,
-    (S.ACCEPTED, Action.DECLINE, Actor.AGENCY): S.DECLINED,
-    (S.INTERVIEW_SCHEDULED, Action.DECLINE, Actor.AGENCY): S.DECLINED,
-    # An immersion request is logged but leaves the state as it is.
-    (S.SENT, Action.REQUEST_IMMERSION, Actor.AGENCY): S.SENT,
-    (S.ACKNOWLEDGED, Action.REQUEST_IMMERSION, Actor.AGENCY): S.ACKNOWLEDGED,
-    (S.ACCEPTED, Action.REQUEST_IMMERSION, Actor.AGENCY): S.ACCEPTED,
-    (S.INTERVIEW_SCHEDULED, Action.REQUEST_IMMERSION, Actor.AGENCY): S.INTERVIEW_SCHEDULED,
-    (S.ACCEPTED, Action.START_PLACEMENT, Actor.AGENCY): S.PLACED,
-    (S.INTERVIEW_SCHEDULED, Action.START_PLACEMENT, Actor.AGENCY): S.PLACED,
+    (S.POSTPONED, Action.ACCEPT, Actor.AGENCY): S.ACCEPTED,
+    (S.POOL, Action.ACCEPT, Actor.AGENCY): S.ACCEPTED,
+    (S.PRIOR_TO_HIRE, Action.ACCEPT, Actor.AGENCY): S.ACCEPTED,
+    (S.TRANSFERRED, Action.ACCEPT, Actor.AGENCY): S.ACCEPTED,
     (S.PLACED, Action.END_PLACEMENT, Actor.AGENCY): S.CLOSED,
-    (S.SENT, Action.WITHDRAW, Actor.COUNSELLOR): S.WITHDRAWN,
-    (S.ACKNOWLEDGED, Action.WITHDRAW, Actor.COUNSELLOR): S.WITHDRAWN,
-    (S.ACCEPTED, Action.WITHDRAW, Actor.COUNSELLOR): S.WITHDRAWN,
-    (S.INTERVIEW_SCHEDULED, Action.WITHDRAW, Actor.COUNSELLOR): S.WITHDRAWN,
+    (S.PLACED, Action.EXTEND_PLACEMENT, Actor.AGENCY): S.PLACED,
+    (S.PLACED, Action.CANCEL_HIRE, Actor.AGENCY): S.HIRE_CANCELLED,
+    (S.PLACED, Action.ASK_FOLLOW_UP, Actor.SYSTEM): S.PLACED,
+    (S.PLACED, Action.RECORD_FOLLOW_UP, Actor.AGENCY): S.PLACED,
+    (S.DECLINED, Action.REOPEN, Actor.AGENCY): S.ACKNOWLEDGED,
     (S.SENT, Action.EXPIRE, Actor.SYSTEM): S.EXPIRED,
     (S.ACKNOWLEDGED, Action.EXPIRE, Actor.SYSTEM): S.EXPIRED,
+    (S.TRANSFERRED, Action.EXPIRE, Actor.SYSTEM): S.EXPIRED,
+    (S.ACCEPTED, Action.REMIND_STALE, Actor.SYSTEM): S.ACCEPTED,
+    (S.INTERVIEW_SCHEDULED, Action.REMIND_STALE, Actor.SYSTEM): S.INTERVIEW_SCHEDULED,
+    (S.ACCEPTED, Action.CLOSE_NO_NEWS, Actor.SYSTEM): S.NO_NEWS,
+    (S.INTERVIEW_SCHEDULED, Action.CLOSE_NO_NEWS, Actor.SYSTEM): S.NO_NEWS,
 }
+
+# Every state before a hire, written out: the agency answers from each, the counsellor
+# withdraws, a hire elsewhere makes it obsolete.
+BEFORE_HIRE = [
+    S.SENT,
+    S.ACKNOWLEDGED,
+    S.ACCEPTED,
+    S.INTERVIEW_SCHEDULED,
+    S.POSTPONED,
+    S.POOL,
+    S.PRIOR_TO_HIRE,
+    S.TRANSFERRED,
+]
+for _state in BEFORE_HIRE:
+    EXPECTED[(_state, Action.SCHEDULE_INTERVIEW, Actor.AGENCY)] = S.INTERVIEW_SCHEDULED
+    EXPECTED[(_state, Action.DECLINE, Actor.AGENCY)] = S.DECLINED
+    # An immersion request is logged but leaves the state as it is.
+    EXPECTED[(_state, Action.REQUEST_IMMERSION, Actor.AGENCY)] = _state
+    EXPECTED[(_state, Action.ADD_TO_POOL, Actor.AGENCY)] = S.POOL
+    EXPECTED[(_state, Action.WITHDRAW, Actor.COUNSELLOR)] = S.WITHDRAWN
+    EXPECTED[(_state, Action.MAKE_OBSOLETE, Actor.SYSTEM)] = S.OBSOLETE
+    if _state is not S.PRIOR_TO_HIRE:  # in the middle of a scheme: neither put off nor handed on
+        EXPECTED[(_state, Action.POSTPONE, Actor.AGENCY)] = S.POSTPONED
+        EXPECTED[(_state, Action.TRANSFER, Actor.AGENCY)] = S.TRANSFERRED
+        EXPECTED[(_state, Action.START_PRIOR_TO_HIRE, Actor.AGENCY)] = S.PRIOR_TO_HIRE
+    if _state not in (S.SENT, S.TRANSFERRED):  # hired once the agency has read it
+        EXPECTED[(_state, Action.START_PLACEMENT, Actor.AGENCY)] = S.PLACED
 
 ALL_CASES = list(itertools.product([None, *S], Action, Actor))
 
@@ -96,9 +121,18 @@ def test_every_action_has_a_french_label() -> None:
 
 
 def test_refusal_says_why() -> None:
-    with pytest.raises(TransitionNotAllowed, match="cannot accept a referral in state declined"):
+    # In French, with the labels the partners' staff know (issue 12, item 7).
+    with pytest.raises(
+        TransitionNotAllowed,
+        match=re.escape(
+            "« Candidature acceptée par l'agence » (accept) impossible : l'orientation est"
+            " « Déclinée » (declined). Possible seulement depuis : "
+        ),
+    ):
         apply(S.DECLINED, Action.ACCEPT, Actor.AGENCY)
-    with pytest.raises(TransitionNotAllowed, match="counsellor may not accept"):
+    with pytest.raises(
+        TransitionNotAllowed, match="action réservée à l'agence, pas au conseiller France Travail"
+    ):
         apply(S.SENT, Action.ACCEPT, Actor.COUNSELLOR)
 
 
@@ -242,8 +276,13 @@ def test_senior_threshold_is_a_setting_and_flags_add_up() -> None:
     [
         (ContractType.CDI, date(2026, 1, 1), None, True),
         (ContractType.CDI_INTERIMAIRE, date(2026, 1, 1), None, True),
-        (ContractType.CDD, date(2026, 1, 15), date(2026, 7, 15), True),  # 6 months exactly
-        (ContractType.CDD, date(2026, 1, 15), date(2026, 7, 14), False),
+        (ContractType.CDD, date(2026, 1, 15), date(2026, 7, 15), True),
+        # By the calendar, both days included (issue 12): 15 January to 14 July is 6 months.
+        (ContractType.CDD, date(2026, 1, 15), date(2026, 7, 14), True),
+        (ContractType.CDD, date(2026, 1, 15), date(2026, 7, 13), False),
+        (ContractType.CDD, date(2026, 1, 1), date(2026, 6, 30), True),  # issue 12's example
+        (ContractType.CDD, date(2026, 1, 1), date(2026, 6, 29), False),
+        (ContractType.MISSION, date(2026, 8, 31), date(2027, 2, 27), True),  # 28 Feb + 1 day
         (ContractType.MISSION, date(2026, 1, 1), date(2026, 9, 30), True),
         (ContractType.MISSION, date(2026, 1, 1), None, False),  # no end known: not counted
         (None, None, None, False),
@@ -253,3 +292,44 @@ def test_durable_placement_is_a_cdi_or_six_months_or_more(
     contract: ContractType | None, start: date | None, end: date | None, durable: bool
 ) -> None:
     assert is_durable_placement(contract, start, end, min_months=6) is durable
+
+
+@pytest.mark.parametrize(
+    ("action", "details", "label"),
+    [
+        (
+            Action.POSTPONE,
+            {"come_back_on": "2026-12-15"},
+            "Orientation mise en attente par l'agence (jusqu'au 15/12/2026)",
+        ),
+        (
+            Action.ADD_TO_POOL,
+            {"rome_codes": ["H2913", "N1103"]},
+            "Candidat inscrit dans le vivier de l'agence (métiers : H2913, N1103)",
+        ),
+        (
+            Action.START_PRIOR_TO_HIRE,
+            {"prior_action": "poei"},
+            "Action préalable à l'embauche engagée"
+            " (Préparation opérationnelle à l'emploi individuelle (POEI))",
+        ),
+        (
+            Action.TRANSFER,
+            {"to_agency_id": "agc-interim-nord-arras"},
+            "Orientation transférée à une autre agence du réseau"
+            " (vers l'agence agc-interim-nord-arras)",
+        ),
+        (
+            Action.RECORD_FOLLOW_UP,
+            {"milestone_months": 6, "still_employed": True},
+            "Suivi du placement : réponse de l'agence (à 6 mois, toujours en poste)",
+        ),
+        (Action.ASK_FOLLOW_UP, {"milestone_months": 3}, Action.ASK_FOLLOW_UP.label + " (à 3 mois)"),
+        (Action.MAKE_OBSOLETE, None, "Orientation sans objet : candidat embauché ailleurs"),
+        (Action.POSTPONE, {"come_back_on": "pas une date"}, Action.POSTPONE.label),
+    ],
+)
+def test_the_timeline_says_what_the_answer_said(
+    action: Action, details: dict[str, object] | None, label: str
+) -> None:
+    assert transition_label(action.value, details) == label

@@ -76,6 +76,7 @@ def test_totals_match_the_hand_computed_fixture() -> None:
         "declined": 2,
         "declined_by_reason": _reasons(not_interested=1, lacking_skills=1),
         "median_hours_to_first_answer": 30.0,  # 2, 10, 30, 48, 60
+        "closed_no_news": 0,
         "placements": 3,  # R1, R3, R6
         "durable_placements": 2,  # R1 CDI, R6 CDD of 6 months
         "placement_after_immersion": _rate(2, 2),  # R1 placed, R5 hired after it

@@ -9,14 +9,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import ClassVar
+from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, Field
 
 from shared.contracts.base import EventData
 from shared.contracts.referral import (
+    ROME_CODE_PATTERN,
+    PriorToHireAction,
     ReferralAction,
+    ReferralAgencyChanged,
     ReferralClosed,
     ReferralEvent,
     ReferralImmersionRequested,
@@ -111,6 +114,67 @@ class PlacementEnded(AgencyResponse):
     event_type: ClassVar[str] = "coop.referral.placement_ended.v1"
     end_date: date
     reason: str | None = Field(default=None, max_length=300)
+
+
+class ReferralPostponed(AgencyResponse):
+    """The agency puts the referral on hold ("en attente") until a date it will come back on."""
+
+    event_type: ClassVar[str] = "coop.referral.postponed.v1"
+    come_back_on: date = Field(description="The day the agency will come back to it.")
+
+
+class ReferralPooled(AgencyResponse):
+    """The agency registers the candidate in its pool (vivier) for these trades: no mission yet,
+    one to come."""
+
+    event_type: ClassVar[str] = "coop.referral.pooled.v1"
+    rome_codes: list[Annotated[str, Field(pattern=ROME_CODE_PATTERN)]] = Field(
+        min_length=1, max_length=20, description="The trades (ROME 4.0 codes) of the pool."
+    )
+
+
+class PriorToHireStarted(AgencyResponse):
+    """The agency starts an action before hiring: an immersion (PMSMP), an MRS or a POEI, run in
+    the dispositifs service."""
+
+    event_type: ClassVar[str] = "coop.referral.prior_to_hire_started.v1"
+    prior_action: PriorToHireAction
+
+
+class HireCancelled(AgencyResponse):
+    """The hire recorded by ``placement_started`` is cancelled (before or at its start)."""
+
+    event_type: ClassVar[str] = "coop.referral.hire_cancelled.v1"
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class ReferralTransferred(AgencyResponse):
+    """The agency hands the referral over to another agency of the same network; the referral
+    follows, the new agency answers from then on."""
+
+    event_type: ClassVar[str] = "coop.referral.transferred.v1"
+    to_agency_id: str = Field(description="An active agency of the same network.")
+
+
+class DeclineReopened(AgencyResponse):
+    """The agency re-opens a referral it declined (within the delay the platform allows)."""
+
+    event_type: ClassVar[str] = "coop.referral.reopened.v1"
+
+
+class PlacementExtended(AgencyResponse):
+    """The mission or contract is extended to a new end date."""
+
+    event_type: ClassVar[str] = "coop.referral.placement_extended.v1"
+    new_end_date: date
+
+
+class PlacementFollowUpAnswered(AgencyResponse):
+    """The agency's answer to the feed's "toujours en poste ?" at 1, 3 or 6 months."""
+
+    event_type: ClassVar[str] = "coop.referral.follow_up_answered.v1"
+    milestone_months: Literal[1, 3, 6]
+    still_employed: bool
 
 
 # -- one place per answer type -------------------------------------------------------------------
@@ -211,6 +275,57 @@ ANSWER_TYPES: tuple[AnswerType, ...] = (
         applies={"placement_end_date": "end_date"},
         reason_field="reason",
         event_fields={"closed_at": "occurred_at", "placement_end_date": "end_date"},
+    ),
+    AnswerType(
+        ReferralPostponed,
+        ReferralAction.POSTPONE,
+        "postpone",
+        ReferralStatusChanged,
+        applies={"postponed_until": "come_back_on"},
+    ),
+    AnswerType(
+        ReferralPooled,
+        ReferralAction.ADD_TO_POOL,
+        "pool",
+        ReferralStatusChanged,
+        applies={"pool_rome_codes": "rome_codes"},
+    ),
+    AnswerType(
+        PriorToHireStarted,
+        ReferralAction.START_PRIOR_TO_HIRE,
+        "prior-to-hire",
+        ReferralStatusChanged,
+        applies={"prior_to_hire_action": "prior_action"},
+        reason_field="prior_action",
+    ),
+    AnswerType(
+        HireCancelled,
+        ReferralAction.CANCEL_HIRE,
+        "hire-cancel",
+        ReferralStatusChanged,
+        reason_field="reason",
+    ),
+    AnswerType(
+        ReferralTransferred,
+        ReferralAction.TRANSFER,
+        "transfer",
+        ReferralAgencyChanged,
+        event_fields={"transferred_at": "occurred_at", "comment": "comment"},
+    ),
+    AnswerType(DeclineReopened, ReferralAction.REOPEN, "reopen", ReferralStatusChanged),
+    AnswerType(
+        PlacementExtended,
+        ReferralAction.EXTEND_PLACEMENT,
+        "placement-extend",
+        ReferralStatusChanged,
+        applies={"placement_expected_end_date": "new_end_date"},
+        event_fields={"placement_end_date": "new_end_date"},
+    ),
+    AnswerType(
+        PlacementFollowUpAnswered,
+        ReferralAction.RECORD_FOLLOW_UP,
+        "follow-up",
+        ReferralStatusChanged,
     ),
 )
 

@@ -8,8 +8,8 @@ for this referral. Never a NIR.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import ClassVar
+from datetime import date, datetime
+from typing import ClassVar, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -92,3 +92,66 @@ class ImmersionRequestRejected(FeedEvent):
     reason: str
     article: str | None = None
     rejected_at: datetime
+
+
+# -- the referral's lifecycle as the agency must know it (issue 12) -------------------------------
+
+
+class ReferralTransferredWithinNetwork(FeedEvent):
+    """A referral of the network moved from one of its agencies to another (``agency_id``, the
+    new one, answers from now on)."""
+
+    event_type: ClassVar[str] = "coop.agency.referral_transferred.v1"
+
+    from_agency_id: str
+    identity_shared: bool = Field(
+        description="False: the job seeker consented to share their identity with the first "
+        "agency only — do not show it to the new one."
+    )
+    transferred_at: datetime
+    answer_before: datetime | None = Field(
+        default=None, description="Without an answer of the new agency by then, it expires."
+    )
+
+
+class ReferralObsoleteForAgency(FeedEvent):
+    """The candidate was hired elsewhere: stop processing this referral (which agency hired
+    them is not said: networks are competitors)."""
+
+    event_type: ClassVar[str] = "coop.agency.referral_obsolete.v1"
+
+    reason: str = Field(description="In French, for the agency's staff.")
+    obsoleted_at: datetime
+
+
+class ReferralStaleReminder(FeedEvent):
+    """No news of an accepted or interview-scheduled referral for a while: tell where it stands,
+    or it closes as ``no_news`` at ``closes_at``."""
+
+    event_type: ClassVar[str] = "coop.agency.referral_reminder.v1"
+
+    status: str
+    last_news_at: datetime
+    closes_at: datetime
+    message: str = Field(description="In French, for the agency's staff.")
+    reminded_at: datetime
+
+
+class ReferralClosedNoNewsForAgency(FeedEvent):
+    """The referral was closed for want of news after the reminder: stop processing it."""
+
+    event_type: ClassVar[str] = "coop.agency.referral_closed_no_news.v1"
+
+    closed_at: datetime
+
+
+class PlacementFollowUpRequested(FeedEvent):
+    """ "Toujours en poste ?" at 1, 3 or 6 months after the placement started: answer with
+    ``coop.referral.follow_up_answered.v1`` (the same ``milestone_months``)."""
+
+    event_type: ClassVar[str] = "coop.agency.placement_follow_up.v1"
+
+    milestone_months: Literal[1, 3, 6]
+    placement_start_date: date
+    question: str = Field(description="In French, for the agency's staff.")
+    asked_at: datetime

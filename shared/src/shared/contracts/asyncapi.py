@@ -64,7 +64,8 @@ the reason in `dlq_*` headers.
 FRENCH_SUMMARIES: dict[str, str] = {
     "coop.referral.sent.v1": "Un conseiller a orienté un demandeur d'emploi vers une agence.",
     "coop.referral.status_changed.v1": "La réponse d'une agence a été appliquée à l'orientation "
-    "(prise en compte, acceptation, refus, entretien, prise de poste).",
+    "(prise en compte, acceptation, refus, entretien, attente, vivier, action préalable, "
+    "réouverture, prise de poste, prolongation, embauche annulée, suivi).",
     "coop.referral.withdrawn.v1": "Le conseiller a retiré l'orientation.",
     "coop.referral.expired.v1": "L'orientation a expiré sans réponse de l'agence dans le délai.",
     "coop.referral.closed.v1": "La mission ou le contrat a pris fin : l'orientation est close.",
@@ -79,6 +80,38 @@ FRENCH_SUMMARIES: dict[str, str] = {
     "coop.referral.placement_started.v1": "Le candidat a pris son poste : type de contrat, date "
     "de début, durée hebdomadaire.",
     "coop.referral.placement_ended.v1": "Fin de la mission ou du contrat.",
+    "coop.referral.postponed.v1": "L'agence met l'orientation en attente jusqu'à une date où "
+    "elle reviendra vers le candidat.",
+    "coop.referral.pooled.v1": "L'agence inscrit le candidat dans son vivier pour ces métiers : "
+    "pas encore de mission, une à venir.",
+    "coop.referral.prior_to_hire_started.v1": "L'agence engage une action préalable à "
+    "l'embauche : immersion (PMSMP), MRS ou POEI.",
+    "coop.referral.hire_cancelled.v1": "L'embauche enregistrée est annulée (avant ou à la prise "
+    "de poste).",
+    "coop.referral.transferred.v1": "L'agence transfère l'orientation à une autre agence du même "
+    "réseau, qui y répond désormais.",
+    "coop.referral.reopened.v1": "L'agence rouvre une orientation qu'elle avait déclinée (dans "
+    "le délai permis).",
+    "coop.referral.placement_extended.v1": "La mission ou le contrat est prolongé jusqu'à une "
+    "nouvelle date de fin.",
+    "coop.referral.follow_up_answered.v1": "Réponse de l'agence au suivi « toujours en poste ? » "
+    "à 1, 3 ou 6 mois.",
+    "coop.referral.agency_changed.v1": "L'orientation a été transférée à une autre agence du "
+    "réseau : elle la suit ; le conseiller en est informé.",
+    "coop.referral.obsoleted.v1": "Le demandeur d'emploi a été embauché par une autre "
+    "orientation : celle-ci est close, sans objet.",
+    "coop.referral.closed_no_news.v1": "Acceptée ou entretien programmé, puis sans nouvelles de "
+    "l'agence malgré la relance : l'orientation est close.",
+    "coop.agency.referral_transferred.v1": "Une orientation du réseau passe d'une agence à une "
+    "autre du même réseau : la nouvelle agence y répond désormais.",
+    "coop.agency.referral_obsolete.v1": "Le candidat a été embauché par ailleurs : cessez de "
+    "traiter l'orientation.",
+    "coop.agency.referral_reminder.v1": "Relance : pas de nouvelles d'une orientation acceptée "
+    "ou avec entretien ; dites où elle en est, sinon elle sera close.",
+    "coop.agency.referral_closed_no_news.v1": "L'orientation est close faute de nouvelles après "
+    "la relance : cessez de la traiter.",
+    "coop.agency.placement_follow_up.v1": "Suivi du placement à 1, 3 ou 6 mois : le candidat "
+    "est-il toujours en poste ? Répondez par coop.referral.follow_up_answered.v1.",
     "coop.agency.referral_received.v1": "Un conseiller France Travail oriente un candidat vers "
     "une agence du réseau (identité seulement avec le consentement du demandeur d'emploi).",
     "coop.agency.referral_withdrawn.v1": "Le conseiller a retiré l'orientation : cessez de la "
@@ -354,6 +387,9 @@ _EXAMPLE_STRINGS = {
     "departement": "59",
     "structure_code": "75101",
     "counsellor_id": "conseiller.dupont",
+    "to_agency_id": "agc-interim-nord-arras",
+    "from_agency_id": "agc-interim-nord-lille",
+    "rome_codes": ["H2913", "N1103"],
 }
 
 
@@ -375,6 +411,8 @@ def _example_for_type(name: str, annotation: Any) -> Any:
         return _example_for_type(name, typing.get_args(annotation)[0])
     if annotation is AwareDatetime:  # a datetime with its time zone (the agency contracts)
         return datetime(2026, 3, 4, 9, 30, tzinfo=UTC).isoformat()
+    if origin is typing.Literal:  # the first value allowed
+        return typing.get_args(annotation)[0]
     if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(annotation) if a is not type(None)]
         return _example_for_type(name, options[0])

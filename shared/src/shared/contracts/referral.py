@@ -28,21 +28,39 @@ class ReferralStatus(LabelledEnum):
     WITHDRAWN = "withdrawn", "Retirée"
     EXPIRED = "expired", "Expirée"
     CLOSED = "closed", "Clôturée"
+    POSTPONED = "postponed", "En attente"
+    POOL = "pool", "Inscrit en vivier"
+    PRIOR_TO_HIRE = "prior_to_hire", "Action préalable à l'embauche"
+    HIRE_CANCELLED = "hire_cancelled", "Embauche annulée"
+    TRANSFERRED = "transferred", "Transférée à une autre agence du réseau"
+    OBSOLETE = "obsolete", "Sans objet : candidat embauché ailleurs"
+    NO_NEWS = "no_news", "Clôturée sans nouvelles de l'agence"
 
     @property
     def is_final(self) -> bool:
         """No action leaves a final status."""
         return self in FINAL_REFERRAL_STATUSES
 
+    @property
+    def is_ended(self) -> bool:
+        """No longer in progress (final, or declined: a decline may still be re-opened)."""
+        return self in ENDED_REFERRAL_STATUSES
+
 
 FINAL_REFERRAL_STATUSES = frozenset(
     {
-        ReferralStatus.DECLINED,
         ReferralStatus.WITHDRAWN,
         ReferralStatus.EXPIRED,
         ReferralStatus.CLOSED,
+        ReferralStatus.HIRE_CANCELLED,
+        ReferralStatus.OBSOLETE,
+        ReferralStatus.NO_NEWS,
     }
 )
+
+#: Statuses of a referral no longer in progress: the final ones, and ``declined``, which the
+#: agency may re-open within a delay (a setting) but which blocks nothing meanwhile.
+ENDED_REFERRAL_STATUSES = FINAL_REFERRAL_STATUSES | {ReferralStatus.DECLINED}
 
 
 class ReferralAction(LabelledEnum):
@@ -59,6 +77,27 @@ class ReferralAction(LabelledEnum):
     END_PLACEMENT = "end_placement", "Fin de contrat"
     WITHDRAW = "withdraw", "Orientation retirée par le conseiller"
     EXPIRE = "expire", "Orientation expirée sans réponse"
+    POSTPONE = "postpone", "Orientation mise en attente par l'agence"
+    ADD_TO_POOL = "add_to_pool", "Candidat inscrit dans le vivier de l'agence"
+    START_PRIOR_TO_HIRE = "start_prior_to_hire", "Action préalable à l'embauche engagée"
+    CANCEL_HIRE = "cancel_hire", "Embauche annulée par l'agence"
+    TRANSFER = "transfer", "Orientation transférée à une autre agence du réseau"
+    MAKE_OBSOLETE = "make_obsolete", "Orientation sans objet : candidat embauché ailleurs"
+    REOPEN = "reopen", "Orientation déclinée rouverte par l'agence"
+    EXTEND_PLACEMENT = "extend_placement", "Contrat prolongé"
+    REMIND_STALE = "remind_stale", "Relance de l'agence : pas de nouvelles"
+    CLOSE_NO_NEWS = "close_no_news", "Orientation clôturée sans nouvelles de l'agence"
+    ASK_FOLLOW_UP = "ask_follow_up", "Suivi du placement : « toujours en poste ? » demandé"
+    RECORD_FOLLOW_UP = "record_follow_up", "Suivi du placement : réponse de l'agence"
+
+
+class PriorToHireAction(LabelledEnum):
+    """The action an agency starts before hiring (les emplois de l'inclusion's "préalable à
+    l'embauche"), each one a France Travail scheme of the dispositifs service."""
+
+    PMSMP = "pmsmp", "Immersion en entreprise (PMSMP)"
+    MRS = "mrs", "Méthode de recrutement par simulation (MRS)"
+    POEI = "poei", "Préparation opérationnelle à l'emploi individuelle (POEI)"
 
 
 class ReferralEvent(EventData):
@@ -102,7 +141,9 @@ class ReferralSent(ReferralEvent):
 
 class ReferralStatusChanged(ReferralEvent):
     """An agency's answer was applied (acknowledged, accepted, declined, interview scheduled,
-    placement started). ``details`` holds the answer's own fields (interview time, contract…)."""
+    postponed, pooled, prior-to-hire action, re-opened, placement started or extended, hire
+    cancelled, follow-up answered). ``details`` holds the answer's own fields (interview time,
+    contract, come-back date, trades, new end date, still employed…)."""
 
     event_type: ClassVar[str] = "coop.referral.status_changed.v1"
 
@@ -170,3 +211,39 @@ class ReferralImmersionRequested(ReferralEvent):
     objectives: str | None = None
     tasks: str | None = None
     requested_at: datetime
+
+
+class ReferralAgencyChanged(ReferralEvent):
+    """The agency transferred the referral to another agency of the same network: the referral
+    follows (``agency_id`` is the new agency); the counsellor is told."""
+
+    event_type: ClassVar[str] = "coop.referral.agency_changed.v1"
+
+    from_agency_id: str
+    from_status: ReferralStatus
+    to_status: ReferralStatus
+    comment: str | None = None
+    transferred_at: datetime
+
+
+class ReferralObsoleted(ReferralEvent):
+    """The job seeker was hired through another referral: this one is closed as obsolete."""
+
+    event_type: ClassVar[str] = "coop.referral.obsoleted.v1"
+
+    from_status: ReferralStatus
+    job_seeker_id: UUID
+    placed_referral_id: UUID = Field(description="The referral through which they were hired.")
+    obsoleted_at: datetime
+
+
+class ReferralClosedNoNews(ReferralEvent):
+    """Accepted or interview scheduled, then no news from the agency after a reminder: the
+    referral is closed as ``no_news``."""
+
+    event_type: ClassVar[str] = "coop.referral.closed_no_news.v1"
+
+    from_status: ReferralStatus
+    last_news_at: datetime
+    reminded_at: datetime
+    closed_at: datetime

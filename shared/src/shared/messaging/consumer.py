@@ -791,8 +791,66 @@ def _header_text(raw: bytes | None) -> str | None:
 
 
 def _validation_summary(exc: ValidationError) -> str:
+    """The fields at fault and why, in French for the partner's staff (never the values)."""
     parts = []
     for error in exc.errors(include_url=False):
-        location = ".".join(str(item) for item in error["loc"]) or "(root)"
-        parts.append(f"{location}: {error['msg']}")
-    return "invalid data: " + "; ".join(parts)
+        location = ".".join(str(item) for item in error["loc"]) or "(racine)"
+        parts.append(f"{location} : {_french_issue(error)}")
+    return "Données invalides, corrigez puis renvoyez : " + " ; ".join(parts)
+
+
+def _french_issue(error: Any) -> str:
+    """One pydantic error said in French (its type decides; its English text as a last resort,
+    without the value it quotes)."""
+    kind = error.get("type", "")
+    ctx = error.get("ctx") or {}
+    simple = {
+        "missing": "champ obligatoire manquant",
+        "extra_forbidden": "champ inconnu",
+        "timezone_aware": "date-heure sans fuseau horaire : ajoutez-le (ex."
+        " 2026-11-26T10:00:00+01:00 ou …Z)",
+        "uuid_parsing": "identifiant invalide (UUID attendu)",
+        "uuid_type": "identifiant invalide (UUID attendu)",
+        "bool_parsing": "booléen attendu (true ou false)",
+        "bool_type": "booléen attendu (true ou false)",
+        "int_parsing": "nombre entier attendu",
+        "int_type": "nombre entier attendu",
+        "float_parsing": "nombre attendu",
+        "float_type": "nombre attendu",
+        "string_type": "texte attendu",
+        "list_type": "liste attendue",
+        "dict_type": "objet JSON attendu",
+        "model_type": "objet JSON attendu",
+        "date_parsing": "date invalide (AAAA-MM-JJ attendu)",
+        "date_type": "date invalide (AAAA-MM-JJ attendu)",
+        "date_from_datetime_parsing": "date invalide (AAAA-MM-JJ attendu)",
+        "datetime_parsing": "date-heure invalide (ISO 8601 avec fuseau attendu)",
+        "datetime_type": "date-heure invalide (ISO 8601 avec fuseau attendu)",
+        "datetime_from_date_parsing": "date-heure invalide (ISO 8601 avec fuseau attendu)",
+    }
+    if kind in simple:
+        return simple[kind]
+    if kind in ("enum", "literal_error"):
+        return f"valeur inconnue : attendu {ctx.get('expected', 'une valeur du contrat')}"
+    if kind == "string_too_long":
+        return f"texte trop long (au plus {ctx.get('max_length')} caractères)"
+    if kind == "string_too_short":
+        return f"texte trop court (au moins {ctx.get('min_length')} caractère(s))"
+    if kind == "string_pattern_mismatch":
+        return f"format invalide (motif {ctx.get('pattern')})"
+    if kind == "too_short":
+        return f"liste trop courte (au moins {ctx.get('min_length')} élément(s))"
+    if kind == "too_long":
+        return f"liste trop longue (au plus {ctx.get('max_length')} éléments)"
+    bounds = {
+        "greater_than": "supérieure à",
+        "greater_than_equal": "au moins égale à",
+        "less_than": "inférieure à",
+        "less_than_equal": "au plus égale à",
+    }
+    if kind in bounds:
+        limit = next(iter(ctx.values()), "?")
+        return f"valeur hors limites : doit être {bounds[kind]} {limit}"
+    message = str(error.get("msg", kind))
+    # A validator's own message (the screened texts' are French already).
+    return message.removeprefix("Value error, ")

@@ -22,6 +22,7 @@ from dispositifs.domain.immersion import Actor, age_on
 from shared.contracts.dispositifs import EnrolmentStatus
 from shared.contracts.vocabulary import ContractType
 from shared.domain.errors import Violation
+from shared.domain.placements import is_durable_contract
 from shared.domain.transitions import Transition, TransitionTable
 
 ART_POEI = code_du_travail("L6326-1")
@@ -345,10 +346,9 @@ def is_durable(
     contract_type: ContractType | None, months: int | None, *, durable_months: int
 ) -> bool:
     """A "durable" outcome (public-employment statistics): a CDI, or a contract of
-    ``durable_months`` or more (a setting)."""
-    if contract_type in {ContractType.CDI, ContractType.CDI_INTERIMAIRE}:
-        return True
-    return contract_type is not None and months is not None and months >= durable_months
+    ``durable_months`` or more (a setting) — the platform's one rule,
+    :func:`shared.domain.placements.is_durable_contract`."""
+    return is_durable_contract(contract_type, months=months, min_months=durable_months)
 
 
 #: The follow-up of L6326-3's duty: its delay is the platform's setting, no text sets one.

@@ -16,7 +16,14 @@ from referral.api.deps import (
     Runtime,
     Settings,
 )
-from referral.domain import PriorityPublic, ReferralStatus
+from referral.domain import (
+    FOLLOW_UP_MONTHS,
+    PriorityPublic,
+    PriorToHireAction,
+    PublicsRules,
+    ReferralStatus,
+    is_durable_placement,
+)
 from referral.models import Referral
 from referral.use_cases import queries
 from referral.use_cases.job_seekers import JobSeekerInput
@@ -59,8 +66,16 @@ class JobSeekerIn(BaseModel):
         default=None, description="Reconnaissance de la qualité de travailleur handicapé."
     )
     brsa: bool | None = Field(default=None, description="Bénéficiaire du RSA.")
-    deld: bool | None = Field(default=None, description="Demandeur d'emploi de longue durée.")
+    deld: bool | None = Field(
+        default=None,
+        description="Demandeur d'emploi de longue durée : ne compte que sans date d'inscription"
+        " (avec ft_registration_date, DELD est calculé et l'emporte).",
+    )
     qpv: bool | None = Field(default=None, description="Résident d'un quartier prioritaire.")
+    ft_registration_date: date | None = Field(
+        default=None,
+        description="Date d'inscription à France Travail : DELD en est calculé (12 mois ou plus).",
+    )
 
     def to_input(self) -> JobSeekerInput:
         return JobSeekerInput(**self.model_dump())
@@ -128,6 +143,30 @@ class PlacementOut(BaseModel):
     expected_end_date: date | None
     weekly_hours: float | None
     end_date: date | None
+    durable: bool = Field(
+        description="CDI, ou contrat d'au moins N mois (réglage, 6) par le calendrier, "
+        "prolongations comprises."
+    )
+    still_employed_months: int | None = Field(
+        default=None,
+        description="Dernier suivi (1, 3, 6 mois) où l'agence a répondu « toujours en poste ».",
+    )
+    durable_employment_measured: bool = Field(
+        default=False, description="Toujours en poste au suivi à 6 mois (mesuré, pas supposé)."
+    )
+
+
+class LifecycleFactsOut(BaseModel):
+    """What the agency said of a referral in progress."""
+
+    postponed_until: date | None = Field(default=None, description="En attente jusqu'au.")
+    pool_rome_codes: list[str] | None = Field(default=None, description="Métiers du vivier.")
+    prior_to_hire_action: str | None = None
+    prior_to_hire_action_label: str | None = None
+    transferred_from_agency_id: str | None = None
+    stale_reminded_at: datetime | None = Field(
+        default=None, description="Relance de l'agence faute de nouvelles."
+    )
 
 
 class ReferralOut(BaseModel):
@@ -151,6 +190,7 @@ class ReferralOut(BaseModel):
     decline_reason: str | None
     decline_reason_label: str | None
     placement: PlacementOut | None
+    lifecycle: LifecycleFactsOut
     created_at: datetime
     updated_at: datetime
 
@@ -165,7 +205,7 @@ class WithdrawIn(BaseModel):
     reason: ScreenedText = Field(min_length=1, max_length=500, description="Motif du retrait.")
 
 
-def referral_out(referral: Referral) -> dict[str, Any]:
+def referral_out(referral: Referral, durable_months: int = 6) -> dict[str, Any]:
     placement = None
     if referral.placed_at is not None:
         contract = referral.placement_contract_type
@@ -176,7 +216,25 @@ def referral_out(referral: Referral) -> dict[str, Any]:
             expected_end_date=referral.placement_expected_end_date,
             weekly_hours=referral.placement_weekly_hours,
             end_date=referral.placement_end_date,
+            durable=is_durable_placement(
+                ContractType(contract) if contract else None,
+                referral.placement_start_date,
+                referral.placement_end_date or referral.placement_expected_end_date,
+                min_months=durable_months,
+            ),
+            still_employed_months=referral.still_employed_months,
+            durable_employment_measured=(referral.still_employed_months or 0)
+            >= FOLLOW_UP_MONTHS[-1],
         )
+    action = referral.prior_to_hire_action
+    lifecycle = LifecycleFactsOut(
+        postponed_until=referral.postponed_until,
+        pool_rome_codes=referral.pool_rome_codes,
+        prior_to_hire_action=action,
+        prior_to_hire_action_label=PriorToHireAction(action).label if action else None,
+        transferred_from_agency_id=referral.transferred_from_agency_id,
+        stale_reminded_at=referral.stale_reminded_at,
+    )
     reason = referral.decline_reason
     return ReferralOut(
         id=referral.id,
@@ -199,6 +257,7 @@ def referral_out(referral: Referral) -> dict[str, Any]:
         decline_reason=reason,
         decline_reason_label=DeclineReason(reason).label if reason else None,
         placement=placement,
+        lifecycle=lifecycle,
         created_at=referral.created_at,
         updated_at=referral.updated_at,
     ).model_dump(mode="json")
@@ -239,8 +298,16 @@ async def create_referral(
             principal,
             senior_age=settings.senior_age,
             answer_within=settings.expiry_delay,
+            publics_rules=PublicsRules(
+                senior_age=settings.senior_age,
+                jeune_age_limit=settings.jeune_age_limit,
+                jeune_rqth_age_limit=settings.jeune_rqth_age_limit,
+                deld_months=settings.deld_months,
+            ),
         )
-        return referral_out(referral), f"/v1/referrals/{referral.id}"
+        return referral_out(
+            referral, settings.durable_contract_months
+        ), f"/v1/referrals/{referral.id}"
 
     return await create_idempotently(
         runtime,
@@ -258,6 +325,7 @@ async def create_referral(
 async def list_referrals(
     principal: CounsellorOrOps,
     runtime: Runtime,
+    settings: Settings,
     status: Annotated[list[ReferralStatus] | None, Query()] = None,
     agency_id: Annotated[str | None, Query()] = None,
     network_id: Annotated[str | None, Query()] = None,
@@ -287,7 +355,7 @@ async def list_referrals(
     )
     async with runtime.session() as session:
         page = await queries.list_referrals(session, principal, filters, cursor=cursor, limit=limit)
-    return page.map(referral_out)
+    return page.map(lambda row: referral_out(row, settings.durable_contract_months))
 
 
 @router.get(
@@ -296,11 +364,11 @@ async def list_referrals(
     summary="Lire une orientation et sa chronologie",
 )
 async def get_referral(
-    referral_id: uuid.UUID, principal: CounsellorOrOps, runtime: Runtime
+    referral_id: uuid.UUID, principal: CounsellorOrOps, runtime: Runtime, settings: Settings
 ) -> dict[str, object]:
     async with runtime.session() as session:
         referral, timeline = await queries.referral_with_timeline(session, principal, referral_id)
-    detail = referral_out(referral)
+    detail = referral_out(referral, settings.durable_contract_months)
     detail["timeline"] = [
         TimelineEntryOut(
             kind=entry.kind, occurred_at=entry.occurred_at, label=entry.label, **entry.payload

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from referral.domain.lifecycle import (
     ANSWER_ACTIONS,
+    ENDED_STATUSES,
     FINAL_STATUSES,
     LIFECYCLE,
     OPEN_STATUSES,
+    STALE_WATCHED,
     TRANSITIONS,
     Action,
     ActionRule,
     Actor,
+    PriorToHireAction,
     ReferralStatus,
     TransitionNotAllowed,
     apply,
@@ -24,7 +27,9 @@ from referral.domain.lifecycle import (
 )
 from referral.domain.placements import (
     DURABLE_CONTRACT_TYPES,
+    FOLLOW_UP_MONTHS,
     HardToFillSource,
+    follow_up_due,
     is_durable_placement,
     months_between,
 )
@@ -32,6 +37,7 @@ from referral.domain.publics import (
     JEUNE_AGE_LIMIT,
     ConsentScope,
     PriorityPublic,
+    PublicsRules,
     age_on,
     priority_publics,
 )
@@ -41,15 +47,19 @@ from referral.domain.timeline import (
     Scheme,
     TimelineEntry,
     build_timeline,
+    transition_label,
 )
 
 __all__ = [
     "ANSWER_ACTIONS",
     "DURABLE_CONTRACT_TYPES",
+    "ENDED_STATUSES",
     "FINAL_STATUSES",
+    "FOLLOW_UP_MONTHS",
     "JEUNE_AGE_LIMIT",
     "LIFECYCLE",
     "OPEN_STATUSES",
+    "STALE_WATCHED",
     "TRANSITIONS",
     "Action",
     "ActionRule",
@@ -58,7 +68,9 @@ __all__ = [
     "HardToFillSource",
     "LoggedSchemeEvent",
     "LoggedTransition",
+    "PriorToHireAction",
     "PriorityPublic",
+    "PublicsRules",
     "ReferralStatus",
     "Scheme",
     "TimelineEntry",
@@ -66,8 +78,10 @@ __all__ = [
     "age_on",
     "apply",
     "build_timeline",
+    "follow_up_due",
     "is_durable_placement",
     "months_between",
     "priority_publics",
     "transition",
+    "transition_label",
 ]

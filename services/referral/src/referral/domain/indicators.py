@@ -68,6 +68,8 @@ class ReferralFacts:
     contract_type: ContractType | None = None
     placement_start: date | None = None
     placement_expected_end: date | None = None
+    #: Closed for want of news from the agency after a reminder (issue 12).
+    no_news: bool = False
     #: Every scheme the referral went through (any event), with its outcome.
     schemes: dict[Scheme, SchemeOutcome] = field(default_factory=dict)
 
@@ -106,6 +108,7 @@ def measure(facts: Sequence[ReferralFacts], rules: Rules) -> dict[str, Any]:
         "declined": len(declined),
         "declined_by_reason": by_reason,
         "median_hours_to_first_answer": round(statistics.median(delays), 2) if delays else None,
+        "closed_no_news": sum(1 for f in facts if f.no_news),
         "placements": len(placed),
         "durable_placements": sum(
             1

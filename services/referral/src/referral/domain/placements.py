@@ -7,6 +7,8 @@ import enum
 from datetime import date
 
 from shared.contracts.vocabulary import ContractType
+from shared.domain.placements import DURABLE_CONTRACT_TYPES as SHARED_DURABLE_TYPES
+from shared.domain.placements import add_months, is_durable_contract, lasts_at_least
 
 
 class HardToFillSource(enum.StrEnum):
@@ -32,14 +34,19 @@ class HardToFillSource(enum.StrEnum):
 
 #: Contracts that are durable whatever their length (DOMAIN.md: "a CDI or a CDD/mission of
 #: 6 months or more"; the CDI intérimaire is a CDI, L1251-58-1).
-DURABLE_CONTRACT_TYPES = frozenset({ContractType.CDI, ContractType.CDI_INTERIMAIRE})
+DURABLE_CONTRACT_TYPES = SHARED_DURABLE_TYPES
+
+#: The outcome follow-up: "toujours en poste ?" this many months after the placement started.
+FOLLOW_UP_MONTHS: tuple[int, ...] = (1, 3, 6)
 
 
-def months_between(start: date, end: date) -> float:
-    """Calendar months from ``start`` to ``end`` (whole months plus the fraction of the last)."""
-    months = (end.year - start.year) * 12 + (end.month - start.month)
-    days = end.day - start.day
-    return months + days / 31
+def months_between(start: date, end: date) -> int:
+    """Whole calendar months from ``start`` to ``end`` (both days included): 1 January to
+    30 June is 6."""
+    months = (end.year - start.year) * 12 + (end.month - start.month) + 1
+    while months > 0 and not lasts_at_least(start, end, months):
+        months -= 1
+    return max(months, 0)
 
 
 def is_durable_placement(
@@ -49,12 +56,17 @@ def is_durable_placement(
     *,
     min_months: int,
 ) -> bool:
-    """CDI and CDI intérimaire always; other contracts when they last ``min_months`` or more (a
-    setting: 6 in public-employment statistics, UNVERIFIED as a rule of the convention)."""
-    if contract_type is None:
-        return False
-    if contract_type in DURABLE_CONTRACT_TYPES:
-        return True
-    if start is None or expected_end is None:
-        return False
-    return months_between(start, expected_end) >= min_months
+    """CDI and CDI intérimaire always; other contracts when they last ``min_months`` or more by
+    the calendar (end + 1 day ≥ start + N months; a setting: 6 in public-employment statistics,
+    UNVERIFIED as a rule of the convention). The platform's one rule:
+    :func:`shared.domain.placements.is_durable_contract`."""
+    return is_durable_contract(
+        contract_type, start=start, last_day=expected_end, min_months=min_months
+    )
+
+
+def follow_up_due(start: date, today: date, asked: int | None) -> int | None:
+    """The follow-up milestone (months) to ask now, if any: the latest of
+    :data:`FOLLOW_UP_MONTHS` reached by ``today`` and later than the last one ``asked``."""
+    due = [m for m in FOLLOW_UP_MONTHS if add_months(start, m) <= today and m > (asked or 0)]
+    return due[-1] if due else None

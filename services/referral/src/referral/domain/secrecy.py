@@ -27,6 +27,7 @@ COUNTS = (
     "acknowledged_within_48h",
     "accepted",
     "declined",
+    "closed_no_news",
     "placements",
     "durable_placements",
 )

@@ -6,8 +6,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
+
+from shared.contracts.referral import PriorToHireAction, ReferralAction
 
 
 class Scheme(enum.StrEnum):
@@ -86,3 +88,43 @@ def build_timeline(
         )
     merged.extend(entries[i:])
     return merged
+
+
+# -- what a transition's line says -----------------------------------------------------------------
+
+
+def _day(value: Any) -> str | None:
+    try:
+        return date.fromisoformat(str(value)).strftime("%d/%m/%Y")
+    except ValueError:
+        return None
+
+
+def transition_label(action: str, details: dict[str, Any] | None = None) -> str:
+    """The timeline's French line for a transition: the action's label, with what the answer
+    said when it matters to the counsellor (the date to come back, the pool's trades, the action
+    before hiring, the new agency, the new end date, the follow-up's answer)."""
+    label = ReferralAction(action).label
+    details = details or {}
+    extra: str | None = None
+    if action == ReferralAction.POSTPONE and (day := _day(details.get("come_back_on"))):
+        extra = f"jusqu'au {day}"
+    elif action == ReferralAction.ADD_TO_POOL and details.get("rome_codes"):
+        extra = "métiers : " + ", ".join(str(code) for code in details["rome_codes"])
+    elif action == ReferralAction.START_PRIOR_TO_HIRE and details.get("prior_action"):
+        try:
+            extra = PriorToHireAction(details["prior_action"]).label
+        except ValueError:
+            extra = None
+    elif action == ReferralAction.TRANSFER and details.get("to_agency_id"):
+        extra = f"vers l'agence {details['to_agency_id']}"
+    elif action == ReferralAction.EXTEND_PLACEMENT and (day := _day(details.get("new_end_date"))):
+        extra = f"jusqu'au {day}"
+    elif action in (ReferralAction.ASK_FOLLOW_UP, ReferralAction.RECORD_FOLLOW_UP):
+        months = details.get("milestone_months")
+        if action == ReferralAction.RECORD_FOLLOW_UP and "still_employed" in details:
+            answer = "toujours en poste" if details["still_employed"] else "plus en poste"
+            extra = f"à {months} mois, {answer}"
+        elif months:
+            extra = f"à {months} mois"
+    return f"{label} ({extra})" if extra else label

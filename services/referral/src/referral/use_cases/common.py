@@ -142,8 +142,10 @@ def move(
         recorded_at=datetime.now(UTC),
         event_id=entry.event_id,
     )
-    if row.target.is_final:
+    if row.target.is_ended:
         referral.finished_at = entry.occurred_at
+    elif current is not None and current.is_ended:
+        referral.finished_at = None  # a declined referral re-opened
     return row.target
 
 

@@ -115,7 +115,7 @@ async def _referral_of(
             "pas l'agence de l'orientation",
             "L'orientation est adressée à une autre agence.",
         )
-    if ReferralStatus(referral.status).is_final:
+    if ReferralStatus(referral.status).is_ended:
         raise invalid(
             "referral_id",
             "orientation terminée",

@@ -174,6 +174,7 @@ def _pseudonymise(job_seeker: JobSeeker) -> None:
     job_seeker.email = None
     job_seeker.phone = None
     job_seeker.birth_date = None
+    job_seeker.ft_registration_date = None
     job_seeker.rqth = job_seeker.brsa = job_seeker.deld = job_seeker.qpv = False
     job_seeker.updated_at = datetime.now(UTC)
 

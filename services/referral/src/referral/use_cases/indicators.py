@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral import access
-from referral.domain import Scheme
+from referral.domain import ReferralStatus, Scheme
 from referral.domain.indicators import GroupBy, ReferralFacts, Rules, SchemeOutcome, compute
 from referral.models import Referral, ReferralSchemeEvent
 from referral.use_cases.common import invalid, sent_between
@@ -96,6 +96,7 @@ def _facts(r: Referral, schemes: dict[Scheme, SchemeOutcome]) -> ReferralFacts:
         ),
         placement_start=r.placement_start_date,
         placement_expected_end=r.placement_expected_end_date,
+        no_news=r.status == ReferralStatus.NO_NEWS.value,
         schemes=schemes,
     )
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral import access
-from referral.domain import PriorityPublic, priority_publics
+from referral.domain import PriorityPublic, PublicsRules, priority_publics
 from referral.domain.errors import JobSeekerExists, JobSeekerShared
 from referral.models import JobSeeker, JobSeekerShare
 from referral.use_cases.audit import record_access
@@ -37,6 +37,8 @@ class JobSeekerInput:
     brsa: bool | None = None
     deld: bool | None = None
     qpv: bool | None = None
+    #: France Travail registration: DELD is derived from it (and wins over ``deld``).
+    ft_registration_date: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,7 @@ _JOB_SEEKER_FIELDS = (
     "departement",
     "phone",
     "birth_date",
+    "ft_registration_date",
     "rqth",
     "brsa",
     "deld",
@@ -75,7 +78,11 @@ _FLAGS = {"rqth", "brsa", "deld", "qpv"}
 _KEPT_ON_NULL = {"first_name", "last_name", *_FLAGS}
 
 
-def publics_of(job_seeker: JobSeeker, on: date, senior_age: int) -> frozenset[PriorityPublic]:
+def publics_of(
+    job_seeker: JobSeeker, on: date, senior_age: int, rules: PublicsRules | None = None
+) -> frozenset[PriorityPublic]:
+    """Derived where the data allows (jeune, senior, and DELD from the registration date: the
+    data wins over the counsellor's box), else as recorded (:func:`priority_publics`)."""
     return priority_publics(
         birth_date=job_seeker.birth_date,
         on=on,
@@ -84,6 +91,8 @@ def publics_of(job_seeker: JobSeeker, on: date, senior_age: int) -> frozenset[Pr
         deld=job_seeker.deld,
         qpv=job_seeker.qpv,
         senior_age=senior_age,
+        registered_on=job_seeker.ft_registration_date,
+        rules=rules,
     )
 
 

@@ -112,13 +112,32 @@ async def record_refused_response(notice: DeadLetterNotice, database: Database) 
                     ),
                     kind=kind[:32],
                     reason=notice.reason[:64],
-                    # The dead letter's reason, written for the partner: never SQL nor values.
-                    error=notice.error,
+                    # The dead letter's reason, written for the partner in French: never SQL
+                    # nor values.
+                    error=partner_error(notice.reason, notice.error),
                     recorded_at=datetime.now(UTC),
                 )
             )
     except IntegrityError:
         return  # audited meanwhile by a redelivery handled concurrently: once is enough
+
+
+#: What the partner reads for the refusals the shared consumer words in English (the envelope
+#: and the contract registry speak for every service): the French sentence, then its detail.
+_FRENCH_PREFIXES = {
+    "unreadable_envelope": "Enregistrement illisible (en-têtes CloudEvents ce_* et"
+    " content-type: application/json attendus, valeur JSON) : corrigez-le puis renvoyez-le.",
+    "unknown_event_type": "Type d'événement inconnu du contrat (docs/asyncapi.yaml) : vérifiez"
+    " ce_type et sa version.",
+}
+
+
+def partner_error(reason: str, error: str) -> str:
+    """The refusal as the refused-answers audit keeps it: in French for the partner's staff
+    (the refusals of the referral service are French already; the envelope's and the registry's,
+    shared by every service, get a French sentence before their detail)."""
+    prefix = _FRENCH_PREFIXES.get(reason)
+    return f"{prefix} Détail : {error}" if prefix else error
 
 
 def _bounded(value: str | None, length: int) -> str | None:

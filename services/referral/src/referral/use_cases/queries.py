@@ -25,6 +25,7 @@ from referral.domain import (
     ReferralStatus,
     TimelineEntry,
     build_timeline,
+    transition_label,
 )
 from referral.domain.suggestion import AgencyRecord, Prior, Weights, rank, rome_domain
 from referral.models import (
@@ -129,7 +130,7 @@ def _logged_transition(t: ReferralTransition) -> LoggedTransition:
         reason_label = DeclineReason(t.reason).label
     return LoggedTransition(
         occurred_at=t.occurred_at,
-        label=Action(t.action).label,
+        label=transition_label(t.action, t.details),
         payload={
             "from_status": t.from_status,
             "to_status": t.to_status,

@@ -17,6 +17,7 @@ from referral.domain import (
     Actor,
     ConsentScope,
     PriorityPublic,
+    PublicsRules,
     ReferralStatus,
     TransitionNotAllowed,
     transition,
@@ -73,10 +74,10 @@ OPEN_REFERRAL_EXISTS = "referral-already-open"
 
 
 def open_referral_conflict(existing: uuid.UUID | None = None) -> ReferralAlreadyOpen:
-    """One open referral per job seeker, agency and offer (issue 3)."""
+    """One open referral per job seeker, agency and offer or ROME code (issues 3 and 12)."""
     return ReferralAlreadyOpen(
         "Une orientation de ce demandeur d'emploi vers cette agence"
-        " (pour cette offre) est déjà en cours.",
+        " (pour cette offre, ou sans offre pour ce métier) est déjà en cours.",
         code=OPEN_REFERRAL_EXISTS,
         errors=[FieldIssue("agency_id", "orientation déjà en cours vers cette agence")],
         extra={"existing_referral_id": str(existing)} if existing else None,
@@ -93,6 +94,7 @@ async def send_referral(
     *,
     senior_age: int = 50,
     answer_within: timedelta | None = None,
+    publics_rules: PublicsRules | None = None,
 ) -> Referral:
     """Check the offer, the trade, the agency, the job seeker and what may be shared; refuse a
     second open referral; record the referral and its first transition; tell
@@ -102,10 +104,10 @@ async def send_referral(
     agency = await _open_agency(session, command.agency_id)
     job_seeker = await _job_seeker_of(session, command, counsellor)
     await _check_sharing(session, command, job_seeker, agency)
-    await _refuse_second_open_referral(session, job_seeker, agency, offer)
+    await _refuse_second_open_referral(session, job_seeker.id, agency.id, offer, rome_code)
 
     now = datetime.now(UTC)
-    publics = publics_of(job_seeker, now.date(), senior_age)
+    publics = publics_of(job_seeker, now.date(), senior_age, publics_rules)
     referral = _new_referral(command, counsellor, job_seeker, agency, offer, rome_code, now)
     for public in publics:  # the job seeker's priority publics when sent (indicators count so)
         setattr(referral, f"public_{public.value}", True)
@@ -238,18 +240,42 @@ async def _check_sharing(
             )
 
 
+async def open_referral_like(
+    session: AsyncSession,
+    job_seeker_id: uuid.UUID,
+    agency_id: str,
+    offer_id: uuid.UUID | None,
+    rome_code: str,
+    *,
+    besides: uuid.UUID | None = None,
+) -> uuid.UUID | None:
+    """The open referral of this job seeker to this agency for this offer — or, without an
+    offer, for this ROME code — other than ``besides``, if there is one."""
+    query = select(Referral.id).where(
+        Referral.job_seeker_id == job_seeker_id,
+        Referral.agency_id == agency_id,
+        Referral.status.in_([s.value for s in OPEN_STATUSES]),
+    )
+    if offer_id is None:
+        query = query.where(Referral.offer_id.is_(None), Referral.rome_code == rome_code)
+    else:
+        query = query.where(Referral.offer_id == offer_id)
+    if besides is not None:
+        query = query.where(Referral.id != besides)
+    return await session.scalar(query.limit(1))
+
+
 async def _refuse_second_open_referral(
-    session: AsyncSession, job_seeker: JobSeeker, agency: Agency, offer: JobOffer | None
+    session: AsyncSession,
+    job_seeker_id: uuid.UUID,
+    agency_id: str,
+    offer: JobOffer | None,
+    rome_code: str,
 ) -> None:
-    """One open referral per job seeker, agency and offer (the database's partial unique
-    indexes catch two sent at the same moment)."""
-    existing = await session.scalar(
-        select(Referral.id).where(
-            Referral.job_seeker_id == job_seeker.id,
-            Referral.agency_id == agency.id,
-            Referral.offer_id.is_(None) if offer is None else Referral.offer_id == offer.id,
-            Referral.status.in_([s.value for s in OPEN_STATUSES]),
-        )
+    """One open referral per job seeker, agency and offer — or, without an offer, ROME code
+    (the database's partial unique indexes catch two sent at the same moment)."""
+    existing = await open_referral_like(
+        session, job_seeker_id, agency_id, offer.id if offer else None, rome_code
     )
     if existing is not None:
         raise open_referral_conflict(existing)
@@ -279,6 +305,7 @@ def _new_referral(
         structure_code=counsellor.organisation,
         identity_shared=command.share_identity,
         rqth_shared=command.share_rqth,
+        awaiting_answer_since=now,
         created_at=now,
         updated_at=now,
     )
