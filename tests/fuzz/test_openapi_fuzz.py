@@ -74,8 +74,12 @@ def _call_with_every_token(case: schemathesis.Case, failures: list[str]) -> None
     generated = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}
     for name, token in TOKENS.items():
         case.headers = {**generated, **token}
-        response = case.call()
         where = f"{name}: {case.method} {case.formatted_path} {case.query or ''}"
+        try:
+            response = case.call()
+        except Exception as crash:  # the in-process transport re-raises what the app did not catch
+            failures.append(f"{where} → 500 (unhandled {type(crash).__name__}: {crash})"[:600])
+            continue
         if (error := _server_error(response)) is not None:
             failures.append(f"{where} → {error}")
             continue
