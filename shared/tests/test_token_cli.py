@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic_settings import SettingsConfigDict
 
 from shared.auth.cli import main
-from shared.auth.tokens import Role, TokenError, TokenVerifier
+from shared.auth.tokens import OrganisationKind, Role, TokenError, TokenVerifier
 from shared.settings import ServiceSettings
 
 SECRET = "referral-secret-of-a-test-environment-0123"
@@ -139,3 +139,41 @@ def test_the_console_script_runs(tmp_path: Path) -> None:
         database_url="sqlite+aiosqlite://", environment="test", jwt_secret=SECRET
     )
     assert TokenVerifier(settings).verify(result.stdout.strip()).role is Role.OPS
+
+
+def test_a_counsellor_of_cap_emploi_or_a_mission_locale_is_minted_with_org_claims(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("REFERRAL_ENVIRONMENT", "development")
+    referral = TokenVerifier(ReferralLikeSettings(database_url="sqlite+aiosqlite://"))
+    counsellor = ("--service", "referral", "--role", "counsellor")
+
+    cap = referral.verify(
+        _mint(capsys, *counsellor, "--org-kind", "cap_emploi", "--org-code", "CE059")
+    )
+    assert (cap.organisation_kind, cap.organisation_code, cap.ft_structure) == (
+        OrganisationKind.CAP_EMPLOI,
+        "CE059",
+        None,
+    )
+    assert cap.organisation == "cap_emploi:CE059"
+    ft = referral.verify(
+        _mint(capsys, *counsellor, "--org-kind", "france_travail", "--org-code", "75101")
+    )
+    assert ft.organisation == "75101"
+
+    assert "vont ensemble" in _refused(capsys, *counsellor, "--org-kind", "mission_locale")
+    assert "contredit" in _refused(
+        capsys,
+        *counsellor,
+        "--ft-structure",
+        "75101",
+        "--org-kind",
+        "cap_emploi",
+        "--org-code",
+        "X",
+    )
+    assert "--org-kind et --org-code pour une autre" in _refused(capsys, *counsellor)
+    assert "invalid choice" in _refused(
+        capsys, *counsellor, "--org-kind", "pole_emploi", "--org-code", "1"
+    )

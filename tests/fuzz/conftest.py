@@ -5,9 +5,10 @@ off: the fuzzer talks HTTP to the app in process, through schemathesis's ASGI tr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from fastapi import FastAPI
@@ -24,6 +25,8 @@ from referral.seed import seed_demo
 from referral.settings import ReferralSettings
 from shared.testing import migrated_database
 
+T = TypeVar("T")
+
 #: The fuzzer writes far more than a person: no write limit gets in the way of its examples (the
 #: limits have their own tests).
 UNLIMITED: dict[str, Any] = {
@@ -34,9 +37,16 @@ UNLIMITED: dict[str, Any] = {
 }
 
 
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run set-up work to completion in a thread of its own: ``asyncio.run`` there leaves the
+    event loop of the test session's thread alone."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def _database(name: str, migrations_of: Any, tmp: Path) -> str:
     migrations = Path(migrations_of.__file__).parent / "migrations"
-    return asyncio.run(migrated_database(name, migrations, tmp))
+    return _run(migrated_database(name, migrations, tmp))
 
 
 def _serve(app: FastAPI) -> Iterator[FastAPI]:
@@ -54,7 +64,7 @@ def referral_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
         statistical_secrecy_threshold=1,
         **UNLIMITED,
     )
-    asyncio.run(seed_demo(settings))
+    _run(seed_demo(settings))
     yield from _serve(referral_app(settings))
 
 

@@ -11,8 +11,9 @@ Every use case and query asks here; no router filters rows itself. The rules (do
   rule). Its counsellors see it in full and are the only ones who change it; another organisation
   sees it **masked** (initials and département: no identifier, contact, birth date, RQTH, BRSA or
   other public) until the owner shares it with them ("prise en charge", logged with a reason):
-  then they see it in full, record consents for it and refer it, but still do not change it. Ops
-  see everything and change a record only with a reason, which is logged.
+  then they see it in full, record consents for it and refer it, but still do not change it. The
+  owner revokes a share it granted (logged): that organisation sees the record masked again. Ops
+  see everything and change a record, or share or revoke, only with a reason, which is logged.
 - Lists and searches return the rows the caller sees in full: their organisation's job seekers and
   those shared with it. A record of another organisation is reached only by its id, masked.
 - Rows a caller may not see at all are answered as if they did not exist (404).
@@ -133,6 +134,12 @@ def may_refer_job_seeker(principal: Principal, job_seeker: JobSeeker) -> bool:
 def may_share_job_seeker(principal: Principal, job_seeker: JobSeeker, reason: str | None) -> bool:
     """The owner shares its record ("prise en charge" by another organisation); ops too, with a
     reason."""
+    return owns_job_seeker(principal, job_seeker) or may_correct_job_seeker(principal, reason)
+
+
+def may_revoke_share(principal: Principal, job_seeker: JobSeeker, reason: str | None) -> bool:
+    """The owner takes back a share it granted; ops too, with a reason. Never the organisation
+    it was shared with (it cannot keep, or drop, what is not its own)."""
     return owns_job_seeker(principal, job_seeker) or may_correct_job_seeker(principal, reason)
 
 

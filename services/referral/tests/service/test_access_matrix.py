@@ -75,6 +75,9 @@ POLICIES: dict[tuple[str, str], RoutePolicy] = {
         cross=Cross.REFUSED,
         body={"organisation_kind": "cap_emploi", "organisation_code": "CE059", "reason": "x"},
     ),
+    ("POST", "/v1/job-seekers/{job_seeker_id}/shares/{share_id}/revoke"): policy(
+        C, OP, cross=Cross.REFUSED, body={"reason": "Essai d'une autre structure"}
+    ),
     ("POST", "/v1/job-seekers/{job_seeker_id}/consents"): policy(
         C,
         cross=Cross.REFUSED,
@@ -136,8 +139,16 @@ async def _first_organisation_rows(client: httpx.AsyncClient) -> dict[str, str]:
         headers={**OWNER, **_key()},
     )
     assert referral.status_code == 201, referral.text
+    # Shared with a third organisation (not the one trying): revoking it is the owner's only.
+    share = await client.post(
+        f"/v1/job-seekers/{seeker_id}/shares",
+        json={"organisation_kind": "mission_locale", "organisation_code": "ML075", "reason": "x"},
+        headers={**OWNER, **_key()},
+    )
+    assert share.status_code == 201, share.text
     offers = (await client.get("/v1/offers", headers=OWNER)).json()["items"]
     return {
+        "share_id": share.json()["id"],
         "job_seeker_id": seeker_id,
         "consent_id": consent.json()["id"],
         "referral_id": referral.json()["id"],
@@ -165,5 +176,6 @@ async def test_every_route_refuses_no_token_the_wrong_role_and_another_organisat
     # Nothing the other organisation tried changed the first one's rows.
     mine = (await client.get(f"/v1/job-seekers/{ids['job_seeker_id']}", headers=OWNER)).json()
     assert (mine["first_name"], mine["rqth"]) == ("Éloïse", True)
+    assert mine["shared_with"] == ["mission_locale:ML075"]
     referral = (await client.get(f"/v1/referrals/{ids['referral_id']}", headers=OWNER)).json()
     assert referral["status"] == "sent"

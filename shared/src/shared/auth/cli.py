@@ -8,8 +8,10 @@ signed with the development secret, which a service accepts only with ``ENVIRONM
 (``make up`` sets it); coop-token refuses to when the variables declare ``test`` or ``production``.
 RS256 needs the identity provider's private key (``--private-key``).
 
-Example: ``coop-token --service referral --role counsellor --sub conseiller.dupont
---ft-structure 75101``
+Examples: ``coop-token --service referral --role counsellor --sub conseiller.dupont
+--ft-structure 75101`` (a France Travail structure); ``coop-token --service referral --role
+counsellor --sub conseillere.cap --org-kind cap_emploi --org-code CE059`` (a Cap emploi or a
+mission locale: the ``org_kind``/``org_code`` claims).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from shared.auth.tokens import Role, mint_token
+from shared.auth.tokens import OrganisationKind, Role, mint_token
 from shared.settings import DEVELOPMENT_JWT_SECRET
 
 DEFAULT_HOURS = 12.0
@@ -34,6 +36,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--role", required=True, choices=[role.value for role in Role])
     parser.add_argument("--sub", default=None, help="subject (default: dev-<role>)")
     parser.add_argument("--ft-structure", help="France Travail structure code (counsellors)")
+    parser.add_argument(
+        "--org-kind",
+        choices=[kind.value for kind in OrganisationKind],
+        help="prescribing organisation of a counsellor (claim org_kind), with --org-code",
+    )
+    parser.add_argument("--org-code", help="the organisation's code (claim org_code)")
     parser.add_argument("--agency-id", help="agency id (agency role)")
     parser.add_argument("--network-id", help="agency network id (agency role)")
     target = parser.add_mutually_exclusive_group()
@@ -60,8 +68,21 @@ def main(argv: list[str] | None = None) -> None:
         return os.environ.get(prefix + name) or None
 
     role = Role(args.role)
-    if role is Role.COUNSELLOR and not args.ft_structure:
-        parser.error("--ft-structure est obligatoire pour un conseiller")
+    if (args.org_kind is None) != (args.org_code is None):
+        parser.error("--org-kind et --org-code vont ensemble")
+    if args.org_kind and role is not Role.COUNSELLOR:
+        parser.error("--org-kind et --org-code désignent la structure d'un conseiller")
+    if (
+        args.org_kind
+        and args.ft_structure
+        and (args.org_kind != OrganisationKind.FRANCE_TRAVAIL or args.ft_structure != args.org_code)
+    ):
+        parser.error("--ft-structure contredit --org-kind/--org-code")
+    if role is Role.COUNSELLOR and not (args.ft_structure or args.org_kind):
+        parser.error(
+            "--ft-structure est obligatoire pour un conseiller France Travail "
+            "(--org-kind et --org-code pour une autre structure)"
+        )
     if role is Role.AGENCY and not (args.agency_id and args.network_id):
         parser.error("--agency-id et --network-id sont obligatoires pour une agence")
 
@@ -103,6 +124,8 @@ def main(argv: list[str] | None = None) -> None:
             audience=args.audience or env("JWT_AUDIENCE") or "coop-platform",
             ttl=timedelta(hours=hours),
             ft_structure=args.ft_structure,
+            org_kind=args.org_kind,
+            org_code=args.org_code,
             agency_id=args.agency_id,
             network_id=args.network_id,
             kid=args.kid,

@@ -34,6 +34,10 @@ METADATA_ADDRESSES = frozenset(
 )
 
 
+#: A name that takes longer than this to resolve is treated as not resolving (for now).
+RESOLVE_TIMEOUT_SECONDS = 5.0
+
+
 class UnsafeTarget(Exception):
     """The target may not be called; the message (French) says why, without the address."""
 
@@ -110,11 +114,12 @@ async def resolve(host: str, port: int) -> tuple[IPAddress, ...]:
         return (ipaddress.ip_address(host),)
     except ValueError:
         pass
+    lookup = asyncio.get_running_loop().getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+    )
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
-        )
-    except (socket.gaierror, UnicodeError) as exc:
+        infos = await asyncio.wait_for(lookup, RESOLVE_TIMEOUT_SECONDS)
+    except (socket.gaierror, UnicodeError, TimeoutError) as exc:
         raise UnresolvedTarget("Le nom d'hôte du récepteur ne se résout pas.") from exc
     found: list[IPAddress] = []
     for _family, _type, _proto, _name, sockaddr in infos:

@@ -22,16 +22,19 @@ from referral.api.referrals import DEPARTEMENT_PATTERN, FT_IDENTIFIER_PATTERN, J
 from referral.models import JobSeeker
 from referral.use_cases import queries
 from referral.use_cases.job_seekers import (
+    RevokeShare,
     ShareJobSeeker,
     UpdateJobSeeker,
     publics_of,
     register_job_seeker,
     share_job_seeker,
 )
+from referral.use_cases.job_seekers import revoke_share as take_back_share
 from referral.use_cases.job_seekers import update_job_seeker as change_job_seeker
 from shared.auth.tokens import OrganisationKind
 from shared.http.idempotency import IdempotencyKey, create_idempotently
 from shared.http.pagination import Page
+from shared.http.security import ProbeLimit, limit_probes
 from shared.privacy import PhoneNumber
 
 router = APIRouter(prefix="/v1", tags=["job seekers"])
@@ -88,6 +91,17 @@ class ShareIn(BaseModel):
     organisation_kind: OrganisationKind = Field(description="Type de structure prescriptrice.")
     organisation_code: str = Field(min_length=1, max_length=16, pattern=r"^[0-9A-Za-z_-]+$")
     reason: str = Field(min_length=1, max_length=400, description="Pourquoi (journalisé).")
+
+
+class RevokeShareIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=400,
+        description="Pourquoi (obligatoire pour l'exploitation, journalisé).",
+    )
 
 
 class ShareOut(BaseModel):
@@ -157,6 +171,8 @@ def share_out(share: Any) -> dict[str, Any]:
     status_code=201,
     response_model=JobSeekerOut,
     summary="Enregistrer un demandeur d'emploi",
+    # A 409 tells whether an identifier is known: a login-like probe (issue 10, item 11).
+    dependencies=[ProbeLimit],
 )
 async def create_job_seeker(
     body: JobSeekerIn,
@@ -178,6 +194,7 @@ async def create_job_seeker(
 )
 async def list_job_seekers(
     principal: CounsellorOrOps,
+    request: Request,
     runtime: Runtime,
     settings: Settings,
     ft_identifier: Annotated[str | None, Query(pattern=FT_IDENTIFIER_PATTERN)] = None,
@@ -185,6 +202,9 @@ async def list_job_seekers(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query()] = None,
 ) -> dict[str, object]:
+    if ft_identifier is not None or last_name is not None:
+        # A search tells whether someone is known: a login-like probe (issue 10, item 11).
+        await limit_probes(request, principal)
     async with runtime.database.transaction() as session:
         page = await queries.list_job_seekers(
             session,
@@ -244,3 +264,20 @@ async def create_share(
         return share_out(share), f"/v1/job-seekers/{job_seeker_id}/shares/{share.id}"
 
     return await create_idempotently(runtime, principal, idempotency_key, request, body, create)
+
+
+@router.post(
+    "/job-seekers/{job_seeker_id}/shares/{share_id}/revoke",
+    response_model=ShareOut,
+    summary="Retirer un partage (la structure ne voit plus la fiche qu'en masqué)",
+)
+async def revoke_share(
+    job_seeker_id: uuid.UUID,
+    share_id: uuid.UUID,
+    principal: CounsellorOrOps,
+    runtime: Runtime,
+    body: RevokeShareIn | None = None,
+) -> dict[str, Any]:
+    command = RevokeShare(job_seeker_id, share_id, body.reason if body else None)
+    async with runtime.database.transaction() as session:
+        return share_out(await take_back_share(session, command, principal))

@@ -1,7 +1,8 @@
 """Job seekers (France Travail side, minimal; never a NIR) and their consents to share with an
-agency: register, update, share with another organisation ("prise en charge"), record and
-withdraw a consent. A record belongs to the organisation that created it (:mod:`referral.access`);
-every read and change is recorded in the personal-data access audit (:mod:`.audit`)."""
+agency: register, update, share with another organisation ("prise en charge") and revoke that
+share, record and withdraw a consent. A record belongs to the organisation that created it
+(:mod:`referral.access`); every read and change is recorded in the personal-data access audit
+(:mod:`.audit`)."""
 
 from __future__ import annotations
 
@@ -58,6 +59,16 @@ class ShareJobSeeker:
     organisation_kind: OrganisationKind
     organisation_code: str
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RevokeShare:
+    """The owner takes back a share it granted: the organisation sees the record masked again."""
+
+    job_seeker_id: uuid.UUID
+    share_id: uuid.UUID
+    #: Why: required of ops (logged), optional for the owner.
+    reason: str | None = None
 
 
 _JOB_SEEKER_FIELDS = (
@@ -282,5 +293,46 @@ async def share_job_seeker(
         resource_id=job_seeker.id,
         job_seeker_id=job_seeker.id,
         reason=f"partagé avec {organisation} : {command.reason}"[:500],
+    )
+    return share
+
+
+async def revoke_share(
+    session: AsyncSession, command: RevokeShare, who: Principal
+) -> JobSeekerShare:
+    """The owner (or ops, with a reason) revokes a share: the row goes, the audit keeps who
+    revoked which organisation's share, when and why. From then on that organisation sees the
+    record masked, as any other (its referrals already sent stay its own)."""
+    job_seeker = await session.get(JobSeeker, command.job_seeker_id, with_for_update=True)
+    if job_seeker is None or access.job_seeker_view(who, job_seeker) is None:
+        raise not_found(f"Demandeur d'emploi {command.job_seeker_id}")
+    share = next((s for s in job_seeker.shares if s.id == command.share_id), None)
+    if not access.may_revoke_share(who, job_seeker, command.reason):
+        if share is None and not access.sees_shares_of(who, job_seeker):
+            raise not_found(f"Partage {command.share_id}")
+        if access.may_correct_job_seeker(who, "-"):
+            raise invalid(
+                "reason",
+                "motif obligatoire",
+                "L'exploitation ne retire un partage qu'avec un motif (journalisé).",
+            )
+        raise Forbidden(
+            "Seule la structure qui a enregistré ce demandeur d'emploi retire ses partages.",
+            code="job-seeker-of-another-organisation",
+        )
+    if share is None:
+        raise not_found(f"Partage {command.share_id}")
+    job_seeker.shares.remove(share)
+    await session.delete(share)
+    await session.flush()
+    why = f"partage retiré à {share.organisation}"
+    await record_access(
+        session,
+        who,
+        action="unshare",
+        resource="job_seeker",
+        resource_id=job_seeker.id,
+        job_seeker_id=job_seeker.id,
+        reason=(f"{why} : {command.reason}" if command.reason else why)[:500],
     )
     return share
