@@ -7,6 +7,7 @@ from referral.api import (
     agencies,
     audit,
     consents,
+    conventions,
     erasure,
     indicators,
     job_seekers,
@@ -27,4 +28,5 @@ ROUTERS = [
     networks.router,
     audit.router,
     personal_page.router,
+    conventions.router,
 ]
