@@ -168,6 +168,7 @@ POLICIES: dict[tuple[str, str], RoutePolicy] = {
     ("PUT", "/v1/conventions/{convention_id}"): policy(
         OP, ST, cross=Cross.OPS_ONLY, body=CONVENTION
     ),
+    ("POST", "/v1/steering/dashboard-link"): policy(OP, ST, cross=Cross.OPS_ONLY),
 }
 
 

@@ -271,9 +271,14 @@ async def test_indicators_by_every_dimension_of_the_conventions(
     assert lines["84"]["immersion_started"] == "1"
 
 
-def _ods_rows(content: bytes) -> list[list[str]]:
+def _ods_rows(content: bytes, sheet_name: str | None = None) -> list[list[str]]:
+    """The text of every cell of the only sheet (or of the one named ``sheet_name``)."""
     document = load(io.BytesIO(content))
-    (sheet,) = document.spreadsheet.getElementsByType(Table)
+    sheets = document.spreadsheet.getElementsByType(Table)
+    if sheet_name is None:
+        (sheet,) = sheets
+    else:
+        (sheet,) = [s for s in sheets if s.getAttribute("name") == sheet_name]
     rows = []
     for row in sheet.getElementsByType(TableRow):
         cells = []

@@ -15,6 +15,7 @@ from referral.api import (
     offers,
     personal_page,
     referrals,
+    steering,
 )
 
 ROUTERS = [
@@ -29,4 +30,5 @@ ROUTERS = [
     audit.router,
     personal_page.router,
     conventions.router,
+    steering.router,
 ]
