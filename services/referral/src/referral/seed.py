@@ -422,8 +422,11 @@ async def _scheme(
 
 async def seed_make_up(settings: ReferralSettings) -> str:
     """What ``python -m referral seed`` (and so ``make up``) adds: the demo directory, offers and
-    job seekers and conventions (:func:`seed_demo`), and the steering demo's activity."""
+    job seekers and conventions (:func:`seed_demo`), and the steering demo's activity when
+    ``demo_steering_activity`` is set (``make up`` does; the end-to-end tests do not)."""
     said = await seed_demo(settings)
+    if not settings.demo_steering_activity:
+        return said
     database = Database(settings.database_url)
     try:
         referrals = await seed_steering_activity(database)

@@ -67,6 +67,8 @@ class ReferralSettings(ServiceSettings):
     # -- the steering dashboard (issue 16, item 3) -------------------------------------------------
     #: How long a dashboard link (and the session cookie it opens) stays valid.
     steering_link_hours: float = Field(default=12, gt=0, le=24 * 7)
+    #: ``seed`` also adds demo referrals, answers and scheme events (``make up`` sets it).
+    demo_steering_activity: bool = False
 
     @property
     def link_secret(self) -> str:

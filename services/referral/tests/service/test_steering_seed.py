@@ -20,9 +20,12 @@ from shared.privacy.statistical_secrecy import DEFAULT_SECRECY_THRESHOLD, SECRET
 async def test_the_demo_seeds_a_regional_convention_whose_progress_shows(
     app: FastAPI, referral_settings: ReferralSettings
 ) -> None:
-    said = await seed_make_up(referral_settings)
+    without = await seed_make_up(referral_settings)
+    assert "demo referrals" not in without  # only make up asks for them
+    demo = referral_settings.model_copy(update={"demo_steering_activity": True})
+    said = await seed_make_up(demo)
     assert "33 demo referrals" in said
-    again = await seed_make_up(referral_settings)
+    again = await seed_make_up(demo)
     assert "0 demo referrals" in again
     assert "0 conventions" in again
     database = app.state.runtime.database
