@@ -31,6 +31,7 @@ help:
 	@echo "make watch   print the records of TOPIC (default referral.events) with headers"
 	@echo "make contracts  regenerate docs/asyncapi.yaml from the event models"
 	@echo "make k8s     render the Kubernetes overlays (deploy/k8s) into .data/k8s/"
+	@echo "make steering-assets  vendor Chart.js (npm ci) into the referral service's static folder"
 
 install: $(STAMP)
 
