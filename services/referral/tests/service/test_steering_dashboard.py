@@ -94,7 +94,10 @@ async def test_the_dashboard_shows_the_apis_figures_with_progress_and_charts(
     )
     await _activity(client, app)
     created = await client.post(
-        "/v1/conventions", json=_convention(), headers={**STEERING, **_key()}
+        "/v1/conventions",
+        # Beside the seeded conventions (the demo's Hauts-de-France one among them), its own.
+        json=_convention(name="Convention Hauts-de-France — comité du test"),
+        headers={**STEERING, **_key()},
     )
     assert created.status_code == 201, created.text
     convention_id = created.json()["id"]
