@@ -15,9 +15,11 @@ from fastapi import FastAPI
 from odf.opendocument import load
 from odf.table import Table, TableCell, TableRow
 from odf.text import P
+from sqlalchemy import event, text
 
-from referral.domain import Scheme
-from shared.auth.tokens import Role
+from referral.domain import PriorityPublic, Scheme
+from referral.use_cases.indicators import IndicatorFilters, indicator_facts
+from shared.auth.tokens import Principal, Role
 from shared.contracts.vocabulary import ContractType
 
 from ..answers import accepted, answer, at, placed, scheme_event
@@ -312,3 +314,45 @@ async def test_the_ods_export_opens_and_matches_the_csv(
     first = document.spreadsheet.getElementsByType(TableRow)[1].getElementsByType(TableCell)
     assert first[0].getAttribute("valuetype") == "string"
     assert first[1].getAttribute("valuetype") == "float"
+
+
+async def test_the_indicator_facts_are_one_indexed_query(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """Whatever the filters and the grouping, the facts are read in one statement (referrals,
+    their offer and their scheme events joined); on SQLite the région filter over a period
+    uses the région index (PostgreSQL chooses by its statistics)."""
+    await _activity(client, app)
+    database = app.state.runtime.database
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    filters = IndicatorFilters(
+        period_from=datetime.now(UTC).date() - timedelta(days=30),
+        region="32",
+        priority_public=PriorityPublic.RQTH,
+        hard_to_fill="sans_offre",
+        sector="10",
+    )
+    engine = database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        async with database.transaction() as session:
+            facts = await indicator_facts(session, Principal("copil", Role.STEERING), filters)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(statements) == 1, statements
+    assert all(f.region == "32" for f in facts)
+    if database.engine.dialect.name == "sqlite":
+        async with database.transaction() as session:
+            plan = await session.execute(
+                text(
+                    "EXPLAIN QUERY PLAN SELECT id FROM referrals"
+                    " WHERE region = '32' AND created_at >= '2026-01-01'"
+                )
+            )
+            details = " ".join(str(row[-1]) for row in plan)
+        assert "ix_referrals_region_created" in details, details
