@@ -308,7 +308,7 @@ SEED_COUNSELLOR = Principal(
 _DEMO_ACTIVITY = [
     ("agc-interim-nord-lille", 17, 6, 4, 3, 4),
     ("agc-interim-nord-arras", 10, 3, 2, 3, 2),
-    ("agc-travail-plus-lyon", 6, 2, 0, 0, 1),
+    ("agc-travail-plus-lyon", 8, 5, 0, 0, 0),
 ]
 
 

@@ -14,6 +14,8 @@ from referral.models import Convention, Referral
 from referral.seed import SEED_STEERING, seed_make_up
 from referral.settings import ReferralSettings
 from referral.use_cases.conventions import convention_progress
+from referral.use_cases.indicators import IndicatorFilters
+from referral.use_cases.steering import dashboard_figures
 from shared.privacy.statistical_secrecy import DEFAULT_SECRECY_THRESHOLD, SECRET_MARK
 
 
@@ -24,15 +26,23 @@ async def test_the_demo_seeds_a_regional_convention_whose_progress_shows(
     assert "demo referrals" not in without  # only make up asks for them
     demo = referral_settings.model_copy(update={"demo_steering_activity": True})
     said = await seed_make_up(demo)
-    assert "33 demo referrals" in said
+    assert "35 demo referrals" in said
     again = await seed_make_up(demo)
     assert "0 demo referrals" in again
     assert "0 conventions" in again
     database = app.state.runtime.database
     async with database.transaction() as session:
-        assert await session.scalar(select(func.count()).select_from(Referral)) == 33
+        assert await session.scalar(select(func.count()).select_from(Referral)) == 35
         regional = await session.scalar(select(Convention).where(Convention.region == "32"))
         assert regional is not None
+        figures = await dashboard_figures(
+            session,
+            SEED_STEERING,
+            Rules(),
+            DEFAULT_SECRECY_THRESHOLD,
+            datetime.now(UTC).date(),
+            IndicatorFilters(),
+        )
         progress = await convention_progress(
             session,
             regional,
@@ -51,3 +61,6 @@ async def test_the_demo_seeds_a_regional_convention_whose_progress_shows(
     assert achieved["training_starts"] == 6
     assert achieved["immersions"] == 6
     assert achieved["priority_public_share"] != SECRET_MARK
+    # The table by région shows its placements too (no cell under the threshold to protect).
+    regions = {r["code"]: (r["referrals"], r["placements"]) for r in figures["regions"]}
+    assert regions == {"32": (27, 9), "84": (8, 5)}
