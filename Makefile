@@ -19,7 +19,7 @@ TOOLS_CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/coop-platform/tools
 KUSTOMIZE := $(TOOLS_CACHE)/kustomize-$(KUSTOMIZE_VERSION)/kustomize
 export KUSTOMIZE
 
-.PHONY: up test test-cluster install kafka browser kustomize k8s lint format bench watch contracts clean help
+.PHONY: up test test-cluster install kafka browser kustomize k8s lint format bench watch contracts clean help steering-assets
 
 help:
 	@echo "make up      start Kafka and the three services with demo data (Ctrl-C stops all)"
@@ -31,6 +31,7 @@ help:
 	@echo "make watch   print the records of TOPIC (default referral.events) with headers"
 	@echo "make contracts  regenerate docs/asyncapi.yaml from the event models"
 	@echo "make k8s     render the Kubernetes overlays (deploy/k8s) into .data/k8s/"
+	@echo "make steering-assets  vendor Chart.js (npm ci) into the referral service's static folder"
 
 install: $(STAMP)
 
@@ -66,10 +67,27 @@ k8s: kustomize
 		echo ".data/k8s/$$(basename $$overlay).yaml"; \
 	done
 
-up: install kafka
+# The steering dashboard's chart library (Chart.js from npm, pinned by its lockfile), copied into
+# the referral service's static folder: served by the service itself, never from a CDN. `npm ci`
+# reuses the npm cache (~/.npm), so a second run needs no network.
+STEERING_FRONTEND := services/referral/frontend
+STEERING_VENDOR := services/referral/src/referral/data/static/vendor
+STEERING_JS := $(STEERING_VENDOR)/chart.umd.min.js
+
+steering-assets: $(STEERING_JS)
+
+$(STEERING_JS): $(STEERING_FRONTEND)/package.json $(STEERING_FRONTEND)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is required to vendor Chart.js (steering dashboard)"; exit 1; }
+	cd $(STEERING_FRONTEND) && npm ci --prefer-offline --no-audit --no-fund --ignore-scripts
+	mkdir -p $(STEERING_VENDOR)
+	cp $(STEERING_FRONTEND)/node_modules/chart.js/dist/chart.umd.min.js $@.tmp
+	cp $(STEERING_FRONTEND)/node_modules/chart.js/LICENSE.md $(STEERING_VENDOR)/chart.js.LICENSE.md
+	mv $@.tmp $@
+
+up: install kafka steering-assets
 	$(PY) -m devstack up $(if $(CLUSTER),--cluster) $(if $(SECURE),--secure) $(UP_ARGS)
 
-test: install kafka browser kustomize
+test: install kafka browser kustomize steering-assets
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Three JVMs: kept out of `make test`, run by .ci/run after the PostgreSQL suite.

@@ -96,6 +96,8 @@ def up(args: argparse.Namespace) -> int:
                 extra |= secure.service_env(name)
             if name == "notifications":
                 extra |= {"SMTP_HOST": mailbox.host, "SMTP_PORT": str(mailbox.port)}
+            if name == "referral":  # demo referrals for the steering dashboard (issue 16)
+                extra |= {"DEMO_STEERING_ACTIVITY": "true"}
             env = service_env(
                 name,
                 database_url=_database_url(name, data_dir),
@@ -196,6 +198,7 @@ def _print_welcome(
 
     counsellor = token(Role.COUNSELLOR, ft_structure="75101")
     ops = token(Role.OPS)
+    steering = token(Role.STEERING)
     urls = {process.name: process.url for process in processes}
     lines = [
         "",
@@ -217,6 +220,12 @@ def _print_welcome(
         " Development tokens (12 h):",
         f"   counsellor (structure 75101): {counsellor}",
         f"   ops:                          {ops}",
+        f"   steering:                     {steering}",
+        "",
+        " Steering dashboard (comité de pilotage): ask for a link, open it in a browser:",
+        f"   curl -s -X POST {urls.get('referral', '')}/v1/steering/dashboard-link "
+        f'-H "Authorization: Bearer {steering}"',
+        f"   then {urls.get('referral', '')}<url>",
         "",
         " Try it:",
         f'   export TOKEN="{counsellor}"',

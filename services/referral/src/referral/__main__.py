@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from referral.seed import seed_demo
+from referral.seed import seed_make_up
 from referral.settings import ReferralSettings
 from shared.cli import run_service_cli
 
@@ -16,7 +16,7 @@ def main() -> None:
         settings_class=ReferralSettings,
         migrations=Path(__file__).parent / "migrations",
         default_port=8001,
-        seed=seed_demo,  # type: ignore[arg-type]
+        seed=seed_make_up,  # type: ignore[arg-type]
     )
 
 

@@ -17,6 +17,9 @@ Every use case and query asks here; no router filters rows itself. The rules (do
 - Lists and searches return the rows the caller sees in full: their organisation's job seekers and
   those shared with it. A record of another organisation is reached only by its id, masked.
 - Rows a caller may not see at all are answered as if they did not exist (404).
+- Steering (comité de pilotage) reads figures only: the indicators of every referral (secrecy
+  applied), the regional conventions and their progress, the dashboard; ops and steering manage
+  the conventions. No referral, job seeker or timeline.
 
 Each policy comes in two forms that say the same thing: a predicate on a loaded row (for the use
 cases that lock their own row) and a SQL condition (for the queries that list rows).
@@ -186,3 +189,25 @@ def may_manage_directory(principal: Principal) -> bool:
 def may_read_audit(principal: Principal) -> bool:
     """Ops read the personal-data access audit (the data protection officer's tool)."""
     return principal.role is Role.OPS
+
+
+# -- steering: the indicators, the regional conventions, the dashboard (issue 16) ----------------
+
+
+def counted_referrals(principal: Principal) -> ColumnElement[bool]:
+    """SQL condition on :class:`Referral`: the referrals whose facts ``principal``'s indicators
+    count. A counsellor counts their organisation's, ops all; steering all too — it reads
+    figures only (statistical secrecy applied), never a referral, a job seeker or a timeline."""
+    if principal.role is Role.STEERING:
+        return true()
+    return visible_referrals(principal)
+
+
+def may_read_steering(principal: Principal) -> bool:
+    """The conventions, their progress and the dashboard: ops and steering."""
+    return principal.role in (Role.OPS, Role.STEERING)
+
+
+def may_manage_conventions(principal: Principal) -> bool:
+    """Ops and steering create and amend the conventions and their targets."""
+    return principal.role in (Role.OPS, Role.STEERING)

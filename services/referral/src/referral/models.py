@@ -36,6 +36,7 @@ from referral.domain import (
     ReferralStatus,
     Scheme,
 )
+from referral.domain.conventions import Axis, ConventionScope
 from shared.contracts.vocabulary import ContractType, DeclineReason
 from shared.db.naming import NAMING_CONVENTION
 from shared.db.tables import BigIntId, UTCDateTime, platform_tables
@@ -473,3 +474,59 @@ class ArchiveNotice(Base):
     structure_code: Mapped[str | None] = mapped_column(String(32))
     inactive_since: Mapped[datetime] = mapped_column(UTCDateTime())
     noticed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# -- regional conventions (issue 16, item 1) ----------------------------------------------------
+
+
+class Convention(Base):
+    """A convention France Travail × Prism'emploi: the national one, or a région's with its
+    period, its signatory networks and its targets (``domain.conventions``). No personal data."""
+
+    __tablename__ = "conventions"
+    __table_args__ = (
+        CheckConstraint(_in("scope", ConventionScope), name="scope_known"),
+        CheckConstraint("period_end >= period_start", name="period_ordered"),
+        CheckConstraint(
+            "(scope = 'regional' AND region IS NOT NULL)"
+            " OR (scope = 'national' AND region IS NULL)",
+            name="region_matches_scope",
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200))
+    scope: Mapped[str] = mapped_column(String(16))
+    region: Mapped[str | None] = mapped_column(String(3), index=True)
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    #: The signatory networks' ids (empty: every network).
+    networks: Mapped[list[str]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    targets: Mapped[list[ConventionTarget]] = relationship(
+        order_by="ConventionTarget.axis", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+
+class ConventionTarget(Base):
+    """One target of a convention: a count, or a share in % for ``priority_public_share``."""
+
+    __tablename__ = "convention_targets"
+    __table_args__ = (
+        CheckConstraint(_in("axis", Axis), name="axis_known"),
+        CheckConstraint("target >= 0", name="target_not_negative"),
+    )
+
+    convention_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("conventions.id", ondelete="CASCADE"), primary_key=True
+    )
+    axis: Mapped[str] = mapped_column(String(32), primary_key=True)
+    target: Mapped[float] = mapped_column(Float)
+
+
+#: The steering indicators read referrals by territory or network over a period: one range scan.
+Index("ix_referrals_region_created", Referral.region, Referral.created_at)
+Index("ix_referrals_network_created", Referral.network_id, Referral.created_at)

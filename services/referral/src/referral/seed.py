@@ -5,16 +5,25 @@ agency id, France Travail offer id, France Travail identifier)."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum import luhn
 
-from referral.domain import HardToFillSource
-from referral.models import Agency, AgencySpecialisation, JobOffer, JobSeeker
+from referral.domain import HardToFillSource, Scheme
+from referral.domain.conventions import Axis, ConventionScope, ConventionTerms
+from referral.models import Agency, AgencySpecialisation, Convention, JobOffer, JobSeeker, Referral
 from referral.settings import ReferralSettings
+from referral.use_cases.agency_answers import apply_agency_response
+from referral.use_cases.conventions import SaveConvention, save_convention
+from referral.use_cases.job_seekers import JobSeekerInput
 from referral.use_cases.networks import register_network
+from referral.use_cases.referrals import SendReferral, send_referral
+from referral.use_cases.scheme_events import SchemeFact, record_scheme_event
 from shared import referentials
+from shared.auth.tokens import Principal, Role
+from shared.contracts import agency as agency_answers
 from shared.contracts.vocabulary import ContractType
 from shared.db.database import Database
 
@@ -164,7 +173,7 @@ DEMO_JOB_SEEKERS = [
 
 async def seed_demo(settings: ReferralSettings) -> str:
     database = Database(settings.database_url)
-    counts = {"agencies": 0, "offers": 0, "job_seekers": 0}
+    counts = {"agencies": 0, "offers": 0, "job_seekers": 0, "conventions": 0}
     now = datetime.now(UTC)
     try:
         async with database.transaction() as session:
@@ -234,6 +243,193 @@ async def seed_demo(settings: ReferralSettings) -> str:
                     )
                 )
                 counts["job_seekers"] += 1
+            await session.flush()  # the networks, before the conventions check them
+            counts["conventions"] = await seed_conventions(session, now.date())
     finally:
         await database.dispose()
     return "demo data added: " + ", ".join(f"{n} {what}" for what, n in counts.items())
+
+
+# -- steering (issue 16): conventions with targets, and demo activity for ``make up`` -----------
+
+#: name, scope, région, signatory networks, targets (the Axis values).
+DEMO_CONVENTIONS = [
+    (
+        "Convention régionale Hauts-de-France",
+        "regional",
+        "32",
+        ("interim-nord",),
+        {
+            "referrals": 40,
+            "placements": 12,
+            "durable_placements": 8,
+            "immersions": 8,
+            "mrs_recruits": 6,
+            "training_starts": 6,
+            "priority_public_share": 40,
+        },
+    ),
+    (
+        "Convention nationale France Travail × Prism'emploi",
+        "national",
+        None,
+        (),
+        {"referrals": 400, "placements": 120, "mrs_recruits": 60, "training_starts": 60},
+    ),
+]
+
+
+async def seed_conventions(session: AsyncSession, today: date) -> int:
+    """The demo conventions over the current year, each once (by name)."""
+    added = 0
+    for name, scope, region, networks, targets in DEMO_CONVENTIONS:
+        if await session.scalar(select(Convention.id).where(Convention.name == name)):
+            continue
+        terms = ConventionTerms(
+            name=name,
+            scope=ConventionScope(scope),
+            region=region,
+            period_start=date(today.year, 1, 1),
+            period_end=date(today.year, 12, 31),
+            networks=networks,
+            targets={Axis(axis): value for axis, value in targets.items()},
+        )
+        await save_convention(session, SaveConvention(terms, datetime.now(UTC)), SEED_STEERING)
+        added += 1
+    return added
+
+
+SEED_STEERING = Principal(subject="seed", role=Role.STEERING)
+#: The demo counsellor of a France Travail agency in Lille.
+SEED_COUNSELLOR = Principal(
+    subject="seed:conseiller.lille", role=Role.COUNSELLOR, ft_structure="59350"
+)
+#: (agency, how many referrals, of which placed in CDI, MRS recruits, POEC starts, immersions).
+_DEMO_ACTIVITY = [
+    ("agc-interim-nord-lille", 17, 6, 4, 3, 4),
+    ("agc-interim-nord-arras", 10, 3, 2, 3, 2),
+    ("agc-travail-plus-lyon", 8, 5, 0, 0, 0),
+]
+
+
+async def seed_steering_activity(database: Database) -> int:
+    """Demo referrals, placements and scheme events so that ``make up``'s dashboard shows
+    progress above the secrecy threshold: through the use cases, as the consumers apply them.
+    Once only (by the first demo job seeker's identifier)."""
+    if await _seen(database, "9000001A"):
+        return 0
+    created = 0
+    for agency, count, placed, mrs, poec, immersions in _DEMO_ACTIVITY:
+        for index in range(count):
+            created += 1
+            async with database.transaction() as session:
+                referral = await send_referral(
+                    session,
+                    SendReferral(
+                        agency_id=agency,
+                        message="Orientation de démonstration.",
+                        job_seeker=JobSeekerInput(
+                            ft_identifier=f"9{created:06d}A",
+                            first_name="Démo",
+                            last_name=f"Personne {created}",
+                            birth_date=date(1970 + (created * 7) % 36, 1 + created % 12, 15),
+                            rqth=created % 4 == 0,
+                            brsa=created % 5 == 0,
+                        ),
+                        rome_code="H2913",
+                    ),
+                    SEED_COUNSELLOR,
+                )
+                referral_id, sent = referral.id, referral.created_at
+            later = sent + timedelta(hours=2)
+            if index < placed:
+                for answer in (
+                    agency_answers.ReferralAccepted(
+                        referral_id=referral_id, agency_id=agency, occurred_at=later
+                    ),
+                    agency_answers.PlacementStarted(
+                        referral_id=referral_id,
+                        agency_id=agency,
+                        occurred_at=later + timedelta(hours=1),
+                        contract_type=ContractType.CDI,
+                        start_date=later.date() + timedelta(days=7),
+                        weekly_hours=35,
+                    ),
+                ):
+                    await _apply(database, answer)
+            elif index < placed + mrs:
+                await _scheme(
+                    database, referral_id, "coop.mrs.evaluated.v1", Scheme.MRS, later, hired=True,
+                    data={"positive": True, "hired": True},
+                )  # fmt: skip
+            elif index < placed + mrs + poec:
+                await _scheme(
+                    database, referral_id, "coop.training.enrolled.v1", Scheme.POEC, later
+                )
+            elif index < placed + mrs + poec + immersions:
+                await _scheme(
+                    database, referral_id, "coop.immersion.validated.v1", Scheme.IMMERSION, later
+                )
+    return created
+
+
+async def _seen(database: Database, ft_identifier: str) -> bool:
+    async with database.transaction() as session:
+        found = await session.scalar(
+            select(JobSeeker.id).where(JobSeeker.ft_identifier == ft_identifier)
+        )
+    return found is not None
+
+
+async def _apply(database: Database, response: agency_answers.AgencyResponse) -> None:
+    async with database.transaction() as session:
+        referral = await session.get(Referral, response.referral_id)
+        await apply_agency_response(
+            session,
+            response,
+            network_id=referral.network_id if referral else None,
+            event_id=str(uuid.uuid4()),
+            received_at=response.occurred_at,
+        )
+
+
+async def _scheme(
+    database: Database,
+    referral_id: uuid.UUID,
+    event_type: str,
+    scheme: Scheme,
+    when: datetime,
+    *,
+    hired: bool | None = None,
+    data: dict[str, object] | None = None,
+) -> None:
+    async with database.transaction() as session:
+        await record_scheme_event(
+            session,
+            SchemeFact(
+                referral_id=referral_id,
+                event_id=f"seed-{uuid.uuid4()}",
+                event_type=event_type,
+                scheme=scheme,
+                scheme_ref=f"seed-{referral_id}",
+                label="Démonstration",
+                hired=hired,
+                data=dict(data or {}),
+                occurred_at=when,
+            ),
+        )
+
+
+async def seed_make_up(settings: ReferralSettings) -> str:
+    """What ``python -m referral seed`` (and so ``make up``) adds: the demo directory, offers and
+    job seekers and conventions (:func:`seed_demo`), and the steering demo's activity when
+    ``demo_steering_activity`` is set (``make up`` does; the end-to-end tests do not)."""
+    said = await seed_demo(settings)
+    if not settings.demo_steering_activity:
+        return said
+    database = Database(settings.database_url)
+    try:
+        referrals = await seed_steering_activity(database)
+    finally:
+        await database.dispose()
+    return f"{said}, {referrals} demo referrals (steering dashboard)"

@@ -81,6 +81,12 @@ class ReferralSettings(ServiceSettings):
     job_seeker_link_secret: str | None = None
     job_seeker_link_days: float = Field(default=30, gt=0)
 
+    # -- the steering dashboard (issue 16, item 3) -------------------------------------------------
+    #: How long a dashboard link (and the session cookie it opens) stays valid.
+    steering_link_hours: float = Field(default=12, gt=0, le=24 * 7)
+    #: ``seed`` also adds demo referrals, answers and scheme events (``make up`` sets it).
+    demo_steering_activity: bool = False
+
     @property
     def link_secret(self) -> str:
         jwt_secret = self.jwt_secret

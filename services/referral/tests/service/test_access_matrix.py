@@ -5,6 +5,8 @@ finding the first organisation's rows — on the real store."""
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 
 import httpx
@@ -29,8 +31,9 @@ TOKENS = {
     Role.AGENCY: bearer(
         Role.AGENCY, "erp", agency_id="agc-interim-nord-lille", network_id="interim-nord"
     ),
+    Role.STEERING: bearer(Role.STEERING, "copil"),
 }
-C, OP = Role.COUNSELLOR, Role.OPS
+C, OP, ST = Role.COUNSELLOR, Role.OPS, Role.STEERING
 SEEKER = {
     "ft_identifier": "7510199A",
     "first_name": "Éloïse",
@@ -52,6 +55,35 @@ def _csv_without_rows(response: httpx.Response) -> bool:
     lines = [line for line in response.text.splitlines() if line.strip()]
     return all(",0," in line or "referrals_sent" in line for line in lines)
 
+
+def _no_scheme_referrals(response: httpx.Response) -> bool:
+    return all(figures["referrals"] == 0 for figures in response.json()["total"].values())
+
+
+def _scheme_csv_without_rows(response: httpx.Response) -> bool:
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    return [r["group"] for r in rows] == ["total"] and set(rows[0].values()) == {"total", "0"}
+
+
+def _ods_without_rows(response: httpx.Response) -> bool:
+    from odf.opendocument import load
+    from odf.table import TableCell, TableRow
+
+    rows = load(io.BytesIO(response.content)).spreadsheet.getElementsByType(TableRow)
+    values = [str(cell) for cell in rows[-1].getElementsByType(TableCell)]
+    # The header and the total line: zeros, and no median delay.
+    return len(rows) == 2 and values[0] == "total" and set(values[1:]) == {"0", ""}
+
+
+CONVENTION = {
+    "name": "Convention régionale Hauts-de-France",
+    "scope": "regional",
+    "region": "32",
+    "period_start": "2026-01-01",
+    "period_end": "2026-12-31",
+    "networks": ["interim-nord"],
+    "targets": {"referrals": 100},
+}
 
 POLICIES: dict[tuple[str, str], RoutePolicy] = {
     ("POST", "/v1/referrals"): policy(
@@ -105,8 +137,10 @@ POLICIES: dict[tuple[str, str], RoutePolicy] = {
         C, OP, cross=Cross.NOT_SCOPED, why="agency directory"
     ),
     ("PATCH", "/v1/agencies/{agency_id}"): policy(OP, cross=Cross.OPS_ONLY),
-    ("GET", "/v1/indicators"): policy(C, OP, cross=Cross.OWN_FIGURES, expect=_no_referrals),
-    ("GET", "/v1/indicators.csv"): policy(C, OP, cross=Cross.OWN_FIGURES, expect=_csv_without_rows),
+    ("GET", "/v1/indicators"): policy(C, OP, ST, cross=Cross.OWN_FIGURES, expect=_no_referrals),
+    ("GET", "/v1/indicators.csv"): policy(
+        C, OP, ST, cross=Cross.OWN_FIGURES, expect=_csv_without_rows
+    ),
     ("POST", "/v1/networks"): policy(OP, cross=Cross.OPS_ONLY),
     ("GET", "/v1/networks"): policy(OP, cross=Cross.OPS_ONLY),
     ("GET", "/v1/networks/{network_id}/refused-responses"): policy(OP, cross=Cross.OPS_ONLY),
@@ -116,6 +150,23 @@ POLICIES: dict[tuple[str, str], RoutePolicy] = {
     ),
     ("GET", "/v1/erasure-requests/{erasure_id}"): policy(OP, cross=Cross.OPS_ONLY),
     ("POST", "/v1/job-seekers/{job_seeker_id}/personal-link"): policy(C, cross=Cross.REFUSED),
+    # Steering (issue 16): figures only, secrecy applied.
+    ("GET", "/v1/indicators.ods"): policy(
+        C, OP, ST, cross=Cross.OWN_FIGURES, expect=_ods_without_rows
+    ),
+    ("GET", "/v1/indicators/schemes"): policy(
+        C, OP, ST, cross=Cross.OWN_FIGURES, expect=_no_scheme_referrals
+    ),
+    ("GET", "/v1/indicators/schemes.csv"): policy(
+        C, OP, ST, cross=Cross.OWN_FIGURES, expect=_scheme_csv_without_rows
+    ),
+    ("POST", "/v1/conventions"): policy(OP, ST, cross=Cross.OPS_ONLY, body=CONVENTION),
+    ("GET", "/v1/conventions"): policy(OP, ST, cross=Cross.OPS_ONLY),
+    ("GET", "/v1/conventions/{convention_id}"): policy(OP, ST, cross=Cross.OPS_ONLY),
+    ("PUT", "/v1/conventions/{convention_id}"): policy(
+        OP, ST, cross=Cross.OPS_ONLY, body=CONVENTION
+    ),
+    ("POST", "/v1/steering/dashboard-link"): policy(OP, ST, cross=Cross.OPS_ONLY),
 }
 
 
@@ -157,6 +208,8 @@ async def _first_organisation_rows(client: httpx.AsyncClient) -> dict[str, str]:
         "network_id": "interim-nord",
         # No erasure was requested: the route is refused by role before any look-up.
         "erasure_id": str(uuid.uuid4()),
+        # Refused by role before any look-up, as above.
+        "convention_id": str(uuid.uuid4()),
     }
 
 

@@ -1,8 +1,9 @@
 """Bearer tokens (JWT) and the principal they describe.
 
-Claims: ``sub``; ``role`` (counsellor, agency, ops); scope claims: the counsellor's prescribing
-organisation, ``org_kind`` (``france_travail``, ``cap_emploi``, ``mission_locale``: the convention's
-axis 3 partners) and ``org_code`` — ``ft_structure`` alone still says a France Travail structure —,
+Claims: ``sub``; ``role`` (counsellor, agency, ops, steering); scope claims: the counsellor's
+prescribing organisation, ``org_kind`` (``france_travail``, ``cap_emploi``,
+``mission_locale``: the convention's axis 3 partners) and ``org_code`` — ``ft_structure`` alone
+still says a France Travail structure —,
 ``agency_id`` and ``network_id`` (for agency integrations); ``iss``, ``aud``, ``exp``, ``iat``.
 HS256 with a shared secret is for development; production verifies RS256 with the identity
 provider's public key (``shared.settings`` refuses anything else at start-up).
@@ -50,6 +51,9 @@ class Role(enum.StrEnum):
     COUNSELLOR = "counsellor"
     AGENCY = "agency"
     OPS = "ops"
+    #: The convention's steering (comité de pilotage, regional steering): aggregated figures and
+    #: the regional conventions, never a personal row.
+    STEERING = "steering"
 
 
 class OrganisationKind(enum.StrEnum):

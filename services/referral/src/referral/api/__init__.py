@@ -7,6 +7,7 @@ from referral.api import (
     agencies,
     audit,
     consents,
+    conventions,
     erasure,
     indicators,
     job_seekers,
@@ -14,6 +15,7 @@ from referral.api import (
     offers,
     personal_page,
     referrals,
+    steering,
 )
 
 ROUTERS = [
@@ -27,4 +29,6 @@ ROUTERS = [
     networks.router,
     audit.router,
     personal_page.router,
+    conventions.router,
+    steering.router,
 ]

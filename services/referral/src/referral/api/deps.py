@@ -22,3 +22,8 @@ def _settings(request: Request) -> ReferralSettings:
 
 Runtime = RuntimeDep
 Settings = Annotated[ReferralSettings, Depends(_settings)]
+OpsOrSteering = Annotated[Principal, Depends(require_roles(Role.OPS, Role.STEERING))]
+#: The indicators: a counsellor counts their organisation's referrals, ops and steering all.
+CounsellorOpsOrSteering = Annotated[
+    Principal, Depends(require_roles(Role.COUNSELLOR, Role.OPS, Role.STEERING))
+]

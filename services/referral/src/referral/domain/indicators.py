@@ -37,9 +37,23 @@ class GroupBy(enum.StrEnum):
     NETWORK = "network"
     PRIORITY_PUBLIC = "priority_public"
     SCHEME = "scheme"
+    AGENCY = "agency"
+    #: The ROME 4.0 trade of the referral.
+    ROME_CODE = "rome_code"
+    #: The ROME 4.0 sectors of the trade (a trade sits in several: overlapping groups).
+    SECTOR = "sector"
+    #: The offer's hard-to-fill flag with its source (``bmo``, ``regional_list``,
+    #: ``offer_flag``), ``non`` for an offer that is not, ``sans_offre`` without an offer.
+    HARD_TO_FILL = "hard_to_fill"
+    #: The month the referral was sent (``YYYY-MM``).
+    MONTH = "month"
 
 
 NONE_GROUP = "aucun"
+NOT_HARD_TO_FILL = "non"
+NO_OFFER = "sans_offre"
+#: Groups in which one referral may count several times (no sum links them to the total).
+OVERLAPPING_GROUPS = frozenset({GroupBy.PRIORITY_PUBLIC, GroupBy.SCHEME, GroupBy.SECTOR})
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +65,9 @@ class SchemeOutcome:
     qualifies: bool = False
     #: The event reported a hire.
     hired: bool = False
+    #: The scheme began: an immersion convention validated (or completed), an MRS evaluation
+    #: held, a POEI/POEC enrolment.
+    started: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +89,23 @@ class ReferralFacts:
     no_news: bool = False
     #: Every scheme the referral went through (any event), with its outcome.
     schemes: dict[Scheme, SchemeOutcome] = field(default_factory=dict)
+    agency_id: str | None = None
+    rome_code: str | None = None
+    #: The ROME sectors of ``rome_code`` (from the referential, given by the caller).
+    sectors: frozenset[str] = frozenset()
+    #: Whether the referral names an offer, and the offer's hard-to-fill source if flagged.
+    has_offer: bool = False
+    hard_to_fill_source: str | None = None
+
+    @property
+    def month(self) -> str:
+        return f"{self.created_at.year:04d}-{self.created_at.month:02d}"
+
+    @property
+    def hard_to_fill_key(self) -> str:
+        if not self.has_offer:
+            return NO_OFFER
+        return self.hard_to_fill_source or NOT_HARD_TO_FILL
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +176,22 @@ def _keys(facts: ReferralFacts, group_by: GroupBy) -> Iterable[str]:
     if group_by is GroupBy.PRIORITY_PUBLIC:
         # A job seeker in several priority publics counts in each of them.
         return sorted(p.value for p in facts.publics) or [NONE_GROUP]
+    if group_by is GroupBy.AGENCY:
+        return [facts.agency_id or NONE_GROUP]
+    if group_by is GroupBy.ROME_CODE:
+        return [facts.rome_code or NONE_GROUP]
+    if group_by is GroupBy.SECTOR:
+        return sorted(facts.sectors) or [NONE_GROUP]
+    if group_by is GroupBy.HARD_TO_FILL:
+        return [facts.hard_to_fill_key]
+    if group_by is GroupBy.MONTH:
+        return [facts.month]
     return sorted(s.value for s in facts.schemes) or [NONE_GROUP]
+
+
+def group_keys(facts: ReferralFacts, group_by: GroupBy) -> list[str]:
+    """The groups ``facts`` counts in (several for the overlapping dimensions)."""
+    return list(_keys(facts, group_by))
 
 
 def compute(
@@ -160,6 +209,37 @@ def compute(
         {"group": key, **measure(members, rules)} for key, members in sorted(buckets.items())
     ]
     return result
+
+
+# -- schemes (immersions, MRS, POEI/POEC) ------------------------------------------------------
+
+#: The figures of one scheme, in the order of the exports.
+SCHEME_COUNTS = ("referrals", "started", "completed", "recruited")
+
+
+def measure_schemes(facts: Sequence[ReferralFacts]) -> dict[str, dict[str, int]]:
+    """Per scheme, among the referrals: ``referrals`` with any event of it, ``started`` (an
+    immersion validated, an MRS evaluation, a POEI/POEC enrolment), ``completed`` (completed
+    immersion, positive MRS evaluation, completed training: the base of its placement rate) and
+    ``recruited`` (of those completed, placed or reported hired: the MRS recruits of the
+    convention's figure)."""
+    result = {}
+    for scheme in RATE_SCHEMES:
+        outcomes = [(f, f.schemes[scheme]) for f in facts if scheme in f.schemes]
+        result[scheme.value] = {
+            "referrals": len(outcomes),
+            "started": sum(1 for _, o in outcomes if o.started or o.qualifies),
+            "completed": sum(1 for _, o in outcomes if o.qualifies),
+            "recruited": sum(
+                1 for f, o in outcomes if o.qualifies and (f.placed_at is not None or o.hired)
+            ),
+        }
+    return result
+
+
+def priority_public_referrals(facts: Sequence[ReferralFacts]) -> int:
+    """Referrals of a job seeker in at least one priority public."""
+    return sum(1 for f in facts if f.publics)
 
 
 # -- CSV ----------------------------------------------------------------------------------------
@@ -180,6 +260,7 @@ def csv_header() -> list[str]:
     for scheme in RATE_SCHEMES:
         header += [f"after_{scheme.value}_base", f"after_{scheme.value}_placed"]
         header.append(f"after_{scheme.value}_rate")
+    header.append("closed_no_news")
     return header
 
 
@@ -200,4 +281,13 @@ def csv_row(group: str, metrics: dict[str, Any]) -> list[object]:
     for scheme in RATE_SCHEMES:
         rate = metrics[f"placement_after_{scheme.value}"]
         row += [rate["base"], rate["placed"], "" if rate["rate"] is None else rate["rate"]]
+    row.append(metrics["closed_no_news"])
     return row
+
+
+def scheme_csv_header() -> list[str]:
+    return ["group", *(f"{s.value}_{name}" for s in RATE_SCHEMES for name in SCHEME_COUNTS)]
+
+
+def scheme_csv_row(group: str, metrics: dict[str, Any]) -> list[object]:
+    return [group, *(metrics[s.value][name] for s in RATE_SCHEMES for name in SCHEME_COUNTS)]

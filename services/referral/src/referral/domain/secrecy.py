@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from referral.domain.indicators import RATE_SCHEMES, GroupBy
+from referral.domain.conventions import Axis
+from referral.domain.indicators import OVERLAPPING_GROUPS, RATE_SCHEMES, SCHEME_COUNTS, GroupBy
 from shared.contracts.vocabulary import DeclineReason
 from shared.privacy.statistical_secrecy import (
     SECRET_MARK,
@@ -38,7 +39,7 @@ DECLINE_PATHS = frozenset(
 #: A decline recorded without a coded reason: a column of the declines table, never published,
 #: but derivable (the declines minus the reasons), so protected like the others.
 _UNSPECIFIED = "_unspecified"
-OVERLAPPING = frozenset({GroupBy.PRIORITY_PUBLIC, GroupBy.SCHEME})
+OVERLAPPING = OVERLAPPING_GROUPS
 
 Path = tuple[str, ...]
 
@@ -71,20 +72,12 @@ def protect_indicators(
 ) -> dict[str, Any]:
     """``result`` (of :func:`referral.domain.indicators.compute`) with its small cells hidden."""
     total, groups = result["total"], result["groups"]
-    raw = {id(m): {p: _get(m, p) for p in _paths()} for m in (total, *groups)}
+    raw = _protect_paths(
+        total, groups, [p for p in _paths() if p not in DECLINE_PATHS], group_by, threshold
+    )
     overlap = group_by in OVERLAPPING or not groups
-    for path in _paths():
-        if path in DECLINE_PATHS:
-            continue
-        counts = {g["group"]: raw[id(g)][path] for g in groups}
-        cells, total_cell = protect_counts(
-            counts, threshold=threshold, total=raw[id(total)][path], groups_overlap=overlap
-        )
-        _set(total, path, SECRET_MARK if total_cell.value is None else total_cell.value)
-        for group in groups:
-            cell = cells[group["group"]]
-            _set(group, path, SECRET_MARK if cell.value is None else cell.value)
-    _protect_declines(total, groups, raw, threshold, partition=not overlap)
+    raw_declines = {id(m): {p: _get(m, p) for p in DECLINE_PATHS} for m in (total, *groups)}
+    _protect_declines(total, groups, raw_declines, threshold, partition=not overlap)
     for metrics in (total, *groups):
         before = raw[id(metrics)]
         for scheme in RATE_SCHEMES:
@@ -141,3 +134,56 @@ def _protect_declines(
     for metrics in (total, *groups):
         table = protect_table([line(metrics)], columns=columns, threshold=threshold)
         publish(metrics, table.cells[0], table.row_totals[0])
+
+
+def _protect_paths(
+    total: dict[str, Any],
+    groups: list[dict[str, Any]],
+    paths: list[Path],
+    group_by: GroupBy | None,
+    threshold: int,
+) -> dict[int, dict[Path, Any]]:
+    """Hide the small counts at ``paths`` of the total and the groups (secondary secrecy when the
+    groups partition the referrals); the raw values, by ``id`` of their dict, for the rates."""
+    raw = {id(m): {p: _get(m, p) for p in paths} for m in (total, *groups)}
+    overlap = group_by in OVERLAPPING or not groups
+    for path in paths:
+        counts = {g["group"]: raw[id(g)][path] for g in groups}
+        cells, total_cell = protect_counts(
+            counts, threshold=threshold, total=raw[id(total)][path], groups_overlap=overlap
+        )
+        _set(total, path, SECRET_MARK if total_cell.value is None else total_cell.value)
+        for group in groups:
+            cell = cells[group["group"]]
+            _set(group, path, SECRET_MARK if cell.value is None else cell.value)
+    return raw
+
+
+def protect_scheme_indicators(
+    result: dict[str, Any], group_by: GroupBy | None, threshold: int
+) -> dict[str, Any]:
+    """``result`` (of ``use_cases.indicators.measure_scheme_indicators``) with its small cells
+    hidden, as :func:`protect_indicators` does."""
+    paths: list[Path] = [(s.value, name) for s in RATE_SCHEMES for name in SCHEME_COUNTS]
+    _protect_paths(result["total"], result["groups"], paths, group_by, threshold)
+    result["secrecy"] = {"threshold": threshold, "mark": SECRET_MARK}
+    return result
+
+
+def protect_progress(
+    lines: list[dict[str, Any]], public_referrals: int, referrals: int, threshold: int
+) -> list[dict[str, Any]]:
+    """A convention's progress lines with the small counts hidden (primary secrecy: a
+    convention's figures are not summed with others'), and the priority publics' share hidden
+    when it would give back a small count (:func:`rate_is_secret`)."""
+    for line in lines:
+        if Axis(line["axis"]) is Axis.PRIORITY_PUBLIC_SHARE:
+            secret = referrals > 0 and rate_is_secret(
+                public_referrals, referrals, threshold=threshold
+            )
+        else:
+            secret = 0 < line["achieved"] < threshold
+        if secret:
+            line["achieved"] = SECRET_MARK
+            line["ratio"] = SECRET_MARK
+    return lines

@@ -1,0 +1,250 @@
+"""The steering dashboard (issue 16, item 3) in a real browser (Debian's Chromium) on seeded data:
+the link opens a cookie session, the figures shown (table by région, progress against each target,
+MRS and POEC headlines, months) equal the API's, the charts are drawn by the vendored Chart.js, the
+filters narrow them, the download carries the same figures; screenshots at phone and desktop
+widths. The access without a link, with a forged one, and after leaving is refused."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from referral.api.steering import STATIC
+from referral.use_cases.steering import IssueDashboardLink, issue_dashboard_link
+from shared.auth.tokens import Principal, Role
+from shared.testing_browser import PHONE, screenshot
+
+from ..conftest import bearer
+from .test_steering_api import _activity, _convention, _key, _ods_rows
+
+STEERING = bearer(Role.STEERING, "copil.hdf")
+OPS = bearer(Role.OPS)
+
+
+@pytest.fixture
+async def served(app: FastAPI) -> AsyncIterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    async with asyncio.timeout(10):
+        while not server.started:  # noqa: ASYNC110 (uvicorn offers no started event)
+            await asyncio.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+def _shown(value: Any) -> str:
+    return "secret" if value == "secret" else str(value)
+
+
+async def _table(page: Any, selector: str, key: str) -> dict[str, list[str]]:
+    rows: dict[str, list[str]] = {}
+    for row in await page.locator(f"{selector} tr[data-{key}]").all():
+        cells = [c.strip() for c in await row.locator("td").all_inner_texts()]
+        rows[await row.get_attribute(f"data-{key}") or ""] = cells
+    return rows
+
+
+async def _expected_regions(client: httpx.AsyncClient, **params: str) -> dict[str, list[str]]:
+    query = {"group_by": "region", **params}
+    figures = (await client.get("/v1/indicators", params=query, headers=STEERING)).json()
+    schemes = (await client.get("/v1/indicators/schemes", params=query, headers=STEERING)).json()
+    by_code = {g["group"]: g for g in schemes["groups"]}
+
+    def line(metrics: dict[str, Any], scheme: dict[str, Any]) -> list[str]:
+        poei, poec = scheme["poei"]["started"], scheme["poec"]["started"]
+        training = "secret" if "secret" in (poei, poec) else poei + poec
+        return [
+            _shown(metrics["referrals_sent"]),
+            _shown(metrics["placements"]),
+            _shown(metrics["durable_placements"]),
+            _shown(scheme["immersion"]["started"]),
+            _shown(scheme["mrs"]["recruited"]),
+            _shown(training),
+        ]
+
+    expected = {g["group"]: line(g, by_code[g["group"]]) for g in figures["groups"]}
+    expected["total"] = line(figures["total"], schemes["total"])
+    return expected
+
+
+async def test_the_dashboard_shows_the_apis_figures_with_progress_and_charts(
+    client: httpx.AsyncClient, app: FastAPI, served: str, browser_page: Any
+) -> None:
+    assert (STATIC / "vendor" / "chart.umd.min.js").is_file(), (
+        "Chart.js is not vendored: run `make steering-assets` (make test does)."
+    )
+    await _activity(client, app)
+    created = await client.post(
+        "/v1/conventions",
+        # Beside the seeded conventions (the demo's Hauts-de-France one among them), its own.
+        json=_convention(name="Convention Hauts-de-France — comité du test"),
+        headers={**STEERING, **_key()},
+    )
+    assert created.status_code == 201, created.text
+    convention_id = created.json()["id"]
+    link = await client.post("/v1/steering/dashboard-link", headers=STEERING)
+    assert link.status_code == 200, link.text
+    url = link.json()["url"]
+
+    page = browser_page
+    await page.goto(served + url)
+    assert page.url == served + "/pilotage"  # the token left the address bar for a cookie
+    assert await page.title() == "Tableau de bord de pilotage de la convention"
+    assert await page.get_attribute("html", "lang") == "fr"
+    cookies = {c["name"]: c for c in await page.context.cookies()}
+    assert cookies["coop_pilotage"]["httpOnly"] is True
+    assert cookies["coop_pilotage"]["path"] == "/pilotage"
+
+    # The table by région equals the API's figures, total included.
+    assert await _table(page, "#table-regions", "region") == await _expected_regions(client)
+
+    # Progress against each target equals the convention's progress in the API.
+    api = (await client.get(f"/v1/conventions/{convention_id}", headers=STEERING)).json()
+    article = page.locator(f'article[data-convention="{convention_id}"]')
+    shown = {
+        await li.get_attribute("data-axis"): await li.get_attribute("data-achieved")
+        for li in await article.locator("li[data-axis]").all()
+    }
+    assert shown == {line["axis"]: str(line["achieved"]) for line in api["progress"]["lines"]}
+    assert await article.locator("progress").count() == len(api["progress"]["lines"])
+    referrals_bar = article.locator('li[data-axis="referrals"] progress')
+    assert float(await referrals_bar.get_attribute("value")) == pytest.approx(10.0)  # 3 of 30
+    assert await referrals_bar.get_attribute("aria-labelledby")
+
+    # Headline figures: MRS recruits, POEC starts.
+    schemes = (await client.get("/v1/indicators/schemes", headers=STEERING)).json()["total"]
+    assert await page.locator("#mrs-recruited").inner_text() == _shown(schemes["mrs"]["recruited"])
+    assert await page.locator("#mrs-positive").inner_text() == _shown(schemes["mrs"]["completed"])
+    assert await page.locator("#poec-starts").inner_text() == _shown(schemes["poec"]["started"])
+
+    # The months, and the charts drawn (each with its table).
+    months = (
+        await client.get("/v1/indicators", params={"group_by": "month"}, headers=STEERING)
+    ).json()["groups"]
+    assert await _table(page, "#table-months", "month") == {
+        m["group"]: [
+            _shown(m["referrals_sent"]),
+            _shown(m["placements"]),
+            _shown(m["durable_placements"]),
+        ]
+        for m in months
+    }
+    for chart in ("#chart-regions", "#chart-months"):
+        await page.wait_for_selector(f'{chart}[data-rendered="2"]')
+        assert await page.locator(chart).get_attribute("aria-label")
+    await screenshot(page, "steering-dashboard-desktop")
+    await screenshot(page, "steering-dashboard-phone", width=PHONE["width"])
+    await page.set_viewport_size({"width": 1280, "height": 900})
+
+    # The download carries the same figures as the page (and the API's CSV).
+    ods = await page.request.get(served + "/pilotage/export.ods")
+    assert ods.status == 200
+    api_csv = await client.get("/v1/indicators.csv", params={"group_by": "region"}, headers=OPS)
+    assert _ods_rows(await ods.body(), "regions") == list(csv.reader(io.StringIO(api_csv.text)))
+    api_schemes = await client.get(
+        "/v1/indicators/schemes.csv", params={"group_by": "region"}, headers=OPS
+    )
+    assert _ods_rows(await ods.body(), "dispositifs") == list(
+        csv.reader(io.StringIO(api_schemes.text))
+    )
+    conventions = _ods_rows(await ods.body(), "conventions")
+    assert [r[4:] for r in conventions if r[0] == api["name"]] == [
+        [line["axis"], str(line["target"]), str(line["achieved"])]
+        for line in api["progress"]["lines"]
+    ]
+
+    # Filter by network: the table and the download narrow to it, as the API does.
+    await page.select_option("#reseau", "travail-plus")
+    await page.get_by_role("button", name="Filtrer").click()
+    await page.wait_for_url("**reseau=travail-plus**")
+    narrowed = await _expected_regions(client, network_id="travail-plus")
+    assert await _table(page, "#table-regions", "region") == narrowed
+    assert set(narrowed) == {"84", "total"}
+    assert "Filtres appliqués" in await page.get_by_role("status").inner_text()
+    await page.select_option("#reseau", "")
+    await page.select_option("#public", "rqth")
+    await page.get_by_role("button", name="Filtrer").click()
+    await page.wait_for_url("**public=rqth**")
+    by_public = await _expected_regions(client, priority_public="rqth")
+    assert await _table(page, "#table-regions", "region") == by_public
+    await page.fill("#metier", "N4101")
+    await page.select_option("#public", "")
+    await page.get_by_role("button", name="Filtrer").click()
+    await page.wait_for_url("**metier=N4101**")
+    assert await _table(page, "#table-regions", "region") == await _expected_regions(
+        client, rome_code="N4101"
+    )
+    csv_link = await page.locator("#download-csv").get_attribute("href")
+    assert csv_link == "/pilotage/export.csv?metier=N4101"
+    exported = await page.request.get(served + csv_link)
+    trade_csv = await client.get(
+        "/v1/indicators.csv", params={"group_by": "region", "rome_code": "N4101"}, headers=OPS
+    )
+    assert await exported.text() == trade_csv.text
+    await screenshot(page, "steering-dashboard-filtered-phone", width=PHONE["width"])
+
+    # Leaving ends the session.
+    await page.get_by_role("button", name="Quitter le tableau de bord").click()
+    await page.goto(served + "/pilotage")
+    assert "n'est pas valide" in await page.locator("main").inner_text()
+
+
+async def test_the_dashboard_is_refused_without_a_valid_link(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    assert (await client.get("/pilotage")).status_code == 401
+    assert (await client.get("/pilotage/export.ods")).status_code == 401
+    settings = app.state.settings
+    reader = Principal(subject="copil", role=Role.STEERING)
+    now = datetime.now(UTC)
+    good = issue_dashboard_link(
+        IssueDashboardLink(settings.link_secret, now, timedelta(hours=1)), reader
+    )
+    expired = issue_dashboard_link(
+        IssueDashboardLink(settings.link_secret, now - timedelta(hours=2), timedelta(hours=1)),
+        reader,
+    )
+    other_key = issue_dashboard_link(
+        IssueDashboardLink("another-secret", now, timedelta(hours=1)), reader
+    )
+    forged = good[:-4] + ("0000" if not good.endswith("0000") else "1111")
+    for token in (expired, other_key, forged, "nonsense", str(uuid.uuid4())):
+        refused = await client.get(f"/pilotage/acces/{token}")
+        assert refused.status_code == 403, token
+        assert "coop_pilotage" not in refused.headers.get("set-cookie", "")
+        client.cookies.set("coop_pilotage", token)
+        assert (await client.get("/pilotage")).status_code == 401
+        client.cookies.clear()
+    opened = await client.get(f"/pilotage/acces/{good}")
+    assert opened.status_code == 303
+    assert opened.headers["location"] == "/pilotage"
+    assert "HttpOnly" in opened.headers["set-cookie"]
+    assert "SameSite=lax" in opened.headers["set-cookie"]
+    # The client keeps the cookie the link set (path /pilotage).
+    page = await client.get("/pilotage")
+    assert page.status_code == 200
+    assert page.headers["cache-control"] == "no-store"
+    # A counsellor gets no dashboard link, and the static folder serves only its own files.
+    counsellor = bearer(Role.COUNSELLOR, "c", ft_structure="75101")
+    assert (await client.post("/v1/steering/dashboard-link", headers=counsellor)).status_code == 403
+    assert (await client.get("/pilotage/static/../../settings.py")).status_code == 404
+    assert (await client.get("/pilotage/static/dashboard.js")).status_code == 200
