@@ -2,7 +2,7 @@
 (issue 16, items 1 and 2).
 
 Revision ID: 0008
-Revises: 0006 (the integrator re-chains it after the migrations of the other branches)
+Revises: 0007 (the integrator re-chains it after the migrations of the other branches)
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 from shared.db.tables import UTCDateTime
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels = None
 depends_on = None
 
