@@ -2,7 +2,7 @@
 (issue 16, items 1 and 2).
 
 Revision ID: 0008
-Revises: 0007 (the integrator re-chains it after the migrations of the other branches)
+Revises: 0007
 """
 
 from __future__ import annotations
