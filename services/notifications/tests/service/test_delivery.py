@@ -266,3 +266,54 @@ async def test_an_archive_notice_is_mailed_to_the_owning_organisation_only(
     assert str(job_seeker_id) in mail.text
     assert "samedi 2 novembre 2024" in mail.text
     assert mail.text.startswith("Bonjour FT Paris 1er,")
+
+
+async def test_a_candidate_hired_elsewhere_closes_the_referral_for_its_agency_and_counsellor(
+    settings: NotificationsSettings, database: Database, mailbox: Mailbox
+) -> None:
+    """Issue 12: when another referral places the job seeker, this referral's agency is mailed
+    that the candidate is already hired (required: it must stop), without saying by whom, and
+    the counsellor sees it in the inbox; the followed referral is closed."""
+    from notifications.models import KnownReferral
+    from shared.contracts.referral import ReferralObsoleted, ReferralStatus
+
+    await _register(database, email="lille@interim-nord.example")
+    referral_id = uuid.uuid4()
+    await record_event(database, _sent(referral_id))
+    placed_elsewhere = uuid.uuid4()
+    recorded = await record_event(
+        database,
+        ReferralObsoleted(
+            referral_id=referral_id,
+            agency_id=AGENCY,
+            network_id="interim-nord",
+            counsellor_id="conseiller.dupont",
+            structure_code="75101",
+            from_status=ReferralStatus.ACCEPTED,
+            job_seeker_id=uuid.uuid4(),
+            placed_referral_id=placed_elsewhere,
+            obsoleted_at=datetime(2026, 12, 1, 10, 0, tzinfo=UTC),
+        ),
+    )
+    assert sorted((n.recipient_kind, n.recipient_id) for n in recorded) == [
+        ("agency", AGENCY),
+        ("counsellor", "conseiller.dupont"),
+    ]
+    async with database.sessionmaker() as session:
+        followed = await session.get(KnownReferral, referral_id)
+        assert followed is not None
+        assert followed.status == "closed"
+
+    mailbox.start()
+    worker = DeliveryWorker(settings)
+
+    async def both_mailed() -> bool | None:
+        await worker.run_once(database)
+        return True if len(mailbox.messages) == 2 else None  # the referral, then its closing
+
+    await eventually(both_mailed, timeout=20, interval=0.05)
+    [mail] = [m for m in mailbox.messages if "embauché" in m.subject]
+    assert mail.rcpt_tos == ("lille@interim-nord.example",)
+    assert mail.subject.startswith("Candidat déjà embauché : orientation close")
+    assert str(referral_id) in mail.text
+    assert str(placed_elsewhere) not in mail.text  # another network's referral: not theirs

@@ -15,7 +15,9 @@ from shared.contracts.dispositifs import (
 )
 from shared.contracts.referral import (
     ReferralClosed,
+    ReferralClosedNoNews,
     ReferralExpired,
+    ReferralObsoleted,
     ReferralSent,
     ReferralStatusChanged,
     ReferralWithdrawn,
@@ -39,7 +41,10 @@ class FollowedImmersionStatus(enum.StrEnum):
 
 
 #: Statuses after which an agency owes no more answer (referral service's final statuses).
-FINAL_REFERRAL_STATUSES = frozenset({"declined", "withdrawn", "expired", "closed"})
+#: A declined referral may be re-opened (issue 12), as an answer: the agency has answered anyway.
+FINAL_REFERRAL_STATUSES = frozenset(
+    {"declined", "withdrawn", "expired", "closed", "hire_cancelled", "obsolete", "no_news"}
+)
 
 #: Event types whose state is followed (their consumers must be registered).
 TRACKED = frozenset(
@@ -50,6 +55,8 @@ TRACKED = frozenset(
         ReferralWithdrawn,
         ReferralExpired,
         ReferralClosed,
+        ReferralObsoleted,
+        ReferralClosedNoNews,
         ImmersionValidated,
         ImmersionRejected,
         ImmersionCancelled,
@@ -64,7 +71,14 @@ def referral_status_after(data: EventData) -> FollowedReferralStatus | None:
         if data.to_status in FINAL_REFERRAL_STATUSES:
             return FollowedReferralStatus.CLOSED
         return FollowedReferralStatus.ANSWERED
-    if isinstance(data, ReferralWithdrawn | ReferralExpired | ReferralClosed):
+    if isinstance(
+        data,
+        ReferralWithdrawn
+        | ReferralExpired
+        | ReferralClosed
+        | ReferralObsoleted
+        | ReferralClosedNoNews,
+    ):
         return FollowedReferralStatus.CLOSED
     return None
 
