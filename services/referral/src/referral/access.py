@@ -173,6 +173,15 @@ def may_manage_directory(principal: Principal) -> bool:
     return principal.role is Role.OPS
 
 
+def may_manage_network_directory(principal: Principal, network_id: str) -> bool:
+    """A network keeps its own agencies (bulk import, re-sync, contacts) with its integration
+    token (an agency token carrying that ``network_id``); ops keep every network's. A network
+    never changes another network's agencies."""
+    if principal.role is Role.OPS:
+        return True
+    return principal.role is Role.AGENCY and principal.network_id == network_id
+
+
 # -- the personal-data access audit -------------------------------------------------------------
 
 

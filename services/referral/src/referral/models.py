@@ -79,6 +79,18 @@ class Agency(Base):
     #: Contact address for notifications.
     email: Mapped[str | None] = mapped_column(String(254))
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"), default=True)
+    # The directory at the network's scale (issue 16, item 6): where the agency is, and the
+    # contact its network keeps up to date (bulk import, ``use_cases/directory_import.py``).
+    commune: Mapped[str | None] = mapped_column(String(100))
+    postcode: Mapped[str | None] = mapped_column(String(5))
+    #: WGS 84 degrees, for proximity by distance (``domain/suggestion.py``).
+    latitude: Mapped[float | None] = mapped_column(Float, index=True)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    #: A professional contact of the agency (its desk, or a named person at it).
+    contact_name: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    #: When the network's import or contact update last changed the row.
+    directory_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     specialisations: Mapped[list[AgencySpecialisation]] = relationship(
         order_by="AgencySpecialisation.rome_code", lazy="selectin", cascade="all, delete-orphan"

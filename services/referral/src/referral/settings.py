@@ -52,6 +52,8 @@ class ReferralSettings(ServiceSettings):
     suggestion_prior_strength: float = Field(default=5, ge=0)
     suggestion_prior_acceptance: float = Field(default=0.5, ge=0, le=1)
     suggestion_prior_placement: float = Field(default=0.3, ge=0, le=1)
+    #: Proximity by distance: 1 at the origin, 0 from this many kilometres (issue 16, item 6).
+    suggestion_radius_km: float = Field(default=100.0, gt=0)
 
     # -- archive of inactive records (issue 11; les emplois de l'inclusion: 2 years) -----------
     archive_inactive_days: float = Field(default=730, gt=0)

@@ -112,6 +112,11 @@ POLICIES: dict[tuple[str, str], RoutePolicy] = {
     ("POST", "/v1/networks"): policy(OP, cross=Cross.OPS_ONLY),
     ("GET", "/v1/networks"): policy(OP, cross=Cross.OPS_ONLY),
     ("GET", "/v1/networks/{network_id}/refused-responses"): policy(OP, cross=Cross.OPS_ONLY),
+    # A network keeps its own directory with its token (interim-nord's here), ops every network's.
+    ("PUT", "/v1/networks/{network_id}/agencies"): policy(Role.AGENCY, OP, cross=Cross.OPS_ONLY),
+    ("PATCH", "/v1/networks/{network_id}/agencies/{agency_id}/contacts"): policy(
+        Role.AGENCY, OP, cross=Cross.OPS_ONLY
+    ),
     ("GET", "/v1/audit/personal-data"): policy(OP, cross=Cross.OPS_ONLY),
     ("POST", "/v1/job-seekers/{job_seeker_id}/erasure"): policy(
         OP, cross=Cross.OPS_ONLY, body={"reason": "Demande de la personne (art. 17)"}
