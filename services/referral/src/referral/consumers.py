@@ -21,6 +21,7 @@ from referral.settings import ReferralSettings
 from referral.use_cases.agency_answers import apply_agency_response
 from referral.use_cases.erasure import record_erasure_report
 from referral.use_cases.networks import record_refused_response
+from referral.use_cases.offer_answers import register_offer_answers
 from referral.use_cases.scheme_events import (
     ImmersionRefused,
     SchemeFact,
@@ -72,6 +73,7 @@ def agency_response_handlers(
 
     for answer_type in ANSWER_TYPES:
         registry.on(answer_type.model)(on_answer)
+    register_offer_answers(registry, network_of)  # issue 16: answers to hard-to-fill offers
     registry.otherwise(not_an_answer)
     return registry
 

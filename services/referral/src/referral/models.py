@@ -197,6 +197,10 @@ class JobOffer(Base):
     created_by: Mapped[str] = mapped_column(String(255))
     structure_code: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Where the job is (France Travail's lieuTravail), for matching nearby (issue 16).
+    commune: Mapped[str | None] = mapped_column(String(100))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
 
 
 class Referral(Base):
@@ -458,3 +462,45 @@ class ArchiveNotice(Base):
     structure_code: Mapped[str | None] = mapped_column(String(32))
     inactive_since: Mapped[datetime] = mapped_column(UTCDateTime())
     noticed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OfferPublication(Base):
+    """A hard-to-fill offer published on one network's feed (issue 16, item 5): which networks
+    were told, so that only they may answer it."""
+
+    __tablename__ = "offer_publications"
+
+    offer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("job_offers.id"), primary_key=True)
+    network_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: The network's agencies in the territory and trade when it was published.
+    agency_ids: Mapped[list[str]] = mapped_column(JSON)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OfferAnswer(Base):
+    """An agency's answer to a hard-to-fill offer (``use_cases/offer_answers.py``): the fact the
+    indicators count under axis 2 (hard-to-fill offers answered), with the offer's dimensions
+    copied so that a count needs no join."""
+
+    __tablename__ = "offer_answers"
+    __table_args__ = (
+        CheckConstraint(
+            "answer IN ('has_candidates', 'request_pmsmp', 'request_mrs', 'request_poei')",
+            name="answer_known",
+        ),
+        Index("ix_offer_answers_answered", "answered_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    offer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("job_offers.id"), index=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
+    network_id: Mapped[str] = mapped_column(String(64))
+    answer: Mapped[str] = mapped_column(String(32))
+    candidates: Mapped[int | None] = mapped_column(Integer)
+    rome_code: Mapped[str] = mapped_column(String(5))
+    departement: Mapped[str] = mapped_column(String(3))
+    region: Mapped[str] = mapped_column(String(3))
+    hard_to_fill_source: Mapped[str] = mapped_column(String(16))
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    event_id: Mapped[str | None] = mapped_column(String(64), unique=True)

@@ -94,6 +94,10 @@ POLICIES: dict[tuple[str, str], RoutePolicy] = {
     ("GET", "/v1/offers/{offer_id}"): policy(
         C, OP, cross=Cross.NOT_SCOPED, why="offers: no personal data"
     ),
+    ("GET", "/v1/offers/{offer_id}/answers"): policy(
+        C, OP, cross=Cross.NOT_SCOPED, why="agencies' answers to an offer: counts, no person"
+    ),
+    ("POST", "/v1/offers/france-travail-sync"): policy(OP, cross=Cross.OPS_ONLY, body={}),
     ("GET", "/v1/agencies"): policy(C, OP, cross=Cross.NOT_SCOPED, why="agency directory"),
     ("POST", "/v1/agencies"): policy(OP, cross=Cross.OPS_ONLY),
     ("GET", "/v1/agencies/suggestions"): policy(

@@ -32,4 +32,5 @@ from shared.contracts import (  # noqa: F401
     erasure,
     notifications,
     referral,
+    territory,
 )
