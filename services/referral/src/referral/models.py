@@ -504,3 +504,67 @@ class OfferAnswer(Base):
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime())
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
     event_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class JobDating(Base):
+    """A job dating or an open day (issue 16, item 4): a date, a place, agencies with their
+    offers, slots; organised by a prescribing organisation, whose counsellors invite job seekers
+    (``use_cases/job_datings.py``)."""
+
+    __tablename__ = "job_datings"
+    __table_args__ = (
+        CheckConstraint("kind IN ('job_dating', 'open_day')", name="kind_known"),
+        Index("ix_job_datings_structure_starts", "structure_code", "starts_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(200))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    place: Mapped[str] = mapped_column(String(300))
+    departement: Mapped[str] = mapped_column(String(3))
+    region: Mapped[str] = mapped_column(String(3))
+    #: The trade the referrals are for (an agency's offer gives its own).
+    rome_code: Mapped[str] = mapped_column(String(5))
+    #: The interview slots, ISO 8601 times (JSON list).
+    slots: Mapped[list[str]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(255))
+    structure_code: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    agencies: Mapped[list[JobDatingAgency]] = relationship(
+        lazy="selectin", order_by="JobDatingAgency.agency_id", cascade="all, delete-orphan"
+    )
+
+
+class JobDatingAgency(Base):
+    __tablename__ = "job_dating_agencies"
+
+    job_dating_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("job_datings.id"), primary_key=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), primary_key=True)
+    offer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("job_offers.id"))
+
+
+class JobDatingInvitation(Base):
+    """One job seeker invited to a job dating with one agency: a referral of its own (consent
+    rules apply), its slot, and whether they came. The fact the indicators read for "job
+    datings: invited, came, hired" (hired: the referral's ``placed_at``)."""
+
+    __tablename__ = "job_dating_invitations"
+    __table_args__ = (
+        CheckConstraint("attendance IN ('came', 'did_not_come')", name="attendance_known"),
+        UniqueConstraint("job_dating_id", "job_seeker_id", name="uq_job_dating_invitations_seeker"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    job_dating_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("job_datings.id"), index=True)
+    job_seeker_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("job_seekers.id"), index=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
+    referral_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("referrals.id"), unique=True)
+    slot: Mapped[str | None] = mapped_column(String(32))
+    attendance: Mapped[str | None] = mapped_column(String(16))
+    attendance_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attendance_recorded_by: Mapped[str | None] = mapped_column(String(255))
+    invited_by: Mapped[str] = mapped_column(String(255))
+    invited_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -132,6 +132,8 @@ FRENCH_SUMMARIES: dict[str, str] = {
     "peuvent y répondre.",
     "coop.agency.offer_answered.v1": "Une agence répond à une offre en tension : elle a des "
     "candidats, ou demande une PMSMP, une MRS ou une POEI pour cette offre.",
+    "coop.agency.job_dating_invitations.v1": "Un job dating ou une journée portes ouvertes où "
+    "l'agence est présente, avec les candidats invités à la rencontrer (chacun une orientation).",
 }
 
 

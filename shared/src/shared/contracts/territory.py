@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import ClassVar
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.contracts.base import EventData
 from shared.contracts.topics import AGENCY_FEED_TOPIC, AGENCY_RESPONSES_TOPIC
@@ -76,3 +76,35 @@ class OfferAnswered(EventData):
     occurred_at: AwareDatetime = Field(
         description="When the agency answered, with its time zone (ISO 8601)."
     )
+
+
+class JobDatingInvitation(BaseModel):
+    """One invited candidate, by referral: who they are comes with the referral (with consent)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    referral_id: UUID
+    slot: str | None = Field(default=None, description="The interview slot (ISO 8601).")
+
+
+class JobDatingInvitationsPublished(EventData):
+    """A job dating or open day this agency takes part in, with the candidates invited to meet
+    it so far (each a referral, received on the same feed with the identity the job seeker
+    consented to share). Published again, whole, after each batch of invitations."""
+
+    event_type: ClassVar[str] = "coop.agency.job_dating_invitations.v1"
+    topic: ClassVar[str] = AGENCY_FEED_TOPIC
+    key_field: ClassVar[str] = "job_dating_id"
+
+    job_dating_id: UUID
+    network_id: str
+    agency_id: str
+    kind: str = Field(description="job_dating | open_day")
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    place: str
+    departement: str
+    offer_id: UUID | None = None
+    slots: list[str]
+    invitations: list[JobDatingInvitation]

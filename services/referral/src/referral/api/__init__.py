@@ -9,6 +9,7 @@ from referral.api import (
     consents,
     erasure,
     indicators,
+    job_datings,
     job_seekers,
     networks,
     offers,
@@ -27,4 +28,5 @@ ROUTERS = [
     networks.router,
     audit.router,
     personal_page.router,
+    job_datings.router,
 ]

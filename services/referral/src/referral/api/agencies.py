@@ -20,7 +20,7 @@ from referral.api.deps import (
 from referral.api.referrals import DEPARTEMENT_PATTERN
 from referral.domain.suggestion import Point, Prior, Weights
 from referral.models import Agency
-from referral.use_cases import queries
+from referral.use_cases import queries, suggestions
 from referral.use_cases.agencies import AgencyInput, UpdateAgency, create_agency, update_agency
 from referral.use_cases.common import invalid
 from shared import referentials
@@ -184,9 +184,9 @@ async def suggest_agencies(
             location="query",
         )
     origin = None if latitude is None or longitude is None else Point(latitude, longitude)
-    query = queries.SuggestAgencies(rome_code, departement, job_seeker_id, limit, origin)
+    query = suggestions.SuggestAgencies(rome_code, departement, job_seeker_id, limit, origin)
     async with runtime.session() as session:
-        return await queries.suggest_agencies(
+        return await suggestions.suggest_agencies(
             session,
             principal,
             query,

@@ -13,7 +13,7 @@ from referral.adapters.network_topics import provision_network_topics, topics_of
 from referral.api.agencies import AgencyOut, agency_out
 from referral.api.deps import Ops, Runtime
 from referral.models import Network
-from referral.use_cases import directory_import, queries
+from referral.use_cases import directory_import, directory_lines, queries
 from referral.use_cases.networks import OnboardNetwork
 from referral.use_cases.networks import onboard_network as onboard
 from shared.auth.tokens import Principal, Role
@@ -156,7 +156,7 @@ _IMPORT_BODY = {
     "requestBody": {
         "required": True,
         "description": "Les agences du réseau : CSV (en-tête : "
-        + ", ".join(directory_import.COLUMNS)
+        + ", ".join(directory_lines.COLUMNS)
         + " ; virgule ou point-virgule ; rome_codes séparés par des espaces) ou JSON (liste "
         'd\'objets de mêmes clés, ou {"agencies": [...]}).',
         "content": {
@@ -184,7 +184,7 @@ async def import_agencies(
         bool, Query(description="Resynchronisation complète : désactiver les agences absentes.")
     ] = False,
 ) -> Any:
-    lines = directory_import.parse_body(
+    lines = directory_lines.parse_body(
         request.headers.get("content-type", ""), await request.body()
     )
     command = directory_import.ImportDirectory(network_id, lines, deactivate_missing)
