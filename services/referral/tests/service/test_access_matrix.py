@@ -107,6 +107,11 @@ POLICIES: dict[tuple[str, str], RoutePolicy] = {
         C, OP, cross=Cross.NOT_SCOPED, why="agencies' answers to an offer: counts, no person"
     ),
     ("POST", "/v1/offers/france-travail-sync"): policy(OP, cross=Cross.OPS_ONLY, body={}),
+    # Matching (issue 16): only the caller's own job seekers, by id and reasons.
+    ("GET", "/v1/offers/{offer_id}/matches"): policy(C, cross=Cross.HIDDEN),
+    ("GET", "/v1/job-seekers/{job_seeker_id}/hard-to-fill-offers"): policy(
+        C, OP, cross=Cross.REFUSED
+    ),
     ("GET", "/v1/agencies"): policy(C, OP, cross=Cross.NOT_SCOPED, why="agency directory"),
     ("POST", "/v1/agencies"): policy(OP, cross=Cross.OPS_ONLY),
     ("GET", "/v1/agencies/suggestions"): policy(

@@ -11,11 +11,12 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from referral.adapters.ft_offres import FtOffresClient, FtOffresConfig, FtOffresError, fetch_offers
-from referral.api.deps import CounsellorOrOps, Ops, Runtime, Settings
+from referral.api.deps import Counsellor, CounsellorOrOps, Ops, Runtime, Settings
 from referral.api.referrals import DEPARTEMENT_PATTERN
 from referral.domain import HardToFillSource
+from referral.domain.matching import MatchWeights
 from referral.models import JobOffer
-from referral.use_cases import queries
+from referral.use_cases import matching, queries
 from referral.use_cases.common import invalid
 from referral.use_cases.offer_answers import answers_to_offer
 from referral.use_cases.offers import OfferInput, create_offer, import_ft_offers
@@ -237,3 +238,76 @@ async def offer_answers(
         OfferAnswerOut.model_validate(row, from_attributes=True).model_dump(mode="json")
         for row in rows
     ]
+
+
+# -- explained matching (issue 16, item 7) -------------------------------------------------------
+
+
+class MatchPartOut(BaseModel):
+    name: str
+    value: float
+    weight: float
+    weighted: float
+    explanation: str
+
+
+class SeekerMatchOut(BaseModel):
+    job_seeker_id: uuid.UUID
+    score: float
+    parts: list[MatchPartOut]
+
+
+class OfferMatchOut(BaseModel):
+    offer_id: uuid.UUID
+    title: str
+    rome_code: str
+    departement: str
+    hard_to_fill_source: str | None
+    score: float
+    parts: list[MatchPartOut]
+
+
+@router.get(
+    "/offers/{offer_id}/matches",
+    response_model=list[SeekerMatchOut],
+    summary="Demandeurs d'emploi de ma structure qui correspondent à l'offre, avec les raisons",
+)
+async def offer_matches(
+    offer_id: uuid.UUID,
+    principal: Counsellor,
+    runtime: Runtime,
+    settings: Settings,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> Any:
+    async with runtime.database.transaction() as session:
+        return await matching.matches_for_offer(
+            session,
+            principal,
+            offer_id,
+            weights=MatchWeights(),
+            radius_km=settings.suggestion_radius_km,
+            limit=limit,
+        )
+
+
+@router.get(
+    "/job-seekers/{job_seeker_id}/hard-to-fill-offers",
+    response_model=list[OfferMatchOut],
+    summary="Offres en tension à proximité d'un demandeur d'emploi, avec les raisons",
+)
+async def hard_to_fill_offers_nearby(
+    job_seeker_id: uuid.UUID,
+    principal: CounsellorOrOps,
+    runtime: Runtime,
+    settings: Settings,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> Any:
+    async with runtime.database.transaction() as session:
+        return await matching.hard_to_fill_offers_for(
+            session,
+            principal,
+            job_seeker_id,
+            weights=MatchWeights(),
+            radius_km=settings.suggestion_radius_km,
+            limit=limit,
+        )
