@@ -114,15 +114,22 @@ async def test_a_csv_import_reports_its_rejected_lines_and_is_idempotent(
         "/v1/agencies", params={"network_id": "interim-nord", "active": "true"}, headers=OPS
     )
     seeded_active = len(seeded.json()["items"]) - 5
-    changed = [*good[:4], _line(5, commune="Roubaix", postcode="59100", rome_codes="H2913")]
+    changed = [
+        *good[:3],
+        _line(4, siret="12345678901234"),  # at fault: reported, neither changed nor deactivated
+        _line(5, commune="Roubaix", postcode="59100", rome_codes="H2913"),
+    ]
     resync = (
         await _put(client, "\n".join([HEADER, *changed[1:]]), OPS, deactivate_missing="true")
     ).json()
     assert (resync["updated"], resync["unchanged"], resync["deactivated"]) == (
         1,
-        3,
+        2,
         1 + seeded_active,
     )
+    assert [(r["agency_id"], r["field"]) for r in resync["rejected"]] == [("agc-tn-00004", "siret")]
+    fourth = (await client.get("/v1/agencies/agc-tn-00004", headers=COUNSELLOR)).json()
+    assert (fourth["active"], fourth["siret"]) == (True, siret(4))
     fifth = (await client.get("/v1/agencies/agc-tn-00005", headers=COUNSELLOR)).json()
     assert (fifth["commune"], fifth["rome_codes"]) == ("Roubaix", ["H2913"])
     first = (await client.get("/v1/agencies/agc-tn-00001", headers=COUNSELLOR)).json()

@@ -114,10 +114,15 @@ async def import_directory(
     report = ImportReport(command.network_id, received=len(command.lines))
     stored = await _stored_agencies(session, command.network_id)
     seen_ids: set[str] = set()
+    #: Every id the file names, its line rejected or not: a re-sync never deactivates an agency
+    #: whose line is only at fault (a typo in its SIRET is not a closure).
+    named_ids: set[str] = set()
     seen_sirets: set[str] = set()
     checked: list[tuple[int, dict[str, Any]]] = []
     for number, values in command.lines:
         raw_id = values.get("id") if isinstance(values.get("id"), str) else None
+        if raw_id:
+            named_ids.add(raw_id.strip())
         try:
             line = check_line(command.network_id, values)
         except LineError as error:
@@ -156,7 +161,7 @@ async def import_directory(
         missing = [
             agency_id
             for agency_id, row in stored.items()
-            if row["active"] and agency_id not in seen_ids
+            if row["active"] and agency_id not in named_ids
         ]
         for start in range(0, len(missing), BATCH_SIZE):
             result = await session.execute(
