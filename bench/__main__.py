@@ -5,6 +5,8 @@
    real notifications service draining ``referral.sent`` against a bare aiokafka consumer; CPU per
    operation from ``/proc``, throughput, ratios, RSS per service.
 2. The outbox relay's and the consumer loop's throughput, and commit → consumed latency.
+3. The agency directory: a 10,000-agency import, its idempotent re-sync and the suggestion's
+   latency over it (``bench.directory``, also runnable alone).
 
 Runs against a throwaway local Kafka broker and throwaway stores: SQLite, or PostgreSQL with
 ``STORE=postgres`` (``COOP_TEST_POSTGRES_URL`` if set, else a throwaway local cluster, see
@@ -30,6 +32,7 @@ from sqlalchemy import func, select
 import notifications
 import referral
 from bench import side_by_side
+from bench.directory import bench_directory
 from bench.pg import postgres_store
 from bench.procstat import load_average
 from localkafka import LocalKafka
@@ -244,6 +247,10 @@ async def main(args: argparse.Namespace) -> None:
                 ("outbox", lambda: bench_outbox(settings, work, args.events)),
                 ("consumer", lambda: bench_consumer(settings, work, args.events)),
                 ("latency", lambda: bench_latency(settings, work, args.samples)),
+                (
+                    "directory",
+                    lambda: bench_directory(work, args.agencies, args.suggestions),
+                ),
             ):
                 remaining = deadline - time.monotonic()
                 if remaining < 20:
@@ -266,4 +273,6 @@ if __name__ == "__main__":
     parser.add_argument("--drain-events", type=int, default=1000)
     parser.add_argument("--budget", type=float, default=540.0, help="seconds, all included")
     parser.add_argument("--skip-side-by-side", action="store_true")
+    parser.add_argument("--agencies", type=int, default=10_000, help="directory import size")
+    parser.add_argument("--suggestions", type=int, default=200, help="suggestion requests")
     asyncio.run(main(parser.parse_args()))

@@ -31,7 +31,7 @@ import enum
 
 from sqlalchemy import ColumnElement, false, or_, select, true
 
-from referral.models import Consent, JobOffer, JobSeeker, JobSeekerShare, Referral
+from referral.models import Consent, JobDating, JobOffer, JobSeeker, JobSeekerShare, Referral
 from shared.auth.tokens import Principal, Role
 
 
@@ -181,6 +181,40 @@ def visible_offers(principal: Principal) -> ColumnElement[bool]:
 def may_manage_directory(principal: Principal) -> bool:
     """Ops keep the agency directory and onboard the networks; everyone reads it."""
     return principal.role is Role.OPS
+
+
+def may_manage_network_directory(principal: Principal, network_id: str) -> bool:
+    """A network keeps its own agencies (bulk import, re-sync, contacts) with its integration
+    token (an agency token carrying that ``network_id``); ops keep every network's. A network
+    never changes another network's agencies."""
+    if principal.role is Role.OPS:
+        return True
+    return principal.role is Role.AGENCY and principal.network_id == network_id
+
+
+# -- job datings and open days (issue 16, item 4) ------------------------------------------------
+
+
+def sees_job_dating(principal: Principal, job_dating: JobDating) -> bool:
+    """An event is its organiser's: the counsellors of the organisation that created it (who
+    invite, record attendance and see its figures) and ops."""
+    if principal.role is Role.OPS:
+        return True
+    organisation = _organisation(principal)
+    return organisation is not None and job_dating.structure_code == organisation
+
+
+def visible_job_datings(principal: Principal) -> ColumnElement[bool]:
+    if principal.role is Role.OPS:
+        return true()
+    organisation = _organisation(principal)
+    if organisation is None:
+        return false()
+    return JobDating.structure_code == organisation
+
+
+def may_organise_job_dating(principal: Principal) -> bool:
+    return principal.role is Role.COUNSELLOR
 
 
 # -- the personal-data access audit -------------------------------------------------------------

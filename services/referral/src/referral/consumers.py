@@ -22,6 +22,7 @@ from referral.use_cases.agency_answers import AnswerRules, apply_agency_response
 from referral.use_cases.agency_requests import apply_agency_request
 from referral.use_cases.erasure import record_erasure_report
 from referral.use_cases.networks import record_refused_response
+from referral.use_cases.offer_answers import register_offer_answers
 from referral.use_cases.scheme_events import FEED_OF, SchemeFact, record_scheme_event, tell_network
 from shared.contracts import dispositifs as d
 from shared.contracts.agency import ANSWER_TYPES, AgencyResponse
@@ -83,6 +84,7 @@ def agency_response_handlers(
         registry.on(answer_type.model)(on_answer)
     for request_type in REQUEST_TYPES:  # what an agency asks besides answering (a POEI)
         registry.on(request_type.model)(on_request)
+    register_offer_answers(registry, network_of)  # issue 16: answers to hard-to-fill offers
     registry.otherwise(not_an_answer)
     return registry
 

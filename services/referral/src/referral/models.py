@@ -81,6 +81,18 @@ class Agency(Base):
     #: Contact address for notifications.
     email: Mapped[str | None] = mapped_column(String(254))
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"), default=True)
+    # The directory at the network's scale (issue 16, item 6): where the agency is, and the
+    # contact its network keeps up to date (bulk import, ``use_cases/directory_import.py``).
+    commune: Mapped[str | None] = mapped_column(String(100))
+    postcode: Mapped[str | None] = mapped_column(String(5))
+    #: WGS 84 degrees, for proximity by distance (``domain/suggestion.py``).
+    latitude: Mapped[float | None] = mapped_column(Float, index=True)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    #: A professional contact of the agency (its desk, or a named person at it).
+    contact_name: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    #: When the network's import or contact update last changed the row.
+    directory_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     specialisations: Mapped[list[AgencySpecialisation]] = relationship(
         order_by="AgencySpecialisation.rome_code", lazy="selectin", cascade="all, delete-orphan"
@@ -189,6 +201,10 @@ class JobOffer(Base):
     created_by: Mapped[str] = mapped_column(String(255))
     structure_code: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Where the job is (France Travail's lieuTravail), for matching nearby (issue 16).
+    commune: Mapped[str | None] = mapped_column(String(100))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
 
 
 class Referral(Base):
@@ -530,3 +546,109 @@ class ConventionTarget(Base):
 #: The steering indicators read referrals by territory or network over a period: one range scan.
 Index("ix_referrals_region_created", Referral.region, Referral.created_at)
 Index("ix_referrals_network_created", Referral.network_id, Referral.created_at)
+
+
+class OfferPublication(Base):
+    """A hard-to-fill offer published on one network's feed (issue 16, item 5): which networks
+    were told, so that only they may answer it."""
+
+    __tablename__ = "offer_publications"
+
+    offer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("job_offers.id"), primary_key=True)
+    network_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: The network's agencies in the territory and trade when it was published.
+    agency_ids: Mapped[list[str]] = mapped_column(JSON)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OfferAnswer(Base):
+    """An agency's answer to a hard-to-fill offer (``use_cases/offer_answers.py``): the fact the
+    indicators count under axis 2 (hard-to-fill offers answered), with the offer's dimensions
+    copied so that a count needs no join."""
+
+    __tablename__ = "offer_answers"
+    __table_args__ = (
+        CheckConstraint(
+            "answer IN ('has_candidates', 'request_pmsmp', 'request_mrs', 'request_poei')",
+            name="answer_known",
+        ),
+        Index("ix_offer_answers_answered", "answered_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    offer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("job_offers.id"), index=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
+    network_id: Mapped[str] = mapped_column(String(64))
+    answer: Mapped[str] = mapped_column(String(32))
+    candidates: Mapped[int | None] = mapped_column(Integer)
+    rome_code: Mapped[str] = mapped_column(String(5))
+    departement: Mapped[str] = mapped_column(String(3))
+    region: Mapped[str] = mapped_column(String(3))
+    hard_to_fill_source: Mapped[str] = mapped_column(String(16))
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    event_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class JobDating(Base):
+    """A job dating or an open day (issue 16, item 4): a date, a place, agencies with their
+    offers, slots; organised by a prescribing organisation, whose counsellors invite job seekers
+    (``use_cases/job_datings.py``)."""
+
+    __tablename__ = "job_datings"
+    __table_args__ = (
+        CheckConstraint("kind IN ('job_dating', 'open_day')", name="kind_known"),
+        Index("ix_job_datings_structure_starts", "structure_code", "starts_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(200))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    place: Mapped[str] = mapped_column(String(300))
+    departement: Mapped[str] = mapped_column(String(3))
+    region: Mapped[str] = mapped_column(String(3))
+    #: The trade the referrals are for (an agency's offer gives its own).
+    rome_code: Mapped[str] = mapped_column(String(5))
+    #: The interview slots, ISO 8601 times (JSON list).
+    slots: Mapped[list[str]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(255))
+    structure_code: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    agencies: Mapped[list[JobDatingAgency]] = relationship(
+        lazy="selectin", order_by="JobDatingAgency.agency_id", cascade="all, delete-orphan"
+    )
+
+
+class JobDatingAgency(Base):
+    __tablename__ = "job_dating_agencies"
+
+    job_dating_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("job_datings.id"), primary_key=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), primary_key=True)
+    offer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("job_offers.id"))
+
+
+class JobDatingInvitation(Base):
+    """One job seeker invited to a job dating with one agency: a referral of its own (consent
+    rules apply), its slot, and whether they came. The fact the indicators read for "job
+    datings: invited, came, hired" (hired: the referral's ``placed_at``)."""
+
+    __tablename__ = "job_dating_invitations"
+    __table_args__ = (
+        CheckConstraint("attendance IN ('came', 'did_not_come')", name="attendance_known"),
+        UniqueConstraint("job_dating_id", "job_seeker_id", name="uq_job_dating_invitations_seeker"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    job_dating_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("job_datings.id"), index=True)
+    job_seeker_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("job_seekers.id"), index=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
+    referral_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("referrals.id"), unique=True)
+    slot: Mapped[str | None] = mapped_column(String(32))
+    attendance: Mapped[str | None] = mapped_column(String(16))
+    attendance_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attendance_recorded_by: Mapped[str | None] = mapped_column(String(255))
+    invited_by: Mapped[str] = mapped_column(String(255))
+    invited_at: Mapped[datetime] = mapped_column(UTCDateTime())

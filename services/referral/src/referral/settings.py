@@ -12,6 +12,11 @@ from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
 
+#: France Travail's OAuth2 token endpoint for partner applications (a URL, not a secret).
+FT_TOKEN_URL = (
+    "https://entreprise.francetravail.fr/connexion/oauth2/access_token?realm=%2Fpartenaire"  # noqa: S105
+)
+
 
 class ReferralSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="REFERRAL_", extra="ignore")
@@ -69,6 +74,14 @@ class ReferralSettings(ServiceSettings):
     suggestion_prior_strength: float = Field(default=5, ge=0)
     suggestion_prior_acceptance: float = Field(default=0.5, ge=0, le=1)
     suggestion_prior_placement: float = Field(default=0.3, ge=0, le=1)
+    #: Proximity by distance: 1 at the origin, 0 from this many kilometres (issue 16, item 6).
+    suggestion_radius_km: float = Field(default=100.0, gt=0)
+
+    # -- France Travail's Offres d'emploi v2 API (issue 16, item 5; adapters/ft_offres.py) -----
+    ft_offres_base_url: str = "https://api.francetravail.io/partenaire/offresdemploi/v2"
+    ft_offres_token_url: str = FT_TOKEN_URL
+    ft_offres_client_id: str | None = None
+    ft_offres_client_secret: str | None = None
 
     # -- archive of inactive records (issue 11; les emplois de l'inclusion: 2 years) -----------
     archive_inactive_days: float = Field(default=730, gt=0)

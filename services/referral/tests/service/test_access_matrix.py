@@ -45,6 +45,15 @@ SEEKER = {
 }
 SECRETS = ("Éloïse", "Vasseur", "eloise.vasseur", "0611223344", "1990-02-03")
 REFERRAL = {"agency_id": "agc-interim-nord-lille", "rome_code": "H2913", "message": "Motivée."}
+JOB_DATING = {
+    "title": "Job dating",
+    "starts_at": "2027-01-14T09:00:00+01:00",
+    "ends_at": "2027-01-14T12:00:00+01:00",
+    "place": "Lille",
+    "departement": "59",
+    "rome_code": "H2913",
+    "agencies": [{"agency_id": "agc-interim-nord-arras"}],
+}
 
 
 def _no_referrals(response: httpx.Response) -> bool:
@@ -124,6 +133,15 @@ POLICIES: dict[tuple[str, str], RoutePolicy] = {
     ("GET", "/v1/offers/{offer_id}"): policy(
         C, OP, cross=Cross.NOT_SCOPED, why="offers: no personal data"
     ),
+    ("GET", "/v1/offers/{offer_id}/answers"): policy(
+        C, OP, cross=Cross.NOT_SCOPED, why="agencies' answers to an offer: counts, no person"
+    ),
+    ("POST", "/v1/offers/france-travail-sync"): policy(OP, cross=Cross.OPS_ONLY, body={}),
+    # Matching (issue 16): only the caller's own job seekers, by id and reasons.
+    ("GET", "/v1/offers/{offer_id}/matches"): policy(C, cross=Cross.HIDDEN),
+    ("GET", "/v1/job-seekers/{job_seeker_id}/hard-to-fill-offers"): policy(
+        C, OP, cross=Cross.REFUSED
+    ),
     ("GET", "/v1/agencies"): policy(C, OP, cross=Cross.NOT_SCOPED, why="agency directory"),
     ("POST", "/v1/agencies"): policy(OP, cross=Cross.OPS_ONLY),
     ("GET", "/v1/agencies/suggestions"): policy(
@@ -144,7 +162,34 @@ POLICIES: dict[tuple[str, str], RoutePolicy] = {
     ("POST", "/v1/networks"): policy(OP, cross=Cross.OPS_ONLY),
     ("GET", "/v1/networks"): policy(OP, cross=Cross.OPS_ONLY),
     ("GET", "/v1/networks/{network_id}/refused-responses"): policy(OP, cross=Cross.OPS_ONLY),
+    # A network keeps its own directory with its token (interim-nord's here), ops every network's.
+    ("PUT", "/v1/networks/{network_id}/agencies"): policy(Role.AGENCY, OP, cross=Cross.OPS_ONLY),
+    ("PATCH", "/v1/networks/{network_id}/agencies/{agency_id}/contacts"): policy(
+        Role.AGENCY, OP, cross=Cross.OPS_ONLY
+    ),
     ("GET", "/v1/audit/personal-data"): policy(OP, cross=Cross.OPS_ONLY),
+    # Job datings (issue 16): the organiser's; creating one's own is open to every counsellor.
+    ("POST", "/v1/job-datings"): policy(
+        C, cross=Cross.NOT_SCOPED, body=JOB_DATING, why="creates the caller's own event"
+    ),
+    ("GET", "/v1/job-datings"): policy(C, OP, cross=Cross.HIDDEN),
+    ("GET", "/v1/job-datings/{job_dating_id}"): policy(C, OP, cross=Cross.REFUSED),
+    ("POST", "/v1/job-datings/{job_dating_id}/invitations"): policy(
+        C,
+        cross=Cross.REFUSED,
+        body={
+            "agency_id": "agc-interim-nord-arras",
+            # Refused on the event before any job seeker is looked at.
+            "job_seeker_ids": [str(uuid.uuid4())],
+            "message": "Invitation",
+        },
+    ),
+    ("GET", "/v1/job-datings/{job_dating_id}/invitations"): policy(C, OP, cross=Cross.REFUSED),
+    ("POST", "/v1/job-datings/{job_dating_id}/attendance"): policy(
+        C,
+        cross=Cross.REFUSED,
+        body={"entries": [{"invitation_id": str(uuid.uuid4()), "came": True}]},
+    ),
     ("POST", "/v1/job-seekers/{job_seeker_id}/erasure"): policy(
         OP, cross=Cross.OPS_ONLY, body={"reason": "Demande de la personne (art. 17)"}
     ),
@@ -198,8 +243,18 @@ async def _first_organisation_rows(client: httpx.AsyncClient) -> dict[str, str]:
     )
     assert share.status_code == 201, share.text
     offers = (await client.get("/v1/offers", headers=OWNER)).json()["items"]
+    job_dating = await client.post("/v1/job-datings", json=JOB_DATING, headers={**OWNER, **_key()})
+    assert job_dating.status_code == 201, job_dating.text
+    invitation = await client.post(
+        f"/v1/job-datings/{job_dating.json()['id']}/invitations",
+        json={"agency_id": "agc-interim-nord-arras", "job_seeker_ids": [seeker_id], "message": "x"},
+        headers={**OWNER, **_key()},
+    )
+    assert invitation.status_code == 201, invitation.text
     return {
         "share_id": share.json()["id"],
+        "job_dating_id": job_dating.json()["id"],
+        "invitation_id": invitation.json()[0]["id"],
         "job_seeker_id": seeker_id,
         "consent_id": consent.json()["id"],
         "referral_id": referral.json()["id"],
@@ -221,7 +276,13 @@ async def test_every_route_refuses_no_token_the_wrong_role_and_another_organisat
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
     ids = await _first_organisation_rows(client)
-    owned = [ids["job_seeker_id"], ids["consent_id"], ids["referral_id"]]
+    owned = [
+        ids["job_seeker_id"],
+        ids["consent_id"],
+        ids["referral_id"],
+        ids["job_dating_id"],
+        ids["invitation_id"],
+    ]
     failures = await run_matrix(
         app, client, POLICIES, ids=ids, tokens=TOKENS, other=OTHER, owned_ids=owned, secrets=SECRETS
     )

@@ -35,4 +35,5 @@ from shared.contracts import (  # noqa: F401
     notifications,
     referral,
     scheme_feed,
+    territory,
 )

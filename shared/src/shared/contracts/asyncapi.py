@@ -162,6 +162,13 @@ FRENCH_SUMMARIES: dict[str, str] = {
     "consentement : supprimez l'identité (et la RQTH) ou la seule RQTH du candidat.",
     "coop.agency.erasure_requested.v1": "La personne de ces orientations a demandé l'effacement de "
     "ses données : supprimez tout ce que vous détenez d'elle.",
+    "coop.agency.hard_to_fill_offer_published.v1": "Une offre France Travail en tension (avec la "
+    "source du signalement) sur un territoire et un métier où le réseau a des agences : elles "
+    "peuvent y répondre.",
+    "coop.agency.offer_answered.v1": "Une agence répond à une offre en tension : elle a des "
+    "candidats, ou demande une PMSMP, une MRS ou une POEI pour cette offre.",
+    "coop.agency.job_dating_invitations.v1": "Un job dating ou une journée portes ouvertes où "
+    "l'agence est présente, avec les candidats invités à la rencontrer (chacun une orientation).",
 }
 
 

@@ -10,6 +10,7 @@ from referral.api import (
     conventions,
     erasure,
     indicators,
+    job_datings,
     job_seekers,
     networks,
     offers,
@@ -31,4 +32,5 @@ ROUTERS = [
     personal_page.router,
     conventions.router,
     steering.router,
+    job_datings.router,
 ]

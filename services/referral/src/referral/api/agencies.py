@@ -4,6 +4,7 @@ each score, and ops endpoints to add and update agencies."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -17,10 +18,11 @@ from referral.api.deps import (
     Settings,
 )
 from referral.api.referrals import DEPARTEMENT_PATTERN
-from referral.domain.suggestion import Prior, Weights
+from referral.domain.suggestion import Point, Prior, Weights
 from referral.models import Agency
-from referral.use_cases import queries
+from referral.use_cases import queries, suggestions
 from referral.use_cases.agencies import AgencyInput, UpdateAgency, create_agency, update_agency
+from referral.use_cases.common import invalid
 from shared import referentials
 from shared.contracts.referral import ROME_CODE_PATTERN
 from shared.http.idempotency import IdempotencyKey, create_idempotently
@@ -42,6 +44,12 @@ class AgencyIn(BaseModel):
     departement: str = Field(pattern=DEPARTEMENT_PATTERN)
     email: EmailStr | None = Field(default=None, description="Adresse pour les notifications.")
     rome_codes: list[str] = Field(default_factory=list, max_length=200)
+    commune: str | None = Field(default=None, max_length=100)
+    postcode: str | None = Field(default=None, pattern=r"^\d{5}$")
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    contact_name: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=20)
 
 
 class AgencyPatch(BaseModel):
@@ -55,6 +63,12 @@ class AgencyPatch(BaseModel):
     email: EmailStr | None = None
     rome_codes: list[str] | None = Field(default=None, max_length=200)
     active: bool | None = None
+    commune: str | None = Field(default=None, max_length=100)
+    postcode: str | None = Field(default=None, pattern=r"^\d{5}$")
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    contact_name: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=20)
 
 
 class AgencyOut(BaseModel):
@@ -69,6 +83,13 @@ class AgencyOut(BaseModel):
     email: str | None
     rome_codes: list[str]
     active: bool
+    commune: str | None = None
+    postcode: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    contact_name: str | None = None
+    phone: str | None = None
+    directory_updated_at: datetime | None = None
 
 
 class ScorePartOut(BaseModel):
@@ -85,6 +106,9 @@ class SuggestionOut(BaseModel):
     network_id: str
     departement: str
     region: str
+    distance_km: float | None = Field(
+        default=None, description="Distance à l'origine (km), quand les deux sont géolocalisées."
+    )
     score: float
     parts: list[ScorePartOut]
 
@@ -102,6 +126,13 @@ def agency_out(agency: Agency) -> dict[str, Any]:
         email=agency.email,
         rome_codes=agency.rome_codes,
         active=agency.active,
+        commune=agency.commune,
+        postcode=agency.postcode,
+        latitude=agency.latitude,
+        longitude=agency.longitude,
+        contact_name=agency.contact_name,
+        phone=agency.phone,
+        directory_updated_at=agency.directory_updated_at,
     ).model_dump(mode="json")
 
 
@@ -142,10 +173,20 @@ async def suggest_agencies(
     departement: Annotated[str | None, Query(pattern=DEPARTEMENT_PATTERN)] = None,
     job_seeker_id: Annotated[uuid.UUID | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    latitude: Annotated[float | None, Query(ge=-90, le=90)] = None,
+    longitude: Annotated[float | None, Query(ge=-180, le=180)] = None,
 ) -> list[dict[str, Any]]:
-    query = queries.SuggestAgencies(rome_code, departement, job_seeker_id, limit)
+    if (latitude is None) != (longitude is None):
+        raise invalid(
+            "latitude" if latitude is None else "longitude",
+            "latitude et longitude vont ensemble",
+            "Donner la latitude et la longitude de l'origine, ou ni l'une ni l'autre.",
+            location="query",
+        )
+    origin = None if latitude is None or longitude is None else Point(latitude, longitude)
+    query = suggestions.SuggestAgencies(rome_code, departement, job_seeker_id, limit, origin)
     async with runtime.session() as session:
-        return await queries.suggest_agencies(
+        return await suggestions.suggest_agencies(
             session,
             principal,
             query,
@@ -160,6 +201,7 @@ async def suggest_agencies(
                 acceptance=settings.suggestion_prior_acceptance,
                 placement=settings.suggestion_prior_placement,
             ),
+            radius_km=settings.suggestion_radius_km,
         )
 
 

@@ -8,24 +8,31 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from referral.adapters.network_topics import provision_network_topics, topics_of
+from referral.api.agencies import AgencyOut, agency_out
 from referral.api.deps import Ops, Runtime
 from referral.models import Network
-from referral.use_cases import queries
+from referral.use_cases import directory_import, directory_lines, queries
 from referral.use_cases.networks import OnboardNetwork
 from referral.use_cases.networks import onboard_network as onboard
+from shared.auth.tokens import Principal, Role
 from shared.contracts.topics import NETWORK_ID_PATTERN
+from shared.http.body_limit import MIB
 from shared.http.idempotency import REPLAY_HEADER, IdempotencyKey, create_idempotently
 from shared.http.pagination import Page
+from shared.http.security import require_roles
 from shared.messaging.provisioning import provision_network_credentials
 
 log = structlog.get_logger(__name__)
 
 router = APIRouter(prefix="/v1", tags=["networks"])
+
+#: A network's own integration token (an agency token of that network) or ops.
+NetworkOrOps = Annotated[Principal, Depends(require_roles(Role.AGENCY, Role.OPS))]
 
 
 class NetworkIn(BaseModel):
@@ -147,3 +154,98 @@ async def refused_responses(
     async with runtime.session() as session:
         page = await queries.refused_responses(session, network_id, cursor=cursor, limit=limit)
     return page.map(lambda r: RefusedResponseOut.model_validate(r, from_attributes=True))
+
+
+# -- a network's directory: bulk import, re-sync, contacts (issue 16, item 6) --------------------
+
+
+class RejectedLineOut(BaseModel):
+    line: int = Field(description="Numéro de ligne (CSV : l'en-tête est la ligne 1).")
+    agency_id: str | None
+    field: str
+    reason: str = Field(description="La raison, en français.")
+
+
+class ImportReportOut(BaseModel):
+    network_id: str
+    received: int
+    created: int
+    updated: int
+    unchanged: int
+    deactivated: int
+    rejected: list[RejectedLineOut]
+
+
+class ContactsPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr | None = None
+    phone: str | None = Field(default=None, max_length=20)
+    contact_name: str | None = Field(default=None, max_length=200)
+    address: str | None = Field(default=None, max_length=300)
+
+
+_IMPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "Les agences du réseau : CSV (en-tête : "
+        + ", ".join(directory_lines.COLUMNS)
+        + " ; virgule ou point-virgule ; rome_codes séparés par des espaces) ou JSON (liste "
+        'd\'objets de mêmes clés, ou {"agencies": [...]}).',
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+        },
+    }
+}
+
+
+@router.put(
+    "/networks/{network_id}/agencies",
+    response_model=ImportReportOut,
+    summary="Importer ou resynchroniser les agences d'un réseau (CSV ou JSON)",
+    openapi_extra=_IMPORT_BODY,
+    # A network's whole directory (10,000+ lines, ~2 MB in CSV) in one request.
+    max_body_size=32 * MIB,
+)
+async def import_agencies(
+    network_id: Annotated[str, Path(pattern=NETWORK_ID_PATTERN)],
+    principal: NetworkOrOps,
+    request: Request,
+    runtime: Runtime,
+    deactivate_missing: Annotated[
+        bool, Query(description="Resynchronisation complète : désactiver les agences absentes.")
+    ] = False,
+) -> Any:
+    lines = directory_lines.parse_body(
+        request.headers.get("content-type", ""), await request.body()
+    )
+    command = directory_import.ImportDirectory(network_id, lines, deactivate_missing)
+    async with runtime.database.transaction() as session:
+        report = await directory_import.import_directory(session, command, principal)
+    await provision_network_topics(runtime, network_id)
+    return ImportReportOut(
+        network_id=report.network_id,
+        received=report.received,
+        created=report.created,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        deactivated=report.deactivated,
+        rejected=[RejectedLineOut(**r) for r in directory_import.rejected_lines(report)],
+    ).model_dump(mode="json")
+
+
+@router.patch(
+    "/networks/{network_id}/agencies/{agency_id}/contacts",
+    response_model=AgencyOut,
+    summary="Mettre à jour les contacts d'une agence du réseau",
+)
+async def update_agency_contacts(
+    network_id: str, agency_id: str, body: ContactsPatch, principal: NetworkOrOps, runtime: Runtime
+) -> Any:
+    command = directory_import.UpdateContacts(
+        network_id, agency_id, body.model_dump(exclude_unset=True)
+    )
+    async with runtime.database.transaction() as session:
+        agency = await directory_import.update_contacts(session, command, principal)
+        return agency_out(agency)

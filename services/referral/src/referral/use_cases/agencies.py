@@ -31,6 +31,12 @@ class AgencyInput:
     address: str | None = None
     email: str | None = None
     rome_codes: tuple[str, ...] = ()
+    commune: str | None = None
+    postcode: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    contact_name: str | None = None
+    phone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +90,20 @@ async def create_agency(session: AsyncSession, data: AgencyInput, principal: Pri
         region=region,
         email=data.email,
         active=True,
+        commune=data.commune,
+        postcode=data.postcode,
+        latitude=data.latitude,
+        longitude=data.longitude,
+        contact_name=data.contact_name,
+        phone=data.phone,
         specialisations=[AgencySpecialisation(rome_code=code) for code in codes],
     )
+    if (data.latitude is None) != (data.longitude is None):
+        raise invalid(
+            "latitude" if data.latitude is None else "longitude",
+            "latitude et longitude vont ensemble",
+            "Une agence géolocalisée a une latitude et une longitude.",
+        )
     session.add(agency)
     await session.flush()
     return agency
@@ -118,7 +136,27 @@ async def update_agency(
         agency.specialisations = [AgencySpecialisation(rome_code=code) for code in codes]
     if "network_id" in changes:
         await register_network(session, changes["network_id"])
-    for name in ("name", "network_id", "address", "email", "active"):
+    latitude = changes.get("latitude", agency.latitude)
+    longitude = changes.get("longitude", agency.longitude)
+    if (latitude is None) != (longitude is None):
+        raise invalid(
+            "latitude" if latitude is None else "longitude",
+            "latitude et longitude vont ensemble",
+            "Une agence géolocalisée a une latitude et une longitude.",
+        )
+    for name in (
+        "name",
+        "network_id",
+        "address",
+        "email",
+        "active",
+        "commune",
+        "postcode",
+        "latitude",
+        "longitude",
+        "contact_name",
+        "phone",
+    ):
         if name in changes:
             setattr(agency, name, changes[name])
     await session.flush()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -27,7 +27,6 @@ from referral.domain import (
     build_timeline,
     transition_label,
 )
-from referral.domain.suggestion import AgencyRecord, Prior, Weights, rank, rome_domain
 from referral.models import (
     Agency,
     AgencySpecialisation,
@@ -42,10 +41,7 @@ from referral.models import (
 )
 from referral.use_cases.audit import record_access
 from referral.use_cases.common import (
-    check_rome_code,
-    invalid,
     not_found,
-    region_of,
     sent_between,
 )
 from shared.auth.tokens import Principal
@@ -342,110 +338,6 @@ async def get_agency(session: AsyncSession, agency_id: str) -> Agency:
     if agency is None:
         raise not_found(f"Agence {agency_id}")
     return agency
-
-
-@dataclass(frozen=True, slots=True)
-class SuggestAgencies:
-    rome_code: str
-    departement: str | None = None
-    job_seeker_id: uuid.UUID | None = None
-    limit: int = 10
-
-
-async def suggest_agencies(
-    session: AsyncSession,
-    principal: Principal,
-    query: SuggestAgencies,
-    *,
-    weights: Weights,
-    prior: Prior,
-) -> list[dict[str, Any]]:
-    """Rank the active agencies nearby or that know the trade (scoring:
-    :mod:`referral.domain.suggestion`)."""
-    check_rome_code(query.rome_code)
-    departement = query.departement
-    if departement is None and query.job_seeker_id is not None:
-        job_seeker = await session.get(JobSeeker, query.job_seeker_id)
-        if job_seeker is None or not access.sees_job_seeker(principal, job_seeker):
-            raise invalid(
-                "job_seeker_id",
-                "demandeur d'emploi inconnu",
-                f"Demandeur d'emploi {query.job_seeker_id} inconnu.",
-                location="query",
-            )
-        departement = job_seeker.departement
-    if departement is None:
-        raise invalid(
-            "departement",
-            "Field required",
-            "Département obligatoire (ou un demandeur d'emploi dont il est connu).",
-            location="query",
-        )
-    region = region_of(departement)
-    agencies = await _candidate_agencies(session, query.rome_code, region)
-    return rank(
-        agencies,
-        rome_code=query.rome_code,
-        departement=departement,
-        region=region,
-        weights=weights,
-        prior=prior,
-        limit=query.limit,
-    )
-
-
-async def _candidate_agencies(
-    session: AsyncSession, rome_code: str, region: str
-) -> list[AgencyRecord]:
-    """Nearby agencies, and agencies that know the trade wherever they are, with their past
-    results in this service's own data (counted over every referral: figures, not rows)."""
-    same_domain = select(AgencySpecialisation.agency_id).where(
-        AgencySpecialisation.rome_code.startswith(rome_domain(rome_code))
-    )
-    agencies = list(
-        await session.scalars(
-            select(Agency).where(
-                Agency.active.is_(True),
-                or_(Agency.region == region, Agency.id.in_(same_domain)),
-            )
-        )
-    )
-    answered = (
-        (Referral.accepted_at.is_not(None))
-        | (Referral.declined_at.is_not(None))
-        | (Referral.placed_at.is_not(None))
-    )
-    accepted = (Referral.accepted_at.is_not(None)) | (Referral.placed_at.is_not(None))
-    stats = {
-        row.agency_id: row
-        for row in await session.execute(
-            select(
-                Referral.agency_id,
-                func.sum(case((answered, 1), else_=0)).label("answered"),
-                func.sum(case((accepted, 1), else_=0)).label("accepted"),
-                func.sum(case((Referral.placed_at.is_not(None), 1), else_=0)).label("placed"),
-            )
-            .where(Referral.agency_id.in_([a.id for a in agencies]))
-            .group_by(Referral.agency_id)
-        )
-    }
-    records = []
-    for agency in agencies:
-        row = stats.get(agency.id)
-        records.append(
-            AgencyRecord(
-                id=agency.id,
-                name=agency.name,
-                network_id=agency.network_id,
-                departement=agency.departement,
-                region=agency.region,
-                rome_codes=frozenset(agency.rome_codes),
-                answered=int(row.answered or 0) if row else 0,
-                accepted=int(row.accepted or 0) if row else 0,
-                placed=int(row.placed or 0) if row else 0,
-            )
-        )
-    return records
 
 
 # -- networks (ops) ------------------------------------------------------------------------------

@@ -1,0 +1,194 @@
+"""Job datings and open days end to end on the real store (issue 16, item 4, "Done when"): a job
+dating with three agencies, ten job seekers invited in bulk (one referral each, consent rules
+applied by the referral use case), attendance recorded, two hires reported by the agencies'
+usual answers — and the figures invited / came / hired show it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from referral.models import PLATFORM
+from referral.use_cases.agency_answers import apply_agency_response
+from shared.auth.tokens import Role
+from shared.contracts.agency import PlacementStarted, ReferralAccepted
+from shared.contracts.vocabulary import ContractType
+
+from ..conftest import bearer
+
+COUNSELLOR = bearer(Role.COUNSELLOR, "conseiller.dupont", ft_structure="75101")
+OTHER = bearer(Role.COUNSELLOR, "conseiller.cap", org_kind="cap_emploi", org_code="CE059")
+AGENCIES = ["agc-interim-nord-lille", "agc-interim-nord-arras", "agc-travail-plus-lyon"]
+START = datetime(2027, 1, 14, 9, 0, tzinfo=UTC)
+
+
+def _key() -> dict[str, str]:
+    return {"Idempotency-Key": str(uuid.uuid4())}
+
+
+async def _job_seeker(client: httpx.AsyncClient, n: int) -> str:
+    response = await client.post(
+        "/v1/job-seekers",
+        json={
+            "ft_identifier": f"{7510300 + n}A",
+            "first_name": f"Prénom{n}",
+            "last_name": "Test",
+            "departement": "59",
+        },
+        headers={**COUNSELLOR, **_key()},
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def _job_dating(client: httpx.AsyncClient, **overrides: Any) -> httpx.Response:
+    body: dict[str, Any] = {
+        "kind": "job_dating",
+        "title": "Job dating soudure et logistique",
+        "starts_at": START.isoformat(),
+        "ends_at": (START + timedelta(hours=4)).isoformat(),
+        "place": "Agence France Travail Lille Centre, 1 rue Nationale",
+        "departement": "59",
+        "rome_code": "H2913",
+        "agencies": [{"agency_id": agency_id} for agency_id in AGENCIES],
+        "slots": [(START + timedelta(minutes=20 * i)).isoformat() for i in range(12)],
+    }
+    body.update(overrides)
+    return await client.post("/v1/job-datings", json=body, headers={**COUNSELLOR, **_key()})
+
+
+async def test_a_job_dating_with_three_agencies_ten_invited_attendance_and_two_hires(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    created = await _job_dating(client)
+    assert created.status_code == 201, created.text
+    job_dating_id = created.json()["id"]
+    seekers = [await _job_seeker(client, n) for n in range(10)]
+
+    # Identity shared without the job seeker's consent: the referral rule refuses the batch,
+    # naming the job seeker, and nothing is created.
+    refused = await client.post(
+        f"/v1/job-datings/{job_dating_id}/invitations",
+        json={
+            "agency_id": AGENCIES[0],
+            "job_seeker_ids": seekers[:2],
+            "message": "Venez !",
+            "share_identity": True,
+        },
+        headers={**COUNSELLOR, **_key()},
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["field"] == "job_seeker_ids.0"
+    none_yet = await client.get(f"/v1/job-datings/{job_dating_id}", headers=COUNSELLOR)
+    assert none_yet.json()["figures"]["total"]["invited"] == 0
+
+    invited: list[dict[str, Any]] = []
+    for agency_id, group in zip(AGENCIES, (seekers[:4], seekers[4:7], seekers[7:]), strict=True):
+        response = await client.post(
+            f"/v1/job-datings/{job_dating_id}/invitations",
+            json={"agency_id": agency_id, "job_seeker_ids": group, "message": "Job dating le 14."},
+            headers={**COUNSELLOR, **_key()},
+        )
+        assert response.status_code == 201, response.text
+        invited += response.json()
+    assert len({i["referral_id"] for i in invited}) == 10
+    lille = [i for i in invited if i["agency_id"] == AGENCIES[0]]
+    assert [i["slot"] for i in lille] == [
+        (START + timedelta(minutes=20 * k)).isoformat() for k in range(4)
+    ]
+    again = await client.post(
+        f"/v1/job-datings/{job_dating_id}/invitations",
+        json={"agency_id": AGENCIES[1], "job_seeker_ids": [seekers[0]], "message": "Encore"},
+        headers={**COUNSELLOR, **_key()},
+    )
+    assert again.status_code == 422
+
+    # Each referral is a referral like any other: in the list, one per job seeker.
+    referral = await client.get(f"/v1/referrals/{invited[0]['referral_id']}", headers=COUNSELLOR)
+    assert (referral.json()["status"], referral.json()["agency_id"]) == ("sent", AGENCIES[0])
+
+    came = {i["id"] for i in invited[:7]}
+    attendance = await client.post(
+        f"/v1/job-datings/{job_dating_id}/attendance",
+        json={"entries": [{"invitation_id": i["id"], "came": i["id"] in came} for i in invited]},
+        headers=COUNSELLOR,
+    )
+    assert attendance.status_code == 200, attendance.text
+
+    # Two hires, answered by Intérim Nord's agencies through the usual answers.
+    runtime = app.state.runtime
+    now = datetime.now(UTC)
+    for row in (invited[0], invited[4]):
+        async with runtime.database.transaction() as session:
+            for answer in (
+                ReferralAccepted(
+                    referral_id=row["referral_id"], agency_id=row["agency_id"], occurred_at=now
+                ),
+                PlacementStarted(
+                    referral_id=row["referral_id"],
+                    agency_id=row["agency_id"],
+                    occurred_at=now,
+                    contract_type=ContractType.CDI,
+                    start_date=now.date(),
+                ),
+            ):
+                await apply_agency_response(
+                    session,
+                    answer,
+                    network_id="interim-nord",
+                    event_id=str(uuid.uuid4()),
+                    received_at=now,
+                )
+
+    detail = await client.get(f"/v1/job-datings/{job_dating_id}", headers=COUNSELLOR)
+    figures = detail.json()["figures"]
+    assert figures["total"] == {"invited": 10, "came": 7, "did_not_come": 3, "hired": 2}
+    assert figures["by_agency"][AGENCIES[0]] == {
+        "invited": 4,
+        "came": 4,
+        "did_not_come": 0,
+        "hired": 1,
+    }
+    assert figures["by_agency"][AGENCIES[2]]["came"] == 0
+    period = await client.get(
+        "/v1/job-datings", params={"from": "2027-01-01", "to": "2027-01-31"}, headers=COUNSELLOR
+    )
+    assert period.json()["total"] == {"invited": 10, "came": 7, "did_not_come": 3, "hired": 2}
+    listed = await client.get(f"/v1/job-datings/{job_dating_id}/invitations", headers=COUNSELLOR)
+    statuses = {i["referral_id"]: i["referral_status"] for i in listed.json()}
+    assert statuses[invited[0]["referral_id"]] == "placed"
+
+    # Each agency's network feed got the event with its invitations (no identity in it).
+    async with runtime.session() as session:
+        outbox = PLATFORM.outbox
+        rows = list(
+            await session.execute(
+                select(outbox.c.topic, outbox.c.data).where(
+                    outbox.c.event_type == "coop.agency.job_dating_invitations.v1"
+                )
+            )
+        )
+    assert {topic for topic, _ in rows} == {"agency.interim-nord.feed", "agency.travail-plus.feed"}
+    lille_events = [p for _, p in rows if p["agency_id"] == AGENCIES[0]]
+    assert len(lille_events[-1]["invitations"]) == 4
+    assert "Prénom0" not in str(rows)
+
+    # Another organisation sees nothing of it.
+    assert (await client.get(f"/v1/job-datings/{job_dating_id}", headers=OTHER)).status_code == 404
+    theirs = await client.get("/v1/job-datings", headers=OTHER)
+    assert theirs.json()["items"] == []
+
+
+async def test_an_event_is_checked_before_it_is_created(client: httpx.AsyncClient) -> None:
+    late = await _job_dating(client, ends_at=(START - timedelta(hours=1)).isoformat())
+    assert late.status_code == 422
+    assert late.json()["errors"][0]["field"] == "ends_at"
+    unknown = await _job_dating(client, agencies=[{"agency_id": "agc-inconnue"}])
+    assert unknown.json()["errors"][0]["field"] == "agencies.0.agency_id"
+    outside = await _job_dating(client, slots=[(START + timedelta(days=1)).isoformat()])
+    assert outside.json()["errors"][0]["field"] == "slots.0"
