@@ -25,10 +25,12 @@ from aiokafka.errors import (
 )
 
 import referral
+from agency_client.client import AgencyClient, Connection
 from devstack.secure import ADMIN_USER, SecureKafka
 from devstack.services import ServiceProcess, run_cli, service_env
 from shared.auth.tokens import Role, mint_token
 from shared.contracts.topics import DISPOSITIFS_EVENTS, NOTIFICATIONS_EVENTS, REFERRAL_EVENTS
+from shared.envelope import CloudEvent
 from shared.messaging.kafka import connection_options, make_producer
 from shared.messaging.provisioning import ensure_topics
 from shared.settings import DEVELOPMENT_JWT_SECRET, ServiceSettings
@@ -262,3 +264,29 @@ async def test_coop_dlq_connects_with_sasl(secured: Secured) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert all(json.loads(line) for line in result.stdout.splitlines())
+
+
+async def test_coop_agency_follows_its_feed_over_sasl_ssl(secured: Secured) -> None:
+    """``coop-agency``'s connection (the network's SCRAM-SHA-512 user, the brokers' CA)."""
+    creds = (await _onboard(secured, "reseau-d"))["kafka_credentials"]
+    assert isinstance(creds, dict)
+    event = CloudEvent(type="coop.referral.sent.v1", source="/referral", data={"n": 1})
+    value, headers = event.to_kafka()
+    producer = make_producer(secured.settings("referral"), client_id="referral-test")
+    await producer.start()
+    try:
+        await producer.send_and_wait("agency.reseau-d.feed", value, key=b"r", headers=headers)
+    finally:
+        await producer.stop()
+    assert secured.kafka.tls is not None
+    connection = Connection(
+        bootstrap_servers=secured.bootstrap,
+        network_id="reseau-d",
+        sasl_username=str(creds["username"]),
+        sasl_password=str(creds["password"]),
+        ssl_cafile=str(secured.kafka.tls.ca_cert),
+    )
+    async with AgencyClient(connection) as client, asyncio.timeout(30):
+        async for item in client.follow():
+            assert item.event.id == event.id
+            break

@@ -96,6 +96,12 @@ class ServiceSettings(BaseSettings):
     rate_limit_probes_per_second: float = Field(default=1.0, ge=0)
     rate_limit_probe_burst: int = Field(default=30, ge=1)
 
+    #: OpenTelemetry traces (shared.observability.tracing): none (off), otlp or console.
+    tracing_exporter: Literal["none", "otlp", "console"] = "none"
+    #: OTLP/HTTP traces endpoint, e.g. http://otel-collector:4318/v1/traces.
+    tracing_otlp_endpoint: str | None = None
+    tracing_sample_ratio: float = Field(default=1.0, ge=0, le=1)
+
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -1,5 +1,5 @@
 """``make up SECURE=1``: the local broker with SASL/SCRAM-SHA-512 over TLS and ACLs, as in
-production (docs/adr/0009-kafka-security.md).
+production (docs/adr/0008-kafka-security.md).
 
 Under ``<data-dir>/kafka-secure/`` (never committed): a CA made here with ``openssl`` and the
 broker's certificate, the generated passwords (``credentials.json``, mode 600) and the broker's

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-#: As in production (docs/adr/0009-kafka-security.md).
+#: As in production (docs/adr/0008-kafka-security.md).
 MECHANISM = "SCRAM-SHA-512"
 
 

@@ -31,6 +31,7 @@ from shared.http.rate_limit import BucketPolicy, RateLimiter
 from shared.observability.context import set_traceparent
 from shared.observability.logging import configure_logging
 from shared.observability.metrics import HTTP_REQUESTS
+from shared.observability.tracing import SpanKind, configure_tracing, span
 from shared.runtime import ServiceRuntime
 
 log = structlog.get_logger(__name__)
@@ -56,6 +57,12 @@ def create_service_app(
 ) -> FastAPI:
     settings = runtime.settings
     configure_logging(settings.service_name, level=settings.log_level, json=settings.log_json)
+    configure_tracing(
+        settings.service_name,
+        settings.tracing_exporter,
+        otlp_endpoint=settings.tracing_otlp_endpoint,
+        sample_ratio=settings.tracing_sample_ratio,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -128,12 +135,26 @@ class RequestContextMiddleware:
                 message["headers"] = response_headers.raw
             await send(message)
 
+        method = scope.get("method", "")
+        request_span = span(
+            f"{method} {scope.get('path', '')}",
+            kind=SpanKind.SERVER,
+            parent=headers.get("traceparent"),
+            attributes={"coop.service": self.service, "http.request.method": method},
+        )
         try:
-            await self.app(scope, receive, send_with_request_id)
+            with request_span as current:
+                try:
+                    await self.app(scope, receive, send_with_request_id)
+                finally:
+                    if current is not None:  # tracing on: name it by its route, not its ids
+                        route = getattr(scope.get("route"), "path", "unmatched")
+                        current.update_name(f"{method} {route}")
+                        current.set_attribute("http.route", route)
+                        current.set_attribute("http.response.status_code", status)
         finally:
             elapsed = time.perf_counter() - started
             template = getattr(scope.get("route"), "path", "unmatched")
-            method = scope.get("method", "")
             HTTP_REQUESTS.labels(self.service, method, template, str(status)).observe(elapsed)
             if not template.startswith(("/health", "/metrics")):
                 log.info(

@@ -50,6 +50,7 @@ from shared.observability.metrics import (
     EVENT_RETRIES,
     EVENTS_CONSUMED,
 )
+from shared.observability.tracing import SpanKind, span
 from shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
@@ -478,14 +479,23 @@ class EventConsumer:
                     event_type=ready.event.type,
                 ):
                     set_traceparent(ready.event.traceparent)
-                    await ready.handler(
-                        EventContext(
-                            event=ready.event,
-                            data=ready.data,
-                            session=session,
-                            delivery=ready.delivery,
+                    with span(
+                        f"{ready.delivery.topic} process",
+                        kind=SpanKind.CONSUMER,
+                        parent=ready.event.traceparent,
+                        attributes={
+                            "coop.consumer": self.name,
+                            "cloudevents.event_type": ready.event.type,
+                        },
+                    ):
+                        await ready.handler(
+                            EventContext(
+                                event=ready.event,
+                                data=ready.data,
+                                session=session,
+                                delivery=ready.delivery,
+                            )
                         )
-                    )
                 outcomes["processed"] += 1
         return outcomes
 
@@ -555,79 +565,85 @@ class EventConsumer:
                 record, DeadLetterReason.INVALID_DATA, _validation_summary(exc)
             )
         set_traceparent(event.traceparent)
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await self._apply(handler, event, data, delivery)
-            except PermanentError as exc:
-                return await self._dead_letter(
-                    record, DeadLetterReason.REJECTED, str(exc), details=exc.details
-                )
-            except DomainError as exc:
-                # A use case's refusal: the same as on HTTP, told to the partner in French.
-                return await self._dead_letter(
-                    record,
-                    DeadLetterReason.REJECTED,
-                    f"{exc.code}: {exc.message}",
-                    details={"code": exc.code, **exc.extra},
-                )
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                # Never the exception's text: a database error's carries SQL and bound values
-                # (personal data). An error id links the dead letter to this log line.
-                error_id = uuid.uuid4().hex[:12]
-                if _is_data_error(exc, attempt):
-                    # The event's values do not fit the store: retrying cannot help, and would
-                    # delay every other record (other networks' too) behind this one.
-                    log.error(
-                        "handler failed on the event's data, giving up",
-                        error_id=error_id,
-                        error_type=_error_type(exc),
+        with span(
+            f"{delivery.topic} process",
+            kind=SpanKind.CONSUMER,
+            parent=event.traceparent,
+            attributes={"coop.consumer": self.name, "cloudevents.event_type": event.type},
+        ):
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    return await self._apply(handler, event, data, delivery)
+                except PermanentError as exc:
+                    return await self._dead_letter(
+                        record, DeadLetterReason.REJECTED, str(exc), details=exc.details
                     )
+                except DomainError as exc:
+                    # A use case's refusal: the same as on HTTP, told to the partner in French.
                     return await self._dead_letter(
                         record,
                         DeadLetterReason.REJECTED,
-                        "Données refusées par le stockage de la plateforme (valeur trop longue,"
-                        " mal formée ou en conflit) : corrigez le message avant de le renvoyer"
-                        f" (réf. {error_id}).",
-                        details={"kind": "invalid", "error_id": error_id},
+                        f"{exc.code}: {exc.message}",
+                        details={"code": exc.code, **exc.extra},
                     )
-                infrastructure = _is_infrastructure_error(exc)
-                if not infrastructure and attempt >= self._settings.consumer_max_attempts:
-                    log.error(
-                        "handler failed, giving up",
-                        attempts=attempt,
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    # Never the exception's text: a database error's carries SQL and bound values
+                    # (personal data). An error id links the dead letter to this log line.
+                    error_id = uuid.uuid4().hex[:12]
+                    if _is_data_error(exc, attempt):
+                        # The event's values do not fit the store: retrying cannot help, and would
+                        # delay every other record (other networks' too) behind this one.
+                        log.error(
+                            "handler failed on the event's data, giving up",
+                            error_id=error_id,
+                            error_type=_error_type(exc),
+                        )
+                        return await self._dead_letter(
+                            record,
+                            DeadLetterReason.REJECTED,
+                            "Données refusées par le stockage de la plateforme (valeur trop longue,"
+                            " mal formée ou en conflit) : corrigez le message avant de le renvoyer"
+                            f" (réf. {error_id}).",
+                            details={"kind": "invalid", "error_id": error_id},
+                        )
+                    infrastructure = _is_infrastructure_error(exc)
+                    if not infrastructure and attempt >= self._settings.consumer_max_attempts:
+                        log.error(
+                            "handler failed, giving up",
+                            attempts=attempt,
+                            error_id=error_id,
+                            error_type=_error_type(exc),
+                            exc_info=not isinstance(exc, StatementError),
+                        )
+                        return await self._dead_letter(
+                            record,
+                            DeadLetterReason.RETRIES_EXHAUSTED,
+                            f"Erreur interne de la plateforme après {attempt} tentatives : rien à"
+                            " corriger dans le message ; il peut être rejoué, ou signalé au support"
+                            f" avec la référence {error_id}.",
+                            details={"error_id": error_id},
+                        )
+                    EVENT_RETRIES.labels(self._service, self.name).inc()
+                    delay = min(
+                        self._settings.consumer_retry_max_seconds,
+                        self._settings.consumer_retry_base_seconds * 2 ** min(attempt - 1, 10),
+                    ) * random.uniform(0.8, 1.2)
+                    log.warning(
+                        "handler failed, retrying",
+                        attempt=attempt,
                         error_id=error_id,
                         error_type=_error_type(exc),
-                        exc_info=not isinstance(exc, StatementError),
+                        retry_in=round(delay, 2),
                     )
-                    return await self._dead_letter(
-                        record,
-                        DeadLetterReason.RETRIES_EXHAUSTED,
-                        f"Erreur interne de la plateforme après {attempt} tentatives : rien à"
-                        " corriger dans le message ; il peut être rejoué, ou signalé au support"
-                        f" avec la référence {error_id}.",
-                        details={"error_id": error_id},
-                    )
-                EVENT_RETRIES.labels(self._service, self.name).inc()
-                delay = min(
-                    self._settings.consumer_retry_max_seconds,
-                    self._settings.consumer_retry_base_seconds * 2 ** min(attempt - 1, 10),
-                ) * random.uniform(0.8, 1.2)
-                log.warning(
-                    "handler failed, retrying",
-                    attempt=attempt,
-                    error_id=error_id,
-                    error_type=_error_type(exc),
-                    retry_in=round(delay, 2),
-                )
-                try:
-                    await asyncio.wait_for(self._stopping.wait(), timeout=delay)
-                    return None
-                except TimeoutError:
-                    pass
+                    try:
+                        await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+                        return None
+                    except TimeoutError:
+                        pass
 
     async def _apply(
         self, handler: Handler, event: CloudEvent, data: EventData, delivery: Delivery

@@ -30,8 +30,8 @@ def _options(bootstrap: str) -> dict[str, Any]:
     return environment_options() | {"bootstrap_servers": bootstrap}
 
 
-async def _read_all(bootstrap: str, topic: str) -> list[Any]:
-    consumer = AIOKafkaConsumer(**_options(bootstrap), enable_auto_commit=False)
+async def _read_all(bootstrap: str, topic: str, options: dict[str, Any] | None = None) -> list[Any]:
+    consumer = AIOKafkaConsumer(**(options or _options(bootstrap)), enable_auto_commit=False)
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(topic) or set()

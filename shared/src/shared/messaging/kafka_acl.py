@@ -4,7 +4,7 @@ aiokafka's admin client has no call for them, so this module declares the two re
 (``AlterUserScramCredentials``, API 51; ``CreateAcls``, API 30, flexible versions 2–3 as served by
 Kafka 3.x and 4.x) on aiokafka's protocol classes and sends them with the admin client's own
 connection: no Java, no ``kafka-acls.sh`` in the service images. Both need ``ALTER`` on the
-cluster, which only the provisioning principal has (``docs/adr/0009-kafka-security.md``).
+cluster, which only the provisioning principal has (``docs/adr/0008-kafka-security.md``).
 
 The salted password is computed here as the SCRAM RFC says (PBKDF2-HMAC with the mechanism's
 hash): the broker stores it, never the password.

@@ -34,6 +34,7 @@ from shared.observability.metrics import (
     OUTBOX_PUBLISH_FAILURES,
     OUTBOX_PUBLISHED,
 )
+from shared.observability.tracing import SpanKind, span
 
 log = structlog.get_logger(__name__)
 
@@ -293,12 +294,24 @@ class OutboxRelay:
             deliveries = []
             async with asyncio.timeout(30):  # queueing the batch (waits only when buffers are full)
                 for row in rows:
-                    value, headers = _to_event(row).to_kafka()
-                    deliveries.append(
-                        await producer.send(
-                            row.topic, value=value, key=row.key.encode(), headers=headers
+                    # Tracing on: the record carries the publish span's context (the staging
+                    # request's span its parent); off, the row's as staged.
+                    with span(
+                        f"{row.topic} publish",
+                        kind=SpanKind.PRODUCER,
+                        parent=row.traceparent,
+                        attributes={
+                            "coop.service": self._service,
+                            "cloudevents.event_type": row.event_type,
+                        },
+                    ) as current:
+                        event = _to_event(row, current_traceparent() if current else None)
+                        value, headers = event.to_kafka()
+                        deliveries.append(
+                            await producer.send(
+                                row.topic, value=value, key=row.key.encode(), headers=headers
+                            )
                         )
-                    )
             async with asyncio.timeout(30):  # every acknowledgement of the batch
                 await asyncio.gather(*deliveries)
         except BaseException as exc:
@@ -374,7 +387,7 @@ async def _record_failure(db: Database, outbox: Any, row_id: int, exc: BaseExcep
         log.warning("cannot record outbox failure", error=str(db_exc))
 
 
-def _to_event(row: Any) -> CloudEvent:
+def _to_event(row: Any, traceparent: str | None = None) -> CloudEvent:
     return CloudEvent(
         id=row.event_id,
         type=row.event_type,
@@ -382,5 +395,5 @@ def _to_event(row: Any) -> CloudEvent:
         subject=row.subject,
         time=row.occurred_at,
         data=row.data,
-        traceparent=row.traceparent,
+        traceparent=traceparent or row.traceparent,
     )

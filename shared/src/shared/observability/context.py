@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 _traceparent: ContextVar[str | None] = ContextVar("traceparent", default=None)
 _TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
@@ -27,3 +27,12 @@ def set_traceparent(value: str | None) -> str:
     traceparent = f"00-{trace_id}-{secrets.token_hex(8)}-01"
     _traceparent.set(traceparent)
     return traceparent
+
+
+def use_traceparent(value: str | None) -> Token[str | None]:
+    """Make ``value`` (a span's own context) the current one; :func:`reset_traceparent` undoes."""
+    return _traceparent.set(value)
+
+
+def reset_traceparent(token: Token[str | None]) -> None:
+    _traceparent.reset(token)

@@ -36,6 +36,8 @@ def _connection(args: argparse.Namespace) -> Connection:
         network_id=args.network,
         sasl_username=args.sasl_username,
         sasl_password=os.environ.get("COOP_AGENCY_SASL_PASSWORD") if args.sasl_username else None,
+        sasl_mechanism=os.environ.get("COOP_AGENCY_SASL_MECHANISM", "SCRAM-SHA-512"),
+        ssl_cafile=os.environ.get("COOP_AGENCY_SSL_CAFILE") or None,
     )
 
 

@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from shared.contracts import agency, agency_requests
 from shared.contracts.topics import agency_feed, agency_responses
 from shared.envelope import CloudEvent
+from shared.messaging.kafka import connection_options
 
 #: Answer name (command line, scenario files) → contract model, from the contract's one table of
 #: answer types (:data:`shared.contracts.agency.ANSWER_TYPES`).
@@ -33,17 +34,23 @@ class Connection:
     sasl_username: str | None = None
     sasl_password: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The platform's brokers use SCRAM-SHA-512 (docs/adr/0008-kafka-security.md).
+    sasl_mechanism: str = "SCRAM-SHA-512"
+    #: CA bundle of the brokers: TLS (SASL_SSL) when given.
+    ssl_cafile: str | None = None
 
     def options(self) -> dict[str, Any]:
-        options: dict[str, Any] = {"bootstrap_servers": self.bootstrap_servers, **self.extra}
-        if self.sasl_username:
-            options.update(
-                security_protocol="SASL_PLAINTEXT",
-                sasl_mechanism="SCRAM-SHA-256",
-                sasl_plain_username=self.sasl_username,
-                sasl_plain_password=self.sasl_password,
-            )
-        return options
+        if not self.sasl_username:
+            return {"bootstrap_servers": self.bootstrap_servers, **self.extra}
+        options = connection_options(
+            self.bootstrap_servers,
+            security_protocol="SASL_SSL" if self.ssl_cafile else "SASL_PLAINTEXT",
+            sasl_mechanism=self.sasl_mechanism,
+            sasl_username=self.sasl_username,
+            sasl_password=self.sasl_password,
+            ssl_cafile=self.ssl_cafile,
+        )
+        return options | self.extra
 
 
 @dataclass(frozen=True)
