@@ -245,3 +245,16 @@ def may_read_steering(principal: Principal) -> bool:
 def may_manage_conventions(principal: Principal) -> bool:
     """Ops and steering create and amend the conventions and their targets."""
     return principal.role in (Role.OPS, Role.STEERING)
+
+
+def may_read_indicators(principal: Principal) -> bool:
+    """The convention's figures: counsellors (their organisation's), ops and steering (all)."""
+    return principal.role in (Role.COUNSELLOR, Role.OPS, Role.STEERING)
+
+
+def counted_job_datings(principal: Principal) -> ColumnElement[bool]:
+    """SQL condition on :class:`JobDating`: the events whose figures ``principal``'s indicators
+    count — their organisation's for a counsellor, all for ops and steering (figures only)."""
+    if principal.role is Role.STEERING:
+        return true()
+    return visible_job_datings(principal)

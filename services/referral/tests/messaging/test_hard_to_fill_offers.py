@@ -21,6 +21,8 @@ from referral.models import PLATFORM, OfferAnswer, RefusedResponse
 from referral.seed import demo_siret
 from referral.settings import ReferralSettings
 from referral.use_cases.agencies import AgencyInput, create_agency
+from referral.use_cases.indicators import IndicatorFilters
+from referral.use_cases.local_actions import measure_local_actions
 from referral.use_cases.networks import record_refused_response
 from referral.use_cases.offers import OfferInput, create_offer
 from shared.auth.tokens import Principal, Role
@@ -229,10 +231,25 @@ async def test_a_hard_to_fill_offer_reaches_the_right_feeds_and_an_agency_answer
 
     audit = await eventually(refused)
     assert {r.kind for r in audit} == {"forbidden"}
-    assert {r.error for r in audit} == {
-        f"offer {offer_id} was not published to network {networks['other-trade']}",
-        f"agency {agencies['exact']} does not belong to network {networks['domain']}",
+    assert {r.error.split(" : ")[0] for r in audit} == {
+        f"L'offre {offer_id} n'a pas été publiée au réseau {networks['other-trade']}",
+        f"L'agence {agencies['exact']} n'appartient pas au réseau {networks['domain']}",
     }
     async with database.sessionmaker() as session:
         count = len(list(await session.scalars(select(OfferAnswer.id))))
     assert count == 2
+
+    # The indicators count it under axis 2: one offer published to two networks, answered.
+    steering = Principal(subject="copil", role=Role.STEERING)
+    async with database.sessionmaker() as session:
+        local = await measure_local_actions(session, steering, IndicatorFilters())
+    assert local["hard_to_fill_offers"] == {
+        "published": 1,
+        "answered": 1,
+        "answers": {
+            "has_candidates": 1,
+            "request_pmsmp": 0,
+            "request_mrs": 1,
+            "request_poei": 0,
+        },
+    }

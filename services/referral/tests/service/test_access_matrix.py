@@ -69,6 +69,12 @@ def _no_scheme_referrals(response: httpx.Response) -> bool:
     return all(figures["referrals"] == 0 for figures in response.json()["total"].values())
 
 
+def _no_job_dating_of_others(response: httpx.Response) -> bool:
+    """The first organisation held a job dating with an invitation: another one counts none."""
+    datings = response.json()["job_datings"]
+    return datings["events"] == 0 and datings["invited"] == 0
+
+
 def _scheme_csv_without_rows(response: httpx.Response) -> bool:
     rows = list(csv.DictReader(io.StringIO(response.text)))
     return [r["group"] for r in rows] == ["total"] and set(rows[0].values()) == {"total", "0"}
@@ -201,6 +207,9 @@ POLICIES: dict[tuple[str, str], RoutePolicy] = {
     ),
     ("GET", "/v1/indicators/schemes"): policy(
         C, OP, ST, cross=Cross.OWN_FIGURES, expect=_no_scheme_referrals
+    ),
+    ("GET", "/v1/indicators/local-actions"): policy(
+        C, OP, ST, cross=Cross.OWN_FIGURES, expect=_no_job_dating_of_others
     ),
     ("GET", "/v1/indicators/schemes.csv"): policy(
         C, OP, ST, cross=Cross.OWN_FIGURES, expect=_scheme_csv_without_rows

@@ -62,9 +62,10 @@ async def _job_dating(client: httpx.AsyncClient, **overrides: Any) -> httpx.Resp
     return await client.post("/v1/job-datings", json=body, headers={**COUNSELLOR, **_key()})
 
 
-async def test_a_job_dating_with_three_agencies_ten_invited_attendance_and_two_hires(
-    app: FastAPI, client: httpx.AsyncClient
-) -> None:
+async def hold_job_dating(app: FastAPI, client: httpx.AsyncClient) -> dict[str, Any]:
+    """The journey of the issue's "Done when", through the API: a job dating with three agencies,
+    ten job seekers invited (the consent rule checked first), attendance (seven came), two hires
+    answered by the agencies. Returns the job dating's id and the invitations."""
     created = await _job_dating(client)
     assert created.status_code == 201, created.text
     job_dating_id = created.json()["id"]
@@ -145,6 +146,15 @@ async def test_a_job_dating_with_three_agencies_ten_invited_attendance_and_two_h
                     received_at=now,
                 )
 
+    return {"id": job_dating_id, "invited": invited}
+
+
+async def test_a_job_dating_with_three_agencies_ten_invited_attendance_and_two_hires(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    held = await hold_job_dating(app, client)
+    job_dating_id, invited = held["id"], held["invited"]
+    runtime = app.state.runtime
     detail = await client.get(f"/v1/job-datings/{job_dating_id}", headers=COUNSELLOR)
     figures = detail.json()["figures"]
     assert figures["total"] == {"invited": 10, "came": 7, "did_not_come": 3, "hired": 2}
@@ -182,6 +192,27 @@ async def test_a_job_dating_with_three_agencies_ten_invited_attendance_and_two_h
     assert (await client.get(f"/v1/job-datings/{job_dating_id}", headers=OTHER)).status_code == 404
     theirs = await client.get("/v1/job-datings", headers=OTHER)
     assert theirs.json()["items"] == []
+
+    # The convention's indicators count it ("job datings: invited, came, hired"): the organiser's
+    # counsellors and the steering committee; another organisation's figures do not include it.
+    period = {"from": "2027-01-01", "to": "2027-01-31"}
+    expected = {"events": 1, "invited": 10, "came": 7, "did_not_come": 3, "hired": 2}
+    for reader in (COUNSELLOR, bearer(Role.STEERING, "copil"), bearer(Role.OPS)):
+        local = await client.get("/v1/indicators/local-actions", params=period, headers=reader)
+        assert local.status_code == 200, local.text
+        assert local.json()["job_datings"] == expected
+    elsewhere = await client.get("/v1/indicators/local-actions", params=period, headers=OTHER)
+    assert elsewhere.json()["job_datings"] == {
+        "events": 0,
+        "invited": 0,
+        "came": 0,
+        "did_not_come": 0,
+        "hired": 0,
+    }
+    later = await client.get(
+        "/v1/indicators/local-actions", params={"from": "2027-02-01"}, headers=COUNSELLOR
+    )
+    assert later.json()["job_datings"]["invited"] == 0
 
 
 async def test_an_event_is_checked_before_it_is_created(client: httpx.AsyncClient) -> None:

@@ -248,3 +248,41 @@ async def test_the_dashboard_is_refused_without_a_valid_link(
     assert (await client.post("/v1/steering/dashboard-link", headers=counsellor)).status_code == 403
     assert (await client.get("/pilotage/static/../../settings.py")).status_code == 404
     assert (await client.get("/pilotage/static/dashboard.js")).status_code == 200
+
+
+async def test_a_job_dating_shows_on_the_dashboard_as_in_the_indicators(
+    client: httpx.AsyncClient, app: FastAPI, served: str, browser_page: Any
+) -> None:
+    """Issue 16, "Done when": a job dating with three agencies, ten invited job seekers,
+    attendance and two hires appears in the indicators and on the dashboard, the same figures."""
+    from .test_job_datings import hold_job_dating
+
+    await hold_job_dating(app, client)
+    api = (await client.get("/v1/indicators/local-actions", headers=STEERING)).json()
+    assert api["job_datings"] == {
+        "events": 1,
+        "invited": 10,
+        "came": 7,
+        "did_not_come": 3,
+        "hired": 2,
+    }
+    link = await client.post("/v1/steering/dashboard-link", headers=STEERING)
+    page = browser_page
+    await page.goto(served + link.json()["url"])
+    shown = {
+        key: await page.locator(f"#job-datings-{key}").inner_text()
+        for key in ("events", "invited", "came", "absent", "hired")
+    }
+    datings = api["job_datings"]
+    assert shown == {
+        "events": str(datings["events"]),
+        "invited": _shown(datings["invited"]),
+        "came": _shown(datings["came"]),
+        "absent": _shown(datings["did_not_come"]),
+        "hired": _shown(datings["hired"]),
+    }
+    offers = api["hard_to_fill_offers"]
+    assert await page.locator("#hard-to-fill-published").inner_text() == str(offers["published"])
+    assert await page.locator("#hard-to-fill-answered").inner_text() == str(offers["answered"])
+    await page.locator("#job-datings").scroll_into_view_if_needed()
+    await screenshot(page, "steering-dashboard-local-actions-phone", width=PHONE["width"])

@@ -137,3 +137,24 @@ def test_declines_without_a_coded_reason_still_protect_the_coded_ones() -> None:
     assert total["declined"] == 6
     shown = [v for v in total["declined_by_reason"].values() if v != SECRET_MARK]
     assert total["declined"] - sum(shown) == 6  # not 1: the five unspecified hide it
+
+
+def test_job_dating_figures_hide_small_counts_of_people_not_of_events() -> None:
+    """Issue 16 under issue 11's secrecy: 10 invited, 7 came, 3 did not come, 2 hired at a
+    threshold of 5 — the 3 and the 2 are secret, and so is the 7 (10 − 7 would give the 3 back);
+    the number of events is not about people."""
+    from referral.domain.secrecy import protect_local_actions
+
+    raw = {
+        "job_datings": {"events": 1, "invited": 10, "came": 7, "did_not_come": 3, "hired": 2},
+        "hard_to_fill_offers": {"published": 2, "answered": 1, "answers": {}},
+    }
+    shown = protect_local_actions(raw, 5)["job_datings"]
+    assert shown == {
+        "events": 1,
+        "invited": 10,
+        "came": SECRET_MARK,
+        "did_not_come": SECRET_MARK,
+        "hired": SECRET_MARK,
+    }
+    assert protect_local_actions(raw, 1)["job_datings"] == raw["job_datings"]

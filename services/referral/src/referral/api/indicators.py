@@ -23,13 +23,18 @@ from referral.domain.indicators import (
     scheme_csv_header,
     scheme_csv_row,
 )
-from referral.domain.secrecy import protect_indicators, protect_scheme_indicators
+from referral.domain.secrecy import (
+    protect_indicators,
+    protect_local_actions,
+    protect_scheme_indicators,
+)
 from referral.settings import ReferralSettings
 from referral.use_cases.indicators import (
     IndicatorFilters,
     measure_indicators,
     measure_scheme_indicators,
 )
+from referral.use_cases.local_actions import measure_local_actions
 from shared import referentials
 from shared.auth.tokens import Principal
 from shared.contracts.vocabulary import DeclineReason
@@ -226,3 +231,18 @@ async def scheme_indicators_csv(
 ) -> Response:
     result = await compute_scheme_indicators(principal, runtime, settings, filters, group_by)
     return csv_response(scheme_rows(result), "dispositifs")
+
+
+@router.get(
+    "/indicators/local-actions",
+    summary="Actions locales (job datings, journées portes ouvertes) et offres en tension (axe 2)",
+)
+async def local_action_indicators(
+    principal: CounsellorOpsOrSteering, runtime: Runtime, settings: Settings, filters: Filters
+) -> dict[str, Any]:
+    async with runtime.session() as session:
+        result = await measure_local_actions(session, principal, filters)
+    return {
+        **_meta(filters, None),
+        **protect_local_actions(result, settings.statistical_secrecy_threshold),
+    }

@@ -187,3 +187,27 @@ def protect_progress(
             line["achieved"] = SECRET_MARK
             line["ratio"] = SECRET_MARK
     return lines
+
+
+def protect_local_actions(result: dict[str, Any], threshold: int) -> dict[str, Any]:
+    """Statistical secrecy on the counts of people: invited = came + did not come + not yet
+    recorded (a table whose row total is the invited, the unrecorded never published), and the
+    hires (among those who came) on their own. Events and offers are not people: shown."""
+    datings = result["job_datings"]
+    unrecorded = datings["invited"] - datings["came"] - datings["did_not_come"]
+    table = protect_table(
+        [[datings["came"], datings["did_not_come"], unrecorded]], threshold=threshold
+    )
+    came, absent, _ = table.cells[0]
+    hired = datings["hired"]
+    return {
+        **result,
+        "job_datings": {
+            "events": datings["events"],
+            "invited": _shown(table.row_totals[0]),
+            "came": _shown(came),
+            "did_not_come": _shown(absent),
+            "hired": SECRET_MARK if 0 < hired < threshold else hired,
+        },
+        "secrecy": {"threshold": threshold, "mark": SECRET_MARK},
+    }

@@ -38,29 +38,36 @@ async def apply_offer_answer(
     facts = {"offer_id": str(answer.offer_id), "agency_id": answer.agency_id}
     if network_id is None:
         raise PermanentError(
-            "answer not received on an agency network's response topic",
+            "Réponse reçue hors du sujet de réponses d'un réseau d'agences"
+            " (agency.<réseau>.responses) : publiez-la sur le sujet de votre réseau.",
             details={**facts, "kind": FORBIDDEN},
         )
     offer = await session.get(JobOffer, answer.offer_id)
     if offer is None:
         raise PermanentError(
-            f"unknown offer {answer.offer_id}", details={**facts, "kind": "unknown"}
+            f"L'offre {answer.offer_id} est inconnue de la plateforme : vérifiez l'identifiant de"
+            " l'offre reçue sur votre flux (hard_to_fill_offer_published).",
+            details={**facts, "kind": "unknown"},
         )
     published = await session.get(OfferPublication, (answer.offer_id, network_id))
     if published is None:
         raise PermanentError(
-            f"offer {answer.offer_id} was not published to network {network_id}",
+            f"L'offre {answer.offer_id} n'a pas été publiée au réseau {network_id} : seuls les"
+            " réseaux qui l'ont reçue sur leur flux peuvent y répondre.",
             details={**facts, "kind": FORBIDDEN},
         )
     agency = await session.get(Agency, answer.agency_id)
     if agency is None or agency.network_id != network_id:
         raise PermanentError(
-            f"agency {answer.agency_id} does not belong to network {network_id}",
+            f"L'agence {answer.agency_id} n'appartient pas au réseau {network_id} : répondez au"
+            " nom d'une agence de votre réseau (identifiant de l'annuaire).",
             details={**facts, "kind": FORBIDDEN},
         )
     if answer.candidates is not None and answer.answer is not OfferAnswerKind.HAS_CANDIDATES:
         raise PermanentError(
-            "candidates is only for a has_candidates answer", details={**facts, "kind": "invalid"}
+            "candidates : ne se renseigne qu'avec la réponse has_candidates (nombre de candidats"
+            " proposés).",
+            details={**facts, "kind": "invalid"},
         )
     row = OfferAnswer(
         offer_id=offer.id,

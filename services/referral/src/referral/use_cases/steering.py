@@ -18,13 +18,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral import access
 from referral.domain.indicators import NONE_GROUP, GroupBy, Rules
-from referral.domain.secrecy import protect_indicators, protect_scheme_indicators
+from referral.domain.secrecy import (
+    protect_indicators,
+    protect_local_actions,
+    protect_scheme_indicators,
+)
 from referral.use_cases.conventions import conventions_with_progress
 from referral.use_cases.indicators import (
     IndicatorFilters,
     measure_indicators,
     measure_scheme_indicators,
 )
+from referral.use_cases.local_actions import measure_local_actions
 from shared import referentials
 from shared.auth.tokens import Principal, Role
 from shared.domain.errors import Forbidden
@@ -165,6 +170,9 @@ async def dashboard_figures(
             "poec_starts": total["poec"]["started"],
             "poei_starts": total["poei"]["started"],
         },
+        "local_actions": protect_local_actions(
+            await measure_local_actions(session, principal, filters), threshold
+        ),
         "trades": [g["group"] for g in trades["groups"] if g["group"] != NONE_GROUP],
         "indicators_by_region": by_region,
         "schemes_by_region": schemes,
