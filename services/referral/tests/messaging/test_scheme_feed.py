@@ -194,7 +194,7 @@ async def test_a_training_request_is_republished_for_dispositifs_or_dead_lettere
 
         (staged,) = await eventually(requested)
     assert dict(letters[0].headers)["dlq_reason"] == b"rejected"
-    assert b"not addressed to agency" in dict(letters[0].headers)["dlq_error"]
+    assert "n'est pas adressée à l'agence".encode() in dict(letters[0].headers)["dlq_error"]
     _type, data = staged
     assert data["referral_id"] == str(referral_id)
     assert data["kind"] == "poei"

@@ -101,6 +101,21 @@ def _progress(step: str) -> FeedBuilder:
     return build
 
 
+def _carry(model: type[FeedEvent]) -> FeedBuilder:
+    """The feed event ``model`` with the routing, and every other field it declares taken from the
+    dispositifs event of the same name: the feed contract alone says what the agency reads."""
+
+    def build(e: Any, routing: Routing) -> FeedEvent:
+        fields = {
+            name: getattr(e, name)
+            for name in model.model_fields
+            if name not in routing and hasattr(e, name)
+        }
+        return model(**routing, **fields)
+
+    return build
+
+
 #: Each ``dispositifs.events`` event type → what the referral's agency reads of it on its feed.
 #: A new dispositifs event type about a referral plugs in here (and its feed contract in
 #: ``shared.contracts.scheme_feed``): nothing personal (no party, link, tutor or incident text).
@@ -115,60 +130,12 @@ FEED_OF: dict[type[EventData], FeedBuilder] = {
     d.ImmersionRejected: lambda e, r: ImmersionRequestRejected(
         **r, reason=e.reason, article=e.article, rejected_at=e.occurred_at
     ),
-    d.ImmersionValidated: lambda e, r: f.ImmersionValidatedForAgency(
-        **r,
-        occurred_at=e.occurred_at,
-        convention_id=e.convention_id,
-        objet=e.objet,
-        start_date=e.start_date,
-        end_date=e.end_date,
-        host_name=e.host_name,
-    ),
-    d.ImmersionCancelled: lambda e, r: f.ImmersionCancelledForAgency(
-        **r,
-        occurred_at=e.occurred_at,
-        convention_id=e.convention_id,
-        justification=e.justification,
-        deprecated=e.deprecated,
-    ),
-    d.ImmersionCompleted: lambda e, r: f.ImmersionCompletedForAgency(
-        **r,
-        occurred_at=e.occurred_at,
-        convention_id=e.convention_id,
-        objectives_reached=e.objectives_reached,
-        hired=e.hired,
-        outcome=e.outcome,
-        job_contract_type=e.job_contract_type,
-        job_start_date=e.job_start_date,
-    ),
-    d.MrsEvaluated: lambda e, r: f.MrsEvaluatedForAgency(
-        **r,
-        occurred_at=e.occurred_at,
-        session_id=e.session_id,
-        rome_code=e.rome_code,
-        positive=e.positive,
-        hired=e.hired,
-        contract_type=e.contract_type,
-    ),
-    d.TrainingEnrolled: lambda e, r: f.TrainingEnrolledForAgency(
-        **r,
-        occurred_at=e.occurred_at,
-        enrolment_id=e.enrolment_id,
-        kind=e.kind,
-        hours=e.hours,
-        start_date=e.start_date,
-        end_date=e.end_date,
-    ),
-    d.TrainingCompleted: lambda e, r: f.TrainingCompletedForAgency(
-        **r,
-        occurred_at=e.occurred_at,
-        enrolment_id=e.enrolment_id,
-        kind=e.kind,
-        completed=e.completed,
-        hired=e.hired,
-        contract_type=e.contract_type,
-        contract_months=e.contract_months,
-    ),
+    d.ImmersionValidated: _carry(f.ImmersionValidatedForAgency),
+    d.ImmersionCancelled: _carry(f.ImmersionCancelledForAgency),
+    d.ImmersionCompleted: _carry(f.ImmersionCompletedForAgency),
+    d.MrsEvaluated: _carry(f.MrsEvaluatedForAgency),
+    d.TrainingEnrolled: _carry(f.TrainingEnrolledForAgency),
+    d.TrainingCompleted: _carry(f.TrainingCompletedForAgency),
 }
 
 
