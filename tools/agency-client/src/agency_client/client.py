@@ -250,6 +250,19 @@ FEED_LINES: dict[str, Callable[[dict[str, Any]], str]] = {
     "coop.agency.placement_follow_up.v1": lambda d: (
         f"[suivi à {d.get('milestone_months')} mois] {d['referral_id']} : {d.get('question')}"
     ),
+    # The territory (issue 16): hard-to-fill offers pushed to the network, job datings.
+    "coop.agency.hard_to_fill_offer_published.v1": lambda d: (
+        f"[offre en tension] {d['offer_id']} : {d.get('title')}"
+        f" ({d.get('rome_label') or d.get('rome_code')}),"
+        f" {d.get('posts')} poste(s), département {d.get('departement')} — agences concernées :"
+        f" {', '.join(d.get('agency_ids') or []) or 'aucune'}"
+        " ; répondez par coop.agency.offer_answered.v1"
+    ),
+    "coop.agency.job_dating_invitations.v1": lambda d: (
+        f"[job dating] {d['job_dating_id']} : {d.get('title')} le {_fr_date(d.get('starts_at'))},"
+        f" {d.get('place')} — {len(d.get('invitations') or [])} candidat(s) invité(s) pour"
+        f" {d.get('agency_id')}"
+    ),
 }
 
 

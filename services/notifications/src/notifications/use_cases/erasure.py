@@ -1,8 +1,9 @@
 """Erasure of a job seeker in the notifications store (issue 11), on
 ``job_seeker.erasure_requested``: the job seeker's directory entry, the referrals and immersions
-followed for reminders, the rendered bodies of the messages about their referrals (in-app, e-mail,
-webhook), the published events and stored responses that mention them. Answers
-``notifications.erasure_completed`` with what it did."""
+followed for reminders, the rendered subjects and bodies of the messages about their referrals
+(in-app, e-mail, webhook), the addresses the messages to them were sent to, the published events
+and stored responses that mention them. Answers ``notifications.erasure_completed`` with what it
+did."""
 
 from __future__ import annotations
 
@@ -53,17 +54,32 @@ async def erase_job_seeker(
             & (Notification.recipient_id == job_seeker),
         )
     )
+    # Subjects name the person too (with consent, issue 12), bodies do: both go.
     notifications = await session.execute(
-        update(Notification).where(Notification.id.in_(about)).values(body=ERASED_MARK)
+        update(Notification)
+        .where(Notification.id.in_(about))
+        .values(subject=ERASED_MARK, body=ERASED_MARK)
     )
     report.append(Erased("notifications", _count(notifications), "erased"))
     deliveries = await session.execute(
         update(Delivery)
         .where(Delivery.notification_id.in_(about))
-        .values(body=ERASED_MARK)
+        .values(subject=ERASED_MARK, body=ERASED_MARK)
         .execution_options(synchronize_session=False)
     )
     report.append(Erased("deliveries", _count(deliveries), "erased"))
+    # What was sent to the job seeker themselves went to their own address (their e-mail, their
+    # phone): erased too; an agency's or a counsellor's address is not theirs and stays.
+    to_them = select(Notification.id).where(
+        Notification.recipient_kind == "job_seeker", Notification.recipient_id == job_seeker
+    )
+    addressed = await session.execute(
+        update(Delivery)
+        .where(Delivery.notification_id.in_(to_them))
+        .values(address=ERASED_MARK)
+        .execution_options(synchronize_session=False)
+    )
+    report.append(Erased("deliveries.address", _count(addressed), "erased"))
     recipients = await session.execute(
         delete(Recipient).where(Recipient.kind == "job_seeker", Recipient.id == job_seeker)
     )
