@@ -40,11 +40,11 @@ def test_headers_follow_the_kafka_binary_binding() -> None:
 @pytest.mark.parametrize(
     ("value", "drop", "message"),
     [
-        (b"{}", "ce_specversion", "missing header ce_specversion"),
-        (b"{}", "ce_type", "missing header(s) ce_type"),
-        (b"not json", None, "value is not JSON"),
-        (b"[1, 2]", None, "value must be a JSON object"),
-        (None, None, "record has no value"),
+        (b"{}", "ce_specversion", "en-tête ce_specversion manquant"),
+        (b"{}", "ce_type", "en-tête(s) manquant(s) : ce_type"),
+        (b"not json", None, "la valeur n'est pas du JSON"),
+        (b"[1, 2]", None, "la valeur doit être un objet JSON"),
+        (None, None, "enregistrement sans valeur"),
     ],
 )
 def test_unreadable_records_are_refused_with_the_reason(
@@ -59,10 +59,10 @@ def test_unreadable_records_are_refused_with_the_reason(
 def test_other_spec_versions_and_content_types_are_refused() -> None:
     value, headers = CloudEvent(type="t.v1", source="/s", data={}).to_kafka()
     wrong_version = [(n, b"0.3" if n == "ce_specversion" else r) for n, r in headers]
-    with pytest.raises(EnvelopeError, match="unsupported ce_specversion"):
+    with pytest.raises(EnvelopeError, match="non pris en charge"):
         CloudEvent.from_kafka(value, wrong_version)
     wrong_type = [(n, b"application/avro" if n == "content-type" else r) for n, r in headers]
-    with pytest.raises(EnvelopeError, match="unsupported content-type"):
+    with pytest.raises(EnvelopeError, match=r"content-type .* non pris en charge"):
         CloudEvent.from_kafka(value, wrong_type)
 
 

@@ -319,7 +319,11 @@ async def test_unknown_type_invalid_data_and_rejections_are_dead_lettered_with_r
         await _wait_for(lambda: _has_values(database, ["fine"]))
     letters = await read_topic(settings.kafka_bootstrap_servers, topic + ".dlq", 4)
     reasons = [(dict(r.headers)["dlq_reason"], dict(r.headers)["dlq_error"]) for r in letters]
-    assert reasons[0] == (b"unknown_event_type", b"unknown event type 'coop.test.pinged.v9'")
+    assert reasons[0] == (
+        b"unknown_event_type",
+        "type d'événement inconnu du contrat : 'coop.test.pinged.v9'"
+        " (voir docs/asyncapi.yaml)".encode(),
+    )
     assert reasons[1][0] == b"invalid_data"
     assert b"thing_id" in reasons[1][1]
     assert b"value" in reasons[1][1]

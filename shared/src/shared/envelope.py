@@ -62,28 +62,36 @@ class CloudEvent:
         attrs = decode_headers(headers)
         spec = attrs.get("ce_specversion")
         if spec is None:
-            raise EnvelopeError("missing header ce_specversion")
+            raise EnvelopeError("en-tête ce_specversion manquant (CloudEvents 1.0, mode binaire)")
         if spec != SPEC_VERSION:
-            raise EnvelopeError(f"unsupported ce_specversion {spec!r}, expected {SPEC_VERSION}")
+            raise EnvelopeError(
+                f"ce_specversion {spec!r} non pris en charge : {SPEC_VERSION} attendu"
+            )
         missing = [h for h in ("ce_id", "ce_source", "ce_type") if not attrs.get(h)]
         if missing:
-            raise EnvelopeError(f"missing header(s) {', '.join(missing)}")
+            raise EnvelopeError(f"en-tête(s) manquant(s) : {', '.join(missing)}")
         content_type = attrs.get("content-type", JSON_CONTENT_TYPE)
         if content_type.split(";")[0].strip().lower() != JSON_CONTENT_TYPE:
-            raise EnvelopeError(f"unsupported content-type {content_type!r}")
+            raise EnvelopeError(
+                f"content-type {content_type!r} non pris en charge : {JSON_CONTENT_TYPE} attendu"
+            )
         if value is None:
-            raise EnvelopeError("record has no value")
+            raise EnvelopeError("enregistrement sans valeur : le corps JSON de l'événement manque")
         try:
             data = json.loads(value)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise EnvelopeError(f"value is not JSON: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise EnvelopeError("la valeur n'est pas du texte UTF-8") from exc
+        except json.JSONDecodeError as exc:
+            raise EnvelopeError(
+                f"la valeur n'est pas du JSON (ligne {exc.lineno}, colonne {exc.colno})"
+            ) from exc
         if not isinstance(data, dict):
-            raise EnvelopeError("value must be a JSON object")
+            raise EnvelopeError("la valeur doit être un objet JSON")
         time_header = attrs.get("ce_time")
         try:
             time = parse_time(time_header) if time_header else datetime.now(UTC)
         except ValueError as exc:
-            raise EnvelopeError(f"ce_time is not RFC 3339: {time_header!r}") from exc
+            raise EnvelopeError(f"ce_time n'est pas une date RFC 3339 : {time_header!r}") from exc
         known = {"ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject"}
         extensions = {
             name[3:]: text
@@ -109,7 +117,7 @@ def decode_headers(headers: Iterable[tuple[str, bytes | None]]) -> dict[str, str
         try:
             decoded[name] = (raw or b"").decode()
         except UnicodeDecodeError as exc:
-            raise EnvelopeError(f"header {name!r} is not UTF-8") from exc
+            raise EnvelopeError(f"l'en-tête {name!r} n'est pas en UTF-8") from exc
     return decoded
 
 

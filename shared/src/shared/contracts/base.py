@@ -42,7 +42,9 @@ def event_model_for(event_type: str) -> type[EventData]:
     try:
         return EVENT_TYPES[event_type]
     except KeyError:
-        raise UnknownEventType(f"unknown event type {event_type!r}") from None
+        raise UnknownEventType(
+            f"type d'événement inconnu du contrat : {event_type!r} (voir docs/asyncapi.yaml)"
+        ) from None
 
 
 def declared_event_types() -> dict[str, type[EventData]]:
