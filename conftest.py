@@ -29,6 +29,24 @@ def pytest_report_header() -> str:
     return f"store: {store_kind()}"
 
 
+#: Why a test marked ``store_independent`` does not run again on PostgreSQL.
+STORE_INDEPENDENT = (
+    "store-independent (the broker alone, or make up's own processes on their default stores): "
+    "it runs in the SQLite pass of the suite; the PostgreSQL pass would repeat it unchanged"
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL (the second pass of ``.ci/run``), tests that no store setting changes are not
+    repeated: the same test against the same processes, minutes of CI for nothing."""
+    if store_kind() != "postgresql":
+        return
+    skip = pytest.mark.skip(reason=STORE_INDEPENDENT)
+    for item in items:
+        if "store_independent" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap(kafka_broker) -> str:  # type: ignore[no-untyped-def]
     return kafka_broker.bootstrap_servers

@@ -25,7 +25,9 @@ import pytest
 
 from devstack.services import SERVICES
 
-pytestmark = pytest.mark.e2e
+#: `make up` runs its own processes on their default stores, whatever COOP_TEST_POSTGRES_URL
+#: says: run once, in the SQLite pass (conftest.py).
+pytestmark = [pytest.mark.e2e, pytest.mark.store_independent]
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_LINE = "The platform is up"

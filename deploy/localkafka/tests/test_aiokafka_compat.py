@@ -19,7 +19,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from localkafka import LocalKafka
 
-pytestmark = pytest.mark.asyncio
+#: The broker alone (no service store): run once, in the SQLite pass (conftest.py).
+pytestmark = [pytest.mark.asyncio, pytest.mark.store_independent]
 
 WAIT = 30.0
 

@@ -12,6 +12,9 @@ import pytest
 
 from localkafka import BrokerStartError, LocalKafka, ToolMissingError, free_port, pid_alive
 
+#: The broker alone (no service store): run once, in the SQLite pass (conftest.py).
+pytestmark = pytest.mark.store_independent
+
 
 def test_server_properties_defaults_and_extra_config(tmp_path: Path) -> None:
     broker = LocalKafka(

@@ -15,6 +15,9 @@ from aiokafka.errors import KafkaError
 from localkafka import LocalKafka
 from localkafka.security import KafkaSecurityTools, ScramUser, format_args, secured_config
 
+#: The broker alone (no service store): run once, in the SQLite pass (conftest.py).
+pytestmark = pytest.mark.store_independent
+
 ADMIN = ScramUser("admin", "admin-secret")
 NETWORK_A = ScramUser("network-a", "a-secret")
 NETWORK_B = ScramUser("network-b", "b-secret")
