@@ -47,11 +47,19 @@ def region_of(departement: str, field_name: str = "departement") -> str:
 def sent_between(first_day: date | None, last_day: date | None) -> list[ColumnElement[bool]]:
     """Conditions on :class:`Referral`: sent on ``first_day`` or after, on ``last_day`` or
     before (whole days, UTC)."""
+    return days_between(Referral.created_at, first_day, last_day)
+
+
+def days_between(
+    column: Any, first_day: date | None, last_day: date | None
+) -> list[ColumnElement[bool]]:
+    """Conditions on a timestamp ``column``: on ``first_day`` or after, on ``last_day`` or before
+    (whole days, UTC; either bound may be missing)."""
     conditions = []
     if first_day is not None:
-        conditions.append(Referral.created_at >= _day_start(first_day))
+        conditions.append(column >= _day_start(first_day))
     if last_day is not None:
-        conditions.append(Referral.created_at < _day_start(last_day + timedelta(days=1)))
+        conditions.append(column < _day_start(last_day + timedelta(days=1)))
     return conditions
 
 

@@ -12,7 +12,6 @@ agencies' answers are not about people and are shown as they are."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import case, distinct, func, select
@@ -27,21 +26,13 @@ from referral.models import (
     OfferPublication,
     Referral,
 )
+from referral.use_cases.common import days_between
 from referral.use_cases.indicators import IndicatorFilters
 from shared.auth.tokens import Principal
 from shared.domain.errors import Forbidden
 
 #: The agencies' answers to a hard-to-fill offer (``offer_answers.answer``).
 OFFER_ANSWERS = ("has_candidates", "request_pmsmp", "request_mrs", "request_poei")
-
-
-def _between(column: Any, first: date | None, last: date | None) -> list[Any]:
-    conditions = []
-    if first is not None:
-        conditions.append(column >= datetime.combine(first, time.min, tzinfo=UTC))
-    if last is not None:
-        conditions.append(column < datetime.combine(last + timedelta(days=1), time.min, tzinfo=UTC))
-    return conditions
 
 
 async def measure_local_actions(
@@ -52,7 +43,7 @@ async def measure_local_actions(
         raise Forbidden("Réservé aux conseillers, à ops et au pilotage de la convention.")
     dating_where = [
         access.counted_job_datings(principal),
-        *_between(JobDating.starts_at, filters.period_from, filters.period_to),
+        *days_between(JobDating.starts_at, filters.period_from, filters.period_to),
     ]
     for column, value in (
         (JobDating.region, filters.region),
@@ -88,26 +79,21 @@ async def measure_local_actions(
     ):
         if value is not None:
             offer_where.append(column == value)
+    offer_where += days_between(OfferAnswer.answered_at, filters.period_from, filters.period_to)
     answers = dict(
         (
             await session.execute(
                 select(OfferAnswer.answer, func.count())
-                .where(
-                    *offer_where,
-                    *_between(OfferAnswer.answered_at, filters.period_from, filters.period_to),
-                )
+                .where(*offer_where)
                 .group_by(OfferAnswer.answer)
             )
         ).all()
     )
     answered = await session.scalar(
-        select(func.count(distinct(OfferAnswer.offer_id))).where(
-            *offer_where,
-            *_between(OfferAnswer.answered_at, filters.period_from, filters.period_to),
-        )
+        select(func.count(distinct(OfferAnswer.offer_id))).where(*offer_where)
     )
     published_where: list[Any] = [
-        *_between(OfferPublication.published_at, filters.period_from, filters.period_to)
+        *days_between(OfferPublication.published_at, filters.period_from, filters.period_to)
     ]
     if filters.network_id is not None:
         published_where.append(OfferPublication.network_id == filters.network_id)
