@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from devstack.services import ServiceProcess, run_cli, service_env
 from shared.contracts import agency as a
 from shared.contracts.referral import PriorToHireAction
 from shared.contracts.vocabulary import ContractType
+from shared.domain.placements import add_months
 from shared.testing import migrated_database
 
 from .referral_steps import free_port, header, records_about, referral_detail, wait_for_status
@@ -309,6 +310,10 @@ async def test_a_placement_extended_past_six_months_becomes_durable(  # type: ig
             client, service.url, counsellor_headers, ft_identifier="6100007L"
         )
         referral_id = uuid.UUID(created["id"])
+        # Dates from today: a start months ago would make the daily follow-up job (every second
+        # here) write its own timeline entries meanwhile. Three months, then extended to six.
+        start = now().date()
+        last_day = add_months(start, 6) - timedelta(days=1)
         await _answer(
             kafka_broker,
             a.ReferralAcknowledged(referral_id=referral_id, agency_id=LILLE, occurred_at=now()),
@@ -320,8 +325,8 @@ async def test_a_placement_extended_past_six_months_becomes_durable(  # type: ig
                 agency_id=LILLE,
                 occurred_at=now(),
                 contract_type=ContractType.CDD,
-                start_date=date(2026, 1, 1),
-                expected_end_date=date(2026, 3, 31),
+                start_date=start,
+                expected_end_date=add_months(start, 3) - timedelta(days=1),
             ),
         )
         placed = await wait_for_status(
@@ -334,7 +339,7 @@ async def test_a_placement_extended_past_six_months_becomes_durable(  # type: ig
                 referral_id=referral_id,
                 agency_id=LILLE,
                 occurred_at=now(),
-                new_end_date=date(2026, 6, 30),
+                new_end_date=last_day,
             ),
         )
 
@@ -343,6 +348,8 @@ async def test_a_placement_extended_past_six_months_becomes_durable(  # type: ig
             return detail if detail["timeline"][-1]["action"] == "extend_placement" else None
 
         detail = await eventually(extended, timeout=20)
-        assert detail["placement"]["expected_end_date"] == "2026-06-30"
+        assert detail["placement"]["expected_end_date"] == last_day.isoformat()
         assert detail["placement"]["durable"] is True
-        assert detail["timeline"][-1]["label"] == "Contrat prolongé (jusqu'au 30/06/2026)"
+        assert detail["timeline"][-1]["label"] == (
+            f"Contrat prolongé (jusqu'au {last_day:%d/%m/%Y})"
+        )
