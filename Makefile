@@ -19,7 +19,7 @@ TOOLS_CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/coop-platform/tools
 KUSTOMIZE := $(TOOLS_CACHE)/kustomize-$(KUSTOMIZE_VERSION)/kustomize
 export KUSTOMIZE
 
-.PHONY: up test test-cluster install kafka browser kustomize k8s lint format bench watch contracts clean help steering-assets
+.PHONY: up test test-deps test-cluster install kafka browser kustomize k8s lint format bench watch contracts clean help steering-assets
 
 help:
 	@echo "make up      start Kafka and the three services with demo data (Ctrl-C stops all)"
@@ -87,7 +87,10 @@ $(STEERING_JS): $(STEERING_FRONTEND)/package.json $(STEERING_FRONTEND)/package-l
 up: install kafka steering-assets
 	$(PY) -m devstack up $(if $(CLUSTER),--cluster) $(if $(SECURE),--secure) $(UP_ARGS)
 
-test: install kafka browser kustomize steering-assets
+# What the suite needs installed (also run alone by .ci/run before its two passes run side by side).
+test-deps: install kafka browser kustomize steering-assets
+
+test: test-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Three JVMs: kept out of `make test`, run by .ci/run after the PostgreSQL suite.
