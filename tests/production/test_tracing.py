@@ -151,7 +151,25 @@ async def test_one_trace_from_the_referral_post_to_both_consuming_services(
         assert processed, consumer
         assert all(s.parent is not None and s.parent.span_id in publish_ids for s in processed)
         assert {s.name for s in processed} == {"referral.events process"}
-    assert referral_id not in str([dict(s.attributes or {}) for s in trace])  # no ids, no data
+    # SQL: the request's statements are its children, with their text and never their values.
+    sql = [s for s in trace if s.kind is SpanKind.CLIENT and "db.system" in (s.attributes or {})]
+    inserts = [
+        s
+        for s in sql
+        if s.parent is not None
+        and s.parent.span_id == server.context.span_id
+        and str(s.attributes["db.query.text"]).startswith("INSERT INTO referrals")
+    ]
+    assert inserts, sorted({s.name for s in sql})
+    assert inserts[0].attributes["db.operation.name"] == "INSERT"
+    assert inserts[0].name == f"INSERT {inserts[0].attributes['db.system']}"
+    # … and the consumers' statements hang under their own spans.
+    consumer_ids = {s.context.span_id for s in trace if s.kind is SpanKind.CONSUMER}
+    assert any(s.parent is not None and s.parent.span_id in consumer_ids for s in sql)
+    everything = str([dict(s.attributes or {}) for s in trace])
+    assert referral_id not in everything  # no ids, no data
+    assert "7654321B" not in everything
+    assert "Roux" not in everything
 
 
 def test_tracing_off_is_a_shared_no_op() -> None:

@@ -9,6 +9,14 @@ staged while the request's span is current (:func:`shared.observability.context
 .current_traceparent`), into the CloudEvent's ``traceparent`` extension on Kafka as the relay's
 ``publish`` span, and out of it as the parent of the consumer's ``process`` span — one trace from
 ``POST /v1/referrals`` to the notifications consumer.
+
+SQL: while tracing is on, every statement run inside a span gets its own ``CLIENT`` child span
+(``db.system``, ``db.operation.name``, ``db.query.text`` — the statement with its placeholders,
+never the bound values, which may be personal data). Listened to on SQLAlchemy's ``Engine``
+class, so every engine of the process is covered. A statement outside any span (a periodic job
+between runs) makes no root span of its own: traces stay those of requests and events. Written
+here rather than with ``opentelemetry-instrumentation-sqlalchemy``, whose last release pins an
+older ``opentelemetry-instrumentation``/semantic conventions than the SDK installed.
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from shared.observability import context as _context
 
@@ -74,6 +84,7 @@ def configure_tracing(
     # Our own provider, not the global one: several services in one test process each keep
     # theirs, and nothing of a library's instrumentation is picked up by surprise.
     _tracer = provider.get_tracer("coop-platform")
+    _listen_to_sql()
     return True
 
 
@@ -116,3 +127,55 @@ def _span(
             yield current
         finally:
             _context.reset_traceparent(token)
+
+
+#: The statement text kept on a SQL span (long multi-row INSERTs are cut).
+SQL_TEXT_LIMIT = 1000
+_SQL_SPAN = "_coop_sql_span"
+
+
+def _listen_to_sql() -> None:
+    if not event.contains(Engine, "before_cursor_execute", _sql_started):
+        event.listen(Engine, "before_cursor_execute", _sql_started)
+        event.listen(Engine, "after_cursor_execute", _sql_ended)
+        event.listen(Engine, "handle_error", _sql_failed)
+
+
+def _sql_started(
+    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+) -> None:
+    tracer = _tracer
+    if tracer is None or context is None or not trace.get_current_span().is_recording():
+        return
+    operation = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "SQL"
+    system = conn.dialect.name
+    started = tracer.start_span(
+        f"{operation} {system}",
+        kind=SpanKind.CLIENT,
+        attributes={
+            "db.system": system,
+            "db.operation.name": operation,
+            "db.query.text": statement[:SQL_TEXT_LIMIT],
+        },
+    )
+    setattr(context, _SQL_SPAN, started)
+
+
+def _sql_ended(
+    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+) -> None:
+    started = getattr(context, _SQL_SPAN, None) if context is not None else None
+    if started is not None:
+        started.end()
+        setattr(context, _SQL_SPAN, None)
+
+
+def _sql_failed(exception_context: Any) -> None:
+    context = exception_context.execution_context
+    started = getattr(context, _SQL_SPAN, None) if context is not None else None
+    if started is not None:
+        # The exception's type only: its text may quote the bound values.
+        error = type(exception_context.original_exception).__name__
+        started.set_status(trace.Status(trace.StatusCode.ERROR, error))
+        started.end()
+        setattr(context, _SQL_SPAN, None)
