@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from referral.domain import Scheme
 from referral.jobs import jobs
 from referral.models import (
+    Agency,
     JobSeekerShare,
     ReferralSchemeEvent,
     ReferralTransition,
@@ -147,3 +148,26 @@ async def test_refused_answers_are_screened_then_purged_after_90_days(app: FastA
         )
         assert later.refused_responses == 1
         assert await session.scalar(select(func.count()).select_from(RefusedResponse)) == 0
+
+
+async def test_the_network_erases_an_agency_s_professional_contacts(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """An agency's e-mail and address live as long as it is in the directory: its network
+    replaces them, or erases them with ``null`` (or a new import)."""
+    erp = bearer(
+        Role.AGENCY, "erp-nord", agency_id="agc-interim-nord-lille", network_id="interim-nord"
+    )
+    url = "/v1/networks/interim-nord/agencies/agc-interim-nord-lille/contacts"
+    set_ = await client.patch(
+        url,
+        json={"email": "c.martin@interim-nord.example", "address": "1 rue Nationale, Lille"},
+        headers=erp,
+    )
+    assert set_.status_code == 200, set_.text
+    cleared = await client.patch(url, json={"email": None, "address": None}, headers=erp)
+    assert cleared.status_code == 200, cleared.text
+    async with app.state.runtime.session() as session:
+        agency = await session.get(Agency, "agc-interim-nord-lille")
+        assert agency is not None
+        assert (agency.email, agency.address) == (None, None)
