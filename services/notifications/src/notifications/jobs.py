@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -32,9 +33,10 @@ from notifications.domain.business_days import BusinessCalendar
 from notifications.domain.delivery import AttemptOutcome, Channel
 from notifications.settings import NotificationsSettings
 from notifications.use_cases import deliveries, reminders
+from notifications.use_cases.retention import PurgeErrorTexts, purge_error_texts, screen_error_text
 from shared.db.database import Database
 from shared.privacy.jobs import platform_retention_job
-from shared.runtime import PeriodicJob
+from shared.runtime import PeriodicJob, ServiceRuntime
 
 log = structlog.get_logger(__name__)
 
@@ -155,7 +157,7 @@ class DeliveryWorker:
             channel=outgoing.channel,
             attempt=outgoing.attempt,
             outcome=outcome.value,
-            error=result.error,
+            error=screen_error_text(result.error),
         )
 
 
@@ -211,8 +213,20 @@ class Reminders:
         return len(created)
 
 
-def retention_job(settings: NotificationsSettings) -> PeriodicJob:
-    """Published outbox rows and idempotency records past their retention (issue 11)."""
+def retention_job(
+    settings: NotificationsSettings, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> PeriodicJob:
+    """Published outbox rows and idempotency records past their retention, then the delivery
+    error texts past their 90 days (issue 11, ``use_cases/retention.py``)."""
     from notifications.models import PLATFORM
 
-    return platform_retention_job(settings, PLATFORM, name="notifications-retention")
+    platform = platform_retention_job(
+        settings, PLATFORM, name="notifications-retention", clock=clock
+    )
+
+    async def run(runtime: ServiceRuntime) -> None:
+        await platform.run(runtime)
+        async with runtime.database.transaction() as session:
+            await purge_error_texts(session, PurgeErrorTexts(now=clock()))
+
+    return PeriodicJob(platform.name, platform.interval_seconds, run=run)

@@ -5,15 +5,17 @@ service answers with its report."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 
 from notifications.access import SYSTEM
-from notifications.models import OUTBOX, Delivery, KnownReferral, Notification
+from notifications.models import OUTBOX, Delivery, KnownReferral, Notification, Recipient
 from notifications.use_cases.erasure import EraseJobSeeker, erase_job_seeker
+from shared.contracts.dispositifs import ImmersionValidated
 from shared.contracts.erasure import JobSeekerErasureRequested
 from shared.contracts.referral import ReferralSent
+from shared.contracts.vocabulary import ImmersionObjet
 from shared.db.database import Database
 from shared.privacy.erasure import ERASED_MARK
 
@@ -70,3 +72,67 @@ async def test_erasure_forgets_the_referral_and_its_rendered_messages(database: 
     report = {line["table"]: line["rows"] for line in answers[0].data["report"]}
     assert report["followed_referrals"] == 1
     assert report["notifications"] >= 1
+
+
+async def test_erasure_forgets_their_immersions_tutor_and_keeps_recipient_ids(
+    database: Database,
+) -> None:
+    """The tutor's entry (one per convention, from ``immersion.validated``) and the address the
+    tutor was written to go with the person: the convention no longer points to anyone. The
+    messages keep their ``recipient_id`` (the convention's id: its entry is gone)."""
+    referral_id, job_seeker_id, convention_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    other_convention = uuid.uuid4()
+    for cid, seeker in ((convention_id, job_seeker_id), (other_convention, uuid.uuid4())):
+        await record_event(
+            database,
+            ImmersionValidated(
+                convention_id=cid,
+                referral_id=referral_id if cid == convention_id else None,
+                job_seeker_id=seeker,
+                agency_id="agc-interim-nord-lille",
+                occurred_at=datetime.now(UTC),
+                objet=ImmersionObjet.START_RECRUITMENT,
+                start_date=date.today() + timedelta(days=7),
+                end_date=date.today() + timedelta(days=20),
+                host_name="Entrepôts du Nord",
+                tutor_name="Nadia Benali",
+                tutor_email=f"tuteur-{cid.hex[:6]}@entrepots.example",
+            ),
+        )
+    async with database.transaction() as session:
+        await erase_job_seeker(
+            EraseJobSeeker(
+                JobSeekerErasureRequested(
+                    erasure_id=uuid.uuid4(),
+                    job_seeker_id=job_seeker_id,
+                    referral_ids=[referral_id],
+                    requested_at=datetime.now(UTC),
+                )
+            ),
+            SYSTEM,
+            session,
+        )
+    async with database.transaction() as session:
+        tutors = set(await session.scalars(select(Recipient.id).where(Recipient.kind == "tutor")))
+        assert tutors == {str(other_convention)}
+        to_tutor = list(
+            await session.scalars(
+                select(Notification).where(Notification.recipient_kind == "tutor")
+            )
+        )
+        assert {n.recipient_id for n in to_tutor} == {str(convention_id), str(other_convention)}
+        for notification in to_tutor:
+            for delivery in notification.deliveries:
+                if delivery.channel != "email":
+                    continue
+                erased = notification.recipient_id == str(convention_id)
+                assert (delivery.address == ERASED_MARK) == erased, delivery.address
+        answers = (
+            await session.execute(
+                select(OUTBOX.tables.outbox.c.data).where(
+                    OUTBOX.tables.outbox.c.event_type == "coop.notifications.erasure_completed.v1"
+                )
+            )
+        ).all()
+    report = {line["table"]: line["rows"] for line in answers[0].data["report"]}
+    assert report["recipients (tuteurs)"] == 1

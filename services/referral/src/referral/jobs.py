@@ -13,6 +13,7 @@ from referral.settings import ReferralSettings
 from referral.use_cases.archive import ArchiveInactive, archive_inactive
 from referral.use_cases.expiry import expire_due_referrals, remind_or_close_stale_referrals
 from referral.use_cases.placements import ask_due_follow_ups
+from referral.use_cases.retention import PurgeAuditTexts, purge_audit_texts
 from shared.privacy.jobs import platform_retention_job
 from shared.runtime import PeriodicJob, ServiceRuntime
 
@@ -75,9 +76,22 @@ def archive_job(
     )
 
 
+def audit_retention_job(
+    settings: ReferralSettings, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> PeriodicJob:
+    """The refused answers' audit rows past their 90 days (``use_cases/retention.py``)."""
+
+    async def run(runtime: ServiceRuntime) -> None:
+        async with runtime.database.transaction() as session:
+            await purge_audit_texts(session, PurgeAuditTexts(now=clock()))
+
+    return PeriodicJob("referral-audit-retention", settings.retention_job_interval_seconds, run=run)
+
+
 def jobs(settings: ReferralSettings) -> list[PeriodicJob]:
     return [
         expiry_job(settings),
         platform_retention_job(settings, PLATFORM, name="referral-retention"),
         archive_job(settings),
+        audit_retention_job(settings),
     ]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
@@ -37,6 +37,7 @@ from notifications.domain.delivery import (
 from notifications.domain.errors import DeliveryNotFound
 from notifications.models import OUTBOX, Delivery, DeliveryAttempt, Notification, Recipient
 from notifications.use_cases import recipients
+from notifications.use_cases.retention import screen_error_text
 from shared.auth.tokens import Principal
 from shared.contracts.notifications import NotificationDelivered, NotificationFailed
 from shared.domain.errors import Conflict
@@ -129,6 +130,12 @@ async def record_attempt(
     """Record the try; return its final outcome, or None when the claim was lost (another worker
     took the delivery after our lease expired: our outcome is dropped)."""
     access.ensure_platform(principal)
+    # What the other side answered may echo the address or number (issue 11): screened first.
+    command = replace(
+        command,
+        error=screen_error_text(command.error),
+        response=screen_error_text(command.response),
+    )
     outgoing = command.outgoing
     now = datetime.now(UTC)
     outcome = final_outcome(

@@ -1,9 +1,12 @@
 """Erasure of a job seeker in the notifications store (issue 11), on
-``job_seeker.erasure_requested``: the job seeker's directory entry, the referrals and immersions
-followed for reminders, the rendered subjects and bodies of the messages about their referrals
-(in-app, e-mail, webhook), the addresses the messages to them were sent to, the published events
-and stored responses that mention them. Answers ``notifications.erasure_completed`` with what it
-did."""
+``job_seeker.erasure_requested`` (the DPO's request, or the 2-year archive: the same event): the
+job seeker's directory entry and their immersions' tutors' entries, the referrals and immersions
+followed for reminders (with the counsellor's id), the rendered subjects and bodies of the
+messages about their referrals (in-app, e-mail, webhook), the addresses the messages to them and
+to their tutors were sent to, the published events and stored responses that mention them. The
+messages' ``recipient_id`` stays: an agent's or an agency's id, the job seeker's pseudonym, a
+convention's id for a tutor whose entry is gone. Answers ``notifications.erasure_completed`` with
+what it did."""
 
 from __future__ import annotations
 
@@ -44,6 +47,18 @@ async def erase_job_seeker(
     data = command.request
     referral_ids = list(data.referral_ids)
     job_seeker = str(data.job_seeker_id)
+    # The person's immersions: their tutors' entries (one per convention) go with them.
+    conventions = [
+        str(c)
+        for c in await session.scalars(
+            select(FollowedImmersion.convention_id).where(
+                or_(
+                    FollowedImmersion.job_seeker_id == data.job_seeker_id,
+                    FollowedImmersion.referral_id.in_(referral_ids),
+                )
+            )
+        )
+    ]
     report = await erase_platform_copies(
         session, PLATFORM, [job_seeker, *(str(i) for i in referral_ids)]
     )
@@ -70,8 +85,14 @@ async def erase_job_seeker(
     report.append(Erased("deliveries", _count(deliveries), "erased"))
     # What was sent to the job seeker themselves went to their own address (their e-mail, their
     # phone): erased too; an agency's or a counsellor's address is not theirs and stays.
+    # The tutor of an immersion of theirs: the convention no longer points to anyone, and its
+    # tutor's address has no purpose left either.
     to_them = select(Notification.id).where(
-        Notification.recipient_kind == "job_seeker", Notification.recipient_id == job_seeker
+        or_(
+            (Notification.recipient_kind == "job_seeker")
+            & (Notification.recipient_id == job_seeker),
+            (Notification.recipient_kind == "tutor") & Notification.recipient_id.in_(conventions),
+        )
     )
     addressed = await session.execute(
         update(Delivery)
@@ -84,6 +105,10 @@ async def erase_job_seeker(
         delete(Recipient).where(Recipient.kind == "job_seeker", Recipient.id == job_seeker)
     )
     report.append(Erased("recipients", _count(recipients)))
+    tutors = await session.execute(
+        delete(Recipient).where(Recipient.kind == "tutor", Recipient.id.in_(conventions))
+    )
+    report.append(Erased("recipients (tuteurs)", _count(tutors)))
     followed = await session.execute(
         delete(KnownReferral).where(KnownReferral.referral_id.in_(referral_ids))
     )

@@ -4,7 +4,10 @@ services, and sends an erasure instruction on the feed of every network that eve
 person; each service answers with its report, and the request completes when all have.
 
 Kept: the referral rows' anonymised facts (territory, trade, priority publics snapshot, dates,
-outcome) that the indicators read, so past figures do not change."""
+outcome) that the indicators read, so past figures do not change, and the agents' identifiers on
+them (``counsellor_id``, the transitions' ``actor_id``, the job datings' ``invited_by``…): they
+name the professional who acted, not the person erased (accountability, GDPR art. 5(2)). The
+same path anonymises a record after the 2-year archive (``use_cases/archive.py``)."""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from referral.models import (
     ErasureReport,
     ErasureRequest,
     JobSeeker,
+    JobSeekerShare,
     Referral,
     ReferralSchemeEvent,
     ReferralTransition,
@@ -45,6 +49,9 @@ SERVICE = "referral"
 SERVICES = ("referral", "dispositifs", "notifications")
 ERASED_NAME = "(effacé)"
 ERASED_TEXT = "(effacé à la demande de la personne)"
+#: A timeline label names the host (an individual entrepreneur possibly) and quotes reasons and
+#: justifications: at erasure only the step's kind (scheme, event type, hire) stays.
+SCHEME_EVENT_ERASED_LABEL = "Étape d'un dispositif (détail effacé)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +151,12 @@ async def _erase_here(
         delete(ArchiveNotice).where(ArchiveNotice.job_seeker_id == job_seeker.id)
     )
     report.append(Erased("archive_notices", _count(notices)))
+    # A share lets another organisation act on the record (with its author and free-text reason):
+    # a pseudonymised record has nothing left to act on.
+    shares = await session.execute(
+        delete(JobSeekerShare).where(JobSeekerShare.job_seeker_id == job_seeker.id)
+    )
+    report.append(Erased("job_seeker_shares", _count(shares)))
     for referral in referrals:
         referral.message = ERASED_TEXT
         referral.identity_shared = False
@@ -159,7 +172,7 @@ async def _erase_here(
         scheme = await session.execute(
             update(ReferralSchemeEvent)
             .where(ReferralSchemeEvent.referral_id.in_(ids))
-            .values(data={})
+            .values(data={}, label=SCHEME_EVENT_ERASED_LABEL)
         )
         report.append(Erased("referral_scheme_events", _count(scheme), "erased"))
     _pseudonymise(job_seeker)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from referral import access
 from referral.domain.errors import NetworkExists
 from referral.models import Network, RefusedResponse
+from referral.use_cases.retention import screen_error_text
 from shared.auth.tokens import Principal
 from shared.contracts.topics import NETWORK_ID_PATTERN, network_of_responses_topic
 from shared.db.database import Database
@@ -114,7 +115,7 @@ async def record_refused_response(notice: DeadLetterNotice, database: Database) 
                     reason=notice.reason[:64],
                     # The dead letter's reason, written for the partner in French: never SQL
                     # nor values.
-                    error=partner_error(notice.reason, notice.error),
+                    error=screen_error_text(partner_error(notice.reason, notice.error)),
                     recorded_at=datetime.now(UTC),
                 )
             )
