@@ -17,10 +17,12 @@ fi
 status=$(pg_lsclusters -h | awk -v v="$version" '$1==v && $2=="main" {print $4}')
 if [ "$status" != "online" ]; then
   echo "• PostgreSQL ${version}: starting…"
-  pg_ctlcluster "$version" main start
+  # A server stopped abruptly recovers first (it syncs its data directory): wait for it rather
+  # than give up after pg_ctl's default minute.
+  pg_ctlcluster "$version" main start -- -t 600
 fi
 port=$(pg_lsclusters -h | awk -v v="$version" '$1==v && $2=="main" {print $3}')
-for _ in $(seq 1 60); do
+for _ in $(seq 1 1200); do
   pg_isready -q -h 127.0.0.1 -p "$port" && break
   sleep 0.5
 done

@@ -10,8 +10,11 @@ explicitly with :func:`declare_development_environment`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import re
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -41,6 +44,13 @@ def store_kind() -> str:
     return "postgresql" if os.environ.get(POSTGRES_ENV) else "sqlite"
 
 
+#: A PostgreSQL test database is named ``test_<name>_<creation time, epoch s>_<random>``.
+_TEST_DATABASE = re.compile(r"^test_[a-z0-9_]+?_(?:(\d{10})_)?[0-9a-f]{10}$")
+#: Test databases older than this are dropped by the next run (unless still in use).
+STALE_TEST_DATABASE_SECONDS = 6 * 3600
+_stale_swept = False
+
+
 async def create_database(name: str, tmp_dir: Path) -> str:
     """A new, empty database; returns its SQLAlchemy async URL."""
     admin = os.environ.get(POSTGRES_ENV)
@@ -50,15 +60,37 @@ async def create_database(name: str, tmp_dir: Path) -> str:
     import asyncpg
 
     admin_url = make_url(admin).set(drivername="postgresql")
-    database = f"test_{name}_{suffix}".replace("-", "_")
+    database = f"test_{name}_{int(time.time())}_{suffix}".replace("-", "_")
     connection = await asyncpg.connect(admin_url.render_as_string(hide_password=False))
     try:
+        await _sweep_stale_test_databases(connection)
         await connection.execute(f'CREATE DATABASE "{database}"')
     finally:
         await connection.close()
     return admin_url.set(drivername="postgresql+asyncpg", database=database).render_as_string(
         hide_password=False
     )
+
+
+async def _sweep_stale_test_databases(connection: Any) -> None:
+    """Once per process: drop the test databases earlier runs left behind (older than
+    :data:`STALE_TEST_DATABASE_SECONDS`, or from before names carried their time) that nobody
+    is connected to — a server kept across runs would otherwise grow by every run's databases."""
+    global _stale_swept
+    if _stale_swept:
+        return
+    _stale_swept = True
+    oldest = time.time() - STALE_TEST_DATABASE_SECONDS
+    rows = await connection.fetch(
+        "SELECT datname FROM pg_database d WHERE datname LIKE 'test\\_%' AND NOT EXISTS "
+        "(SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)"
+    )
+    for row in rows:
+        match = _TEST_DATABASE.match(row["datname"])
+        if match is None or (match.group(1) is not None and int(match.group(1)) > oldest):
+            continue
+        with contextlib.suppress(Exception):  # in use meanwhile, or dropped by another run
+            await connection.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}"')
 
 
 async def migrated_database(name: str, migrations: Path, tmp_dir: Path) -> str:

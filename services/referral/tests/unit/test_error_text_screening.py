@@ -3,7 +3,7 @@ detail may echo an address, a phone number or a health word; identifiers and cod
 
 from __future__ import annotations
 
-from referral.use_cases.retention import screen_error_text
+from shared.privacy import screen_error_text
 
 
 def test_error_text_screening_removes_contacts_and_keeps_identifiers() -> None:

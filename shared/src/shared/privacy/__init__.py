@@ -27,6 +27,7 @@ from shared.privacy.screening import (
     FindingKind,
     raise_if_sensitive,
     redact_text,
+    screen_error_text,
     screen_text,
 )
 from shared.privacy.statistical_secrecy import (
@@ -59,5 +60,6 @@ __all__ = [
     "raise_if_sensitive",
     "rate_is_secret",
     "redact_text",
+    "screen_error_text",
     "screen_text",
 ]

@@ -157,6 +157,24 @@ def redact_text(text: str, field: str) -> tuple[str, tuple[Finding, ...]]:
     return "".join(parts), findings
 
 
+_EMAIL = re.compile(r"[^\s<>()\[\]\"',;:]+@[^\s<>()\[\]\"',;:]+")
+#: A French number (0X XX XX XX XX, +33 X…) or an international one in E.164; never the digits of
+#: an identifier (a UUID, an offset, a queue id): the number stands alone.
+_PHONE = re.compile(
+    r"(?<![\w-])(?:(?:\+\d{1,3}[\s.\-]?|0)[1-9](?:[\s.\-]?\d{2}){4}|\+\d{8,15})(?![\w-])"
+)
+
+
+def screen_error_text(text: str) -> str:
+    """An error text (an SMTP reply, a partner's refusal detail) fit to store, log or publish:
+    e-mail addresses, phone numbers, NIR, bank details and health words replaced by
+    « [retiré] ». Such texts are written by machines and only echo what they were given, so
+    they are redacted rather than refused."""
+    text = _EMAIL.sub(REDACTED, text)
+    text, _ = redact_text(text, "error")
+    return _PHONE.sub(REDACTED, text)
+
+
 def contains_nir(text: str) -> bool:
     """Whether ``text`` holds a NIR whose key is right."""
     return any(True for _ in _nirs(text, ""))

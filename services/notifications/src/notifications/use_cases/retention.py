@@ -16,7 +16,6 @@ ops to understand a failure: ``deliveries.last_error``, ``delivery_attempts.erro
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,26 +23,14 @@ from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications.models import Delivery, DeliveryAttempt
-from shared.privacy import redact_text
-from shared.privacy.screening import REDACTED
+from shared.privacy import screen_error_text as _screen
 
 ERROR_TEXT_RETENTION = timedelta(days=90)
 
-_EMAIL = re.compile(r"[^\s<>()\[\]\"',;:]+@[^\s<>()\[\]\"',;:]+")
-#: A French number (0X XX XX XX XX, +33 X…) or an international one in E.164; never the digits of
-#: an identifier (a UUID, a queue id): the number stands alone.
-_PHONE = re.compile(
-    r"(?<![\w-])(?:(?:\+\d{1,3}[\s.\-]?|0)[1-9](?:[\s.\-]?\d{2}){4}|\+\d{8,15})(?![\w-])"
-)
-
 
 def screen_error_text(text: str | None) -> str | None:
-    """``text`` without e-mail addresses, phone numbers, NIR, bank details or health words."""
-    if text is None:
-        return None
-    text = _EMAIL.sub(REDACTED, text)
-    text, _ = redact_text(text, "error")
-    return _PHONE.sub(REDACTED, text)
+    """:func:`shared.privacy.screen_error_text`, None kept None."""
+    return None if text is None else _screen(text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,12 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from referral import access
 from referral.domain.errors import NetworkExists
 from referral.models import Network, RefusedResponse
-from referral.use_cases.retention import screen_error_text
 from shared.auth.tokens import Principal
 from shared.contracts.topics import NETWORK_ID_PATTERN, network_of_responses_topic
 from shared.db.database import Database
 from shared.domain.errors import FieldIssue, Forbidden, InvalidInput
 from shared.messaging.consumer import DeadLetterNotice
+from shared.privacy import screen_error_text
 
 REFUSED_RESPONSES = Counter(
     "coop_agency_responses_refused_total",
