@@ -2,7 +2,8 @@
 one port serve the requests (which process accepted each connection is read from ``/proc``),
 both join their service's consumer group, the relays take turns under the outbox lock, and each
 referral flows once (published once on the topic, one notification). On SQLite more than one
-worker is refused in French, unless ``--http-only-extra``.
+worker is refused in French; with ``--http-only-extra`` both workers serve, one elected worker
+relays (each referral published once).
 
 PostgreSQL: ``COOP_TEST_POSTGRES_URL``, else a throwaway local cluster (``bench.pg``).
 Loopback only, bounded: 12 referrals, a few minutes at most.
@@ -51,6 +52,7 @@ class WorkersProcess(ServiceProcess):
     """``python -m <service> serve --workers N``: the supervisor and its N workers."""
 
     workers: int = 2
+    extra_args: tuple[str, ...] = ()
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -67,6 +69,7 @@ class WorkersProcess(ServiceProcess):
                     str(self.port),
                     "--workers",
                     str(self.workers),
+                    *self.extra_args,
                 ],
                 env=self.env,
                 stdout=log,
@@ -298,6 +301,7 @@ async def test_two_workers_serve_consume_and_relay_each_referral_once(
         await notifications_db.dispose()
 
 
+@pytest.mark.store_independent
 def test_sqlite_refuses_two_workers_in_french(tmp_path: Path) -> None:
     env = service_env(
         "referral",
@@ -315,3 +319,74 @@ def test_sqlite_refuses_two_workers_in_french(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "--workers 2 refusé avec SQLite" in result.stderr, result.stderr
     assert "--http-only-extra" in result.stderr
+
+
+@pytest.mark.store_independent
+async def test_sqlite_http_only_extra_workers_serve_and_one_relays(  # type: ignore[no-untyped-def]
+    kafka_broker, tmp_path: Path
+) -> None:
+    """SQLite with ``--http-only-extra``: both workers serve requests, one (elected) relays,
+    consumes and runs the jobs; each referral is published once."""
+    database = tmp_path / "referral.db"
+    url = f"sqlite+aiosqlite:///{database}"
+    env = service_env(
+        "referral",
+        database_url=url,
+        bootstrap_servers=kafka_broker.bootstrap_servers,
+        extra={"LOG_JSON": "true", "OUTBOX_POLL_INTERVAL_SECONDS": "0.2"},
+    )
+    await asyncio.to_thread(run_cli, "referral", "migrate", env)
+    await asyncio.to_thread(run_cli, "referral", "seed", env)
+    process = WorkersProcess(
+        "referral", free_port(), env, tmp_path / "referral.log", extra_args=("--http-only-extra",)
+    )
+    process.start()
+    try:
+        await asyncio.to_thread(process.wait_ready, 180)
+        ready = await _from_each_worker(process, "GET", "/health/ready")
+        roles = sorted("background" in answer.json()["checks"] for answer in ready.values())
+        assert roles == [False, True], "not exactly one worker elected for the background work"
+        created: set[str] = set()
+        served: set[int] = set()
+        deadline = time.monotonic() + 120
+        index = 100
+        while len(created) < 6 or len(served) < 2:
+            assert time.monotonic() < deadline, f"referrals served by workers {served} only"
+            pid, response = await _served_by(
+                process, "POST", "/v1/referrals", headers=_counsellor(), json=_referral(index)
+            )
+            index += 1
+            assert response.status_code == 201, response.text
+            created.add(str(response.json()["id"]))
+            if pid is not None:
+                served.add(pid)
+        database_handle = Database(url)
+        outbox = REFERRAL_PLATFORM.outbox
+        try:
+            async with asyncio.timeout(120):
+                while True:
+                    async with database_handle.read_session() as session:
+                        rows = (
+                            await session.execute(
+                                select(
+                                    outbox.c.event_id, outbox.c.key, outbox.c.published_at
+                                ).where(outbox.c.event_type == SENT)
+                            )
+                        ).all()
+                    if len(rows) == len(created) and all(row.published_at for row in rows):
+                        break
+                    await asyncio.sleep(0.3)
+        finally:
+            await database_handle.dispose()
+        assert sorted(row.key for row in rows) == sorted(created)
+        sent = {row.event_id for row in rows}
+        async with asyncio.timeout(90):
+            records = await _read_all(kafka_broker.bootstrap_servers, "referral.events")
+        on_topic = [
+            ce_id
+            for ce_id in (dict(record.headers).get("ce_id", b"").decode() for record in records)
+            if ce_id in sent
+        ]
+        assert sorted(on_topic) == sorted(sent), "an event lost or published twice"
+    finally:
+        process.stop()
