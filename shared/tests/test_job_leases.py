@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import IO
 
 import pytest
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.cli import check_workers
 from shared.db.tables import platform_tables
@@ -155,6 +156,7 @@ async def test_two_runtimes_never_run_an_exclusive_job_at_once(tmp_path: Path) -
     jobs = [job("exclusive", True), job("shared", False)]
     replicas = [_runtime(url, jobs), _runtime(url, jobs)]
     try:
+        winners = []
         for _ in range(4):
             ticks = await asyncio.gather(
                 *(replica.run_job_once(jobs[0]) for replica in replicas),
@@ -163,9 +165,17 @@ async def test_two_runtimes_never_run_an_exclusive_job_at_once(tmp_path: Path) -
             exclusive_ticks, shared_ticks = ticks[:2], ticks[2:]
             assert sorted(exclusive_ticks) == [False, True], "not exactly one replica ran it"
             assert shared_ticks == [True, True]
+            winners.append(exclusive_ticks.index(True))
+        # Once per interval across the replicas: the holder keeps the lease from tick to tick.
+        assert len(set(winners)) == 1, winners
         assert len(runs["exclusive"]) == 4
         assert not _overlaps(runs["exclusive"]), "two replicas ran the job at once"
         assert _overlaps(runs["shared"]), "the control job never overlapped: the test is blind"
+        # The holder stops: the other replica takes the lease at its next tick.
+        holder, other = replicas[winners[0]], replicas[1 - winners[0]]
+        await holder.leases.dispose()
+        assert await other.run_job_once(jobs[0])
+        assert not await holder.run_job_once(jobs[0])
     finally:
         for replica in replicas:
             await replica.leases.dispose()
@@ -178,6 +188,43 @@ def _last_word(stream: IO[str]) -> str:
     while (line := stream.readline()) and line.strip() not in words:
         pass
     return line.strip()
+
+
+@postgres_only
+async def test_a_kept_lease_whose_connection_is_lost_passes_to_another_process(
+    tmp_path: Path,
+) -> None:
+    url = await create_database("leases-lost", tmp_path)
+    first = JobLeases(url, namespace="notifications")
+    second = JobLeases(url, namespace="notifications")
+    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        assert await first.keep("reminders")
+        assert await first.keep("reminders"), "a kept lease was not kept"
+        assert not await second.keep("reminders")
+        # The holder's session ends (a lost node, a killed backend) without it knowing.
+        key = lease_key("notifications", "reminders") & 0xFFFFFFFF
+        async with admin.connect() as connection:
+            killed = await connection.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE "
+                    "locktype = 'advisory' AND classid = :space AND objid = :key "
+                    "AND objsubid = 2 AND granted"
+                ),
+                {"space": LEASE_NAMESPACE, "key": key},
+            )
+        assert killed == 1
+        deadline = time.monotonic() + 30
+        while not await second.keep("reminders"):
+            assert time.monotonic() < deadline, "a lost session's lease never passed on"
+            await asyncio.sleep(0.2)
+        assert not await first.keep("reminders"), "the old holder still thinks it holds it"
+        await second.release("reminders")
+        assert await first.keep("reminders"), "a released lease was not free"
+    finally:
+        await first.dispose()
+        await second.dispose()
+        await admin.dispose()
 
 
 def _overlaps(intervals: list[tuple[float, float]]) -> bool:

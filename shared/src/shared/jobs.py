@@ -1,14 +1,17 @@
 """Periodic jobs run once across replicas: a lease per job, and the one background process of a
 SQLite store.
 
-**PostgreSQL.** Every replica (and every worker process of ``serve --workers N``) runs the same
-periodic jobs. Before a run, the replica takes the job's lease: a session advisory lock
-(``pg_try_advisory_lock``) on a connection of its own, held for the run and released after it.
-The replica that does not get it skips that tick; so a job's run happens in one replica at a time.
-The lock lives as long as the connection: a replica killed mid-run (SIGKILL, a lost node) loses
-it with its connection, and the next tick of another replica runs the job. The key is the
-two-integer form ``(namespace, hash of service and job)``, a key space apart from the outbox
-relay's one-integer lock (:mod:`shared.messaging.outbox`).
+**PostgreSQL.** Every replica (and every worker process of ``serve --workers N``) ticks the same
+periodic jobs. At a tick, the replica takes the job's lease: a session advisory lock
+(``pg_try_advisory_lock``) on a connection of its own. The replica that gets it keeps it
+(:meth:`JobLeases.keep`: the connection stays open, idle between runs, and is checked alive at
+each tick) and runs the job at every tick; the others skip theirs. So a job runs in one replica
+at a time, once per interval across the replicas. The lock lives as long as the connection: a
+replica stopped releases it, a replica killed (SIGKILL, a lost node) loses it with its
+connection, and the next tick of another replica takes it over. The key is the two-integer form
+``(namespace, hash of service and job)``, a key space apart from the outbox relay's one-integer
+lock (:mod:`shared.messaging.outbox`). :meth:`JobLeases.hold` is the same lease for one run
+(taken, then released).
 
 The lease makes the runs exclusive; it is not the only guard. Each job stays correct if run
 twice (a run cut short by a shutdown, a connection lost mid-run): each row is re-checked under
@@ -23,6 +26,7 @@ HTTP only: they elect the one background process with a file lock next to the da
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import hashlib
@@ -34,7 +38,7 @@ from typing import IO
 import structlog
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 log = structlog.get_logger(__name__)
 
@@ -54,8 +58,9 @@ def lease_key(namespace: str, job: str) -> int:
 class JobLeases:
     """The leases of one service's periodic jobs (see the module's docstring).
 
-    ``connections`` bounds the dedicated connections (one per job holding its lease at once);
-    the pool is opened on first use, so a service without jobs opens none.
+    ``connections`` is the number of leases kept at once (one connection each, open while this
+    process holds the lease); the pool is opened on first use, so a service without jobs opens
+    none.
     """
 
     def __init__(self, database_url: str | URL, *, namespace: str, connections: int = 4) -> None:
@@ -64,6 +69,8 @@ class JobLeases:
         self.is_postgres = self.url.get_backend_name() == "postgresql"
         self._connections = max(1, connections)
         self._engine: AsyncEngine | None = None
+        #: job → the connection holding its lease (kept between ticks).
+        self._kept: dict[str, AsyncConnection] = {}
 
     def _pool(self) -> AsyncEngine:
         if self._engine is None:
@@ -71,7 +78,7 @@ class JobLeases:
             self._engine = create_async_engine(
                 self.url,
                 pool_size=self._connections,
-                max_overflow=0,
+                max_overflow=2,  # a one-run hold() beside the kept leases
                 pool_pre_ping=True,
                 isolation_level="AUTOCOMMIT",
                 hide_parameters=True,
@@ -107,7 +114,60 @@ class JobLeases:
                     await connection.invalidate()
                     raise
 
+    async def keep(self, job: str, *, check_timeout: float = 10.0) -> bool:
+        """True while this process holds ``job``'s lease: kept from the tick it was free until
+        :meth:`release` or :meth:`dispose`, or until its connection is lost (then taken again if
+        still free). False when another process holds it."""
+        if not self.is_postgres:
+            return True
+        connection = self._kept.get(job)
+        if connection is not None:
+            try:
+                # Alive, the session still holds the lock: session locks end with the session.
+                await asyncio.wait_for(connection.execute(text("SELECT 1")), check_timeout)
+                return True
+            except Exception:
+                log.warning("job lease connection lost, taking the lease again", job=job)
+                self._kept.pop(job, None)
+                with contextlib.suppress(Exception):
+                    await connection.invalidate()
+                with contextlib.suppress(Exception):
+                    await connection.close()
+        params = {"space": LEASE_NAMESPACE, "key": lease_key(self.namespace, job)}
+        connection = await self._pool().connect()
+        try:
+            held = bool(
+                await connection.scalar(text("SELECT pg_try_advisory_lock(:space, :key)"), params)
+            )
+        except BaseException:
+            await connection.invalidate()
+            await connection.close()
+            raise
+        if not held:
+            await connection.close()
+            return False
+        self._kept[job] = connection
+        log.info("job lease taken", job=job, pid=os.getpid())
+        return True
+
+    async def release(self, job: str) -> None:
+        """Let go of a kept lease (another process takes it at its next tick)."""
+        connection = self._kept.pop(job, None)
+        if connection is None:
+            return
+        params = {"space": LEASE_NAMESPACE, "key": lease_key(self.namespace, job)}
+        try:
+            await connection.execute(text("SELECT pg_advisory_unlock(:space, :key)"), params)
+        except Exception:
+            # Never back to the pool while it may hold the lock: closing it ends the session.
+            with contextlib.suppress(Exception):
+                await connection.invalidate()
+        with contextlib.suppress(Exception):
+            await connection.close()
+
     async def dispose(self) -> None:
+        for job in list(self._kept):
+            await self.release(job)
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None

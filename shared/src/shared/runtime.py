@@ -59,7 +59,8 @@ class PeriodicJob:
     """Work the service does on a schedule (expiring unanswered referrals, sending reminders…).
 
     Every replica ticks; an ``exclusive`` job (the default) runs under its lease: the replica
-    that does not get it skips the tick, so one replica at a time runs it (:mod:`shared.jobs`).
+    holding it runs every tick, the others skip theirs, so one replica at a time runs it, once
+    per interval across the replicas (:mod:`shared.jobs`).
     ``run`` gets the runtime and must still be idempotent: a run may be cut short by a shutdown
     or a lost connection, and the next one does what is left. A failing run is logged and retried
     at the next tick. ``exclusive=False`` is for jobs whose units of work are already claimed
@@ -214,7 +215,8 @@ class ServiceRuntime:
                 return
             except TimeoutError:
                 pass
-        self._start_background()
+        if not self._stopping.is_set():  # elected as the process stops: nothing to start
+            self._start_background()
 
     async def _run_job(self, job: PeriodicJob) -> None:
         while not self._stopping.is_set():
@@ -231,16 +233,13 @@ class ServiceRuntime:
                 log.exception("periodic job failed", job=job.name)
 
     async def run_job_once(self, job: PeriodicJob) -> bool:
-        """One tick of ``job``: run it under its lease; False if another process held it."""
-        if not job.exclusive:
-            await job.run(self)
-            return True
-        async with self.leases.hold(job.name) as held:
-            if not held:
-                log.debug("periodic job run by another process, tick skipped", job=job.name)
-                return False
-            await job.run(self)
-            return True
+        """One tick of ``job``: run it if this process holds its lease (kept from one tick to
+        the next); False if another process holds it."""
+        if job.exclusive and not await self.leases.keep(job.name):
+            log.debug("periodic job held by another process, tick skipped", job=job.name)
+            return False
+        await job.run(self)
+        return True
 
     async def _watch_backlog(self, probe: BacklogProbe) -> None:
         while not self._stopping.is_set():
