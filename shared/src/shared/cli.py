@@ -3,17 +3,26 @@
 coop-referral migrate        # apply the Alembic migrations to REFERRAL_DATABASE_URL
 coop-referral seed           # load demo data (idempotent)
 coop-referral serve --port 8001
+coop-referral serve --workers 4     # PostgreSQL: 4 processes, each HTTP, consumers, relay, jobs
 coop-referral migrate --check --wait 300   # wait until someone else has migrated (exit 1 if not)
 
 ``migrate`` reads and checks the database URL only: a migration job (a Kubernetes Job, an
 init container, the compose ``*-migrate`` step) is given the database credentials and nothing
 else — no token key, no broker address, no SMTP relay.
+
+``serve --workers N`` (or ``<PREFIX>WORKERS``) runs N processes on one port (uvicorn's workers:
+the kernel spreads the connections; a worker that dies is replaced). On PostgreSQL each worker
+runs everything: its consumers join the consumer group, the relays take turns under the outbox
+lock, the periodic jobs run under their leases (:mod:`shared.jobs`). On SQLite more than one
+worker is refused, unless ``--http-only-extra``: one worker (elected by a file lock) then runs
+the relay, the consumers and the jobs, the others serve HTTP only.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -23,6 +32,7 @@ from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
 from shared.db.migrations import upgrade
+from shared.jobs import ELECTION_ENV
 from shared.settings import ServiceSettings
 
 
@@ -56,6 +66,19 @@ def run_service_cli(
     serve = sub.add_parser("serve", help="run the HTTP service, its consumers and outbox relay")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=default_port)
+    prefix = str(settings_class.model_config.get("env_prefix", ""))
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get(f"{prefix}WORKERS", "1")),
+        metavar="N",
+        help=f"worker processes on the port (default: {prefix}WORKERS, else 1)",
+    )
+    serve.add_argument(
+        "--http-only-extra",
+        action="store_true",
+        help="SQLite: the workers beyond the first serve HTTP only (one runs the background work)",
+    )
     args = parser.parse_args(argv)
 
     if args.command == "migrate":
@@ -74,14 +97,42 @@ def run_service_cli(
     elif args.command == "serve":
         import uvicorn
 
+        workers = check_workers(prog, settings.database_url, args.workers, args.http_only_extra)
+        if workers > 1 and args.http_only_extra:
+            os.environ[ELECTION_ENV] = "1"  # inherited by every worker process
         uvicorn.run(
             app_factory,
             factory=True,
             host=args.host,
             port=args.port,
+            workers=workers,
             log_config=None,
             timeout_graceful_shutdown=20,
         )
+
+
+def check_workers(prog: str, database_url: str, workers: int, http_only_extra: bool) -> int:
+    """The number of worker processes, or exit with a French message saying why not."""
+    from sqlalchemy.engine import make_url
+
+    if workers < 1:
+        raise SystemExit(f"{prog} serve : --workers doit valoir au moins 1 (reçu {workers})")
+    url = make_url(database_url)
+    if workers == 1 or url.get_backend_name() != "sqlite":
+        return workers
+    if url.database in (None, "", ":memory:"):
+        raise SystemExit(
+            f"{prog} serve : --workers {workers} refusé, une base SQLite en mémoire n'existe que "
+            "dans un seul processus ; un seul worker (ou PostgreSQL)."
+        )
+    if not http_only_extra:
+        raise SystemExit(
+            f"{prog} serve : --workers {workers} refusé avec SQLite : un seul processus peut y "
+            "faire tourner le relais, les consommateurs et les tâches périodiques. Utilisez "
+            "PostgreSQL, ou ajoutez --http-only-extra : un seul worker fait alors ce travail de "
+            "fond, les autres ne servent que les requêtes HTTP."
+        )
+    return workers
 
 
 def migration_database_url(settings_class: type[ServiceSettings]) -> str:

@@ -1,8 +1,14 @@
-"""A service process's moving parts besides HTTP: its store, its outbox relay, its consumers.
+"""A service process's moving parts besides HTTP: its store, its outbox relay, its consumers,
+its periodic jobs.
 
 The web app starts and stops a :class:`ServiceRuntime` in its lifespan. Kafka parts start in the
 background and keep retrying, so a service comes up (and accepts requests into its outbox) even
 while the broker is away; readiness reports what is missing.
+
+Several processes of one service (replicas, or the workers of ``serve --workers N``) share the
+work: the consumers through their consumer group, the outbox relay under its advisory lock, each
+periodic job under its lease (:mod:`shared.jobs`: one process at a time runs it). On SQLite one
+process does that background work; extra HTTP-only workers elect it (``--http-only-extra``).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.contracts.topics import TopicSpec
 from shared.db.database import Database
 from shared.db.tables import PlatformTables
+from shared.jobs import BackgroundElection, JobLeases, election_requested
 from shared.messaging.consumer import DeadLetterHook, EventConsumer, HandlerRegistry
 from shared.messaging.kafka import client_options, make_producer
 from shared.messaging.outbox import OutboxRelay, notify_on_commit
@@ -51,13 +58,19 @@ class ConsumerSpec:
 class PeriodicJob:
     """Work the service does on a schedule (expiring unanswered referrals, sending reminders…).
 
-    ``run`` gets the runtime and must be idempotent: every replica runs it, and a run may be cut
-    short by a shutdown. A failing run is logged and retried at the next tick.
+    Every replica ticks; an ``exclusive`` job (the default) runs under its lease: the replica
+    holding it runs every tick, the others skip theirs, so one replica at a time runs it, once
+    per interval across the replicas (:mod:`shared.jobs`).
+    ``run`` gets the runtime and must still be idempotent: a run may be cut short by a shutdown
+    or a lost connection, and the next one does what is left. A failing run is logged and retried
+    at the next tick. ``exclusive=False`` is for jobs whose units of work are already claimed
+    one replica each (e.g. deliveries claimed with ``SKIP LOCKED``), so that replicas share them.
     """
 
     name: str
     interval_seconds: float
     run: Callable[[ServiceRuntime], Awaitable[None]]
+    exclusive: bool = True
 
 
 @dataclass(frozen=True)
@@ -137,6 +150,16 @@ class ServiceRuntime:
             for spec in consumers
         ]
         self.jobs = list(jobs)
+        self.leases = JobLeases(
+            settings.database_url,
+            namespace=settings.service_name,
+            connections=sum(job.exclusive for job in self.jobs),
+        )
+        #: SQLite with HTTP-only extra workers: the one worker running the background work.
+        self._election = BackgroundElection(settings.database_url) if election_requested() else None
+        #: Whether this process runs the relay, the consumers and the jobs (an HTTP-only worker
+        #: of a SQLite store does not, until it is elected).
+        self.runs_background = self._election is None
         #: Topics known only at run time (e.g. one pair per onboarded agency network), provisioned
         #: with the static ones before the consumers start.
         self._dynamic_topics = dynamic_topics
@@ -165,15 +188,35 @@ class ServiceRuntime:
         return list(specs.values())
 
     async def start(self) -> None:
+        if self._election is None:
+            self._start_background()
+        else:
+            self._tasks.append(asyncio.create_task(self._elect(), name="background-election"))
+        for probe in self.backlogs:
+            self._tasks.append(
+                asyncio.create_task(self._watch_backlog(probe), name=f"backlog-{probe.name}")
+            )
+
+    def _start_background(self) -> None:
+        self.runs_background = True
         if self.settings.kafka_enabled:
             self._tasks.append(asyncio.create_task(self._start_messaging(), name="messaging"))
         if self.settings.jobs_enabled:
             for job in self.jobs:
                 self._tasks.append(asyncio.create_task(self._run_job(job), name=f"job-{job.name}"))
-        for probe in self.backlogs:
-            self._tasks.append(
-                asyncio.create_task(self._watch_backlog(probe), name=f"backlog-{probe.name}")
-            )
+
+    async def _elect(self, every: float = 2.0) -> None:
+        """HTTP-only until this worker holds the background lock (at start, or when the worker
+        holding it has died)."""
+        assert self._election is not None
+        while not self._election.try_acquire():
+            try:
+                await asyncio.wait_for(self._stopping.wait(), timeout=every)
+                return
+            except TimeoutError:
+                pass
+        if not self._stopping.is_set():  # elected as the process stops: nothing to start
+            self._start_background()
 
     async def _run_job(self, job: PeriodicJob) -> None:
         while not self._stopping.is_set():
@@ -183,11 +226,20 @@ class ServiceRuntime:
             except TimeoutError:
                 pass
             try:
-                await job.run(self)
+                await self.run_job_once(job)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("periodic job failed", job=job.name)
+
+    async def run_job_once(self, job: PeriodicJob) -> bool:
+        """One tick of ``job``: run it if this process holds its lease (kept from one tick to
+        the next); False if another process holds it."""
+        if job.exclusive and not await self.leases.keep(job.name):
+            log.debug("periodic job held by another process, tick skipped", job=job.name)
+            return False
+        await job.run(self)
+        return True
 
     async def _watch_backlog(self, probe: BacklogProbe) -> None:
         while not self._stopping.is_set():
@@ -236,13 +288,19 @@ class ServiceRuntime:
             with contextlib.suppress(Exception):
                 await self._probe_client.close()
         self._remove_commit_hook()
+        await self.leases.dispose()
+        if self._election is not None:
+            self._election.release()
         await self.database.dispose()
 
     # -- readiness -----------------------------------------------------------------------------
 
     async def readiness(self) -> dict[str, Check]:
         checks = {"database": await self._check_database()}
-        if self.settings.kafka_enabled:
+        if not self.runs_background:
+            # An HTTP-only worker of a SQLite store: another worker relays and consumes.
+            checks["background"] = Check(True, {"worker": "http-only"})
+        elif self.settings.kafka_enabled:
             checks["broker"] = await self._check_broker()
             lag_limit = self.settings.readiness_consumer_lag_degraded
             for consumer in self.consumers:

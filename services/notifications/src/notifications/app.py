@@ -37,7 +37,8 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         produces=[NOTIFICATIONS_EVENTS],
         consumers=consumers(settings.counsellor_referral_url),
         jobs=[
-            PeriodicJob("deliveries", settings.delivery_poll_interval_seconds, deliver),
+            # Claimed per row with SKIP LOCKED: every replica sends its share, no lease.
+            PeriodicJob("deliveries", settings.delivery_poll_interval_seconds, deliver, False),
             PeriodicJob("reminders", settings.reminders_interval_seconds, remind),
             retention_job(settings),
         ],
