@@ -134,12 +134,17 @@ async def test_reads_and_ping_complete_while_another_connection_holds_the_write_
 async def test_a_read_session_begins_deferred_and_a_transaction_immediate(
     database: Database, tmp_path: Path
 ) -> None:
+    # What SQLite itself is given (its trace callback): BEGIN goes straight to the driver,
+    # below SQLAlchemy's statement events.
     statements: list[str] = []
     from sqlalchemy import event
+    from sqlalchemy.util import await_only
 
-    @event.listens_for(database.engine.sync_engine, "before_cursor_execute")
-    def _remember(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        statements.append(statement)
+    await database.engine.dispose()  # new connections, each traced from its start
+
+    @event.listens_for(database.engine.sync_engine, "connect")
+    def _trace(dbapi_connection: Any, _record: object) -> None:
+        await_only(dbapi_connection.driver_connection.set_trace_callback(statements.append))
 
     async with database.reading() as session:
         await session.scalar(select(notes.c.id).limit(1))

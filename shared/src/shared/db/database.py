@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.util import await_only as await_
 
 #: Execution option marking a connection that only reads (SQLite: deferred BEGIN, no write lock).
 READ_ONLY_OPTION = "coop_read_only"
@@ -170,7 +171,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        if connection.get_execution_options().get(READ_ONLY_OPTION):
-            connection.exec_driver_sql("BEGIN")
-        else:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        begin = "BEGIN" if connection.get_execution_options().get(READ_ONLY_OPTION) else _IMMEDIATE
+        # Straight to aiosqlite: one hand-off to its thread (cursor and statement together),
+        # without a SQLAlchemy statement execution (context, events, cursor open and close) per
+        # transaction.
+        await_(connection.connection.driver_connection.execute(begin))
+
+
+_IMMEDIATE = "BEGIN IMMEDIATE"
