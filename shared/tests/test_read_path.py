@@ -134,12 +134,17 @@ async def test_reads_and_ping_complete_while_another_connection_holds_the_write_
 async def test_a_read_session_begins_deferred_and_a_transaction_immediate(
     database: Database, tmp_path: Path
 ) -> None:
+    # What SQLite itself is given (its trace callback): BEGIN goes straight to the driver,
+    # below SQLAlchemy's statement events.
     statements: list[str] = []
     from sqlalchemy import event
+    from sqlalchemy.util import await_only
 
-    @event.listens_for(database.engine.sync_engine, "before_cursor_execute")
-    def _remember(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        statements.append(statement)
+    await database.engine.dispose()  # new connections, each traced from its start
+
+    @event.listens_for(database.engine.sync_engine, "connect")
+    def _trace(dbapi_connection: Any, _record: object) -> None:
+        await_only(dbapi_connection.driver_connection.set_trace_callback(statements.append))
 
     async with database.reading() as session:
         await session.scalar(select(notes.c.id).limit(1))
@@ -165,3 +170,23 @@ async def test_background_handle_has_its_own_pool_on_postgres_and_is_the_store_o
     async with database.reading() as session:
         count = len(list((await session.scalars(select(notes.c.id))).all()))
     assert count == 2
+
+
+@sqlite_only
+async def test_sqlite_connections_are_set_up_once_and_kept(database: Database) -> None:
+    """Sixteen requests at once, twice: the second time no connection is opened (and set up,
+    with its own aiosqlite thread and PRAGMAs) again."""
+    from sqlalchemy import event
+
+    opened: list[object] = []
+    event.listen(database.engine.sync_engine, "connect", lambda conn, _record: opened.append(conn))
+
+    async def read() -> None:
+        async with database.reading() as session:
+            await session.scalar(select(notes.c.id).limit(1))
+            await asyncio.sleep(0.05)  # all sixteen hold a connection together
+
+    await asyncio.gather(*(read() for _ in range(16)))
+    first = len(opened)
+    await asyncio.gather(*(read() for _ in range(16)))
+    assert len(opened) == first

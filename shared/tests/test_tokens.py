@@ -76,6 +76,20 @@ def test_expired_token_is_refused() -> None:
         TokenVerifier(_settings()).verify(token)
 
 
+def test_a_token_verified_once_is_refused_again_once_it_has_expired() -> None:
+    # The verifier remembers a verified token (its signature is not checked on every request),
+    # but its expiry is: the same token, accepted while valid, is refused once expired.
+    verifier = TokenVerifier(_settings())
+    token = _mint(Role.OPS, ttl=timedelta(seconds=-25))  # within the 30 s leeway: still valid
+    first = verifier.verify(token)
+    assert verifier.verify(token) is first
+    time.sleep(6)  # now past exp + leeway
+    with pytest.raises(TokenError, match="expiré"):
+        verifier.verify(token)
+    with pytest.raises(TokenError, match="expiré"):
+        verifier.verify(token)  # and never remembered again
+
+
 def test_token_for_another_audience_or_key_is_refused() -> None:
     verifier = TokenVerifier(_settings())
     with pytest.raises(TokenError, match="autre destinataire"):

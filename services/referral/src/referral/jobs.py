@@ -28,7 +28,8 @@ def expiry_job(
 
     async def run(runtime: ServiceRuntime) -> None:
         batch = settings.expiry_batch_size
-        sessions = runtime.database.sessionmaker
+        # The background handle: on PostgreSQL the jobs never take HTTP's connections.
+        sessions = runtime.database.background.sessionmaker
         while True:
             expired = await expire_due_referrals(
                 sessions, delay=settings.expiry_delay, now=clock(), batch_size=batch
@@ -61,7 +62,7 @@ def archive_job(
     """Records inactive for ``archive_inactive_days``: notice, then anonymisation."""
 
     async def run(runtime: ServiceRuntime) -> None:
-        async with runtime.database.transaction() as session:
+        async with runtime.database.background.transaction() as session:
             await archive_inactive(
                 session,
                 ArchiveInactive(

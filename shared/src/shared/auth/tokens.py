@@ -41,6 +41,8 @@ CLAIM_MAX_LENGTH = {
     "agency_id": 64,
     "network_id": 64,
 }
+#: How many verified tokens a verifier remembers (then it starts again from none).
+VERIFIED_TOKENS_KEPT = 4096
 #: Longest :attr:`Principal.key` (the idempotency records' column).
 PRINCIPAL_KEY_MAX_LENGTH = 255
 #: Claims that scope a principal to an organisation; optional, but strings when present.
@@ -143,7 +145,7 @@ class TokenVerifier:
             if not settings.jwt_public_key and not self._keys:
                 raise ValueError("RS256 needs jwt_public_key or jwt_public_keys")
             # A token without ``kid``: the single PEM key, or the only key listed.
-            self._key: Any = settings.jwt_public_key or (
+            self._key: Any = _parsed_pem(settings.jwt_public_key) or (
                 next(iter(self._keys.values())) if len(self._keys) == 1 else None
             )
         elif self._algorithm == "HS256":
@@ -155,8 +157,26 @@ class TokenVerifier:
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
         self._max_lifetime = settings.jwt_max_lifetime_seconds
+        #: Tokens already verified: their principal and ``exp`` (a client sends the same token on
+        #: every request until it expires). Only a successful verification is kept; what can
+        #: change with time — expiry — is checked again on every use.
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     def verify(self, token: str) -> Principal:
+        known = self._verified.get(token)
+        if known is not None:
+            principal, expires = known
+            if expires > datetime.now(UTC).timestamp() - LEEWAY_SECONDS:  # as PyJWT
+                return principal
+            del self._verified[token]
+            raise TokenError("Jeton expiré.")
+        principal, expires = self._verify(token)
+        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+            self._verified.clear()
+        self._verified[token] = (principal, expires)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         claims = self._decode(token)
         self._check_lifetime(claims)
         values = {name: _string_claim(claims, name) for name in ("sub", "role", *SCOPE_CLAIMS)}
@@ -186,7 +206,7 @@ class TokenVerifier:
             )
         if role is Role.AGENCY and not (principal.agency_id and principal.network_id):
             raise TokenError("Un jeton d'agence doit porter « agency_id » et « network_id ».")
-        return principal
+        return principal, float(claims["exp"])
 
     def _verification_key(self, token: str) -> Any:
         if not self._keys:
@@ -251,6 +271,17 @@ class TokenVerifier:
                 f"Durée de validité du jeton trop longue : {hours:g} h au plus entre « iat » et "
                 "« exp »."
             )
+
+
+def _parsed_pem(pem: str | None) -> Any:
+    """The PEM public key parsed once (PyJWT would parse the text on every verification); the
+    text itself if it does not parse, so that it fails as before, at verification."""
+    if not pem:
+        return pem
+    try:
+        return load_pem_public_key(pem.encode())
+    except ValueError:
+        return pem
 
 
 def load_public_keys(text: str) -> dict[str, Any]:

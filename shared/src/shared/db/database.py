@@ -28,11 +28,12 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.util import await_only as await_
 
 #: Execution option marking a connection that only reads (SQLite: deferred BEGIN, no write lock).
 READ_ONLY_OPTION = "coop_read_only"
 
-#: Pool sizes when the caller gives none (PostgreSQL only; SQLite connections are local files).
+#: Pool sizes when the caller gives none (on SQLite their sum, every connection kept open).
 DEFAULT_POOL_SIZE = 10
 DEFAULT_MAX_OVERFLOW = 10
 DEFAULT_BACKGROUND_POOL_SIZE = 4
@@ -41,8 +42,9 @@ DEFAULT_BACKGROUND_POOL_SIZE = 4
 class Database:
     """One service's store. SQLite by default (one file per service), PostgreSQL in production.
 
-    ``pool_size``/``max_overflow`` size the HTTP pool on PostgreSQL; ``background_pool_size`` the
-    separate pool of :attr:`background` (the relay holds one connection, each consumer one).
+    ``pool_size``/``max_overflow`` size the HTTP pool (on SQLite: their sum, every connection kept
+    open); ``background_pool_size`` the separate pool of :attr:`background` (the relay holds one
+    connection, each consumer one).
     """
 
     def __init__(
@@ -70,6 +72,10 @@ class Database:
             # per request for nothing.
             if self.url.database and self.url.database != ":memory:":
                 Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+                # Every connection kept once opened (up to the HTTP pool's ceiling): an overflow
+                # connection closed after each use meant, per request under load, a new aiosqlite
+                # thread and the connection's PRAGMAs again. A file connection costs a thread.
+                kwargs.update(pool_size=pool_size + max_overflow, max_overflow=0)
             kwargs["connect_args"] = {"timeout": 30}
         else:
             kwargs.update(
@@ -170,7 +176,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        if connection.get_execution_options().get(READ_ONLY_OPTION):
-            connection.exec_driver_sql("BEGIN")
-        else:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        begin = "BEGIN" if connection.get_execution_options().get(READ_ONLY_OPTION) else _IMMEDIATE
+        # Straight to aiosqlite: one hand-off to its thread (cursor and statement together),
+        # without a SQLAlchemy statement execution (context, events, cursor open and close) per
+        # transaction.
+        await_(connection.connection.driver_connection.execute(begin))
+
+
+_IMMEDIATE = "BEGIN IMMEDIATE"

@@ -37,8 +37,11 @@ from shared.runtime import ServiceRuntime
 log = structlog.get_logger(__name__)
 
 
-def current_runtime(request: Request) -> ServiceRuntime:
-    """FastAPI dependency: the runtime (store, relay, consumers) of the app serving the request."""
+async def current_runtime(request: Request) -> ServiceRuntime:
+    """FastAPI dependency: the runtime (store, relay, consumers) of the app serving the request.
+
+    ``async``: FastAPI runs a plain ``def`` dependency in the thread pool, one hand-off per
+    request for an attribute read."""
     return request.app.state.runtime  # type: ignore[no-any-return]
 
 

@@ -137,6 +137,7 @@ async def create_once(
     *,
     on_conflict: DomainError | None = None,
     may_replay: ReplayCheck | None = None,
+    look_up_first: bool = True,
 ) -> Response:
     """Run ``create`` once per (caller, Idempotency-Key).
 
@@ -150,14 +151,23 @@ async def create_once(
     A replay re-checks access: ``may_replay`` is asked, in a transaction, whether the caller
     may still see the stored response (the resource may have been shared away, the caller's
     rights changed since); if not, the replay is a 404 — the stored body is never sent.
+
+    ``look_up_first=False`` saves the look-up of the key on the first request (one statement
+    fewer on the hot path), for a ``create`` whose every effect is in the transaction: the
+    creation is tried at once, and the key is looked up only when it fails — the key's row
+    already stored (a retry: the unique constraint fails the insert of the key) or the creation
+    refused (a retry whose resource now stands in the way, e.g. "a referral is already open").
+    A stored response is then replayed (or the key refused for another body) exactly as when
+    looked up first; a refusal with no stored key is raised as it is.
     """
     store = IdempotencyStore(tables)
     request_fingerprint = fingerprint(request)
     try:
         async with database.transaction() as session:
-            stored = await store.lookup(session, principal, key, request_fingerprint)
-            if stored is not None:
-                return await _replay(session, stored, may_replay)
+            if look_up_first:
+                stored = await store.lookup(session, principal, key, request_fingerprint)
+                if stored is not None:
+                    return await _replay(session, stored, may_replay)
             payload, location = await create(session)
             await store.remember(
                 session,
@@ -177,6 +187,15 @@ async def create_once(
             "Requête concurrente en conflit (même clé ou même ressource); réessayez.",
             code="concurrent-request",
         ) from exc
+    except (DomainError, ProblemError):
+        if look_up_first:
+            raise
+        # Refused: a retry of a request already answered gets that answer, as if looked up first.
+        async with database.reading() as session:
+            stored = await store.lookup(session, principal, key, request_fingerprint)
+            if stored is not None:
+                return await _replay(session, stored, may_replay)
+        raise
     return JSONResponse(payload, status_code=201, headers={"Location": location})
 
 
@@ -198,6 +217,7 @@ async def create_idempotently(
     *,
     on_conflict: DomainError | None = None,
     may_replay: ReplayCheck | None = None,
+    look_up_first: bool = True,
 ) -> Response:
     """:func:`create_once` in a route: the service's store and tables, the request's identity.
 
@@ -221,4 +241,5 @@ async def create_idempotently(
         create,
         on_conflict=on_conflict,
         may_replay=may_replay,
+        look_up_first=look_up_first,
     )

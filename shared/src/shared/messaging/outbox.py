@@ -43,6 +43,17 @@ _PENDING_FLAG = "outbox_pending"
 _POSTGRES_RELAY_LOCK = 0x0C00B0
 
 
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """One event to stage with :func:`add_events` (the arguments of :func:`add_event`)."""
+
+    data: EventData
+    subject: str | None = None
+    topic: str | None = None
+    event_id: str | None = None
+    occurred_at: datetime | None = None
+
+
 async def add_event(
     session: AsyncSession,
     tables: PlatformTables,
@@ -55,36 +66,64 @@ async def add_event(
     occurred_at: datetime | None = None,
 ) -> CloudEvent:
     """Stage an event in the caller's transaction. It is published only if that commits."""
-    identity: dict[str, Any] = {}
-    if event_id:
-        identity["id"] = event_id
-    if occurred_at:
-        identity["time"] = occurred_at
-    event = CloudEvent(
-        type=data.event_type,
+    (event,) = await add_events(
+        session,
+        tables,
+        [Staged(data, subject=subject, topic=topic, event_id=event_id, occurred_at=occurred_at)],
         source=source,
-        subject=subject,
-        data=data.model_dump(mode="json"),
-        traceparent=current_traceparent(),
-        **identity,
     )
-    await session.execute(
-        tables.outbox.insert().values(
-            event_id=event.id,
-            topic=topic or data.topic,
-            key=data.key,
-            event_type=event.type,
-            source=event.source,
-            subject=event.subject,
-            occurred_at=event.time,
-            data=event.data,
-            traceparent=event.traceparent,
-            created_at=datetime.now(UTC),
-            attempts=0,
-        )
-    )
-    session.sync_session.info[_PENDING_FLAG] = True
     return event
+
+
+async def add_events(
+    session: AsyncSession,
+    tables: PlatformTables,
+    staged: list[Staged],
+    *,
+    source: str,
+) -> list[CloudEvent]:
+    """Stage several events in the caller's transaction in one multi-row ``INSERT`` (one round
+    trip whatever their number), in the order given (the relay publishes them in that order)."""
+    if not staged:
+        return []
+    traceparent = current_traceparent()
+    created_at = datetime.now(UTC)
+    events: list[CloudEvent] = []
+    rows: list[dict[str, Any]] = []
+    for item in staged:
+        identity: dict[str, Any] = {}
+        if item.event_id:
+            identity["id"] = item.event_id
+        if item.occurred_at:
+            identity["time"] = item.occurred_at
+        event = CloudEvent(
+            type=item.data.event_type,
+            source=source,
+            subject=item.subject,
+            data=item.data.model_dump(mode="json"),
+            traceparent=traceparent,
+            **identity,
+        )
+        events.append(event)
+        rows.append(
+            {
+                "event_id": event.id,
+                "topic": item.topic or item.data.topic,
+                "key": item.data.key,
+                "event_type": event.type,
+                "source": event.source,
+                "subject": event.subject,
+                "occurred_at": event.time,
+                "data": event.data,
+                "traceparent": event.traceparent,
+                "created_at": created_at,
+                "attempts": 0,
+            }
+        )
+    # ``values([...])``: one statement with one VALUES tuple per row (ids ascend in list order).
+    await session.execute(tables.outbox.insert().values(rows))
+    session.sync_session.info[_PENDING_FLAG] = True
+    return events
 
 
 class Outbox:
@@ -116,6 +155,10 @@ class Outbox:
             event_id=event_id,
             occurred_at=occurred_at,
         )
+
+    async def stage_all(self, session: AsyncSession, staged: list[Staged]) -> list[CloudEvent]:
+        """Stage several events in one statement (:func:`add_events`)."""
+        return await add_events(session, self.tables, staged, source=self.source)
 
 
 def notify_on_commit(session_class: type[Session], wake: Callable[[], None]) -> Callable[[], None]:

@@ -26,7 +26,7 @@ def topics_of(network_id: str) -> list[TopicSpec]:
 async def all_network_topics(
     database: Database, settings: ServiceSettings | None = None
 ) -> list[TopicSpec]:
-    async with database.sessionmaker() as session:
+    async with database.reading() as session:  # a read: never behind a writer
         ids = list(await session.scalars(select(Network.id).order_by(Network.id)))
     if settings is not None:  # on a secured broker: the ACLs first (issue 15)
         await provision_network_access(settings, ids)

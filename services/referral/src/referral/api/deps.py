@@ -16,7 +16,8 @@ Ops = Annotated[Principal, Depends(require_roles(Role.OPS))]
 CounsellorOrOps = Annotated[Principal, Depends(require_roles(Role.COUNSELLOR, Role.OPS))]
 
 
-def _settings(request: Request) -> ReferralSettings:
+async def _settings(request: Request) -> ReferralSettings:
+    # ``async``: a plain ``def`` dependency would go through the thread pool on every request.
     return request.app.state.settings  # type: ignore[no-any-return]
 
 

@@ -19,6 +19,7 @@ from shared.contracts.topics import agency_feed
 from shared.db.transition_log import record_transition
 from shared.domain.errors import FieldIssue, InvalidInput, NotFound
 from shared.domain.transitions import Transition
+from shared.messaging.outbox import Staged
 
 
 def invalid(field_name: str, message: str, detail: str, *, location: str = "body") -> InvalidInput:
@@ -88,9 +89,37 @@ async def publish(
     await OUTBOX.stage(session, event, subject=f"referrals/{referral.id}", occurred_at=at)
 
 
+async def publish_with_network(
+    session: AsyncSession,
+    event: EventData,
+    network_event: EventData,
+    referral: Referral,
+    at: datetime,
+) -> None:
+    """Stage ``event`` on ``referral.events`` and ``network_event`` on the feed of the referral's
+    network, in that order, in one statement."""
+    subject = f"referrals/{referral.id}"
+    await OUTBOX.stage_all(
+        session,
+        [
+            Staged(event, subject=subject, occurred_at=at),
+            Staged(
+                network_event,
+                subject=subject,
+                topic=agency_feed(referral.network_id).name,
+                occurred_at=at,
+            ),
+        ],
+    )
+
+
 async def agency_names(session: AsyncSession, agency_id: str) -> dict[str, str | None]:
     """The agency's name and town, which the messages about its referrals name (not personal)."""
-    agency = await session.get(Agency, agency_id)
+    return agency_names_of(await session.get(Agency, agency_id))
+
+
+def agency_names_of(agency: Agency | None) -> dict[str, str | None]:
+    """:func:`agency_names` of an agency already loaded."""
     if agency is None:
         return {"agency_name": None, "agency_town": None}
     return {"agency_name": agency.name, "agency_town": referentials.town_of(agency.address)}

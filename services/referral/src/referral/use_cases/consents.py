@@ -268,6 +268,14 @@ async def bind_consents(
 ) -> None:
     """The referral takes the consents it uses: they serve it alone (explicit each time)."""
     pending = await pending_consents(session, referral.job_seeker_id, referral.agency_id)
+    take_consents(pending, referral, identity=identity, rqth=rqth)
+
+
+def take_consents(
+    pending: dict[ConsentScope, Consent], referral: Referral, *, identity: bool, rqth: bool
+) -> None:
+    """:func:`bind_consents` with the pending consents already loaded
+    (:func:`pending_consents`)."""
     for scope, used in ((ConsentScope.IDENTITY, identity), (ConsentScope.RQTH, rqth)):
         if used and scope in pending:
             pending[scope].referral_id = referral.id

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload, raiseload
 
 from referral import access
 from referral.domain import (
@@ -27,17 +28,16 @@ from referral.models import Agency, JobOffer, JobSeeker, Referral
 from referral.use_cases.audit import record_access
 from referral.use_cases.common import (
     Logged,
-    agency_names,
+    agency_names_of,
     check_rome_code,
     invalid,
     locked_referral,
     move,
     not_found,
-    publish,
-    publish_to_network,
+    publish_with_network,
     routing,
 )
-from referral.use_cases.consents import bind_consents, candidate_of, consented_scopes
+from referral.use_cases.consents import candidate_of, pending_consents, take_consents
 from referral.use_cases.job_seekers import (
     JobSeekerInput,
     publics_of,
@@ -102,9 +102,15 @@ async def send_referral(
     offer = await _offer_of(session, command)
     rome_code = _rome_code_of(command, offer)
     agency = await _open_agency(session, command.agency_id)
-    job_seeker = await _job_seeker_of(session, command, counsellor)
-    await _check_sharing(session, command, job_seeker, agency)
-    await _refuse_second_open_referral(session, job_seeker.id, agency.id, offer, rome_code)
+    job_seeker, created = await _job_seeker_of(session, command, counsellor)
+    # What the checks read must not flush what is pending (the job seeker's audit row): all the
+    # rows of the referral go in one flush below.
+    with session.no_autoflush:
+        # A job seeker created by this very request has no consent and no referral yet.
+        pending = {} if created else await pending_consents(session, job_seeker.id, agency.id)
+        _check_sharing(command, job_seeker, set(pending))
+        if not created:
+            await _refuse_second_open_referral(session, job_seeker.id, agency.id, offer, rome_code)
 
     now = datetime.now(UTC)
     publics = publics_of(job_seeker, now.date(), senior_age, publics_rules)
@@ -120,11 +126,6 @@ async def send_referral(
         current=None,
     )
     referral.updated_at = now
-    await session.flush()
-    await bind_consents(
-        session, referral, identity=referral.identity_shared, rqth=referral.rqth_shared
-    )
-    await _announce_sent(session, referral, job_seeker, offer, now, answer_within)
     # Identity on an agency's feed is an export of personal data: audited (issue 10, item 9).
     await record_access(
         session,
@@ -140,6 +141,16 @@ async def send_referral(
             else f"orientation vers l'agence {agency.id}, sans identité"
         ),
     )
+    # One flush for all the rows (the two audit rows in one statement), then the two events.
+    await session.flush()
+    if pending:
+        # The referral takes the consents it uses: they serve it alone (explicit each time).
+        # After the referral's INSERT, which their reference needs.
+        take_consents(
+            pending, referral, identity=referral.identity_shared, rqth=referral.rqth_shared
+        )
+        await session.flush()
+    await _announce_sent(session, referral, job_seeker, agency, offer, now, answer_within)
     return referral
 
 
@@ -168,7 +179,8 @@ def _rome_code_of(command: SendReferral, offer: JobOffer | None) -> str:
 
 
 async def _open_agency(session: AsyncSession, agency_id: str) -> Agency:
-    agency = await session.get(Agency, agency_id)
+    # Its specialisations are not the referral's business: not loaded (and never lazily).
+    agency = await session.get(Agency, agency_id, options=[raiseload(Agency.specialisations)])
     if agency is None:
         raise invalid("agency_id", "agence inconnue", f"Agence {agency_id} inconnue.")
     if not agency.active:
@@ -178,15 +190,18 @@ async def _open_agency(session: AsyncSession, agency_id: str) -> Agency:
 
 async def _job_seeker_of(
     session: AsyncSession, command: SendReferral, counsellor: Principal
-) -> JobSeeker:
-    """The job seeker sent with the referral (created or updated), or the one it names."""
+) -> tuple[JobSeeker, bool]:
+    """The job seeker sent with the referral (created or updated), or the one it names; and
+    whether this request created it."""
     if command.job_seeker is not None:
-        job_seeker, _ = await upsert_job_seeker(
+        return await upsert_job_seeker(
             session, command.job_seeker, counsellor, provided=command.job_seeker_fields
         )
-        return job_seeker
     if command.job_seeker_id is not None:
-        found = await session.get(JobSeeker, command.job_seeker_id)
+        # Its shares decide who may refer it: loaded with it, in the same statement.
+        found = await session.get(
+            JobSeeker, command.job_seeker_id, options=[joinedload(JobSeeker.shares)]
+        )
         if found is None or not access.sees_job_seeker(counsellor, found):
             raise invalid(
                 "job_seeker_id",
@@ -200,13 +215,11 @@ async def _job_seeker_of(
                 code="job-seeker-of-another-organisation",
                 errors=[FieldIssue("job_seeker_id", "suivi par une autre structure")],
             )
-        return found
+        return found, False
     raise invalid("job_seeker", "Field required", "job_seeker ou job_seeker_id obligatoire.")
 
 
-async def _check_sharing(
-    session: AsyncSession, command: SendReferral, job_seeker: JobSeeker, agency: Agency
-) -> None:
+def _check_sharing(command: SendReferral, job_seeker: JobSeeker, scopes: set[ConsentScope]) -> None:
     """Personal data leaves only with the job seeker's recorded consent for this agency and this
     referral; RQTH is health data (CNIL, RGPD art. 9): explicit consent each time, never by
     default, and only with the identity (never recorded as shared when nothing is sent)."""
@@ -217,7 +230,6 @@ async def _check_sharing(
             "La RQTH ne se transmet qu'avec l'identité du demandeur d'emploi : cochez aussi le"
             " partage de l'identité (avec son consentement) ou ne partagez pas la RQTH.",
         )
-    scopes = await consented_scopes(session, job_seeker.id, agency.id)
     if command.share_identity and ConsentScope.IDENTITY not in scopes:
         raise invalid(
             "share_identity",
@@ -315,11 +327,16 @@ async def _announce_sent(
     session: AsyncSession,
     referral: Referral,
     job_seeker: JobSeeker,
+    agency: Agency,
     offer: JobOffer | None,
     now: datetime,
     answer_within: timedelta | None,
 ) -> None:
-    await publish(
+    # The agency's network learns of it on its own feed; identity and RQTH only as consented.
+    candidate = None
+    if referral.identity_shared:
+        candidate = candidate_of(job_seeker, with_rqth=referral.rqth_shared)
+    await publish_with_network(
         session,
         ReferralSent(
             **routing(referral),
@@ -332,17 +349,8 @@ async def _announce_sent(
                 p.value for p in referral.priority_publics if p is not PriorityPublic.RQTH
             ),
             # Not personal: the messages name the agency and its town (issue 12, item 10).
-            **await agency_names(session, referral.agency_id),
+            **agency_names_of(agency),
         ),
-        referral,
-        now,
-    )
-    # The agency's network learns of it on its own feed; identity and RQTH only as consented.
-    candidate = None
-    if referral.identity_shared:
-        candidate = candidate_of(job_seeker, with_rqth=referral.rqth_shared)
-    await publish_to_network(
-        session,
         ReferralReceived(
             referral_id=referral.id,
             agency_id=referral.agency_id,
@@ -384,14 +392,9 @@ async def withdraw_referral(
     reason = command.reason
     entry = Logged(Action.WITHDRAW, Actor.COUNSELLOR, counsellor.subject, now, reason=reason)
     move(session, referral, row, entry, current=current)
-    await publish(
+    await publish_with_network(
         session,
         ReferralWithdrawn(**routing(referral), reason=reason, withdrawn_at=now),
-        referral,
-        now,
-    )
-    await publish_to_network(
-        session,
         ReferralWithdrawnFromAgency(
             referral_id=referral.id,
             agency_id=referral.agency_id,
