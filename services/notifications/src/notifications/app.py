@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from notifications.api import ROUTERS
 from notifications.consumers import consumers
 from notifications.domain import catalog
-from notifications.jobs import DeliveryWorker, Reminders, retention_job
+from notifications.jobs import DeliveryWorker, Reminders, deliveries_backlog, retention_job
 from notifications.models import PLATFORM
 from notifications.settings import NotificationsSettings
 from shared.contracts.topics import NOTIFICATIONS_EVENTS
@@ -25,11 +25,12 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     worker = DeliveryWorker(settings)
     reminders = Reminders(settings)
 
+    # The jobs work on the background handle (on PostgreSQL its own pool: never HTTP's).
     async def deliver(runtime: ServiceRuntime) -> None:
-        await worker.run_once(runtime.database)
+        await worker.run_once(runtime.database.background)
 
     async def remind(runtime: ServiceRuntime) -> None:
-        await reminders.run(runtime.database)
+        await reminders.run(runtime.database.background)
 
     runtime = ServiceRuntime(
         settings,
@@ -41,6 +42,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
             PeriodicJob("reminders", settings.reminders_interval_seconds, remind),
             retention_job(settings),
         ],
+        backlogs=[deliveries_backlog(settings)],
     )
     app = create_service_app(
         runtime,

@@ -7,7 +7,10 @@ each outside any transaction (the senders of :mod:`notifications.adapters`), rec
 gave (one transaction, :func:`notifications.use_cases.deliveries.record_attempt`).
 
 **Reminders** (:class:`Reminders`): immersions about to start, referrals left unanswered
-(:mod:`notifications.use_cases.reminders`); one transaction per reminder.
+(:mod:`notifications.use_cases.reminders`); found on the read path, one transaction per reminder.
+
+Both are given ``runtime.database.background`` (:mod:`notifications.app`): on PostgreSQL a pool
+of their own, so a burst of deliveries never takes the connections HTTP requests wait for.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from notifications.settings import NotificationsSettings
 from notifications.use_cases import deliveries, reminders
 from shared.db.database import Database
 from shared.privacy.jobs import platform_retention_job
-from shared.runtime import PeriodicJob
+from shared.runtime import BacklogProbe, PeriodicJob, ServiceRuntime
 
 log = structlog.get_logger(__name__)
 
@@ -183,7 +186,7 @@ class Reminders:
             calendar=self._calendar,
             now=now,
         )
-        async with database.sessionmaker() as session:
+        async with database.reading() as session:
             immersions = await reminders.due_immersion_reminders(due_immersions, SYSTEM, session)
         sent_immersions = 0
         for cause in immersions:
@@ -191,7 +194,7 @@ class Reminders:
         due_referrals = reminders.DueReferrals(
             after_days=self._settings.referral_reminder_after_days, now=now
         )
-        async with database.sessionmaker() as session:
+        async with database.reading() as session:
             referrals = await reminders.due_referral_reminders(due_referrals, SYSTEM, session)
         sent_referrals = 0
         for due in referrals:
@@ -209,6 +212,23 @@ class Reminders:
         if created:
             log.info("reminder recorded", cause=command.cause.cause_id, messages=len(created))
         return len(created)
+
+
+async def count_pending_deliveries(runtime: ServiceRuntime) -> float:
+    """The deliveries waiting to be sent (``pending``, due or retrying later): the
+    ``deliveries`` backlog probe of ``/health/ready`` (read path: never waits for a writer)."""
+    async with runtime.database.reading() as session:
+        return float(await deliveries.pending_count(session))
+
+
+def deliveries_backlog(settings: NotificationsSettings) -> BacklogProbe:
+    """Pending deliveries beyond ``NOTIFICATIONS_READINESS_DELIVERIES_PENDING_DEGRADED``: the
+    instance is "degraded" (still ready) — mails and webhooks are late."""
+    return BacklogProbe(
+        "deliveries",
+        count_pending_deliveries,
+        degraded_above=settings.readiness_deliveries_pending_degraded,
+    )
 
 
 def retention_job(settings: NotificationsSettings) -> PeriodicJob:
