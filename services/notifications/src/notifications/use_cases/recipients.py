@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, inspect, or_, select
+from sqlalchemy import bindparam, delete, inspect, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications import access
@@ -120,6 +120,12 @@ def _directory(session: AsyncSession) -> dict[Key, Recipient | None]:
     return cache
 
 
+#: The entries of a list of keys: one statement, built and compiled once.
+_ENTRIES = select(Recipient).where(
+    tuple_(Recipient.kind, Recipient.id).in_(bindparam("keys", expanding=True))
+)
+
+
 def _cached(session: AsyncSession, key: Key) -> tuple[bool, Recipient | None]:
     """(known, entry) from this transaction's reads."""
     cache = _directory(session)
@@ -139,11 +145,7 @@ async def load(session: AsyncSession, keys: Iterable[Key]) -> None:
     if not missing:
         return
     wanted = sorted(missing)
-    rows = await session.scalars(
-        select(Recipient).where(
-            or_(*(and_(Recipient.kind == kind, Recipient.id == id_) for kind, id_ in wanted))
-        )
-    )
+    rows = await session.scalars(_ENTRIES, {"keys": wanted})
     for row in rows:
         cache[(row.kind, row.id)] = row
     for key in wanted:
