@@ -37,7 +37,7 @@ from notifications.settings import NotificationsSettings
 from notifications.use_cases import deliveries, reminders
 from shared.db.database import Database
 from shared.privacy.jobs import platform_retention_job
-from shared.runtime import BacklogProbe, PeriodicJob, ServiceRuntime
+from shared.runtime import PeriodicJob
 
 log = structlog.get_logger(__name__)
 
@@ -212,23 +212,6 @@ class Reminders:
         if created:
             log.info("reminder recorded", cause=command.cause.cause_id, messages=len(created))
         return len(created)
-
-
-async def count_pending_deliveries(runtime: ServiceRuntime) -> float:
-    """The deliveries waiting to be sent (``pending``, due or retrying later): the
-    ``deliveries`` backlog probe of ``/health/ready`` (read path: never waits for a writer)."""
-    async with runtime.database.reading() as session:
-        return float(await deliveries.pending_count(session))
-
-
-def deliveries_backlog(settings: NotificationsSettings) -> BacklogProbe:
-    """Pending deliveries beyond ``NOTIFICATIONS_READINESS_DELIVERIES_PENDING_DEGRADED``: the
-    instance is "degraded" (still ready) — mails and webhooks are late."""
-    return BacklogProbe(
-        "deliveries",
-        count_pending_deliveries,
-        degraded_above=settings.readiness_deliveries_pending_degraded,
-    )
 
 
 def retention_job(settings: NotificationsSettings) -> PeriodicJob:
