@@ -14,9 +14,27 @@ from notifications.domain import catalog
 from notifications.jobs import DeliveryWorker, Reminders, retention_job
 from notifications.models import PLATFORM
 from notifications.settings import NotificationsSettings
+from notifications.use_cases import deliveries
 from shared.contracts.topics import NOTIFICATIONS_EVENTS
 from shared.http.app import create_service_app
-from shared.runtime import PeriodicJob, ServiceRuntime
+from shared.runtime import BacklogProbe, PeriodicJob, ServiceRuntime
+
+
+async def count_pending_deliveries(runtime: ServiceRuntime) -> float:
+    """The deliveries waiting to be sent (``pending``, due or retrying later): the
+    ``deliveries`` backlog probe of ``/health/ready`` (read path: never waits for a writer)."""
+    async with runtime.database.reading() as session:
+        return float(await deliveries.pending_count(session))
+
+
+def deliveries_backlog(settings: NotificationsSettings) -> BacklogProbe:
+    """Pending deliveries beyond ``NOTIFICATIONS_READINESS_DELIVERIES_PENDING_DEGRADED``: the
+    instance is "degraded" (still ready) — mails and webhooks are late."""
+    return BacklogProbe(
+        "deliveries",
+        count_pending_deliveries,
+        degraded_above=settings.readiness_deliveries_pending_degraded,
+    )
 
 
 def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
@@ -25,11 +43,12 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     worker = DeliveryWorker(settings)
     reminders = Reminders(settings)
 
+    # The jobs work on the background handle (on PostgreSQL its own pool: never HTTP's).
     async def deliver(runtime: ServiceRuntime) -> None:
-        await worker.run_once(runtime.database)
+        await worker.run_once(runtime.database.background)
 
     async def remind(runtime: ServiceRuntime) -> None:
-        await reminders.run(runtime.database)
+        await reminders.run(runtime.database.background)
 
     runtime = ServiceRuntime(
         settings,
@@ -42,6 +61,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
             PeriodicJob("reminders", settings.reminders_interval_seconds, remind),
             retention_job(settings),
         ],
+        backlogs=[deliveries_backlog(settings)],
     )
     app = create_service_app(
         runtime,

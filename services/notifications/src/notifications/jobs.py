@@ -7,7 +7,10 @@ each outside any transaction (the senders of :mod:`notifications.adapters`), rec
 gave (one transaction, :func:`notifications.use_cases.deliveries.record_attempt`).
 
 **Reminders** (:class:`Reminders`): immersions about to start, referrals left unanswered
-(:mod:`notifications.use_cases.reminders`); one transaction per reminder.
+(:mod:`notifications.use_cases.reminders`); found on the read path, one transaction per reminder.
+
+Both are given ``runtime.database.background`` (:mod:`notifications.app`): on PostgreSQL a pool
+of their own, so a burst of deliveries never takes the connections HTTP requests wait for.
 """
 
 from __future__ import annotations
@@ -185,7 +188,7 @@ class Reminders:
             calendar=self._calendar,
             now=now,
         )
-        async with database.sessionmaker() as session:
+        async with database.reading() as session:
             immersions = await reminders.due_immersion_reminders(due_immersions, SYSTEM, session)
         sent_immersions = 0
         for cause in immersions:
@@ -193,7 +196,7 @@ class Reminders:
         due_referrals = reminders.DueReferrals(
             after_days=self._settings.referral_reminder_after_days, now=now
         )
-        async with database.sessionmaker() as session:
+        async with database.reading() as session:
             referrals = await reminders.due_referral_reminders(due_referrals, SYSTEM, session)
         sent_referrals = 0
         for due in referrals:

@@ -58,6 +58,9 @@ class NotificationsSettings(ServiceSettings):
     #: A claimed delivery whose worker died is picked again after this long. A send taking more
     #: than half of it is abandoned and retried (so a lease never expires under a live send).
     delivery_lease_seconds: float = 30.0
+    #: Beyond this many pending deliveries, ``/health/ready`` says "degraded" (still 200): mails
+    #: and webhooks are late (``coop_backlog{name="deliveries"}`` is the figure).
+    readiness_deliveries_pending_degraded: int = Field(default=1000, ge=0)
 
     # -- reminders -----------------------------------------------------------------------------
     reminders_interval_seconds: float = 3600.0

@@ -115,6 +115,8 @@ class Templates:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
+            # The files ship with the package: compiled once, never checked again on disk.
+            auto_reload=False,
         )
         self._env.filters.update(
             date_fr=date_fr,
@@ -125,16 +127,26 @@ class Templates:
         )
         # Shared phrases (``w.agency(…)``, ``w.metier(…)``), in ``_wording.j2`` when the set has
         # one.
-        if WORDING in self._env.list_templates(extensions=["j2"]):
+        #: The files of the set, listed once (not at every message).
+        self._names = frozenset(self._env.list_templates(extensions=["j2"]))
+        if WORDING in self._names:
             self._env.globals["w"] = self._env.get_template(WORDING).module
+        #: (template, channel) → its file, resolved once.
+        self._sources: dict[tuple[str, str], str | None] = {}
 
     def source_name(self, template: str, channel: str) -> str | None:
         """The file used for ``template`` on ``channel``, or None if there is none."""
-        names = set(self._env.list_templates(extensions=["j2"]))
-        for name in (f"{template}.{channel}.j2", f"{template}.j2"):
-            if name in names:
-                return name
-        return None
+        key = (template, channel)
+        if key not in self._sources:
+            self._sources[key] = next(
+                (
+                    name
+                    for name in (f"{template}.{channel}.j2", f"{template}.j2")
+                    if name in self._names
+                ),
+                None,
+            )
+        return self._sources[key]
 
     def has(self, template: str, channel: str) -> bool:
         return self.source_name(template, channel) is not None

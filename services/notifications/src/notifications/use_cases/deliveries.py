@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications import access
@@ -41,6 +41,19 @@ from notifications.use_cases.retention import screen_error_text
 from shared.auth.tokens import Principal
 from shared.contracts.notifications import NotificationDelivered, NotificationFailed
 from shared.domain.errors import Conflict
+
+
+async def pending_count(session: AsyncSession) -> int:
+    """Deliveries waiting to be sent (due now or retrying later)."""
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(Delivery)
+            .where(Delivery.status == DeliveryStatus.PENDING.value)
+        )
+        or 0
+    )
+
 
 # -- 1. claim -------------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from notifications import access
 from notifications.domain.following import (
@@ -22,11 +23,11 @@ from notifications.domain.following import (
 )
 from notifications.models import FollowedImmersion, KnownReferral
 from notifications.use_cases import recipients
+from notifications.use_cases.statements import insert_ignoring_conflicts
 from shared.auth.tokens import Principal
 from shared.contracts import EventData
 from shared.contracts.dispositifs import ImmersionValidated
 from shared.contracts.referral import ReferralSent
-from shared.db.projections import remember_referral
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,18 +42,9 @@ async def follow(command: Follow, principal: Principal, session: AsyncSession) -
     data = command.data
     now = datetime.now(UTC)
     if isinstance(data, ReferralSent):
-        await remember_referral(
-            session,
-            KnownReferral,
-            data,
-            counsellor_id=data.counsellor_id,
-            job_seeker_id=data.job_seeker_id,
-            agency_name=data.agency_name,
-            agency_town=data.agency_town,
-            status=FollowedReferralStatus.SENT.value,
-        )
+        await _remember(session, data)
     elif (referral_status := referral_status_after(data)) is not None:
-        referral = await session.get(KnownReferral, data.referral_id)  # type: ignore[attr-defined]
+        referral = await recipients.known_referral(session, data.referral_id)  # type: ignore[attr-defined]
         if referral is not None and referral_may_move(referral.status):
             referral.status = referral_status.value
     elif isinstance(data, ImmersionValidated):
@@ -63,6 +55,38 @@ async def follow(command: Follow, principal: Principal, session: AsyncSession) -
             immersion.status = immersion_status.value
             immersion.updated_at = now
     await session.flush()
+
+
+async def _remember(session: AsyncSession, data: ReferralSent) -> None:
+    """The referral's projection (the columns of :class:`shared.db.projections.
+    KnownReferralColumns` and this service's own), unless it is known already (the same referral
+    under another event id: nothing new to learn) — in one statement, ``INSERT … ON CONFLICT DO
+    NOTHING``, rather than a read then an insert."""
+    values = {
+        "referral_id": data.referral_id,
+        "agency_id": data.agency_id,
+        "network_id": data.network_id,
+        "rome_code": data.rome_code,
+        "sent_at": data.sent_at,
+        "counsellor_id": data.counsellor_id,
+        "job_seeker_id": data.job_seeker_id,
+        "agency_name": data.agency_name,
+        "agency_town": data.agency_town,
+        "status": FollowedReferralStatus.SENT.value,
+        "reminded_at": None,
+    }
+    table = KnownReferral.__table__
+    result = await session.execute(
+        insert_ignoring_conflicts(session, table),  # type: ignore[arg-type]
+        values,
+    )
+    if getattr(result, "rowcount", 0) == 1:
+        # What was just written, in the session as if read: the messages of this event (and
+        # the later events of the batch) find it without a query.
+        known = KnownReferral(**values)
+        make_transient_to_detached(known)
+        session.add(known)
+        recipients.remember_referral_read(session, known)
 
 
 async def _validated(session: AsyncSession, data: ImmersionValidated, now: datetime) -> None:

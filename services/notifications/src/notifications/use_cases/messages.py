@@ -14,8 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from notifications import access
 from notifications.domain.catalog import ROUTING, TEMPLATES
@@ -31,8 +33,9 @@ from notifications.domain.recipients import JOB_SEEKER, Addressee, salutation
 from notifications.domain.rendering import Templates
 from notifications.domain.routing import RoutingTable, Rule
 from notifications.domain.wording import EXTRA_VARIABLES, NAMED_TO, referral_link
-from notifications.models import Delivery, KnownReferral, Notification, Recipient
+from notifications.models import Delivery, KnownReferral, Notification
 from notifications.use_cases import recipients
+from notifications.use_cases.statements import insert_ignoring_conflicts
 from shared import referentials
 from shared.auth.tokens import Principal
 
@@ -53,21 +56,37 @@ class RecordMessages:
 async def record(
     command: RecordMessages, principal: Principal, session: AsyncSession
 ) -> list[Notification]:
-    """Create the messages and deliveries of the cause; return the new messages."""
+    """Create the messages and deliveries of the cause; return the new messages.
+
+    Statements: the directory entries the cause needs that this transaction has not read yet
+    (one query, none when all are known: :func:`notifications.use_cases.recipients.load`), then
+    the messages in one ``INSERT … ON CONFLICT DO NOTHING`` — the unique key (event, recipient)
+    is what says a recipient was told already — and the deliveries of the new ones in one
+    ``INSERT``."""
     access.ensure_platform(principal)
     cause = command.cause
-    created: list[Notification] = []
     rules = command.routing.rules_for(cause.trigger, cause.context)
     if not rules:
-        return created
-    extras = await _wording(session, cause, command.referral_url_template)
+        return []
+    known = None
+    if cause.referral_id is not None:
+        known = await recipients.known_referral(session, cause.referral_id)
+    keys = [key for key in _wording_keys(cause, known) if key is not None]
+    for rule in rules:
+        if (key := await recipients.key_for(session, rule.audience, cause.context)) is not None:
+            keys.append(key)
+    await recipients.load(session, keys)
+    extras = await _wording(session, cause, known, command.referral_url_template)
+    messages: list[tuple[Notification, list[Delivery]]] = []
+    told: set[tuple[str, str]] = set()
     for rule in rules:
         addressee = await recipients.find(session, rule.audience, cause.context)
         if addressee is None:
-            log.info("nobody to tell", trigger=cause.trigger, audience=rule.audience)
+            log.debug("nobody to tell", trigger=cause.trigger, audience=rule.audience)
             continue
-        if await _already_told(session, cause.cause_id, addressee):
+        if (addressee.kind, addressee.id) in told:  # one message per (cause, recipient)
             continue
+        told.add((addressee.kind, addressee.id))
         # An event's own field (agency_name of referral.sent…) wins when it is set.
         context = {**cause.context}
         for name, value in extras.items():
@@ -75,33 +94,43 @@ async def record(
                 context[name] = value
         if rule.audience not in NAMED_TO:
             context["person_name"] = None
-        created.append(
-            _message(session, principal, cause, rule, addressee, command.templates, context)
-        )
-    await session.flush()
-    return created
+        messages.append(_message(principal, cause, rule, addressee, command.templates, context))
+    return await _insert(session, messages)
+
+
+def _wording_keys(
+    cause: Cause, known: KnownReferral | None
+) -> tuple[recipients.Key | None, recipients.Key | None]:
+    """The directory entries :func:`_wording` reads (the agency's, the job seeker's)."""
+    context = cause.context
+    agency_id = context.get("agency_id") or (known.agency_id if known else None)
+    job_seeker_id = context.get("job_seeker_id") or (known.job_seeker_id if known else None)
+    return (
+        ("agency", str(agency_id)) if agency_id else None,
+        (JOB_SEEKER, str(job_seeker_id)) if job_seeker_id is not None else None,
+    )
 
 
 async def _wording(
-    session: AsyncSession, cause: Cause, referral_url_template: str | None
+    session: AsyncSession,
+    cause: Cause,
+    known: KnownReferral | None,
+    referral_url_template: str | None,
 ) -> dict[str, Any]:
     """The variables that make a mail read well (:mod:`notifications.domain.wording`): the
     métier's name, the agency's name and town, the job seeker's name (known only with their
     contact consent), the link to the referral. Each None when unknown."""
     context = cause.context
-    known = None
-    if cause.referral_id is not None:
-        known = await session.get(KnownReferral, cause.referral_id)
     rome_code = context.get("rome_code") or (known.rome_code if known else None)
     agency_id = context.get("agency_id") or (known.agency_id if known else None)
     agency_name = known.agency_name if known else None
     if agency_name is None and agency_id:
-        entry = await session.get(Recipient, ("agency", str(agency_id)))
+        entry = await recipients.entry(session, "agency", str(agency_id))
         agency_name = entry.display_name if entry is not None else None
     job_seeker_id = context.get("job_seeker_id") or (known.job_seeker_id if known else None)
     person = None
     if job_seeker_id is not None:
-        person = await session.get(Recipient, (JOB_SEEKER, str(job_seeker_id)))
+        person = await recipients.entry(session, JOB_SEEKER, str(job_seeker_id))
     extras: dict[str, Any] = {
         "rome_label": referentials.rome_label(rome_code),
         "agency_name": agency_name,
@@ -112,26 +141,15 @@ async def _wording(
     return {name: extras[name] for name in EXTRA_VARIABLES}
 
 
-async def _already_told(session: AsyncSession, cause_id: str, addressee: Addressee) -> bool:
-    found = await session.scalar(
-        select(Notification.id).where(
-            Notification.event_id == cause_id,
-            Notification.recipient_kind == addressee.kind,
-            Notification.recipient_id == addressee.id,
-        )
-    )
-    return found is not None
-
-
 def _message(
-    session: AsyncSession,
     principal: Principal,
     cause: Cause,
     rule: Rule,
     addressee: Addressee,
     templates: Templates,
     variables: dict[str, Any],
-) -> Notification:
+) -> tuple[Notification, list[Delivery]]:
+    """The message and its deliveries, rendered, not yet written."""
     now = datetime.now(UTC)
     context = {**variables, "salutation": salutation(addressee)}
     rendered = {
@@ -151,8 +169,9 @@ def _message(
         body=first.body,
         referral_id=cause.referral_id,
         created_at=now,
+        read_at=None,
     )
-    session.add(message)
+    deliveries: list[Delivery] = []
     for channel in rule.channels:
         delivery_id = uuid.uuid4()
         text = rendered[channel]
@@ -173,7 +192,7 @@ def _message(
             address, required=rule.required, opted_out=addressee.opted_out(channel, rule.kind)
         )
         status = check_transition(action, None, actor).target
-        session.add(
+        deliveries.append(
             Delivery(
                 id=delivery_id,
                 notification_id=message.id,
@@ -187,9 +206,51 @@ def _message(
                 last_error=error,
                 created_at=now,
                 updated_at=now,
+                delivered_at=None,
             )
         )
-    return message
+    return message, deliveries
+
+
+_NOTIFICATION_COLUMNS = tuple(column.key for column in Notification.__table__.columns)
+_DELIVERY_COLUMNS = tuple(column.key for column in Delivery.__table__.columns)
+_INSERT_DELIVERIES = insert(Delivery.__table__)
+
+
+async def _insert(
+    session: AsyncSession, messages: list[tuple[Notification, list[Delivery]]]
+) -> list[Notification]:
+    """Write the messages not written yet (the unique key (event, recipient) decides), then their
+    deliveries; the new messages join the session as if read (with their deliveries)."""
+    if not messages:
+        return []
+    # Parameters apart from the statement (not ``.values(rows)``): the statement is compiled
+    # once and cached, whatever the number of rows.
+    table = Notification.__table__
+    inserted = set(
+        (
+            await session.execute(
+                insert_ignoring_conflicts(session, table).returning(table.c.id),  # type: ignore[arg-type]
+                [_row(message, _NOTIFICATION_COLUMNS) for message, _ in messages],
+            )
+        ).scalars()
+    )
+    created = [(message, deliveries) for message, deliveries in messages if message.id in inserted]
+    rows = [_row(d, _DELIVERY_COLUMNS) for _, deliveries in created for d in deliveries]
+    if rows:
+        await session.execute(_INSERT_DELIVERIES, rows)
+    for message, deliveries in created:
+        make_transient_to_detached(message)
+        for delivery in deliveries:
+            make_transient_to_detached(delivery)
+            set_committed_value(delivery, "notification", message)
+        set_committed_value(message, "deliveries", sorted(deliveries, key=lambda d: d.channel))
+        session.add(message)
+    return [message for message, _ in created]
+
+
+def _row(instance: Notification | Delivery, columns: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(instance, name) for name in columns}
 
 
 # -- in-app: marking read -------------------------------------------------------------------------

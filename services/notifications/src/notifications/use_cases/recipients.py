@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete, inspect, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications import access
@@ -98,41 +98,146 @@ async def _check_target(url: str, targets: TargetRules) -> None:
         pass
 
 
-async def find(
-    session: AsyncSession, audience: str, context: Mapping[str, Any]
-) -> Addressee | None:
-    """The recipient ``audience`` designates for this event, or None if there is none."""
+#: A directory entry's key: (kind, id).
+Key = tuple[str, str]
+
+_DIRECTORY = "notifications.directory"
+_REFERRALS = "notifications.referrals"
+
+
+def _directory(session: AsyncSession) -> dict[Key, Recipient | None]:
+    """The directory entries this transaction has read (None: known to be absent).
+
+    The session's identity map holds its objects weakly: an entry read for one event would be
+    gone, and read again, by the next event of the same batch. This keeps them for the
+    transaction (one consumer batch, or one request) — never longer, so another process's
+    change is seen by the next transaction. :func:`upsert` keeps it current; an entry deleted
+    in the transaction (withdrawn consent, erasure) is no longer persistent and is read again.
+    """
+    cache: dict[Key, Recipient | None] | None = session.info.get(_DIRECTORY)
+    if cache is None:
+        cache = session.info[_DIRECTORY] = {}
+    return cache
+
+
+#: The entries of a list of keys: one statement, built and compiled once.
+_ENTRIES = select(Recipient).where(
+    tuple_(Recipient.kind, Recipient.id).in_(bindparam("keys", expanding=True))
+)
+
+
+def _cached(session: AsyncSession, key: Key) -> tuple[bool, Recipient | None]:
+    """(known, entry) from this transaction's reads."""
+    cache = _directory(session)
+    if key not in cache:
+        return False, None
+    row = cache[key]
+    if row is not None and not inspect(row).persistent:  # deleted (or expunged) since
+        del cache[key]
+        return False, None
+    return True, row
+
+
+async def load(session: AsyncSession, keys: Iterable[Key]) -> None:
+    """Read the entries of ``keys`` this transaction does not know yet, in one query."""
+    cache = _directory(session)
+    missing = {key for key in keys if not _cached(session, key)[0]}
+    if not missing:
+        return
+    wanted = sorted(missing)
+    rows = await session.scalars(_ENTRIES, {"keys": wanted})
+    for row in rows:
+        cache[(row.kind, row.id)] = row
+    for key in wanted:
+        cache.setdefault(key, None)
+
+
+async def entry(session: AsyncSession, kind: str, recipient_id: str) -> Recipient | None:
+    """The directory entry (kind, id), or None."""
+    key = (kind, recipient_id)
+    known, row = _cached(session, key)
+    if not known:
+        await load(session, [key])
+        row = _directory(session)[key]
+    return row
+
+
+def remember_referral_read(session: AsyncSession, referral: KnownReferral) -> None:
+    """Keep ``referral`` for the transaction (see :func:`_directory`)."""
+    kept: dict[uuid.UUID, KnownReferral] | None = session.info.get(_REFERRALS)
+    if kept is None:
+        kept = session.info[_REFERRALS] = {}
+    kept[referral.referral_id] = referral
+
+
+async def known_referral(session: AsyncSession, referral_id: uuid.UUID) -> KnownReferral | None:
+    """The followed referral, or None; kept for the transaction once read."""
+    row = await session.get(KnownReferral, referral_id)
+    if row is not None:
+        remember_referral_read(session, row)
+    return row
+
+
+async def _referral_attribute(
+    session: AsyncSession, context: Mapping[str, Any], attribute: str
+) -> str | None:
+    referral_id = context.get("referral_id")
+    if referral_id is None:
+        return None
+    referral = await known_referral(session, uuid.UUID(str(referral_id)))
+    value = getattr(referral, attribute) if referral is not None else None
+    return str(value) if value is not None else None
+
+
+async def key_for(session: AsyncSession, audience: str, context: Mapping[str, Any]) -> Key | None:
+    """The directory entry ``audience`` designates for this event (None: nobody, or a party
+    reached at the address the event carries)."""
     if audience == JOB_SEEKER:
         # Only an entry created by their contact consent: none, nobody to tell.
-        job_seeker_id = context.get("job_seeker_id") or await _from_referral(
+        job_seeker_id = context.get("job_seeker_id") or await _referral_attribute(
             session, context, "job_seeker_id"
         )
-        if job_seeker_id is None:
-            return None
-        known = await session.get(Recipient, (JOB_SEEKER, str(job_seeker_id)))
-        return _from_row(known) if known is not None else None
+        return (JOB_SEEKER, str(job_seeker_id)) if job_seeker_id is not None else None
     if audience == "agency":
-        agency_id = context.get("agency_id") or await _from_referral(session, context, "agency_id")
-        return await addressee(session, "agency", agency_id) if agency_id else None
+        agency_id = context.get("agency_id") or await _referral_attribute(
+            session, context, "agency_id"
+        )
+        return ("agency", str(agency_id)) if agency_id else None
     if audience == "counsellor":
-        subject = context.get("counsellor_id") or await _from_referral(
+        subject = context.get("counsellor_id") or await _referral_attribute(
             session, context, "counsellor_id"
         )
-        return await addressee(session, "counsellor", subject) if subject else None
+        return ("counsellor", str(subject)) if subject else None
     if audience == "organisation":
         # The prescribing organisation's mailbox (a service address registered by ops, not a
         # person's): the owner of a job-seeker record, told before its archive (issue 11).
         code = context.get("structure_code")
-        return await addressee(session, "organisation", str(code)) if code else None
+        return ("organisation", str(code)) if code else None
     if audience in PARTY_AUDIENCES:
-        return _party(audience.removeprefix("party_"), context)
+        return None
     if audience == "tutor":
         convention_id = context.get("convention_id")
-        if convention_id is None:
-            return None
-        known = await session.get(Recipient, ("tutor", str(convention_id)))
-        return _from_row(known) if known is not None else None
+        return ("tutor", str(convention_id)) if convention_id is not None else None
     raise ValueError(f"unknown audience {audience}")
+
+
+#: The audiences reached only through an entry of their own: no entry, nobody to tell.
+_ENTRY_REQUIRED = frozenset({JOB_SEEKER, "tutor"})
+
+
+async def find(
+    session: AsyncSession, audience: str, context: Mapping[str, Any]
+) -> Addressee | None:
+    """The recipient ``audience`` designates for this event, or None if there is none."""
+    if audience in PARTY_AUDIENCES:
+        return _party(audience.removeprefix("party_"), context)
+    key = await key_for(session, audience, context)
+    if key is None:
+        return None
+    row = await entry(session, *key)
+    if row is None:
+        return None if audience in _ENTRY_REQUIRED else Addressee(kind=key[0], id=key[1])
+    return _from_row(row)
 
 
 def _party(role: str, context: Mapping[str, Any]) -> Addressee | None:
@@ -149,19 +254,8 @@ def _party(role: str, context: Mapping[str, Any]) -> Addressee | None:
 
 
 async def addressee(session: AsyncSession, kind: str, recipient_id: str) -> Addressee:
-    row = await session.get(Recipient, (kind, recipient_id))
+    row = await entry(session, kind, recipient_id)
     return _from_row(row) if row is not None else Addressee(kind=kind, id=recipient_id)
-
-
-async def _from_referral(
-    session: AsyncSession, context: Mapping[str, Any], attribute: str
-) -> str | None:
-    referral_id = context.get("referral_id")
-    if referral_id is None:
-        return None
-    referral = await session.get(KnownReferral, uuid.UUID(str(referral_id)))
-    value = getattr(referral, attribute) if referral is not None else None
-    return str(value) if value is not None else None
 
 
 def _from_row(row: Recipient) -> Addressee:
@@ -180,7 +274,7 @@ def _from_row(row: Recipient) -> Addressee:
 async def upsert(session: AsyncSession, kind: str, recipient_id: str, **values: Any) -> Recipient:
     """Create or update a directory entry (only the given fields change)."""
     now = datetime.now(UTC)
-    row = await session.get(Recipient, (kind, recipient_id))
+    row = await entry(session, kind, recipient_id)
     if row is None:
         row = Recipient(
             kind=kind,
@@ -191,6 +285,7 @@ async def upsert(session: AsyncSession, kind: str, recipient_id: str, **values: 
             updated_at=now,
         )
         session.add(row)
+        _directory(session)[(kind, recipient_id)] = row
     for name, value in values.items():
         setattr(row, name, value)
     row.updated_at = now
@@ -235,9 +330,9 @@ async def forget_contact(
     command: ForgetContact, principal: Principal, session: AsyncSession
 ) -> int:
     access.ensure_platform(principal)
+    job_seeker_id = str(command.withdrawal.job_seeker_id)
     result = await session.execute(
-        delete(Recipient).where(
-            Recipient.kind == JOB_SEEKER, Recipient.id == str(command.withdrawal.job_seeker_id)
-        )
+        delete(Recipient).where(Recipient.kind == JOB_SEEKER, Recipient.id == job_seeker_id)
     )
+    _directory(session)[(JOB_SEEKER, job_seeker_id)] = None
     return int(getattr(result, "rowcount", 0) or 0)
