@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dispositifs.adapters import known_referrals
 from dispositifs.domain.pathway import ProposalTrigger
 from dispositifs.models import KnownReferral
 from dispositifs.settings import DispositifsSettings
 from dispositifs.use_cases import immersion_intake, outcomes, pathways
 from shared.contracts.referral import ReferralSent, ReferralStatusChanged
 from shared.contracts.vocabulary import DeclineReason
-from shared.db.projections import remember_referral
 
 #: ``to_status`` of ``referral.status_changed`` meaning a placement started.
 PLACED = "placed"
@@ -25,19 +25,28 @@ DECLINED = "declined"
 
 
 async def learn_referral(session: AsyncSession, data: ReferralSent) -> None:
-    """A referral was sent: it becomes known here, once."""
-    await remember_referral(
+    """A referral was sent: it becomes known here, once (a referral known already is left as it
+    is). The row is written with the others of the consumer's batch, in one statement
+    (``adapters.known_referrals``)."""
+    known_referrals.learn(
         session,
-        KnownReferral,
-        data,
-        job_seeker_id=data.job_seeker_id,
-        departement=data.departement,
-        structure_code=data.structure_code,
-        recorded_at=datetime.now(UTC),
-        offer_id=data.offer_id,
-        status="sent",
-        # RQTH is health data and never meant to reach this service: dropped if it came.
-        priority_publics=sorted(p for p in data.priority_publics if p != "rqth"),
+        {
+            "referral_id": data.referral_id,
+            "agency_id": data.agency_id,
+            "network_id": data.network_id,
+            "rome_code": data.rome_code,
+            "sent_at": data.sent_at,
+            "job_seeker_id": data.job_seeker_id,
+            "departement": data.departement,
+            "structure_code": data.structure_code,
+            "recorded_at": datetime.now(UTC),
+            "offer_id": data.offer_id,
+            "status": "sent",
+            "placed_on": None,
+            "placement_contract_type": None,
+            # RQTH is health data and never meant to reach this service: dropped if it came.
+            "priority_publics": sorted(p for p in data.priority_publics if p != "rqth"),
+        },
     )
 
 
