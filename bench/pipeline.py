@@ -80,25 +80,35 @@ class RateRun:
     seconds: float
     scheduled: int = 0
     accepted: dict[str, float] = field(default_factory=dict)  # id → scheduled send (perf time)
-    failures: int = 0
+    refused: int = 0  # answered with another status than 201, or the connection failed
+    unanswered: int = 0  # no answer ``grace`` seconds after the last send (cancelled)
     stored: dict[str, float] = field(default_factory=dict)  # id → first seen (perf time)
     backlog_at_end: int = 0
     backlog_after_grace: int = 0
     grace: float = 0.0
     cpu: float = 0.0
 
-    def latencies_ms(self) -> list[float]:
-        """Every scheduled request's latency; ``inf`` when refused or never stored in time."""
-        done = [
+    @property
+    def failures(self) -> int:
+        return self.refused + self.unanswered
+
+    def stored_latencies_ms(self) -> list[float]:
+        """The latencies of the accepted requests whose message was stored."""
+        return sorted(
             (self.stored[key] - sent) * 1000
             for key, sent in self.accepted.items()
             if key in self.stored
-        ]
-        missing = self.scheduled - len(done)
-        return sorted(done) + [float("inf")] * missing
+        )
 
-    def percentile(self, q: float) -> float:
-        values = self.latencies_ms() or [float("inf")]
+    def latencies_ms(self) -> list[float]:
+        """Every scheduled request's latency; ``inf`` when refused or never stored in time."""
+        done = self.stored_latencies_ms()
+        return done + [float("inf")] * (self.scheduled - len(done))
+
+    def percentile(self, q: float, *, stored_only: bool = False) -> float:
+        values = (self.stored_latencies_ms() if stored_only else self.latencies_ms()) or [
+            float("inf")
+        ]
         return values[min(len(values) - 1, int(len(values) * q))]
 
     @property
@@ -107,20 +117,32 @@ class RateRun:
 
     @property
     def cpu_ms_per_referral(self) -> float:
-        return self.cpu * 1000 / max(1, len(self.accepted))
+        """Over the referrals that went through: stored, or accepted (a request the bench gave up
+        waiting for may still have been created and carried to the end)."""
+        through = len(set(self.stored) | set(self.accepted))
+        return self.cpu * 1000 / max(1, through)
 
     def describe(self) -> str:
         def cell(value: float) -> str:
             if value == float("inf"):
-                return f"> {self.grace:.0f} s after the load"
-            return f"{value:.0f}"
+                return f"> {self.grace:.0f} s"
+            return f"{value:,.0f}"
 
         kept = "kept up" if self.kept_up else "did not keep up"
-        refused = f", {self.failures} refused or unanswered" if self.failures else ""
+        missed = []
+        if self.refused:
+            missed.append(f"{self.refused} refused")
+        if self.unanswered:
+            missed.append(f"{self.unanswered} unanswered {self.grace:.0f} s after the last send")
         return (
-            f"p50 {cell(self.percentile(0.5))} / p99 {cell(self.percentile(0.99))} ms; {kept} "
-            f"(backlog {self.backlog_at_end} at the end, {self.backlog_after_grace} "
-            f"{self.grace:.0f} s later{refused}); {self.cpu_ms_per_referral:.1f} ms CPU each"
+            f"p50 / p99 {cell(self.percentile(0.5))} / {cell(self.percentile(0.99))} ms; {kept}: "
+            f"{len(self.accepted)} of {self.scheduled} accepted"
+            + (f" ({', '.join(missed)})" if missed else "")
+            + f", backlog {self.backlog_at_end} at the end, {self.backlog_after_grace} "
+            f"{self.grace:.0f} s later; stored ones p50 / p99 "
+            f"{cell(self.percentile(0.5, stored_only=True))} / "
+            f"{cell(self.percentile(0.99, stored_only=True))} ms; "
+            f"{self.cpu_ms_per_referral:.1f} ms CPU each"
         )
 
 
@@ -164,10 +186,10 @@ async def run_at_rate(
                 url, json=body, headers={**headers, "Idempotency-Key": str(uuid.uuid4())}
             )
         except httpx.HTTPError:
-            result.failures += 1
+            result.refused += 1
             return
         if response.status_code != 201:
-            result.failures += 1
+            result.refused += 1
             return
         result.accepted[str(response.json()["id"])] = at
 
@@ -186,7 +208,7 @@ async def run_at_rate(
         _, unanswered = await asyncio.wait(tasks, timeout=grace)
         for task in unanswered:
             task.cancel()
-        result.failures += len(unanswered)
+        result.unanswered += len(unanswered)
         await asyncio.gather(*unanswered, return_exceptions=True)
         result.backlog_at_end = len(set(result.accepted) - set(result.stored))
         until = max(time.perf_counter(), end) + grace

@@ -31,6 +31,21 @@ def _settings(bootstrap: str) -> ServiceSettings:
     )
 
 
+def test_a_rate_run_counts_what_was_not_stored_as_beyond_the_grace() -> None:
+    run = pipeline.RateRun(rate=2, seconds=2, grace=5, scheduled=4, unanswered=1)
+    run.accepted = {"a": 0.0, "b": 0.5, "c": 1.0}
+    run.stored = {"a": 0.1, "b": 0.8, "late": 9.0}  # "late": created though its POST timed out
+    run.backlog_after_grace = 1
+    run.cpu = 0.4
+    assert run.stored_latencies_ms() == pytest.approx([100.0, 300.0])
+    assert run.latencies_ms()[2:] == [float("inf"), float("inf")]
+    assert run.percentile(0.5) == float("inf")
+    assert run.percentile(0.5, stored_only=True) == pytest.approx(300.0)
+    assert not run.kept_up
+    assert run.cpu_ms_per_referral == pytest.approx(100.0)  # a, b, c and late went through
+    assert "3 of 4 accepted (1 unanswered 5 s after the last send)" in run.describe()
+
+
 async def test_the_bare_pipeline_at_a_fixed_rate_stores_every_accepted_item(
     kafka_broker: Any, tmp_path: Path
 ) -> None:
