@@ -21,7 +21,7 @@ import dispositifs
 from dispositifs.consumers import referral_event_handlers
 from dispositifs.models import PLATFORM, KnownReferral
 from dispositifs.settings import DispositifsSettings
-from shared.contracts.referral import ReferralSent, ReferralStatusChanged
+from shared.contracts.referral import ReferralClosed, ReferralSent, ReferralStatusChanged
 from shared.db.database import Database
 from shared.envelope import CloudEvent
 from shared.messaging.consumer import Delivery, EventContext
@@ -100,6 +100,20 @@ async def _handle(settings: DispositifsSettings, session: Any, data: Any, offset
     )
 
 
+def _status(sent: ReferralSent, to_status: str) -> ReferralStatusChanged:
+    return ReferralStatusChanged(
+        referral_id=sent.referral_id,
+        agency_id=sent.agency_id,
+        network_id=sent.network_id,
+        counsellor_id=sent.counsellor_id,
+        structure_code=sent.structure_code,
+        from_status="sent",
+        to_status=to_status,
+        action="agency_answer",
+        occurred_at=datetime.now(UTC),
+    )
+
+
 async def _known(database: Database) -> dict[uuid.UUID, KnownReferral]:
     async with database.reading() as session:
         return {k.referral_id: k for k in await session.scalars(select(KnownReferral))}
@@ -162,21 +176,43 @@ async def test_a_later_record_of_the_batch_sees_the_referrals_learnt_before_it(
     settings: DispositifsSettings, database: Database
 ) -> None:
     sent = _sent()
-    closed = ReferralStatusChanged(
+    accepted = _status(sent, "accepted")
+    async with database.transaction() as session:
+        await _handle(settings, session, sent, 0)
+        await _handle(settings, session, accepted, 1)
+    assert (await _known(database))[sent.referral_id].status == "accepted"
+
+
+async def test_a_status_change_or_a_closure_is_one_update_without_a_read(
+    settings: DispositifsSettings, database: Database
+) -> None:
+    sent = _sent()
+    async with database.transaction() as session:
+        await _handle(settings, session, sent, 0)
+    accepted = _status(sent, "accepted")
+    closed = ReferralClosed(
         referral_id=sent.referral_id,
         agency_id=sent.agency_id,
         network_id=sent.network_id,
         counsellor_id=sent.counsellor_id,
         structure_code=sent.structure_code,
-        from_status="sent",
-        to_status="accepted",
-        action="agency_answer",
-        occurred_at=datetime.now(UTC),
+        closed_at=datetime.now(UTC),
     )
-    async with database.transaction() as session:
-        await _handle(settings, session, sent, 0)
-        await _handle(settings, session, closed, 1)
+    with statements(database) as seen:
+        async with database.transaction() as session:
+            await _handle(settings, session, accepted, 1)
+    # Was a look-up, then this UPDATE.
+    assert [sql.split()[0] for sql, _ in seen] == ["UPDATE"], seen
     assert (await _known(database))[sent.referral_id].status == "accepted"
+    with statements(database) as seen:
+        async with database.transaction() as session:
+            await _handle(settings, session, closed, 2)
+            # One unknown here: nothing to write, no error (as before).
+            await _handle(settings, session, _status(_sent(), "accepted"), 3)
+    assert [sql.split()[0] for sql, _ in seen] == ["UPDATE", "UPDATE"], seen
+    known = await _known(database)
+    assert known[sent.referral_id].status == "closed"
+    assert len(known) == 1
 
 
 async def test_a_rolled_back_batch_learns_nothing(

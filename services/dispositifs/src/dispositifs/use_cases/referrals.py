@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispositifs.adapters import known_referrals
@@ -54,28 +55,41 @@ async def follow_status(
     session: AsyncSession, data: ReferralStatusChanged, settings: DispositifsSettings
 ) -> None:
     """The referral's new status; a placement is credited to its schemes, a decline for lacking
-    skills gets a pathway proposal."""
-    known = await session.get(KnownReferral, data.referral_id)
-    if known is not None:
-        known.status = data.to_status
-    if data.to_status == PLACED:
-        placed_on = data.placement_start_date or data.occurred_at.date()
+    skills gets a pathway proposal. The status is written without reading the referral first
+    (one ``UPDATE``; nothing when it is unknown here), except for the proposal, which needs it."""
+    if data.to_status == DECLINED and data.decline_reason is DeclineReason.LACKING_SKILLS:
+        known = await session.get(KnownReferral, data.referral_id)
         if known is not None:
-            known.placed_on = placed_on
-            known.placement_contract_type = data.contract_type.value if data.contract_type else None
-        await outcomes.record_placement(
-            session,
-            data.referral_id,
-            placed_on=placed_on,
-            contract_type=data.contract_type,
-            settings=settings,
-        )
-    elif (
-        data.to_status == DECLINED
-        and data.decline_reason is DeclineReason.LACKING_SKILLS
-        and known is not None
-    ):
-        await pathways.propose_for_referral(session, known, ProposalTrigger.DECLINED_LACKING_SKILLS)
+            known.status = data.to_status
+            await pathways.propose_for_referral(
+                session, known, ProposalTrigger.DECLINED_LACKING_SKILLS
+            )
+        return
+    if data.to_status != PLACED:
+        await _set(session, data.referral_id, status=data.to_status)
+        return
+    placed_on = data.placement_start_date or data.occurred_at.date()
+    await _set(
+        session,
+        data.referral_id,
+        status=data.to_status,
+        placed_on=placed_on,
+        placement_contract_type=data.contract_type.value if data.contract_type else None,
+    )
+    await outcomes.record_placement(
+        session,
+        data.referral_id,
+        placed_on=placed_on,
+        contract_type=data.contract_type,
+        settings=settings,
+    )
+
+
+async def _set(session: AsyncSession, referral_id: uuid.UUID, **values: object) -> None:
+    """One ``UPDATE`` of a known referral (the session's copy, if loaded, follows)."""
+    await session.execute(
+        update(KnownReferral).where(KnownReferral.referral_id == referral_id).values(**values)
+    )
 
 
 @dataclass(frozen=True)
@@ -91,15 +105,11 @@ class ReferralEnded:
 async def end_referral(
     session: AsyncSession, command: ReferralEnded, settings: DispositifsSettings
 ) -> None:
-    known = await session.get(KnownReferral, command.referral_id)
-    if known is not None:
-        known.status = command.status
+    await _set(session, command.referral_id, status=command.status)
     await immersion_intake.deprecate_for_referral(
         session, command.referral_id, command.why, settings, event_id=command.event_id
     )
 
 
 async def close_referral(session: AsyncSession, referral_id: uuid.UUID) -> None:
-    known = await session.get(KnownReferral, referral_id)
-    if known is not None:
-        known.status = "closed"
+    await _set(session, referral_id, status="closed")
