@@ -126,7 +126,7 @@ class RateRun:
         def cell(value: float) -> str:
             if value == float("inf"):
                 return f"> {self.grace:.0f} s"
-            return f"{value:,.0f}"
+            return f"{value:,.0f} ms"
 
         kept = "kept up" if self.kept_up else "did not keep up"
         missed = []
@@ -135,13 +135,13 @@ class RateRun:
         if self.unanswered:
             missed.append(f"{self.unanswered} unanswered {self.grace:.0f} s after the last send")
         return (
-            f"p50 / p99 {cell(self.percentile(0.5))} / {cell(self.percentile(0.99))} ms; {kept}: "
+            f"p50 / p99 {cell(self.percentile(0.5))} / {cell(self.percentile(0.99))}; {kept}: "
             f"{len(self.accepted)} of {self.scheduled} accepted"
             + (f" ({', '.join(missed)})" if missed else "")
             + f", backlog {self.backlog_at_end} at the end, {self.backlog_after_grace} "
             f"{self.grace:.0f} s later; stored ones p50 / p99 "
             f"{cell(self.percentile(0.5, stored_only=True))} / "
-            f"{cell(self.percentile(0.99, stored_only=True))} ms; "
+            f"{cell(self.percentile(0.99, stored_only=True))}; "
             f"{self.cpu_ms_per_referral:.1f} ms CPU each"
         )
 
