@@ -139,7 +139,7 @@ class RateRun:
             f"{len(self.accepted)} of {self.scheduled} accepted"
             + (f" ({', '.join(missed)})" if missed else "")
             + f", backlog {self.backlog_at_end} at the end, {self.backlog_after_grace} "
-            f"{self.grace:.0f} s later; stored ones p50 / p99 "
+            f"{self.grace:.0f} s after; stored ones p50 / p99 "
             f"{cell(self.percentile(0.5, stored_only=True))} / "
             f"{cell(self.percentile(0.99, stored_only=True))}; "
             f"{self.cpu_ms_per_referral:.1f} ms CPU each"
