@@ -2,8 +2,10 @@
 
 1. Side by side, in one run, on the same store kind (``bench.side_by_side``): ``POST
    /v1/referrals`` on the real referral service against a bare FastAPI + SQLAlchemy INSERT; the
-   real notifications service draining ``referral.sent`` against a bare aiokafka consumer; CPU per
-   operation from ``/proc``, throughput, ratios, RSS per service.
+   real notifications and dispositifs services draining ``referral.sent`` against a bare aiokafka
+   consumer; end to end at fixed rates (POST → the agency's notification stored, three services
+   and the broker) against a bare pipeline (``bench.pipeline``); CPU per operation from
+   ``/proc``, throughput, ratios, RSS per service.
 2. The outbox relay's and the consumer loop's throughput, and commit → consumed latency.
 3. The agency directory: a 10,000-agency import, its idempotent re-sync and the suggestion's
    latency over it (``bench.directory``, also runnable alone).
@@ -235,6 +237,9 @@ async def main(args: argparse.Namespace) -> None:
                             concurrency=args.concurrency,
                             events=args.drain_events,
                             budget=max(30.0, deadline - time.monotonic() - 120),
+                            rates=tuple(float(r) for r in args.rates.split(",") if r.strip()),
+                            rate_seconds=args.rate_seconds,
+                            grace=args.grace,
                         ),
                         timeout=max(30.0, deadline - time.monotonic() - 60),
                     )
@@ -271,6 +276,15 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=400, help="HTTP creates per side")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--drain-events", type=int, default=1000)
+    parser.add_argument(
+        "--rates",
+        default="50,150",
+        help="end-to-end rates, referrals/s, comma-separated ('' skips)",
+    )
+    parser.add_argument("--rate-seconds", type=float, default=10.0, help="load at each rate")
+    parser.add_argument(
+        "--grace", type=float, default=10.0, help="seconds to wait for the backlog after the load"
+    )
     parser.add_argument("--budget", type=float, default=540.0, help="seconds, all included")
     parser.add_argument("--skip-side-by-side", action="store_true")
     parser.add_argument("--agencies", type=int, default=10_000, help="directory import size")

@@ -7,11 +7,17 @@ bound for the logs and returned in ``X-Request-ID``), to price the mechanism its
 ``python -m bench.bare_http --database-url … --port …`` serves ``POST /items`` with uvicorn, on the
 same store kind as the project (SQLite in WAL with ``synchronous=NORMAL``, as the services' store;
 or PostgreSQL), so that the ratio between the two measures code, not storage settings.
+
+``--publish-topic T --bootstrap B`` makes it the first half of the bare pipeline (the end-to-end
+baseline): after the INSERT commits, the item is sent to Kafka (``acks=all``, idempotent, the
+``ce_id`` header carrying its id) and the response waits for the acknowledgement; the bare consumer
+(``bench.bare_consumer``) is the second half.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -57,8 +63,15 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
-def create_app(database_url: str, middleware: str = "none") -> FastAPI:
+def create_app(
+    database_url: str,
+    middleware: str = "none",
+    *,
+    publish_topic: str | None = None,
+    bootstrap: str | None = None,
+) -> FastAPI:
     engine = create_async_engine(database_url)
+    producer: Any = None
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -69,9 +82,19 @@ def create_app(database_url: str, middleware: str = "none") -> FastAPI:
             cursor.close()
 
     async def lifespan(_app: FastAPI) -> Any:
+        nonlocal producer
         async with engine.begin() as connection:
             await connection.run_sync(metadata.create_all)
+        if publish_topic:
+            from aiokafka import AIOKafkaProducer
+
+            producer = AIOKafkaProducer(
+                bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5
+            )
+            await producer.start()
         yield
+        if producer is not None:
+            await producer.stop()
         await engine.dispose()
 
     app = FastAPI(lifespan=lifespan)
@@ -96,6 +119,13 @@ def create_app(database_url: str, middleware: str = "none") -> FastAPI:
             await connection.execute(
                 items.insert().values(id=ident, body=body, created_at=datetime.now(UTC))
             )
+        if producer is not None:
+            await producer.send_and_wait(
+                publish_topic,
+                value=json.dumps({"id": ident, **body}).encode(),
+                key=ident.encode(),
+                headers=[("ce_id", ident.encode())],
+            )
         return {"id": ident}
 
     @app.get("/health")
@@ -110,9 +140,16 @@ def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--middleware", choices=("none", "base", "asgi"), default="none")
+    parser.add_argument("--publish-topic", help="send each item to this Kafka topic")
+    parser.add_argument("--bootstrap", help="Kafka bootstrap servers (with --publish-topic)")
     args = parser.parse_args()
     uvicorn.run(
-        create_app(args.database_url, args.middleware),
+        create_app(
+            args.database_url,
+            args.middleware,
+            publish_topic=args.publish_topic,
+            bootstrap=args.bootstrap,
+        ),
         host="127.0.0.1",
         port=args.port,
         log_level="warning",

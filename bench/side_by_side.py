@@ -5,9 +5,11 @@
   SQLAlchemy-async INSERT (``bench.bare_http``). CPU per request is the server process's own (user +
   system, every thread, from ``/proc/<pid>/stat``), measured from before the load until its outbox
   is drained, so the relay's work is counted.
-- Consumer drain: the real notifications service draining N ``referral.sent`` events put on
-  ``referral.events`` at once, against a bare aiokafka consumer doing one INSERT per record and one
-  commit per batch (``bench.bare_consumer``). CPU per event from ``/proc`` as above.
+- Consumer drain: the real notifications and dispositifs services (both consume the topic, as in
+  production) draining N ``referral.sent`` events put on ``referral.events`` at once, each measured
+  until its own store has them all, against a bare aiokafka consumer doing one INSERT per record
+  and one commit per batch (``bench.bare_consumer``). CPU per event from ``/proc`` as above.
+- End to end at fixed rates: ``bench.pipeline``.
 - RSS of every process after the load.
 
 Every service process runs as it would in production (uvicorn, one event loop, JSON logs at INFO
@@ -35,6 +37,7 @@ import httpx
 from sqlalchemy import column, func, select, table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bench import pipeline
 from bench.procstat import cpu_seconds, load_average, rss_mb
 from devstack.services import ServiceProcess, run_cli, service_env
 from shared.auth.tokens import Role, mint_token
@@ -85,6 +88,8 @@ class Measure:
 class Table:
     rows: list[tuple[str, str, str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: The end-to-end runs behind the rows, (project, bare) per rate.
+    rate_runs: dict[float, tuple[pipeline.RateRun, pipeline.RateRun]] = field(default_factory=dict)
 
     def add(self, path: str, project: str, baseline: str, ratio: str) -> None:
         self.rows.append((path, project, baseline, ratio))
@@ -275,6 +280,30 @@ async def _measure_drain(
     return Measure(count, cpu_seconds(pid) - cpu_before, time.perf_counter() - started)
 
 
+async def _measure_drains(
+    consumers: dict[str, tuple[int, Any]], bootstrap: str, topic: str, count: int, timeout: float
+) -> dict[str, Measure]:
+    """Publish ``count`` events once; each consumer (``pid``, ``done``) is measured until its own
+    ``done()``: CPU of its process, wall time from the first send."""
+    cpu_before = {name: cpu_seconds(pid) for name, (pid, _) in consumers.items()}
+    started = time.perf_counter()
+    await _publish_sent(bootstrap, topic, count)
+    deadline = time.monotonic() + timeout
+    measured: dict[str, Measure] = {}
+    while len(measured) < len(consumers):
+        for name, (pid, done) in consumers.items():
+            if name not in measured and await done():
+                measured[name] = Measure(
+                    count, cpu_seconds(pid) - cpu_before[name], time.perf_counter() - started
+                )
+        if time.monotonic() > deadline:
+            late = sorted(set(consumers) - set(measured))
+            print(f"  ! drain of {count} events on {topic} not finished by {late}", flush=True)
+            break
+        await asyncio.sleep(0.1)
+    return measured
+
+
 async def run(
     bootstrap: str,
     work: Path,
@@ -284,6 +313,9 @@ async def run(
     concurrency: int,
     events: int,
     budget: float,
+    rates: tuple[float, ...] = (50.0, 150.0),
+    rate_seconds: float = 10.0,
+    grace: float = 10.0,
 ) -> Table:
     """Start the three services and the baselines, measure, stop them all; fill ``table_out``
     (rows are added as they are measured: if the run is cut short, what was measured stays)."""
@@ -368,8 +400,6 @@ async def run(
                     f"{bare.percentile(0.5):.0f} / {bare.percentile(0.99):.0f} ms",
                     "",
                 )
-                if time.monotonic() < deadline - 120:
-                    await _middleware_rows(table_out, client, work, logs, bodies, concurrency)
 
                 if time.monotonic() < deadline:
                     await _drain_rows(
@@ -384,6 +414,28 @@ async def run(
                         run_id,
                         deadline,
                     )
+                if rates and time.monotonic() < deadline - 30:
+                    await _e2e_rows(
+                        table_out,
+                        services,
+                        urls,
+                        bootstrap,
+                        headers,
+                        logs,
+                        work,
+                        rates=rates,
+                        seconds=rate_seconds,
+                        grace=grace,
+                        deadline=deadline,
+                    )
+                elif rates:
+                    table_out.notes.append("end to end at fixed rates: skipped (time budget)")
+                # The middleware's price comes last: the end-to-end rows matter more to the
+                # issue's targets when the budget is short.
+                if time.monotonic() < deadline - 60:
+                    await _middleware_rows(table_out, client, work, logs, bodies, concurrency)
+                else:
+                    table_out.notes.append("middleware row: skipped (time budget)")
                 rss = {name: rss_mb(_pid(s)) for name, s in services.items()}
                 table_out.add(
                     "RSS after the load (referral / dispositifs / notifications)",
@@ -442,6 +494,7 @@ async def _drain_rows(
     notifications = services["notifications"]
     await _settled(client, notifications, 120)
     engine = create_async_engine(urls["notifications"])
+    dispositifs_engine = create_async_engine(urls["dispositifs"])
     bare_engine = create_async_engine(bare_consumer_url)
     processed = table("processed_events", column("event_type"))
     sent_count = (
@@ -460,16 +513,29 @@ async def _drain_rows(
         settings, [TopicSpec(bare_topic, "bench", partitions=REFERRAL_EVENTS.partitions)]
     )
     try:
-        print(f"• consumer drain: {events} referral.sent…", flush=True)
-        baseline = await _count(engine, sent_count)
+        print(
+            f"• consumer drain: {events} referral.sent (notifications and dispositifs)…",
+            flush=True,
+        )
+        engines = {"notifications": engine, "dispositifs": dispositifs_engine}
+        baselines = {name: await _count(e, sent_count) for name, e in engines.items()}
 
-        async def project_done() -> bool:
-            return await _count(engine, sent_count) >= baseline + events
+        def done_of(name: str) -> Any:
+            async def done() -> bool:
+                return await _count(engines[name], sent_count) >= baselines[name] + events
+
+            return done
 
         timeout = max(10.0, deadline - time.monotonic())
-        project = await _measure_drain(
-            _pid(notifications), bootstrap, REFERRAL_EVENTS.name, events, project_done, timeout
+        drained = await _measure_drains(
+            {name: (_pid(services[name]), done_of(name)) for name in engines},
+            bootstrap,
+            REFERRAL_EVENTS.name,
+            events,
+            timeout,
         )
+        project = drained.get("notifications")
+        dispositifs_drain = drained.get("dispositifs")
         with _process(
             [
                 "-m",
@@ -505,12 +571,147 @@ async def _drain_rows(
                 f"{_ratio(project.cpu_ms_per_op, bare.cpu_ms_per_op)})",
             )
             table_out.notes.append(f"bare consumer RSS: {bare_rss:.0f} MB")
+        if dispositifs_drain and bare:
+            table_out.add(
+                f"dispositifs draining {events} `referral.sent` (at once with notifications)",
+                f"{dispositifs_drain.per_second:.0f} events/s, "
+                f"{dispositifs_drain.cpu_ms_per_op:.2f} ms CPU each",
+                f"{bare.per_second:.0f} events/s, {bare.cpu_ms_per_op:.2f} ms each",
+                f"{_ratio(dispositifs_drain.per_second, bare.per_second)} (CPU "
+                f"{_ratio(dispositifs_drain.cpu_ms_per_op, bare.cpu_ms_per_op)})",
+            )
+            table_out.notes.append(
+                "dispositifs batches (whole / again one by one): "
+                + await _batch_counts(client, services["dispositifs"])
+            )
             table_out.notes.append(
                 "notifications batches (whole / again one by one): "
                 + await _batch_counts(client, notifications)
             )
     finally:
         await engine.dispose()
+        await dispositifs_engine.dispose()
+        await bare_engine.dispose()
+
+
+async def _e2e_rows(
+    table_out: Table,
+    services: dict[str, ServiceProcess],
+    urls: dict[str, str],
+    bootstrap: str,
+    headers: dict[str, str],
+    logs: Path,
+    work: Path,
+    *,
+    rates: tuple[float, ...],
+    seconds: float,
+    grace: float,
+    deadline: float,
+) -> None:
+    """POST → agency notification stored at each fixed rate, the bare pipeline first."""
+    run_id = uuid.uuid4().hex[:6]
+    topic = f"bench.pipeline.{run_id}"
+    settings = ServiceSettings(
+        service_name="bench",
+        environment="development",
+        database_url="sqlite://",
+        kafka_bootstrap_servers=bootstrap,
+    )
+    spec = TopicSpec(topic, "bench", partitions=REFERRAL_EVENTS.partitions)
+    await ensure_topics(settings, [spec])
+    bare_http_url = await create_database("bench-pipeline-http", work)
+    bare_consumer_url = await create_database("bench-pipeline-consumer", work)
+    notifications_engine = create_async_engine(urls["notifications"])
+    bare_engine = create_async_engine(bare_consumer_url)
+
+    project_seen = pipeline.agency_notifications_seen(notifications_engine)
+    bare_seen = pipeline.bare_received_seen(bare_engine)
+
+    port = free_port()
+    notifications = services["notifications"]
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    try:
+        with (
+            _process(
+                [
+                    "-m",
+                    "bench.bare_http",
+                    "--database-url",
+                    bare_http_url,
+                    "--port",
+                    str(port),
+                    "--publish-topic",
+                    topic,
+                    "--bootstrap",
+                    bootstrap,
+                ],
+                logs / "pipeline-http.log",
+            ) as http_pid,
+            _process(
+                [
+                    "-m",
+                    "bench.bare_consumer",
+                    "--bootstrap",
+                    bootstrap,
+                    "--topic",
+                    topic,
+                    "--group",
+                    f"bench-pipeline-{run_id}",
+                    "--database-url",
+                    bare_consumer_url,
+                ],
+                logs / "pipeline-consumer.log",
+            ) as consumer_pid,
+        ):
+            async with httpx.AsyncClient(timeout=grace + seconds + 30, limits=limits) as client:
+                await _wait_http(client, f"http://127.0.0.1:{port}/health")
+                await _wait_table(bare_engine, "bare_received")
+                await asyncio.sleep(3)  # the bare consumer joined its group
+                for rate in rates:
+                    needed = 2 * (seconds + 2 * grace) + 30
+                    if time.monotonic() > deadline - needed:
+                        table_out.notes.append(f"end to end at {rate:.0f}/s: skipped (time budget)")
+                        continue
+                    print(f"• end to end at {rate:.0f}/s for {seconds:.0f}s…", flush=True)
+                    count = round(rate * seconds)
+                    tag = uuid.uuid4().hex[:6]
+                    bodies = [_referral_body(i, tag) for i in range(count)]
+                    bare = await pipeline.run_at_rate(
+                        client,
+                        f"http://127.0.0.1:{port}/items",
+                        bodies,
+                        {},
+                        rate=rate,
+                        seconds=seconds,
+                        grace=grace,
+                        seen=bare_seen,
+                        pids=[http_pid, consumer_pid],
+                    )
+                    await _settled(client, notifications, 30)
+                    project = await pipeline.run_at_rate(
+                        client,
+                        f"{services['referral'].url}/v1/referrals",
+                        bodies,
+                        headers,
+                        rate=rate,
+                        seconds=seconds,
+                        grace=grace,
+                        seen=project_seen,
+                        pids=[_pid(services[name]) for name in SERVICE_NAMES],
+                    )
+                    table_out.rate_runs[rate] = (project, bare)
+                    table_out.add(
+                        f"end to end at {rate:.0f}/s for {seconds:.0f} s, POST → agency "
+                        "notification stored",
+                        project.describe(),
+                        bare.describe(),
+                        f"CPU {_ratio(project.cpu_ms_per_referral, bare.cpu_ms_per_referral)}",
+                    )
+                    # The next rate starts from an idle pipeline (or as idle as 30 s make it).
+                    for name in SERVICE_NAMES:
+                        await _settled(client, services[name], 15)
+    finally:
+        await notifications_engine.dispose()
         await bare_engine.dispose()
 
 
