@@ -10,14 +10,15 @@
 # and writes the admin's client configuration for the healthcheck, both from
 # COOP_KAFKA_ADMIN_PASSWORD (.data/compose/broker.env, made by deploy/docker/make-secrets.sh).
 #
-# KAFKA_HOME, COOP_KAFKA_RUN and COOP_KAFKA_ADMIN_CLIENT_CONFIG exist for tests outside Docker.
+# COOP_KAFKA_HOME, COOP_KAFKA_RUN and COOP_KAFKA_ADMIN_CLIENT_CONFIG move it, for the test that runs
+# it outside Docker with the same Kafka jars (tests/production/test_kafka_access_command.py).
 set -euo pipefail
 
 : "${COOP_KAFKA_ADMIN_PASSWORD:?run deploy/docker/make-secrets.sh before docker compose up}"
 : "${CLUSTER_ID:?KRaft needs CLUSTER_ID}"
 admin="${COOP_KAFKA_ADMIN_USER:-coop-admin}"
 mechanism="SCRAM-SHA-512"
-kafka_home="${KAFKA_HOME:-/opt/kafka}"
+kafka_home="${COOP_KAFKA_HOME:-/opt/kafka}"
 run="${COOP_KAFKA_RUN:-/etc/kafka/docker/run}"
 client_config="${COOP_KAFKA_ADMIN_CLIENT_CONFIG:-/tmp/coop-admin-client.properties}"
 

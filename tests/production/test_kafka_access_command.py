@@ -2,7 +2,14 @@
 broker with SASL/SCRAM-SHA-512 and the StandardAuthorizer, as compose runs it (SASL_PLAINTEXT, only
 the admin's credential in the storage): it creates the services' and the provisioner's SCRAM users
 and ACLs; each service then uses its own topics and is refused on the others; running it again
-changes nothing (issue 15)."""
+changes nothing (issue 15).
+
+The last test runs docker-compose.yml's broker itself without Docker: its ``KAFKA_*`` environment,
+``deploy/docker/kafka-start.sh`` and the image's own configuration step (``KafkaDockerWrapper``,
+from the same Kafka 4.1.1 jars as the image), with make-secrets.sh's env files; then compose's
+healthcheck, kafka-access and the services' settings against it, and a restart on the same data.
+What it cannot show is Docker itself (the image's scripts around the wrapper, networking, mounts).
+"""
 
 from __future__ import annotations
 
@@ -10,19 +17,28 @@ import asyncio
 import json
 import os
 import secrets
+import shlex
+import signal
+import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import GroupAuthorizationFailedError, KafkaError, TopicAuthorizationFailedError
 
 from devstack.secure import ADMIN_USER, SecureKafka
+from dispositifs.settings import DispositifsSettings
+from localkafka.broker import ensure_jars
+from referral.settings import ReferralSettings
 from shared.contracts.topics import DISPOSITIFS_EVENTS, REFERRAL_EVENTS
-from shared.messaging.kafka import connection_options
+from shared.messaging.kafka import connection_options, make_producer
 from shared.messaging.kafka_acl import KafkaSecurityError, upsert_scram_user
 from shared.messaging.ops_cli import PROVISIONER_USER
 from shared.messaging.provisioning import ensure_topics
@@ -244,3 +260,250 @@ async def test_a_password_change_is_applied_by_a_rerun(broker: Broker) -> None:
     assert await _can_connect(broker.options("notifications", new))
     assert not await _can_connect(broker.options("notifications", old))
     broker.passwords["NOTIFICATIONS_KAFKA_SASL_PASSWORD"] = new
+
+
+# -- docker-compose.yml's broker, outside Docker -------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+#: The ports of docker-compose.yml's listeners, moved to free ones here.
+COMPOSE_PORTS = {"INTERNAL": 19092, "CONTROLLER": 29093, "EXTERNAL": 29092}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _compose_environment(service: str) -> dict[str, str]:
+    spec = yaml.safe_load(COMPOSE.read_text())["services"][service]
+    return {key: str(value) for key, value in (spec.get("environment") or {}).items()}
+
+
+def _env_file(directory: Path, name: str) -> dict[str, str]:
+    lines = (directory / name).read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def _moved(value: str, ports: Mapping[int, int]) -> str:
+    """A compose address on this machine: host ``kafka`` and every listener on 127.0.0.1."""
+    for old, new in ports.items():
+        value = value.replace(f"kafka:{old}", f"127.0.0.1:{new}")
+        value = value.replace(f"://:{old}", f"://127.0.0.1:{new}")
+        value = value.replace(f"127.0.0.1:{old}", f"127.0.0.1:{new}")
+    return value
+
+
+@dataclass
+class ComposeBroker:
+    work: Path
+    secrets: Path
+    env: dict[str, str]
+    internal: str
+    healthcheck: list[str]
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        # The child keeps its own copy of the log's descriptor.
+        with (self.work / "broker.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                ["bash", str(ROOT / "deploy" / "docker" / "kafka-start.sh")],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def log_tail(self) -> str:
+        return (self.work / "broker.log").read_text(errors="replace")[-3000:]
+
+    def admin_options(self) -> dict[str, object]:
+        return connection_options(
+            self.internal,
+            security_protocol="SASL_PLAINTEXT",
+            sasl_mechanism=MECHANISM,
+            sasl_username=self.env["COOP_KAFKA_ADMIN_USER"],
+            sasl_password=_env_file(self.secrets, "broker.env")["COOP_KAFKA_ADMIN_PASSWORD"],
+        )
+
+    async def wait_ready(self, timeout: float = 180) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                pytest.fail(f"the compose broker stopped:\n{self.log_tail()}")
+            if await _can_connect(self.admin_options()):
+                return
+            await asyncio.sleep(1)
+        pytest.fail(f"the compose broker is not up after {timeout}s:\n{self.log_tail()}")
+
+
+def _image_like_home(work: Path, lib: Path) -> tuple[Path, Path]:
+    """The apache/kafka image's paths that kafka-start.sh and the healthcheck use, on the same
+    jars: ``bin/kafka-storage.sh``, ``bin/kafka-broker-api-versions.sh`` and the image's ``run``
+    (its KafkaDockerWrapper configuration and formatting step, then the broker)."""
+    home, configs = work / "opt-kafka", work / "configs"
+    (home / "bin").mkdir(parents=True)
+    for name in ("defaults", "mounted", "final"):
+        (configs / name).mkdir(parents=True)
+    classpath = shlex.quote(f"{lib}/*")
+    tools = {
+        "kafka-storage.sh": "kafka.tools.StorageTool",
+        "kafka-broker-api-versions.sh": "org.apache.kafka.tools.BrokerApiVersionsCommand",
+    }
+    for name, main in tools.items():
+        script = home / "bin" / name
+        script.write_text(f'#!/usr/bin/env bash\nexec java -Xmx256m -cp {classpath} {main} "$@"\n')
+        script.chmod(0o755)
+    run = work / "run"
+    final = configs / "final"
+    run.write_text(
+        "#!/usr/bin/env bash\n"
+        "# As the image's launch: configuration from KAFKA_*, format unless already formatted.\n"
+        f"if ! out=$(java -Xmx256m -cp {classpath} kafka.docker.KafkaDockerWrapper setup"
+        f" --default-configs-dir {configs / 'defaults'} --mounted-configs-dir"
+        f" {configs / 'mounted'} --final-configs-dir {final} 2>&1); then\n"
+        '  echo "$out" | grep -iq "already formatted" || { echo "$out"; exit 1; }\n'
+        "fi\n"
+        f"exec java -Xmx512m -cp {classpath} kafka.Kafka {final / 'server.properties'}\n"
+    )
+    run.chmod(0o755)
+    return home, run
+
+
+@pytest.fixture
+def compose_broker(tmp_path: Path) -> Iterator[ComposeBroker]:
+    lib = ensure_jars()
+    secrets_dir = tmp_path / "compose"
+    subprocess.run(
+        ["bash", str(ROOT / "deploy" / "docker" / "make-secrets.sh")],
+        env={**os.environ, "COOP_COMPOSE_SECRETS_DIR": str(secrets_dir)},
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    ports = {port: _free_port() for port in COMPOSE_PORTS.values()}
+    home, run = _image_like_home(tmp_path, lib)
+    compose_env = _compose_environment("kafka")
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("KAFKA_", "COOP_", "CLUSTER_ID"))
+    }
+    env |= {key: _moved(value, ports) for key, value in compose_env.items()}
+    env |= _env_file(secrets_dir, "broker.env")
+    data = tmp_path / "data"
+    env |= {
+        "KAFKA_LOG_DIRS": str(data),
+        "COOP_KAFKA_HOME": str(home),
+        "COOP_KAFKA_RUN": str(run),
+        "COOP_KAFKA_ADMIN_CLIENT_CONFIG": str(tmp_path / "admin-client.properties"),
+    }
+    spec = yaml.safe_load(COMPOSE.read_text())["services"]["kafka"]
+    test = spec["healthcheck"]["test"]
+    healthcheck = (
+        _moved(" ".join(test[1:]), ports)
+        .replace("/opt/kafka/", f"{home}/")
+        .replace("/tmp/coop-admin-client.properties", env["COOP_KAFKA_ADMIN_CLIENT_CONFIG"])
+    )
+    broker = ComposeBroker(
+        tmp_path,
+        secrets_dir,
+        env,
+        f"127.0.0.1:{ports[COMPOSE_PORTS['INTERNAL']]}",
+        ["bash", "-c", healthcheck],
+    )
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+def _service_settings(
+    settings_class: Any, app: str, broker: ComposeBroker, monkeypatch: pytest.MonkeyPatch
+) -> Any:
+    """The service's settings as its compose container builds them, the broker's address moved."""
+    prefix = app.upper() + "_"
+    for key in list(os.environ):
+        if key.startswith(prefix):
+            monkeypatch.delenv(key)
+    env = _compose_environment(app) | _env_file(broker.secrets, f"{app}.env")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv(prefix + "KAFKA_BOOTSTRAP_SERVERS", broker.internal)
+    return settings_class()
+
+
+async def test_the_compose_broker_runs_with_authentication_on(
+    compose_broker: ComposeBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broker = compose_broker
+    broker.start()
+    await broker.wait_ready()
+    # Compose's healthcheck, as written (paths moved): healthy once the admin authenticates.
+    health = await asyncio.to_thread(
+        subprocess.run, broker.healthcheck, capture_output=True, timeout=120, check=False
+    )
+    assert health.returncode == 0, health.stderr
+    # No unauthenticated client on the listener the containers use.
+    assert not await _can_connect({"bootstrap_servers": broker.internal})
+
+    # kafka-access with compose's environment and its env file.
+    access_env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("KAFKA_", "REFERRAL_", "DISPOSITIFS_", "NOTIFICATIONS_"))
+    }
+    access_env |= _compose_environment("kafka-access")
+    access_env |= _env_file(broker.secrets, "kafka-access.env")
+    access_env["KAFKA_BOOTSTRAP_SERVERS"] = broker.internal
+    result = await asyncio.to_thread(_kafka_access, access_env)
+    assert result.returncode == 0, result.stderr
+
+    # The services, with their compose settings and env files.
+    with monkeypatch.context() as patch:
+        referral = _service_settings(ReferralSettings, "referral", broker, patch)
+    with monkeypatch.context() as patch:
+        dispositifs = _service_settings(DispositifsSettings, "dispositifs", broker, patch)
+    await ensure_topics(referral, [REFERRAL_EVENTS])
+    await ensure_topics(dispositifs, [DISPOSITIFS_EVENTS])
+    producer = make_producer(referral, client_id="compose-referral")
+    await producer.start()
+    try:
+        await producer.send_and_wait(REFERRAL_EVENTS.name, b"from-compose", key=b"k")
+        with pytest.raises(TopicAuthorizationFailedError):
+            await producer.send_and_wait(DISPOSITIFS_EVENTS.name, b"forged", key=b"k")
+    finally:
+        await producer.stop()
+    dispositifs_options = connection_options(
+        dispositifs.kafka_bootstrap_servers,
+        security_protocol=dispositifs.kafka_security_protocol,
+        sasl_mechanism=dispositifs.kafka_sasl_mechanism,
+        sasl_username=dispositifs.kafka_sasl_username,
+        sasl_password=dispositifs.kafka_sasl_password.get_secret_value(),
+    )
+    assert await _consume(dispositifs_options, REFERRAL_EVENTS.name, "dispositifs.compose") == [
+        b"from-compose"
+    ]
+
+    # `docker compose restart kafka`: kafka-start.sh again on the same volume; the storage is
+    # kept (not formatted again), the admin, the users, their ACLs and the events with it.
+    broker.stop()
+    broker.start()
+    await broker.wait_ready()
+    assert await _consume(dispositifs_options, REFERRAL_EVENTS.name, "dispositifs.restart") == [
+        b"from-compose"
+    ]
+    again = await asyncio.to_thread(_kafka_access, access_env)
+    assert again.returncode == 0, again.stderr
