@@ -53,6 +53,7 @@ MECHANISM = "SCRAM-SHA-512"
 class Broker:
     bootstrap: str
     admin_password: str
+    kafka: SecureKafka
     #: The variables of compose's env file: each service's password, the provisioner's.
     passwords: dict[str, str]
 
@@ -119,7 +120,7 @@ async def broker(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Brok
             for service in ("referral", "dispositifs", "notifications")
         }
         passwords["REFERRAL_KAFKA_PROVISIONING_PASSWORD"] = secrets.token_hex(24)
-        yield Broker(local.bootstrap_servers, kafka.admin.password, passwords)
+        yield Broker(local.bootstrap_servers, kafka.admin.password, kafka, passwords)
     finally:
         await local.astop()
 
@@ -260,6 +261,23 @@ async def test_a_password_change_is_applied_by_a_rerun(broker: Broker) -> None:
     assert await _can_connect(broker.options("notifications", new))
     assert not await _can_connect(broker.options("notifications", old))
     broker.passwords["NOTIFICATIONS_KAFKA_SASL_PASSWORD"] = new
+
+
+async def test_make_up_secure_provisions_through_the_same_function(broker: Broker) -> None:
+    """``make up SECURE=1`` (devstack's SecureKafka.provision) gives the users its own generated
+    passwords through grant_platform_access: its services then connect with them."""
+    referral = broker.kafka.users["referral"].password
+    assert not await _can_connect(broker.options("referral", referral))
+    await broker.kafka.provision(broker.bootstrap)
+    for user in ("referral", "dispositifs", "notifications", PROVISIONER_USER):
+        assert await _can_connect(broker.options(user, broker.kafka.users[user].password)), user
+    env = broker.kafka.service_env("notifications")
+    assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
+    options = broker.options(env["KAFKA_SASL_USERNAME"], env["KAFKA_SASL_PASSWORD"])
+    with pytest.raises(TopicAuthorizationFailedError):
+        await _produce(options, REFERRAL_EVENTS.name, b"not notifications' topic")
+    # The command's passwords are replaced: one implementation, last writer wins.
+    assert not await _can_connect(broker.options("referral"))
 
 
 # -- docker-compose.yml's broker, outside Docker -------------------------------------------------
