@@ -13,6 +13,9 @@ import json
 import os
 import re
 import shlex
+import stat
+import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path, PurePosixPath
@@ -28,12 +31,21 @@ from devstack.services import SERVICES as DEVSTACK_PORTS
 from dispositifs.settings import DispositifsSettings
 from notifications.settings import NotificationsSettings
 from referral.settings import ReferralSettings
+from shared.messaging import ops_cli
+from shared.messaging.kafka import environment_options
 from shared.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 INIT_SQL = ROOT / "deploy" / "docker" / "postgres-init.sql"
 DOCKERIGNORE = ROOT / ".dockerignore"
+MAKE_SECRETS = ROOT / "deploy" / "docker" / "make-secrets.sh"
+KAFKA_START = ROOT / "deploy" / "docker" / "kafka-start.sh"
+#: Where make-secrets.sh writes the env files, as docker-compose.yml names them.
+SECRETS_DIR = ".data/compose"
+KAFKA_ACCESS = "kafka-access"
+SCRAM = "SCRAM-SHA-512"
+STANDARD_AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 
 SETTINGS: dict[str, type[ServiceSettings]] = {
     "referral": ReferralSettings,
@@ -110,6 +122,73 @@ def depends_on(spec: dict[str, Any]) -> dict[str, str]:
     if isinstance(deps, list):
         return dict.fromkeys(deps, "service_started")
     return {name: (value or {}).get("condition", "service_started") for name, value in deps.items()}
+
+
+def env_files(spec: dict[str, Any]) -> list[str]:
+    """The ``env_file`` entries of a service, as written (relative to the compose file)."""
+    entries = spec.get("env_file") or []
+    if isinstance(entries, (str, dict)):
+        entries = [entries]
+    return [str(e["path"] if isinstance(e, dict) else e) for e in entries]
+
+
+@cache
+def generated_secrets() -> tuple[dict[str, dict[str, str]], dict[str, int]]:
+    """What ``deploy/docker/make-secrets.sh`` writes, run into a temporary directory: file name →
+    variables, and file name → mode. Run twice: the second run must change nothing."""
+    with tempfile.TemporaryDirectory() as directory:
+        env = {**os.environ, "COOP_COMPOSE_SECRETS_DIR": directory}
+        runs = []
+        for _ in range(2):
+            result = subprocess.run(
+                ["bash", str(MAKE_SECRETS)],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert result.returncode == 0, result.stderr
+            files = {p.name: p.read_text() for p in Path(directory).iterdir() if p.is_file()}
+            runs.append(files)
+        assert runs[0] == runs[1], "make-secrets.sh is not idempotent: a second run changed files"
+        modes = {
+            p.name: stat.S_IMODE(p.stat().st_mode) for p in Path(directory).iterdir() if p.is_file()
+        }
+    parsed = {}
+    for name, text in runs[0].items():
+        variables = {}
+        for line in text.splitlines():
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            key, sep, value = line.partition("=")
+            assert sep, f"{name}: not KEY=VALUE: {line.split('=')[0]}"
+            variables[key] = value
+        parsed[name] = variables
+    return parsed, modes
+
+
+def env_file_variables(name: str, spec: dict[str, Any]) -> dict[str, str]:
+    """The variables a service gets from its env files (all made by make-secrets.sh)."""
+    files, _modes = generated_secrets()
+    result: dict[str, str] = {}
+    for entry in env_files(spec):
+        path = PurePosixPath(entry.removeprefix("./"))
+        assert str(path.parent) == SECRETS_DIR, (
+            f"{name}: env_file {entry} is not one of make-secrets.sh's ({SECRETS_DIR}/)"
+        )
+        assert path.name in files, f"{name}: make-secrets.sh writes no {path.name}"
+        result |= files[path.name]
+    return result
+
+
+def full_environment(name: str, spec: dict[str, Any]) -> dict[str, str | None]:
+    """``environment`` and the env files: what the container's process sees."""
+    env = environment(spec)
+    from_files = env_file_variables(name, spec)
+    both = sorted(set(env) & set(from_files))
+    assert not both, f"{name}: {both} both in environment and in an env file"
+    return {**env, **from_files}
 
 
 @dataclass(frozen=True)
@@ -250,7 +329,7 @@ class Container:
 
     @property
     def env(self) -> dict[str, str | None]:
-        return environment(self.spec)
+        return full_environment(self.name, self.spec)
 
 
 def command(spec: dict[str, Any]) -> list[str]:
@@ -266,11 +345,21 @@ def command(spec: dict[str, Any]) -> list[str]:
     return exec_form(cmds[-1]) if cmds else []
 
 
+def tool_steps() -> dict[str, list[str]]:
+    """Services built from our Dockerfile that run an operator tool (``coop-ops …``), once."""
+    return {
+        name: command(spec)
+        for name, spec in services().items()
+        if "build" in spec and command(spec)[:1] == ["coop-ops"]
+    }
+
+
 def containers() -> list[Container]:
-    """Every service built from our Dockerfile(s): each must run ``python -m <app> <command>``."""
+    """Every service built from our Dockerfile(s) but the tool steps: each must run
+    ``python -m <app> <command>``."""
     result = []
     for name, spec in services().items():
-        if "build" not in spec:
+        if "build" not in spec or name in tool_steps():
             continue
         argv = command(spec)
         assert argv[:2] == ["python", "-m"], f"{name}: runs {argv}, not `python -m <service>`"
@@ -335,7 +424,7 @@ def test_every_environment_variable_is_a_field_of_the_service_settings() -> None
     problems = []
     for c in containers():
         assert c.prefix, f"{SETTINGS[c.app].__name__} has no env_prefix"
-        assert "env_file" not in c.spec, f"{c.name}: env_file hides variables from this test"
+        # c.env includes the env files, which must be make-secrets.sh's (env_file_variables).
         fields = set(SETTINGS[c.app].model_fields)
         for key, value in c.env.items():
             if not key.startswith(c.prefix):
@@ -373,6 +462,9 @@ def test_settings_load_from_the_container_environment(monkeypatch: pytest.Monkey
             bootstrap = c.env[c.prefix + "KAFKA_BOOTSTRAP_SERVERS"]
             assert settings.kafka_bootstrap_servers == bootstrap, c.name
             assert settings.kafka_enabled, f"{c.name}: Kafka disabled, the platform would be mute"
+            password = settings.kafka_sasl_password
+            assert password is not None, f"{c.name}: no Kafka password"
+            assert password.get_secret_value() == c.env[c.prefix + "KAFKA_SASL_PASSWORD"]
 
 
 def test_every_service_accepts_the_same_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -540,6 +632,7 @@ def test_every_published_port_is_bound_to_localhost() -> None:
 
 def test_every_long_running_service_has_a_healthcheck() -> None:
     one_shot = {c.name for c in containers() if c.subcommand in ONE_SHOT_COMMANDS}
+    one_shot |= set(tool_steps())
     missing = [
         name
         for name in services()
@@ -680,3 +773,182 @@ def test_dockerignore_keeps_what_the_images_need_and_nothing_else() -> None:
         "shared/tests/test_x.py",
     ):
         assert _ignored(unwanted, rules), f".dockerignore lets {unwanted} into the build context"
+
+
+# -- Kafka with authentication on (issue 15) ------------------------------------------------------
+
+
+def _kafka_env() -> dict[str, str | None]:
+    return full_environment(KAFKA, services()[KAFKA])
+
+
+def _protocol_map(env: dict[str, str | None]) -> dict[str, str]:
+    pairs = (env.get("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP") or "").split(",")
+    return dict(pair.strip().split(":", 1) for pair in pairs if pair.strip())
+
+
+def test_the_broker_authenticates_every_client_and_denies_what_no_acl_allows() -> None:
+    env = _kafka_env()
+    protocols = _protocol_map(env)
+    listening = _kafka_listeners(env["KAFKA_LISTENERS"] or "")
+    advertised = _kafka_listeners(env["KAFKA_ADVERTISED_LISTENERS"] or "")
+    controllers = set((env.get("KAFKA_CONTROLLER_LISTENER_NAMES") or "").split(","))
+    assert set(protocols) == set(listening), f"{protocols} ≠ listeners {sorted(listening)}"
+    assert controllers == {"CONTROLLER"}
+    # Every listener a client can be given (advertised: the containers' and the host's) is SASL.
+    assert set(advertised) == {"INTERNAL", "EXTERNAL"}, advertised
+    for name in advertised:
+        assert protocols[name] == "SASL_PLAINTEXT", f"{name}: {protocols[name]}"
+    assert advertised["EXTERNAL"][0] == "127.0.0.1"
+    assert env.get("KAFKA_INTER_BROKER_LISTENER_NAME") == "INTERNAL"
+    assert env.get("KAFKA_SASL_ENABLED_MECHANISMS") == SCRAM
+    assert env.get("KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL") == SCRAM
+    assert env.get("KAFKA_AUTHORIZER_CLASS_NAME") == STANDARD_AUTHORIZER
+    assert (env.get("KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND") or "").lower() == "false"
+    supers = set((env.get("KAFKA_SUPER_USERS") or "").split(";"))
+    admin = env.get("COOP_KAFKA_ADMIN_USER")
+    assert admin == "coop-admin"
+    assert f"User:{admin}" in supers, supers
+    assert supers <= {f"User:{admin}", "User:ANONYMOUS"}, f"unexpected super users {supers}"
+    # An unauthenticated listener makes everyone who reaches it a super user (ANONYMOUS): only
+    # the controller's, on the container's loopback, where only the broker itself connects.
+    for name, protocol in protocols.items():
+        if not protocol.startswith("SASL_"):
+            assert name in controllers, f"{name} is {protocol}: clients would go unauthenticated"
+            assert listening[name][0] == "127.0.0.1", f"{name} listens on {listening[name]}"
+            assert "User:ANONYMOUS" in supers, "the broker could not reach its own controller"
+    voters = (env.get("KAFKA_CONTROLLER_QUORUM_VOTERS") or "").split(",")
+    for voter in voters:
+        host, port = voter.split("@", 1)[1].rsplit(":", 1)
+        assert (host, int(port)) == listening["CONTROLLER"], voter
+    assert advertised["EXTERNAL"][1] == 29092
+    assert ports(services()[KAFKA]) == [Port("127.0.0.1", "29092", "29092")]
+
+
+def test_the_broker_formats_its_storage_with_the_admin_then_runs_the_image_start_up() -> None:
+    kafka = services()[KAFKA]
+    assert command(kafka) == ["bash", "/opt/coop/kafka-start.sh"]
+    mounts = [str(volume).split(":") for volume in kafka.get("volumes") or []]
+    assert ["./deploy/docker/kafka-start.sh", "/opt/coop/kafka-start.sh", "ro"] in mounts
+    script = KAFKA_START.read_text()
+    assert "--add-scram" in script
+    assert "COOP_KAFKA_ADMIN_PASSWORD" in script
+    assert "/etc/kafka/docker/run" in script, "the image's own start-up must follow"
+    assert "--ignore-formatted" in script, "a second start must find its storage as it was"
+    assert env_files(kafka) == [f"{SECRETS_DIR}/broker.env"]
+    assert set(_kafka_env()) >= {"COOP_KAFKA_ADMIN_PASSWORD", "CLUSTER_ID"}
+    # The healthcheck authenticates as the admin, with the client file the script writes.
+    test = " ".join(healthcheck_test(kafka))
+    assert "--bootstrap-server kafka:19092" in test
+    assert "--command-config /tmp/coop-admin-client.properties" in test
+    assert "/tmp/coop-admin-client.properties" in script
+
+
+def test_each_service_connects_as_its_own_scram_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    passwords = {}
+    for app in SETTINGS:
+        c = server(app)
+        with monkeypatch.context() as patch:
+            settings = load_settings(c, patch)
+        assert settings.kafka_security_protocol == "SASL_PLAINTEXT", app
+        assert settings.kafka_sasl_mechanism == SCRAM, app
+        assert settings.kafka_sasl_username == app, f"{app}: its ACLs are granted to User:{app}"
+        assert settings.kafka_sasl_password is not None, app
+        passwords[app] = settings.kafka_sasl_password.get_secret_value()
+        assert env_files(c.spec) == [f"{SECRETS_DIR}/{app}.env"], app
+        # Its env file holds its own variables only: no other service's password.
+        own = env_file_variables(c.name, c.spec)
+        assert all(key.startswith(c.prefix) for key in own), f"{app}: {sorted(own)}"
+        if app == "referral":
+            assert settings.kafka_provisioning_username == "coop-provisioner"
+            assert settings.kafka_provisioning_password is not None
+        else:
+            assert settings.kafka_provisioning_username is None, f"{app} may not provision"
+    assert len(set(passwords.values())) == len(SETTINGS), "two services share a password"
+    for c in containers():
+        if c.subcommand in ONE_SHOT_COMMANDS:
+            assert not env_files(c.spec), f"{c.name} needs no Kafka password"
+
+
+def test_the_env_files_are_made_by_make_secrets_private_and_match_the_compose_file() -> None:
+    files, modes = generated_secrets()
+    referenced = {
+        PurePosixPath(entry).name for spec in services().values() for entry in env_files(spec)
+    }
+    # Every file compose reads is written (else `docker compose up` stops: file not found);
+    # passwords.env is the script's own store, read by nobody else.
+    assert set(files) - referenced == {"passwords.env"}, sorted(files)
+    assert referenced <= set(files)
+    assert all(mode == 0o600 for mode in modes.values()), modes
+    for name, variables in files.items():
+        for key, value in variables.items():
+            assert re.fullmatch(r"[0-9a-f]{64}", value), f"{name}: {key} is not generated"
+    store = files["passwords.env"]
+    assert len(set(store.values())) == len(store), "two users share a password"
+    # The same password on both sides: what the broker is formatted with, what kafka-access
+    # connects with and creates, what each service connects with.
+    assert files["broker.env"] == {"COOP_KAFKA_ADMIN_PASSWORD": store["ADMIN"]}
+    access = files["kafka-access.env"]
+    assert access["KAFKA_SASL_PASSWORD"] == store["ADMIN"]
+    for app in SETTINGS:
+        key = f"{app.upper()}_KAFKA_SASL_PASSWORD"
+        assert files[f"{app}.env"][key] == access[key] == store[app.upper()], app
+    key = "REFERRAL_KAFKA_PROVISIONING_PASSWORD"
+    assert files["referral.env"][key] == access[key] == store["PROVISIONER"]
+    assert (ROOT / ".gitignore").read_text().count(".data/") >= 1, ".data/ must stay uncommitted"
+    assert ".data" in DOCKERIGNORE.read_text(), ".data must stay out of the build context"
+
+
+def test_kafka_access_creates_the_users_and_acls_before_the_services_start() -> None:
+    assert list(tool_steps()) == [KAFKA_ACCESS]
+    spec = services()[KAFKA_ACCESS]
+    assert tool_steps()[KAFKA_ACCESS] == ["coop-ops", KAFKA_ACCESS]
+    # A real subcommand of the coop-ops in the image (shared's console script).
+    shared_scripts = (ROOT / "shared" / "pyproject.toml").read_text()
+    assert 'coop-ops = "shared.messaging.ops_cli:main"' in shared_scripts
+    with pytest.raises(SystemExit) as exit_info:
+        ops_cli.main([KAFKA_ACCESS, "--help"])
+    assert exit_info.value.code == 0
+    _context, dockerfile, target = build_of(spec)
+    assert target in SETTINGS, f"{KAFKA_ACCESS}: built from {target}"
+    # The same image as a service: shared (and its console scripts) installed in it.
+    assert "/build/shared" in " ".join(instructions(dockerfile_stages(dockerfile), target, "RUN"))
+    assert str(spec.get("restart", "no")) == "no"
+    assert depends_on(spec) == {KAFKA: "service_healthy"}
+    assert env_files(spec) == [f"{SECRETS_DIR}/kafka-access.env"]
+    env = full_environment(KAFKA_ACCESS, spec)
+    assert all(value is not None for value in env.values())
+    concrete = {key: str(value) for key, value in env.items()}
+    # It connects as the broker's super user, on the internal listener…
+    options = environment_options(concrete)
+    kafka = _kafka_env()
+    assert options["bootstrap_servers"] == "kafka:19092"
+    assert options["security_protocol"] == _protocol_map(kafka)["INTERNAL"]
+    assert options["sasl_mechanism"] == SCRAM
+    assert options["sasl_plain_username"] == kafka["COOP_KAFKA_ADMIN_USER"]
+    assert options["sasl_plain_password"] == kafka["COOP_KAFKA_ADMIN_PASSWORD"]
+    # …and creates the users the services connect as, with the passwords they connect with.
+    users, provisioner = ops_cli.platform_users_from_environment(concrete)
+    assert set(users) == set(SETTINGS)
+    for app in SETTINGS:
+        served = server(app).env
+        assert served[f"{app.upper()}_KAFKA_SASL_USERNAME"] == app
+        assert users[app] == served[f"{app.upper()}_KAFKA_SASL_PASSWORD"], app
+    assert provisioner is not None
+    referral = server("referral").env
+    assert provisioner.name == referral["REFERRAL_KAFKA_PROVISIONING_USERNAME"]
+    assert provisioner.password == referral["REFERRAL_KAFKA_PROVISIONING_PASSWORD"]
+    for app in SETTINGS:
+        deps = depends_on(server(app).spec)
+        assert deps.get(KAFKA_ACCESS) == "service_completed_successfully", app
+
+
+def test_no_kafka_password_is_written_in_the_compose_file() -> None:
+    text = COMPOSE_FILE.read_text()
+    for spec in services().values():
+        for key, value in environment(spec).items():
+            if "KAFKA" in key and re.search("PASSWORD|JAAS|SECRET", key):
+                pytest.fail(f"{key} is written in docker-compose.yml: it belongs in an env file")
+            assert "ScramLoginModule" not in (value or ""), key
+    assert "--add-scram" not in text
+    assert "sasl.jaas.config" not in text.lower()

@@ -16,18 +16,13 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka.admin import AIOKafkaAdminClient
-
 from localkafka import LocalKafka
 from localkafka.security import MECHANISM, LocalTls, ScramUser, format_args, secured_config
-from shared.messaging.kafka_acl import Operation, ResourceType, allow, create_acls
-from shared.messaging.kafka_acl import upsert_scram_user as _upsert
-from shared.messaging.provisioning import service_acls
+from shared.messaging.ops_cli import PROVISIONER_USER, PlatformUser, grant_platform_access
 
 SERVICE_NAMES = ("referral", "dispositifs", "notifications")
 ADMIN_USER = "coop-admin"
-#: Creates SCRAM users and ACLs (ALTER on the cluster), nothing else; held by referral.
-PROVISIONER_USER = "coop-provisioner"
+__all__ = ["ADMIN_USER", "PROVISIONER_USER", "SERVICE_NAMES", "SecureKafka"]
 
 
 @dataclass
@@ -94,25 +89,14 @@ class SecureKafka:
         return env
 
     async def provision(self, bootstrap_servers: str) -> None:
-        """The services' and the provisioner's SCRAM users and ACLs (idempotent)."""
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=bootstrap_servers, **self.admin.client_kwargs(self.tls)
+        """The services' and the provisioner's SCRAM users and ACLs (idempotent): the same
+        function as ``coop-ops kafka-access``, which docker-compose.yml runs."""
+        await grant_platform_access(
+            {"bootstrap_servers": bootstrap_servers, **self.admin.client_kwargs(self.tls)},
+            {name: self.users[name].password for name in SERVICE_NAMES},
+            PlatformUser(PROVISIONER_USER, self.users[PROVISIONER_USER].password),
+            mechanism=MECHANISM,
         )
-        await admin.start()
-        try:
-            for name in (PROVISIONER_USER, *SERVICE_NAMES):
-                await _upsert(admin, name, self.users[name].password, mechanism=MECHANISM)
-            bindings = allow(
-                f"User:{PROVISIONER_USER}",
-                (Operation.ALTER, Operation.DESCRIBE),
-                ResourceType.CLUSTER,
-                "kafka-cluster",
-            )
-            for service in SERVICE_NAMES:
-                bindings += service_acls(service)
-            await create_acls(admin, bindings)
-        finally:
-            await admin.close()
 
     def provision_sync(self, bootstrap_servers: str) -> None:
         asyncio.run(self.provision(bootstrap_servers))

@@ -6,11 +6,18 @@
     coop-ops outbox-redrive --database-url URL [--topic T] [--since ISO] [--until ISO]
                                                       publish published events again (backfill)
     coop-ops network-credentials NETWORK              a network's new SCRAM password (rotation)
+    coop-ops kafka-access                             the services' SCRAM users and ACLs (as admin)
     coop-ops erasure-status ID --url URL [--wait S]   an erasure, service by service
 
 Kafka connection from ``KAFKA_BOOTSTRAP_SERVERS``, ``KAFKA_SECURITY_PROTOCOL``,
 ``KAFKA_SASL_MECHANISM``, ``KAFKA_SASL_USERNAME``, ``KAFKA_SASL_PASSWORD``, ``KAFKA_SSL_CAFILE``
 (an operator's SCRAM user; ``network-credentials`` needs the provisioning principal's).
+``kafka-access`` (run once per cluster, and again after a password change: it is idempotent) takes
+the services' passwords from the services' own variables (``REFERRAL_KAFKA_SASL_PASSWORD``,
+``DISPOSITIFS_KAFKA_SASL_PASSWORD``, ``NOTIFICATIONS_KAFKA_SASL_PASSWORD``, and
+``REFERRAL_KAFKA_PROVISIONING_USERNAME`` / ``_PASSWORD`` for the provisioning principal); it
+connects as a super user (``KAFKA_SASL_USERNAME``). ``docker-compose.yml`` runs it before the
+services start; ``make up SECURE=1`` calls the same :func:`grant_platform_access`.
 Progress goes to stderr, results to stdout (JSON with ``--json``): a pipe gets only the results.
 
 Replaying and re-driving are safe: every consumer deduplicates on the event id
@@ -26,6 +33,8 @@ import json
 import os
 import sys
 import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +50,15 @@ from shared.db.tables import platform_tables
 from shared.messaging.dead_letter import original_headers, replay_target
 from shared.messaging.dead_letter_cli import _read_all
 from shared.messaging.kafka import environment_options
+from shared.messaging.kafka_acl import (
+    AclBinding,
+    Operation,
+    ResourceType,
+    allow,
+    create_acls,
+    upsert_scram_user,
+)
+from shared.messaging.provisioning import SERVICE_TOPICS, principal, service_acls
 
 _err = Console(stderr=True)
 _out = Console()
@@ -308,6 +326,116 @@ async def _network_credentials(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- the platform's own principals ----------------------------------------------------------------
+
+#: Creates SCRAM users and ACLs (ALTER on the cluster), nothing else; held by referral only
+#: (docs/adr/0008-kafka-security.md).
+PROVISIONER_USER = "coop-provisioner"
+#: The service holding the provisioning principal (it onboards the networks).
+PROVISIONING_SERVICE = "referral"
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformUser:
+    """A SCRAM user of the platform and its password (never printed, never logged)."""
+
+    name: str
+    password: str = field(repr=False)
+
+
+def platform_acls(services: Sequence[str], provisioner: str | None) -> list[AclBinding]:
+    """Each service's ACLs (:func:`service_acls`), and the provisioner's ALTER on the cluster."""
+    bindings: list[AclBinding] = []
+    if provisioner is not None:
+        bindings += allow(
+            principal(provisioner),
+            (Operation.ALTER, Operation.DESCRIBE),
+            ResourceType.CLUSTER,
+            "kafka-cluster",
+        )
+    for service in services:
+        bindings += service_acls(service)
+    return bindings
+
+
+async def grant_platform_access(
+    admin_options: Mapping[str, Any],
+    services: Mapping[str, str],
+    provisioner: PlatformUser | None,
+    *,
+    mechanism: str = "SCRAM-SHA-512",
+) -> list[AclBinding]:
+    """As a super user (``admin_options``: its aiokafka connection), create or update the SCRAM
+    user of each service (service name → password) and of the provisioner, and add their ACLs.
+    Idempotent: the users get the same passwords again, an ACL that exists changes nothing.
+    Returns the ACLs it holds to."""
+    unknown = sorted(set(services) - set(SERVICE_TOPICS))
+    if unknown:
+        raise ValueError(f"no ACLs known for {unknown} (shared.messaging.provisioning)")
+    admin = AIOKafkaAdminClient(**admin_options, client_id="coop-ops-kafka-access")
+    await admin.start()
+    try:
+        users = [PlatformUser(name, password) for name, password in services.items()]
+        if provisioner is not None:
+            users.insert(0, provisioner)
+        for user in users:
+            await upsert_scram_user(admin, user.name, user.password, mechanism=mechanism)
+        bindings = platform_acls(list(services), provisioner.name if provisioner else None)
+        await create_acls(admin, bindings)
+        return bindings
+    finally:
+        await admin.close()
+
+
+def platform_users_from_environment(
+    environ: Mapping[str, str],
+) -> tuple[dict[str, str], PlatformUser | None]:
+    """The services' passwords from their own variables (``<SERVICE>_KAFKA_SASL_PASSWORD``, the
+    user being the service's name), the provisioner from referral's ``KAFKA_PROVISIONING_*``."""
+    services: dict[str, str] = {}
+    missing = []
+    for service in SERVICE_TOPICS:
+        prefix = service.upper() + "_KAFKA_SASL_"
+        username = environ.get(prefix + "USERNAME") or service
+        if username != service:
+            # service_acls grants User:<service>: another name would run without its ACLs.
+            raise ValueError(f"{prefix}USERNAME={username}: the user must be {service}")
+        password = environ.get(prefix + "PASSWORD")
+        if not password:
+            missing.append(prefix + "PASSWORD")
+        else:
+            services[service] = password
+    if missing:
+        raise ValueError("missing: " + ", ".join(missing))
+    prefix = PROVISIONING_SERVICE.upper() + "_KAFKA_PROVISIONING_"
+    password = environ.get(prefix + "PASSWORD")
+    provisioner = None
+    if password:
+        provisioner = PlatformUser(environ.get(prefix + "USERNAME") or PROVISIONER_USER, password)
+    return services, provisioner
+
+
+async def _kafka_access(args: argparse.Namespace) -> int:
+    options = _options(args)
+    mechanism = options.get("sasl_mechanism")
+    if not mechanism or not options.get("sasl_plain_username"):
+        _err.print("KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and _PASSWORD (a super user) needed")
+        return 2
+    try:
+        services, provisioner = platform_users_from_environment(os.environ)
+    except ValueError as exc:
+        _err.print(str(exc))
+        return 2
+    with _err.status("creating the SCRAM users and ACLs…"):
+        bindings = await grant_platform_access(
+            options, services, provisioner, mechanism=str(mechanism)
+        )
+    users = ([provisioner.name] if provisioner else []) + list(services)
+    # Names and counts only: the passwords stay in the environment they came from.
+    print(json.dumps({"users": users, "acls": len(bindings), "mechanism": mechanism}))
+    return 0
+
+
 # -- erasure ---------------------------------------------------------------------------------------
 
 
@@ -361,6 +489,9 @@ def main(argv: list[str] | None = None) -> None:
     redrive.add_argument("--dry-run", action="store_true")
     creds = sub.add_parser("network-credentials", help="give a network a new SCRAM password")
     creds.add_argument("network")
+    sub.add_parser(
+        "kafka-access", help="the services' and the provisioner's SCRAM users and ACLs (admin)"
+    )
     erasure = sub.add_parser("erasure-status", help="an erasure request, service by service")
     erasure.add_argument("erasure_id")
     erasure.add_argument("--url", required=True, help="the referral service's base URL")
@@ -375,6 +506,7 @@ def main(argv: list[str] | None = None) -> None:
         "outbox-status": _outbox_status,
         "outbox-redrive": _outbox_redrive,
         "network-credentials": _network_credentials,
+        "kafka-access": _kafka_access,
         "erasure-status": _erasure_status,
     }
     sys.exit(asyncio.run(commands[args.command](args)))
