@@ -57,6 +57,12 @@ class AttendanceEntry(BaseModel):
 
     invitation_id: uuid.UUID
     came: bool
+    outcome: Literal["interview", "hired"] | None = Field(
+        default=None,
+        description="Ce que la personne venue a obtenu : un entretien (l'orientation passe à"
+        " « entretien programmé ») ou un recrutement (« acceptée » ; la prise de poste reste à"
+        " déclarer par l'agence).",
+    )
 
 
 class AttendanceIn(BaseModel):
@@ -262,7 +268,7 @@ async def attendance(
     job_dating_id: uuid.UUID, body: AttendanceIn, principal: Counsellor, runtime: Runtime
 ) -> Any:
     command = use_cases.RecordAttendance(
-        job_dating_id, [(entry.invitation_id, entry.came) for entry in body.entries]
+        job_dating_id, [(entry.invitation_id, entry.came, entry.outcome) for entry in body.entries]
     )
     async with runtime.database.transaction() as session:
         await use_cases.record_attendance(session, command, principal)
