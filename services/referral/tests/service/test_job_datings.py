@@ -5,16 +5,21 @@ usual answers — and the figures invited / came / hired show it."""
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from odf.opendocument import load
+from odf.table import Table, TableCell, TableRow
 from sqlalchemy import select
 
 from referral.models import PLATFORM
 from referral.use_cases.agency_answers import apply_agency_response
+from referral.use_cases.local_actions import protect_by_region
 from shared.auth.tokens import Role
 from shared.contracts.agency import PlacementStarted, ReferralAccepted
 from shared.contracts.vocabulary import ContractType
@@ -319,3 +324,55 @@ async def test_attendance_and_its_outcome_move_the_referral_through_its_lifecycl
         headers=OTHER,
     )
     assert theirs.status_code == 404
+
+
+async def test_local_actions_by_region_in_csv_and_ods_read_back_equal(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    await hold_job_dating(app, client)
+    period = {"from": "2027-01-01", "to": "2027-01-31"}
+    steering = bearer(Role.STEERING, "copil")
+    response = await client.get("/v1/indicators/local-actions.csv", params=period, headers=steering)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    hauts_de_france = next(r for r in rows if r["group"] == "32")
+    assert hauts_de_france["region_name"] == "Hauts-de-France"
+    assert (
+        hauts_de_france["job_datings"],
+        hauts_de_france["invited"],
+        hauts_de_france["came"],
+        hauts_de_france["did_not_come"],
+        hauts_de_france["hired"],
+    ) == ("1", "10", "7", "3", "2")
+    assert rows[-1]["group"] == "total"
+    assert rows[-1]["invited"] == "10"
+
+    ods = await client.get("/v1/indicators/local-actions.ods", params=period, headers=steering)
+    assert ods.status_code == 200
+    document = load(io.BytesIO(ods.content))
+    (sheet,) = document.spreadsheet.getElementsByType(Table)
+    assert sheet.getAttribute("name") == "actions_locales"
+    lines = [
+        [str(cell) for cell in row.getElementsByType(TableCell)]
+        for row in sheet.getElementsByType(TableRow)
+    ]
+    assert lines == list(csv.reader(io.StringIO(response.text)))
+
+    # Under the threshold (5 here; the service tests run with 1) the people are secret, the
+    # hires too, with secondary secrecy so that no région is recomputed from the total; events
+    # and offers are not people.
+    protected = protect_by_region(
+        ["32", "84"],
+        {"32": [1, 10, 7, 3, 2], "84": [1, 12, 11, 1, 0]},
+        {"32": 1, "84": 0},
+        {"32": 1, "84": 0},
+        5,
+    )
+    by = {g["group"]: g for g in protected["groups"]}
+    assert by["32"]["hired"] == "secret"
+    assert by["84"]["hired"] == 0
+    assert by["84"]["did_not_come"] == "secret"
+    assert by["32"]["did_not_come"] == "secret"
+    assert by["32"]["job_datings"] == 1
+    assert protected["total"]["invited"] == 22

@@ -24,6 +24,7 @@ from referral.domain.conventions import Axis
 from referral.settings import ReferralSettings
 from referral.use_cases import queries
 from referral.use_cases.indicators import IndicatorFilters
+from referral.use_cases.local_actions import by_region_rows
 from referral.use_cases.steering import (
     REFUSED,
     IssueDashboardLink,
@@ -221,6 +222,7 @@ def _export_sheets(figures: dict[str, Any]) -> list[tuple[str, list[list[object]
         ("dispositifs", scheme_rows(figures["schemes_by_region"])),
         ("mois", indicator_rows(figures["indicators_by_month"])),
         ("conventions", conventions),
+        ("actions_locales", by_region_rows(figures["local_actions_by_region"])),
     ]
 
 
@@ -236,7 +238,8 @@ async def export_csv(request: Request, runtime: Runtime, settings: Settings) -> 
 
 @router.get(BASE + "/export.ods", include_in_schema=False)
 async def export_ods(request: Request, runtime: Runtime, settings: Settings) -> Response:
-    """Every figure of the page (régions, schemes, months, conventions), one sheet each."""
+    """Every figure of the page (régions, schemes, months, conventions, local actions by
+    région), one sheet each."""
     try:
         figures = await _figures(request, runtime, settings)
     except Forbidden as refused:

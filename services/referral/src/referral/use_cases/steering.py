@@ -29,7 +29,10 @@ from referral.use_cases.indicators import (
     measure_indicators,
     measure_scheme_indicators,
 )
-from referral.use_cases.local_actions import measure_local_actions
+from referral.use_cases.local_actions import (
+    measure_local_actions,
+    measure_local_actions_by_region,
+)
 from shared import referentials
 from shared.auth.tokens import Principal, Role
 from shared.domain.errors import Forbidden
@@ -172,6 +175,9 @@ async def dashboard_figures(
         },
         "local_actions": protect_local_actions(
             await measure_local_actions(session, principal, filters), threshold
+        ),
+        "local_actions_by_region": await measure_local_actions_by_region(
+            session, principal, filters, threshold
         ),
         "trades": [g["group"] for g in trades["groups"] if g["group"] != NONE_GROUP],
         "indicators_by_region": by_region,
