@@ -31,6 +31,7 @@ from referral.use_cases.steering import (
     dashboard_figures,
     issue_dashboard_link,
     read_dashboard_token,
+    region_map,
 )
 from shared import referentials
 from shared.auth.tokens import Principal
@@ -195,6 +196,7 @@ async def dashboard(request: Request, runtime: Runtime, settings: Settings) -> R
                 ("Mises en emploi", [r["placements"] for r in regions]),
             ],
         ),
+        region_map=region_map(regions),
         query=("?" + query) if query else "",
         base=BASE,
     )
