@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from dispositifs.settings import DispositifsSettings
-from dispositifs.use_cases import erasure, immersion_intake, pathways, referrals
+from dispositifs.use_cases import erasure, immersion_intake, offer_requests, pathways, referrals
 from dispositifs.use_cases.referrals import ReferralEnded
 from shared.contracts.agency_requests import ReferralTrainingRequested
 from shared.contracts.erasure import JobSeekerErasureRequested
@@ -21,6 +21,7 @@ from shared.contracts.referral import (
     ReferralStatusChanged,
     ReferralWithdrawn,
 )
+from shared.contracts.territory import OfferSchemeRequested
 from shared.contracts.topics import REFERRAL_EVENTS
 from shared.messaging.consumer import EventContext, HandlerRegistry
 from shared.runtime import ConsumerSpec
@@ -61,6 +62,9 @@ def handlers(settings: DispositifsSettings) -> dict[type[Any], Handler]:
         ),
         ReferralClosed: lambda c: referrals.close_referral(c.session, c.data.referral_id),
         JobSeekerErasureRequested: lambda c: erasure.erase_job_seeker(c.session, c.data),
+        OfferSchemeRequested: lambda c: offer_requests.receive_offer_scheme_request(
+            c.session, c.data
+        ),
     }
 
 

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from dispositifs.domain.immersion import Actor, PrescriberKind
+from dispositifs.domain.offer_request import OfferRequestStatus
 from dispositifs.domain.pathway import ProposalStatus, ProposalTrigger, Scheme
 from dispositifs.domain.training import PoeiMode, TargetedPublic
 from shared.contracts.dispositifs import EnrolmentStatus, ImmersionStatus
@@ -483,4 +484,35 @@ class PathwayProposal(Base):
     decided_by: Mapped[str | None] = mapped_column(String(255))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OfferSchemeRequest(Base):
+    """An agency's request for a PMSMP, an MRS or a POEI on a hard-to-fill offer (issue 16,
+    item 5; ``coop.offer.scheme_requested.v1``), open for the offer's structure's counsellors.
+    No candidate yet: no personal data (``dispositifs/use_cases/offer_requests.py``)."""
+
+    __tablename__ = "offer_scheme_requests"
+    __table_args__ = (
+        CheckConstraint(_in("status", OfferRequestStatus), name="status_known"),
+        CheckConstraint("scheme IN ('pmsmp', 'mrs', 'poei')", name="scheme_known"),
+        Index("ix_offer_scheme_requests_created", "created_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    #: The referral service's applied answer: one request per answer (a redelivery is a no-op).
+    answer_id: Mapped[int] = mapped_column(Integer, unique=True)
+    offer_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    scheme: Mapped[str] = mapped_column(String(8))
+    agency_id: Mapped[str] = mapped_column(String(64))
+    network_id: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    rome_code: Mapped[str] = mapped_column(String(5))
+    departement: Mapped[str] = mapped_column(String(3))
+    region_code: Mapped[str] = mapped_column(String(3))
+    hard_to_fill_source: Mapped[str] = mapped_column(String(16))
+    structure_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -22,8 +22,9 @@ from shared.testing_access import (
     unmatched,
 )
 
-from .conftest import COUNSELLOR, bearer, creating
+from .conftest import COUNSELLOR, STRUCTURE, bearer, creating
 from .test_immersions_api import full_content
+from .test_offer_scheme_requests import offer_scheme_request
 
 KnownFactory = Callable[..., Awaitable[KnownReferral]]
 TODAY = datetime.now(UTC).date()
@@ -163,6 +164,10 @@ POLICIES: dict[tuple[str, str], RoutePolicy] = {
         C, OP, cross=Cross.OWN_FIGURES, query=PERIOD, expect=_no_figures
     ),
     ("GET", "/v1/referrals/{referral_id}"): policy(C, OP, cross=Cross.REFUSED),
+    # Agencies' requests on hard-to-fill offers: the offer's structure's counsellors, ops.
+    ("GET", "/v1/offer-scheme-requests"): policy(C, OP, cross=Cross.HIDDEN),
+    ("POST", "/v1/offer-scheme-requests/{request_id}/take"): policy(C, cross=Cross.REFUSED),
+    ("POST", "/v1/offer-scheme-requests/{request_id}/dismiss"): policy(C, cross=Cross.REFUSED),
 }
 
 
@@ -203,6 +208,7 @@ async def test_every_route_refuses_no_token_the_wrong_role_and_another_organisat
     app: FastAPI, client: httpx.AsyncClient, known_referral: KnownFactory
 ) -> None:
     ids = await _first_organisation_rows(client, known_referral)
+    ids["request_id"] = str((await offer_scheme_request(app, STRUCTURE)).id)
     owned = [v for k, v in ids.items() if k != "referral_id"]
     failures = await run_matrix(
         app, client, POLICIES, ids=ids, tokens=TOKENS, other=OTHER, owned_ids=owned, secrets=SECRETS

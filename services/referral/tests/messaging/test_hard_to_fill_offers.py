@@ -239,6 +239,23 @@ async def test_a_hard_to_fill_offer_reaches_the_right_feeds_and_an_agency_answer
         count = len(list(await session.scalars(select(OfferAnswer.id))))
     assert count == 2
 
+    # The MRS request flows on to the dispositifs service (referral.events), the answer with
+    # candidates and the refused ones do not.
+    async with database.sessionmaker() as session:
+        outbox = PLATFORM.outbox
+        staged = list(
+            await session.execute(
+                select(outbox.c.topic, outbox.c.data).where(
+                    outbox.c.event_type == "coop.offer.scheme_requested.v1"
+                )
+            )
+        )
+    assert [(topic, data["scheme"], data["agency_id"]) for topic, data in staged] == [
+        ("referral.events", "mrs", agencies["domain"])
+    ]
+    assert staged[0][1]["offer_id"] == str(offer_id)
+    assert (staged[0][1]["rome_code"], staged[0][1]["departement"]) == ("H2913", "80")
+
     # The indicators count it under axis 2: one offer published to two networks, answered.
     steering = Principal(subject="copil", role=Role.STEERING)
     async with database.sessionmaker() as session:

@@ -75,6 +75,25 @@ def _no_job_dating_of_others(response: httpx.Response) -> bool:
     return datings["events"] == 0 and datings["invited"] == 0
 
 
+def _no_job_dating_of_others_csv(response: httpx.Response) -> bool:
+    """By région in CSV: another organisation's job datings and invited are zero everywhere."""
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    return rows[-1]["group"] == "total" and all(
+        (r["job_datings"], r["invited"]) == ("0", "0") for r in rows
+    )
+
+
+def _no_job_dating_of_others_ods(response: httpx.Response) -> bool:
+    from odf.opendocument import load
+    from odf.table import TableCell, TableRow
+
+    rows = load(io.BytesIO(response.content)).spreadsheet.getElementsByType(TableRow)
+    lines = [[str(cell) for cell in row.getElementsByType(TableCell)] for row in rows]
+    return lines[0][2:4] == ["job_datings", "invited"] and all(
+        line[2:4] == ["0", "0"] for line in lines[1:]
+    )
+
+
 def _scheme_csv_without_rows(response: httpx.Response) -> bool:
     rows = list(csv.DictReader(io.StringIO(response.text)))
     return [r["group"] for r in rows] == ["total"] and set(rows[0].values()) == {"total", "0"}
@@ -210,6 +229,12 @@ POLICIES: dict[tuple[str, str], RoutePolicy] = {
     ),
     ("GET", "/v1/indicators/local-actions"): policy(
         C, OP, ST, cross=Cross.OWN_FIGURES, expect=_no_job_dating_of_others
+    ),
+    ("GET", "/v1/indicators/local-actions.csv"): policy(
+        C, OP, ST, cross=Cross.OWN_FIGURES, expect=_no_job_dating_of_others_csv
+    ),
+    ("GET", "/v1/indicators/local-actions.ods"): policy(
+        C, OP, ST, cross=Cross.OWN_FIGURES, expect=_no_job_dating_of_others_ods
     ),
     ("GET", "/v1/indicators/schemes.csv"): policy(
         C, OP, ST, cross=Cross.OWN_FIGURES, expect=_scheme_csv_without_rows

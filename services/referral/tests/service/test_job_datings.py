@@ -5,16 +5,21 @@ usual answers — and the figures invited / came / hired show it."""
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from odf.opendocument import load
+from odf.table import Table, TableCell, TableRow
 from sqlalchemy import select
 
 from referral.models import PLATFORM
 from referral.use_cases.agency_answers import apply_agency_response
+from referral.use_cases.local_actions import protect_by_region
 from shared.auth.tokens import Role
 from shared.contracts.agency import PlacementStarted, ReferralAccepted
 from shared.contracts.vocabulary import ContractType
@@ -223,3 +228,151 @@ async def test_an_event_is_checked_before_it_is_created(client: httpx.AsyncClien
     assert unknown.json()["errors"][0]["field"] == "agencies.0.agency_id"
     outside = await _job_dating(client, slots=[(START + timedelta(days=1)).isoformat()])
     assert outside.json()["errors"][0]["field"] == "slots.0"
+
+
+async def test_attendance_and_its_outcome_move_the_referral_through_its_lifecycle(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    held = await hold_job_dating(app, client)
+    job_dating_id, invited = held["id"], held["invited"]
+
+    async def referral(row: dict[str, Any]) -> dict[str, Any]:
+        response = await client.get(f"/v1/referrals/{row['referral_id']}", headers=COUNSELLOR)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    # Attendance alone: a timeline entry, the state kept (came or not).
+    absent = await referral(invited[8])
+    assert absent["status"] == "sent"
+    assert absent["timeline"][-1]["action"] == "record_attendance"
+    assert absent["timeline"][-1]["to_status"] == "sent"
+
+    # An outcome is noted only for someone who came (the field at fault, in French).
+    refused = await client.post(
+        f"/v1/job-datings/{job_dating_id}/attendance",
+        json={"entries": [{"invitation_id": invited[8]["id"], "came": False, "outcome": "hired"}]},
+        headers=COUNSELLOR,
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["field"] == "entries.0.outcome"
+    assert "venue" in refused.json()["detail"]
+
+    # An interview obtained there schedules it; a candidate retained there is accepted (the hire
+    # itself stays the agency's answer); a referral already placed keeps its state.
+    noted = await client.post(
+        f"/v1/job-datings/{job_dating_id}/attendance",
+        json={
+            "entries": [
+                {"invitation_id": invited[1]["id"], "came": True, "outcome": "interview"},
+                {"invitation_id": invited[2]["id"], "came": True, "outcome": "hired"},
+                {"invitation_id": invited[0]["id"], "came": True, "outcome": "hired"},
+            ]
+        },
+        headers=COUNSELLOR,
+    )
+    assert noted.status_code == 200, noted.text
+    statuses = {i["referral_id"]: i["referral_status"] for i in noted.json()}
+    assert statuses[invited[1]["referral_id"]] == "interview_scheduled"
+    assert statuses[invited[2]["referral_id"]] == "accepted"
+    assert statuses[invited[0]["referral_id"]] == "placed"
+    interview = await referral(invited[1])
+    assert [s["action"] for s in interview["timeline"][-2:]] == [
+        "record_attendance",
+        "local_action_interview",
+    ]
+    retained = await referral(invited[2])
+    assert retained["timeline"][-1]["action"] == "local_action_hire"
+    assert retained["timeline"][-1]["to_status"] == "accepted"
+    # Noting the same interview twice moves nothing more.
+    again = await client.post(
+        f"/v1/job-datings/{job_dating_id}/attendance",
+        json={
+            "entries": [{"invitation_id": invited[1]["id"], "came": True, "outcome": "interview"}]
+        },
+        headers=COUNSELLOR,
+    )
+    assert again.status_code == 200
+    assert [s["action"] for s in (await referral(invited[1]))["timeline"]].count(
+        "local_action_interview"
+    ) == 1
+
+    # referral.events learns the two moves (the counsellor, the job seeker and dispositifs
+    # follow status_changed), without any name.
+    async with app.state.runtime.session() as session:
+        outbox = PLATFORM.outbox
+        moves = [
+            data
+            for (data,) in await session.execute(
+                select(outbox.c.data).where(
+                    outbox.c.event_type == "coop.referral.status_changed.v1",
+                    outbox.c.topic == "referral.events",
+                )
+            )
+            if data["action"].startswith("local_action")
+        ]
+    assert sorted((m["action"], m["to_status"]) for m in moves) == [
+        ("local_action_hire", "accepted"),
+        ("local_action_interview", "interview_scheduled"),
+    ]
+    assert all(m["details"]["job_dating_id"] == job_dating_id for m in moves)
+    assert "Prénom" not in str(moves)
+
+    # Another organisation's counsellor cannot note attendance there.
+    theirs = await client.post(
+        f"/v1/job-datings/{job_dating_id}/attendance",
+        json={"entries": [{"invitation_id": invited[3]["id"], "came": True, "outcome": "hired"}]},
+        headers=OTHER,
+    )
+    assert theirs.status_code == 404
+
+
+async def test_local_actions_by_region_in_csv_and_ods_read_back_equal(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    await hold_job_dating(app, client)
+    period = {"from": "2027-01-01", "to": "2027-01-31"}
+    steering = bearer(Role.STEERING, "copil")
+    response = await client.get("/v1/indicators/local-actions.csv", params=period, headers=steering)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    hauts_de_france = next(r for r in rows if r["group"] == "32")
+    assert hauts_de_france["region_name"] == "Hauts-de-France"
+    assert (
+        hauts_de_france["job_datings"],
+        hauts_de_france["invited"],
+        hauts_de_france["came"],
+        hauts_de_france["did_not_come"],
+        hauts_de_france["hired"],
+    ) == ("1", "10", "7", "3", "2")
+    assert rows[-1]["group"] == "total"
+    assert rows[-1]["invited"] == "10"
+
+    ods = await client.get("/v1/indicators/local-actions.ods", params=period, headers=steering)
+    assert ods.status_code == 200
+    document = load(io.BytesIO(ods.content))
+    (sheet,) = document.spreadsheet.getElementsByType(Table)
+    assert sheet.getAttribute("name") == "actions_locales"
+    lines = [
+        [str(cell) for cell in row.getElementsByType(TableCell)]
+        for row in sheet.getElementsByType(TableRow)
+    ]
+    assert lines == list(csv.reader(io.StringIO(response.text)))
+
+    # Under the threshold (5 here; the service tests run with 1) the people are secret, the
+    # hires too, with secondary secrecy so that no région is recomputed from the total; events
+    # and offers are not people.
+    protected = protect_by_region(
+        ["32", "84"],
+        {"32": [1, 10, 7, 3, 2], "84": [1, 12, 11, 1, 0]},
+        {"32": 1, "84": 0},
+        {"32": 1, "84": 0},
+        5,
+    )
+    by = {g["group"]: g for g in protected["groups"]}
+    assert by["32"]["hired"] == "secret"
+    assert by["84"]["hired"] == 0
+    assert by["84"]["did_not_come"] == "secret"
+    assert by["32"]["did_not_come"] == "secret"
+    assert by["32"]["job_datings"] == 1
+    assert protected["total"]["invited"] == 22

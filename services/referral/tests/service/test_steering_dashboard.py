@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from referral.api.steering import STATIC
 from referral.use_cases.steering import IssueDashboardLink, issue_dashboard_link
 from shared.auth.tokens import Principal, Role
-from shared.testing_browser import PHONE, screenshot
+from shared.testing_browser import PHONE, SCREENSHOTS, screenshot
 
 from ..conftest import bearer
 from .test_steering_api import _activity, _convention, _key, _ods_rows
@@ -286,3 +286,52 @@ async def test_a_job_dating_shows_on_the_dashboard_as_in_the_indicators(
     assert await page.locator("#hard-to-fill-answered").inner_text() == str(offers["answered"])
     await page.locator("#job-datings").scroll_into_view_if_needed()
     await screenshot(page, "steering-dashboard-local-actions-phone", width=PHONE["width"])
+
+
+async def test_the_map_by_region_shows_the_apis_figures_with_its_text_equivalent(
+    client: httpx.AsyncClient, app: FastAPI, served: str, browser_page: Any
+) -> None:
+    await _activity(client, app)
+    link = await client.post("/v1/steering/dashboard-link", headers=STEERING)
+    page = browser_page
+    await page.goto(served + link.json()["url"])
+    figure = page.locator("#map-regions")
+    svg = figure.locator("svg")
+    # An image with its title and description, which name the table that follows it.
+    assert await svg.get_attribute("role") == "img"
+    assert await page.locator("#map-title").text_content() == (
+        "Carte des orientations envoyées par région"
+    )
+    assert "tableau par région" in (await page.locator("#map-desc").text_content() or "")
+    # Every metropolitan région is drawn, the overseas ones as boxes; each says its value, and
+    # the values are the API's (a région without referrals reads 0).
+    api = (
+        await client.get("/v1/indicators", params={"group_by": "region"}, headers=STEERING)
+    ).json()
+    expected = {g["group"]: _shown(g["referrals_sent"]) for g in api["groups"]}
+    shown = {
+        await g.get_attribute("data-region"): await g.get_attribute("data-value")
+        for g in await svg.locator("g.map-region").all()
+    }
+    assert len(shown) == 18
+    assert await svg.locator("g.map-region path").count() == 13
+    assert {code: value for code, value in shown.items() if code in expected} == expected
+    assert all(value == "0" for code, value in shown.items() if code not in expected)
+    hdf = svg.locator('g.map-region[data-region="32"]')
+    assert (await hdf.locator("title").text_content() or "").startswith("Hauts-de-France : ")
+    # The darkest shade goes to the région with the most referrals.
+    numbers = {code: int(v) for code, v in expected.items() if v != "secret"}
+    top = max(numbers, key=lambda code: numbers[code])
+    fill = await svg.locator(f'g.map-region[data-region="{top}"] path').get_attribute("fill")
+    assert fill == "#000091"
+    assert await figure.locator(".map-legend li").count() >= 2
+    # Drawn by the server: no script, no tile, nothing from another origin.
+    assert await svg.locator("image").count() == 0
+    for width, name in ((1280, "steering-map-desktop"), (PHONE["width"], "steering-map-phone")):
+        await page.set_viewport_size({"width": width, "height": PHONE["height"]})
+        box = await svg.bounding_box()
+        assert box is not None
+        assert box["width"] <= width  # the map fits the screen, phone included
+        await asyncio.to_thread(SCREENSHOTS.mkdir, parents=True, exist_ok=True)
+        await figure.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+    await screenshot(page, "steering-dashboard-map-phone", width=PHONE["width"])

@@ -83,6 +83,15 @@ for _state in BEFORE_HIRE:
         EXPECTED[(_state, Action.START_PRIOR_TO_HIRE, Actor.AGENCY)] = S.PRIOR_TO_HIRE
     if _state not in (S.SENT, S.TRANSFERRED):  # hired once the agency has read it
         EXPECTED[(_state, Action.START_PLACEMENT, Actor.AGENCY)] = S.PLACED
+    # A local action's attendance, noted by the organising counsellor (issue 16): logged on the
+    # timeline; an interview obtained there schedules it, a candidate retained is accepted —
+    # except in the middle of a scheme before hiring, which keeps its state.
+    EXPECTED[(_state, Action.RECORD_ATTENDANCE, Actor.COUNSELLOR)] = _state
+    if _state is not S.PRIOR_TO_HIRE:
+        EXPECTED[(_state, Action.LOCAL_ACTION_INTERVIEW, Actor.COUNSELLOR)] = S.INTERVIEW_SCHEDULED
+        EXPECTED[(_state, Action.LOCAL_ACTION_HIRE, Actor.COUNSELLOR)] = S.ACCEPTED
+# Attendance is noted on a placed referral too (the hire stays as it is).
+EXPECTED[(S.PLACED, Action.RECORD_ATTENDANCE, Actor.COUNSELLOR)] = S.PLACED
 
 ALL_CASES = list(itertools.product([None, *S], Action, Actor))
 

@@ -167,6 +167,9 @@ FRENCH_SUMMARIES: dict[str, str] = {
     "peuvent y répondre.",
     "coop.agency.offer_answered.v1": "Une agence répond à une offre en tension : elle a des "
     "candidats, ou demande une PMSMP, une MRS ou une POEI pour cette offre.",
+    "coop.offer.scheme_requested.v1": "La demande d'une agence pour une offre en tension (PMSMP,"
+    " MRS ou POEI), appliquée par le service des orientations : le service des dispositifs"
+    " l'ouvre pour les conseillers de l'offre. Sans candidat, donc sans donnée personnelle.",
     "coop.agency.job_dating_invitations.v1": "Un job dating ou une journée portes ouvertes où "
     "l'agence est présente, avec les candidats invités à la rencontrer (chacun une orientation).",
 }

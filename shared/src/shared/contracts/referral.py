@@ -89,6 +89,17 @@ class ReferralAction(LabelledEnum):
     CLOSE_NO_NEWS = "close_no_news", "Orientation clôturée sans nouvelles de l'agence"
     ASK_FOLLOW_UP = "ask_follow_up", "Suivi du placement : « toujours en poste ? » demandé"
     RECORD_FOLLOW_UP = "record_follow_up", "Suivi du placement : réponse de l'agence"
+    # A local action (job dating, open day) the referral was an invitation to (issue 16).
+    RECORD_ATTENDANCE = "record_attendance", "Présence à l'action locale notée par le conseiller"
+    LOCAL_ACTION_INTERVIEW = (
+        "local_action_interview",
+        "Entretien obtenu lors de l'action locale (noté par le conseiller)",
+    )
+    LOCAL_ACTION_HIRE = (
+        "local_action_hire",
+        "Retenu(e) pour un recrutement lors de l'action locale (prise de poste à déclarer par"
+        " l'agence)",
+    )
 
 
 class PriorToHireAction(LabelledEnum):

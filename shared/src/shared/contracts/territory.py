@@ -15,7 +15,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.contracts.base import EventData
-from shared.contracts.topics import AGENCY_FEED_TOPIC, AGENCY_RESPONSES_TOPIC
+from shared.contracts.topics import AGENCY_FEED_TOPIC, AGENCY_RESPONSES_TOPIC, REFERRAL_EVENTS
 
 
 class OfferAnswerKind(enum.StrEnum):
@@ -76,6 +76,50 @@ class OfferAnswered(EventData):
     occurred_at: AwareDatetime = Field(
         description="When the agency answered, with its time zone (ISO 8601)."
     )
+
+
+class OfferScheme(enum.StrEnum):
+    """The scheme an agency asked for a hard-to-fill offer (the dispositifs service's)."""
+
+    PMSMP = "pmsmp"
+    MRS = "mrs"
+    POEI = "poei"
+
+
+#: The answers that ask for a scheme, and the scheme each asks for.
+SCHEME_OF_ANSWER = {
+    OfferAnswerKind.REQUEST_PMSMP: OfferScheme.PMSMP,
+    OfferAnswerKind.REQUEST_MRS: OfferScheme.MRS,
+    OfferAnswerKind.REQUEST_POEI: OfferScheme.POEI,
+}
+
+
+class OfferSchemeRequested(EventData):
+    """An agency's answer to a hard-to-fill offer asking for a PMSMP, an MRS or a POEI, applied
+    by the referral service: the dispositifs service opens the request for the offer's
+    France Travail counsellors to take on (find candidates, then the scheme). No candidate yet,
+    so no personal data: the offer, its territory and the asking agency."""
+
+    event_type: ClassVar[str] = "coop.offer.scheme_requested.v1"
+    topic: ClassVar[str] = REFERRAL_EVENTS.name
+    key_field: ClassVar[str] = "offer_id"
+
+    offer_id: UUID
+    answer_id: int = Field(description="The applied answer (``offer_answers.id``).")
+    scheme: OfferScheme
+    agency_id: str
+    network_id: str
+    title: str = Field(description="The offer's title.")
+    rome_code: str
+    departement: str
+    region: str
+    hard_to_fill_source: str = ""
+    structure_code: str | None = Field(
+        default=None,
+        description="France Travail structure holding the offer (its counsellors take the "
+        "request on); none for an offer synchronised from France Travail's API (ops).",
+    )
+    requested_at: datetime
 
 
 class JobDatingInvitation(BaseModel):

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from dispositifs.api import immersions, indicators, mrs, pages, pathways, referrals, trainings
+from dispositifs.api import (
+    immersions,
+    indicators,
+    mrs,
+    offer_requests,
+    pages,
+    pathways,
+    referrals,
+    trainings,
+)
 
 ROUTERS: list[APIRouter] = [
     immersions.router,
@@ -14,4 +23,5 @@ ROUTERS: list[APIRouter] = [
     indicators.router,
     referrals.router,
     pages.router,
+    offer_requests.router,
 ]

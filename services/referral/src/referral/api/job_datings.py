@@ -7,17 +7,58 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from referral.api.deps import Counsellor, CounsellorOrOps, Runtime
+from referral.api.deps import (
+    Counsellor,
+    CounsellorOpsOrSteering,
+    CounsellorOrOps,
+    Runtime,
+    Settings,
+)
+from referral.api.exports import csv_response, ods_response
+from referral.api.indicators import Filters
 from referral.api.referrals import DEPARTEMENT_PATTERN
 from referral.models import JobDating
 from referral.use_cases import job_datings as use_cases
+from referral.use_cases.local_actions import by_region_rows, measure_local_actions_by_region
 from shared.contracts.referral import ROME_CODE_PATTERN
 from shared.http.idempotency import IdempotencyKey, create_idempotently
 
 router = APIRouter(prefix="/v1", tags=["job datings"])
+
+
+async def _local_actions_by_region(
+    principal: Any, runtime: Any, settings: Any, filters: Any
+) -> list[list[object]]:
+    async with runtime.session() as session:
+        result = await measure_local_actions_by_region(
+            session, principal, filters, settings.statistical_secrecy_threshold
+        )
+    return by_region_rows(result)
+
+
+@router.get(
+    "/indicators/local-actions.csv",
+    summary="Actions locales et offres en tension par région, en CSV (secret statistique)",
+)
+async def local_actions_csv(
+    principal: CounsellorOpsOrSteering, runtime: Runtime, settings: Settings, filters: Filters
+) -> Response:
+    rows = await _local_actions_by_region(principal, runtime, settings, filters)
+    return csv_response(rows, "actions-locales")
+
+
+@router.get(
+    "/indicators/local-actions.ods",
+    summary="Actions locales et offres en tension par région, en tableur ODS",
+)
+async def local_actions_ods(
+    principal: CounsellorOpsOrSteering, runtime: Runtime, settings: Settings, filters: Filters
+) -> Response:
+    rows = await _local_actions_by_region(principal, runtime, settings, filters)
+    return ods_response([("actions_locales", rows)], "actions-locales")
 
 
 class AgencyAtEvent(BaseModel):
@@ -57,6 +98,12 @@ class AttendanceEntry(BaseModel):
 
     invitation_id: uuid.UUID
     came: bool
+    outcome: Literal["interview", "hired"] | None = Field(
+        default=None,
+        description="Ce que la personne venue a obtenu : un entretien (l'orientation passe à"
+        " « entretien programmé ») ou un recrutement (« acceptée » ; la prise de poste reste à"
+        " déclarer par l'agence).",
+    )
 
 
 class AttendanceIn(BaseModel):
@@ -262,7 +309,7 @@ async def attendance(
     job_dating_id: uuid.UUID, body: AttendanceIn, principal: Counsellor, runtime: Runtime
 ) -> Any:
     command = use_cases.RecordAttendance(
-        job_dating_id, [(entry.invitation_id, entry.came) for entry in body.entries]
+        job_dating_id, [(entry.invitation_id, entry.came, entry.outcome) for entry in body.entries]
     )
     async with runtime.database.transaction() as session:
         await use_cases.record_attendance(session, command, principal)

@@ -24,12 +24,14 @@ from referral.domain.conventions import Axis
 from referral.settings import ReferralSettings
 from referral.use_cases import queries
 from referral.use_cases.indicators import IndicatorFilters
+from referral.use_cases.local_actions import by_region_rows
 from referral.use_cases.steering import (
     REFUSED,
     IssueDashboardLink,
     dashboard_figures,
     issue_dashboard_link,
     read_dashboard_token,
+    region_map,
 )
 from shared import referentials
 from shared.auth.tokens import Principal
@@ -194,6 +196,7 @@ async def dashboard(request: Request, runtime: Runtime, settings: Settings) -> R
                 ("Mises en emploi", [r["placements"] for r in regions]),
             ],
         ),
+        region_map=region_map(regions),
         query=("?" + query) if query else "",
         base=BASE,
     )
@@ -221,6 +224,7 @@ def _export_sheets(figures: dict[str, Any]) -> list[tuple[str, list[list[object]
         ("dispositifs", scheme_rows(figures["schemes_by_region"])),
         ("mois", indicator_rows(figures["indicators_by_month"])),
         ("conventions", conventions),
+        ("actions_locales", by_region_rows(figures["local_actions_by_region"])),
     ]
 
 
@@ -236,7 +240,8 @@ async def export_csv(request: Request, runtime: Runtime, settings: Settings) -> 
 
 @router.get(BASE + "/export.ods", include_in_schema=False)
 async def export_ods(request: Request, runtime: Runtime, settings: Settings) -> Response:
-    """Every figure of the page (régions, schemes, months, conventions), one sheet each."""
+    """Every figure of the page (régions, schemes, months, conventions, local actions by
+    région), one sheet each."""
     try:
         figures = await _figures(request, runtime, settings)
     except Forbidden as refused:

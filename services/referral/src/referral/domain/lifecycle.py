@@ -129,6 +129,20 @@ LIFECYCLE: TransitionTable[ReferralStatus] = TransitionTable(
         # Staleness (ReferralSettings.stale_after_days, then stale_close_after_days).
         *_stays(Action.REMIND_STALE, STALE_WATCHED, Actor.SYSTEM),
         _row(Action.CLOSE_NO_NEWS, STALE_WATCHED, Actor.SYSTEM, S.NO_NEWS),
+        # A job dating's or open day's attendance, noted by the organising counsellor (issue 16):
+        # came or not on the timeline; an interview obtained there schedules it; a candidate
+        # retained there is accepted — the hire itself (contract, date) stays the agency's
+        # start_placement answer.
+        *_stays(Action.RECORD_ATTENDANCE, _BEFORE_HIRE | {S.PLACED}, Actor.COUNSELLOR),
+        _row(
+            Action.LOCAL_ACTION_INTERVIEW,
+            _BEFORE_HIRE - {S.PRIOR_TO_HIRE},
+            Actor.COUNSELLOR,
+            S.INTERVIEW_SCHEDULED,
+        ),
+        _row(
+            Action.LOCAL_ACTION_HIRE, _BEFORE_HIRE - {S.PRIOR_TO_HIRE}, Actor.COUNSELLOR, S.ACCEPTED
+        ),
     ],
 )
 

@@ -162,6 +162,21 @@ def _total(
     )
 
 
+def total_score(
+    agency: AgencyRecord,
+    *,
+    rome_code: str,
+    departement: str,
+    region: str,
+    weights: Weights,
+    prior: Prior,
+    origin: Point | None = None,
+    radius_km: float = 100.0,
+) -> float:
+    """The score :func:`rank` orders by (what :func:`score` sums), without explanations."""
+    return _total(agency, rome_code, departement, region, weights, prior, origin, radius_km)
+
+
 def score(
     agency: AgencyRecord,
     *,

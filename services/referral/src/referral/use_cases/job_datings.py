@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral import access
+from referral.domain import Actor, ReferralStatus, TransitionNotAllowed, transition
 from referral.models import (
     OUTBOX,
     Agency,
@@ -30,9 +31,21 @@ from referral.models import (
     JobOffer,
     Referral,
 )
-from referral.use_cases.common import check_rome_code, invalid, not_found, region_of
+from referral.use_cases.common import (
+    Logged,
+    check_rome_code,
+    invalid,
+    locked_referral,
+    move,
+    not_found,
+    publish,
+    region_of,
+    routing,
+)
 from referral.use_cases.referrals import SendReferral, send_referral
 from shared.auth.tokens import Principal
+from shared.contracts.referral import ReferralAction as Action
+from shared.contracts.referral import ReferralStatusChanged
 from shared.contracts.territory import JobDatingInvitation as InvitationOut
 from shared.contracts.territory import JobDatingInvitationsPublished
 from shared.contracts.topics import agency_feed
@@ -65,11 +78,18 @@ class InviteJobSeekers:
     share_identity: bool = False
 
 
+#: What a job seeker who came obtained there, and the lifecycle action it takes on the referral.
+OUTCOMES = {
+    "interview": Action.LOCAL_ACTION_INTERVIEW,
+    "hired": Action.LOCAL_ACTION_HIRE,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class RecordAttendance:
     job_dating_id: uuid.UUID
-    #: (invitation id, came)
-    entries: Sequence[tuple[uuid.UUID, bool]]
+    #: (invitation id, came, outcome: None, "interview" or "hired")
+    entries: Sequence[tuple[uuid.UUID, bool, str | None]]
 
 
 async def create_job_dating(
@@ -256,7 +276,7 @@ async def record_attendance(
     }
     now = datetime.now(UTC)
     changed = []
-    for index, (invitation_id, came) in enumerate(command.entries):
+    for index, (invitation_id, came, outcome) in enumerate(command.entries):
         row = rows.get(invitation_id)
         if row is None:
             raise invalid(
@@ -264,12 +284,76 @@ async def record_attendance(
                 "invitation inconnue",
                 f"Invitation {invitation_id} inconnue pour cet événement.",
             )
-        row.attendance = "came" if came else "did_not_come"
+        if outcome is not None and (not came or outcome not in OUTCOMES):
+            raise invalid(
+                f"entries.{index}.outcome",
+                "issue impossible",
+                "Une issue (entretien, recrutement) ne se note que pour une personne venue"
+                " (came à true) : « interview » ou « hired ».",
+            )
+        attendance = "came" if came else "did_not_come"
+        if row.attendance != attendance or outcome is not None:
+            await _move_the_referral(session, job_dating, row, attendance, outcome, principal, now)
+        row.attendance = attendance
         row.attendance_recorded_at = now
         row.attendance_recorded_by = principal.subject
         changed.append(row)
     await session.flush()
     return changed
+
+
+async def _move_the_referral(
+    session: AsyncSession,
+    job_dating: JobDating,
+    invitation: JobDatingInvitation,
+    attendance: str,
+    outcome: str | None,
+    principal: Principal,
+    at: datetime,
+) -> None:
+    """The invitation's referral learns the attendance (a timeline entry) and the outcome (an
+    interview schedules it, a candidate retained is accepted), through :data:`LIFECYCLE`, where
+    it allows them: a referral ended or placed meanwhile keeps its state."""
+    referral = await locked_referral(session, invitation.referral_id)
+    if referral is None:
+        return
+    details: dict[str, Any] = {
+        "job_dating_id": str(job_dating.id),
+        "local_action": job_dating.kind,
+        "attendance": attendance,
+    }
+    if outcome is not None:
+        details["outcome"] = outcome
+    steps = [Action.RECORD_ATTENDANCE]
+    if outcome is not None:
+        steps.append(OUTCOMES[outcome])
+    for action in steps:
+        current = ReferralStatus(referral.status)
+        try:
+            step = transition(current, action, Actor.COUNSELLOR)
+        except TransitionNotAllowed:
+            continue
+        if step.target is current and action is not Action.RECORD_ATTENDANCE:
+            continue  # already there (an interview noted twice)
+        entry = Logged(action, Actor.COUNSELLOR, principal.subject, at, details=dict(details))
+        target = move(session, referral, step, entry, current=current)
+        referral.updated_at = at
+        if target is ReferralStatus.ACCEPTED and referral.accepted_at is None:
+            referral.accepted_at = at
+        if target is not current:
+            await publish(
+                session,
+                ReferralStatusChanged(
+                    **routing(referral),
+                    from_status=current,
+                    to_status=target,
+                    action=action.value,
+                    details=details,
+                    occurred_at=at,
+                ),
+                referral,
+                at,
+            )
 
 
 async def invitations_of(

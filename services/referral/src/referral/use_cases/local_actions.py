@@ -28,8 +28,10 @@ from referral.models import (
 )
 from referral.use_cases.common import days_between
 from referral.use_cases.indicators import IndicatorFilters
+from shared import referentials
 from shared.auth.tokens import Principal
 from shared.domain.errors import Forbidden
+from shared.privacy.statistical_secrecy import SECRET_MARK, ProtectedCell, protect_table
 
 #: The agencies' answers to a hard-to-fill offer (``offer_answers.answer``).
 OFFER_ANSWERS = ("has_candidates", "request_pmsmp", "request_mrs", "request_poei")
@@ -121,3 +123,168 @@ async def measure_local_actions(
             "answers": {kind: int(answers.get(kind, 0)) for kind in OFFER_ANSWERS},
         },
     }
+
+
+#: Columns of the local actions by région (CSV header, ODS sheet), in this order.
+BY_REGION_COLUMNS = (
+    "group",
+    "region_name",
+    "job_datings",
+    "invited",
+    "came",
+    "did_not_come",
+    "hired",
+    "hard_to_fill_offers_published",
+    "hard_to_fill_offers_answered",
+)
+
+
+async def measure_local_actions_by_region(
+    session: AsyncSession, principal: Principal, filters: IndicatorFilters, threshold: int
+) -> dict[str, Any]:
+    """The local actions by région (job datings: events, invited, came, did not come, hired;
+    hard-to-fill offers published and answered), with their total — the counts of people under
+    statistical secrecy as a table (primary and secondary: no hidden région is recomputed from
+    the total), events and offers as they are."""
+    if not access.may_read_indicators(principal):
+        raise Forbidden("Réservé aux conseillers, à ops et au pilotage de la convention.")
+    dating_where = [
+        access.counted_job_datings(principal),
+        *days_between(JobDating.starts_at, filters.period_from, filters.period_to),
+    ]
+    for column, value in (
+        (JobDating.region, filters.region),
+        (JobDating.departement, filters.departement),
+        (JobDating.rome_code, filters.rome_code),
+    ):
+        if value is not None:
+            dating_where.append(column == value)
+    came = JobDatingInvitation.attendance == "came"
+    datings = {
+        region: [int(v or 0) for v in counts]
+        for region, *counts in await session.execute(
+            select(
+                JobDating.region,
+                func.count(distinct(JobDating.id)),
+                func.count(JobDatingInvitation.id),
+                func.sum(case((came, 1), else_=0)),
+                func.sum(case((JobDatingInvitation.attendance == "did_not_come", 1), else_=0)),
+                func.sum(case((Referral.placed_at.is_not(None), 1), else_=0)),
+            )
+            .select_from(JobDating)
+            .outerjoin(JobDatingInvitation, JobDatingInvitation.job_dating_id == JobDating.id)
+            .outerjoin(Referral, Referral.id == JobDatingInvitation.referral_id)
+            .where(*dating_where)
+            .group_by(JobDating.region)
+        )
+    }
+    published_where: list[Any] = [
+        *days_between(OfferPublication.published_at, filters.period_from, filters.period_to)
+    ]
+    for column, value in (
+        (OfferPublication.network_id, filters.network_id),
+        (JobOffer.rome_code, filters.rome_code),
+        (JobOffer.departement, filters.departement),
+        (JobOffer.region, filters.region),
+    ):
+        if value is not None:
+            published_where.append(column == value)
+    published = dict(
+        (
+            await session.execute(
+                select(JobOffer.region, func.count(distinct(OfferPublication.offer_id)))
+                .select_from(OfferPublication)
+                .join(JobOffer, JobOffer.id == OfferPublication.offer_id)
+                .where(*published_where)
+                .group_by(JobOffer.region)
+            )
+        ).all()
+    )
+    answer_where: list[Any] = [
+        *days_between(OfferAnswer.answered_at, filters.period_from, filters.period_to)
+    ]
+    for column, value in (
+        (OfferAnswer.region, filters.region),
+        (OfferAnswer.departement, filters.departement),
+        (OfferAnswer.network_id, filters.network_id),
+        (OfferAnswer.rome_code, filters.rome_code),
+    ):
+        if value is not None:
+            answer_where.append(column == value)
+    answered = dict(
+        (
+            await session.execute(
+                select(OfferAnswer.region, func.count(distinct(OfferAnswer.offer_id)))
+                .where(*answer_where)
+                .group_by(OfferAnswer.region)
+            )
+        ).all()
+    )
+    regions = sorted(set(datings) | set(published) | set(answered))
+    return protect_by_region(
+        regions,
+        {r: datings.get(r, [0, 0, 0, 0, 0]) for r in regions},
+        {r: int(published.get(r, 0)) for r in regions},
+        {r: int(answered.get(r, 0)) for r in regions},
+        threshold,
+    )
+
+
+def protect_by_region(
+    regions: list[str],
+    datings: dict[str, list[int]],
+    published: dict[str, int],
+    answered: dict[str, int],
+    threshold: int,
+) -> dict[str, Any]:
+    """The groups and total of :func:`measure_local_actions_by_region` under secrecy: came, did
+    not come and not recorded as one table (its row totals the invited), the hires as another."""
+    names = referentials.regions()
+    people = protect_table(
+        [[d[2], d[3], d[1] - d[2] - d[3]] for d in (datings[r] for r in regions)] or [[0, 0, 0]],
+        threshold=threshold,
+    )
+    hires = protect_table([[datings[r][4]] for r in regions] or [[0]], threshold=threshold)
+
+    def shown(cell: ProtectedCell) -> Any:
+        return SECRET_MARK if cell.value is None else cell.value
+
+    groups = [
+        {
+            "group": region,
+            "region_name": names.get(region, region),
+            "job_datings": datings[region][0],
+            "invited": shown(people.row_totals[i]),
+            "came": shown(people.cells[i][0]),
+            "did_not_come": shown(people.cells[i][1]),
+            "hired": shown(hires.cells[i][0]),
+            "hard_to_fill_offers_published": published[region],
+            "hard_to_fill_offers_answered": answered[region],
+        }
+        for i, region in enumerate(regions)
+    ]
+    total = {
+        "group": "total",
+        "region_name": "Total",
+        "job_datings": sum(datings[r][0] for r in regions),
+        "invited": shown(people.total) if regions else 0,
+        "came": shown(people.column_totals[0]) if regions else 0,
+        "did_not_come": shown(people.column_totals[1]) if regions else 0,
+        "hired": shown(hires.total) if regions else 0,
+        "hard_to_fill_offers_published": sum(published.values()),
+        "hard_to_fill_offers_answered": sum(answered.values()),
+    }
+    return {
+        "group_by": "region",
+        "groups": groups,
+        "total": total,
+        "secrecy": {"threshold": threshold, "mark": SECRET_MARK},
+    }
+
+
+def by_region_rows(result: dict[str, Any]) -> list[list[object]]:
+    """The CSV / ODS rows of :func:`measure_local_actions_by_region`: header, régions, total."""
+    return [
+        list(BY_REGION_COLUMNS),
+        *([g[c] for c in BY_REGION_COLUMNS] for g in [*result["groups"], result["total"]]),
+    ]

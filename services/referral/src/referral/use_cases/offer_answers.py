@@ -7,7 +7,9 @@ agencies; anything else is refused like a forged referral answer (dead letter, a
 ``refused_responses``, counter). Applied answers are rows of ``offer_answers``: the fact the
 indicators count under axis 2 (hard-to-fill offers answered), with the offer's trade, territory
 and hard-to-fill source copied onto the row. The processed-events table makes a redelivered
-answer a no-op; the answer's event id is unique there too.
+answer a no-op; the answer's event id is unique there too. A request for a PMSMP, an MRS or a
+POEI is also staged as ``coop.offer.scheme_requested.v1`` on ``referral.events``: the
+dispositifs service opens it for the offer's counsellors.
 """
 
 from __future__ import annotations
@@ -20,11 +22,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral import access
-from referral.models import Agency, JobOffer, OfferAnswer, OfferPublication
+from referral.models import OUTBOX, Agency, JobOffer, OfferAnswer, OfferPublication
 from referral.use_cases.common import not_found
 from referral.use_cases.networks import FORBIDDEN
 from shared.auth.tokens import Principal
-from shared.contracts.territory import OfferAnswered, OfferAnswerKind
+from shared.contracts.territory import (
+    SCHEME_OF_ANSWER,
+    OfferAnswered,
+    OfferAnswerKind,
+    OfferSchemeRequested,
+)
 from shared.messaging.consumer import EventContext, HandlerRegistry, PermanentError
 
 
@@ -85,6 +92,29 @@ async def apply_offer_answer(
     )
     session.add(row)
     await session.flush()
+    scheme = SCHEME_OF_ANSWER.get(answer.answer)
+    if scheme is not None:
+        # The request flows to the dispositifs service, which opens it for the offer's
+        # counsellors (dispositifs' ``use_cases/offer_requests.py``).
+        await OUTBOX.stage(
+            session,
+            OfferSchemeRequested(
+                offer_id=offer.id,
+                answer_id=row.id,
+                scheme=scheme,
+                agency_id=agency.id,
+                network_id=network_id,
+                title=offer.title,
+                rome_code=offer.rome_code,
+                departement=offer.departement,
+                region=offer.region,
+                hard_to_fill_source=offer.hard_to_fill_source or "",
+                structure_code=offer.structure_code,
+                requested_at=row.answered_at,
+            ),
+            subject=f"offers/{offer.id}",
+            occurred_at=row.recorded_at,
+        )
     return row
 
 

@@ -9,9 +9,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,7 +33,10 @@ from referral.use_cases.indicators import (
     measure_indicators,
     measure_scheme_indicators,
 )
-from referral.use_cases.local_actions import measure_local_actions
+from referral.use_cases.local_actions import (
+    measure_local_actions,
+    measure_local_actions_by_region,
+)
 from shared import referentials
 from shared.auth.tokens import Principal, Role
 from shared.domain.errors import Forbidden
@@ -173,10 +180,86 @@ async def dashboard_figures(
         "local_actions": protect_local_actions(
             await measure_local_actions(session, principal, filters), threshold
         ),
+        "local_actions_by_region": await measure_local_actions_by_region(
+            session, principal, filters, threshold
+        ),
         "trades": [g["group"] for g in trades["groups"] if g["group"] != NONE_GROUP],
         "indicators_by_region": by_region,
         "schemes_by_region": schemes,
         "indicators_by_month": by_month,
         "secret_mark": SECRET_MARK,
         "threshold": threshold,
+    }
+
+
+#: The régions' simplified shapes (drawn for this project; source and licence in the file).
+REGIONS_MAP = Path(__file__).resolve().parents[1] / "data" / "static" / "regions-map.json"
+#: Shades of the map, lightest first (text in #1e1e1e on the first three, white on the last two).
+MAP_SHADES = ("#e8ebfa", "#c3cbf1", "#8e9de3", "#4a5fc9", "#000091")
+_MAP_WIDTH = 640
+_MAP_SCALE = 60.0  # pixels per degree of latitude
+
+
+@lru_cache(maxsize=1)
+def _shapes() -> dict[str, Any]:
+    return json.loads(REGIONS_MAP.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def region_map(regions: list[dict[str, Any]], metric: str = "referrals") -> dict[str, Any]:
+    """A choropleth of ``metric`` by région, drawn server side as SVG paths (no tile, no
+    script): each région's shape, shade, value and label; a secret value gets no shade (hatched)
+    and says « secret »; the overseas régions are boxes under the map. The page's table by région
+    is its text equivalent."""
+    shapes = _shapes()
+    values = {r["code"]: r[metric] for r in regions}
+    numbers = [v for v in values.values() if isinstance(v, int) and v > 0]
+    top = max(numbers, default=0)
+    cos = math.cos(math.radians(46.5))
+    west, north = -5.2, 51.3
+
+    def point(lon: float, lat: float) -> tuple[float, float]:
+        return (round((lon - west) * cos * _MAP_SCALE, 1), round((north - lat) * _MAP_SCALE, 1))
+
+    def shade(value: Any) -> dict[str, Any]:
+        if not isinstance(value, int):
+            return {"fill": "url(#secret-hatch)", "dark": False, "text": SECRET_MARK}
+        if value == 0 or top == 0:
+            return {"fill": "#ffffff", "dark": False, "text": "0"}
+        index = min(len(MAP_SHADES) - 1, math.ceil(value / top * len(MAP_SHADES)) - 1)
+        return {"fill": MAP_SHADES[index], "dark": index >= 3, "text": str(value)}
+
+    names = referentials.regions()
+    metropolitan = []
+    for code, ring in shapes["regions"].items():
+        points = [point(lon, lat) for lon, lat in ring]
+        path = "M" + " L".join(f"{x},{y}" for x, y in points) + " Z"
+        cx = round(sum(x for x, _ in points) / len(points), 1)
+        cy = round(sum(y for _, y in points) / len(points), 1)
+        metropolitan.append(
+            {"code": code, "name": names[code], "path": path, "x": cx, "y": cy}
+            | shade(values.get(code, 0))
+        )
+    height = point(0, 41.2)[1]
+    overseas = [
+        {"code": code, "name": names[code], "x": 8 + i * 124, "y": height + 14}
+        | shade(values.get(code, 0))
+        for i, code in enumerate(shapes["overseas"])
+    ]
+    legend = []
+    if top:
+        step = top / len(MAP_SHADES)
+        for i, colour in enumerate(MAP_SHADES):
+            low = math.floor(i * step) + 1
+            high = math.floor((i + 1) * step) if i < len(MAP_SHADES) - 1 else top
+            if high >= low:
+                legend.append(
+                    {"fill": colour, "label": f"{low}" if low == high else f"de {low} à {high}"}
+                )
+    return {
+        "width": _MAP_WIDTH,
+        "height": round(height + 60, 1),
+        "regions": metropolitan,
+        "overseas": overseas,
+        "legend": legend,
+        "metric": metric,
     }
