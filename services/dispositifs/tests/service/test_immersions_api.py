@@ -442,3 +442,33 @@ async def test_a_convention_of_an_unknown_referral_or_without_beneficiary_is_ref
     assert nobody.json()["errors"][0]["field"] == "job_seeker_id"
     direct = await _create(client, full_content(job_seeker_id=str(uuid.uuid4())))
     assert direct.status_code == 201
+
+
+async def test_the_start_job_starts_each_due_validated_convention_once(
+    client: httpx.AsyncClient, app: FastAPI, known_referral: KnownFactory
+) -> None:
+    from dispositifs.use_cases.immersions import start_due_conventions
+
+    due = await known_referral()
+    later = await known_referral()
+    first = await _create(client, full_content(TODAY, referral_id=str(due.referral_id)))
+    second = await _create(
+        client,
+        full_content(TODAY + timedelta(days=3), referral_id=str(later.referral_id)),
+    )
+    for created in (first, second):
+        assert created.status_code == 201, created.text
+        await _through_validation(client, created.json()["id"], app)
+
+    runtime = app.state.runtime
+    async with runtime.database.transaction() as session:
+        assert await start_due_conventions(session, runtime.settings) == 1
+    async with runtime.database.transaction() as session:
+        assert await start_due_conventions(session, runtime.settings) == 0  # already started
+
+    started = (await client.get(f"/v1/immersions/{first.json()['id']}", headers=COUNSELLOR)).json()
+    assert started["status"] == "in_progress"
+    assert [s["to_status"] for s in started["timeline"]].count("in_progress") == 1
+    assert started["timeline"][-1]["actor"] == "system"
+    waiting = (await client.get(f"/v1/immersions/{second.json()['id']}", headers=COUNSELLOR)).json()
+    assert waiting["status"] == "validated"

@@ -376,6 +376,9 @@ async def start_due_conventions(session: AsyncSession, settings: DispositifsSett
             ImmersionConvention.start_date <= today,
         )
         .limit(500)
+        # The job's lease keeps it to one replica at a time; the row locks keep two runs that
+        # overlap anyway (a lease lost mid-run) from starting one convention twice.
+        .with_for_update(skip_locked=True)
     )
     count = 0
     for convention in due:
