@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -130,8 +131,15 @@ class DeliveryWorker:
         except TransientFailure as exc:
             return _Result(AttemptOutcome.RETRY, error=str(exc))
         except Exception as exc:  # a bug in a sender must not kill the worker: retry, visibly
-            log.exception("sender crashed", channel=outgoing.channel)
-            return _Result(AttemptOutcome.RETRY, error=f"{type(exc).__name__}: {exc}")
+            # The frames, and the message screened: a sender's exception may quote the address.
+            error = screen_error_text(f"{type(exc).__name__}: {exc}")
+            log.error(
+                "sender crashed",
+                channel=outgoing.channel,
+                error=error,
+                stack="".join(traceback.format_tb(exc.__traceback__)),
+            )
+            return _Result(AttemptOutcome.RETRY, error=error)
 
     async def _record(
         self, database: Database, outgoing: Outgoing, result: _Result, started: datetime

@@ -109,3 +109,52 @@ async def test_a_refusal_echoing_the_address_is_screened_then_purged_after_90_da
         kept = list(await session.scalars(select(DeliveryAttempt)))
     assert len(kept) == len(attempts)  # the attempts stay, without their texts
     assert {(a.error, a.response) for a in kept} == {(None, None)}
+
+
+class _CrashingSender:
+    """A sender with a bug whose exception quotes the address it was given."""
+
+    async def send(self, outgoing: Any) -> str:
+        raise RuntimeError(f"cannot build the envelope for {outgoing.address}")
+
+
+async def test_a_crashing_sender_is_retried_and_neither_the_log_nor_the_store_keeps_the_address(
+    settings: NotificationsSettings, database: Database
+) -> None:
+    import structlog
+
+    async with database.transaction() as session:
+        await recipients.upsert(session, "agency", AGENCY, display_name="Lille", email=ADDRESS)
+    await record_event(
+        database,
+        ReferralSent(
+            referral_id=uuid.uuid4(),
+            job_seeker_id=uuid.uuid4(),
+            agency_id=AGENCY,
+            network_id="interim-nord",
+            rome_code="H2913",
+            departement="59",
+            counsellor_id="conseiller.dupont",
+            structure_code="75101",
+            sent_at=datetime.now(UTC),
+        ),
+    )
+    worker = DeliveryWorker(settings, senders={"email": _CrashingSender()})
+    with structlog.testing.capture_logs() as logs:
+        await worker.run_once(database)
+
+    crashed = [entry for entry in logs if entry["event"] == "sender crashed"]
+    assert crashed, logs
+    assert "RuntimeError" in crashed[0]["error"]
+    assert "test_error_retention.py" in crashed[0]["stack"]  # the frames are kept
+    assert ADDRESS not in str(logs)
+    async with database.sessionmaker() as session:
+        delivery = (
+            await session.scalars(select(Delivery).where(Delivery.channel == "email"))
+        ).one()
+        attempts = list(await session.scalars(select(DeliveryAttempt)))
+    assert delivery.status != "delivered"
+    assert delivery.last_error is not None
+    assert ADDRESS not in delivery.last_error
+    assert "[retiré]" in delivery.last_error
+    assert all(ADDRESS not in (a.error or "") for a in attempts)
