@@ -319,7 +319,9 @@ def contribution(f: ReferralFacts, rules: Rules) -> dict[str, int]:
     placed = f.placed_at is not None
     values = {
         "sent": 1,
-        "acknowledged": f.first_answer_at is not None and f.first_answer_at - f.created_at <= within,
+        "acknowledged": (
+            f.first_answer_at is not None and f.first_answer_at - f.created_at <= within
+        ),
         "accepted": f.accepted_at is not None or placed,
         "declined": f.declined_at is not None,
         "no_news": f.no_news,

@@ -178,9 +178,7 @@ async def load_facts(
             hired=before.hired or bool(row.hired),
             started=before.started or row.event_type in _STARTING,
         )
-    return {
-        key: (_facts(row, schemes[key]), row.structure_code or "") for key, row in rows.items()
-    }
+    return {key: (_facts(row, schemes[key]), row.structure_code or "") for key, row in rows.items()}
 
 
 def _facts(r: Any, schemes: dict[Scheme, SchemeOutcome]) -> ReferralFacts:

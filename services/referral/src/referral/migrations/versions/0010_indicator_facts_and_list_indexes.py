@@ -64,7 +64,10 @@ def upgrade() -> None:
     op.create_table(
         "indicator_cells",
         *_cell_columns(),
-        *(sa.Column(m, sa.Integer(), nullable=False, server_default=sa.text("0")) for m in MEASURES),
+        *(
+            sa.Column(m, sa.Integer(), nullable=False, server_default=sa.text("0"))
+            for m in MEASURES
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_indicator_cells")),
         sa.UniqueConstraint(*_KEY, name="uq_indicator_cells_key"),
     )
@@ -92,13 +95,9 @@ def upgrade() -> None:
     # The fold's watermark: the activity since the last fold.
     op.create_index("ix_referrals_updated", "referrals", ["updated_at"])
     op.create_index("ix_referral_transitions_recorded", "referral_transitions", ["recorded_at"])
-    op.create_index(
-        "ix_referral_scheme_events_recorded", "referral_scheme_events", ["recorded_at"]
-    )
+    op.create_index("ix_referral_scheme_events_recorded", "referral_scheme_events", ["recorded_at"])
     # The lists: an agency's referrals (ops), a counsellor's by status, newest first.
-    op.create_index(
-        "ix_referrals_agency_created", "referrals", ["agency_id", "created_at", "id"]
-    )
+    op.create_index("ix_referrals_agency_created", "referrals", ["agency_id", "created_at", "id"])
     op.create_index(
         "ix_referrals_structure_status_created",
         "referrals",
