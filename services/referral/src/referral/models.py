@@ -550,13 +550,6 @@ class ConventionTarget(Base):
 Index("ix_referrals_region_created", Referral.region, Referral.created_at)
 Index("ix_referrals_updated", Referral.updated_at)
 Index("ix_referrals_agency_created", Referral.agency_id, Referral.created_at, Referral.id)
-Index(
-    "ix_referrals_structure_status_created",
-    Referral.structure_code,
-    Referral.status,
-    Referral.created_at,
-    Referral.id,
-)
 Index("ix_referral_transitions_recorded", ReferralTransition.recorded_at)
 Index("ix_referral_scheme_events_recorded", ReferralSchemeEvent.recorded_at)
 Index("ix_referrals_network_created", Referral.network_id, Referral.created_at)

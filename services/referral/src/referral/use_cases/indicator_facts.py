@@ -142,13 +142,14 @@ async def _marks(session: AsyncSession, ids: Iterable[Any]) -> dict[Any, dict[st
 
 
 async def _changes(
-    session: AsyncSession, ids: list[Any], rules: Rules
+    session: AsyncSession, ids: list[Any], rules: Rules, into: _Delta | None = None
 ) -> tuple[_Delta, dict[Any, dict[str, Any]]]:
-    """What the referrals ``ids`` change in the cells (their current facts minus their marks),
-    and their new marks. A referral gone from the store keeps its mark."""
+    """What the referrals ``ids`` change in the cells (their current facts minus their marks;
+    added to ``into`` when given), and their new marks. A referral gone from the store keeps
+    its mark."""
     current = await load_facts(session, [Referral.id.in_(ids)])
     before = await _marks(session, current)
-    delta, marks = _Delta(), {}
+    delta, marks = into or _Delta(), {}
     for referral_id, (facts, scope) in current.items():
         mark = _mark(facts, scope, rules)
         old = before.get(referral_id)
@@ -221,6 +222,8 @@ async def fold(database: Database, rules: Rules, *, rebuild: bool = False) -> in
             await _clear(session)
             state = None
         since = _EPOCH if state is None else state.folded_until - OVERLAP
+        # Counted from nothing (a rebuild): the cells' changes add up in memory, written once.
+        whole = _Delta() if state is None else None
         moved, after = 0, None
         while True:
             page = select(Referral.id)
@@ -233,10 +236,12 @@ async def fold(database: Database, rules: Rules, *, rebuild: bool = False) -> in
             ids = list((await session.execute(statement)).scalars())
             if not ids:
                 break
-            delta, marks = await _changes(session, ids, rules)
-            await _apply(session, delta, marks)
+            delta, marks = await _changes(session, ids, rules, whole)
+            await _apply(session, delta if whole is None else _Delta(), marks)
             moved += len(marks)
             after = ids[-1]
+        if whole is not None:
+            await _apply(session, whole, {})
         values = {"id": 1, "folded_until": started, "rules": _rules_json(rules)}
         if state is None:
             await session.execute(indicator_fold_state.insert(), [values])

@@ -96,17 +96,11 @@ def upgrade() -> None:
     op.create_index("ix_referrals_updated", "referrals", ["updated_at"])
     op.create_index("ix_referral_transitions_recorded", "referral_transitions", ["recorded_at"])
     op.create_index("ix_referral_scheme_events_recorded", "referral_scheme_events", ["recorded_at"])
-    # The lists: an agency's referrals (ops), a counsellor's by status, newest first.
+    # The lists: an agency's referrals (ops), newest first, without sorting them all.
     op.create_index("ix_referrals_agency_created", "referrals", ["agency_id", "created_at", "id"])
-    op.create_index(
-        "ix_referrals_structure_status_created",
-        "referrals",
-        ["structure_code", "status", "created_at", "id"],
-    )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_referrals_structure_status_created", table_name="referrals")
     op.drop_index("ix_referrals_agency_created", table_name="referrals")
     op.drop_index("ix_referral_scheme_events_recorded", table_name="referral_scheme_events")
     op.drop_index("ix_referral_transitions_recorded", table_name="referral_transitions")
