@@ -689,14 +689,27 @@ indicator_cells = Table(
     *(Column(name, Integer, nullable=False, server_default=text("0")) for name in MEASURES),
     UniqueConstraint(*_CELL_KEY, name="uq_indicator_cells_key"),
 )
-#: The first-answer delays, whole minutes, per cell: the medians are read from them.
+#: The first-answer delays per cell, the medians' source, at two levels (``unit``): ``h`` counts
+#: per whole hour, ``m`` per whole minute (``minutes``: the hour or the minute). The cells of
+#: every structure are also kept together (``scope`` ``*``), so an ops median reads the hours of
+#: the period, then the minutes of the one or two hours the middle falls in: bounded reads.
 indicator_delays = Table(
     "indicator_delays",
     Base.metadata,
     *_cell_columns(),
+    Column("unit", String(1), nullable=False),
     Column("minutes", Integer, nullable=False),
     Column("count", Integer, nullable=False),
-    UniqueConstraint(*_CELL_KEY, "minutes", name="uq_indicator_delays_key"),
+    UniqueConstraint(
+        "dimension",
+        "unit",
+        "scope",
+        "value",
+        "minutes",
+        "grain",
+        "period",
+        name="uq_indicator_delays_key",
+    ),
 )
 #: What each referral was last counted as (its cells and counts): the fold subtracts it before
 #: adding the new one, so folding twice counts once. No foreign key: an archived or erased

@@ -364,34 +364,48 @@ def cell_keys(f: ReferralFacts) -> dict[str, list[str]]:
     return {TOTAL: [""], **{g.value: group_keys(f, g) for g in GroupBy}}
 
 
-def histogram_median(delays: dict[int, int]) -> float | None:
-    """The median, in hours rounded to 2 decimals, of a histogram of delays in minutes (as
+def middle_ranks(n: int) -> tuple[int, int]:
+    """The ranks (from 0) of the middle value(s) of ``n`` sorted values: one twice when odd."""
+    return (n - 1) // 2, n // 2
+
+
+def locate(histogram: dict[int, int], rank: int) -> tuple[int, int]:
+    """The bucket holding the value of ``rank`` (from 0) in ``histogram`` (bucket → count), and
+    that value's rank within the bucket."""
+    seen = 0
+    for bucket in sorted(histogram):
+        count = histogram[bucket]
+        if rank < seen + count:
+            return bucket, rank - seen
+        seen += count
+    raise ValueError("rank beyond the histogram")
+
+
+def median_hours(middle_minutes: list[int]) -> float | None:
+    """The median in hours, rounded to 2 decimals, from the middle delay(s) in minutes (as
     :func:`statistics.median`: the mean of the two middle values for an even count)."""
+    if not middle_minutes:
+        return None
+    return round(statistics.median(m / 60 for m in middle_minutes), 2)
+
+
+def histogram_median(delays: dict[int, int]) -> float | None:
+    """The median, in hours rounded to 2 decimals, of a histogram of delays in minutes."""
     n = sum(delays.values())
     if n <= 0:
         return None
-    wanted = [(n - 1) // 2, n // 2]
-    found: list[int] = []
-    seen = 0
-    for minutes in sorted(delays):
-        count = delays[minutes]
-        while len(found) < 2 and wanted[len(found)] < seen + count:
-            found.append(minutes)
-        seen += count
-        if len(found) == 2:
-            break
-    return round(statistics.median(m / 60 for m in found), 2)
+    return median_hours([locate(delays, rank)[0] for rank in middle_ranks(n)])
 
 
-def measure_sums(sums: dict[str, int], delays: dict[int, int]) -> dict[str, Any]:
-    """:func:`measure` rebuilt from summed contributions and the delays histogram."""
+def measure_sums(sums: dict[str, int], median: float | None) -> dict[str, Any]:
+    """:func:`measure` rebuilt from summed contributions and the median delay (hours)."""
     result: dict[str, Any] = {
         "referrals_sent": sums["sent"],
         "acknowledged_within_48h": sums["acknowledged"],
         "accepted": sums["accepted"],
         "declined": sums["declined"],
         "declined_by_reason": {r.value: sums[f"declined_{r.value}"] for r in DeclineReason},
-        "median_hours_to_first_answer": histogram_median(delays),
+        "median_hours_to_first_answer": median,
         "closed_no_news": sums["no_news"],
         "placements": sums["placements"],
         "durable_placements": sums["durable"],

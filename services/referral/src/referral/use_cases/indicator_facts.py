@@ -1,37 +1,18 @@
-"""The indicators' maintained aggregates (issue 14, item 7): anonymous counts per sending day
-(and month) × sending structure × one grouping dimension, folded from the referrals' activity by
-a periodic job — never on the sending path — and read by :mod:`.indicators` instead of scanning
-the referrals of the period.
-
-- **What is kept.** For every referral, its additive contribution
-  (:func:`referral.domain.indicators.contribution`: sent, acknowledged within the delay,
-  accepted, declined by reason, no news, placements, durable placements, the schemes' counts) is
-  added to one cell per dimension (``total`` and each :class:`GroupBy`; a referral in several
-  priority publics, sectors or schemes counts in each of them, as the row computation does), at
-  two grains: its sending day and its sending month. A period of whole months reads the month
-  cells, its partial months the day cells. The first-answer delays are a histogram of whole
-  minutes per cell (``indicator_delays``): the median is within half a minute of the exact one.
-- **Idempotent.** ``indicator_marks`` keeps what each referral was last counted as; a fold
-  subtracts it and adds the current one, so a referral folded twice (a restart, the overlap
-  below) counts once, and one that moved is moved between cells.
-- **What is folded.** The referrals with activity since the last fold (a transition, a
-  dispositifs event, or ``updated_at``), with :data:`OVERLAP` of margin for transactions that
-  committed late. A referral that no longer exists (archived, erased) keeps its last
-  contribution: past figures do not change.
-- **Fresh reads.** The cells hold the activity up to ``folded_until``; a read adds, in memory,
-  the difference the referrals touched since then make (their current facts minus their marks),
-  so a figure is up to date whatever the job's interval, and reads never write.
-- **Rules.** The cells are counted with the acknowledgement delay and the durable-contract
-  months in force when folded; a fold with other rules rebuilds them, and a read with other
-  rules computes from the rows. ``python -m referral rebuild-facts`` rebuilds from the rows.
-- **Not caught.** A change of an existing offer's hard-to-fill flag does not touch its
-  referrals: the cells follow it at the next rebuild (the row computation follows it at once).
+"""The indicators' maintained aggregates (issue 14, item 7; docs/performance.md, "Queries at a
+million rows", says how and why): anonymous counts per sending day and month × sending
+structure × one grouping dimension, and the first-answer delays by hour and by minute, folded
+from the referrals' activity by a periodic job — never on the sending path — and read by
+:mod:`.indicators` instead of scanning the period's referrals. ``indicator_marks`` keeps what
+each referral was last counted as: a fold subtracts it and adds the current one, so folding
+twice counts once, and a referral gone (archived, erased) keeps its past figures. A read adds,
+in memory, what the referrals touched since the last fold change: figures are always current.
+Other rules than the fold's, or filters beyond a period, are computed from the rows.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -49,7 +30,10 @@ from referral.domain.indicators import (
     cell_keys,
     contribution,
     delay_minutes,
+    locate,
     measure_sums,
+    median_hours,
+    middle_ranks,
     scheme_sums,
 )
 from referral.models import (
@@ -72,6 +56,9 @@ OVERLAP = timedelta(seconds=60)
 BATCH = 2000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _KEY = ("dimension", "grain", "period", "scope", "value")
+_DELAY_KEY = (*_KEY, "unit", "minutes")
+#: The delays of every structure together (what ops and steering read).
+EVERY = "*"
 
 
 def _rules_json(rules: Rules) -> dict[str, float]:
@@ -115,8 +102,13 @@ class _Delta:
                     cell = self.cells.setdefault(key, Counter())
                     for name, n in mark["vector"].items():
                         cell[name] += sign * n
-                    if mark["minutes"] is not None:
-                        self.delays[(*key, mark["minutes"])] += sign
+                    minutes = mark["minutes"]
+                    if minutes is None:
+                        continue
+                    for scope in (mark["scope"], EVERY):
+                        at = (dimension, grain, period, scope, value)
+                        self.delays[(*at, "h", minutes // 60)] += sign
+                        self.delays[(*at, "m", minutes)] += sign
 
 
 def _touched(since: datetime) -> Any:
@@ -183,14 +175,12 @@ async def _apply(session: AsyncSession, delta: _Delta, marks: dict[Any, dict[str
     if cells:
         await session.execute(_upsert(session, indicator_cells, _KEY, list(MEASURES)), cells)
     delays = [
-        {**dict(zip((*_KEY, "minutes"), key, strict=True)), "count": n}
+        {**dict(zip(_DELAY_KEY, key, strict=True)), "count": n}
         for key, n in delta.delays.items()
         if n
     ]
     if delays:
-        await session.execute(
-            _upsert(session, indicator_delays, (*_KEY, "minutes"), ["count"]), delays
-        )
+        await session.execute(_upsert(session, indicator_delays, _DELAY_KEY, ["count"]), delays)
     if marks:
         await session.execute(
             delete(indicator_marks).where(indicator_marks.c.referral_id.in_(list(marks)))
@@ -315,7 +305,7 @@ class Aggregated:
 
     group_by: GroupBy | None
     sums: dict[tuple[str, str], Counter[str]]
-    delays: dict[tuple[str, str], Counter[int]]
+    medians: dict[tuple[str, str], float | None]
 
     def _groups(self) -> list[str]:
         if self.group_by is None:
@@ -331,7 +321,7 @@ class Aggregated:
         """As :func:`referral.domain.indicators.compute`."""
 
         def measured(key: tuple[str, str]) -> dict[str, Any]:
-            return measure_sums(self._sums(key), dict(self.delays.get(key, Counter())))
+            return measure_sums(self._sums(key), self.medians.get(key))
 
         dimension = self.group_by.value if self.group_by else ""
         return {
@@ -400,7 +390,7 @@ async def _from_cells(
             _scope(table, structures),
         ]
 
-    c, d = indicator_cells.c, indicator_delays.c
+    c = indicator_cells.c
     sums: dict[tuple[str, str], Counter[str]] = {}
     statement = (
         select(c.dimension, c.value, *(func.sum(c[m]).label(m) for m in MEASURES))
@@ -409,38 +399,92 @@ async def _from_cells(
     )
     for row in await session.execute(statement):
         sums[(row.dimension, row.value)] = Counter({m: int(row._mapping[m]) for m in MEASURES})
-    delays: dict[tuple[str, str], Counter[int]] = {}
-    delay_statement = (
-        select(d.dimension, d.value, d.minutes, func.sum(d.count).label("n"))
-        .where(*where(indicator_delays))
-        .group_by(d.dimension, d.value, d.minutes)
-    )
-    for row in await session.execute(delay_statement):
-        delays.setdefault((row.dimension, row.value), Counter())[row.minutes] += int(row.n)
-    await _add_recent(session, since, rules, filters, structures, sums, delays)
-    return Aggregated(group_by, sums, delays)
+    recent = await _recent(session, since, rules, filters, structures, sums)
+    scopes = (EVERY,) if structures is None else structures
+    medians = await _medians(session, scopes, dimensions, where, recent)
+    return Aggregated(group_by, sums, medians)
 
 
-async def _add_recent(
+Histograms = dict[tuple[str, str], Counter[int]]
+
+
+async def _recent(
     session: AsyncSession,
     since: datetime,
     rules: Rules,
     filters: IndicatorFilters,
     structures: tuple[str, ...] | None,
     sums: dict[tuple[str, str], Counter[str]],
-    delays: dict[tuple[str, str], Counter[int]],
-) -> None:
-    """Add what the referrals touched at or after ``since`` change: their current facts minus
-    what the cells counted them as (the day cells' share of the difference)."""
+) -> dict[str, Histograms]:
+    """Add to ``sums`` what the referrals touched at or after ``since`` change (their current
+    facts minus what the cells counted them as, the day cells' share); the delays' change, by
+    unit (``h``, ``m``) and group."""
     ids = list((await session.execute(select(_touched(since).c.id))).scalars())
+    scopes = (EVERY,) if structures is None else structures
+    delays: dict[str, Histograms] = {"h": {}, "m": {}}
     for start in range(0, len(ids), BATCH):
         delta, _ = await _changes(session, ids[start : start + BATCH], rules)
         for (dimension, grain, period, scope, value), counts in delta.cells.items():
             if grain == "d" and _kept_cell(period, scope, filters, structures):
                 sums.setdefault((dimension, value), Counter()).update(counts)
-        for (dimension, grain, period, scope, value, minutes), n in delta.delays.items():
-            if grain == "d" and _kept_cell(period, scope, filters, structures):
-                delays.setdefault((dimension, value), Counter())[minutes] += n
+        for (dimension, grain, period, scope, value, unit, at), n in delta.delays.items():
+            if grain == "d" and scope in scopes and _kept_cell(period, scope, filters, None):
+                delays[unit].setdefault((dimension, value), Counter())[at] += n
+    return delays
+
+
+async def _medians(
+    session: AsyncSession,
+    scopes: tuple[str, ...],
+    dimensions: list[str],
+    where: Callable[[Any], list[ColumnElement[bool]]],
+    recent: dict[str, Histograms],
+) -> dict[tuple[str, str], float | None]:
+    """Each group's median delay: the hours of the period first, then the minutes of the hour
+    (or two) the middle falls in — two bounded reads, exact to the minute."""
+    d = indicator_delays.c
+    if not scopes:
+        return {}
+    base = [*where(indicator_delays)[:2], d.scope.in_(scopes)]
+    hours: Histograms = {key: Counter(c) for key, c in recent["h"].items()}
+    statement = (
+        select(d.dimension, d.value, d.minutes, func.sum(d.count).label("n"))
+        .where(*base, d.unit == "h")
+        .group_by(d.dimension, d.value, d.minutes)
+    )
+    for row in await session.execute(statement):
+        hours.setdefault((row.dimension, row.value), Counter())[row.minutes] += int(row.n)
+    wanted: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for key, histogram in hours.items():
+        n = sum(histogram.values())
+        if n > 0:
+            wanted[key] = [locate(histogram, rank) for rank in middle_ranks(n)]
+    if not wanted:
+        return {}
+    ranges = [
+        and_(d.dimension == key[0], d.value == key[1], d.minutes.between(h * 60, h * 60 + 59))
+        for key, spots in wanted.items()
+        for h in {hour for hour, _ in spots}
+    ]
+    minutes: Histograms = {}
+    for start in range(0, len(ranges), 200):
+        statement = (
+            select(d.dimension, d.value, d.minutes, func.sum(d.count).label("n"))
+            .where(*base, d.unit == "m", or_(*ranges[start : start + 200]))
+            .group_by(d.dimension, d.value, d.minutes)
+        )
+        for row in await session.execute(statement):
+            minutes.setdefault((row.dimension, row.value), Counter())[row.minutes] += int(row.n)
+    for key, histogram in recent["m"].items():
+        minutes.setdefault(key, Counter()).update(histogram)
+    medians: dict[tuple[str, str], float | None] = {}
+    for key, spots in wanted.items():
+        found = []
+        for hour, rank in spots:
+            within = {m: n for m, n in minutes.get(key, Counter()).items() if m // 60 == hour}
+            found.append(locate(within, rank)[0])
+        medians[key] = median_hours(found)
+    return medians
 
 
 def _kept_cell(

@@ -46,6 +46,7 @@ MEASURES = (
     *(f"{s}_{n}" for s in _SCHEMES for n in ("referrals", "started", "completed", "recruited")),
 )
 _KEY = ("dimension", "grain", "period", "scope", "value")
+_DELAY_KEY = ("dimension", "unit", "scope", "value", "minutes", "grain", "period")
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
@@ -74,10 +75,11 @@ def upgrade() -> None:
     op.create_table(
         "indicator_delays",
         *_cell_columns(),
+        sa.Column("unit", sa.String(length=1), nullable=False),
         sa.Column("minutes", sa.Integer(), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_indicator_delays")),
-        sa.UniqueConstraint(*_KEY, "minutes", name="uq_indicator_delays_key"),
+        sa.UniqueConstraint(*_DELAY_KEY, name="uq_indicator_delays_key"),
     )
     op.create_table(
         "indicator_marks",
