@@ -193,7 +193,8 @@ def seed(store: Store, *, seed_value: int = 14) -> None:
             }
             roll = rng.random()
             if roll >= 0.2:
-                answered = sent + timedelta(seconds=rng.randint(600, 96 * 3600))
+                # Everything happened before today: no seeded row counts as recent activity.
+                answered = min(sent + timedelta(seconds=rng.randint(600, 96 * 3600)), today)
                 row["first_answer_at"] = row["updated_at"] = answered
                 if roll < 0.45:
                     row.update(
@@ -283,7 +284,7 @@ def _transitions(batch: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 def _scheme_events(rng: random.Random, batch: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     for r in batch:
         if rng.random() < 0.12:
-            when = r["created_at"] + timedelta(days=2)
+            when = min(r["created_at"] + timedelta(days=2), r["created_at"].replace(hour=23))
             yield {
                 "referral_id": r["id"],
                 "event_id": uuid.uuid4().hex,
@@ -439,6 +440,13 @@ def run(sizes: list[int], samples: int, budget: float, store_kind: str) -> int:
         pg = None
         if store_kind == "postgres":
             from bench.pg import postgres_store
+
+            try:
+                import psycopg  # noqa: F401  (the bulk seeding's synchronous driver)
+            except ImportError:
+                raise SystemExit(
+                    "--store postgres: the bulk seeding needs the psycopg driver (not installed)"
+                ) from None
 
             pg = postgres_store(work)
             admin_url = pg.__enter__()
