@@ -105,6 +105,14 @@ class ImmersionConvention(Base):
         Index("ix_immersion_conventions_created", "created_at", "id"),
         Index("ix_immersion_conventions_pair", "job_seeker_id", "host_siret"),
         Index("ix_immersion_conventions_region_start", "region_code", "start_date"),
+        Index("ix_immersion_conventions_status_created", "status", "created_at", "id"),
+        Index(
+            "ix_immersion_conventions_structure_status_created",
+            "structure_code",
+            "status",
+            "created_at",
+            "id",
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -304,6 +312,7 @@ class MrsSession(Base):
     __table_args__ = (
         CheckConstraint("capacity > 0", name="capacity_positive"),
         Index("ix_mrs_sessions_created", "created_at", "id"),
+        Index("ix_mrs_sessions_structure_created", "structure_code", "created_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -400,6 +409,8 @@ class TrainingEnrolment(Base):
         ),
         Index("ix_training_enrolments_created", "created_at", "id"),
         Index("ix_training_enrolments_region_start", "region_code", "start_date"),
+        Index("ix_training_enrolments_structure_created", "structure_code", "created_at", "id"),
+        Index("ix_training_enrolments_kind_created", "kind", "created_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -469,6 +480,8 @@ class PathwayProposal(Base):
         CheckConstraint(_in("scheme", Scheme), name="scheme_known"),
         CheckConstraint(_in("status", ProposalStatus), name="status_known"),
         Index("ix_pathway_proposals_created", "created_at", "id"),
+        Index("ix_pathway_proposals_structure_created", "structure_code", "created_at", "id"),
+        Index("ix_pathway_proposals_status_created", "status", "created_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

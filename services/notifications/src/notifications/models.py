@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -59,6 +60,17 @@ class Notification(Base):
         UniqueConstraint("event_id", "recipient_kind", "recipient_id", name="one_per_recipient"),
         Index("ix_notifications_created", "created_at", "id"),
         Index("ix_notifications_recipient", "recipient_kind", "recipient_id", "created_at", "id"),
+        # A recipient's unread messages (the inbox's filter), only the unread in it.
+        Index(
+            "ix_notifications_unread",
+            "recipient_kind",
+            "recipient_id",
+            "created_at",
+            "id",
+            sqlite_where=text("read_at IS NULL"),
+            postgresql_where=text("read_at IS NULL"),
+        ),
+        Index("ix_notifications_event_type_created", "event_type", "created_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -92,6 +104,7 @@ class Delivery(Base):
         # The worker's query: due pending deliveries, oldest first.
         Index("ix_deliveries_due", "status", "next_attempt_at"),
         Index("ix_deliveries_listing", "created_at", "id"),
+        Index("ix_deliveries_status_created", "status", "created_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

@@ -1,7 +1,8 @@
-"""``coop-referral migrate | seed | serve``."""
+"""``coop-referral migrate | seed | serve | rebuild-facts``."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from referral.seed import seed_make_up
@@ -10,6 +11,11 @@ from shared.cli import run_service_cli
 
 
 def main() -> None:
+    if sys.argv[1:] == ["rebuild-facts"]:
+        from referral.use_cases.indicator_facts import rebuild_command
+
+        rebuild_command(ReferralSettings())
+        return
     run_service_cli(
         prog="coop-referral",
         app_factory="referral.app:create_app",

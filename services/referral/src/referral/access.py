@@ -237,6 +237,16 @@ def counted_referrals(principal: Principal) -> ColumnElement[bool]:
     return visible_referrals(principal)
 
 
+def counted_structures(principal: Principal) -> tuple[str, ...] | None:
+    """:func:`counted_referrals` for the indicators' maintained aggregates, which are kept by
+    sending structure: ``None`` for every structure (ops, steering), else the structures counted
+    (none for a counsellor without an organisation)."""
+    if principal.role in (Role.STEERING, Role.OPS):
+        return None
+    organisation = _organisation(principal)
+    return () if organisation is None else (organisation,)
+
+
 def may_read_steering(principal: Principal) -> bool:
     """The conventions, their progress and the dashboard: ops and steering."""
     return principal.role in (Role.OPS, Role.STEERING)

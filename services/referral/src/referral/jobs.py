@@ -89,10 +89,31 @@ def audit_retention_job(
     return PeriodicJob("referral-audit-retention", settings.retention_job_interval_seconds, run=run)
 
 
+def indicator_facts_job(settings: ReferralSettings) -> PeriodicJob:
+    """Fold the referrals' activity into the indicators' aggregates (issue 14, item 7)."""
+    from referral.domain.indicators import Rules
+    from referral.use_cases.indicator_facts import fold
+
+    rules = Rules(
+        acknowledgement_hours=settings.acknowledgement_hours,
+        durable_contract_months=settings.durable_contract_months,
+    )
+
+    async def run(runtime: ServiceRuntime) -> None:
+        await fold(runtime.database, rules)
+
+    return PeriodicJob(
+        name="referral-indicator-facts",
+        interval_seconds=settings.indicator_facts_interval_seconds,
+        run=run,
+    )
+
+
 def jobs(settings: ReferralSettings) -> list[PeriodicJob]:
     return [
         expiry_job(settings),
         platform_retention_job(settings, PLATFORM, name="referral-retention"),
         archive_job(settings),
         audit_retention_job(settings),
+        indicator_facts_job(settings),
     ]

@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
     Date,
     Float,
     ForeignKey,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     Uuid,
@@ -37,6 +39,7 @@ from referral.domain import (
     Scheme,
 )
 from referral.domain.conventions import Axis, ConventionScope
+from referral.domain.indicators import MEASURES
 from shared.contracts.vocabulary import ContractType, DeclineReason
 from shared.db.naming import NAMING_CONVENTION
 from shared.db.tables import BigIntId, UTCDateTime, platform_tables
@@ -545,6 +548,10 @@ class ConventionTarget(Base):
 
 #: The steering indicators read referrals by territory or network over a period: one range scan.
 Index("ix_referrals_region_created", Referral.region, Referral.created_at)
+Index("ix_referrals_updated", Referral.updated_at)
+Index("ix_referrals_agency_created", Referral.agency_id, Referral.created_at, Referral.id)
+Index("ix_referral_transitions_recorded", ReferralTransition.recorded_at)
+Index("ix_referral_scheme_events_recorded", ReferralSchemeEvent.recorded_at)
 Index("ix_referrals_network_created", Referral.network_id, Referral.created_at)
 
 
@@ -652,3 +659,72 @@ class JobDatingInvitation(Base):
     attendance_recorded_by: Mapped[str | None] = mapped_column(String(255))
     invited_by: Mapped[str] = mapped_column(String(255))
     invited_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# -- the indicators' maintained aggregates (issue 14, item 7) -------------------------------------
+# Anonymous counts: no job seeker, no referral in the cells. Kept by
+# ``use_cases.indicator_facts`` (a periodic fold; ``python -m referral rebuild-facts``), never on
+# the sending path; erasure and archive leave them alone (past figures do not change).
+
+#: ``grain`` ``d``: ``period`` is the day the referrals were sent; ``m``: the first of the month.
+#: ``scope``: the sending structure ("" without one); ``dimension``: ``total`` or a grouping.
+_CELL_KEY = ("dimension", "grain", "period", "scope", "value")
+
+
+def _cell_columns() -> list[Column[Any]]:
+    return [
+        Column("id", BigIntId, primary_key=True, autoincrement=True),
+        Column("dimension", String(32), nullable=False),
+        Column("grain", String(1), nullable=False),
+        Column("period", Date, nullable=False),
+        Column("scope", String(32), nullable=False),
+        Column("value", String(64), nullable=False),
+    ]
+
+
+indicator_cells = Table(
+    "indicator_cells",
+    Base.metadata,
+    *_cell_columns(),
+    *(Column(name, Integer, nullable=False, server_default=text("0")) for name in MEASURES),
+    UniqueConstraint(*_CELL_KEY, name="uq_indicator_cells_key"),
+)
+#: The first-answer delays per cell, the medians' source, at two levels (``unit``): ``h`` counts
+#: per whole hour, ``m`` per whole minute (``minutes``: the hour or the minute). The cells of
+#: every structure are also kept together (``scope`` ``*``), so an ops median reads the hours of
+#: the period, then the minutes of the one or two hours the middle falls in: bounded reads.
+indicator_delays = Table(
+    "indicator_delays",
+    Base.metadata,
+    *_cell_columns(),
+    Column("unit", String(1), nullable=False),
+    Column("minutes", Integer, nullable=False),
+    Column("count", Integer, nullable=False),
+    UniqueConstraint(
+        "dimension",
+        "unit",
+        "scope",
+        "value",
+        "minutes",
+        "grain",
+        "period",
+        name="uq_indicator_delays_key",
+    ),
+)
+#: What each referral was last counted as (its cells and counts): the fold subtracts it before
+#: adding the new one, so folding twice counts once. No foreign key: an archived or erased
+#: referral keeps its past contribution.
+indicator_marks = Table(
+    "indicator_marks",
+    Base.metadata,
+    Column("referral_id", Uuid, primary_key=True),
+    Column("facts", JSON, nullable=False),
+)
+#: One row: activity before ``folded_until`` is in the cells, counted with ``rules``.
+indicator_fold_state = Table(
+    "indicator_fold_state",
+    Base.metadata,
+    Column("id", Integer, primary_key=True),
+    Column("folded_until", UTCDateTime(), nullable=False),
+    Column("rules", JSON, nullable=False),
+)

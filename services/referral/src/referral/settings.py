@@ -88,6 +88,8 @@ class ReferralSettings(ServiceSettings):
     #: Between the notice to the owning structure and the anonymisation.
     archive_notice_days: float = Field(default=30, gt=0)
     archive_job_interval_seconds: float = Field(default=86400, gt=0)
+    #: How often the indicators' aggregates fold the referrals' activity (issue 14, item 7).
+    indicator_facts_interval_seconds: float = Field(default=30, gt=0)
 
     # -- the job seeker's own page (issue 11, item 7) ----------------------------------------------
     #: Signs the links to the job seeker's page; the JWT secret when unset (development).

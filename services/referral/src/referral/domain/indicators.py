@@ -291,3 +291,137 @@ def scheme_csv_header() -> list[str]:
 
 def scheme_csv_row(group: str, metrics: dict[str, Any]) -> list[object]:
     return [group, *(metrics[s.value][name] for s in RATE_SCHEMES for name in SCHEME_COUNTS)]
+
+
+# -- maintained aggregates (the facts tables): one referral's additive contribution ------------
+
+#: The additive counts one referral contributes to its cells, from which :func:`measure` and
+#: :func:`measure_schemes` are rebuilt by :func:`measure_sums` and :func:`scheme_sums`.
+MEASURES: tuple[str, ...] = (
+    "sent",
+    "acknowledged",
+    "accepted",
+    "declined",
+    *(f"declined_{reason.value}" for reason in DeclineReason),
+    "no_news",
+    "placements",
+    "durable",
+    *(f"{s.value}_{name}" for s in RATE_SCHEMES for name in SCHEME_COUNTS),
+)
+#: The dimensions a cell is kept by: ``total`` (one group, ``""``) and every grouping.
+TOTAL = "total"
+DIMENSIONS: tuple[str, ...] = (TOTAL, *(g.value for g in GroupBy))
+
+
+def contribution(f: ReferralFacts, rules: Rules) -> dict[str, int]:
+    """What ``f`` adds to each of :data:`MEASURES` (0 or 1), with ``rules`` in force."""
+    within = timedelta(hours=rules.acknowledgement_hours)
+    placed = f.placed_at is not None
+    values = {
+        "sent": 1,
+        "acknowledged": (
+            f.first_answer_at is not None and f.first_answer_at - f.created_at <= within
+        ),
+        "accepted": f.accepted_at is not None or placed,
+        "declined": f.declined_at is not None,
+        "no_news": f.no_news,
+        "placements": placed,
+        "durable": placed
+        and is_durable_placement(
+            f.contract_type,
+            f.placement_start,
+            f.placement_expected_end,
+            min_months=rules.durable_contract_months,
+        ),
+    }
+    for reason in DeclineReason:
+        values[f"declined_{reason.value}"] = (
+            f.declined_at is not None and f.decline_reason is reason
+        )
+    for scheme in RATE_SCHEMES:
+        outcome = f.schemes.get(scheme)
+        values[f"{scheme.value}_referrals"] = outcome is not None
+        values[f"{scheme.value}_started"] = outcome is not None and (
+            outcome.started or outcome.qualifies
+        )
+        values[f"{scheme.value}_completed"] = outcome is not None and outcome.qualifies
+        values[f"{scheme.value}_recruited"] = (
+            outcome is not None and outcome.qualifies and (placed or outcome.hired)
+        )
+    return {name: int(values[name]) for name in MEASURES}
+
+
+def delay_minutes(f: ReferralFacts) -> int | None:
+    """The first-answer delay kept in the delays histogram: whole minutes (rounded), so the
+    median read from the histogram is within half a minute (0.0083 h) of the exact one."""
+    if f.first_answer_at is None:
+        return None
+    return round((f.first_answer_at - f.created_at).total_seconds() / 60)
+
+
+def cell_keys(f: ReferralFacts) -> dict[str, list[str]]:
+    """The groups ``f`` counts in, per dimension of :data:`DIMENSIONS`."""
+    return {TOTAL: [""], **{g.value: group_keys(f, g) for g in GroupBy}}
+
+
+def middle_ranks(n: int) -> tuple[int, int]:
+    """The ranks (from 0) of the middle value(s) of ``n`` sorted values: one twice when odd."""
+    return (n - 1) // 2, n // 2
+
+
+def locate(histogram: dict[int, int], rank: int) -> tuple[int, int]:
+    """The bucket holding the value of ``rank`` (from 0) in ``histogram`` (bucket → count), and
+    that value's rank within the bucket."""
+    seen = 0
+    for bucket in sorted(histogram):
+        count = histogram[bucket]
+        if rank < seen + count:
+            return bucket, rank - seen
+        seen += count
+    raise ValueError("rank beyond the histogram")
+
+
+def median_hours(middle_minutes: list[int]) -> float | None:
+    """The median in hours, rounded to 2 decimals, from the middle delay(s) in minutes (as
+    :func:`statistics.median`: the mean of the two middle values for an even count)."""
+    if not middle_minutes:
+        return None
+    return round(statistics.median(m / 60 for m in middle_minutes), 2)
+
+
+def histogram_median(delays: dict[int, int]) -> float | None:
+    """The median, in hours rounded to 2 decimals, of a histogram of delays in minutes."""
+    n = sum(delays.values())
+    if n <= 0:
+        return None
+    return median_hours([locate(delays, rank)[0] for rank in middle_ranks(n)])
+
+
+def measure_sums(sums: dict[str, int], median: float | None) -> dict[str, Any]:
+    """:func:`measure` rebuilt from summed contributions and the median delay (hours)."""
+    result: dict[str, Any] = {
+        "referrals_sent": sums["sent"],
+        "acknowledged_within_48h": sums["acknowledged"],
+        "accepted": sums["accepted"],
+        "declined": sums["declined"],
+        "declined_by_reason": {r.value: sums[f"declined_{r.value}"] for r in DeclineReason},
+        "median_hours_to_first_answer": median,
+        "closed_no_news": sums["no_news"],
+        "placements": sums["placements"],
+        "durable_placements": sums["durable"],
+    }
+    for scheme in RATE_SCHEMES:
+        base, hits = sums[f"{scheme.value}_completed"], sums[f"{scheme.value}_recruited"]
+        result[f"placement_after_{scheme.value}"] = {
+            "base": base,
+            "placed": hits,
+            "rate": round(hits / base, 4) if base else None,
+        }
+    return result
+
+
+def scheme_sums(sums: dict[str, int]) -> dict[str, dict[str, int]]:
+    """:func:`measure_schemes` rebuilt from summed contributions."""
+    return {
+        s.value: {name: sums[f"{s.value}_{name}"] for name in SCHEME_COUNTS} for s in RATE_SCHEMES
+    }

@@ -76,6 +76,7 @@ _FACT_COLUMNS = (
     Referral.rome_code,
     Referral.offer_id,
     Referral.status,
+    Referral.structure_code,
     *(getattr(Referral, f"public_{p.value}") for p in PriorityPublic),
     Referral.first_answer_at,
     Referral.accepted_at,
@@ -93,9 +94,14 @@ _FACT_COLUMNS = (
 )
 
 
-def _conditions(principal: Principal, filters: IndicatorFilters) -> list[ColumnElement[bool]]:
+def check_period(filters: IndicatorFilters) -> None:
+    """A period that begins after its end is refused (the field at fault: ``from``)."""
     if filters.period_from and filters.period_to and filters.period_from > filters.period_to:
         raise invalid("from", "après la fin de période", "Début après fin.", location="query")
+
+
+def _conditions(principal: Principal, filters: IndicatorFilters) -> list[ColumnElement[bool]]:
+    check_period(filters)
     conditions = [
         access.counted_referrals(principal),
         *sent_between(filters.period_from, filters.period_to),
@@ -138,12 +144,24 @@ async def indicator_facts(
 
     One query over the referrals' fact columns (never a job seeker), their offer's hard-to-fill
     source and their dispositifs events (one row per event), folded here per referral."""
+    loaded = await load_facts(session, _conditions(principal, filters))
+    facts = [f for f, _ in loaded.values()]
+    if filters.scheme is not None:
+        facts = [f for f in facts if filters.scheme in f.schemes]
+    return facts
+
+
+async def load_facts(
+    session: AsyncSession, conditions: list[ColumnElement[bool]]
+) -> dict[Any, tuple[ReferralFacts, str]]:
+    """The facts of the referrals meeting ``conditions``, by referral id, with their sending
+    structure ("" without one): one statement."""
     statement = (
         select(*_FACT_COLUMNS)
         .select_from(Referral)
         .outerjoin(JobOffer, JobOffer.id == Referral.offer_id)
         .outerjoin(ReferralSchemeEvent, ReferralSchemeEvent.referral_id == Referral.id)
-        .where(*_conditions(principal, filters))
+        .where(*conditions)
     )
     rows: dict[Any, Any] = {}
     schemes: dict[Any, dict[Scheme, SchemeOutcome]] = {}
@@ -160,10 +178,7 @@ async def indicator_facts(
             hired=before.hired or bool(row.hired),
             started=before.started or row.event_type in _STARTING,
         )
-    facts = [_facts(row, schemes[key]) for key, row in rows.items()]
-    if filters.scheme is not None:
-        facts = [f for f in facts if filters.scheme in f.schemes]
-    return facts
+    return {key: (_facts(row, schemes[key]), row.structure_code or "") for key, row in rows.items()}
 
 
 def _facts(r: Any, schemes: dict[Scheme, SchemeOutcome]) -> ReferralFacts:
@@ -200,7 +215,14 @@ async def measure_indicators(
     rules: Rules,
     group_by: GroupBy | None = None,
 ) -> dict[str, Any]:
-    """The indicators over the referrals ``principal`` may count: totals, and groups."""
+    """The indicators over the referrals ``principal`` may count: totals, and groups. From the
+    maintained aggregates when they answer the filters (:mod:`.indicator_facts`), else from the
+    referrals' rows — the same figures either way."""
+    from referral.use_cases.indicator_facts import read_aggregates
+
+    aggregated = await read_aggregates(session, principal, filters, rules, group_by)
+    if aggregated is not None:
+        return aggregated.indicators()
     return compute(await indicator_facts(session, principal, filters), rules, group_by)
 
 
@@ -211,7 +233,13 @@ async def measure_scheme_indicators(
     group_by: GroupBy | None = None,
 ) -> dict[str, Any]:
     """The scheme figures (immersions, MRS, POEI/POEC: entered, started, completed, recruited)
-    over the referrals ``principal`` may count: totals, and groups."""
+    over the referrals ``principal`` may count: totals, and groups (from the maintained
+    aggregates when they answer the filters, as :func:`measure_indicators`)."""
+    from referral.use_cases.indicator_facts import read_aggregates
+
+    aggregated = await read_aggregates(session, principal, filters, None, group_by)
+    if aggregated is not None:
+        return aggregated.schemes()
     facts = await indicator_facts(session, principal, filters)
     result: dict[str, Any] = {"total": measure_schemes(facts), "groups": []}
     if group_by is not None:

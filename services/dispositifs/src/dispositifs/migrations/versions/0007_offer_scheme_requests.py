@@ -1,8 +1,8 @@
 """Agencies' requests for a PMSMP, an MRS or a POEI on a hard-to-fill offer (issue 16, item 5):
 ``offer_scheme_requests``, opened from ``coop.offer.scheme_requested.v1``.
 
-Revision ID: 0010
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from alembic import op
 
 import shared.db.tables
 
-revision: str = "0010"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels = None
 depends_on = None
 

@@ -2,16 +2,16 @@
 ``record_attendance``, ``local_action_interview`` and ``local_action_hire`` in the transition
 log's check.
 
-Revision ID: 0013
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision: str = "0013"
-down_revision: str | None = "0009"
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,497 @@
+"""The indicators' maintained aggregates (issue 14, item 7; docs/performance.md, "Queries at a
+million rows", says how and why): anonymous counts per sending day and month × sending
+structure × one grouping dimension, and the first-answer delays by hour and by minute, folded
+from the referrals' activity by a periodic job — never on the sending path — and read by
+:mod:`.indicators` instead of scanning the period's referrals. ``indicator_marks`` keeps what
+each referral was last counted as: a fold subtracts it and adds the current one, so folding
+twice counts once, and a referral gone (archived, erased) keeps its past figures. A read adds,
+in memory, what the referrals touched since the last fold change: figures are always current.
+Other rules than the fold's, or filters beyond a period, are computed from the rows.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select, true, union
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from referral import access
+from referral.domain.indicators import (
+    MEASURES,
+    TOTAL,
+    GroupBy,
+    Rules,
+    cell_keys,
+    contribution,
+    delay_minutes,
+    locate,
+    measure_sums,
+    median_hours,
+    middle_ranks,
+    scheme_sums,
+)
+from referral.models import (
+    Referral,
+    ReferralSchemeEvent,
+    ReferralTransition,
+    indicator_cells,
+    indicator_delays,
+    indicator_fold_state,
+    indicator_marks,
+)
+from referral.use_cases.indicators import IndicatorFilters, check_period, load_facts
+from shared.auth.tokens import Principal
+from shared.db.database import Database
+
+#: Activity this long before the last fold is folded again (a transaction that committed after
+#: the fold began with an earlier time): harmless, the marks make it count once.
+OVERLAP = timedelta(seconds=60)
+#: Referrals loaded per statement while folding.
+BATCH = 2000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_KEY = ("dimension", "grain", "period", "scope", "value")
+_DELAY_KEY = (*_KEY, "unit", "minutes")
+#: The delays of every structure together (what ops and steering read).
+EVERY = "*"
+
+
+def _rules_json(rules: Rules) -> dict[str, float]:
+    return {
+        "acknowledgement_hours": float(rules.acknowledgement_hours),
+        "durable_contract_months": float(rules.durable_contract_months),
+    }
+
+
+def _month(day: date) -> date:
+    return day.replace(day=1)
+
+
+# -- one referral's contribution -----------------------------------------------------------------
+
+
+def _mark(facts: Any, scope: str, rules: Rules) -> dict[str, Any]:
+    vector = {name: n for name, n in contribution(facts, rules).items() if n}
+    return {
+        "day": facts.created_at.astimezone(UTC).date().isoformat(),
+        "scope": scope,
+        "keys": cell_keys(facts),
+        "vector": vector,
+        "minutes": delay_minutes(facts),
+    }
+
+
+@dataclass
+class _Delta:
+    """Changes to the cells: counts and delays per cell key."""
+
+    cells: dict[tuple[Any, ...], Counter[str]] = field(default_factory=dict)
+    delays: Counter[tuple[Any, ...]] = field(default_factory=Counter)
+
+    def add(self, mark: dict[str, Any], sign: int) -> None:
+        day = date.fromisoformat(mark["day"])
+        for grain, period in (("d", day), ("m", _month(day))):
+            for dimension, values in mark["keys"].items():
+                for value in values:
+                    key = (dimension, grain, period, mark["scope"], value)
+                    cell = self.cells.setdefault(key, Counter())
+                    for name, n in mark["vector"].items():
+                        cell[name] += sign * n
+                    minutes = mark["minutes"]
+                    if minutes is None:
+                        continue
+                    for scope in (mark["scope"], EVERY):
+                        at = (dimension, grain, period, scope, value)
+                        self.delays[(*at, "h", minutes // 60)] += sign
+                        self.delays[(*at, "m", minutes)] += sign
+
+
+def _touched(since: datetime) -> Any:
+    """The referrals with activity at or after ``since``."""
+    return union(
+        select(ReferralTransition.referral_id.label("id")).where(
+            ReferralTransition.recorded_at >= since
+        ),
+        select(ReferralSchemeEvent.referral_id.label("id")).where(
+            ReferralSchemeEvent.recorded_at >= since
+        ),
+        select(Referral.id.label("id")).where(Referral.updated_at >= since),
+    ).subquery()
+
+
+async def _marks(session: AsyncSession, ids: Iterable[Any]) -> dict[Any, dict[str, Any]]:
+    rows = await session.execute(
+        select(indicator_marks.c.referral_id, indicator_marks.c.facts).where(
+            indicator_marks.c.referral_id.in_(list(ids))
+        )
+    )
+    return {row.referral_id: row.facts for row in rows}
+
+
+async def _changes(
+    session: AsyncSession, ids: list[Any], rules: Rules, into: _Delta | None = None
+) -> tuple[_Delta, dict[Any, dict[str, Any]]]:
+    """What the referrals ``ids`` change in the cells (their current facts minus their marks;
+    added to ``into`` when given), and their new marks. A referral gone from the store keeps
+    its mark."""
+    current = await load_facts(session, [Referral.id.in_(ids)])
+    before = await _marks(session, current)
+    delta, marks = into or _Delta(), {}
+    for referral_id, (facts, scope) in current.items():
+        mark = _mark(facts, scope, rules)
+        old = before.get(referral_id)
+        if old == mark:
+            continue
+        if old is not None:
+            delta.add(old, -1)
+        delta.add(mark, +1)
+        marks[referral_id] = mark
+    return delta, marks
+
+
+# -- folding (the job, the rebuild) ---------------------------------------------------------------
+
+
+def _upsert(session: AsyncSession, table: Any, index: tuple[str, ...], counted: list[str]) -> Any:
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=list(index),
+        set_={name: table.c[name] + statement.excluded[name] for name in counted},
+    )
+
+
+async def _apply(session: AsyncSession, delta: _Delta, marks: dict[Any, dict[str, Any]]) -> None:
+    cells = [
+        {**dict(zip(_KEY, key, strict=True)), **{m: counts.get(m, 0) for m in MEASURES}}
+        for key, counts in delta.cells.items()
+    ]
+    if cells:
+        await session.execute(_upsert(session, indicator_cells, _KEY, list(MEASURES)), cells)
+    delays = [
+        {**dict(zip(_DELAY_KEY, key, strict=True)), "count": n}
+        for key, n in delta.delays.items()
+        if n
+    ]
+    if delays:
+        await session.execute(_upsert(session, indicator_delays, _DELAY_KEY, ["count"]), delays)
+    if marks:
+        await session.execute(
+            delete(indicator_marks).where(indicator_marks.c.referral_id.in_(list(marks)))
+        )
+        await session.execute(
+            indicator_marks.insert(), [{"referral_id": k, "facts": v} for k, v in marks.items()]
+        )
+
+
+async def _state(session: AsyncSession, *, lock: bool = False) -> Any:
+    statement = select(indicator_fold_state)
+    # One fold at a time (every replica runs the job): PostgreSQL locks the row; SQLite's
+    # writing transaction is already exclusive.
+    return (await session.execute(statement.with_for_update() if lock else statement)).first()
+
+
+async def _clear(session: AsyncSession) -> None:
+    for table in (indicator_cells, indicator_delays, indicator_marks, indicator_fold_state):
+        await session.execute(delete(table))
+
+
+async def fold(database: Database, rules: Rules, *, rebuild: bool = False) -> int:
+    """Fold the referrals' activity since the last fold into the cells (all of it, from the
+    rows, with ``rebuild`` or when the rules changed); the number of referrals re-counted."""
+    started = datetime.now(UTC)
+    async with database.transaction() as session:
+        state = await _state(session, lock=True)
+        if rebuild or (state is not None and state.rules != _rules_json(rules)):
+            await _clear(session)
+            state = None
+        since = _EPOCH if state is None else state.folded_until - OVERLAP
+        # Counted from nothing (a rebuild): the cells' changes add up in memory, written once.
+        whole = _Delta() if state is None else None
+        moved, after = 0, None
+        while True:
+            page = select(Referral.id)
+            if state is not None:
+                page = select(_touched(since).c.id.label("id"))
+            ordered = page.subquery()
+            statement = select(ordered.c.id).order_by(ordered.c.id).limit(BATCH)
+            if after is not None:
+                statement = statement.where(ordered.c.id > after)
+            ids = list((await session.execute(statement)).scalars())
+            if not ids:
+                break
+            delta, marks = await _changes(session, ids, rules, whole)
+            await _apply(session, delta if whole is None else _Delta(), marks)
+            moved += len(marks)
+            after = ids[-1]
+        if whole is not None:
+            await _apply(session, whole, {})
+        values = {"id": 1, "folded_until": started, "rules": _rules_json(rules)}
+        if state is None:
+            await session.execute(indicator_fold_state.insert(), [values])
+        else:
+            await session.execute(indicator_fold_state.update().values(**values))
+    return moved
+
+
+def rebuild_command(settings: Any) -> None:
+    """``python -m referral rebuild-facts``: the aggregates counted again from the rows."""
+    import asyncio
+
+    async def run() -> int:
+        database = Database(settings.database_url)
+        try:
+            rules = Rules(
+                acknowledgement_hours=settings.acknowledgement_hours,
+                durable_contract_months=settings.durable_contract_months,
+            )
+            return await fold(database, rules, rebuild=True)
+        finally:
+            await database.dispose()
+
+    print(f"coop-referral : {asyncio.run(run())} signalements comptés dans les agrégats")
+
+
+# -- reading ---------------------------------------------------------------------------------------
+
+
+def answers(filters: IndicatorFilters) -> bool:
+    """The cells answer a period and a grouping; other filters are computed from the rows."""
+    return filters == IndicatorFilters(period_from=filters.period_from, period_to=filters.period_to)
+
+
+def _periods(table: Any, first: date | None, last: date | None) -> ColumnElement[bool]:
+    """Cells of whole months inside [first, last], and days of the partial months."""
+    c = table.c
+    start = first if first is None or first.day == 1 else _next_month(first)
+    end = last if last is None or _next_day_is_first(last) else _month(last) - _DAY
+    if start is not None and end is not None and start > end:
+        return and_(c.grain == "d", *_between(c.period, first, last))
+    parts = [and_(c.grain == "m", *_between(c.period, start, end))]
+    if first is not None and start is not None and first < start:
+        parts.append(and_(c.grain == "d", *_between(c.period, first, start - _DAY)))
+    if last is not None and end is not None and last > end:
+        parts.append(and_(c.grain == "d", *_between(c.period, end + _DAY, last)))
+    return or_(*parts)
+
+
+_DAY = timedelta(days=1)
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _next_day_is_first(day: date) -> bool:
+    return (day + _DAY).day == 1
+
+
+def _between(column: Any, first: date | None, last: date | None) -> list[ColumnElement[bool]]:
+    return [
+        *([column >= first] if first is not None else []),
+        *([column <= last] if last is not None else []),
+    ]
+
+
+@dataclass
+class Aggregated:
+    """Summed counts and delays per dimension and group, for the totals and one grouping."""
+
+    group_by: GroupBy | None
+    sums: dict[tuple[str, str], Counter[str]]
+    medians: dict[tuple[str, str], float | None]
+
+    def _groups(self) -> list[str]:
+        if self.group_by is None:
+            return []
+        dimension = self.group_by.value
+        return sorted(v for (d, v), c in self.sums.items() if d == dimension and c["sent"] > 0)
+
+    def _sums(self, key: tuple[str, str]) -> dict[str, int]:
+        found = self.sums.get(key, Counter())
+        return {name: found.get(name, 0) for name in MEASURES}
+
+    def indicators(self) -> dict[str, Any]:
+        """As :func:`referral.domain.indicators.compute`."""
+
+        def measured(key: tuple[str, str]) -> dict[str, Any]:
+            return measure_sums(self._sums(key), self.medians.get(key))
+
+        dimension = self.group_by.value if self.group_by else ""
+        return {
+            "total": measured((TOTAL, "")),
+            "groups": [{"group": v, **measured((dimension, v))} for v in self._groups()],
+        }
+
+    def schemes(self) -> dict[str, Any]:
+        """As :func:`referral.use_cases.indicators.measure_scheme_indicators`."""
+        dimension = self.group_by.value if self.group_by else ""
+        return {
+            "total": scheme_sums(self._sums((TOTAL, ""))),
+            "groups": [
+                {"group": v, **scheme_sums(self._sums((dimension, v)))} for v in self._groups()
+            ],
+        }
+
+
+def _scope(table: Any, structures: tuple[str, ...] | None) -> ColumnElement[bool]:
+    if structures is None:
+        return true()
+    return table.c.scope.in_(structures) if structures else false()
+
+
+async def read_aggregates(
+    session: AsyncSession,
+    principal: Principal,
+    filters: IndicatorFilters,
+    rules: Rules | None,
+    group_by: GroupBy | None,
+) -> Aggregated | None:
+    """The figures from the cells plus the referrals touched since the last fold (``None``
+    when the cells cannot answer: other filters, other rules, never folded)."""
+    if not answers(filters):
+        return None
+    check_period(filters)
+    state = await _state(session)
+    if state is None:
+        # Never folded: the cells are empty and every referral is "touched since".
+        return await _from_cells(session, principal, filters, rules or Rules(), group_by, _EPOCH)
+    if rules is not None and state.rules != _rules_json(rules):
+        return None
+    fold_rules = Rules(
+        acknowledgement_hours=state.rules["acknowledgement_hours"],
+        durable_contract_months=int(state.rules["durable_contract_months"]),
+    )
+    since = state.folded_until - OVERLAP
+    return await _from_cells(session, principal, filters, fold_rules, group_by, since)
+
+
+async def _from_cells(
+    session: AsyncSession,
+    principal: Principal,
+    filters: IndicatorFilters,
+    rules: Rules,
+    group_by: GroupBy | None,
+    since: datetime,
+) -> Aggregated:
+    structures = access.counted_structures(principal)
+    dimensions = [TOTAL, *([group_by.value] if group_by else [])]
+
+    def where(table: Any) -> list[ColumnElement[bool]]:
+        return [
+            table.c.dimension.in_(dimensions),
+            _periods(table, filters.period_from, filters.period_to),
+            _scope(table, structures),
+        ]
+
+    c = indicator_cells.c
+    sums: dict[tuple[str, str], Counter[str]] = {}
+    statement = (
+        select(c.dimension, c.value, *(func.sum(c[m]).label(m) for m in MEASURES))
+        .where(*where(indicator_cells))
+        .group_by(c.dimension, c.value)
+    )
+    for row in await session.execute(statement):
+        sums[(row.dimension, row.value)] = Counter({m: int(row._mapping[m]) for m in MEASURES})
+    recent = await _recent(session, since, rules, filters, structures, sums)
+    scopes = (EVERY,) if structures is None else structures
+    medians = await _medians(session, scopes, dimensions, where, recent)
+    return Aggregated(group_by, sums, medians)
+
+
+Histograms = dict[tuple[str, str], Counter[int]]
+
+
+async def _recent(
+    session: AsyncSession,
+    since: datetime,
+    rules: Rules,
+    filters: IndicatorFilters,
+    structures: tuple[str, ...] | None,
+    sums: dict[tuple[str, str], Counter[str]],
+) -> dict[str, Histograms]:
+    """Add to ``sums`` what the referrals touched at or after ``since`` change (their current
+    facts minus what the cells counted them as, the day cells' share); the delays' change, by
+    unit (``h``, ``m``) and group."""
+    ids = list((await session.execute(select(_touched(since).c.id))).scalars())
+    scopes = (EVERY,) if structures is None else structures
+    delays: dict[str, Histograms] = {"h": {}, "m": {}}
+    for start in range(0, len(ids), BATCH):
+        delta, _ = await _changes(session, ids[start : start + BATCH], rules)
+        for (dimension, grain, period, scope, value), counts in delta.cells.items():
+            if grain == "d" and _kept_cell(period, scope, filters, structures):
+                sums.setdefault((dimension, value), Counter()).update(counts)
+        for (dimension, grain, period, scope, value, unit, at), n in delta.delays.items():
+            if grain == "d" and scope in scopes and _kept_cell(period, scope, filters, None):
+                delays[unit].setdefault((dimension, value), Counter())[at] += n
+    return delays
+
+
+async def _medians(
+    session: AsyncSession,
+    scopes: tuple[str, ...],
+    dimensions: list[str],
+    where: Callable[[Any], list[ColumnElement[bool]]],
+    recent: dict[str, Histograms],
+) -> dict[tuple[str, str], float | None]:
+    """Each group's median delay: the hours of the period first, then the minutes of the hour
+    (or two) the middle falls in — two bounded reads, exact to the minute."""
+    d = indicator_delays.c
+    if not scopes:
+        return {}
+    base = [*where(indicator_delays)[:2], d.scope.in_(scopes)]
+    hours: Histograms = {key: Counter(c) for key, c in recent["h"].items()}
+    statement = (
+        select(d.dimension, d.value, d.minutes, func.sum(d.count).label("n"))
+        .where(*base, d.unit == "h")
+        .group_by(d.dimension, d.value, d.minutes)
+    )
+    for row in await session.execute(statement):
+        hours.setdefault((row.dimension, row.value), Counter())[row.minutes] += int(row.n)
+    wanted: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for key, histogram in hours.items():
+        n = sum(histogram.values())
+        if n > 0:
+            wanted[key] = [locate(histogram, rank) for rank in middle_ranks(n)]
+    if not wanted:
+        return {}
+    ranges = [
+        and_(d.dimension == key[0], d.value == key[1], d.minutes.between(h * 60, h * 60 + 59))
+        for key, spots in wanted.items()
+        for h in {hour for hour, _ in spots}
+    ]
+    minutes: Histograms = {}
+    for start in range(0, len(ranges), 200):
+        statement = (
+            select(d.dimension, d.value, d.minutes, func.sum(d.count).label("n"))
+            .where(*base, d.unit == "m", or_(*ranges[start : start + 200]))
+            .group_by(d.dimension, d.value, d.minutes)
+        )
+        for row in await session.execute(statement):
+            minutes.setdefault((row.dimension, row.value), Counter())[row.minutes] += int(row.n)
+    for key, histogram in recent["m"].items():
+        minutes.setdefault(key, Counter()).update(histogram)
+    medians: dict[tuple[str, str], float | None] = {}
+    for key, spots in wanted.items():
+        found = []
+        for hour, rank in spots:
+            within = {m: n for m, n in minutes.get(key, Counter()).items() if m // 60 == hour}
+            found.append(locate(within, rank)[0])
+        medians[key] = median_hours(found)
+    return medians
+
+
+def _kept_cell(
+    day: date, scope: str, filters: IndicatorFilters, structures: tuple[str, ...] | None
+) -> bool:
+    if filters.period_from is not None and day < filters.period_from:
+        return False
+    if filters.period_to is not None and day > filters.period_to:
+        return False
+    return structures is None or scope in structures
