@@ -6,13 +6,19 @@ from __future__ import annotations
 import asyncio
 import socket
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+import referral
+from devstack.services import ServiceProcess, run_cli, service_env
 from shared.contracts.base import EventData
 from shared.envelope import CloudEvent
+from shared.testing import migrated_database
 
 from .steps import eventually
 
@@ -21,6 +27,29 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@asynccontextmanager
+async def referral_alone(
+    bootstrap_servers: str, work: Path, extra: dict[str, str]
+) -> AsyncIterator[ServiceProcess]:
+    """The referral service alone as a real process: a fresh migrated store in ``work``, the demo
+    directory seeded, JSON logs, ``extra`` settings (unprefixed, e.g. ``EXPIRY_AFTER_SECONDS``)."""
+    url = await migrated_database("referral", Path(referral.__file__).parent / "migrations", work)
+    env = service_env(
+        "referral",
+        database_url=url,
+        bootstrap_servers=bootstrap_servers,
+        extra={"LOG_JSON": "true", **extra},
+    )
+    await asyncio.to_thread(run_cli, "referral", "seed", env)
+    process = ServiceProcess("referral", free_port(), env, work / "referral.log")
+    process.start()
+    try:
+        await asyncio.to_thread(process.wait_ready, 90)
+        yield process
+    finally:
+        process.stop()
 
 
 async def referral_detail(

@@ -6,26 +6,22 @@ hired show it in the indicators and on the steering dashboard's page."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-import referral
-from devstack.services import ServiceProcess, run_cli, service_env
+from devstack.services import ServiceProcess
 from shared.auth.tokens import Role, mint_token
 from shared.contracts import agency as a
 from shared.contracts.vocabulary import ContractType
 from shared.settings import DEVELOPMENT_JWT_SECRET
-from shared.testing import migrated_database
 
-from .referral_steps import free_port, records_about, wait_for_status
+from .referral_steps import records_about, referral_alone, wait_for_status
 from .steps import agency_answers, eventually, now
 
 pytestmark = pytest.mark.e2e
@@ -41,24 +37,16 @@ AGENCIES = {
 async def service(  # type: ignore[no-untyped-def]
     kafka_broker, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[ServiceProcess]:
-    work = tmp_path_factory.mktemp("job-dating")
-    url = await migrated_database("referral", Path(referral.__file__).parent / "migrations", work)
-    env = service_env(
-        "referral",
-        database_url=url,
-        bootstrap_servers=kafka_broker.bootstrap_servers,
-        # Cells of 1 shown: this test counts (three absent, two hired); statistical secrecy has
-        # its own tests (services/referral/tests/unit/test_secrecy.py).
-        extra={"LOG_JSON": "true", "STATISTICAL_SECRECY_THRESHOLD": "1"},
-    )
-    await asyncio.to_thread(run_cli, "referral", "seed", env)
-    process = ServiceProcess("referral", free_port(), env, work / "referral.log")
-    process.start()
-    try:
-        await asyncio.to_thread(process.wait_ready, 90)
+    async with referral_alone(
+        kafka_broker.bootstrap_servers,
+        tmp_path_factory.mktemp("job-dating"),
+        {
+            # Cells of 1 shown: this test counts (three absent, two hired); statistical secrecy
+            # has its own tests (services/referral/tests/unit/test_secrecy.py).
+            "STATISTICAL_SECRECY_THRESHOLD": "1"
+        },
+    ) as process:
         yield process
-    finally:
-        process.stop()
 
 
 def _steering() -> dict[str, str]:

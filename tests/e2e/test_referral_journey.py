@@ -5,17 +5,14 @@ too (the expiry path runs its own referral service with a delay of seconds)."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
 
-import referral
-from devstack.services import ServiceProcess, run_cli, service_env
+from devstack.services import ServiceProcess
 from shared.contracts.agency import (
     InterviewScheduled,
     PlacementStarted,
@@ -24,15 +21,14 @@ from shared.contracts.agency import (
 )
 from shared.contracts.dispositifs import MrsEvaluated
 from shared.contracts.vocabulary import ContractType, DeclineReason
-from shared.testing import migrated_database
 
 from .conftest import Stack
 from .referral_steps import (
-    free_port,
     header,
     indicators,
     publish_event,
     records_about,
+    referral_alone,
     referral_detail,
     wait_for_status,
 )
@@ -189,26 +185,12 @@ async def quick_expiry_referral(  # type: ignore[no-untyped-def]
     kafka_broker, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[ServiceProcess]:
     """The referral service alone, expiring unanswered referrals after 3 seconds."""
-    work = tmp_path_factory.mktemp("expiry")
-    url = await migrated_database("referral", Path(referral.__file__).parent / "migrations", work)
-    env = service_env(
-        "referral",
-        database_url=url,
-        bootstrap_servers=kafka_broker.bootstrap_servers,
-        extra={
-            "LOG_JSON": "true",
-            "EXPIRY_AFTER_SECONDS": "3",
-            "EXPIRY_JOB_INTERVAL_SECONDS": "1",
-        },
-    )
-    await asyncio.to_thread(run_cli, "referral", "seed", env)
-    process = ServiceProcess("referral", free_port(), env, work / "referral.log")
-    process.start()
-    try:
-        await asyncio.to_thread(process.wait_ready, 90)
+    async with referral_alone(
+        kafka_broker.bootstrap_servers,
+        tmp_path_factory.mktemp("expiry"),
+        {"EXPIRY_AFTER_SECONDS": "3", "EXPIRY_JOB_INTERVAL_SECONDS": "1"},
+    ) as process:
         yield process
-    finally:
-        process.stop()
 
 
 async def test_unanswered_referral_expires_and_says_so_on_the_topic(

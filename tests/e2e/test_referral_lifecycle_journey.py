@@ -10,25 +10,27 @@ other path here ends out of the watched states, or is checked before the delay r
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-import referral
-from devstack.services import ServiceProcess, run_cli, service_env
+from devstack.services import ServiceProcess
 from shared.contracts import agency as a
 from shared.contracts.referral import PriorToHireAction
 from shared.contracts.vocabulary import ContractType
 from shared.domain.placements import add_months
-from shared.testing import migrated_database
 
-from .referral_steps import free_port, header, records_about, referral_detail, wait_for_status
+from .referral_steps import (
+    header,
+    records_about,
+    referral_alone,
+    referral_detail,
+    wait_for_status,
+)
 from .steps import agency_answers, eventually, now, send_referral
 
 pytestmark = pytest.mark.e2e
@@ -45,27 +47,16 @@ STALE_SECONDS = 4
 async def service(  # type: ignore[no-untyped-def]
     kafka_broker, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[ServiceProcess]:
-    work = tmp_path_factory.mktemp("lifecycle")
-    url = await migrated_database("referral", Path(referral.__file__).parent / "migrations", work)
-    env = service_env(
-        "referral",
-        database_url=url,
-        bootstrap_servers=kafka_broker.bootstrap_servers,
-        extra={
-            "LOG_JSON": "true",
+    async with referral_alone(
+        kafka_broker.bootstrap_servers,
+        tmp_path_factory.mktemp("lifecycle"),
+        {
             "STALE_AFTER_SECONDS": str(STALE_SECONDS),
             "STALE_CLOSE_AFTER_SECONDS": str(STALE_SECONDS),
             "EXPIRY_JOB_INTERVAL_SECONDS": "1",
         },
-    )
-    await asyncio.to_thread(run_cli, "referral", "seed", env)
-    process = ServiceProcess("referral", free_port(), env, work / "referral.log")
-    process.start()
-    try:
-        await asyncio.to_thread(process.wait_ready, 90)
+    ) as process:
         yield process
-    finally:
-        process.stop()
 
 
 async def _answer(kafka_broker, response: a.AgencyResponse, *, network: str = "interim-nord"):  # type: ignore[no-untyped-def]
