@@ -27,6 +27,20 @@ AGENCY = "agc-interim-nord-lille"
 ADDRESS = "jean.dupont@interim-nord.example"
 
 
+def _sent_to_the_agency() -> ReferralSent:
+    return ReferralSent(
+        referral_id=uuid.uuid4(),
+        job_seeker_id=uuid.uuid4(),
+        agency_id=AGENCY,
+        network_id="interim-nord",
+        rome_code="H2913",
+        departement="59",
+        counsellor_id="conseiller.dupont",
+        structure_code="75101",
+        sent_at=datetime.now(UTC),
+    )
+
+
 class _Refusing:
     """A real SMTP server's answer to RCPT: the address refused, echoed as servers do."""
 
@@ -47,17 +61,7 @@ async def test_a_refusal_echoing_the_address_is_screened_then_purged_after_90_da
             await recipients.upsert(session, "agency", AGENCY, display_name="Lille", email=ADDRESS)
         await record_event(
             database,
-            ReferralSent(
-                referral_id=uuid.uuid4(),
-                job_seeker_id=uuid.uuid4(),
-                agency_id=AGENCY,
-                network_id="interim-nord",
-                rome_code="H2913",
-                departement="59",
-                counsellor_id="conseiller.dupont",
-                structure_code="75101",
-                sent_at=datetime.now(UTC),
-            ),
+            _sent_to_the_agency(),
         )
         worker = DeliveryWorker(settings.model_copy(update={"smtp_port": port}))
         await worker.run_once(database)
@@ -127,17 +131,7 @@ async def test_a_crashing_sender_is_retried_and_neither_the_log_nor_the_store_ke
         await recipients.upsert(session, "agency", AGENCY, display_name="Lille", email=ADDRESS)
     await record_event(
         database,
-        ReferralSent(
-            referral_id=uuid.uuid4(),
-            job_seeker_id=uuid.uuid4(),
-            agency_id=AGENCY,
-            network_id="interim-nord",
-            rome_code="H2913",
-            departement="59",
-            counsellor_id="conseiller.dupont",
-            structure_code="75101",
-            sent_at=datetime.now(UTC),
-        ),
+        _sent_to_the_agency(),
     )
     worker = DeliveryWorker(settings, senders={"email": _CrashingSender()})
     with structlog.testing.capture_logs() as logs:
