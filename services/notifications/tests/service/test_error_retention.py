@@ -125,7 +125,9 @@ class _CrashingSender:
 async def test_a_crashing_sender_is_retried_and_neither_the_log_nor_the_store_keeps_the_address(
     settings: NotificationsSettings, database: Database
 ) -> None:
-    import structlog
+    import logging
+
+    from shared.observability.logging import configure_logging
 
     async with database.transaction() as session:
         await recipients.upsert(session, "agency", AGENCY, display_name="Lille", email=ADDRESS)
@@ -134,10 +136,19 @@ async def test_a_crashing_sender_is_retried_and_neither_the_log_nor_the_store_ke
         _sent_to_the_agency(),
     )
     worker = DeliveryWorker(settings, senders={"email": _CrashingSender()})
-    with structlog.testing.capture_logs() as logs:
+    # What the service's log handler receives (its loggers are cached once configured, so the
+    # records are taken at the root logger, where the service's own handler takes them).
+    configure_logging("notifications", level="INFO")
+    logs: list[Any] = []
+    collector = logging.Handler()
+    collector.emit = lambda record: logs.append(record.msg)  # type: ignore[method-assign]
+    logging.getLogger().addHandler(collector)
+    try:
         await worker.run_once(database)
+    finally:
+        logging.getLogger().removeHandler(collector)
 
-    crashed = [entry for entry in logs if entry["event"] == "sender crashed"]
+    crashed = [e for e in logs if isinstance(e, dict) and e.get("event") == "sender crashed"]
     assert crashed, logs
     assert "RuntimeError" in crashed[0]["error"]
     assert "test_error_retention.py" in crashed[0]["stack"]  # the frames are kept
