@@ -270,3 +270,13 @@ async def test_a_hard_to_fill_offer_reaches_the_right_feeds_and_an_agency_answer
             "request_poei": 0,
         },
     }
+    # Filtered by région, both counts follow the offer's (Hauts-de-France, 32), none elsewhere.
+    async with database.sessionmaker() as session:
+        here = await measure_local_actions(session, steering, IndicatorFilters(region="32"))
+        elsewhere = await measure_local_actions(session, steering, IndicatorFilters(region="84"))
+    assert (here["hard_to_fill_offers"]["published"], here["hard_to_fill_offers"]["answered"]) == (
+        1,
+        1,
+    )
+    assert elsewhere["hard_to_fill_offers"]["published"] == 0
+    assert elsewhere["hard_to_fill_offers"]["answered"] == 0

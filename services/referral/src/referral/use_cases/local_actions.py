@@ -37,51 +37,78 @@ from shared.privacy.statistical_secrecy import SECRET_MARK, ProtectedCell, prote
 OFFER_ANSWERS = ("has_candidates", "request_pmsmp", "request_mrs", "request_poei")
 
 
+def _where(period: list[Any], pairs: tuple[tuple[Any, Any], ...]) -> list[Any]:
+    """The period's conditions and ``column == value`` for each filter given."""
+    return [*period, *(column == value for column, value in pairs if value is not None)]
+
+
+def _datings_where(principal: Principal, filters: IndicatorFilters) -> list[Any]:
+    return _where(
+        [
+            access.counted_job_datings(principal),
+            *days_between(JobDating.starts_at, filters.period_from, filters.period_to),
+        ],
+        (
+            (JobDating.region, filters.region),
+            (JobDating.departement, filters.departement),
+            (JobDating.rome_code, filters.rome_code),
+        ),
+    )
+
+
+def _answers_where(filters: IndicatorFilters) -> list[Any]:
+    return _where(
+        days_between(OfferAnswer.answered_at, filters.period_from, filters.period_to),
+        (
+            (OfferAnswer.region, filters.region),
+            (OfferAnswer.departement, filters.departement),
+            (OfferAnswer.network_id, filters.network_id),
+            (OfferAnswer.rome_code, filters.rome_code),
+        ),
+    )
+
+
+def _published_where(filters: IndicatorFilters) -> list[Any]:
+    return _where(
+        days_between(OfferPublication.published_at, filters.period_from, filters.period_to),
+        (
+            (OfferPublication.network_id, filters.network_id),
+            (JobOffer.rome_code, filters.rome_code),
+            (JobOffer.departement, filters.departement),
+            (JobOffer.region, filters.region),
+        ),
+    )
+
+
+def _dating_counts(*group: Any) -> Any:
+    """Job datings held, invited, came, did not come, hired (their referral placed)."""
+    came = JobDatingInvitation.attendance == "came"
+    absent = JobDatingInvitation.attendance == "did_not_come"
+    return (
+        select(
+            *group,
+            func.count(distinct(JobDating.id)),
+            func.count(JobDatingInvitation.id),
+            func.sum(case((came, 1), else_=0)),
+            func.sum(case((absent, 1), else_=0)),
+            func.sum(case((Referral.placed_at.is_not(None), 1), else_=0)),
+        )
+        .select_from(JobDating)
+        .outerjoin(JobDatingInvitation, JobDatingInvitation.job_dating_id == JobDating.id)
+        .outerjoin(Referral, Referral.id == JobDatingInvitation.referral_id)
+    )
+
+
 async def measure_local_actions(
     session: AsyncSession, principal: Principal, filters: IndicatorFilters
 ) -> dict[str, Any]:
     """Raw counts (before secrecy) for the period and territory of ``filters``."""
     if not access.may_read_indicators(principal):
         raise Forbidden("Réservé aux conseillers, à ops et au pilotage de la convention.")
-    dating_where = [
-        access.counted_job_datings(principal),
-        *days_between(JobDating.starts_at, filters.period_from, filters.period_to),
-    ]
-    for column, value in (
-        (JobDating.region, filters.region),
-        (JobDating.departement, filters.departement),
-        (JobDating.rome_code, filters.rome_code),
-    ):
-        if value is not None:
-            dating_where.append(column == value)
-    came = JobDatingInvitation.attendance == "came"
-    row = (
-        await session.execute(
-            select(
-                func.count(distinct(JobDating.id)),
-                func.count(JobDatingInvitation.id),
-                func.sum(case((came, 1), else_=0)),
-                func.sum(case((JobDatingInvitation.attendance == "did_not_come", 1), else_=0)),
-                func.sum(case((Referral.placed_at.is_not(None), 1), else_=0)),
-            )
-            .select_from(JobDating)
-            .outerjoin(JobDatingInvitation, JobDatingInvitation.job_dating_id == JobDating.id)
-            .outerjoin(Referral, Referral.id == JobDatingInvitation.referral_id)
-            .where(*dating_where)
-        )
-    ).one()
+    row = (await session.execute(_dating_counts().where(*_datings_where(principal, filters)))).one()
     events, invited, came_count, absent, hired = (int(v or 0) for v in row)
 
-    offer_where: list[Any] = []
-    for column, value in (
-        (OfferAnswer.region, filters.region),
-        (OfferAnswer.departement, filters.departement),
-        (OfferAnswer.network_id, filters.network_id),
-        (OfferAnswer.rome_code, filters.rome_code),
-    ):
-        if value is not None:
-            offer_where.append(column == value)
-    offer_where += days_between(OfferAnswer.answered_at, filters.period_from, filters.period_to)
+    offer_where = _answers_where(filters)
     answers = dict(
         (
             await session.execute(
@@ -94,20 +121,11 @@ async def measure_local_actions(
     answered = await session.scalar(
         select(func.count(distinct(OfferAnswer.offer_id))).where(*offer_where)
     )
-    published_where: list[Any] = [
-        *days_between(OfferPublication.published_at, filters.period_from, filters.period_to)
-    ]
-    if filters.network_id is not None:
-        published_where.append(OfferPublication.network_id == filters.network_id)
-    if filters.rome_code is not None:
-        published_where.append(JobOffer.rome_code == filters.rome_code)
-    if filters.departement is not None:
-        published_where.append(JobOffer.departement == filters.departement)
     published = await session.scalar(
         select(func.count(distinct(OfferPublication.offer_id)))
         .select_from(OfferPublication)
         .join(JobOffer, JobOffer.id == OfferPublication.offer_id)
-        .where(*published_where)
+        .where(*_published_where(filters))
     )
     return {
         "job_datings": {
@@ -148,74 +166,30 @@ async def measure_local_actions_by_region(
     the total), events and offers as they are."""
     if not access.may_read_indicators(principal):
         raise Forbidden("Réservé aux conseillers, à ops et au pilotage de la convention.")
-    dating_where = [
-        access.counted_job_datings(principal),
-        *days_between(JobDating.starts_at, filters.period_from, filters.period_to),
-    ]
-    for column, value in (
-        (JobDating.region, filters.region),
-        (JobDating.departement, filters.departement),
-        (JobDating.rome_code, filters.rome_code),
-    ):
-        if value is not None:
-            dating_where.append(column == value)
-    came = JobDatingInvitation.attendance == "came"
     datings = {
         region: [int(v or 0) for v in counts]
         for region, *counts in await session.execute(
-            select(
-                JobDating.region,
-                func.count(distinct(JobDating.id)),
-                func.count(JobDatingInvitation.id),
-                func.sum(case((came, 1), else_=0)),
-                func.sum(case((JobDatingInvitation.attendance == "did_not_come", 1), else_=0)),
-                func.sum(case((Referral.placed_at.is_not(None), 1), else_=0)),
-            )
-            .select_from(JobDating)
-            .outerjoin(JobDatingInvitation, JobDatingInvitation.job_dating_id == JobDating.id)
-            .outerjoin(Referral, Referral.id == JobDatingInvitation.referral_id)
-            .where(*dating_where)
+            _dating_counts(JobDating.region)
+            .where(*_datings_where(principal, filters))
             .group_by(JobDating.region)
         )
     }
-    published_where: list[Any] = [
-        *days_between(OfferPublication.published_at, filters.period_from, filters.period_to)
-    ]
-    for column, value in (
-        (OfferPublication.network_id, filters.network_id),
-        (JobOffer.rome_code, filters.rome_code),
-        (JobOffer.departement, filters.departement),
-        (JobOffer.region, filters.region),
-    ):
-        if value is not None:
-            published_where.append(column == value)
     published = dict(
         (
             await session.execute(
                 select(JobOffer.region, func.count(distinct(OfferPublication.offer_id)))
                 .select_from(OfferPublication)
                 .join(JobOffer, JobOffer.id == OfferPublication.offer_id)
-                .where(*published_where)
+                .where(*_published_where(filters))
                 .group_by(JobOffer.region)
             )
         ).all()
     )
-    answer_where: list[Any] = [
-        *days_between(OfferAnswer.answered_at, filters.period_from, filters.period_to)
-    ]
-    for column, value in (
-        (OfferAnswer.region, filters.region),
-        (OfferAnswer.departement, filters.departement),
-        (OfferAnswer.network_id, filters.network_id),
-        (OfferAnswer.rome_code, filters.rome_code),
-    ):
-        if value is not None:
-            answer_where.append(column == value)
     answered = dict(
         (
             await session.execute(
                 select(OfferAnswer.region, func.count(distinct(OfferAnswer.offer_id)))
-                .where(*answer_where)
+                .where(*_answers_where(filters))
                 .group_by(OfferAnswer.region)
             )
         ).all()
