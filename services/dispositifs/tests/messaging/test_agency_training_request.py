@@ -5,14 +5,11 @@ pathway proposal on the referral (trigger ``training_requested``), once."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
-import dispositifs
 from dispositifs.consumers import referral_event_handlers
 from dispositifs.models import PLATFORM, PathwayProposal
 from dispositifs.settings import DispositifsSettings
@@ -22,26 +19,7 @@ from shared.contracts.vocabulary import TrainingKind
 from shared.db.database import Database
 from shared.testing_kafka import eventually, publish, read_topic, running_consumer
 
-MIGRATIONS = Path(dispositifs.__file__).parent / "migrations"
 AGENCY = "agc-interim-nord-lille"
-
-
-@pytest.fixture
-async def settings(
-    new_migrated_database: Callable[[str, Path], Awaitable[str]], kafka_bootstrap: str
-) -> DispositifsSettings:
-    return DispositifsSettings(
-        database_url=await new_migrated_database("dispositifs", MIGRATIONS),
-        kafka_bootstrap_servers=kafka_bootstrap,
-        log_json=False,
-    )
-
-
-@pytest.fixture
-async def database(settings: DispositifsSettings) -> AsyncIterator[Database]:
-    db = Database(settings.database_url)
-    yield db
-    await db.dispose()
 
 
 async def test_a_training_request_opens_one_proposal_on_the_referral(

@@ -8,16 +8,14 @@ its referrals is one ``INSERT … ON CONFLICT DO NOTHING`` for the whole batch, 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
 
-import dispositifs
 from dispositifs.consumers import referral_event_handlers
 from dispositifs.models import PLATFORM, KnownReferral
 from dispositifs.settings import DispositifsSettings
@@ -26,26 +24,6 @@ from shared.db.database import Database
 from shared.envelope import CloudEvent
 from shared.messaging.consumer import Delivery, EventContext
 from shared.testing_kafka import eventually, publish, running_consumer
-
-MIGRATIONS = Path(dispositifs.__file__).parent / "migrations"
-
-
-@pytest.fixture
-async def settings(
-    new_migrated_database: Callable[[str, Path], Awaitable[str]], kafka_bootstrap: str
-) -> DispositifsSettings:
-    return DispositifsSettings(
-        database_url=await new_migrated_database("dispositifs", MIGRATIONS),
-        kafka_bootstrap_servers=kafka_bootstrap,
-        log_json=False,
-    )
-
-
-@pytest.fixture
-async def database(settings: DispositifsSettings) -> AsyncIterator[Database]:
-    db = Database(settings.database_url)
-    yield db
-    await db.dispose()
 
 
 @contextmanager

@@ -4,13 +4,10 @@ through the real broker (issue 16, item 5): ``coop.offer.scheme_requested.v1`` o
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import Callable
 
-import pytest
 from sqlalchemy import func, select
 
-import dispositifs
 from dispositifs.consumers import referral_event_handlers
 from dispositifs.models import PLATFORM, OfferSchemeRequest
 from dispositifs.settings import DispositifsSettings
@@ -19,26 +16,6 @@ from shared.db.database import Database
 from shared.testing_kafka import eventually, publish, running_consumer
 
 from ..service.test_offer_scheme_requests import scheme_requested
-
-MIGRATIONS = Path(dispositifs.__file__).parent / "migrations"
-
-
-@pytest.fixture
-async def settings(
-    new_migrated_database: Callable[[str, Path], Awaitable[str]], kafka_bootstrap: str
-) -> DispositifsSettings:
-    return DispositifsSettings(
-        database_url=await new_migrated_database("dispositifs", MIGRATIONS),
-        kafka_bootstrap_servers=kafka_bootstrap,
-        log_json=False,
-    )
-
-
-@pytest.fixture
-async def database(settings: DispositifsSettings) -> AsyncIterator[Database]:
-    db = Database(settings.database_url)
-    yield db
-    await db.dispose()
 
 
 async def test_scheme_requests_on_offers_open_requests_once(

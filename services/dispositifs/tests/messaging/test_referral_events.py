@@ -5,15 +5,13 @@ referrals learnt once, agency immersion requests turned into conventions or answ
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-import dispositifs
 from dispositifs.consumers import referral_event_handlers
 from dispositifs.models import (
     PLATFORM,
@@ -37,27 +35,8 @@ from shared.testing_kafka import eventually, publish, running_consumer
 
 from ..service.parties import PARTIES_CONTENT, sign_all
 
-MIGRATIONS = Path(dispositifs.__file__).parent / "migrations"
 TODAY = datetime.now(UTC).date()
 AGENCY = "agc-interim-nord-lille"
-
-
-@pytest.fixture
-async def settings(
-    new_migrated_database: Callable[[str, Path], Awaitable[str]], kafka_bootstrap: str
-) -> DispositifsSettings:
-    return DispositifsSettings(
-        database_url=await new_migrated_database("dispositifs", MIGRATIONS),
-        kafka_bootstrap_servers=kafka_bootstrap,
-        log_json=False,
-    )
-
-
-@pytest.fixture
-async def database(settings: DispositifsSettings) -> AsyncIterator[Database]:
-    db = Database(settings.database_url)
-    yield db
-    await db.dispose()
 
 
 @pytest.fixture
