@@ -126,6 +126,19 @@ _COLUMNS = (
 )
 
 
+def _knowing_the_domain(rome_code: str) -> Any:
+    """The agencies listing a code of the trade's ROME domain, as a subquery that the trade's
+    index answers: a ROME code is a letter and four digits, so the domain H29 is the range
+    H2900–H2999 (the same order in every collation), and ``startswith`` alone is a ``LIKE`` that
+    neither SQLite (case-insensitive by default) nor PostgreSQL (outside the C collation) can
+    look up in an index — a scan of every agency's trades, several times per suggestion."""
+    domain = rome_domain(rome_code)
+    code = AgencySpecialisation.rome_code
+    return select(AgencySpecialisation.agency_id).where(
+        code.between(f"{domain}00", f"{domain}99"), code.startswith(domain)
+    )
+
+
 def _results() -> tuple[Any, ...]:
     """An agency's past results over every referral (figures, not rows)."""
     answered = (
@@ -163,6 +176,13 @@ def _smoothed_parts(results: Any, weights: Weights, prior: Prior) -> Any:
         0.0,
     )
     return acceptance * weights.acceptance + placement * weights.placement
+
+
+def _smoothed_no_history(weights: Weights, prior: Prior) -> float:
+    """What :func:`_smoothed_parts` gives an agency without any answered referral."""
+    if not prior.strength:
+        return 0.0
+    return prior.acceptance * weights.acceptance + prior.placement * weights.placement
 
 
 def _record(row: Any, codes: dict[str, set[str]], stat: Any) -> AgencyRecord:
@@ -205,9 +225,7 @@ async def _candidate_agencies(
        the first two: the others cannot be shown.
 
     The ranking is the one over every agency (``test_suggestion_scores_only_its_candidates``)."""
-    same_domain = select(AgencySpecialisation.agency_id).where(
-        AgencySpecialisation.rome_code.startswith(rome_domain(rome_code))
-    )
+    same_domain = _knowing_the_domain(rome_code)
     unplaced = or_(Agency.latitude.is_(None), Agency.longitude.is_(None))
     if origin is None:
         nearby: Any = Agency.region == region
@@ -314,11 +332,16 @@ async def _nearby_without_the_trade(
     others = Agency.active.is_(True) & nearby & Agency.id.not_in(same_domain)
     results = _results_of(select(Agency.id).where(others))
     bound = (weights.proximity + _smoothed_parts(results, weights, prior)).label("bound")
-    query = (
-        select(*_COLUMNS, results.c.answered, results.c.accepted, results.c.placed)
-        .outerjoin(results, results.c.agency_id == Agency.id)
-        .where(others)
-    )
+    query = select(*_COLUMNS, results.c.answered, results.c.accepted, results.c.placed)
+    # An agency without any referral has the prior's best possible score: when even that cannot
+    # be shown, only the agencies with results can — an inner join, driven by their referrals
+    # rather than by every agency of the radius.
+    no_history = weights.proximity + _smoothed_no_history(weights, prior)
+    if cut is not None and no_history < cut - _ROUNDING_MARGIN:
+        query = query.join(results, results.c.agency_id == Agency.id)
+    else:
+        query = query.outerjoin(results, results.c.agency_id == Agency.id)
+    query = query.where(others)
     if cut is not None:
         query = query.where(bound >= cut - _ROUNDING_MARGIN)
     return [_record(row, {}, row) for row in await session.execute(query)]
