@@ -1,7 +1,8 @@
 """The agency directory at a network's real scale (issue 16, item 6): a 10,000-agency CSV
 imported through ``PUT /v1/networks/{id}/agencies`` on the real referral app and store, the same
 file again (idempotent re-sync: nothing written), then ``GET /v1/agencies/suggestions`` latency
-over that directory.
+and CPU per suggestion over that directory. Run alone, it measures a 100-agency directory first
+and prints the CPU per suggestion at N against 100 as a ratio (issue 16's budget: within 2×).
 
 Run alone with ``python -m bench.directory [--agencies N] [--suggestions N]`` (no broker needed:
 the app runs in-process with Kafka off, on SQLite or, with ``COOP_TEST_POSTGRES_URL``, on
@@ -22,6 +23,7 @@ import httpx
 from stdnum import luhn
 
 import referral
+from bench.procstat import load_average, self_cpu_seconds
 from referral.app import create_app
 from referral.settings import ReferralSettings
 from shared import referentials
@@ -84,9 +86,13 @@ def _bearer(role: Role, **claims: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def bench_directory(work: Path, agencies: int = 10_000, suggestions: int = 200) -> None:
+async def bench_directory(
+    work: Path, agencies: int = 10_000, suggestions: int = 200
+) -> float | None:
+    """Import, re-sync and suggest over ``agencies``; the median CPU milliseconds per suggestion
+    (the whole process: the store's thread too), None when a step failed."""
     url = await migrated_database(
-        "bench-directory", Path(referral.__file__).parent / "migrations", work
+        f"bench-directory-{agencies}", Path(referral.__file__).parent / "migrations", work
     )
     settings = ReferralSettings(
         environment="development",
@@ -113,7 +119,7 @@ async def bench_directory(work: Path, agencies: int = 10_000, suggestions: int =
             report = first.json()
             if first.status_code != 200:
                 print(f"directory import: {first.status_code} {first.text[:300]}")
-                return
+                return None
             print(
                 f"directory import  : {agencies} agencies ({len(body) / 1e6:.1f} MB CSV) in "
                 f"{imported:.2f}s = {agencies / imported:,.0f} lines/s (created "
@@ -132,30 +138,38 @@ async def bench_directory(work: Path, agencies: int = 10_000, suggestions: int =
             rng = random.Random(7)
             departements = ["59", "60", "75", "69", "13", "33", "35", "67", "31", "44", "2A"]
             romes = ["H2913", "N1103", "N4101", "J1501", "K1302", "F1703"]
-            latencies = []
-            for _ in range(suggestions):
-                params = {
+            latencies, cpu = [], []
+            queries = [
+                {
                     "rome_code": rng.choice(romes),
                     "departement": rng.choice(departements),
                     "limit": "10",
                 }
-                started = time.perf_counter()
+                for _ in range(suggestions)
+            ]
+            for params in queries[:10]:  # warm-up: compiled statements, caches
+                await client.get("/v1/agencies/suggestions", params=params, headers=counsellor)
+            for params in queries:
+                started, cpu_started = time.perf_counter(), self_cpu_seconds()
                 response = await client.get(
                     "/v1/agencies/suggestions", params=params, headers=counsellor
                 )
+                cpu.append((self_cpu_seconds() - cpu_started) * 1000)
                 latencies.append((time.perf_counter() - started) * 1000)
                 if response.status_code != 200:
                     print(f"suggestion: {response.status_code} {response.text[:200]}")
-                    return
+                    return None
             latencies.sort()
             p95 = latencies[max(0, int(len(latencies) * 0.95) - 1)]
             p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)]
             print(
                 f"suggestion over {agencies} agencies ({suggestions} requests, in-process): "
                 f"median {statistics.median(latencies):.1f} ms, p95 {p95:.1f} ms, "
-                f"p99 {p99:.1f} ms, max {latencies[-1]:.1f} ms",
+                f"p99 {p99:.1f} ms, max {latencies[-1]:.1f} ms; CPU per suggestion median "
+                f"{statistics.median(cpu):.1f} ms (load average {load_average()})",
                 flush=True,
             )
+            return statistics.median(cpu)
     finally:
         await app.state.runtime.stop()
 
@@ -163,11 +177,25 @@ async def bench_directory(work: Path, agencies: int = 10_000, suggestions: int =
 async def _main(args: argparse.Namespace) -> None:
     print(f"store: {store_kind()}")
     with tempfile.TemporaryDirectory(prefix="coop-bench-directory-") as tmp:
-        await bench_directory(Path(tmp), args.agencies, args.suggestions)
+        small = (
+            await bench_directory(Path(tmp), args.baseline, args.suggestions)
+            if args.baseline
+            else None
+        )
+        large = await bench_directory(Path(tmp), args.agencies, args.suggestions)
+    if small and large:
+        print(
+            f"suggestion CPU {args.agencies} vs {args.baseline} agencies: {large:.1f} / "
+            f"{small:.1f} ms = ×{large / small:.2f} (budget ×2; load average {load_average()})",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench.directory", description=__doc__)
     parser.add_argument("--agencies", type=int, default=10_000)
     parser.add_argument("--suggestions", type=int, default=200)
+    parser.add_argument(
+        "--baseline", type=int, default=100, help="the small directory first (0: none)"
+    )
     asyncio.run(_main(parser.parse_args()))
