@@ -1,7 +1,12 @@
 """The convention's indicators (``GET /v1/indicators``; CSV with ``format=csv`` or
 ``/v1/indicators.csv``, ODS with ``format=ods`` or ``/v1/indicators.ods``) and the scheme
 indicators (``/v1/indicators/schemes``, CSV and ODS likewise), by every dimension the conventions
-use, with statistical secrecy applied. Definitions: :mod:`referral.domain.indicators`."""
+use, with statistical secrecy applied. Definitions: :mod:`referral.domain.indicators`.
+
+``group_by=job_dating`` on ``/v1/indicators`` (JSON, CSV, ODS) gives the convention's local actions
+instead of the referral indicators: one group per job dating or open day the caller's indicators
+count, with its job seekers invited, came, did not come and hired, under the same secrecy
+(:func:`referral.use_cases.local_actions.measure_local_actions_by_event`)."""
 
 from __future__ import annotations
 
@@ -34,7 +39,12 @@ from referral.use_cases.indicators import (
     measure_indicators,
     measure_scheme_indicators,
 )
-from referral.use_cases.local_actions import measure_local_actions
+from referral.use_cases.local_actions import (
+    JOB_DATING_GROUP,
+    by_event_rows,
+    measure_local_actions,
+    measure_local_actions_by_event,
+)
 from shared import referentials
 from shared.auth.tokens import Principal
 from shared.contracts.vocabulary import DeclineReason
@@ -81,6 +91,20 @@ def indicator_filters(
 
 Filters = Annotated[IndicatorFilters, Depends(indicator_filters)]
 Grouping = Annotated[GroupBy | None, Query()]
+#: ``/v1/indicators``'s own: every dimension of the referrals, and the local actions.
+IndicatorGrouping = Annotated[
+    GroupBy | Literal["job_dating"] | None,
+    Query(
+        description=(
+            "Dimension des groupes. « job_dating » : une ligne par job dating ou journée portes "
+            "ouvertes (kind, title, starts_on, departement, region ; invited, came, "
+            "did_not_come, hired), sous le même secret statistique que les autres dimensions, "
+            "à la place des indicateurs des orientations. / Group dimension. `job_dating`: one "
+            "row per job dating or open day (invited, came, did not come, hired), under the same "
+            "statistical secrecy, instead of the referral indicators."
+        )
+    ),
+]
 
 
 def rules_of(settings: ReferralSettings) -> Rules:
@@ -146,6 +170,39 @@ async def compute_scheme_indicators(
     return {**_meta(filters, group_by), "labels": labels(), **result}
 
 
+async def compute_local_action_groups(
+    principal: Principal,
+    runtime: ServiceRuntime,
+    settings: ReferralSettings,
+    filters: IndicatorFilters,
+) -> dict[str, Any]:
+    """``group_by=job_dating``: the local actions, one group per event, under secrecy."""
+    async with runtime.session() as session:
+        result = await measure_local_actions_by_event(
+            session, principal, filters, settings.statistical_secrecy_threshold
+        )
+    return {
+        **_meta(filters, None),
+        "labels": {**labels(), "kind": {"job_dating": "Job dating", "open_day": "Portes ouvertes"}},
+        **result,
+    }
+
+
+async def _grouped(
+    principal: Principal,
+    runtime: ServiceRuntime,
+    settings: ReferralSettings,
+    filters: IndicatorFilters,
+    group_by: GroupBy | Literal["job_dating"] | None,
+) -> tuple[dict[str, Any], list[list[object]]]:
+    """``/v1/indicators``'s figures and their rows, by a referral dimension or by local action."""
+    if group_by == JOB_DATING_GROUP:
+        result = await compute_local_action_groups(principal, runtime, settings, filters)
+        return result, by_event_rows(result)
+    result = await compute_indicators(principal, runtime, settings, filters, group_by)
+    return result, indicator_rows(result)
+
+
 def indicator_rows(result: dict[str, Any]) -> list[list[object]]:
     rows: list[list[object]] = [csv_header()]
     rows += [csv_row(group["group"], group) for group in result["groups"]]
@@ -174,11 +231,11 @@ async def indicators(
     runtime: Runtime,
     settings: Settings,
     filters: Filters,
-    group_by: Grouping = None,
+    group_by: IndicatorGrouping = None,
     format: Annotated[Format, Query()] = "json",
 ) -> Any:
-    result = await compute_indicators(principal, runtime, settings, filters, group_by)
-    return _render(result, indicator_rows(result), "indicateurs", format)
+    result, rows = await _grouped(principal, runtime, settings, filters, group_by)
+    return _render(result, rows, "indicateurs", format)
 
 
 @router.get("/indicators.csv", summary="Indicateurs de la convention, en CSV")
@@ -187,10 +244,10 @@ async def indicators_csv(
     runtime: Runtime,
     settings: Settings,
     filters: Filters,
-    group_by: Grouping = None,
+    group_by: IndicatorGrouping = None,
 ) -> Response:
-    result = await compute_indicators(principal, runtime, settings, filters, group_by)
-    return csv_response(indicator_rows(result), "indicateurs")
+    _, rows = await _grouped(principal, runtime, settings, filters, group_by)
+    return csv_response(rows, "indicateurs")
 
 
 @router.get("/indicators.ods", summary="Indicateurs de la convention, en tableur ODS")
@@ -199,10 +256,10 @@ async def indicators_ods(
     runtime: Runtime,
     settings: Settings,
     filters: Filters,
-    group_by: Grouping = None,
+    group_by: IndicatorGrouping = None,
 ) -> Response:
-    result = await compute_indicators(principal, runtime, settings, filters, group_by)
-    return ods_response([("indicateurs", indicator_rows(result))], "indicateurs")
+    _, rows = await _grouped(principal, runtime, settings, filters, group_by)
+    return ods_response([("indicateurs", rows)], "indicateurs")
 
 
 @router.get(

@@ -204,6 +204,37 @@ async def measure_local_actions_by_region(
     )
 
 
+def _protect_people(counts: list[list[int]], threshold: int) -> tuple[list[dict[str, Any]], Any]:
+    """Statistical secrecy on the people of groups of job datings (``counts``: events, invited,
+    came, did not come, hired per group): came, did not come and not recorded as one table (its
+    row total is the invited, the unrecorded never published), the hires as another — primary
+    and secondary secrecy, so that no hidden group is recomputed from the total."""
+    people = protect_table(
+        [[d[2], d[3], d[1] - d[2] - d[3]] for d in counts] or [[0, 0, 0]], threshold=threshold
+    )
+    hires = protect_table([[d[4]] for d in counts] or [[0]], threshold=threshold)
+
+    def shown(cell: ProtectedCell) -> Any:
+        return SECRET_MARK if cell.value is None else cell.value
+
+    groups = [
+        {
+            "invited": shown(people.row_totals[i]),
+            "came": shown(people.cells[i][0]),
+            "did_not_come": shown(people.cells[i][1]),
+            "hired": shown(hires.cells[i][0]),
+        }
+        for i in range(len(counts))
+    ]
+    total = {
+        "invited": shown(people.total) if counts else 0,
+        "came": shown(people.column_totals[0]) if counts else 0,
+        "did_not_come": shown(people.column_totals[1]) if counts else 0,
+        "hired": shown(hires.total) if counts else 0,
+    }
+    return groups, total
+
+
 def protect_by_region(
     regions: list[str],
     datings: dict[str, list[int]],
@@ -211,27 +242,16 @@ def protect_by_region(
     answered: dict[str, int],
     threshold: int,
 ) -> dict[str, Any]:
-    """The groups and total of :func:`measure_local_actions_by_region` under secrecy: came, did
-    not come and not recorded as one table (its row totals the invited), the hires as another."""
+    """The groups and total of :func:`measure_local_actions_by_region` under secrecy
+    (:func:`_protect_people`); events and offers are not people: shown."""
     names = referentials.regions()
-    people = protect_table(
-        [[d[2], d[3], d[1] - d[2] - d[3]] for d in (datings[r] for r in regions)] or [[0, 0, 0]],
-        threshold=threshold,
-    )
-    hires = protect_table([[datings[r][4]] for r in regions] or [[0]], threshold=threshold)
-
-    def shown(cell: ProtectedCell) -> Any:
-        return SECRET_MARK if cell.value is None else cell.value
-
+    people, people_total = _protect_people([datings[r] for r in regions], threshold)
     groups = [
         {
             "group": region,
             "region_name": names.get(region, region),
             "job_datings": datings[region][0],
-            "invited": shown(people.row_totals[i]),
-            "came": shown(people.cells[i][0]),
-            "did_not_come": shown(people.cells[i][1]),
-            "hired": shown(hires.cells[i][0]),
+            **people[i],
             "hard_to_fill_offers_published": published[region],
             "hard_to_fill_offers_answered": answered[region],
         }
@@ -241,10 +261,7 @@ def protect_by_region(
         "group": "total",
         "region_name": "Total",
         "job_datings": sum(datings[r][0] for r in regions),
-        "invited": shown(people.total) if regions else 0,
-        "came": shown(people.column_totals[0]) if regions else 0,
-        "did_not_come": shown(people.column_totals[1]) if regions else 0,
-        "hired": shown(hires.total) if regions else 0,
+        **people_total,
         "hard_to_fill_offers_published": sum(published.values()),
         "hard_to_fill_offers_answered": sum(answered.values()),
     }
@@ -261,4 +278,92 @@ def by_region_rows(result: dict[str, Any]) -> list[list[object]]:
     return [
         list(BY_REGION_COLUMNS),
         *([g[c] for c in BY_REGION_COLUMNS] for g in [*result["groups"], result["total"]]),
+    ]
+
+
+#: ``group_by`` of ``/v1/indicators`` for the local actions: one group per job dating or open day.
+JOB_DATING_GROUP = "job_dating"
+#: Columns of the local actions by event (CSV header, ODS sheet), in this order.
+BY_EVENT_COLUMNS = (
+    "group",
+    "kind",
+    "title",
+    "starts_on",
+    "departement",
+    "region",
+    "invited",
+    "came",
+    "did_not_come",
+    "hired",
+)
+
+
+async def measure_local_actions_by_event(
+    session: AsyncSession, principal: Principal, filters: IndicatorFilters, threshold: int
+) -> dict[str, Any]:
+    """The job datings and open days the caller's indicators count (``access.counted_job_datings``)
+    in the period and territory of ``filters``, one group each — invited, came, did not come,
+    hired — and their total, the counts of people under statistical secrecy as
+    :func:`measure_local_actions_by_region` (events are not people: their kind, title, date and
+    place are shown)."""
+    if not access.may_read_indicators(principal):
+        raise Forbidden("Réservé aux conseillers, à ops et au pilotage de la convention.")
+    events = list(
+        await session.execute(
+            _dating_counts(
+                JobDating.id,
+                JobDating.kind,
+                JobDating.title,
+                JobDating.starts_at,
+                JobDating.departement,
+                JobDating.region,
+            )
+            .where(*_datings_where(principal, filters))
+            .group_by(
+                JobDating.id,
+                JobDating.kind,
+                JobDating.title,
+                JobDating.starts_at,
+                JobDating.departement,
+                JobDating.region,
+            )
+            .order_by(JobDating.starts_at, JobDating.id)
+        )
+    )
+    counts = [[int(v or 0) for v in row[6:]] for row in events]
+    people, people_total = _protect_people(counts, threshold)
+    groups = [
+        {
+            "group": str(row[0]),
+            "kind": row[1],
+            "title": row[2],
+            "starts_on": row[3].date().isoformat(),
+            "departement": row[4],
+            "region": row[5],
+            **people[i],
+        }
+        for i, row in enumerate(events)
+    ]
+    total = {
+        "group": "total",
+        "kind": "",
+        "title": f"{len(events)} action(s) locale(s)",
+        "starts_on": "",
+        "departement": "",
+        "region": "",
+        **people_total,
+    }
+    return {
+        "group_by": JOB_DATING_GROUP,
+        "groups": groups,
+        "total": total,
+        "secrecy": {"threshold": threshold, "mark": SECRET_MARK},
+    }
+
+
+def by_event_rows(result: dict[str, Any]) -> list[list[object]]:
+    """The CSV / ODS rows of :func:`measure_local_actions_by_event`: header, events, total."""
+    return [
+        list(BY_EVENT_COLUMNS),
+        *([g[c] for c in BY_EVENT_COLUMNS] for g in [*result["groups"], result["total"]]),
     ]
