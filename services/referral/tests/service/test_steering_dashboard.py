@@ -335,3 +335,78 @@ async def test_the_map_by_region_shows_the_apis_figures_with_its_text_equivalent
         await asyncio.to_thread(SCREENSHOTS.mkdir, parents=True, exist_ok=True)
         await figure.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
     await screenshot(page, "steering-dashboard-map-phone", width=PHONE["width"])
+
+
+async def test_the_map_shows_each_headline_measure_by_region_without_javascript(
+    client: httpx.AsyncClient, app: FastAPI, served: str, chromium: Any
+) -> None:
+    """The map's selector (links that keep the filters) shows each measure the facts carry by
+    région — placements, durable placements, immersions, MRS recruits, POEI/POEC starts — with
+    the script turned off: the figure on the map equals the API's and the table's column."""
+    from referral.use_cases.steering import MAP_MEASURES
+
+    await _activity(client, app)
+    expected = await _expected_regions(client)  # the API's figures, in the table's columns
+    link = await client.post("/v1/steering/dashboard-link", headers=STEERING)
+    context = await chromium.new_context(
+        viewport={"width": 1280, "height": 900}, locale="fr-FR", java_script_enabled=False
+    )
+    try:
+        page = await context.new_page()
+        await page.goto(served + link.json()["url"])
+        svg = page.locator("#map-regions svg")
+        assert await page.locator("#map-regions").get_attribute("data-measure") == "referrals"
+        for column, (key, measure) in enumerate(MAP_MEASURES.items()):
+            await page.locator(f'.map-measures a[data-measure="{key}"]').click()
+            await page.wait_for_url(f"**carte={key}**")
+            assert await page.locator("#map-regions").get_attribute("data-measure") == key
+            selected = page.locator(f'.map-measures a[data-measure="{key}"]')
+            assert await selected.get_attribute("aria-current") == "true"
+            assert await page.locator(".map-measures a[aria-current]").count() == 1
+            assert await page.locator("#map-title").text_content() == (
+                f"Carte des {measure.phrase} par région"
+            )
+            shown = {
+                await g.get_attribute("data-region"): await g.get_attribute("data-value")
+                for g in await svg.locator("g.map-region").all()
+            }
+            want = {code: line[column] for code, line in expected.items() if code != "total"}
+            assert {code: shown[code] for code in want} == want, key
+            assert all(v == "0" for code, v in shown.items() if code not in want), key
+            # Its text equivalent: the table's column named on the map's caption.
+            table = await _table(page, "#table-regions", "region")
+            assert {code: table[code][column] for code in want} == want
+            heading = page.locator(f'#table-regions th[data-measure="{key}"]')
+            assert await heading.get_attribute("class") == "on-map"
+            assert measure.label in (await page.locator("#map-regions figcaption").inner_text())
+        # The MRS recruit of Hauts-de-France is on the map (the activity's one), not elsewhere.
+        assert expected["32"][list(MAP_MEASURES).index("mrs_recruits")] == "1"
+        hdf = svg.locator('g.map-region[data-region="32"]')
+        await page.locator('.map-measures a[data-measure="mrs_recruits"]').click()
+        await page.wait_for_url("**carte=mrs_recruits**")
+        assert await hdf.get_attribute("data-value") == "1"
+        assert (await hdf.locator("title").text_content() or "").endswith("1 recrutement(s)")
+        for width, name in (
+            (1280, "steering-map-mrs-desktop"),
+            (PHONE["width"], "steering-map-mrs-phone"),
+        ):
+            await screenshot(page, name, width=width)
+
+        # A filter keeps the measure, and the measure's links keep the filter.
+        await page.goto(served + "/pilotage?reseau=interim-nord&carte=placements")
+        assert await page.locator("#map-regions").get_attribute("data-measure") == "placements"
+        assert await page.locator("#reseau option[selected]").get_attribute("value") == (
+            "interim-nord"
+        )
+        assert await page.locator('.filters input[name="carte"]').get_attribute("value") == (
+            "placements"
+        )
+        href = await page.locator('.map-measures a[data-measure="immersions"]').get_attribute(
+            "href"
+        )
+        assert href == "?reseau=interim-nord&carte=immersions#map-regions"
+        # An unknown measure shows the referrals.
+        await page.goto(served + "/pilotage?carte=inconnue")
+        assert await page.locator("#map-regions").get_attribute("data-measure") == "referrals"
+    finally:
+        await context.close()

@@ -26,10 +26,12 @@ from referral.use_cases import queries
 from referral.use_cases.indicators import IndicatorFilters
 from referral.use_cases.local_actions import by_region_rows
 from referral.use_cases.steering import (
+    MAP_MEASURES,
     REFUSED,
     IssueDashboardLink,
     dashboard_figures,
     issue_dashboard_link,
+    map_measure,
     read_dashboard_token,
     region_map,
 )
@@ -176,6 +178,17 @@ async def dashboard(request: Request, runtime: Runtime, settings: Settings) -> R
     months = figures["months"]
     regions = figures["regions"]
     query = urlencode(figures["chosen"])
+    # The measure on the map (``?carte=``): links that keep the filters, no script needed.
+    measure = map_measure(request.query_params.get("carte"))
+    map_links = [
+        {
+            "key": key,
+            "label": m.label,
+            "href": "?" + urlencode({**figures["chosen"], "carte": key}) + "#map-regions",
+            "current": key == measure,
+        }
+        for key, m in MAP_MEASURES.items()
+    ]
     return _page(
         "steering.html",
         **figures,
@@ -196,7 +209,8 @@ async def dashboard(request: Request, runtime: Runtime, settings: Settings) -> R
                 ("Mises en emploi", [r["placements"] for r in regions]),
             ],
         ),
-        region_map=region_map(regions),
+        region_map=region_map(regions, measure),
+        map_links=map_links,
         query=("?" + query) if query else "",
         base=BASE,
     )

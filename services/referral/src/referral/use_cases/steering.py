@@ -205,6 +205,40 @@ def _shapes() -> dict[str, Any]:
     return json.loads(REGIONS_MAP.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
+@dataclass(frozen=True, slots=True)
+class MapMeasure:
+    """A headline measure the map by région can show (a column of the table by région)."""
+
+    #: The table's column heading and the selector's label.
+    label: str
+    #: The map's title: « Carte des … par région ».
+    phrase: str
+    #: After a figure: « 12 orientation(s) ».
+    unit: str
+
+
+#: The measures the dashboard's facts carry by région, in the table's column order.
+MAP_MEASURES: dict[str, MapMeasure] = {
+    "referrals": MapMeasure("Orientations", "orientations envoyées", "orientation(s)"),
+    "placements": MapMeasure("Mises en emploi", "mises en emploi", "mise(s) en emploi"),
+    "durable_placements": MapMeasure(
+        "Emplois durables", "mises en emploi durable", "emploi(s) durable(s)"
+    ),
+    "immersions": MapMeasure("Immersions engagées", "immersions engagées", "immersion(s)"),
+    "mrs_recruits": MapMeasure(
+        "Recrutements après MRS", "recrutements après une MRS", "recrutement(s)"
+    ),
+    "training_starts": MapMeasure(
+        "Entrées POEI / POEC", "entrées en POEI ou POEC", "entrée(s) en formation"
+    ),
+}
+
+
+def map_measure(value: str | None) -> str:
+    """The measure asked for (``?carte=``), the referrals when unknown or absent."""
+    return value if value in MAP_MEASURES else "referrals"
+
+
 def region_map(regions: list[dict[str, Any]], metric: str = "referrals") -> dict[str, Any]:
     """A choropleth of ``metric`` by région, drawn server side as SVG paths (no tile, no
     script): each région's shape, shade, value and label; a secret value gets no shade (hatched)
@@ -262,4 +296,5 @@ def region_map(regions: list[dict[str, Any]], metric: str = "referrals") -> dict
         "overseas": overseas,
         "legend": legend,
         "metric": metric,
+        "measure": MAP_MEASURES[metric],
     }
