@@ -34,7 +34,7 @@ from sqlalchemy import func, select
 import notifications
 import referral
 from bench import side_by_side
-from bench.directory import bench_directory
+from bench.directory import bench_directory_ratio
 from bench.pg import postgres_store
 from bench.procstat import load_average
 from localkafka import LocalKafka
@@ -254,7 +254,7 @@ async def main(args: argparse.Namespace) -> None:
                 ("latency", lambda: bench_latency(settings, work, args.samples)),
                 (
                     "directory",
-                    lambda: bench_directory(work, args.agencies, args.suggestions),
+                    lambda: bench_directory_ratio(work, args.agencies, args.suggestions),
                 ),
             ):
                 remaining = deadline - time.monotonic()
