@@ -162,3 +162,56 @@ def test_every_decline_reason_has_a_plain_phrase_for_the_job_seeker() -> None:
 def test_the_referral_link_is_a_setting() -> None:
     assert referral_link(None, uuid.uuid4()) is None
     assert referral_link("https://x.example/o/{referral_id}", "abc") == "https://x.example/o/abc"
+
+
+def _placed_again(action: str, **details: Any) -> dict[str, Any]:
+    """A placed referral's answer that leaves it placed (an extension, a follow-up answer)."""
+    return {
+        **_changed(
+            ReferralStatus.PLACED,
+            contract_type=ContractType.CDD,
+            placement_start_date=date(2026, 1, 5),
+            placement_end_date=date(2026, 7, 4),
+            details=details,
+        ),
+        "from_status": ReferralStatus.PLACED,
+        "action": action,
+    }
+
+
+def test_a_follow_up_answer_is_not_a_new_hire_for_the_job_seeker() -> None:
+    # "Toujours en poste ?" answered by the agency: nothing new for the job seeker, who would
+    # otherwise read "Vous commencez à travailler… Bonne prise de poste !" again.
+    follow_up = _placed_again("record_follow_up", milestone_months=3, still_employed=True)
+    audiences = {rule.audience for rule in ROUTING.rules_for(STATUS_CHANGED, follow_up)}
+    assert "job_seeker" not in audiences
+    assert "counsellor" in audiences
+    mail = TEMPLATES.render(
+        "referral_status_changed_counsellor",
+        "email",
+        _with(follow_up, salutation="Bonjour,", **NAMED),
+    )
+    assert "Suivi à 3 mois : toujours en poste." in mail.body
+    gone = _placed_again("record_follow_up", milestone_months=6, still_employed=False)
+    inbox = TEMPLATES.render("referral_status_changed_counsellor", "inbox", _with(gone, **NAMED))
+    assert "Suivi à 6 mois : plus en poste." in inbox.body
+
+
+def test_an_extension_reads_as_an_extension_not_a_new_hire() -> None:
+    extended = _placed_again("extend_placement", new_end_date="2026-07-04")
+    assert "job_seeker" in {rule.audience for rule in ROUTING.rules_for(STATUS_CHANGED, extended)}
+    mail = TEMPLATES.render(
+        "referral_answered_job_seeker",
+        "email",
+        _with(extended, salutation="Bonjour Inès Lefebvre,", **NAMED),
+    )
+    assert "Votre contrat avec l'agence d'emploi Intérim Nord (Lille)" in mail.subject
+    assert "est prolongé jusqu'au samedi 4 juillet 2026" in mail.body
+    assert "Bonne prise de poste" not in mail.body
+    assert "Vous commencez" not in mail.body
+    counsellor = TEMPLATES.render(
+        "referral_status_changed_counsellor",
+        "email",
+        _with(extended, salutation="Bonjour,", **NAMED),
+    )
+    assert "Contrat prolongé jusqu'au samedi 4 juillet 2026." in counsellor.body
