@@ -12,14 +12,17 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from referral.api.referrals import referral_out
-from referral.domain import ConsentScope, PriorityPublic
+from referral.domain import ConsentScope, PriorityPublic, ReferralStatus
+from referral.domain.indicators import Rules, measure
 from referral.models import PLATFORM, Referral, ReferralTransition
 from referral.settings import ReferralSettings
 from referral.use_cases.agency_answers import AnswerRules, apply_agency_response
 from referral.use_cases.consents import RecordConsent, record_consent
 from referral.use_cases.expiry import expire_due_referrals, remind_or_close_stale_referrals
+from referral.use_cases.indicators import IndicatorFilters, indicator_facts
 from referral.use_cases.job_seekers import JobSeekerInput, register_job_seeker
 from referral.use_cases.placements import ask_due_follow_ups
 from referral.use_cases.referrals import SendReferral, send_referral
@@ -569,3 +572,64 @@ async def test_the_identity_follows_a_transfer_only_with_consent_for_the_new_age
     feed = await _outbox(database, "agency.interim-nord.feed")
     assert feed[-1][0] == "coop.agency.referral_transferred.v1"
     assert feed[-1][1]["identity_shared"] is shared_after
+
+
+# Written out independently of OPEN_STATUSES: the states a referral is still open in.
+OPEN_STATES = {
+    "sent",
+    "acknowledged",
+    "accepted",
+    "interview_scheduled",
+    "postponed",
+    "pool",
+    "prior_to_hire",
+    "transferred",
+    "placed",
+}
+
+
+@pytest.mark.parametrize("status", [s.value for s in ReferralStatus])
+async def test_each_open_state_blocks_a_second_referral_and_each_ended_one_frees_it(
+    database: Database, status: str
+) -> None:
+    """Item 4: one open referral per (job seeker, agency, offer or ROME code) whatever the state
+    of the first — the use case's 409 and the store's partial unique index alike, for the new
+    states (vivier, en attente, action préalable, transférée) as for the old ones."""
+    first = await _send(database, ft="5200001A")
+    async with database.transaction() as session:
+        row = await session.get(Referral, first)
+        assert row is not None
+        row.status = status
+    original = await _row(database, first)
+    columns = {c.key: getattr(original, c.key) for c in Referral.__table__.columns}
+    # The store alone (the use case's check bypassed): a second open copy of the first.
+    copy = Referral(**{**columns, "id": uuid.uuid4(), "status": "sent"})
+    if status in OPEN_STATES:
+        with pytest.raises(Conflict):
+            await _send(database, ft="5200001A")
+        with pytest.raises(IntegrityError):
+            async with database.transaction() as session:
+                session.add(copy)
+    else:
+        async with database.transaction() as session:
+            session.add(copy)  # the ended first one leaves the way open…
+        with pytest.raises(Conflict):  # …to one open referral only
+            await _send(database, ft="5200001A")
+
+
+async def test_a_referral_closed_without_news_is_counted_in_the_indicators(
+    database: Database,
+) -> None:
+    """Item 3: ``no_news`` is counted (``closed_no_news``), from the store's facts."""
+    stale = await _send(database, ft="5200002A")
+    await _send(database, ft="5200003A")  # answered, never stale
+    now = _now()
+    await answer(database, accepted(stale, now))
+    run = remind_or_close_stale_referrals
+    rules = {"remind_after": timedelta(days=30), "close_after": timedelta(days=15)}
+    await run(database.sessionmaker, now=now + timedelta(days=31), **rules)
+    assert await run(database.sessionmaker, now=now + timedelta(days=47), **rules) == ([], [stale])
+    async with database.sessionmaker() as session:
+        facts = await indicator_facts(session, Principal("ops", Role.OPS), IndicatorFilters())
+    total = measure(facts, Rules())
+    assert (total["referrals_sent"], total["closed_no_news"]) == (2, 1)
