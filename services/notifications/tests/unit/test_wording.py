@@ -215,3 +215,36 @@ def test_an_extension_reads_as_an_extension_not_a_new_hire() -> None:
         _with(extended, salutation="Bonjour,", **NAMED),
     )
     assert "Contrat prolongé jusqu'au samedi 4 juillet 2026." in counsellor.body
+
+
+def test_the_agency_may_keep_the_decline_reason_from_the_job_seeker() -> None:
+    """As les emplois de l'inclusion's ``refusal_reason_shared_with_job_seeker``: the agency's
+    choice (``reason_shared_with_job_seeker`` of its decline, in the answer's details)."""
+    kept = _changed(
+        ReferralStatus.DECLINED,
+        decline_reason=DeclineReason.NOT_ELIGIBLE,
+        details={"reason": "not_eligible", "reason_shared_with_job_seeker": False},
+    )
+    mail = TEMPLATES.render(
+        "referral_answered_job_seeker", "email", _with(kept, salutation="Bonjour,", **NAMED)
+    )
+    assert "ne peut pas donner suite à votre candidature pour le métier de Soudeur" in mail.body
+    assert DECLINE_FOR_JOB_SEEKER[DeclineReason.NOT_ELIGIBLE] not in mail.body
+    assert "votre conseiller France Travail en est informé" in mail.body
+    counsellor = TEMPLATES.render(
+        "referral_status_changed_counsellor", "email", _with(kept, salutation="Bonjour,", **NAMED)
+    )
+    # The counsellor always reads the reason, and that it was kept from the job seeker.
+    assert (
+        f"Motif indiqué par l'agence : {DeclineReason.NOT_ELIGIBLE.label} (l'agence ne souhaite"
+        " pas qu'il soit transmis au candidat)." in counsellor.body
+    )
+    shared = {**kept, "details": {"reason": "not_eligible", "reason_shared_with_job_seeker": True}}
+    mail = TEMPLATES.render(
+        "referral_answered_job_seeker", "email", _with(shared, salutation="Bonjour,", **NAMED)
+    )
+    assert DECLINE_FOR_JOB_SEEKER[DeclineReason.NOT_ELIGIBLE] in mail.body
+    counsellor = TEMPLATES.render(
+        "referral_status_changed_counsellor", "email", _with(shared, salutation="Bonjour,", **NAMED)
+    )
+    assert "transmis au candidat" not in counsellor.body

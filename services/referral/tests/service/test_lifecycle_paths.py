@@ -633,3 +633,37 @@ async def test_a_referral_closed_without_news_is_counted_in_the_indicators(
         facts = await indicator_facts(session, Principal("ops", Role.OPS), IndicatorFilters())
     total = measure(facts, Rules())
     assert (total["referrals_sent"], total["closed_no_news"]) == (2, 1)
+
+
+async def test_a_decline_tells_the_counsellor_its_comment_and_whether_the_reason_is_shared(
+    database: Database,
+) -> None:
+    """Item 5: the agency's answer to the counsellor carries its comment; whether the job seeker
+    may read the reason (``reason_shared_with_job_seeker``, as les emplois de l'inclusion) goes
+    with it, for the notifications service."""
+    kept, shared = await _send(database, ft="5200004A"), await _send(database, ft="5200005A")
+    now = _now()
+    for referral_id, share in ((kept, False), (shared, True)):
+        await answer(
+            database,
+            a.ReferralDeclined(
+                referral_id=referral_id,
+                agency_id=LILLE,
+                occurred_at=now,
+                reason=DeclineReason.NOT_ELIGIBLE,
+                comment="Habilitation électrique manquante.",
+                reason_shared_with_job_seeker=share,
+            ),
+        )
+    changed = {
+        d["referral_id"]: d
+        for t, d in await _outbox(database, "referral.events")
+        if t == "coop.referral.status_changed.v1"
+    }
+    for referral_id, share in ((kept, False), (shared, True)):
+        data = changed[str(referral_id)]
+        assert (data["decline_reason"], data["comment"]) == (
+            "not_eligible",
+            "Habilitation électrique manquante.",
+        )
+        assert data["details"]["reason_shared_with_job_seeker"] is share
