@@ -10,11 +10,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from referral.api.referrals import referral_out
+from referral.app import create_app
 from referral.domain import ConsentScope, PriorityPublic, ReferralStatus
 from referral.domain.indicators import Rules, measure
 from referral.models import PLATFORM, Referral, ReferralTransition
@@ -35,6 +37,7 @@ from shared.domain.errors import Conflict
 from shared.messaging.consumer import PermanentError
 
 from ..answers import accepted, acknowledged, answer, declined, interview, placed
+from ..conftest import bearer
 
 COUNSELLOR = Principal("conseiller.dupont", Role.COUNSELLOR, ft_structure="75101")
 LILLE = "agc-interim-nord-lille"
@@ -667,3 +670,49 @@ async def test_a_decline_tells_the_counsellor_its_comment_and_whether_the_reason
             "Habilitation électrique manquante.",
         )
         assert data["details"]["reason_shared_with_job_seeker"] is share
+
+
+async def test_a_job_seekers_publics_follow_the_same_settings_as_their_referrals(
+    referral_settings: ReferralSettings,
+) -> None:
+    """Item 9: the jeune age limit and the DELD months are settings — for the job seeker's record
+    as for the snapshot their referral takes (not the defaults on one side and the settings on
+    the other)."""
+    settings = referral_settings.model_copy(update={"jeune_age_limit": 20, "deld_months": 24})
+    app = create_app(settings)
+    headers = bearer(Role.COUNSELLOR, "conseiller.dupont", ft_structure="75101")
+    today = _now().date()
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://referral.test") as c:
+            created = await c.post(
+                "/v1/job-seekers",
+                json={
+                    "ft_identifier": "5200006A",
+                    "first_name": "Léa",
+                    "last_name": "Roux",
+                    # 22 years old, registered 15 months ago: jeune and DELD by the defaults
+                    # (26, 12 months), neither by these settings (20, 24 months).
+                    "birth_date": today.replace(year=today.year - 22).isoformat(),
+                    "ft_registration_date": (today - timedelta(days=460)).isoformat(),
+                },
+                headers={**headers, "Idempotency-Key": str(uuid.uuid4())},
+            )
+            assert created.status_code == 201, created.text
+            assert created.json()["priority_publics"] == []
+            read = await c.get(f"/v1/job-seekers/{created.json()['id']}", headers=headers)
+            assert read.json()["priority_publics"] == []
+            referral = await c.post(
+                "/v1/referrals",
+                json={
+                    "job_seeker_id": created.json()["id"],
+                    "agency_id": LILLE,
+                    "rome_code": "H2913",
+                    "message": "Bonjour",
+                },
+                headers={**headers, "Idempotency-Key": str(uuid.uuid4())},
+            )
+            assert referral.status_code == 201, referral.text
+            assert referral.json()["priority_publics"] == []
+    finally:
+        await app.state.runtime.stop()
