@@ -248,3 +248,37 @@ def test_the_agency_may_keep_the_decline_reason_from_the_job_seeker() -> None:
         "referral_status_changed_counsellor", "email", _with(shared, salutation="Bonjour,", **NAMED)
     )
     assert "transmis au candidat" not in counsellor.body
+
+
+def test_a_transfer_names_both_agencies_not_their_ids() -> None:
+    """The transfer's mails name the agency that handed the referral over and the one it went
+    to (both carried by ``coop.referral.agency_changed.v1``), not their directory ids."""
+    from shared.contracts.referral import ReferralAgencyChanged
+
+    data = ReferralAgencyChanged(
+        referral_id=uuid.UUID("6c0e7a52-32f4-4d3c-9d55-0c0c4b1f5e11"),
+        agency_id="agc-interim-nord-arras",
+        network_id="interim-nord",
+        counsellor_id="conseiller.dupont",
+        from_agency_id="agc-interim-nord-lille",
+        from_status=ReferralStatus.ACKNOWLEDGED,
+        to_status=ReferralStatus.TRANSFERRED,
+        transferred_at=datetime(2026, 3, 4, 10, 0, tzinfo=UTC),
+        agency_name="Intérim Nord — Arras",
+        agency_town="Arras",
+        from_agency_name="Intérim Nord — Lille",
+    )
+    context = _with(
+        {name: getattr(data, name) for name in type(data).model_fields},
+        salutation="Bonjour,",
+        rome_label="Soudeur / Soudeuse",
+    )
+    for template in ("referral_transferred_counsellor", "referral_transferred_agency"):
+        mail = TEMPLATES.render(template, "email", context)
+        assert "Intérim Nord — Lille" in mail.body
+        assert "agc-interim-nord" not in mail.subject + mail.body
+    counsellor = TEMPLATES.render("referral_transferred_counsellor", "email", context)
+    assert (
+        "par l'agence Intérim Nord — Lille à l'agence Intérim Nord — Arras du même réseau"
+        in counsellor.body
+    )

@@ -19,7 +19,7 @@ from referral.api.referrals import referral_out
 from referral.app import create_app
 from referral.domain import ConsentScope, PriorityPublic, ReferralStatus
 from referral.domain.indicators import Rules, measure
-from referral.models import PLATFORM, Referral, ReferralTransition
+from referral.models import PLATFORM, Agency, Referral, ReferralTransition
 from referral.settings import ReferralSettings
 from referral.use_cases.agency_answers import AnswerRules, apply_agency_response
 from referral.use_cases.consents import RecordConsent, record_consent
@@ -716,3 +716,33 @@ async def test_a_job_seekers_publics_follow_the_same_settings_as_their_referrals
             assert referral.json()["priority_publics"] == []
     finally:
         await app.state.runtime.stop()
+
+
+async def test_a_transfer_tells_the_counsellor_the_names_of_both_agencies(
+    database: Database,
+) -> None:
+    """Item 10: ``coop.referral.agency_changed.v1`` names the agency that handed the referral
+    over and the new one (and its town), for the mails — the notifications service knows the
+    referral by its first agency only."""
+    async with database.transaction() as session:
+        arras = await session.get(Agency, ARRAS)
+        assert arras is not None
+        arras.address = "3 place des Héros, 62000 Arras"
+    referral_id = await _send(database, ft="5200007A")
+    now = _now()
+    await answer(database, acknowledged(referral_id, now))
+    await _answer_at(
+        database,
+        a.ReferralTransferred(
+            referral_id=referral_id, agency_id=LILLE, occurred_at=now, to_agency_id=ARRAS
+        ),
+        now,
+    )
+    async with database.sessionmaker() as session:
+        lille, arras = await session.get(Agency, LILLE), await session.get(Agency, ARRAS)
+        assert lille is not None
+        assert arras is not None
+    event_type, data = (await _outbox(database, "referral.events"))[-1]
+    assert event_type == "coop.referral.agency_changed.v1"
+    assert (data["from_agency_name"], data["agency_name"]) == (lille.name, arras.name)
+    assert data["agency_town"] == "Arras"
