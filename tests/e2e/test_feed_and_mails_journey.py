@@ -17,6 +17,7 @@ signing links is the dispositifs journeys' business (``test_dispositifs_journey.
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 import uuid
 from pathlib import Path
@@ -46,6 +47,11 @@ AGENCY_NAME = "Intérim Nord — Lille"
 ROME = "H2913"  # Soudeur / Soudeuse (ROME 4.0)
 COUNSELLOR = "e2e-counsellor"
 COUNSELLOR_EMAIL = "conseiller@francetravail.example"
+FRENCH_DATE = (
+    r"Mise à jour du (lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche) (1er|[0-9]{1,2})"
+    r" (janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre)"
+    r" 20[0-9]{2}\."
+)
 
 
 def _dispositifs_types_about_referrals() -> list[type[Any]]:
@@ -256,6 +262,8 @@ async def test_the_mails_name_the_metier_the_agency_and_with_consent_the_person(
         assert "Compétences insuffisantes pour le poste" in text
         # The link to the referral in the counsellor's tool (a setting).
         assert REFERRAL_URL.replace("{referral_id}", referral["id"]) in text
+        # Dates in French (« mardi 1er décembre 2026 »), not ISO.
+        assert re.search(FRENCH_DATE, text), text
     assert "Inès Lefebvre" in by_referral[ines["id"]].text  # consented: named
     assert "Hugo" not in by_referral[hugo["id"]].text  # not consented: not named
 

@@ -162,3 +162,123 @@ def test_every_decline_reason_has_a_plain_phrase_for_the_job_seeker() -> None:
 def test_the_referral_link_is_a_setting() -> None:
     assert referral_link(None, uuid.uuid4()) is None
     assert referral_link("https://x.example/o/{referral_id}", "abc") == "https://x.example/o/abc"
+
+
+def _placed_again(action: str, **details: Any) -> dict[str, Any]:
+    """A placed referral's answer that leaves it placed (an extension, a follow-up answer)."""
+    return {
+        **_changed(
+            ReferralStatus.PLACED,
+            contract_type=ContractType.CDD,
+            placement_start_date=date(2026, 1, 5),
+            placement_end_date=date(2026, 7, 4),
+            details=details,
+        ),
+        "from_status": ReferralStatus.PLACED,
+        "action": action,
+    }
+
+
+def test_a_follow_up_answer_is_not_a_new_hire_for_the_job_seeker() -> None:
+    # "Toujours en poste ?" answered by the agency: nothing new for the job seeker, who would
+    # otherwise read "Vous commencez à travailler… Bonne prise de poste !" again.
+    follow_up = _placed_again("record_follow_up", milestone_months=3, still_employed=True)
+    audiences = {rule.audience for rule in ROUTING.rules_for(STATUS_CHANGED, follow_up)}
+    assert "job_seeker" not in audiences
+    assert "counsellor" in audiences
+    mail = TEMPLATES.render(
+        "referral_status_changed_counsellor",
+        "email",
+        _with(follow_up, salutation="Bonjour,", **NAMED),
+    )
+    assert "Suivi à 3 mois : toujours en poste." in mail.body
+    gone = _placed_again("record_follow_up", milestone_months=6, still_employed=False)
+    inbox = TEMPLATES.render("referral_status_changed_counsellor", "inbox", _with(gone, **NAMED))
+    assert "Suivi à 6 mois : plus en poste." in inbox.body
+
+
+def test_an_extension_reads_as_an_extension_not_a_new_hire() -> None:
+    extended = _placed_again("extend_placement", new_end_date="2026-07-04")
+    assert "job_seeker" in {rule.audience for rule in ROUTING.rules_for(STATUS_CHANGED, extended)}
+    mail = TEMPLATES.render(
+        "referral_answered_job_seeker",
+        "email",
+        _with(extended, salutation="Bonjour Inès Lefebvre,", **NAMED),
+    )
+    assert "Votre contrat avec l'agence d'emploi Intérim Nord (Lille)" in mail.subject
+    assert "est prolongé jusqu'au samedi 4 juillet 2026" in mail.body
+    assert "Bonne prise de poste" not in mail.body
+    assert "Vous commencez" not in mail.body
+    counsellor = TEMPLATES.render(
+        "referral_status_changed_counsellor",
+        "email",
+        _with(extended, salutation="Bonjour,", **NAMED),
+    )
+    assert "Contrat prolongé jusqu'au samedi 4 juillet 2026." in counsellor.body
+
+
+def test_the_agency_may_keep_the_decline_reason_from_the_job_seeker() -> None:
+    """As les emplois de l'inclusion's ``refusal_reason_shared_with_job_seeker``: the agency's
+    choice (``reason_shared_with_job_seeker`` of its decline, in the answer's details)."""
+    kept = _changed(
+        ReferralStatus.DECLINED,
+        decline_reason=DeclineReason.NOT_ELIGIBLE,
+        details={"reason": "not_eligible", "reason_shared_with_job_seeker": False},
+    )
+    mail = TEMPLATES.render(
+        "referral_answered_job_seeker", "email", _with(kept, salutation="Bonjour,", **NAMED)
+    )
+    assert "ne peut pas donner suite à votre candidature pour le métier de Soudeur" in mail.body
+    assert DECLINE_FOR_JOB_SEEKER[DeclineReason.NOT_ELIGIBLE] not in mail.body
+    assert "votre conseiller France Travail en est informé" in mail.body
+    counsellor = TEMPLATES.render(
+        "referral_status_changed_counsellor", "email", _with(kept, salutation="Bonjour,", **NAMED)
+    )
+    # The counsellor always reads the reason, and that it was kept from the job seeker.
+    assert (
+        f"Motif indiqué par l'agence : {DeclineReason.NOT_ELIGIBLE.label} (l'agence ne souhaite"
+        " pas qu'il soit transmis au candidat)." in counsellor.body
+    )
+    shared = {**kept, "details": {"reason": "not_eligible", "reason_shared_with_job_seeker": True}}
+    mail = TEMPLATES.render(
+        "referral_answered_job_seeker", "email", _with(shared, salutation="Bonjour,", **NAMED)
+    )
+    assert DECLINE_FOR_JOB_SEEKER[DeclineReason.NOT_ELIGIBLE] in mail.body
+    counsellor = TEMPLATES.render(
+        "referral_status_changed_counsellor", "email", _with(shared, salutation="Bonjour,", **NAMED)
+    )
+    assert "transmis au candidat" not in counsellor.body
+
+
+def test_a_transfer_names_both_agencies_not_their_ids() -> None:
+    """The transfer's mails name the agency that handed the referral over and the one it went
+    to (both carried by ``coop.referral.agency_changed.v1``), not their directory ids."""
+    from shared.contracts.referral import ReferralAgencyChanged
+
+    data = ReferralAgencyChanged(
+        referral_id=uuid.UUID("6c0e7a52-32f4-4d3c-9d55-0c0c4b1f5e11"),
+        agency_id="agc-interim-nord-arras",
+        network_id="interim-nord",
+        counsellor_id="conseiller.dupont",
+        from_agency_id="agc-interim-nord-lille",
+        from_status=ReferralStatus.ACKNOWLEDGED,
+        to_status=ReferralStatus.TRANSFERRED,
+        transferred_at=datetime(2026, 3, 4, 10, 0, tzinfo=UTC),
+        agency_name="Intérim Nord — Arras",
+        agency_town="Arras",
+        from_agency_name="Intérim Nord — Lille",
+    )
+    context = _with(
+        {name: getattr(data, name) for name in type(data).model_fields},
+        salutation="Bonjour,",
+        rome_label="Soudeur / Soudeuse",
+    )
+    for template in ("referral_transferred_counsellor", "referral_transferred_agency"):
+        mail = TEMPLATES.render(template, "email", context)
+        assert "Intérim Nord — Lille" in mail.body
+        assert "agc-interim-nord" not in mail.subject + mail.body
+    counsellor = TEMPLATES.render("referral_transferred_counsellor", "email", context)
+    assert (
+        "par l'agence Intérim Nord — Lille à l'agence Intérim Nord — Arras du même réseau"
+        in counsellor.body
+    )

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from referral.domain.publics import PublicsRules
 from shared.settings import ServiceSettings
 
 #: France Travail's OAuth2 token endpoint for partner applications (a URL, not a secret).
@@ -111,6 +112,16 @@ class ReferralSettings(ServiceSettings):
         if not secret:
             raise ValueError("REFERRAL_JOB_SEEKER_LINK_SECRET is required")
         return secret
+
+    @property
+    def publics_rules(self) -> PublicsRules:
+        """The derived priority publics' thresholds (issue 12, item 9), for every reader."""
+        return PublicsRules(
+            senior_age=self.senior_age,
+            jeune_age_limit=self.jeune_age_limit,
+            jeune_rqth_age_limit=self.jeune_rqth_age_limit,
+            deld_months=self.deld_months,
+        )
 
     @property
     def expiry_delay(self) -> timedelta:

@@ -10,16 +10,21 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from referral.api.referrals import referral_out
-from referral.domain import ConsentScope, PriorityPublic
-from referral.models import PLATFORM, Referral, ReferralTransition
+from referral.app import create_app
+from referral.domain import ConsentScope, PriorityPublic, ReferralStatus
+from referral.domain.indicators import Rules, measure
+from referral.models import PLATFORM, Agency, Referral, ReferralTransition
 from referral.settings import ReferralSettings
 from referral.use_cases.agency_answers import AnswerRules, apply_agency_response
 from referral.use_cases.consents import RecordConsent, record_consent
 from referral.use_cases.expiry import expire_due_referrals, remind_or_close_stale_referrals
+from referral.use_cases.indicators import IndicatorFilters, indicator_facts
 from referral.use_cases.job_seekers import JobSeekerInput, register_job_seeker
 from referral.use_cases.placements import ask_due_follow_ups
 from referral.use_cases.referrals import SendReferral, send_referral
@@ -32,6 +37,7 @@ from shared.domain.errors import Conflict
 from shared.messaging.consumer import PermanentError
 
 from ..answers import accepted, acknowledged, answer, declined, interview, placed
+from ..conftest import bearer
 
 COUNSELLOR = Principal("conseiller.dupont", Role.COUNSELLOR, ft_structure="75101")
 LILLE = "agc-interim-nord-lille"
@@ -569,3 +575,174 @@ async def test_the_identity_follows_a_transfer_only_with_consent_for_the_new_age
     feed = await _outbox(database, "agency.interim-nord.feed")
     assert feed[-1][0] == "coop.agency.referral_transferred.v1"
     assert feed[-1][1]["identity_shared"] is shared_after
+
+
+# Written out independently of OPEN_STATUSES: the states a referral is still open in.
+OPEN_STATES = {
+    "sent",
+    "acknowledged",
+    "accepted",
+    "interview_scheduled",
+    "postponed",
+    "pool",
+    "prior_to_hire",
+    "transferred",
+    "placed",
+}
+
+
+@pytest.mark.parametrize("status", [s.value for s in ReferralStatus])
+async def test_each_open_state_blocks_a_second_referral_and_each_ended_one_frees_it(
+    database: Database, status: str
+) -> None:
+    """Item 4: one open referral per (job seeker, agency, offer or ROME code) whatever the state
+    of the first — the use case's 409 and the store's partial unique index alike, for the new
+    states (vivier, en attente, action préalable, transférée) as for the old ones."""
+    first = await _send(database, ft="5200001A")
+    async with database.transaction() as session:
+        row = await session.get(Referral, first)
+        assert row is not None
+        row.status = status
+    original = await _row(database, first)
+    columns = {c.key: getattr(original, c.key) for c in Referral.__table__.columns}
+    # The store alone (the use case's check bypassed): a second open copy of the first.
+    copy = Referral(**{**columns, "id": uuid.uuid4(), "status": "sent"})
+    if status in OPEN_STATES:
+        with pytest.raises(Conflict):
+            await _send(database, ft="5200001A")
+        with pytest.raises(IntegrityError):
+            async with database.transaction() as session:
+                session.add(copy)
+    else:
+        async with database.transaction() as session:
+            session.add(copy)  # the ended first one leaves the way open…
+        with pytest.raises(Conflict):  # …to one open referral only
+            await _send(database, ft="5200001A")
+
+
+async def test_a_referral_closed_without_news_is_counted_in_the_indicators(
+    database: Database,
+) -> None:
+    """Item 3: ``no_news`` is counted (``closed_no_news``), from the store's facts."""
+    stale = await _send(database, ft="5200002A")
+    await _send(database, ft="5200003A")  # answered, never stale
+    now = _now()
+    await answer(database, accepted(stale, now))
+    run = remind_or_close_stale_referrals
+    rules = {"remind_after": timedelta(days=30), "close_after": timedelta(days=15)}
+    await run(database.sessionmaker, now=now + timedelta(days=31), **rules)
+    assert await run(database.sessionmaker, now=now + timedelta(days=47), **rules) == ([], [stale])
+    async with database.sessionmaker() as session:
+        facts = await indicator_facts(session, Principal("ops", Role.OPS), IndicatorFilters())
+    total = measure(facts, Rules())
+    assert (total["referrals_sent"], total["closed_no_news"]) == (2, 1)
+
+
+async def test_a_decline_tells_the_counsellor_its_comment_and_whether_the_reason_is_shared(
+    database: Database,
+) -> None:
+    """Item 5: the agency's answer to the counsellor carries its comment; whether the job seeker
+    may read the reason (``reason_shared_with_job_seeker``, as les emplois de l'inclusion) goes
+    with it, for the notifications service."""
+    kept, shared = await _send(database, ft="5200004A"), await _send(database, ft="5200005A")
+    now = _now()
+    for referral_id, share in ((kept, False), (shared, True)):
+        await answer(
+            database,
+            a.ReferralDeclined(
+                referral_id=referral_id,
+                agency_id=LILLE,
+                occurred_at=now,
+                reason=DeclineReason.NOT_ELIGIBLE,
+                comment="Habilitation électrique manquante.",
+                reason_shared_with_job_seeker=share,
+            ),
+        )
+    changed = {
+        d["referral_id"]: d
+        for t, d in await _outbox(database, "referral.events")
+        if t == "coop.referral.status_changed.v1"
+    }
+    for referral_id, share in ((kept, False), (shared, True)):
+        data = changed[str(referral_id)]
+        assert (data["decline_reason"], data["comment"]) == (
+            "not_eligible",
+            "Habilitation électrique manquante.",
+        )
+        assert data["details"]["reason_shared_with_job_seeker"] is share
+
+
+async def test_a_job_seekers_publics_follow_the_same_settings_as_their_referrals(
+    referral_settings: ReferralSettings,
+) -> None:
+    """Item 9: the jeune age limit and the DELD months are settings — for the job seeker's record
+    as for the snapshot their referral takes (not the defaults on one side and the settings on
+    the other)."""
+    settings = referral_settings.model_copy(update={"jeune_age_limit": 20, "deld_months": 24})
+    app = create_app(settings)
+    headers = bearer(Role.COUNSELLOR, "conseiller.dupont", ft_structure="75101")
+    today = _now().date()
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://referral.test") as c:
+            created = await c.post(
+                "/v1/job-seekers",
+                json={
+                    "ft_identifier": "5200006A",
+                    "first_name": "Léa",
+                    "last_name": "Roux",
+                    # 22 years old, registered 15 months ago: jeune and DELD by the defaults
+                    # (26, 12 months), neither by these settings (20, 24 months).
+                    "birth_date": today.replace(year=today.year - 22).isoformat(),
+                    "ft_registration_date": (today - timedelta(days=460)).isoformat(),
+                },
+                headers={**headers, "Idempotency-Key": str(uuid.uuid4())},
+            )
+            assert created.status_code == 201, created.text
+            assert created.json()["priority_publics"] == []
+            read = await c.get(f"/v1/job-seekers/{created.json()['id']}", headers=headers)
+            assert read.json()["priority_publics"] == []
+            referral = await c.post(
+                "/v1/referrals",
+                json={
+                    "job_seeker_id": created.json()["id"],
+                    "agency_id": LILLE,
+                    "rome_code": "H2913",
+                    "message": "Bonjour",
+                },
+                headers={**headers, "Idempotency-Key": str(uuid.uuid4())},
+            )
+            assert referral.status_code == 201, referral.text
+            assert referral.json()["priority_publics"] == []
+    finally:
+        await app.state.runtime.stop()
+
+
+async def test_a_transfer_tells_the_counsellor_the_names_of_both_agencies(
+    database: Database,
+) -> None:
+    """Item 10: ``coop.referral.agency_changed.v1`` names the agency that handed the referral
+    over and the new one (and its town), for the mails — the notifications service knows the
+    referral by its first agency only."""
+    async with database.transaction() as session:
+        arras = await session.get(Agency, ARRAS)
+        assert arras is not None
+        arras.address = "3 place des Héros, 62000 Arras"
+    referral_id = await _send(database, ft="5200007A")
+    now = _now()
+    await answer(database, acknowledged(referral_id, now))
+    await _answer_at(
+        database,
+        a.ReferralTransferred(
+            referral_id=referral_id, agency_id=LILLE, occurred_at=now, to_agency_id=ARRAS
+        ),
+        now,
+    )
+    async with database.sessionmaker() as session:
+        lille, arras = await session.get(Agency, LILLE), await session.get(Agency, ARRAS)
+        assert lille is not None
+        assert arras is not None
+    event_type, data = (await _outbox(database, "referral.events"))[-1]
+    assert event_type == "coop.referral.agency_changed.v1"
+    assert (data["from_agency_name"], data["agency_name"]) == (lille.name, arras.name)
+    assert data["agency_town"] == "Arras"

@@ -67,6 +67,13 @@ class ReferralDeclined(AgencyResponse):
 
     event_type: ClassVar[str] = "coop.referral.declined.v1"
     reason: DeclineReason
+    reason_shared_with_job_seeker: bool = Field(
+        default=True,
+        description="Whether the job seeker (when they consented to be contacted) is told the "
+        "reason, phrased for them; false: told only that the agency cannot follow up (as les "
+        "emplois de l'inclusion's refusal_reason_shared_with_job_seeker). The counsellor "
+        "always reads the reason.",
+    )
 
 
 class InterviewScheduled(AgencyResponse):

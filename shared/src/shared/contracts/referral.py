@@ -235,6 +235,15 @@ class ReferralAgencyChanged(ReferralEvent):
     to_status: ReferralStatus
     comment: str | None = None
     transferred_at: datetime
+    agency_name: str | None = Field(
+        default=None, description="The new agency's name, for the messages that name it."
+    )
+    agency_town: str | None = Field(
+        default=None, description="The new agency's town (from its address), for the messages."
+    )
+    from_agency_name: str | None = Field(
+        default=None, description="The name of the agency that handed the referral over."
+    )
 
 
 class ReferralObsoleted(ReferralEvent):

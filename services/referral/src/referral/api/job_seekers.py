@@ -19,6 +19,7 @@ from referral.api.deps import (
     Settings,
 )
 from referral.api.referrals import DEPARTEMENT_PATTERN, FT_IDENTIFIER_PATTERN, JobSeekerIn
+from referral.domain import PublicsRules
 from referral.models import JobSeeker
 from referral.use_cases import queries
 from referral.use_cases.job_seekers import (
@@ -115,7 +116,7 @@ class ShareOut(BaseModel):
 
 
 def job_seeker_out(
-    job_seeker: JobSeeker, senior_age: int, view: JobSeekerView = JobSeekerView.FULL
+    job_seeker: JobSeeker, rules: PublicsRules, view: JobSeekerView = JobSeekerView.FULL
 ) -> dict[str, Any]:
     if view is JobSeekerView.MASKED:
         return JobSeekerOut(
@@ -136,7 +137,7 @@ def job_seeker_out(
             structure_code=job_seeker.structure_code,
             created_at=job_seeker.created_at,
         ).model_dump(mode="json")
-    publics = publics_of(job_seeker, datetime.now(UTC).date(), senior_age)
+    publics = publics_of(job_seeker, datetime.now(UTC).date(), rules.senior_age, rules)
     return JobSeekerOut(
         id=job_seeker.id,
         masked=False,
@@ -184,7 +185,8 @@ async def create_job_seeker(
 ) -> Any:
     async def create(session: Any) -> tuple[dict[str, Any], str]:
         job_seeker = await register_job_seeker(session, body.to_input(), principal)
-        return job_seeker_out(job_seeker, settings.senior_age), f"/v1/job-seekers/{job_seeker.id}"
+        out = job_seeker_out(job_seeker, settings.publics_rules)
+        return out, f"/v1/job-seekers/{job_seeker.id}"
 
     return await create_idempotently(runtime, principal, idempotency_key, request, body, create)
 
@@ -214,7 +216,7 @@ async def list_job_seekers(
             cursor=cursor,
             limit=limit,
         )
-        return page.map(lambda row: job_seeker_out(row, settings.senior_age))
+        return page.map(lambda row: job_seeker_out(row, settings.publics_rules))
 
 
 @router.get("/job-seekers/{job_seeker_id}", response_model=JobSeekerOut)
@@ -223,7 +225,7 @@ async def get_job_seeker(
 ) -> dict[str, Any]:
     async with runtime.database.transaction() as session:
         job_seeker, view = await queries.get_job_seeker(session, principal, job_seeker_id)
-        return job_seeker_out(job_seeker, settings.senior_age, view)
+        return job_seeker_out(job_seeker, settings.publics_rules, view)
 
 
 @router.patch("/job-seekers/{job_seeker_id}", response_model=JobSeekerOut)
@@ -238,7 +240,7 @@ async def update_job_seeker(
     command = UpdateJobSeeker(job_seeker_id, changes, reason=body.change_reason)
     async with runtime.database.transaction() as session:
         job_seeker = await change_job_seeker(session, command, principal)
-        return job_seeker_out(job_seeker, settings.senior_age)
+        return job_seeker_out(job_seeker, settings.publics_rules)
 
 
 @router.post(

@@ -31,6 +31,7 @@ from referral.domain import (
 from referral.models import Agency, Referral
 from referral.use_cases.common import (
     Logged,
+    agency_names_of,
     locked_referral,
     move,
     publish,
@@ -143,6 +144,15 @@ async def apply_agency_response(
     target = move(session, referral, row, entry, current=current)
     await _effects(session, response, referral, new_agency, received_at, rules)
     event = _event_for(answer_type, referral, response, current, target, details, from_agency)
+    if isinstance(event, ReferralAgencyChanged):
+        # The mails name both agencies (issue 12, item 10), not their directory ids.
+        handed_over = await session.get(Agency, from_agency)
+        event = event.model_copy(
+            update={
+                **agency_names_of(new_agency),
+                "from_agency_name": handed_over.name if handed_over else None,
+            }
+        )
     await publish(session, event, referral, occurred_at)
     if isinstance(response, answers.ReferralTransferred):
         await _tell_network_transferred(session, referral, from_agency, received_at, rules)
