@@ -132,3 +132,37 @@ async def test_an_edit_after_the_pre_validation_voids_it(
     decided = await client.post(f"/v1/immersions/{cid}/validate", headers=COUNSELLOR)
     assert decided.status_code == 200, decided.text
     assert decided.json()["status"] == "validated"
+
+
+@pytest.mark.parametrize("step", ["reject", "cancel", "deprecate"])
+async def test_rejection_cancellation_and_deprecation_need_a_justification_over_http(
+    client: httpx.AsyncClient, app: FastAPI, known_referral: KnownFactory, step: str
+) -> None:
+    cid = await _create(client, known_referral)
+    assert (await client.post(f"/v1/immersions/{cid}/ready", headers=COUNSELLOR)).is_success
+    # Missing or too short: the body is refused (422); blank: the lifecycle refuses it (409).
+    for body, status in (
+        ({}, 422),
+        ({"justification": ""}, 422),
+        ({"justification": "     "}, 409),
+    ):
+        refused = await client.post(f"/v1/immersions/{cid}/{step}", json=body, headers=COUNSELLOR)
+        assert refused.status_code == status, (body, refused.text)
+    assert (await client.get(f"/v1/immersions/{cid}", headers=COUNSELLOR)).json()[
+        "status"
+    ] == "ready_to_sign"
+    ended = await client.post(
+        f"/v1/immersions/{cid}/{step}",
+        json={"justification": "La structure d'accueil a retiré son offre"},
+        headers=COUNSELLOR,
+    )
+    assert ended.status_code == 200, ended.text
+    target = {"reject": "rejected", "cancel": "cancelled", "deprecate": "deprecated"}[step]
+    detail = (await client.get(f"/v1/immersions/{cid}", headers=COUNSELLOR)).json()
+    assert detail["status"] == target
+    assert detail["justification"] == "La structure d'accueil a retiré son offre"
+    last = detail["timeline"][-1]
+    assert (last["to_status"], last["comment"]) == (
+        target,
+        "La structure d'accueil a retiré son offre",
+    )
