@@ -80,6 +80,9 @@ async def test_a_salaried_beneficiarys_employer_and_another_support_structure_si
     page = await client.get(path_of(links["employer"]))
     assert page.status_code == 200
     assert "Employeur du bénéficiaire" in page.text
+    # The host's declarations of the uses L5135-4 excludes are stored and shown to each party.
+    assert "Déclarations de la structure d'accueil (art. L5135-4)" in page.text
+    assert "elle ne sert pas à occuper un emploi saisonnier" in page.text
     await sign_by_links(client, app, cid)
     detail = (await client.get(f"/v1/immersions/{cid}", headers=COUNSELLOR)).json()
     assert detail["status"] == "signed"
