@@ -27,6 +27,10 @@ MIGRATIONS = {
 }
 
 
+#: A France Travail structure that reviews its conventions in two steps (issue 13: the counsellor
+#: pre-validates, another counsellor — the validator — decides); only the signing journey uses it.
+TWO_STEP_STRUCTURE = "75102"
+
 #: The counsellor tool's page of a referral, linked from the mails (issue 12).
 REFERRAL_URL = "https://outil-conseiller.example/orientations/{referral_id}"
 
@@ -84,6 +88,7 @@ async def stack(  # type: ignore[no-untyped-def]
         if name == "dispositifs":
             # The journeys count single conventions (secrecy: services/dispositifs/tests).
             env["DISPOSITIFS_STATISTICAL_SECRECY_THRESHOLD"] = "1"
+            env["DISPOSITIFS_PMSMP_TWO_STEP_REVIEW_STRUCTURES"] = f'["{TWO_STEP_STRUCTURE}"]'
         processes[name] = ServiceProcess(name, _free_port(), env, work / f"{name}.log")
     stack = Stack(processes, kafka_broker.bootstrap_servers)
     try:

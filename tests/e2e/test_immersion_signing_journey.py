@@ -2,10 +2,11 @@
 ready to sign; the counsellor's attempt to sign for the beneficiary is refused; each party opens
 its own link in headless Chromium, taken from the mail it received in the stack's local SMTP
 store (the notifications service mails each party its link), ticks the box and signs; the
-validator validates; the tutor assesses through the link mailed on the last day (the convention
-is dated in the past so that its last day is today); the referral's timeline and the indicators
-show it. Screenshots of the signing page at phone and desktop widths are saved in
-``.data/screenshots/``."""
+counsellor pre-validates and another counsellor of the structure, the validator, validates (the
+structure reviews in two steps; the counsellor who pre-validated cannot decide); the tutor
+assesses through the link mailed on the last day (the convention is dated in the past so that its
+last day is today); the referral's timeline and the indicators show it. Screenshots of the
+signing page at phone and desktop widths are saved in ``.data/screenshots/``."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ import httpx
 import pytest
 
 from devstack.mailbox import Mailbox
+from shared.auth.tokens import Role, mint_token
+from shared.settings import DEVELOPMENT_JWT_SECRET
 from shared.testing_browser import DESKTOP, PHONE, screenshot
 
-from .conftest import Stack
+from .conftest import TWO_STEP_STRUCTURE, Stack
 from .dispositifs_steps import (
     COUNSELLOR_COMPLETION,
     link_on,
@@ -28,6 +31,19 @@ from .dispositifs_steps import (
 from .steps import eventually, send_referral
 
 pytestmark = pytest.mark.e2e
+
+
+def _counsellor(subject: str) -> dict[str, str]:
+    """A counsellor of the two-step structure (the journey's counsellor, or its validator)."""
+    token = mint_token(
+        key=DEVELOPMENT_JWT_SECRET,
+        subject=subject,
+        role=Role.COUNSELLOR,
+        issuer="coop-platform-dev",
+        audience="coop-platform",
+        ft_structure=TWO_STEP_STRUCTURE,
+    )
+    return {"Authorization": f"Bearer {token}"}
 
 
 def _convention(referral_id: str, start: Any) -> dict[str, Any]:
@@ -63,11 +79,12 @@ def _convention(referral_id: str, start: Any) -> dict[str, Any]:
 
 async def test_each_party_signs_in_the_browser_and_the_tutor_assesses(
     stack: Stack,
-    counsellor_headers: dict[str, str],
     ops_headers: dict[str, str],
     browser_page: Any,
     mailbox: Mailbox,
 ) -> None:
+    counsellor_headers = _counsellor("e2e-conseillere-signature")
+    validator_headers = _counsellor("e2e-valideur-signature")
     today = datetime.now(UTC).date()
     start = today - timedelta(days=13)  # its last day is today
     dispositifs = stack.url("dispositifs")
@@ -139,12 +156,25 @@ async def test_each_party_signs_in_the_browser_and_the_tutor_assesses(
         assert detail["status"] == "signed"
         assert {s["role"] for s in detail["signatories"] if s["signed_at"]} == set(links)
 
-        # The prescriber's validator validates (one-step review: the structure's counsellor).
-        validated = await client.post(
+        # Two-step review: the counsellor pre-validates, cannot decide as well; the validator
+        # (another counsellor of the structure) validates.
+        pre = await client.post(
             f"{dispositifs}/v1/immersions/{cid}/validate", headers=counsellor_headers
+        )
+        assert pre.status_code == 200, pre.text
+        assert pre.json()["status"] == "signed"
+        assert pre.json()["pre_validation"]["by"] == "e2e-conseillere-signature"
+        same = await client.post(
+            f"{dispositifs}/v1/immersions/{cid}/validate", headers=counsellor_headers
+        )
+        assert same.status_code == 403
+        assert "autre conseiller" in same.json()["detail"]
+        validated = await client.post(
+            f"{dispositifs}/v1/immersions/{cid}/validate", headers=validator_headers
         )
         assert validated.status_code == 200, validated.text
         assert validated.json()["status"] == "validated"
+        assert validated.json()["validated_by"] == "e2e-valideur-signature"
 
         # The last day has come: the tutor is sent the assessment link (the periodic job does
         # it too; the counsellor asks now rather than wait for its next run).

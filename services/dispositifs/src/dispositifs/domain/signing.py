@@ -138,11 +138,22 @@ def signatories(parties: ConventionParties) -> tuple[list[Party], list[Violation
     if (
         support is not None
         and support.name
-        and support.email
-        and (support.name or "").strip().casefold()
-        != (parties.prescriber_name or "").strip().casefold()
+        and support.name.strip().casefold() != (parties.prescriber_name or "").strip().casefold()
     ):
-        needed.append(support)
+        # A support structure that is not the prescriber is a party (L5135-4): it signs, so it
+        # needs an address (never left out because none was given).
+        if not support.email:
+            missing.append(
+                Violation(
+                    "pmsmp.parties.support_structure",
+                    "support.email",
+                    "la structure d'accompagnement n'est pas le prescripteur : elle signe la "
+                    "convention (courriel requis)",
+                    ART_PARTIES,
+                )
+            )
+        else:
+            needed.append(support)
     for party in needed:
         if not party.email:
             missing.append(

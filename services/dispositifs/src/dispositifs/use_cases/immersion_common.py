@@ -193,7 +193,7 @@ def parties_of(convention: ImmersionConvention, settings: DispositifsSettings) -
         else None,
         salaried=bool(c.beneficiary_salaried),
         support_structure=Party(R.SUPPORT_STRUCTURE, c.support_structure, c.support_email)
-        if c.support_email
+        if c.support_structure or c.support_email
         else None,
         prescriber_name=c.prescriber_name,
         adult_age=settings.pmsmp_adult_age,

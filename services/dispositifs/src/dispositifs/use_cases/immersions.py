@@ -263,6 +263,10 @@ async def update_content(
     raise_if_any(await check_convention(session, convention, settings, complete=after_ready))
     if after_ready:
         at = now()
+        # Two-step review: what was pre-validated is no longer what the parties will sign; the
+        # corrected convention is pre-validated again before the validator decides.
+        convention.pre_validated_at = None
+        convention.pre_validated_by = None
         await move(
             session,
             convention,
