@@ -198,7 +198,8 @@ async def test_a_request_breaking_a_rule_is_answered_with_immersion_rejected_and
     data = event.data
     assert data["referral_id"] == str(sent.referral_id)
     assert data["agency_id"] == AGENCY
-    assert "Code du travail, art. D5135-3" in data["article"]
+    # 30 calendar days is the national tool's rule, not the law's (D5135-3 allows 1 month).
+    assert "règle de l'outil national immersion-facile" in data["article"]
     assert "L3121-20" in data["article"]
     assert {v["rule"] for v in data["violations"]} == {
         "pmsmp.duration.days",

@@ -13,6 +13,7 @@ from dispositifs.domain.immersion import (
     ART_OBJET,
     ART_PRESCRIBERS,
     ART_WEEKLY_HOURS,
+    NATIONAL_TOOL_RULE,
     TRANSITIONS,
     Actor,
     ImmersionLimits,
@@ -59,11 +60,12 @@ def test_a_complete_ordinary_request_breaks_no_rule() -> None:
 # -- duration: 1 month date to date (D5135-3) and the national tool's 30 calendar days ----------
 
 
-def test_30_calendar_days_are_allowed_and_31_refused_citing_d5135_3() -> None:
+def test_30_calendar_days_are_allowed_and_31_refused_citing_the_national_tools_rule() -> None:
     assert _rules(_terms(start_date=date(2026, 3, 1), end_date=date(2026, 3, 30))) == set()
     found = check_terms(_terms(start_date=date(2026, 3, 1), end_date=date(2026, 3, 31)), [], LIMITS)
     assert [v.rule for v in found] == ["pmsmp.duration.days"]
-    assert found[0].article == ART_DURATION == "Code du travail, art. D5135-3"
+    # 1 → 31 March is within "1 month date to date" (D5135-3): only the national tool's cap.
+    assert found[0].article == NATIONAL_TOOL_RULE == "règle de l'outil national immersion-facile"
     assert "31 jours" in found[0].message
 
 
@@ -321,7 +323,9 @@ def test_a_renewal_keeps_the_objectives_and_starts_after_the_original_ends() -> 
         date(2026, 3, 15),
         justification=" ",
     )
-    assert [v.rule for v in unjustified] == ["pmsmp.renewal.justification"]
+    assert [(v.rule, v.article) for v in unjustified] == [
+        ("pmsmp.renewal.justification", NATIONAL_TOOL_RULE)
+    ]
 
 
 # -- the lifecycle table ---------------------------------------------------------------------------

@@ -48,6 +48,10 @@ ART_NOT_ALLOWED_USES = code_du_travail("L5135-4")
 ART_WEEKLY_HOURS = code_du_travail("L3121-20")
 #: 16 years old: the minimum working age, applied by the national tool to beneficiaries.
 ART_MIN_AGE = code_du_travail("L4153-1") + " (âge minimum de l'outil national)"
+#: Rules the law does not set but the national tool (immersion-facile) applies: 30 calendar days
+#: at most (the law allows "1 month date to date", 1 → 31 January), and a written justification of
+#: a renewal. Cited as the tool's rule, never as an article.
+NATIONAL_TOOL_RULE = "règle de l'outil national immersion-facile"
 
 
 class Actor(enum.StrEnum):
@@ -215,7 +219,8 @@ def check_objet(objet: str | None) -> list[Violation]:
 def check_duration(
     start: date, end: date, limits: ImmersionLimits, *, what: str = "la convention"
 ) -> list[Violation]:
-    """D5135-3: at most 1 month date to date; the national tool's cap in calendar days."""
+    """D5135-3: at most 1 month date to date; the national tool's cap in calendar days (its rule,
+    not the law's)."""
     if end < start:
         return [
             Violation("pmsmp.dates", "end_date", "la date de fin précède la date de début", None)
@@ -239,7 +244,7 @@ def check_duration(
                 "pmsmp.duration.days",
                 "end_date",
                 f"{what} dure {days} jours calendaires, au plus {limits.max_calendar_days}",
-                ART_DURATION,
+                NATIONAL_TOOL_RULE,
             )
         )
     return found
@@ -536,7 +541,7 @@ def check_renewal(
                 "pmsmp.renewal.justification",
                 "renewal_justification",
                 "un renouvellement doit être justifié",
-                ART_DURATION,
+                NATIONAL_TOOL_RULE,
             )
         )
     return found
