@@ -169,7 +169,8 @@ async def test_an_offer_finds_a_job_seeker_of_another_region_through_the_trades_
         async with app.state.runtime.database.engine.connect() as connection:
             raw = await connection.get_raw_connection()
             cursor = raw.driver_connection
-            plan = await (await cursor.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)).fetchall()
+            explained = await cursor.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            plan = await explained.fetchall()
         details = [str(row[-1]) for row in plan]
         assert not any(d.startswith("SCAN referrals") for d in details), details
         assert any(
