@@ -1,23 +1,37 @@
 #!/usr/bin/env bash
-# The Kafka passwords of docker-compose.yml, generated on this machine, never committed: run it once
-# before `docker compose up` (again is harmless: existing passwords are kept).
+# The passwords and the token secret of docker-compose.yml, generated on this machine, never
+# committed: run it once before `docker compose up` (again is harmless: existing values are kept).
 #
 #   deploy/docker/make-secrets.sh            writes .data/compose/*.env (mode 600)
 #
-# passwords.env holds the five passwords (the broker's super user coop-admin, the provisioning
-# principal coop-provisioner, the three services); from it, each container gets an env file with
-# only what it needs (compose `env_file:`):
-#   broker.env         the kafka container: the admin's password (formats the storage with it)
-#   kafka-access.env   the kafka-access step: the admin's connection and every user's password
-#   referral.env       referral: its own password and the provisioning principal's
-#   dispositifs.env    dispositifs: its own password
-#   notifications.env  notifications: its own password
+# passwords.env holds every generated value: the five Kafka passwords (the broker's super user
+# coop-admin, the provisioning principal coop-provisioner, the three services), the PostgreSQL
+# superuser's and the three services' database users' (DB_*), and the HS256 secret the three
+# services share to check tokens (JWT_SECRET). From it, each container gets an env file with only
+# what it needs (compose `env_file:`):
+#   broker.env                 the kafka container: the admin's password (formats the storage)
+#   kafka-access.env           the kafka-access step: the admin's connection, every user's password
+#   postgres.env               the postgres container: the superuser's password (POSTGRES_PASSWORD)
+#                              and each service user's (<ROLE>_PASSWORD, for postgres-init.sh)
+#   referral.env               referral: its Kafka password and the provisioning principal's, its
+#                              REFERRAL_DATABASE_URL, the token secret REFERRAL_JWT_SECRET
+#   dispositifs.env            dispositifs: the same, its own (no provisioning)
+#   notifications.env          notifications: the same, its own (no provisioning)
+#   <service>-database.env     the service's migrate (and seed) steps: its <PREFIX>_DATABASE_URL only
 # Compose reads env files on the host, so mode 600 is enough (a `secrets:` file would be
 # bind-mounted with the host's owner and mode, unreadable by the images' own users).
-# To rotate a password: delete its line in passwords.env, run this again, then
+#
+# A token for compose: `coop-token` reads the service's variables, so
+#   (set -a; . .data/compose/referral.env; coop-token --service referral --role ops)
+# or `coop-token --secret "$(grep ^JWT_SECRET= .data/compose/passwords.env | cut -d= -f2)" ...`.
+#
+# To rotate a Kafka password: delete its line in passwords.env, run this again, then
 # `docker compose up -d --force-recreate kafka-access referral dispositifs notifications`
 # (kafka-access gives the users their new passwords). The admin's is in the broker's storage:
-# changing it needs `docker compose down -v`.
+# changing it needs `docker compose down -v`. The database passwords are set by postgres-init.sh
+# on the first start with an empty volume only: to change one, `ALTER ROLE … PASSWORD` as the
+# superuser too (or `docker compose down -v`). The token secret: delete JWT_SECRET, run this again,
+# `docker compose up -d --force-recreate referral dispositifs notifications`.
 #
 # COOP_COMPOSE_SECRETS_DIR moves the output (the contract test writes to a temporary directory).
 set -euo pipefail
@@ -30,7 +44,7 @@ chmod 700 "$dir"
 store="$dir/passwords.env"
 
 new_password() {
-  # 64 hex characters: nothing to quote in an env file, a JAAS line or --add-scram.
+  # 64 hex characters: nothing to quote in an env file, a JAAS line, --add-scram or a URL.
   if command -v openssl > /dev/null 2>&1; then
     openssl rand -hex 32
   else
@@ -45,7 +59,8 @@ if [[ -f "$store" ]]; then
     password[$name]="$value"
   done < "$store"
 fi
-for name in ADMIN PROVISIONER REFERRAL DISPOSITIFS NOTIFICATIONS; do
+for name in ADMIN PROVISIONER REFERRAL DISPOSITIFS NOTIFICATIONS \
+  DB_SUPERUSER DB_REFERRAL DB_DISPOSITIFS DB_NOTIFICATIONS JWT_SECRET; do
   if [[ -z "${password[$name]:-}" ]]; then
     password[$name]="$(new_password)"
   fi
@@ -75,7 +90,12 @@ write passwords.env \
   "PROVISIONER=${password[PROVISIONER]}" \
   "REFERRAL=${password[REFERRAL]}" \
   "DISPOSITIFS=${password[DISPOSITIFS]}" \
-  "NOTIFICATIONS=${password[NOTIFICATIONS]}"
+  "NOTIFICATIONS=${password[NOTIFICATIONS]}" \
+  "DB_SUPERUSER=${password[DB_SUPERUSER]}" \
+  "DB_REFERRAL=${password[DB_REFERRAL]}" \
+  "DB_DISPOSITIFS=${password[DB_DISPOSITIFS]}" \
+  "DB_NOTIFICATIONS=${password[DB_NOTIFICATIONS]}" \
+  "JWT_SECRET=${password[JWT_SECRET]}"
 write broker.env \
   "COOP_KAFKA_ADMIN_PASSWORD=${password[ADMIN]}"
 write kafka-access.env \
@@ -84,12 +104,36 @@ write kafka-access.env \
   "REFERRAL_KAFKA_PROVISIONING_PASSWORD=${password[PROVISIONER]}" \
   "DISPOSITIFS_KAFKA_SASL_PASSWORD=${password[DISPOSITIFS]}" \
   "NOTIFICATIONS_KAFKA_SASL_PASSWORD=${password[NOTIFICATIONS]}"
-write referral.env \
-  "REFERRAL_KAFKA_SASL_PASSWORD=${password[REFERRAL]}" \
-  "REFERRAL_KAFKA_PROVISIONING_PASSWORD=${password[PROVISIONER]}"
-write dispositifs.env \
-  "DISPOSITIFS_KAFKA_SASL_PASSWORD=${password[DISPOSITIFS]}"
-write notifications.env \
-  "NOTIFICATIONS_KAFKA_SASL_PASSWORD=${password[NOTIFICATIONS]}"
+# The postgres image's superuser, and each service's login role (deploy/docker/postgres-init.sh
+# passes <ROLE>_PASSWORD to postgres-init.sql).
+write postgres.env \
+  "POSTGRES_PASSWORD=${password[DB_SUPERUSER]}" \
+  "REFERRAL_APP_PASSWORD=${password[DB_REFERRAL]}" \
+  "DISPOSITIFS_APP_PASSWORD=${password[DB_DISPOSITIFS]}" \
+  "NOTIFICATIONS_APP_PASSWORD=${password[DB_NOTIFICATIONS]}"
 
-echo "Kafka passwords for docker compose in $dir (mode 600)"
+# database_url SERVICE: its user (<service>_app) on its database, on the postgres service.
+database_url() {
+  local key="DB_${1^^}"
+  echo "postgresql+asyncpg://${1}_app:${password[$key]}@postgres:5432/${1}"
+}
+for service in referral dispositifs notifications; do
+  prefix="${service^^}"
+  write "$service-database.env" \
+    "${prefix}_DATABASE_URL=$(database_url "$service")"
+done
+write referral.env \
+  "REFERRAL_DATABASE_URL=$(database_url referral)" \
+  "REFERRAL_KAFKA_SASL_PASSWORD=${password[REFERRAL]}" \
+  "REFERRAL_KAFKA_PROVISIONING_PASSWORD=${password[PROVISIONER]}" \
+  "REFERRAL_JWT_SECRET=${password[JWT_SECRET]}"
+write dispositifs.env \
+  "DISPOSITIFS_DATABASE_URL=$(database_url dispositifs)" \
+  "DISPOSITIFS_KAFKA_SASL_PASSWORD=${password[DISPOSITIFS]}" \
+  "DISPOSITIFS_JWT_SECRET=${password[JWT_SECRET]}"
+write notifications.env \
+  "NOTIFICATIONS_DATABASE_URL=$(database_url notifications)" \
+  "NOTIFICATIONS_KAFKA_SASL_PASSWORD=${password[NOTIFICATIONS]}" \
+  "NOTIFICATIONS_JWT_SECRET=${password[JWT_SECRET]}"
+
+echo "Passwords and token secret for docker compose in $dir (mode 600)"

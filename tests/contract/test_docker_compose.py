@@ -33,11 +33,16 @@ from notifications.settings import NotificationsSettings
 from referral.settings import ReferralSettings
 from shared.messaging import ops_cli
 from shared.messaging.kafka import environment_options
-from shared.settings import ServiceSettings
+from shared.settings import DEVELOPMENT_JWT_SECRET, ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 INIT_SQL = ROOT / "deploy" / "docker" / "postgres-init.sql"
+#: What the postgres image runs: postgres-init.sql with the roles' passwords as psql variables.
+INIT_SH = ROOT / "deploy" / "docker" / "postgres-init.sh"
+#: Where the postgres container finds postgres-init.sql (outside the init directory: the image
+#: would run it without the variables).
+INIT_SQL_IN_CONTAINER = "/opt/coop/postgres-init.sql"
 DOCKERIGNORE = ROOT / ".dockerignore"
 MAKE_SECRETS = ROOT / "deploy" / "docker" / "make-secrets.sh"
 KAFKA_START = ROOT / "deploy" / "docker" / "kafka-start.sh"
@@ -514,22 +519,36 @@ def _init_script_mount() -> Path:
     return mounted[0]
 
 
+def _init_script_variables() -> dict[str, str]:
+    """psql variable → the container's variable it is set from, by postgres-init.sh, which must
+    run INIT_SQL (as mounted in the container) with them."""
+    script = INIT_SH.read_text()
+    assert f"-f {INIT_SQL_IN_CONTAINER}" in script, "postgres-init.sh does not run the SQL"
+    assert "ON_ERROR_STOP=1" in script, "a failed statement must fail the initialisation"
+    return dict(re.findall(r'-v (\w+)="\$\{(\w+):\?[^}]*\}"', script))
+
+
 def _init_script() -> tuple[dict[str, str], dict[str, str]]:
-    """(login role → password, database → owner) created by the init script."""
+    """(login role → password, database → owner) created by the init script, each password the
+    value postgres-init.sh gives its psql variable from the postgres container's environment."""
+    variables = _init_script_variables()
+    container_env = full_environment(POSTGRES, services()[POSTGRES])
     sql = re.sub(r"--[^\n]*", "", INIT_SQL.read_text())
     statements = [s.strip() for s in sql.split(";") if s.strip()]
     roles: dict[str, str] = {}
     owners: dict[str, str] = {}
     for statement in statements:
         role = re.fullmatch(
-            r"CREATE\s+(ROLE|USER)\s+(\w+)(.*?)PASSWORD\s+'([^']*)'(.*)", statement, re.I | re.S
+            r"CREATE\s+(ROLE|USER)\s+(\w+)(.*?)PASSWORD\s+:'(\w+)'(.*)", statement, re.I | re.S
         )
         if role:
             options = (role.group(3) + role.group(5)).upper()
             login = role.group(1).upper() == "USER" or re.search(r"\bLOGIN\b", options)
             assert login, f"cannot log in: {statement}"
             assert "NOLOGIN" not in options, f"cannot log in: {statement}"
-            roles[role.group(2)] = role.group(4)
+            variable = role.group(4)
+            assert variable in variables, f"postgres-init.sh sets no {variable}"
+            roles[role.group(2)] = str(container_env.get(variables[variable]))
         database = re.fullmatch(
             r"CREATE\s+DATABASE\s+(\w+)\s+(?:WITH\s+)?OWNER\s*=?\s*(\w+).*", statement, re.I | re.S
         )
@@ -540,7 +559,10 @@ def _init_script() -> tuple[dict[str, str], dict[str, str]]:
 
 def test_postgres_init_script_creates_exactly_the_databases_and_users_of_the_urls() -> None:
     assert services()[POSTGRES]["image"] == "postgres:16"
-    assert _init_script_mount() == INIT_SQL.resolve()
+    assert _init_script_mount() == INIT_SH.resolve()
+    assert os.access(INIT_SH, os.X_OK), "postgres-init.sh: the image runs it only if executable"
+    mounts = [str(volume).split(":") for volume in services()[POSTGRES].get("volumes") or []]
+    assert ["./deploy/docker/postgres-init.sql", INIT_SQL_IN_CONTAINER, "ro"] in mounts
     roles, owners = _init_script()
     urls = [database_url(server(app)) for app in SETTINGS]
     assert owners == {url.database: url.username for url in urls}
@@ -867,7 +889,9 @@ def test_each_service_connects_as_its_own_scram_user(monkeypatch: pytest.MonkeyP
     assert len(set(passwords.values())) == len(SETTINGS), "two services share a password"
     for c in containers():
         if c.subcommand in ONE_SHOT_COMMANDS:
-            assert not env_files(c.spec), f"{c.name} needs no Kafka password"
+            # Its database URL only: it needs no Kafka password.
+            assert env_files(c.spec) == [f"{SECRETS_DIR}/{c.app}-database.env"], c.name
+            assert set(env_file_variables(c.name, c.spec)) == {c.prefix + "DATABASE_URL"}, c.name
 
 
 def test_the_env_files_are_made_by_make_secrets_private_and_match_the_compose_file() -> None:
@@ -882,9 +906,23 @@ def test_the_env_files_are_made_by_make_secrets_private_and_match_the_compose_fi
     assert all(mode == 0o600 for mode in modes.values()), modes
     for name, variables in files.items():
         for key, value in variables.items():
+            if key.endswith("DATABASE_URL"):
+                value = make_url(value).password or ""
             assert re.fullmatch(r"[0-9a-f]{64}", value), f"{name}: {key} is not generated"
     store = files["passwords.env"]
     assert len(set(store.values())) == len(store), "two users share a password"
+    # PostgreSQL: the superuser's password, and each service's user's, in its URLs and in what
+    # postgres-init.sh gives the init script; one token secret for the three services.
+    assert files["postgres.env"]["POSTGRES_PASSWORD"] == store["DB_SUPERUSER"]
+    for app in SETTINGS:
+        prefix = f"{app.upper()}_"
+        url = make_url(files[f"{app}.env"][f"{prefix}DATABASE_URL"])
+        assert files[f"{app}-database.env"] == {
+            f"{prefix}DATABASE_URL": str(url.render_as_string(hide_password=False))
+        }
+        assert url.password == store[f"DB_{app.upper()}"], app
+        assert files["postgres.env"][f"{url.username.upper()}_PASSWORD"] == url.password, app
+        assert files[f"{app}.env"][f"{prefix}JWT_SECRET"] == store["JWT_SECRET"], app
     # The same password on both sides: what the broker is formatted with, what kafka-access
     # connects with and creates, what each service connects with.
     assert files["broker.env"] == {"COOP_KAFKA_ADMIN_PASSWORD": store["ADMIN"]}
@@ -952,3 +990,33 @@ def test_no_kafka_password_is_written_in_the_compose_file() -> None:
             assert "ScramLoginModule" not in (value or ""), key
     assert "--add-scram" not in text
     assert "sasl.jaas.config" not in text.lower()
+
+
+#: Variable names that hold a secret: their value is never written in docker-compose.yml.
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|JAAS|PRIVATE|DATABASE_URL|TOKEN", re.I)
+
+
+def test_no_password_or_secret_is_written_in_the_compose_file() -> None:
+    """Every password (Kafka's, PostgreSQL's, each service's inside its database URL) and the
+    token secret come from make-secrets.sh's env files, never from docker-compose.yml."""
+    text = COMPOSE_FILE.read_text()
+    for name, spec in services().items():
+        for key, value in environment(spec).items():
+            assert not SECRET_NAME.search(key), f"{name}: {key} is written in docker-compose.yml"
+            assert not re.search(r"://[^/\s@]*:[^/\s@]*@", value or ""), f"{name}: {key}"
+    assert not re.search(r"://[^/\s@]*:[^/\s@]*@", text), "a URL with a password in compose"
+    assert "dev-password" not in text
+    assert DEVELOPMENT_JWT_SECRET not in text, "the code's development secret in compose"
+    assert not re.search(r"[0-9a-f]{32}", text), "something like a generated secret in compose"
+    # The services do get them (from their env files): a database URL with a password, and a
+    # token secret that is not the development one everyone knows.
+    for c in containers():
+        assert make_url(c.env[c.prefix + "DATABASE_URL"] or "").password, c.name
+        if c.subcommand == "serve":
+            secret = c.env.get(c.prefix + "JWT_SECRET")
+            assert secret, c.name
+            assert secret != DEVELOPMENT_JWT_SECRET, c.name
+    postgres = full_environment(POSTGRES, services()[POSTGRES])
+    assert postgres.get("POSTGRES_PASSWORD"), "the postgres image refuses to start without it"
+    for variable in _init_script_variables().values():
+        assert postgres.get(variable), f"postgres-init.sh needs {variable}"

@@ -8,8 +8,11 @@ import uuid
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
+from sqlalchemy import text
 from stdnum import luhn
 
+from referral.use_cases import directory_import
 from shared.auth.tokens import Role
 
 from ..conftest import bearer
@@ -320,3 +323,54 @@ async def test_ops_set_an_agencys_coordinates_by_hand(client: httpx.AsyncClient)
     )
     assert response.status_code == 200, response.text
     assert response.json()["commune"] == "Lille"
+
+
+async def _statistics(app: FastAPI) -> dict[str, tuple[int, float]]:
+    """Each table's (manual ANALYZE count, the planner's row estimate), as PostgreSQL reports
+    them to another connection after the import's commit."""
+    async with app.state.runtime.database.engine.connect() as connection:
+        rows = await connection.execute(
+            text(
+                "SELECT s.relname, s.analyze_count, c.reltuples FROM pg_stat_user_tables s"
+                " JOIN pg_class c ON c.oid = s.relid"
+                " WHERE s.relname IN ('agencies', 'agency_specialisations')"
+            )
+        )
+        return {name: (int(count), float(tuples)) for name, count, tuples in rows}
+
+
+async def test_a_bulk_import_refreshes_the_planners_statistics_on_postgresql(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """From ``ANALYZE_AFTER_ROWS`` agencies written, the import ends with ``ANALYZE``: the planner
+    estimates the agencies just imported instead of the empty table's one row. A small import
+    leaves the statistics to autovacuum; on SQLite no statistics table is ever written."""
+    postgresql = app.state.runtime.database.engine.dialect.name == "postgresql"
+    small = "\n".join([HEADER, *(_line(n) for n in range(1, 6))])
+    assert (await _put(client, small, OPS)).status_code == 200
+    before = await _statistics(app) if postgresql else {}
+
+    size = directory_import.ANALYZE_AFTER_ROWS
+    bulk = "\n".join([HEADER, *(_line(n) for n in range(10, 10 + size))])
+    response = await _put(client, bulk, OPS)
+    assert response.status_code == 200, response.text
+    assert response.json()["created"] == size
+
+    if postgresql:
+        after = await _statistics(app)
+        for table in ("agencies", "agency_specialisations"):
+            assert after[table][0] == before[table][0] + 1, (table, before, after)
+        assert after["agencies"][1] >= size
+        assert after["agency_specialisations"][1] >= 2 * size  # two trades per line
+        # The small import did not analyze: a second small one changes no count either.
+        again = "\n".join([HEADER, _line(1, name="Renommée")])
+        assert (await _put(client, again, OPS)).json()["updated"] == 1
+        assert {t: c for t, (c, _) in (await _statistics(app)).items()} == {
+            t: c for t, (c, _) in after.items()
+        }
+    else:
+        async with app.state.runtime.database.engine.connect() as connection:
+            tables = await connection.execute(
+                text("SELECT name FROM sqlite_master WHERE name = 'sqlite_stat1'")
+            )
+            assert tables.all() == []

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import event
 
 from referral.use_cases.agency_answers import apply_agency_response
 from shared.auth.tokens import Role
@@ -118,3 +120,59 @@ async def test_an_offer_finds_the_organisations_job_seekers_who_fit_with_reasons
     assert all(o["departement"] in {"59", "62", "02", "60", "80"} for o in offers.json())
     hidden = await client.get(f"/v1/job-seekers/{welder}/hard-to-fill-offers", headers=OTHER)
     assert hidden.status_code == 404
+
+
+async def test_an_offer_finds_a_job_seeker_of_another_region_through_the_trades_domain(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """Outside the offer's région, only a referral in the offer's ROME domain brings a job seeker
+    in (H2909 for an H2913 offer); a code of the next domain (H3101) or a code that
+    merely sorts nearby (H2805) does not. The domain is looked up per visible job seeker through
+    the referrals' job seeker index, never by scanning every referral (SQLite's plan, below)."""
+    same_domain = await _seeker(client, 11, "13")
+    other_domain = await _seeker(client, 12, "13")
+    just_below = await _seeker(client, 13, "13")
+    await _refer(client, same_domain, "agc-interim-nord-lille", "H2909")
+    await _refer(client, other_domain, "agc-interim-nord-lille", "H3101")
+    await _refer(client, just_below, "agc-interim-nord-lille", "H2805")
+    offer = await client.post(
+        "/v1/offers",
+        json={
+            "title": "Soudeur TIG",
+            "rome_code": "H2913",
+            "departement": "59",
+            "contract_type": "mission",
+        },
+        headers={**COUNSELLOR, **_key()},
+    )
+    assert offer.status_code == 201, offer.text
+
+    engine = app.state.runtime.database.engine.sync_engine
+    seen: list[tuple[str, Any]] = []
+
+    def listen(_c: Any, _cur: Any, statement: str, parameters: Any, _ctx: Any, _m: bool) -> None:
+        if "FROM job_seekers" in statement and "referrals" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        response = await client.get(f"/v1/offers/{offer.json()['id']}/matches", headers=COUNSELLOR)
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    assert response.status_code == 200, response.text
+    found = {m["job_seeker_id"] for m in response.json()}
+    assert same_domain in found
+    assert not {other_domain, just_below} & found
+
+    (statement, parameters) = seen[0]
+    if engine.dialect.name == "sqlite":
+        async with app.state.runtime.database.engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            cursor = raw.driver_connection
+            explained = await cursor.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            plan = await explained.fetchall()
+        details = [str(row[-1]) for row in plan]
+        assert not any(d.startswith("SCAN referrals") for d in details), details
+        assert any(
+            d.startswith("SEARCH referrals USING INDEX ix_referrals_job_seeker_id") for d in details
+        ), details

@@ -25,10 +25,11 @@ from referral.domain.matching import (
     offers_for_seeker,
     seekers_for_offer,
 )
-from referral.domain.suggestion import Point, rome_domain
+from referral.domain.suggestion import Point
 from referral.models import JobOffer, JobSeeker, Referral, ReferralSchemeEvent
 from referral.use_cases.audit import record_access
 from referral.use_cases.common import not_found
+from referral.use_cases.rome_ranges import in_rome_domain
 from referral.use_cases.suggestions import departement_centre
 from shared import referentials
 from shared.auth.tokens import Principal
@@ -132,8 +133,16 @@ async def matches_for_offer(
     offer = await session.get(JobOffer, offer_id)
     if offer is None or not access.sees_offer(principal, offer):
         raise not_found(f"Offre {offer_id}")
-    same_domain = select(Referral.job_seeker_id).where(
-        Referral.rome_code.startswith(rome_domain(offer.rome_code))
+    # Referred for the trade's domain: looked up per visible job seeker through the referrals'
+    # job seeker index (a correlated EXISTS), never a scan of every referral of every
+    # organisation; the domain is a range then the LIKE (:mod:`referral.use_cases.rome_ranges`).
+    same_domain = (
+        select(Referral.id)
+        .where(
+            Referral.job_seeker_id == JobSeeker.id,
+            in_rome_domain(Referral.rome_code, offer.rome_code),
+        )
+        .exists()
     )
     in_region = [
         code for code, d in referentials.departements().items() if d.region_code == offer.region
@@ -142,7 +151,7 @@ async def matches_for_offer(
         await session.execute(
             select(JobSeeker.id, JobSeeker.departement).where(
                 access.visible_job_seekers(principal),
-                or_(JobSeeker.departement.in_(in_region), JobSeeker.id.in_(same_domain)),
+                or_(JobSeeker.departement.in_(in_region), same_domain),
             )
         )
     )

@@ -18,11 +18,11 @@ from referral.domain.suggestion import (
     Weights,
     bounding_box,
     rank,
-    rome_domain,
     total_score,
 )
 from referral.models import Agency, AgencySpecialisation, JobSeeker, Referral
 from referral.use_cases.common import check_rome_code, invalid, region_of
+from referral.use_cases.rome_ranges import in_rome_domain
 from shared.auth.tokens import Principal
 
 
@@ -132,10 +132,8 @@ def _knowing_the_domain(rome_code: str) -> Any:
     H2900–H2999 (the same order in every collation), and ``startswith`` alone is a ``LIKE`` that
     neither SQLite (case-insensitive by default) nor PostgreSQL (outside the C collation) can
     look up in an index — a scan of every agency's trades, several times per suggestion."""
-    domain = rome_domain(rome_code)
-    code = AgencySpecialisation.rome_code
     return select(AgencySpecialisation.agency_id).where(
-        code.between(f"{domain}00", f"{domain}99"), code.startswith(domain)
+        in_rome_domain(AgencySpecialisation.rome_code, rome_code)
     )
 
 
