@@ -59,7 +59,9 @@ def test_a_rate_run_says_why_its_requests_were_refused() -> None:
 def _refused_by_the_write_limit(headers: side_by_side.Headers, *, rate: float, count: int) -> int:
     """Requests ``count`` sent at ``rate`` a second would get a 429 from the service's default
     per-caller write limit (the caller is its token, as in ``shared.http.security``)."""
-    settings = ServiceSettings(service_name="bench-test", environment="development")
+    settings = ServiceSettings(
+        service_name="bench-test", environment="development", database_url="sqlite://"
+    )
     now = 0.0
     limiter = RateLimiter(
         {
