@@ -81,12 +81,18 @@ class RateRun:
     scheduled: int = 0
     accepted: dict[str, float] = field(default_factory=dict)  # id → scheduled send (perf time)
     refused: int = 0  # answered with another status than 201, or the connection failed
+    #: Why: the status of each refusal (``"connection"`` when the request failed), counted.
+    refusals: dict[str, int] = field(default_factory=dict)
     unanswered: int = 0  # no answer ``grace`` seconds after the last send (cancelled)
     stored: dict[str, float] = field(default_factory=dict)  # id → first seen (perf time)
     backlog_at_end: int = 0
     backlog_after_grace: int = 0
     grace: float = 0.0
     cpu: float = 0.0
+
+    def refuse(self, why: str) -> None:
+        self.refused += 1
+        self.refusals[why] = self.refusals.get(why, 0) + 1
 
     @property
     def failures(self) -> int:
@@ -131,7 +137,9 @@ class RateRun:
         kept = "kept up" if self.kept_up else "did not keep up"
         missed = []
         if self.refused:
-            missed.append(f"{self.refused} refused")
+            refusals = sorted(self.refusals.items())
+            why = ", ".join(f"{count} × {status}" for status, count in refusals)
+            missed.append(f"{self.refused} refused: {why}")
         if self.unanswered:
             missed.append(f"{self.unanswered} unanswered {self.grace:.0f} s after the last send")
         return (
@@ -150,7 +158,7 @@ async def run_at_rate(
     client: httpx.AsyncClient,
     url: str,
     bodies: list[dict[str, Any]],
-    headers: dict[str, str],
+    headers: dict[str, str] | list[dict[str, str]],
     *,
     rate: float,
     seconds: float,
@@ -158,7 +166,8 @@ async def run_at_rate(
     seen: Seen,
     pids: list[int],
 ) -> RateRun:
-    """POST ``rate`` bodies a second for ``seconds``; watch the store with ``seen`` (the ids whose
+    """POST ``rate`` bodies a second for ``seconds`` (``headers``: one caller's, or several callers'
+    in turn); watch the store with ``seen`` (the ids whose
     message is stored, given the load's start time) until everything is stored or ``grace``
     seconds after the last request."""
     result = RateRun(rate=rate, seconds=seconds, grace=grace)
@@ -180,16 +189,17 @@ async def run_at_rate(
                 result.stored.setdefault(key, now)
             await asyncio.sleep(POLL)
 
-    async def post(body: dict[str, Any], at: float) -> None:
+    async def post(i: int, body: dict[str, Any], at: float) -> None:
+        own = headers[i % len(headers)] if isinstance(headers, list) else headers
         try:
             response = await client.post(
-                url, json=body, headers={**headers, "Idempotency-Key": str(uuid.uuid4())}
+                url, json=body, headers={**own, "Idempotency-Key": str(uuid.uuid4())}
             )
         except httpx.HTTPError:
-            result.refused += 1
+            result.refuse("connection")
             return
         if response.status_code != 201:
-            result.refused += 1
+            result.refuse(str(response.status_code))
             return
         result.accepted[str(response.json()["id"])] = at
 
@@ -202,7 +212,7 @@ async def run_at_rate(
             delay = at - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(post(body, at)))
+            tasks.append(asyncio.create_task(post(i, body, at)))
         end = start + count / rate
         # The load ends with its last request answered (at most ``grace`` seconds more).
         _, unanswered = await asyncio.wait(tasks, timeout=grace)

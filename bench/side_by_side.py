@@ -12,6 +12,13 @@
 - End to end at fixed rates: ``bench.pipeline``.
 - RSS of every process after the load.
 
+The project's requests come from :data:`CALLERS` counsellors of one structure, in turn (one token
+each): the referral service limits each caller's writes (``shared.http.rate_limit``, 20 a second
+after a burst of 120 by default), and one caller sending 50 or 150 referrals a second is a
+runaway script that the limit is there to stop — with a single token the end-to-end run at
+50/s got 144 of its 500 POSTs refused with 429. The service's own limit is left as deployed;
+the load is spread the way a real one is, over many counsellors.
+
 Every service process runs as it would in production (uvicorn, one event loop, JSON logs at INFO
 to a file); the notifications delivery worker is off (no SMTP here), so the drain measures the
 consumer. The machine's load average is printed with the table: wall-clock figures (req/s, events/s)
@@ -49,6 +56,37 @@ from shared.settings import DEVELOPMENT_JWT_SECRET, ServiceSettings
 from shared.testing import create_database, migrated_database
 
 SERVICE_NAMES = ("referral", "dispositifs", "notifications")
+
+#: Counsellors the project's load comes from, in turn: at 20 writes a second each (the default
+#: per-caller limit), 16 keep 320 a second, beyond every rate the bench drives.
+CALLERS = 16
+
+#: The headers of one request, or several callers' in turn (request *i* gets ``[i % n]``).
+Headers = dict[str, str] | list[dict[str, str]]
+
+
+def caller_headers(count: int = CALLERS) -> list[dict[str, str]]:
+    """One counsellor's ``Authorization`` header per caller, all of the bench's structure."""
+    return [
+        {
+            "Authorization": "Bearer "
+            + mint_token(
+                key=DEVELOPMENT_JWT_SECRET,
+                subject=f"bench-counsellor-{n}",
+                role=Role.COUNSELLOR,
+                issuer="coop-platform-dev",
+                audience="coop-platform",
+                ft_structure="75101",
+            )
+        }
+        for n in range(count)
+    ]
+
+
+def headers_of(headers: Headers, i: int) -> dict[str, str]:
+    """Request ``i``'s headers (a new Idempotency-Key each), its caller's in turn."""
+    own = headers[i % len(headers)] if isinstance(headers, list) else headers
+    return {**own, "Idempotency-Key": str(uuid.uuid4())}
 
 
 def free_port() -> int:
@@ -152,23 +190,21 @@ async def _load(
     client: httpx.AsyncClient,
     url: str,
     bodies: list[dict[str, Any]],
-    headers: dict[str, str],
+    headers: Headers,
     concurrency: int,
 ) -> tuple[list[float], int]:
     """POST every body, ``concurrency`` at a time; latencies (ms) and the count of non-201s."""
-    queue = list(reversed(bodies))
+    queue = list(reversed(list(enumerate(bodies))))
     latencies: list[float] = []
     failures = 0
 
     async def worker() -> None:
         nonlocal failures
         while queue:
-            body = queue.pop()
+            i, body = queue.pop()
             started = time.perf_counter()
             try:
-                response = await client.post(
-                    url, json=body, headers={**headers, "Idempotency-Key": str(uuid.uuid4())}
-                )
+                response = await client.post(url, json=body, headers=headers_of(headers, i))
             except httpx.HTTPError as exc:  # a reset connection under load: counted, not fatal
                 failures += 1
                 if failures <= 3:
@@ -189,7 +225,7 @@ async def _measure_http(
     pid: int,
     url: str,
     bodies: list[dict[str, Any]],
-    headers: dict[str, str],
+    headers: Headers,
     concurrency: int,
     settle: Any = None,
 ) -> Measure:
@@ -342,15 +378,7 @@ async def run(
         services[name] = ServiceProcess(name, free_port(), env, logs / f"{name}.log")
     bare_http_url = await create_database("bench-bare-http", work)
     bare_consumer_url = await create_database("bench-bare-consumer", work)
-    token = mint_token(
-        key=DEVELOPMENT_JWT_SECRET,
-        subject="bench-counsellor",
-        role=Role.COUNSELLOR,
-        issuer="coop-platform-dev",
-        audience="coop-platform",
-        ft_structure="75101",
-    )
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = caller_headers()
     run_id = uuid.uuid4().hex[:6]
     bare_port = free_port()
     try:
@@ -599,7 +627,7 @@ async def _e2e_rows(
     services: dict[str, ServiceProcess],
     urls: dict[str, str],
     bootstrap: str,
-    headers: dict[str, str],
+    headers: list[dict[str, str]],
     logs: Path,
     work: Path,
     *,

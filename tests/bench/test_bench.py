@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench import pipeline, side_by_side
 from shared.contracts.topics import TopicSpec
+from shared.http.rate_limit import BucketPolicy, RateLimiter
 from shared.messaging.provisioning import ensure_topics
 from shared.settings import ServiceSettings
 from shared.testing import create_database
@@ -44,6 +45,48 @@ def test_a_rate_run_counts_what_was_not_stored_as_beyond_the_grace() -> None:
     assert not run.kept_up
     assert run.cpu_ms_per_referral == pytest.approx(100.0)  # a, b, c and late went through
     assert "3 of 4 accepted (1 unanswered 5 s after the last send)" in run.describe()
+
+
+def test_a_rate_run_says_why_its_requests_were_refused() -> None:
+    run = pipeline.RateRun(rate=2, seconds=2, grace=5, scheduled=4)
+    run.refuse("429")
+    run.refuse("429")
+    run.refuse("connection")
+    assert run.refused == 3
+    assert "(3 refused: 2 × 429, 1 × connection)" in run.describe()
+
+
+def _refused_by_the_write_limit(headers: side_by_side.Headers, *, rate: float, count: int) -> int:
+    """Requests ``count`` sent at ``rate`` a second would get a 429 from the service's default
+    per-caller write limit (the caller is its token, as in ``shared.http.security``)."""
+    settings = ServiceSettings(
+        service_name="bench-test", environment="development", database_url="sqlite://"
+    )
+    now = 0.0
+    limiter = RateLimiter(
+        {
+            "write": BucketPolicy(
+                settings.rate_limit_writes_per_second, settings.rate_limit_write_burst
+            )
+        },
+        clock=lambda: now,
+    )
+    refused = 0
+    for i in range(count):
+        now = i / rate
+        caller = side_by_side.headers_of(headers, i)["Authorization"]
+        refused += limiter.take("write", caller) is not None
+    return refused
+
+
+def test_the_bench_load_comes_from_callers_the_write_limit_lets_through() -> None:
+    callers = side_by_side.caller_headers()
+    assert len({h["Authorization"] for h in callers}) == side_by_side.CALLERS
+    # One token at 50/s for 10 s: what the end-to-end row used to see (refused with 429).
+    assert _refused_by_the_write_limit(callers[0], rate=50, count=500) > 100
+    # The bench's callers in turn: nothing refused at the highest rate it drives.
+    assert _refused_by_the_write_limit(callers, rate=150, count=1500) == 0
+    assert _refused_by_the_write_limit(callers, rate=300, count=3000) == 0
 
 
 async def test_the_bare_pipeline_at_a_fixed_rate_stores_every_accepted_item(
