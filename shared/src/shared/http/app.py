@@ -163,10 +163,26 @@ class RequestContextMiddleware:
                 log.info(
                     "http request",
                     method=method,
-                    path=scope.get("path", ""),
+                    route=template,
+                    path=_loggable_path(scope),
                     status=status,
                     duration_ms=round(elapsed * 1000, 1),
                 )
+
+
+#: Shown in the access log in place of a path parameter that is a secret (a signed link's token).
+_MASKED = "<masqué>"
+
+
+def _loggable_path(scope: Scope) -> str:
+    """The request's path with the values of its secret path parameters masked: a signed link
+    (``/moi/{token}``, ``/conventions/lien/{token}``, ``/pilotage/acces/{token}``) is a bearer
+    credential, and a log line must not hand it to whoever reads the logs."""
+    path: str = scope.get("path", "")
+    for name, value in (scope.get("path_params") or {}).items():
+        if "token" in name.lower() and value:
+            path = path.replace(str(value), _MASKED)
+    return path
 
 
 def _request_id(given: str | None) -> str:
