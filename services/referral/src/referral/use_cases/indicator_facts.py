@@ -18,12 +18,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select, true, union
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral import access
 from referral.domain.indicators import (
     MEASURES,
+    NONE_GROUP,
     TOTAL,
     GroupBy,
     Rules,
@@ -54,6 +54,9 @@ from shared.db.database import Database
 OVERLAP = timedelta(seconds=60)
 #: Referrals loaded per statement while folding.
 BATCH = 2000
+#: A rebuild adds the cells' changes up in memory and writes them once this many cells and
+#: delays are pending (then again): bounded memory whatever the store (~200 bytes a key).
+PENDING = 500_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _KEY = ("dimension", "grain", "period", "scope", "value")
 _DELAY_KEY = (*_KEY, "unit", "minutes")
@@ -95,20 +98,27 @@ class _Delta:
 
     def add(self, mark: dict[str, Any], sign: int) -> None:
         day = date.fromisoformat(mark["day"])
+        vector = [(name, sign * n) for name, n in mark["vector"].items()]
+        minutes = mark["minutes"]
+        scopes = (mark["scope"], EVERY)
+        cells, delays = self.cells, self.delays
         for grain, period in (("d", day), ("m", _month(day))):
             for dimension, values in mark["keys"].items():
                 for value in values:
                     key = (dimension, grain, period, mark["scope"], value)
-                    cell = self.cells.setdefault(key, Counter())
-                    for name, n in mark["vector"].items():
-                        cell[name] += sign * n
-                    minutes = mark["minutes"]
+                    cell = cells.get(key)
+                    if cell is None:
+                        cell = cells[key] = Counter()
+                    for name, n in vector:
+                        cell[name] += n
                     if minutes is None:
                         continue
-                    for scope in (mark["scope"], EVERY):
-                        at = (dimension, grain, period, scope, value)
-                        self.delays[(*at, "h", minutes // 60)] += sign
-                        self.delays[(*at, "m", minutes)] += sign
+                    for scope in scopes:
+                        delays[(dimension, grain, period, scope, value, "h", minutes // 60)] += sign
+                        delays[(dimension, grain, period, scope, value, "m", minutes)] += sign
+
+    def __len__(self) -> int:
+        return len(self.cells) + len(self.delays)
 
 
 def _touched(since: datetime) -> Any:
@@ -141,7 +151,7 @@ async def _changes(
     its mark."""
     current = await load_facts(session, [Referral.id.in_(ids)])
     before = await _marks(session, current)
-    delta, marks = into or _Delta(), {}
+    delta, marks = (_Delta() if into is None else into), {}
     for referral_id, (facts, scope) in current.items():
         mark = _mark(facts, scope, rules)
         old = before.get(referral_id)
@@ -157,14 +167,52 @@ async def _changes(
 # -- folding (the job, the rebuild) ---------------------------------------------------------------
 
 
-def _upsert(session: AsyncSession, table: Any, index: tuple[str, ...], counted: list[str]) -> Any:
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table)
-    return statement.on_conflict_do_update(
-        index_elements=list(index),
-        set_={name: table.c[name] + statement.excluded[name] for name in counted},
+_PLACEHOLDERS: dict[str, Callable[[int], str]] = {
+    "qmark": lambda n: "?",
+    "numeric_dollar": lambda n: f"${n}",
+    "numeric": lambda n: f":{n}",
+    "format": lambda n: "%s",
+    "pyformat": lambda n: "%s",
+}
+
+
+async def _write_many(
+    session: AsyncSession,
+    table: Any,
+    rows: list[dict[str, Any]],
+    *,
+    key: tuple[str, ...] = (),
+    counted: tuple[str, ...] = (),
+) -> None:
+    """Insert ``rows`` (the same columns each) with one statement run many times straight through
+    the driver, each value through its column type's bind processor as SQLAlchemy would send it;
+    with ``key``, a row already there has its ``counted`` columns added to. A fold writes ~75
+    rows per referral: SQLAlchemy's per-row parameter processing was most of its CPU."""
+    if not rows:
+        return
+    connection = await session.connection()
+    dialect = connection.dialect
+    quote = dialect.identifier_preparer.quote
+    columns = list(rows[0])
+    processors = [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+    place = _PLACEHOLDERS[dialect.paramstyle]
+    # Identifiers from the tables, never from input; the values are bound.
+    statement = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "  # noqa: S608
+        f"VALUES ({', '.join(place(n) for n in range(1, len(columns) + 1))})"
     )
+    if key:
+        added = ", ".join(
+            f"{quote(c)} = {quote(table.name)}.{quote(c)} + excluded.{quote(c)}" for c in counted
+        )
+        statement += f" ON CONFLICT ({', '.join(quote(c) for c in key)}) DO UPDATE SET {added}"
+    values = [
+        tuple(
+            p(row[c]) if p is not None else row[c] for c, p in zip(columns, processors, strict=True)
+        )
+        for row in rows
+    ]
+    await connection.exec_driver_sql(statement, values)
 
 
 async def _apply(session: AsyncSession, delta: _Delta, marks: dict[Any, dict[str, Any]]) -> None:
@@ -172,21 +220,19 @@ async def _apply(session: AsyncSession, delta: _Delta, marks: dict[Any, dict[str
         {**dict(zip(_KEY, key, strict=True)), **{m: counts.get(m, 0) for m in MEASURES}}
         for key, counts in delta.cells.items()
     ]
-    if cells:
-        await session.execute(_upsert(session, indicator_cells, _KEY, list(MEASURES)), cells)
+    await _write_many(session, indicator_cells, cells, key=_KEY, counted=tuple(MEASURES))
     delays = [
         {**dict(zip(_DELAY_KEY, key, strict=True)), "count": n}
         for key, n in delta.delays.items()
         if n
     ]
-    if delays:
-        await session.execute(_upsert(session, indicator_delays, _DELAY_KEY, ["count"]), delays)
+    await _write_many(session, indicator_delays, delays, key=_DELAY_KEY, counted=("count",))
     if marks:
         await session.execute(
             delete(indicator_marks).where(indicator_marks.c.referral_id.in_(list(marks)))
         )
-        await session.execute(
-            indicator_marks.insert(), [{"referral_id": k, "facts": v} for k, v in marks.items()]
+        await _write_many(
+            session, indicator_marks, [{"referral_id": k, "facts": v} for k, v in marks.items()]
         )
 
 
@@ -212,7 +258,8 @@ async def fold(database: Database, rules: Rules, *, rebuild: bool = False) -> in
             await _clear(session)
             state = None
         since = _EPOCH if state is None else state.folded_until - OVERLAP
-        # Counted from nothing (a rebuild): the cells' changes add up in memory, written once.
+        # Counted from nothing (a rebuild): the cells' changes add up in memory, written at the
+        # end (and whenever ``PENDING`` keys wait).
         whole = _Delta() if state is None else None
         moved, after = 0, None
         while True:
@@ -228,6 +275,9 @@ async def fold(database: Database, rules: Rules, *, rebuild: bool = False) -> in
                 break
             delta, marks = await _changes(session, ids, rules, whole)
             await _apply(session, delta if whole is None else _Delta(), marks)
+            if whole is not None and len(whole) > PENDING:
+                await _apply(session, whole, {})
+                whole = _Delta()
             moved += len(marks)
             after = ids[-1]
         if whole is not None:
@@ -262,8 +312,39 @@ def rebuild_command(settings: Any) -> None:
 
 
 def answers(filters: IndicatorFilters) -> bool:
-    """The cells answer a period and a grouping; other filters are computed from the rows."""
+    """The cells answer a period and a grouping; other filters are computed from the rows
+    (but for one filter without a grouping: :func:`filtered_cell`)."""
     return filters == IndicatorFilters(period_from=filters.period_from, period_to=filters.period_to)
+
+
+def filtered_cell(filters: IndicatorFilters) -> tuple[str, str] | None:
+    """The (dimension, value) whose cells count exactly the referrals of ``filters`` when it has
+    one filter beyond the period: its referrals are that group's (a région, a network, a trade,
+    a public…), so its totals are that group's figures. ``None`` otherwise."""
+    period = {"period_from": filters.period_from, "period_to": filters.period_to}
+    for name, dimension in _FILTER_DIMENSIONS.items():
+        value = getattr(filters, name)
+        if value is None:
+            continue
+        if filters != IndicatorFilters(**period, **{name: value}):
+            return None  # more than one filter
+        value = str(value.value if hasattr(value, "value") else value)
+        # "aucun" is the group of the referrals without the value, not a value a filter matches.
+        return None if value == NONE_GROUP else (dimension.value, value)
+    return None
+
+
+_FILTER_DIMENSIONS = {
+    "region": GroupBy.REGION,
+    "departement": GroupBy.DEPARTEMENT,
+    "network_id": GroupBy.NETWORK,
+    "agency_id": GroupBy.AGENCY,
+    "priority_public": GroupBy.PRIORITY_PUBLIC,
+    "scheme": GroupBy.SCHEME,
+    "rome_code": GroupBy.ROME_CODE,
+    "sector": GroupBy.SECTOR,
+    "hard_to_fill": GroupBy.HARD_TO_FILL,
+}
 
 
 def _periods(table: Any, first: date | None, last: date | None) -> ColumnElement[bool]:
@@ -355,13 +436,18 @@ async def read_aggregates(
 ) -> Aggregated | None:
     """The figures from the cells plus the referrals touched since the last fold (``None``
     when the cells cannot answer: other filters, other rules, never folded)."""
+    cell = None
     if not answers(filters):
-        return None
+        cell = filtered_cell(filters)
+        if cell is None or group_by is not None:
+            return None
     check_period(filters)
     state = await _state(session)
     if state is None:
         # Never folded: the cells are empty and every referral is "touched since".
-        return await _from_cells(session, principal, filters, rules or Rules(), group_by, _EPOCH)
+        return await _from_cells(
+            session, principal, filters, rules or Rules(), group_by, _EPOCH, cell
+        )
     if rules is not None and state.rules != _rules_json(rules):
         return None
     fold_rules = Rules(
@@ -369,7 +455,7 @@ async def read_aggregates(
         durable_contract_months=int(state.rules["durable_contract_months"]),
     )
     since = state.folded_until - OVERLAP
-    return await _from_cells(session, principal, filters, fold_rules, group_by, since)
+    return await _from_cells(session, principal, filters, fold_rules, group_by, since, cell)
 
 
 async def _from_cells(
@@ -379,13 +465,21 @@ async def _from_cells(
     rules: Rules,
     group_by: GroupBy | None,
     since: datetime,
+    cell: tuple[str, str] | None = None,
 ) -> Aggregated:
+    """The figures of the cells; with ``cell`` (one filter, :func:`filtered_cell`), that
+    group's figures as the totals."""
     structures = access.counted_structures(principal)
     dimensions = [TOTAL, *([group_by.value] if group_by else [])]
 
     def where(table: Any) -> list[ColumnElement[bool]]:
+        chosen = (
+            table.c.dimension.in_(dimensions)
+            if cell is None
+            else and_(table.c.dimension == cell[0], table.c.value == cell[1])
+        )
         return [
-            table.c.dimension.in_(dimensions),
+            chosen,
             _periods(table, filters.period_from, filters.period_to),
             _scope(table, structures),
         ]
@@ -401,7 +495,13 @@ async def _from_cells(
         sums[(row.dimension, row.value)] = Counter({m: int(row._mapping[m]) for m in MEASURES})
     recent = await _recent(session, since, rules, filters, structures, sums)
     scopes = (EVERY,) if structures is None else structures
+    if cell is not None:
+        recent = {unit: {cell: h[cell]} if cell in h else {} for unit, h in recent.items()}
     medians = await _medians(session, scopes, dimensions, where, recent)
+    if cell is not None:
+        total = (TOTAL, "")
+        sums = {total: sums.get(cell, Counter())}
+        medians = {total: medians.get(cell)}
     return Aggregated(group_by, sums, medians)
 
 
