@@ -5,9 +5,10 @@ seekers, referrals sent over the past year with their answers, transitions and d
 events — then the indicators' aggregates are built (``rebuild``, timed) and each query is run
 ``--samples`` times through its use case: the referral list (a counsellor's structure, ops, ops
 filtered by agency), a timeline, the indicators (ops: totals, by région, by month over a period;
-a counsellor's; the schemes). It prints p50/p99 wall-clock and mean CPU per query (``/proc``:
-the machine is shared), and the ratio of the largest size to the smallest. It stops by itself:
-``--budget`` seconds (a size that would not fit is skipped and said so).
+a counsellor's; the schemes; one région, one network, one trade, answered by their group's
+cells; one région by month, from the rows). It prints p50/p99 wall-clock and mean CPU per query
+(``/proc``: the machine is shared), and the ratio of the largest size to the smallest. It stops
+by itself: ``--budget`` seconds (a size that would not fit is skipped and said so).
 
 ``--store postgres`` (or ``STORE=postgres``) runs on PostgreSQL (``bench/pg.py``).
 """
@@ -59,9 +60,11 @@ RULES = Rules()
 OPS = Principal("ops", Role.OPS)
 NETWORKS = ("interim-nord", "travail-plus", "emploi-ouest", "reseau-sud")
 STRUCTURES = tuple(f"{75100 + n}" for n in range(20))
-#: Seeding rate measured on this machine (rows of every table per second, SQLite), to skip a
-#: size the budget cannot hold.
-ROWS_PER_SECOND = 9000
+#: CPU seconds per referral to seed (0.4 ms: the referral, its job seeker, transitions and
+#: events) and to build its aggregates (3.2 ms: ~17 cells and ~94 delay rows upserted per
+#: answered referral, SQLite's own work most of it), measured on this machine (load average
+#: 5): a size whose estimate exceeds the budget left is skipped and said so.
+SECONDS_PER_REFERRAL = 0.0036
 CHUNK = 20_000
 _SOURCES = (None, None, "bmo", "regional_list")
 
@@ -76,6 +79,8 @@ class Store:
     size: int
     counsellor: Principal = field(default_factory=lambda: Principal("c", Role.COUNSELLOR))
     agency_id: str = ""
+    region: str = ""
+    trade: str = ""
     referral_ids: list[Any] = field(default_factory=list)
 
 
@@ -167,6 +172,8 @@ def seed(store: Store, *, seed_value: int = 14) -> None:
         _bulk(connection, Agency, agencies)
         _bulk(connection, JobOffer, offers)
     store.agency_id = agencies[0]["id"]
+    store.region = agencies[0]["region"]
+    store.trade = trades[0]
     store.counsellor = Principal("c", Role.COUNSELLOR, ft_structure=STRUCTURES[0])
 
     def referrals() -> Iterator[dict[str, Any]]:
@@ -338,6 +345,22 @@ def queries() -> dict[str, Query]:
     async def schemes(session: Any, store: Store, rng: random.Random) -> Any:
         return await measure_scheme_indicators(session, OPS, IndicatorFilters(), GroupBy.SCHEME)
 
+    async def one_region(session: Any, store: Store, rng: random.Random) -> Any:
+        filters = IndicatorFilters(region=store.region)
+        return await measure_indicators(session, OPS, filters, RULES)
+
+    async def one_network(session: Any, store: Store, rng: random.Random) -> Any:
+        filters = IndicatorFilters(network_id=NETWORKS[0])
+        return await measure_indicators(session, OPS, filters, RULES)
+
+    async def one_trade(session: Any, store: Store, rng: random.Random) -> Any:
+        filters = IndicatorFilters(rome_code=store.trade)
+        return await measure_indicators(session, OPS, filters, RULES)
+
+    async def region_by_month(session: Any, store: Store, rng: random.Random) -> Any:
+        filters = IndicatorFilters(region=store.region)
+        return await measure_indicators(session, OPS, filters, RULES, GroupBy.MONTH)
+
     return {
         "list, a counsellor's structure": counsellor_list,
         "list, ops": ops_list,
@@ -348,6 +371,10 @@ def queries() -> dict[str, Query]:
         "indicators, ops last 30 days by month": by_month,
         "indicators, a counsellor's": counsellor_indicators,
         "scheme indicators, ops by scheme": schemes,
+        "indicators, ops one région": one_region,
+        "indicators, ops one network": one_network,
+        "indicators, ops one trade": one_trade,
+        "indicators, ops one région by month (from the rows)": region_by_month,
     }
 
 
@@ -453,20 +480,26 @@ def run(sizes: list[int], samples: int, budget: float, store_kind: str) -> int:
         try:
             for size in sizes:
                 left = budget - (time.monotonic() - started)
-                needed = size * 3.5 / ROWS_PER_SECOND
+                needed = size * SECONDS_PER_REFERRAL
                 if needed > left:
-                    print(f"{size} referrals: skipped (≈{needed:.0f} s to seed, {left:.0f} s left)")
+                    print(
+                        f"{size} referrals: skipped (≈{needed:.0f} s of CPU to seed and build the"
+                        f" aggregates, {left:.0f} s left)"
+                    )
                     continue
                 async_url, sync_url = _urls(work, size, store_kind, admin_url)
                 upgrade(MIGRATIONS, async_url)
                 store = Store(async_url, sync_url, size)
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 seed(store)
-                seeded = time.perf_counter() - t0
+                seeded, seed_cpu = time.perf_counter() - t0, time.process_time() - c0
+                c0 = time.process_time()
                 rebuilt = asyncio.run(build_facts(store))
+                rebuild_cpu = time.process_time() - c0
                 print(
-                    f"{size} referrals: seeded in {seeded:.0f} s, aggregates built in "
-                    f"{rebuilt:.0f} s (load average {os.getloadavg()[0]:.1f})",
+                    f"{size} referrals: seeded in {seeded:.0f} s ({seed_cpu:.0f} s CPU), "
+                    f"aggregates built in {rebuilt:.0f} s ({rebuild_cpu:.0f} s CPU) "
+                    f"(load average {os.getloadavg()[0]:.1f})",
                     flush=True,
                 )
                 if store_kind == "sqlite":

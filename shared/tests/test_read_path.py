@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
 
 from shared.db.database import Database
 from shared.db.tables import platform_tables
@@ -190,3 +190,26 @@ async def test_sqlite_connections_are_set_up_once_and_kept(database: Database) -
     first = len(opened)
     await asyncio.gather(*(read() for _ in range(16)))
     assert len(opened) == first
+
+
+@sqlite_only
+async def test_sqlite_keeps_at_most_its_pool_ceiling_of_connections(database: Database) -> None:
+    """Sixteen requests at once on a store kept at ``DEFAULT_SQLITE_POOL_SIZE`` connections: each
+    kept connection is a thread and its memory; the others wait for one and all succeed."""
+    from sqlalchemy import event
+
+    from shared.db.database import DEFAULT_SQLITE_POOL_SIZE
+
+    opened: list[object] = []
+    event.listen(database.engine.sync_engine, "connect", lambda conn, _record: opened.append(conn))
+
+    async def read() -> int | None:
+        async with database.reading() as session:
+            found = await session.scalar(select(func.count()).select_from(notes))
+            await asyncio.sleep(0.05)
+            return found
+
+    results = await asyncio.gather(*(read() for _ in range(16)))
+    assert len(results) == 16
+    assert None not in results
+    assert 1 <= len(opened) <= DEFAULT_SQLITE_POOL_SIZE < 16

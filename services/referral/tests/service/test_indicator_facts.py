@@ -32,6 +32,7 @@ from referral.use_cases.indicators import (
     measure_indicators,
     measure_scheme_indicators,
 )
+from shared import referentials
 from shared.auth.tokens import Principal, Role
 from shared.contracts.vocabulary import ContractType, DeclineReason
 from shared.db.database import Database
@@ -298,9 +299,65 @@ async def test_other_rules_or_filters_are_computed_from_the_rows(app: FastAPI) -
         other = Rules(acknowledgement_hours=12)
         assert await read_aggregates(session, OPS, IndicatorFilters(), other, None) is None
         region = IndicatorFilters(region="32")
-        assert await read_aggregates(session, OPS, region, RULES, None) is None
+        # One filter with a grouping, or two filters: the cells have one dimension at a time.
+        assert await read_aggregates(session, OPS, region, RULES, GroupBy.AGENCY) is None
+        two = IndicatorFilters(region="32", rome_code="H2913")
+        assert await read_aggregates(session, OPS, two, RULES, None) is None
         facts = await indicator_facts(session, OPS, IndicatorFilters())
         via = await measure_indicators(session, OPS, IndicatorFilters(), other, GroupBy.AGENCY)
     assert via == compute(facts, other, GroupBy.AGENCY)
     # The job folds with the rules in force: other rules rebuild the cells.
     assert await fold(database, Rules(acknowledgement_hours=12)) == 10
+
+
+async def test_one_filter_is_answered_by_its_group_cells_with_the_rows_figures(
+    app: FastAPI,
+) -> None:
+    """A région, a département, a network, an agency, a trade, a sector, a public, a scheme or a
+    hard-to-fill value alone (and a period): the totals are that group's cells, the same figures
+    as the rows, for ops and a counsellor, folded and with activity since the fold."""
+    database = app.state.runtime.database
+    start = datetime(2026, 1, 17, 9, 30, tzinfo=UTC)
+    ids = await _seed(database, random.Random(21), 80, start)
+    async with database.reading() as session:
+        agency = await session.scalar(select(Referral.agency_id).limit(1))
+        network = await session.scalar(select(Referral.network_id).limit(1))
+    sector = referentials.rome_sectors("H2913")[0].code
+    filters = [
+        IndicatorFilters(region="32"),
+        IndicatorFilters(departement="59"),
+        IndicatorFilters(network_id=network),
+        IndicatorFilters(agency_id=agency),
+        IndicatorFilters(rome_code="N4101"),
+        IndicatorFilters(sector=sector),
+        IndicatorFilters(priority_public=PriorityPublic.BRSA),
+        IndicatorFilters(scheme=Scheme.MRS),
+        IndicatorFilters(hard_to_fill="bmo"),
+        IndicatorFilters(hard_to_fill="non"),
+        IndicatorFilters(hard_to_fill="sans_offre"),
+        IndicatorFilters(region="84", period_from=start.date() + timedelta(days=12)),
+        IndicatorFilters(network_id=network, period_to=start.date() + timedelta(days=50)),
+    ]
+
+    async def check() -> None:
+        async with database.reading() as session:
+            for principal in (OPS, _counsellor("75101")):
+                for one in filters:
+                    aggregated = await read_aggregates(session, principal, one, RULES, None)
+                    assert aggregated is not None, one
+                    facts = await indicator_facts(session, principal, one)
+                    _same(aggregated.indicators(), compute(facts, RULES), str(one))
+                    assert aggregated.schemes()["total"] == measure_schemes(facts), one
+                    via = await measure_indicators(session, principal, one, RULES)
+                    _same(via, compute(facts, RULES), str(one))
+
+    await fold(database, RULES)
+    await check()
+    async with database.transaction() as session:
+        await session.execute(
+            update(Referral)
+            .where(Referral.id.in_(ids[:10]))
+            .values(status="no_news", updated_at=datetime.now(UTC))
+        )
+    await _seed(database, random.Random(22), 10, start)
+    await check()  # the activity since the fold, added in memory

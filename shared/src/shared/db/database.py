@@ -37,6 +37,10 @@ READ_ONLY_OPTION = "coop_read_only"
 DEFAULT_POOL_SIZE = 10
 DEFAULT_MAX_OVERFLOW = 10
 DEFAULT_BACKGROUND_POOL_SIZE = 4
+#: On SQLite, the most connections kept (each an aiosqlite thread with its own SQLite
+#: connection: ~0.8 MB of RSS each after a load). One writer at a time whatever the pool; in WAL
+#: the readers do not need one connection per concurrent request either.
+DEFAULT_SQLITE_POOL_SIZE = 8
 
 
 class Database:
@@ -44,7 +48,7 @@ class Database:
 
     ``pool_size``/``max_overflow`` size the HTTP pool (on SQLite: their sum, every connection kept
     open); ``background_pool_size`` the separate pool of :attr:`background` (the relay holds one
-    connection, each consumer one).
+    connection, each consumer one); ``sqlite_pool_size`` caps the SQLite connections kept.
     """
 
     def __init__(
@@ -56,6 +60,7 @@ class Database:
         max_overflow: int = DEFAULT_MAX_OVERFLOW,
         background_pool_size: int = DEFAULT_BACKGROUND_POOL_SIZE,
         pool_pre_ping: bool = True,
+        sqlite_pool_size: int = DEFAULT_SQLITE_POOL_SIZE,
         _session_class: type[Session] | None = None,
     ) -> None:
         self.url = make_url(url)
@@ -72,10 +77,13 @@ class Database:
             # per request for nothing.
             if self.url.database and self.url.database != ":memory:":
                 Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
-                # Every connection kept once opened (up to the HTTP pool's ceiling): an overflow
+                # Every connection kept once opened (up to the pool's ceiling): an overflow
                 # connection closed after each use meant, per request under load, a new aiosqlite
                 # thread and the connection's PRAGMAs again. A file connection costs a thread.
-                kwargs.update(pool_size=pool_size + max_overflow, max_overflow=0)
+                kwargs.update(
+                    pool_size=max(1, min(pool_size + max_overflow, sqlite_pool_size)),
+                    max_overflow=0,
+                )
             kwargs["connect_args"] = {"timeout": 30}
         else:
             kwargs.update(

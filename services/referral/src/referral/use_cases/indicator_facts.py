@@ -18,7 +18,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select, true, union
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral import access
@@ -45,6 +44,7 @@ from referral.models import (
     indicator_fold_state,
     indicator_marks,
 )
+from referral.use_cases.indicator_cells import answers, filtered_cell, periods, write_many
 from referral.use_cases.indicators import IndicatorFilters, check_period, load_facts
 from shared.auth.tokens import Principal
 from shared.db.database import Database
@@ -54,6 +54,9 @@ from shared.db.database import Database
 OVERLAP = timedelta(seconds=60)
 #: Referrals loaded per statement while folding.
 BATCH = 2000
+#: A rebuild adds the cells' changes up in memory and writes them once this many cells and
+#: delays are pending (then again): bounded memory whatever the store (~200 bytes a key).
+PENDING = 500_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _KEY = ("dimension", "grain", "period", "scope", "value")
 _DELAY_KEY = (*_KEY, "unit", "minutes")
@@ -95,20 +98,27 @@ class _Delta:
 
     def add(self, mark: dict[str, Any], sign: int) -> None:
         day = date.fromisoformat(mark["day"])
+        vector = [(name, sign * n) for name, n in mark["vector"].items()]
+        minutes = mark["minutes"]
+        scopes = (mark["scope"], EVERY)
+        cells, delays = self.cells, self.delays
         for grain, period in (("d", day), ("m", _month(day))):
             for dimension, values in mark["keys"].items():
                 for value in values:
                     key = (dimension, grain, period, mark["scope"], value)
-                    cell = self.cells.setdefault(key, Counter())
-                    for name, n in mark["vector"].items():
-                        cell[name] += sign * n
-                    minutes = mark["minutes"]
+                    cell = cells.get(key)
+                    if cell is None:
+                        cell = cells[key] = Counter()
+                    for name, n in vector:
+                        cell[name] += n
                     if minutes is None:
                         continue
-                    for scope in (mark["scope"], EVERY):
-                        at = (dimension, grain, period, scope, value)
-                        self.delays[(*at, "h", minutes // 60)] += sign
-                        self.delays[(*at, "m", minutes)] += sign
+                    for scope in scopes:
+                        delays[(dimension, grain, period, scope, value, "h", minutes // 60)] += sign
+                        delays[(dimension, grain, period, scope, value, "m", minutes)] += sign
+
+    def __len__(self) -> int:
+        return len(self.cells) + len(self.delays)
 
 
 def _touched(since: datetime) -> Any:
@@ -141,7 +151,7 @@ async def _changes(
     its mark."""
     current = await load_facts(session, [Referral.id.in_(ids)])
     before = await _marks(session, current)
-    delta, marks = into or _Delta(), {}
+    delta, marks = (_Delta() if into is None else into), {}
     for referral_id, (facts, scope) in current.items():
         mark = _mark(facts, scope, rules)
         old = before.get(referral_id)
@@ -157,36 +167,24 @@ async def _changes(
 # -- folding (the job, the rebuild) ---------------------------------------------------------------
 
 
-def _upsert(session: AsyncSession, table: Any, index: tuple[str, ...], counted: list[str]) -> Any:
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table)
-    return statement.on_conflict_do_update(
-        index_elements=list(index),
-        set_={name: table.c[name] + statement.excluded[name] for name in counted},
-    )
-
-
 async def _apply(session: AsyncSession, delta: _Delta, marks: dict[Any, dict[str, Any]]) -> None:
     cells = [
         {**dict(zip(_KEY, key, strict=True)), **{m: counts.get(m, 0) for m in MEASURES}}
         for key, counts in delta.cells.items()
     ]
-    if cells:
-        await session.execute(_upsert(session, indicator_cells, _KEY, list(MEASURES)), cells)
+    await write_many(session, indicator_cells, cells, key=_KEY, counted=tuple(MEASURES))
     delays = [
         {**dict(zip(_DELAY_KEY, key, strict=True)), "count": n}
         for key, n in delta.delays.items()
         if n
     ]
-    if delays:
-        await session.execute(_upsert(session, indicator_delays, _DELAY_KEY, ["count"]), delays)
+    await write_many(session, indicator_delays, delays, key=_DELAY_KEY, counted=("count",))
     if marks:
         await session.execute(
             delete(indicator_marks).where(indicator_marks.c.referral_id.in_(list(marks)))
         )
-        await session.execute(
-            indicator_marks.insert(), [{"referral_id": k, "facts": v} for k, v in marks.items()]
+        await write_many(
+            session, indicator_marks, [{"referral_id": k, "facts": v} for k, v in marks.items()]
         )
 
 
@@ -212,7 +210,8 @@ async def fold(database: Database, rules: Rules, *, rebuild: bool = False) -> in
             await _clear(session)
             state = None
         since = _EPOCH if state is None else state.folded_until - OVERLAP
-        # Counted from nothing (a rebuild): the cells' changes add up in memory, written once.
+        # Counted from nothing (a rebuild): the cells' changes add up in memory, written at the
+        # end (and whenever ``PENDING`` keys wait).
         whole = _Delta() if state is None else None
         moved, after = 0, None
         while True:
@@ -228,6 +227,9 @@ async def fold(database: Database, rules: Rules, *, rebuild: bool = False) -> in
                 break
             delta, marks = await _changes(session, ids, rules, whole)
             await _apply(session, delta if whole is None else _Delta(), marks)
+            if whole is not None and len(whole) > PENDING:
+                await _apply(session, whole, {})
+                whole = _Delta()
             moved += len(marks)
             after = ids[-1]
         if whole is not None:
@@ -259,44 +261,6 @@ def rebuild_command(settings: Any) -> None:
 
 
 # -- reading ---------------------------------------------------------------------------------------
-
-
-def answers(filters: IndicatorFilters) -> bool:
-    """The cells answer a period and a grouping; other filters are computed from the rows."""
-    return filters == IndicatorFilters(period_from=filters.period_from, period_to=filters.period_to)
-
-
-def _periods(table: Any, first: date | None, last: date | None) -> ColumnElement[bool]:
-    """Cells of whole months inside [first, last], and days of the partial months."""
-    c = table.c
-    start = first if first is None or first.day == 1 else _next_month(first)
-    end = last if last is None or _next_day_is_first(last) else _month(last) - _DAY
-    if start is not None and end is not None and start > end:
-        return and_(c.grain == "d", *_between(c.period, first, last))
-    parts = [and_(c.grain == "m", *_between(c.period, start, end))]
-    if first is not None and start is not None and first < start:
-        parts.append(and_(c.grain == "d", *_between(c.period, first, start - _DAY)))
-    if last is not None and end is not None and last > end:
-        parts.append(and_(c.grain == "d", *_between(c.period, end + _DAY, last)))
-    return or_(*parts)
-
-
-_DAY = timedelta(days=1)
-
-
-def _next_month(day: date) -> date:
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
-
-
-def _next_day_is_first(day: date) -> bool:
-    return (day + _DAY).day == 1
-
-
-def _between(column: Any, first: date | None, last: date | None) -> list[ColumnElement[bool]]:
-    return [
-        *([column >= first] if first is not None else []),
-        *([column <= last] if last is not None else []),
-    ]
 
 
 @dataclass
@@ -355,13 +319,18 @@ async def read_aggregates(
 ) -> Aggregated | None:
     """The figures from the cells plus the referrals touched since the last fold (``None``
     when the cells cannot answer: other filters, other rules, never folded)."""
+    cell = None
     if not answers(filters):
-        return None
+        cell = filtered_cell(filters)
+        if cell is None or group_by is not None:
+            return None
     check_period(filters)
     state = await _state(session)
     if state is None:
         # Never folded: the cells are empty and every referral is "touched since".
-        return await _from_cells(session, principal, filters, rules or Rules(), group_by, _EPOCH)
+        return await _from_cells(
+            session, principal, filters, rules or Rules(), group_by, _EPOCH, cell
+        )
     if rules is not None and state.rules != _rules_json(rules):
         return None
     fold_rules = Rules(
@@ -369,7 +338,7 @@ async def read_aggregates(
         durable_contract_months=int(state.rules["durable_contract_months"]),
     )
     since = state.folded_until - OVERLAP
-    return await _from_cells(session, principal, filters, fold_rules, group_by, since)
+    return await _from_cells(session, principal, filters, fold_rules, group_by, since, cell)
 
 
 async def _from_cells(
@@ -379,14 +348,22 @@ async def _from_cells(
     rules: Rules,
     group_by: GroupBy | None,
     since: datetime,
+    cell: tuple[str, str] | None = None,
 ) -> Aggregated:
+    """The figures of the cells; with ``cell`` (one filter, :func:`filtered_cell`), that
+    group's figures as the totals."""
     structures = access.counted_structures(principal)
     dimensions = [TOTAL, *([group_by.value] if group_by else [])]
 
     def where(table: Any) -> list[ColumnElement[bool]]:
+        chosen = (
+            table.c.dimension.in_(dimensions)
+            if cell is None
+            else and_(table.c.dimension == cell[0], table.c.value == cell[1])
+        )
         return [
-            table.c.dimension.in_(dimensions),
-            _periods(table, filters.period_from, filters.period_to),
+            chosen,
+            periods(table, filters.period_from, filters.period_to),
             _scope(table, structures),
         ]
 
@@ -401,7 +378,13 @@ async def _from_cells(
         sums[(row.dimension, row.value)] = Counter({m: int(row._mapping[m]) for m in MEASURES})
     recent = await _recent(session, since, rules, filters, structures, sums)
     scopes = (EVERY,) if structures is None else structures
+    if cell is not None:
+        recent = {unit: {cell: h[cell]} if cell in h else {} for unit, h in recent.items()}
     medians = await _medians(session, scopes, dimensions, where, recent)
+    if cell is not None:
+        total = (TOTAL, "")
+        sums = {total: sums.get(cell, Counter())}
+        medians = {total: medians.get(cell)}
     return Aggregated(group_by, sums, medians)
 
 
