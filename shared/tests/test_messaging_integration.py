@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import REGISTRY
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contracts.base import EventData
 from shared.contracts.topics import TopicSpec
@@ -23,6 +24,7 @@ from shared.db.tables import platform_tables
 from shared.domain.errors import TransitionRefused
 from shared.envelope import CloudEvent
 from shared.messaging.consumer import (
+    BatchHandler,
     DeadLetterNotice,
     EventConsumer,
     EventContext,
@@ -49,6 +51,15 @@ effects = Table(
 
 class Pinged(EventData):
     event_type: ClassVar[str] = "coop.test.pinged.v1"
+    topic: ClassVar[str] = "test.unused"
+    key_field: ClassVar[str] = "thing_id"
+
+    thing_id: str
+    value: str
+
+
+class Ponged(EventData):
+    event_type: ClassVar[str] = "coop.test.ponged.v1"
     topic: ClassVar[str] = "test.unused"
     key_field: ClassVar[str] = "thing_id"
 
@@ -102,9 +113,11 @@ async def _produce(bootstrap: str, topic: str, records: list[tuple[bytes | None,
         await producer.stop()
 
 
-def _ping(value: str, event_id: str | None = None) -> tuple[bytes, list]:
+def _ping(
+    value: str, event_id: str | None = None, model: type[EventData] = Pinged
+) -> tuple[bytes, list]:
     event = CloudEvent(
-        type=Pinged.event_type,
+        type=model.event_type,
         source="/test",
         data={"thing_id": "thing-1", "value": value},
         **({"id": event_id} if event_id else {}),
@@ -629,6 +642,114 @@ async def test_a_consumer_killed_mid_batch_applies_nothing_twice_after_restart(
         await _wait_for(lambda: _has_values(database, expected), timeout=60)
     assert await _values(database) == expected
     assert await _inbox_count(database) == 9
+
+
+class _Together:
+    """A batch handler that writes a run's effects in one multi-row insert, and says how it was
+    called: ``("together", values)`` for a run, ``("alone", value)`` for one record."""
+
+    def __init__(self, fail: Callable[[str], None] | None = None) -> None:
+        self.calls: list[tuple[str, Any]] = []
+        self._fail = fail
+
+    async def __call__(self, context: EventContext[Any]) -> None:
+        self.calls.append(("alone", context.data.value))
+        if self._fail is not None:
+            self._fail(context.data.value)
+        await context.session.execute(
+            effects.insert().values(event_id=context.event.id, value=context.data.value)
+        )
+
+    async def apply_batch(
+        self, contexts: Sequence[EventContext[Any]], session: AsyncSession
+    ) -> None:
+        values = [context.data.value for context in contexts]
+        self.calls.append(("together", values))
+        assert all(context.session is session for context in contexts)
+        assert len({context.event.type for context in contexts}) == 1
+        if self._fail is not None:
+            for value in values:
+                self._fail(value)
+        await session.execute(
+            effects.insert(),
+            [{"event_id": c.event.id, "value": c.data.value} for c in contexts],
+        )
+
+
+def _together_registry(handler: _Together) -> HandlerRegistry:
+    assert isinstance(handler, BatchHandler)
+    registry = HandlerRegistry()
+    registry.on(Pinged)(handler)
+    registry.on(Ponged)(handler)
+    return registry
+
+
+async def test_a_batch_handler_gets_each_run_of_one_event_type_together_in_order(
+    database: Database, settings: ServiceSettings, topic: str, unique: Callable[[str], str]
+) -> None:
+    duplicate_id = str(uuid.uuid4())
+    await _produce(
+        settings.kafka_bootstrap_servers,
+        topic,
+        [
+            _ping("a0", duplicate_id),
+            _ping("a1"),
+            _ping("a2"),
+            _ping("b0", model=Ponged),
+            _ping("a3"),
+            _ping("a0", duplicate_id),  # a duplicate: skipped, the run goes on around it
+            _ping("a4"),
+            _ping("b1", model=Ponged),
+            _ping("b2", model=Ponged),
+        ],
+    )
+    handler = _Together()
+    group = unique("group")
+    consumer = _consumer(database, settings, topic, _together_registry(handler), group)
+    expected = ["a0", "a1", "a2", "b0", "a3", "a4", "b1", "b2"]
+    async with _running(consumer):
+        await _wait_for(lambda: _has_values(database, expected))
+    # One fetch, one transaction: each run of one type in one call, a run of one alone.
+    assert handler.calls == [
+        ("together", ["a0", "a1", "a2"]),
+        ("alone", "b0"),
+        ("together", ["a3", "a4"]),
+        ("together", ["b1", "b2"]),
+    ]
+    assert await _values(database) == expected
+    assert await _inbox_count(database) == 8
+    assert _batches(group, "batch") == 1
+    assert _batches(group, "one_by_one") == 0
+
+
+async def test_a_poison_record_under_a_batch_handler_is_dead_lettered_and_the_others_applied(
+    database: Database, settings: ServiceSettings, topic: str, unique: Callable[[str], str]
+) -> None:
+    def poison(value: str) -> None:
+        if value == "poison":
+            raise ValueError("bug in handler")
+
+    values = ["a0", "a1", "poison", "a2", "a3"]
+    await _produce(settings.kafka_bootstrap_servers, topic, [_ping(v) for v in values])
+    handler = _Together(poison)
+    group = unique("group")
+    consumer = _consumer(database, settings, topic, _together_registry(handler), group)
+    expected = ["a0", "a1", "a2", "a3"]
+    async with _running(consumer):
+        await _wait_for(lambda: _has_values(database, expected))
+    letters = await read_topic(settings.kafka_bootstrap_servers, topic + ".dlq", 1)
+    assert len(letters) == 1
+    assert json.loads(letters[0].value)["value"] == "poison"
+    # Tried together once, rolled back, then each record on its own (the poison until it is
+    # dead-lettered); nothing of the failed run was kept, every other effect is there once.
+    assert handler.calls[0] == ("together", values)
+    assert [value for how, value in handler.calls[1:] if how == "together"] == []
+    alone = [value for how, value in handler.calls[1:]]
+    assert alone.count("poison") == settings.consumer_max_attempts
+    assert [v for v in alone if v != "poison"] == expected
+    assert await _values(database) == expected
+    assert await _inbox_count(database) == 4
+    assert _batches(group, "one_by_one") == 1
 
 
 async def test_a_handler_registered_alone_gets_a_transaction_of_its_own(

@@ -11,6 +11,13 @@ fails, the transaction is rolled back and the same records are applied one by on
 poison record is still isolated and dead-lettered and the others applied exactly once. A record
 that cannot be read, or whose handler was registered with ``batch=False``, is always applied on its
 own, in its place in the order.
+
+Within a batch, a handler that also offers ``apply_batch(contexts, session)`` (a
+:class:`BatchHandler`) gets each run of consecutive fresh records of one event type in one call,
+in offset order, in the batch's transaction, instead of one call per record: it may then read and
+write for the whole run in a few statements. Its effect must be that of calling it once per record
+in that order. The one-by-one fallback (and a record alone) still calls it per record, so a poison
+record is isolated the same way.
 """
 
 from __future__ import annotations
@@ -19,10 +26,10 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -112,6 +119,19 @@ class EventContext(Generic[E]):
 
 
 Handler = Callable[[EventContext[Any]], Awaitable[None]]
+
+
+@runtime_checkable
+class BatchHandler(Protocol):
+    """A handler that can also apply, at once, a run of records of one event type (see the
+    module's doc): ``apply_batch`` must leave what calling the handler on each context in order
+    would. Registered like any handler (``registry.on(Model)(handler)``)."""
+
+    async def __call__(self, context: EventContext[Any], /) -> None: ...
+
+    async def apply_batch(
+        self, contexts: Sequence[EventContext[Any]], session: AsyncSession, /
+    ) -> None: ...
 
 
 class HandlerRegistry:
@@ -452,7 +472,8 @@ class EventConsumer:
         return True
 
     async def _apply_batch(self, run: list[_Ready]) -> dict[str, int]:
-        """One transaction: claim every event of ``run``, apply the fresh ones in order."""
+        """One transaction: claim every event of ``run``, apply the fresh ones in order (each run
+        of one event type together when its handler is a :class:`BatchHandler`)."""
         outcomes = {"processed": 0, "duplicate": 0, "ignored": 0}
         async with self._db.transaction() as session:
             fresh = set(
@@ -463,41 +484,93 @@ class EventConsumer:
                     [ready for ready in run if ready.handler is not None],
                 )
             )
+            applied: list[_Ready] = []
             for ready in run:
                 if ready.handler is None:
                     outcomes["ignored"] += 1
-                    continue
-                if ready not in fresh:
+                elif ready not in fresh:
                     outcomes["duplicate"] += 1
+                else:
+                    applied.append(ready)
+            for same in _runs_of_one_type(applied):
+                apply_batch = getattr(same[0].handler, "apply_batch", None)
+                if len(same) > 1 and apply_batch is not None:
+                    await self._apply_together(apply_batch, same, session)
                     continue
-                with structlog.contextvars.bound_contextvars(
-                    consumer=self.name,
-                    topic=ready.delivery.topic,
-                    partition=ready.delivery.partition,
-                    offset=ready.delivery.offset,
-                    event_id=ready.event.id,
-                    event_type=ready.event.type,
-                ):
-                    set_traceparent(ready.event.traceparent)
-                    with span(
-                        f"{ready.delivery.topic} process",
-                        kind=SpanKind.CONSUMER,
-                        parent=ready.event.traceparent,
-                        attributes={
-                            "coop.consumer": self.name,
-                            "cloudevents.event_type": ready.event.type,
-                        },
-                    ):
-                        await ready.handler(
-                            EventContext(
-                                event=ready.event,
-                                data=ready.data,
-                                session=session,
-                                delivery=ready.delivery,
-                            )
-                        )
-                outcomes["processed"] += 1
+                for ready in same:
+                    await self._apply_in_batch(ready, session)
+            outcomes["processed"] = len(applied)
         return outcomes
+
+    async def _apply_in_batch(self, ready: _Ready, session: AsyncSession) -> None:
+        assert ready.handler is not None
+        with structlog.contextvars.bound_contextvars(
+            consumer=self.name,
+            topic=ready.delivery.topic,
+            partition=ready.delivery.partition,
+            offset=ready.delivery.offset,
+            event_id=ready.event.id,
+            event_type=ready.event.type,
+        ):
+            set_traceparent(ready.event.traceparent)
+            with span(
+                f"{ready.delivery.topic} process",
+                kind=SpanKind.CONSUMER,
+                parent=ready.event.traceparent,
+                attributes={
+                    "coop.consumer": self.name,
+                    "cloudevents.event_type": ready.event.type,
+                },
+            ):
+                await ready.handler(
+                    EventContext(
+                        event=ready.event,
+                        data=ready.data,
+                        session=session,
+                        delivery=ready.delivery,
+                    )
+                )
+
+    async def _apply_together(
+        self,
+        apply_batch: Callable[[Sequence[EventContext[Any]], AsyncSession], Awaitable[None]],
+        same: list[_Ready],
+        session: AsyncSession,
+    ) -> None:
+        """One call for a run of records of one type: one span, the child of the first record's
+        trace (a staged event carries that context), the run's offsets in the log context."""
+        first = same[0]
+        with structlog.contextvars.bound_contextvars(
+            consumer=self.name,
+            topic=first.delivery.topic,
+            partition=first.delivery.partition,
+            first_offset=first.delivery.offset,
+            last_offset=same[-1].delivery.offset,
+            event_type=first.event.type,
+        ):
+            set_traceparent(first.event.traceparent)
+            with span(
+                f"{first.delivery.topic} process",
+                kind=SpanKind.CONSUMER,
+                parent=first.event.traceparent,
+                attributes={
+                    "coop.consumer": self.name,
+                    "cloudevents.event_type": first.event.type,
+                    "messaging.batch.message_count": len(same),
+                },
+            ):
+                await apply_batch(
+                    [
+                        EventContext(
+                            event=ready.event,
+                            data=ready.data,
+                            session=session,
+                            delivery=ready.delivery,
+                        )
+                        for ready in same
+                    ],
+                    session,
+                )
 
     async def _commit(self, consumer: AIOKafkaConsumer) -> None:
         if not self._pending_commits:
@@ -791,6 +864,19 @@ async def _claim_many(
             ],
         )
     return fresh
+
+
+def _runs_of_one_type(applied: list[_Ready]) -> list[list[_Ready]]:
+    """``applied`` cut into runs of consecutive records of one event type and one handler."""
+    runs: list[list[_Ready]] = []
+    for ready in applied:
+        if runs and (
+            runs[-1][0].event.type == ready.event.type and runs[-1][0].handler is ready.handler
+        ):
+            runs[-1].append(ready)
+        else:
+            runs.append([ready])
+    return runs
 
 
 def _record_time(record: Any) -> datetime | None:

@@ -7,8 +7,11 @@ Runs in the consumer's transaction, before the messages of the same event are re
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
@@ -37,53 +40,103 @@ class Follow:
     data: EventData
 
 
+@dataclass(frozen=True, slots=True)
+class FollowMany:
+    """:class:`Follow` of each of ``events``, in order, together (a consumer batch of one event
+    type; events of several types are followed one after the other)."""
+
+    events: Sequence[EventData]
+
+
 async def follow(command: Follow, principal: Principal, session: AsyncSession) -> None:
     access.ensure_platform(principal)
-    data = command.data
+    await follow_many(FollowMany([command.data]), principal, session)
+
+
+async def follow_many(command: FollowMany, principal: Principal, session: AsyncSession) -> None:
+    """What :func:`follow` of each event in order does: the ``referral.sent`` of the list in one
+    ``INSERT … ON CONFLICT DO NOTHING``, the followed referrals the others move read in one
+    query, then the changes flushed together."""
+    access.ensure_platform(principal)
+    events = command.events
+    if len({type(data) for data in events}) > 1:  # together only events of one type
+        for data in events:
+            await follow_many(FollowMany([data]), principal, session)
+        return
     now = datetime.now(UTC)
-    if isinstance(data, ReferralSent):
-        await _remember(session, data)
-    elif (referral_status := referral_status_after(data)) is not None:
-        referral = await recipients.known_referral(session, data.referral_id)  # type: ignore[attr-defined]
-        if referral is not None and referral_may_move(referral.status):
-            referral.status = referral_status.value
-    elif isinstance(data, ImmersionValidated):
-        await _validated(session, data, now)
-    elif (immersion_status := immersion_status_after(data)) is not None:
-        immersion = await session.get(FollowedImmersion, data.convention_id)  # type: ignore[attr-defined]
-        if immersion is not None:
-            immersion.status = immersion_status.value
-            immersion.updated_at = now
+    sent = [data for data in events if isinstance(data, ReferralSent)]
+    if sent:
+        await _remember(session, sent)
+    moving = [data for data in events if referral_status_after(data) is not None]
+    known = (
+        await recipients.known_referrals(session, [data.referral_id for data in moving])  # type: ignore[attr-defined]
+        if moving
+        else {}
+    )
+    for data in events:
+        if isinstance(data, ReferralSent):
+            continue
+        if (referral_status := referral_status_after(data)) is not None:
+            referral = known[data.referral_id]  # type: ignore[attr-defined]
+            if referral is not None and referral_may_move(referral.status):
+                referral.status = referral_status.value
+        elif isinstance(data, ImmersionValidated):
+            await _validated(session, data, now)
+        elif (immersion_status := immersion_status_after(data)) is not None:
+            immersion = await session.get(FollowedImmersion, data.convention_id)  # type: ignore[attr-defined]
+            if immersion is not None:
+                immersion.status = immersion_status.value
+                immersion.updated_at = now
     await session.flush()
 
 
-async def _remember(session: AsyncSession, data: ReferralSent) -> None:
-    """The referral's projection (the columns of :class:`shared.db.projections.
+#: ``INSERT INTO followed_referrals … ON CONFLICT DO NOTHING RETURNING referral_id``, per
+#: dialect, built once.
+_INSERT_REFERRALS: dict[str, Any] = {}
+
+
+def _insert_referrals(session: AsyncSession) -> Any:
+    dialect = session.get_bind().dialect.name
+    statement = _INSERT_REFERRALS.get(dialect)
+    if statement is None:
+        table = KnownReferral.__table__
+        statement = _INSERT_REFERRALS[dialect] = insert_ignoring_conflicts(
+            session,
+            table,  # type: ignore[arg-type]
+        ).returning(table.c.referral_id)
+    return statement
+
+
+async def _remember(session: AsyncSession, events: list[ReferralSent]) -> None:
+    """The referrals' projection (the columns of :class:`shared.db.projections.
     KnownReferralColumns` and this service's own), unless it is known already (the same referral
-    under another event id: nothing new to learn) — in one statement, ``INSERT … ON CONFLICT DO
-    NOTHING``, rather than a read then an insert."""
-    values = {
-        "referral_id": data.referral_id,
-        "agency_id": data.agency_id,
-        "network_id": data.network_id,
-        "rome_code": data.rome_code,
-        "sent_at": data.sent_at,
-        "counsellor_id": data.counsellor_id,
-        "job_seeker_id": data.job_seeker_id,
-        "agency_name": data.agency_name,
-        "agency_town": data.agency_town,
-        "status": FollowedReferralStatus.SENT.value,
-        "reminded_at": None,
-    }
-    table = KnownReferral.__table__
-    result = await session.execute(
-        insert_ignoring_conflicts(session, table),  # type: ignore[arg-type]
-        values,
+    under another event id: nothing new to learn; the first of the list wins) — in one statement,
+    ``INSERT … ON CONFLICT DO NOTHING``, rather than a read then an insert."""
+    rows: dict[uuid.UUID, dict[str, Any]] = {}
+    for data in events:
+        rows.setdefault(
+            data.referral_id,
+            {
+                "referral_id": data.referral_id,
+                "agency_id": data.agency_id,
+                "network_id": data.network_id,
+                "rome_code": data.rome_code,
+                "sent_at": data.sent_at,
+                "counsellor_id": data.counsellor_id,
+                "job_seeker_id": data.job_seeker_id,
+                "agency_name": data.agency_name,
+                "agency_town": data.agency_town,
+                "status": FollowedReferralStatus.SENT.value,
+                "reminded_at": None,
+            },
+        )
+    inserted = set(
+        (await session.execute(_insert_referrals(session), list(rows.values()))).scalars()
     )
-    if getattr(result, "rowcount", 0) == 1:
-        # What was just written, in the session as if read: the messages of this event (and
+    for referral_id in inserted:
+        # What was just written, in the session as if read: the messages of these events (and
         # the later events of the batch) find it without a query.
-        known = KnownReferral(**values)
+        known = KnownReferral(**rows[referral_id])
         make_transient_to_detached(known)
         session.add(known)
         recipients.remember_referral_read(session, known)

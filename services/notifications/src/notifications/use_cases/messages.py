@@ -9,6 +9,7 @@ and never talks to a mail server or a webhook: an SMTP outage cannot block the e
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -53,49 +54,117 @@ class RecordMessages:
     referral_url_template: str | None = None
 
 
+@dataclass(frozen=True)
+class RecordManyMessages:
+    """:class:`RecordMessages` of each of ``causes``, in order, together (a consumer batch)."""
+
+    causes: Sequence[Cause]
+    routing: RoutingTable = ROUTING
+    templates: Templates = TEMPLATES
+    referral_url_template: str | None = None
+
+
 async def record(
     command: RecordMessages, principal: Principal, session: AsyncSession
 ) -> list[Notification]:
     """Create the messages and deliveries of the cause; return the new messages.
 
-    Statements: the directory entries the cause needs that this transaction has not read yet
-    (one query, none when all are known: :func:`notifications.use_cases.recipients.load`), then
-    the messages in one ``INSERT … ON CONFLICT DO NOTHING`` — the unique key (event, recipient)
-    is what says a recipient was told already — and the deliveries of the new ones in one
-    ``INSERT``."""
+    Statements: the followed referral the cause is about if this transaction has not read it yet,
+    the directory entries the cause needs that it has not read yet (one query, none when all are
+    known: :func:`notifications.use_cases.recipients.load`), then the messages in one ``INSERT …
+    ON CONFLICT DO NOTHING`` — the unique key (event, recipient) is what says a recipient was
+    told already — and the deliveries of the new ones in one ``INSERT``."""
     access.ensure_platform(principal)
-    cause = command.cause
-    rules = command.routing.rules_for(cause.trigger, cause.context)
-    if not rules:
+    planned = await _plan(
+        session,
+        principal,
+        [command.cause],
+        command.routing,
+        command.templates,
+        command.referral_url_template,
+    )
+    return _joined(session, await _write(session, planned))
+
+
+async def record_many(
+    command: RecordManyMessages, principal: Principal, session: AsyncSession
+) -> int:
+    """What :func:`record` of each cause in order does, in the statements of one: the followed
+    referrals not read yet (one query), the directory entries not read yet (one query), the
+    messages of every cause (one ``INSERT … ON CONFLICT DO NOTHING``) and the deliveries of the
+    new ones (one ``INSERT``). The causes must not change what the others read (the directory,
+    the followed referrals' fields): the consumer's batch of one event type. Returns how many
+    messages were new; nothing is loaded into the session."""
+    access.ensure_platform(principal)
+    planned = await _plan(
+        session,
+        principal,
+        command.causes,
+        command.routing,
+        command.templates,
+        command.referral_url_template,
+    )
+    return len(await _write(session, planned))
+
+
+#: A message's row and the rows of its deliveries, rendered, not yet written.
+_Planned = tuple[dict[str, Any], list[dict[str, Any]]]
+
+
+async def _plan(
+    session: AsyncSession,
+    principal: Principal,
+    causes: Sequence[Cause],
+    routing: RoutingTable,
+    templates: Templates,
+    referral_url_template: str | None,
+) -> list[_Planned]:
+    """The messages of ``causes``: their followed referrals and directory entries read in one
+    query each (what the transaction has not read yet), then each rendered."""
+    routed = [
+        (cause, rules)
+        for cause in causes
+        if (rules := routing.rules_for(cause.trigger, cause.context))
+    ]
+    if not routed:
         return []
-    known = None
-    if cause.referral_id is not None:
-        known = await recipients.known_referral(session, cause.referral_id)
-    keys = [key for key in _wording_keys(cause, known) if key is not None]
-    for rule in rules:
-        if (key := await recipients.key_for(session, rule.audience, cause.context)) is not None:
-            keys.append(key)
+    referral_ids = [cause.referral_id for cause, _ in routed if cause.referral_id is not None]
+    known = await recipients.known_referrals(session, referral_ids) if referral_ids else {}
+    keys: list[recipients.Key] = []
+    for cause, rules in routed:
+        referral = known.get(cause.referral_id) if cause.referral_id is not None else None
+        keys.extend(key for key in _wording_keys(cause, referral) if key is not None)
+        for rule in rules:
+            if (key := recipients.key_of(rule.audience, cause.context, referral)) is not None:
+                keys.append(key)
     await recipients.load(session, keys)
-    extras = await _wording(session, cause, known, command.referral_url_template)
-    messages: list[tuple[Notification, list[Delivery]]] = []
-    told: set[tuple[str, str]] = set()
-    for rule in rules:
-        addressee = await recipients.find(session, rule.audience, cause.context)
-        if addressee is None:
-            log.debug("nobody to tell", trigger=cause.trigger, audience=rule.audience)
-            continue
-        if (addressee.kind, addressee.id) in told:  # one message per (cause, recipient)
-            continue
-        told.add((addressee.kind, addressee.id))
-        # An event's own field (agency_name of referral.sent…) wins when it is set.
-        context = {**cause.context}
-        for name, value in extras.items():
-            if context.get(name) is None:
-                context[name] = value
-        if rule.audience not in NAMED_TO:
-            context["person_name"] = None
-        messages.append(_message(principal, cause, rule, addressee, command.templates, context))
-    return await _insert(session, messages)
+    actor = access.delivery_actor(principal)
+    planned: list[_Planned] = []
+    nobody: dict[str, int] = {}
+    for cause, rules in routed:
+        referral = known.get(cause.referral_id) if cause.referral_id is not None else None
+        extras = _wording(session, cause, referral, referral_url_template)
+        told: set[tuple[str, str]] = set()
+        now = datetime.now(UTC)
+        for rule in rules:
+            addressee = recipients.find_loaded(session, rule.audience, cause.context, referral)
+            if addressee is None:
+                nobody[rule.audience] = nobody.get(rule.audience, 0) + 1
+                continue
+            if (addressee.kind, addressee.id) in told:  # one message per (cause, recipient)
+                continue
+            told.add((addressee.kind, addressee.id))
+            # An event's own field (agency_name of referral.sent…) wins when it is set.
+            context = {**cause.context}
+            for name, value in extras.items():
+                if context.get(name) is None:
+                    context[name] = value
+            if rule.audience not in NAMED_TO:
+                context["person_name"] = None
+            planned.append(_message(actor, cause, rule, addressee, templates, context, now))
+    if nobody:
+        log.debug("nobody to tell", trigger=routed[0][0].trigger, audiences=nobody)
+    return planned
 
 
 def _wording_keys(
@@ -111,7 +180,7 @@ def _wording_keys(
     )
 
 
-async def _wording(
+def _wording(
     session: AsyncSession,
     cause: Cause,
     known: KnownReferral | None,
@@ -119,18 +188,16 @@ async def _wording(
 ) -> dict[str, Any]:
     """The variables that make a mail read well (:mod:`notifications.domain.wording`): the
     métier's name, the agency's name and town, the job seeker's name (known only with their
-    contact consent), the link to the referral. Each None when unknown."""
+    contact consent), the link to the referral. Each None when unknown. The directory entries
+    are those :func:`_wording_keys` named, read already."""
     context = cause.context
     rome_code = context.get("rome_code") or (known.rome_code if known else None)
-    agency_id = context.get("agency_id") or (known.agency_id if known else None)
+    agency_key, person_key = _wording_keys(cause, known)
     agency_name = known.agency_name if known else None
-    if agency_name is None and agency_id:
-        entry = await recipients.entry(session, "agency", str(agency_id))
+    if agency_name is None and agency_key is not None:
+        entry = recipients.loaded_entry(session, agency_key)
         agency_name = entry.display_name if entry is not None else None
-    job_seeker_id = context.get("job_seeker_id") or (known.job_seeker_id if known else None)
-    person = None
-    if job_seeker_id is not None:
-        person = await recipients.entry(session, JOB_SEEKER, str(job_seeker_id))
+    person = recipients.loaded_entry(session, person_key) if person_key is not None else None
     extras: dict[str, Any] = {
         "rome_label": referentials.rome_label(rome_code),
         "agency_name": agency_name,
@@ -142,36 +209,37 @@ async def _wording(
 
 
 def _message(
-    principal: Principal,
+    actor: Any,
     cause: Cause,
     rule: Rule,
     addressee: Addressee,
     templates: Templates,
     variables: dict[str, Any],
-) -> tuple[Notification, list[Delivery]]:
-    """The message and its deliveries, rendered, not yet written."""
-    now = datetime.now(UTC)
+    now: datetime,
+) -> _Planned:
+    """The message's row and its deliveries', rendered, not yet written."""
     context = {**variables, "salutation": salutation(addressee)}
     rendered = {
         channel: templates.render(rule.template, channel, context) for channel in rule.channels
     }
     first = rendered[rule.channels[0]]
-    actor = access.delivery_actor(principal)
-    message = Notification(
-        id=uuid.uuid4(),
-        event_id=cause.cause_id,
-        event_type=cause.trigger,
-        kind=rule.kind,
-        required=rule.required,
-        recipient_kind=addressee.kind,
-        recipient_id=addressee.id,
-        subject=first.subject,
-        body=first.body,
-        referral_id=cause.referral_id,
-        created_at=now,
-        read_at=None,
-    )
-    deliveries: list[Delivery] = []
+    message_id = uuid.uuid4()
+    referral_id = cause.referral_id
+    message = {
+        "id": message_id,
+        "event_id": cause.cause_id,
+        "event_type": cause.trigger,
+        "kind": rule.kind,
+        "required": rule.required,
+        "recipient_kind": addressee.kind,
+        "recipient_id": addressee.id,
+        "subject": first.subject,
+        "body": first.body,
+        "referral_id": referral_id,
+        "created_at": now,
+        "read_at": None,
+    }
+    deliveries: list[dict[str, Any]] = []
     for channel in rule.channels:
         delivery_id = uuid.uuid4()
         text = rendered[channel]
@@ -179,10 +247,10 @@ def _message(
         if channel == Channel.WEBHOOK:
             body = webhook_body(
                 delivery_id=delivery_id,
-                message_id=message.id,
-                kind=message.kind,
-                recipient_kind=message.recipient_kind,
-                recipient_id=message.recipient_id,
+                message_id=message_id,
+                kind=rule.kind,
+                recipient_kind=addressee.kind,
+                recipient_id=addressee.id,
                 cause=cause,
                 subject=text.subject,
                 text=text.body,
@@ -193,64 +261,73 @@ def _message(
         )
         status = check_transition(action, None, actor).target
         deliveries.append(
-            Delivery(
-                id=delivery_id,
-                notification_id=message.id,
-                channel=channel,
-                address=address,
-                subject=text.subject,
-                body=body,
-                status=status.value,
-                attempts=0,
-                next_attempt_at=now if status is DeliveryStatus.PENDING else None,
-                last_error=error,
-                created_at=now,
-                updated_at=now,
-                delivered_at=None,
-            )
+            {
+                "id": delivery_id,
+                "notification_id": message_id,
+                "channel": channel,
+                "address": address,
+                "subject": text.subject,
+                "body": body,
+                "status": status.value,
+                "attempts": 0,
+                "next_attempt_at": now if status is DeliveryStatus.PENDING else None,
+                "last_error": error,
+                "created_at": now,
+                "updated_at": now,
+                "delivered_at": None,
+            }
         )
     return message, deliveries
 
 
-_NOTIFICATION_COLUMNS = tuple(column.key for column in Notification.__table__.columns)
-_DELIVERY_COLUMNS = tuple(column.key for column in Delivery.__table__.columns)
 _INSERT_DELIVERIES = insert(Delivery.__table__)
+#: ``INSERT INTO notifications … ON CONFLICT DO NOTHING RETURNING id``, per dialect, built once.
+_INSERT_MESSAGES: dict[str, Any] = {}
 
 
-async def _insert(
-    session: AsyncSession, messages: list[tuple[Notification, list[Delivery]]]
-) -> list[Notification]:
-    """Write the messages not written yet (the unique key (event, recipient) decides), then their
-    deliveries; the new messages join the session as if read (with their deliveries)."""
-    if not messages:
+def _insert_messages(session: AsyncSession) -> Any:
+    dialect = session.get_bind().dialect.name
+    statement = _INSERT_MESSAGES.get(dialect)
+    if statement is None:
+        table = Notification.__table__
+        statement = _INSERT_MESSAGES[dialect] = insert_ignoring_conflicts(
+            session,
+            table,  # type: ignore[arg-type]
+        ).returning(table.c.id)
+    return statement
+
+
+async def _write(session: AsyncSession, planned: list[_Planned]) -> list[_Planned]:
+    """Write the messages not written yet (the unique key (event, recipient) decides), then the
+    deliveries of those; return the new ones."""
+    if not planned:
         return []
     # Parameters apart from the statement (not ``.values(rows)``): the statement is compiled
     # once and cached, whatever the number of rows.
-    table = Notification.__table__
     inserted = set(
-        (
-            await session.execute(
-                insert_ignoring_conflicts(session, table).returning(table.c.id),  # type: ignore[arg-type]
-                [_row(message, _NOTIFICATION_COLUMNS) for message, _ in messages],
-            )
-        ).scalars()
+        (await session.execute(_insert_messages(session), [m for m, _ in planned])).scalars()
     )
-    created = [(message, deliveries) for message, deliveries in messages if message.id in inserted]
-    rows = [_row(d, _DELIVERY_COLUMNS) for _, deliveries in created for d in deliveries]
+    created = [(m, deliveries) for m, deliveries in planned if m["id"] in inserted]
+    rows = [d for _, deliveries in created for d in deliveries]
     if rows:
         await session.execute(_INSERT_DELIVERIES, rows)
-    for message, deliveries in created:
+    return created
+
+
+def _joined(session: AsyncSession, created: list[_Planned]) -> list[Notification]:
+    """The new messages in the session as if read (with their deliveries)."""
+    joined: list[Notification] = []
+    for row, delivery_rows in created:
+        message = Notification(**row)
+        deliveries = [Delivery(**d) for d in delivery_rows]
         make_transient_to_detached(message)
         for delivery in deliveries:
             make_transient_to_detached(delivery)
             set_committed_value(delivery, "notification", message)
         set_committed_value(message, "deliveries", sorted(deliveries, key=lambda d: d.channel))
         session.add(message)
-    return [message for message, _ in created]
-
-
-def _row(instance: Notification | Delivery, columns: tuple[str, ...]) -> dict[str, Any]:
-    return {name: getattr(instance, name) for name in columns}
+        joined.append(message)
+    return joined
 
 
 # -- in-app: marking read -------------------------------------------------------------------------

@@ -178,36 +178,72 @@ async def known_referral(session: AsyncSession, referral_id: uuid.UUID) -> Known
     return row
 
 
-async def _referral_attribute(
-    session: AsyncSession, context: Mapping[str, Any], attribute: str
-) -> str | None:
-    referral_id = context.get("referral_id")
-    if referral_id is None:
-        return None
-    referral = await known_referral(session, uuid.UUID(str(referral_id)))
-    value = getattr(referral, attribute) if referral is not None else None
-    return str(value) if value is not None else None
+#: The followed referrals of a list of ids: one statement, built and compiled once.
+_REFERRALS_IN = select(KnownReferral).where(
+    KnownReferral.referral_id.in_(bindparam("ids", expanding=True))
+)
+
+
+async def known_referrals(
+    session: AsyncSession, referral_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, KnownReferral | None]:
+    """The followed referrals of ``referral_ids`` (None: not followed), as
+    :func:`known_referral` of each would give them: those already in the session from it, the
+    others in one query."""
+    sync = session.sync_session
+    mapper = inspect(KnownReferral)
+    found: dict[uuid.UUID, KnownReferral | None] = {}
+    missing: list[uuid.UUID] = []
+    for referral_id in dict.fromkeys(referral_ids):
+        row = sync.identity_map.get(mapper.identity_key_from_primary_key([referral_id]))
+        if row is None:
+            missing.append(referral_id)
+        else:
+            found[referral_id] = row
+    if missing:
+        for row in await session.scalars(_REFERRALS_IN, {"ids": missing}):
+            found[row.referral_id] = row
+    for referral_id in missing:
+        found.setdefault(referral_id, None)
+    for row in found.values():
+        if row is not None:
+            remember_referral_read(session, row)
+    return found
+
+
+#: The audiences found through the referral when the event does not name them: the field of
+#: the event, and of the followed referral, that names them.
+_FROM_REFERRAL = {JOB_SEEKER: "job_seeker_id", "agency": "agency_id", "counsellor": "counsellor_id"}
+
+
+def _needs_referral(audience: str, context: Mapping[str, Any]) -> bool:
+    name = _FROM_REFERRAL.get(audience)
+    return name is not None and not context.get(name) and context.get("referral_id") is not None
 
 
 async def key_for(session: AsyncSession, audience: str, context: Mapping[str, Any]) -> Key | None:
     """The directory entry ``audience`` designates for this event (None: nobody, or a party
     reached at the address the event carries)."""
-    if audience == JOB_SEEKER:
-        # Only an entry created by their contact consent: none, nobody to tell.
-        job_seeker_id = context.get("job_seeker_id") or await _referral_attribute(
-            session, context, "job_seeker_id"
-        )
-        return (JOB_SEEKER, str(job_seeker_id)) if job_seeker_id is not None else None
-    if audience == "agency":
-        agency_id = context.get("agency_id") or await _referral_attribute(
-            session, context, "agency_id"
-        )
-        return ("agency", str(agency_id)) if agency_id else None
-    if audience == "counsellor":
-        subject = context.get("counsellor_id") or await _referral_attribute(
-            session, context, "counsellor_id"
-        )
-        return ("counsellor", str(subject)) if subject else None
+    referral = None
+    if _needs_referral(audience, context):
+        referral = await known_referral(session, uuid.UUID(str(context["referral_id"])))
+    return key_of(audience, context, referral)
+
+
+def key_of(audience: str, context: Mapping[str, Any], referral: KnownReferral | None) -> Key | None:
+    """:func:`key_for` with the event's followed referral given (None: not followed)."""
+    if audience in _FROM_REFERRAL:
+        name = _FROM_REFERRAL[audience]
+        value = context.get(name)
+        if not value:  # the referral's, if it is followed (None if not)
+            value = None
+            if referral is not None and context.get("referral_id") is not None:
+                attribute = getattr(referral, name)
+                value = str(attribute) if attribute is not None else None
+        if audience == JOB_SEEKER:
+            # Only an entry created by their contact consent: none, nobody to tell.
+            return (JOB_SEEKER, str(value)) if value is not None else None
+        return (audience, str(value)) if value else None
     if audience == "organisation":
         # The prescribing organisation's mailbox (a service address registered by ops, not a
         # person's): the owner of a job-seeker record, told before its archive (issue 11).
@@ -234,7 +270,34 @@ async def find(
     key = await key_for(session, audience, context)
     if key is None:
         return None
-    row = await entry(session, *key)
+    return _addressee_of(audience, key, await entry(session, *key))
+
+
+def find_loaded(
+    session: AsyncSession,
+    audience: str,
+    context: Mapping[str, Any],
+    referral: KnownReferral | None,
+) -> Addressee | None:
+    """:func:`find` with the event's followed referral given and the directory entry already
+    read by :func:`load` in this transaction (no statement)."""
+    if audience in PARTY_AUDIENCES:
+        return _party(audience.removeprefix("party_"), context)
+    key = key_of(audience, context, referral)
+    if key is None:
+        return None
+    return _addressee_of(audience, key, loaded_entry(session, key))
+
+
+def loaded_entry(session: AsyncSession, key: Key) -> Recipient | None:
+    """The entry ``key``, read by :func:`load` in this transaction (no statement)."""
+    known, row = _cached(session, key)
+    if not known:
+        raise LookupError("directory entry not loaded in this transaction")
+    return row
+
+
+def _addressee_of(audience: str, key: Key, row: Recipient | None) -> Addressee | None:
     if row is None:
         return None if audience in _ENTRY_REQUIRED else Addressee(kind=key[0], id=key[1])
     return _from_row(row)
