@@ -156,3 +156,67 @@ async def test_an_unanswered_referral_reminds_the_agency_once_after_n_days(
     assert {(m.recipient_kind, m.recipient_id) for m in reminded} == {("agency", AGENCY)}
     old = next(m for m in reminded if m.referral_id == ids["old"])
     assert old.subject == "Rappel : orientation en attente de réponse depuis 8 jours"
+
+
+async def test_a_transferred_referral_waits_for_the_new_agency_and_reminds_it_not_the_old(
+    settings: NotificationsSettings, database: Database
+) -> None:
+    """Issue 12: after a transfer the referral follows to the new agency: the unanswered
+    reminder counts from the transfer and goes to the new agency (even when the old one was
+    reminded already), and later messages name the new agency."""
+    from notifications.models import KnownReferral
+    from shared.contracts.referral import ReferralAgencyChanged
+
+    now = datetime.now(UTC)
+    referral_id = uuid.uuid4()
+    await record_event(
+        database,
+        ReferralSent(
+            referral_id=referral_id,
+            job_seeker_id=uuid.uuid4(),
+            agency_id=AGENCY,
+            network_id="interim-nord",
+            rome_code="H2913",
+            counsellor_id="conseiller.dupont",
+            sent_at=now - timedelta(days=20),
+            agency_name="Intérim Nord Lille",
+            agency_town="Lille",
+        ),
+    )
+    reminders = Reminders(settings)
+    assert (await reminders.run(database, now=now - timedelta(days=10))).referrals == 1  # the old
+
+    sister = "agc-interim-nord-roubaix"
+    await record_event(
+        database,
+        ReferralAgencyChanged(
+            referral_id=referral_id,
+            agency_id=sister,
+            network_id="interim-nord",
+            counsellor_id="conseiller.dupont",
+            from_agency_id=AGENCY,
+            from_status="acknowledged",
+            to_status="transferred",
+            transferred_at=now - timedelta(days=2),
+            agency_name="Intérim Nord Roubaix",
+            agency_town="Roubaix",
+            from_agency_name="Intérim Nord Lille",
+        ),
+    )
+    async with database.sessionmaker() as session:
+        followed = await session.get(KnownReferral, referral_id)
+        assert followed is not None
+        assert (followed.agency_id, followed.agency_name, followed.agency_town) == (
+            sister,
+            "Intérim Nord Roubaix",
+            "Roubaix",
+        )
+        assert followed.status == "sent"
+        assert followed.reminded_at is None
+
+    assert (await reminders.run(database, now=now)).referrals == 0  # 2 days with the new one
+    assert (await reminders.run(database, now=now + timedelta(days=6))).referrals == 1
+    assert (await reminders.run(database, now=now + timedelta(days=9))).referrals == 0  # once
+
+    reminded = await _messages(database, REFERRAL_UNANSWERED)
+    assert sorted(m.recipient_id for m in reminded) == sorted([AGENCY, sister])

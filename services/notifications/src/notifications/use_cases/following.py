@@ -30,7 +30,7 @@ from notifications.use_cases.statements import insert_ignoring_conflicts
 from shared.auth.tokens import Principal
 from shared.contracts import EventData
 from shared.contracts.dispositifs import ImmersionValidated
-from shared.contracts.referral import ReferralSent
+from shared.contracts.referral import ReferralAgencyChanged, ReferralSent
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +67,11 @@ async def follow_many(command: FollowMany, principal: Principal, session: AsyncS
     sent = [data for data in events if isinstance(data, ReferralSent)]
     if sent:
         await _remember(session, sent)
-    moving = [data for data in events if referral_status_after(data) is not None]
+    moving = [
+        data
+        for data in events
+        if isinstance(data, ReferralAgencyChanged) or referral_status_after(data) is not None
+    ]
     known = (
         await recipients.known_referrals(session, [data.referral_id for data in moving])  # type: ignore[attr-defined]
         if moving
@@ -76,7 +80,9 @@ async def follow_many(command: FollowMany, principal: Principal, session: AsyncS
     for data in events:
         if isinstance(data, ReferralSent):
             continue
-        if (referral_status := referral_status_after(data)) is not None:
+        if isinstance(data, ReferralAgencyChanged):
+            _transferred(known[data.referral_id], data)
+        elif (referral_status := referral_status_after(data)) is not None:
             referral = known[data.referral_id]  # type: ignore[attr-defined]
             if referral is not None and referral_may_move(referral.status):
                 referral.status = referral_status.value
@@ -140,6 +146,21 @@ async def _remember(session: AsyncSession, events: list[ReferralSent]) -> None:
         make_transient_to_detached(known)
         session.add(known)
         recipients.remember_referral_read(session, known)
+
+
+def _transferred(referral: KnownReferral | None, data: ReferralAgencyChanged) -> None:
+    """The referral follows to another agency of the network: later messages go to and name the
+    new agency, and it is waiting for that agency's answer — the unanswered-referral reminder
+    counts from the transfer and may be sent again, to the new agency."""
+    if referral is None or not referral_may_move(referral.status):
+        return
+    referral.agency_id = data.agency_id
+    referral.network_id = data.network_id
+    referral.agency_name = data.agency_name
+    referral.agency_town = data.agency_town
+    referral.status = FollowedReferralStatus.SENT.value
+    referral.sent_at = data.transferred_at
+    referral.reminded_at = None
 
 
 async def _validated(session: AsyncSession, data: ImmersionValidated, now: datetime) -> None:

@@ -135,7 +135,8 @@ async def due_referral_reminders(
 def _referral_unanswered(referral: KnownReferral, now: datetime) -> Cause:
     return Cause(
         trigger=REFERRAL_UNANSWERED,
-        cause_id=f"{REFERRAL_UNANSWERED}:{referral.referral_id}",
+        # Per agency: a referral transferred to another agency may be reminded to that one too.
+        cause_id=f"{REFERRAL_UNANSWERED}:{referral.referral_id}:{referral.agency_id}",
         context={
             "referral_id": referral.referral_id,
             "agency_id": referral.agency_id,
