@@ -294,7 +294,14 @@ async def test_store_errors_never_carry_the_bound_values(database: Database) -> 
 
 @pytest.mark.parametrize(
     ("cursor", "parse"),
-    [(encode_cursor(["x"]), int), (encode_cursor([[1]]), str), (encode_cursor([True]), int)],
+    [
+        (encode_cursor(["x"]), int),
+        (encode_cursor([[1]]), str),
+        (encode_cursor([True]), int),
+        (encode_cursor([41]), str),  # a number in place of a text id
+        (encode_cursor(["41"]), int),
+        (encode_cursor([2**63]), int),  # past the stores' 64-bit ids
+    ],
 )
 def test_id_cursors_that_are_not_ours_are_refused(cursor: str, parse: Any) -> None:
     with pytest.raises(InvalidInput) as refused:

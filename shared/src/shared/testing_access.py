@@ -254,3 +254,68 @@ async def run_matrix(
             client, method, path, route, other, owned, hidden
         )
     return failures
+
+
+#: Well-formed but wrong cursors (issue 10, "Why"): a list of the wrong shape or types, a number
+#: where the id goes, a bare number, an object, a time without time zone, not base64 at all.
+BAD_CURSORS: tuple[tuple[str, str], ...] = (
+    ('["x"]', "WyJ4Il0"),
+    ("[41]", "WzQxXQ"),
+    ("41", "NDE"),
+    ('{"a":1}', "eyJhIjoxfQ"),
+    ("[true]", "W3RydWVd"),
+    ("[10**20]", "WzEwMDAwMDAwMDAwMDAwMDAwMDAwMF0"),
+    ('["2026-01-01T00:00:00+00:00",12]', "WyIyMDI2LTAxLTAxVDAwOjAwOjAwKzAwOjAwIiwxMl0"),
+    ('["2026-01-01T00:00:00","x"]', "WyIyMDI2LTAxLTAxVDAwOjAwOjAwIiwieCJd"),
+    ('["2026-01-01T00:00:00+00:00","12"]', "WyIyMDI2LTAxLTAxVDAwOjAwOjAwKzAwOjAwIiwiMTIiXQ"),
+    ("not base64", "%%%"),
+)
+
+
+def paged_routes(app: FastAPI) -> list[str]:
+    """Every GET path template of the app that takes a ``cursor`` query parameter."""
+    paths = []
+    for path, operations in app.openapi()["paths"].items():
+        parameters = operations.get("get", {}).get("parameters", [])
+        if any(p.get("in") == "query" and p.get("name") == "cursor" for p in parameters):
+            paths.append(path)
+    return sorted(paths)
+
+
+async def check_cursors(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    policies: Mapping[tuple[str, str], RoutePolicy],
+    *,
+    ids: Mapping[str, str],
+    tokens: Mapping[Role, Mapping[str, str]],
+    positions: Mapping[str, Iterable[str]] | None = None,
+) -> list[str]:
+    """Every paged list, called by each role its policy allows with each of :data:`BAD_CURSORS`:
+    a 422 problem naming ``cursor`` (in ``query``), never a 500 nor a page. ``positions``: the
+    labels of :data:`BAD_CURSORS` that are real positions on a route (``["x"]`` on a list keyed
+    by a text id), left out there. What failed."""
+    failures: list[str] = []
+    for template in paged_routes(app):
+        route = policies[("GET", template)]
+        path = fill(template, ids)
+        skipped = set((positions or {}).get(template, ()))
+        for role in sorted(route.roles & set(tokens)):
+            for label, cursor in BAD_CURSORS:
+                if label in skipped:
+                    continue
+                response = await client.get(
+                    path, params={**route.query, "cursor": cursor}, headers=tokens[role]
+                )
+                fields = []
+                if response.status_code == 422:
+                    fields = [
+                        (e.get("field"), e.get("location"))
+                        for e in response.json().get("errors", [])
+                    ]
+                if response.status_code != 422 or ("cursor", "query") not in fields:
+                    failures.append(
+                        f"GET {path} as {role.value}, cursor {label}: "
+                        f"{response.status_code} {fields or response.text[:120]}"
+                    )
+    return failures

@@ -17,6 +17,8 @@ from shared.auth.tokens import Role
 from shared.testing_access import (
     Cross,
     RoutePolicy,
+    check_cursors,
+    paged_routes,
     policy,
     run_matrix,
     unmatched,
@@ -217,3 +219,13 @@ async def test_every_route_refuses_no_token_the_wrong_role_and_another_organisat
     mine = await client.get(f"/v1/immersions/{ids['convention_id']}", headers=COUNSELLOR)
     assert mine.json()["status"] == "requested"  # nothing the other organisation tried changed it
     assert mine.json()["id"] == ids["convention_id"]
+
+
+async def test_every_paged_list_answers_an_unreadable_cursor_with_a_422_on_cursor(
+    app: FastAPI, client: httpx.AsyncClient, known_referral: KnownFactory
+) -> None:
+    """Issue 10, "Why": ``["x"]``, a number in place of the id… were 500s on every paged list."""
+    assert len(paged_routes(app)) >= 5  # immersions, MRS, enrolments, POEC sessions, proposals…
+    ids = await _first_organisation_rows(client, known_referral)
+    tokens = {**TOKENS, Role.COUNSELLOR: COUNSELLOR}
+    assert await check_cursors(app, client, POLICIES, ids=ids, tokens=tokens) == []

@@ -15,7 +15,15 @@ from notifications.jobs import DeliveryWorker
 from notifications.settings import NotificationsSettings
 from shared.auth.tokens import Role
 from shared.db.database import Database
-from shared.testing_access import Cross, RoutePolicy, policy, run_matrix, unmatched
+from shared.testing_access import (
+    Cross,
+    RoutePolicy,
+    check_cursors,
+    paged_routes,
+    policy,
+    run_matrix,
+    unmatched,
+)
 
 from ..conftest import OPS, record_event, token
 from .test_api import AGENCY, COUNSELLOR, _changed, _sent
@@ -131,3 +139,16 @@ async def test_every_route_refuses_no_token_the_wrong_role_and_another_organisat
     mine = (await client.get("/v1/preferences", headers=OWNER)).json()
     assert (mine["id"], mine["opted_out_channels"]) == (COUNSELLOR, [])
     assert mine["email"] == SECRETS[1]
+
+
+async def test_every_paged_list_answers_an_unreadable_cursor_with_a_422_on_cursor(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    settings: NotificationsSettings,
+    database: Database,
+) -> None:
+    """Issue 10, "Why": ``["x"]``, a number in place of the id… were 500s on every paged list."""
+    assert len(paged_routes(app)) >= 3  # inbox, notifications, deliveries
+    ids, _ = await _first_organisation_rows(client, settings, database)
+    tokens = {**TOKENS, Role.COUNSELLOR: OWNER}
+    assert await check_cursors(app, client, POLICIES, ids=ids, tokens=tokens) == []

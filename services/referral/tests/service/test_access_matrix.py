@@ -16,6 +16,8 @@ from shared.auth.tokens import Role
 from shared.testing_access import (
     Cross,
     RoutePolicy,
+    check_cursors,
+    paged_routes,
     policy,
     run_matrix,
     unmatched,
@@ -327,3 +329,18 @@ async def test_every_route_refuses_no_token_the_wrong_role_and_another_organisat
     assert mine["shared_with"] == ["mission_locale:ML075"]
     referral = (await client.get(f"/v1/referrals/{ids['referral_id']}", headers=OWNER)).json()
     assert referral["status"] == "sent"
+
+
+async def test_every_paged_list_answers_an_unreadable_cursor_with_a_422_on_cursor(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """Issue 10, "Why": ``["x"]``, a number in place of the id… were 500s on every paged list."""
+    assert len(paged_routes(app)) >= 6  # referrals, job seekers, offers, agencies, audit…
+    ids = await _first_organisation_rows(client)
+    # Agencies are paged by their text id: ``["x"]`` is the position after an agency "x"; the
+    # refused answers by their number: ``[41]`` is the position after answer 41.
+    positions = {"/v1/agencies": ['["x"]'], "/v1/networks/{network_id}/refused-responses": ["[41]"]}
+    failures = await check_cursors(
+        app, client, POLICIES, ids=ids, tokens=TOKENS, positions=positions
+    )
+    assert failures == []

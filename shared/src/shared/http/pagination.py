@@ -48,9 +48,15 @@ def decode_cursor(cursor: str, *, size: int) -> list[Any]:
 
 def decode_id_cursor(cursor: str, parse: Callable[[Any], T]) -> T:
     """The id a one-value cursor points after (``parse``: ``int``, ``str``…); a 422 naming
-    ``cursor`` when it is not one of ours."""
+    ``cursor`` when it is not one of ours: the JSON value must already be of that type when
+    ``parse`` is ``int`` or ``str`` (a number in place of a text id, or the reverse, is not one
+    of ours), and an ``int`` must fit the 64-bit ids of the stores."""
     (value,) = decode_cursor(cursor, size=1)
     if not isinstance(value, int | str) or isinstance(value, bool):
+        raise _unreadable()
+    if parse in (int, str) and not isinstance(value, parse):  # type: ignore[comparison-overlap]
+        raise _unreadable()
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
         raise _unreadable()
     try:
         return parse(value)

@@ -15,6 +15,7 @@ from dispositifs.domain.signing import SignatoryRole
 from dispositifs.domain.working_time import Weekday, WeeklySchedule
 from dispositifs.models import ImmersionConvention
 from shared.contracts.vocabulary import ImmersionObjet
+from shared.http.validation import Omittable
 from shared.privacy import ScreenedText
 
 DEPARTEMENT_PATTERN = r"^(\d{2}|2A|2B|97\d)$"
@@ -99,7 +100,8 @@ class HostDeclarationsIn(_In):
 
 class ContentIn(_In):
     """The convention's content (D5135-2). Every field may be completed later, before it is
-    marked ready to sign."""
+    marked ready to sign. A part that is an object (prescriber, host…) may be left out, not sent
+    as ``null`` (a 422 on that field; issue 10): its own fields may be."""
 
     objet: ImmersionObjet | None = None
     start_date: date | None = None
@@ -113,18 +115,18 @@ class ContentIn(_In):
     objectives: ScreenedText | None = Field(default=None, max_length=4000)
     evaluation_method: ScreenedText | None = Field(default=None, max_length=4000)
     tasks: ScreenedText | None = Field(default=None, max_length=4000)
-    prescriber: PrescriberIn | None = None
-    beneficiary: BeneficiaryIn | None = None
-    host: HostIn | None = None
-    tutor: TutorIn | None = None
-    support: SupportIn | None = None
-    host_representative: PersonIn | None = Field(
+    prescriber: Omittable[PrescriberIn] = None
+    beneficiary: Omittable[BeneficiaryIn] = None
+    host: Omittable[HostIn] = None
+    tutor: Omittable[TutorIn] = None
+    support: Omittable[SupportIn] = None
+    host_representative: Omittable[PersonIn] = Field(
         default=None, description="Qui signe pour la structure d'accueil."
     )
-    legal_representative: PersonIn | None = Field(
+    legal_representative: Omittable[PersonIn] = Field(
         default=None, description="Représentant légal, signataire quand le bénéficiaire est mineur."
     )
-    employer: PersonIn | None = Field(
+    employer: Omittable[PersonIn] = Field(
         default=None, description="Employeur du bénéficiaire salarié (D5135-1)."
     )
     schedule_plan: list[DayIn] | None = Field(

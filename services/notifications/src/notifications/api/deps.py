@@ -35,6 +35,8 @@ assert set(RecipientKind.__args__) == set(AUDIENCES)  # type: ignore[attr-define
 KindPath = Annotated[
     RecipientKind, Path(description="agency | counsellor | tutor | job_seeker | organisation")
 ]
+#: A recipient's id, at most what ``recipients.id`` holds (``String(255)``; issue 10).
+RecipientIdPath = Annotated[str, Path(max_length=255, description="Identifiant du contact.")]
 #: Ops listings: up to 500 a page (as they always allowed; other lists: ``LimitQuery``, 200).
 OpsLimit = Annotated[int, Query(ge=1, le=500)]
 #: The in-app list: up to 200 a page.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from notifications.api.deps import KindPath, Ops, Runtime, webhook_targets
+from notifications.api.deps import KindPath, Ops, RecipientIdPath, Runtime, webhook_targets
 from notifications.api.schemas import (
     PreferencesIn,
     RecipientCreated,
@@ -23,7 +23,11 @@ router = APIRouter(prefix="/v1", tags=["notifications"])
     summary="Enregistrer le contact d'un destinataire (courriel, webhook)",
 )
 async def put_recipient(
-    principal: Ops, runtime: Runtime, kind: KindPath, recipient_id: str, body: RecipientIn
+    principal: Ops,
+    runtime: Runtime,
+    kind: KindPath,
+    recipient_id: RecipientIdPath,
+    body: RecipientIn,
 ) -> RecipientCreated:
     command = recipients.RegisterRecipient(
         kind=kind,
@@ -43,7 +47,7 @@ async def put_recipient(
 
 @router.get("/recipients/{kind}/{recipient_id}", response_model=RecipientOut, summary="Un contact")
 async def get_recipient(
-    principal: Ops, runtime: Runtime, kind: KindPath, recipient_id: str
+    principal: Ops, runtime: Runtime, kind: KindPath, recipient_id: RecipientIdPath
 ) -> RecipientOut:
     async with runtime.session() as session:
         return recipient_out(await queries.recipient(kind, recipient_id, principal, session))
@@ -55,7 +59,11 @@ async def get_recipient(
     summary="Préférences d'un destinataire (désinscription d'un canal ou d'un type de message)",
 )
 async def put_recipient_preferences(
-    principal: Ops, runtime: Runtime, kind: KindPath, recipient_id: str, body: PreferencesIn
+    principal: Ops,
+    runtime: Runtime,
+    kind: KindPath,
+    recipient_id: RecipientIdPath,
+    body: PreferencesIn,
 ) -> RecipientOut:
     command = preferences.SavePreferences(
         kind, recipient_id, tuple(body.opted_out_channels), tuple(body.opted_out_kinds)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, HttpUrl
+from pydantic import AfterValidator, BaseModel, Field, HttpUrl
+from pydantic_core import PydanticCustomError
 
 from notifications.domain.delivery import CHANNELS
 from notifications.models import Delivery, DeliveryAttempt, Notification, Recipient
@@ -121,10 +122,28 @@ def _attempt_out(attempt: DeliveryAttempt) -> AttemptOut:
 # -- recipients directory and preferences ---------------------------------------------------------
 
 
+#: ``recipients.webhook_url`` is ``String(1000)``: a longer URL, as it is stored (normalised,
+#: percent-encoded), is a 422 on ``webhook_url``, never the store's refusal (issue 10).
+WEBHOOK_URL_MAX_LENGTH = 1000
+
+
+def _fits_the_column(url: HttpUrl) -> HttpUrl:
+    if len(str(url)) > WEBHOOK_URL_MAX_LENGTH:
+        raise PydanticCustomError(
+            "url_too_long",
+            "URL should have at most {max_length} characters",
+            {"max_length": WEBHOOK_URL_MAX_LENGTH},
+        )
+    return url
+
+
+WebhookUrl = Annotated[HttpUrl, AfterValidator(_fits_the_column)]
+
+
 class RecipientIn(BaseModel):
     display_name: str | None = Field(default=None, max_length=200)
     email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    webhook_url: HttpUrl | None = None
+    webhook_url: WebhookUrl | None = None
     webhook_secret: str | None = Field(
         default=None,
         min_length=32,
