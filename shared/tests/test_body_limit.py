@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -116,7 +115,6 @@ async def test_an_announced_80_mb_body_without_token_is_refused_before_it_is_sen
     counting = CountingApp(app)
     async with serving(counting) as (host, port):
         reader, writer = await asyncio.open_connection(host, port)
-        started = time.perf_counter()
         writer.write(
             b"POST /v1/notes HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\n"
             b"Content-Length: 83886080\r\n\r\n"
@@ -124,13 +122,11 @@ async def test_an_announced_80_mb_body_without_token_is_refused_before_it_is_sen
         await writer.drain()
         # Not one byte of the body is sent: the answer cannot be waiting for it.
         status, headers, body = await asyncio.wait_for(_read_response(reader), timeout=5)
-        elapsed = time.perf_counter() - started
         writer.close()
     _assert_too_large(status, headers, body, "1 Mio")
     assert headers["connection"] == "close"
     assert "x-request-id" in headers
     assert counting.received == 0
-    assert elapsed < 2
 
 
 async def test_a_chunked_body_over_real_http_is_cut_at_the_limit(app: FastAPI) -> None:
@@ -240,10 +236,9 @@ async def test_health_answers_while_a_large_body_is_refused(app: FastAPI) -> Non
         writer.write(b"POST /v1/notes HTTP/1.1\r\nHost: edge\r\nContent-Length: 83886080\r\n\r\n")
         await writer.drain()
         async with httpx.AsyncClient(base_url=f"http://{host}:{port}") as http:
-            started = time.perf_counter()
+            # Answered while the other connection's body is still announced and never sent.
             live = await http.get("/health/live")
             assert live.status_code == 200
-            assert time.perf_counter() - started < 1
         status, _, _ = await asyncio.wait_for(_read_response(reader), timeout=5)
         assert status == 413
         writer.close()

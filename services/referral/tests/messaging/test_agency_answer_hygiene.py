@@ -5,7 +5,6 @@ once per record and counted; indicators take the time the platform received the 
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -107,7 +106,6 @@ async def test_a_time_without_time_zone_is_invalid_at_the_first_attempt(
     database: Database, consumer: EventConsumer, kafka_bootstrap: str
 ) -> None:
     referral_id = await _referral(database)
-    started = time.monotonic()
     await _send(
         kafka_bootstrap,
         consumer.topics[0],
@@ -117,9 +115,10 @@ async def test_a_time_without_time_zone_is_invalid_at_the_first_attempt(
     )
     letters = await read_topic(kafka_bootstrap, consumer.topics[0] + ".dlq", 1)
     headers = dict(letters[0].headers)
+    # invalid_data is decided when the record is read, before any attempt: never retried (six
+    # retries took ~40 s before and ended as retries_exhausted), so no other network waits.
     assert headers["dlq_reason"] == b"invalid_data"
     assert b"occurred_at" in headers["dlq_error"]
-    assert time.monotonic() - started < 15  # no retries (six of them took ~40 s)
     assert (await _referral_row(database, referral_id)).status == "sent"
     await eventually(lambda: _audit_count(database, 1))
     assert (await _audit(database))[0].kind == "invalid"
