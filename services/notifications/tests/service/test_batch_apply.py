@@ -70,6 +70,15 @@ def _sent(
     )
 
 
+#: The agency's action that leads to each status (the job seeker's routing reads it).
+_ACTION = {
+    ReferralStatus.ACCEPTED: "accept",
+    ReferralStatus.INTERVIEW_SCHEDULED: "schedule_interview",
+    ReferralStatus.DECLINED: "decline",
+    ReferralStatus.PLACED: "start_placement",
+}
+
+
 def _changed(
     referral_id: uuid.UUID, to_status: ReferralStatus, **fields: Any
 ) -> ReferralStatusChanged:
@@ -80,7 +89,7 @@ def _changed(
         counsellor_id=COUNSELLOR,
         from_status=ReferralStatus.ACKNOWLEDGED,
         to_status=to_status,
-        action="answer",
+        action=_ACTION[to_status],
         occurred_at=T0,
         **fields,
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -26,11 +27,13 @@ from notifications.domain.following import (
 )
 from notifications.models import FollowedImmersion, KnownReferral
 from notifications.use_cases import recipients
-from notifications.use_cases.statements import insert_ignoring_conflicts
+from notifications.use_cases.statements import inserted_returning
 from shared.auth.tokens import Principal
 from shared.contracts import EventData
 from shared.contracts.dispositifs import ImmersionValidated
 from shared.contracts.referral import ReferralAgencyChanged, ReferralSent
+
+_REFERRALS: Table = KnownReferral.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,23 +99,6 @@ async def follow_many(command: FollowMany, principal: Principal, session: AsyncS
     await session.flush()
 
 
-#: ``INSERT INTO followed_referrals … ON CONFLICT DO NOTHING RETURNING referral_id``, per
-#: dialect, built once.
-_INSERT_REFERRALS: dict[str, Any] = {}
-
-
-def _insert_referrals(session: AsyncSession) -> Any:
-    dialect = session.get_bind().dialect.name
-    statement = _INSERT_REFERRALS.get(dialect)
-    if statement is None:
-        table = KnownReferral.__table__
-        statement = _INSERT_REFERRALS[dialect] = insert_ignoring_conflicts(
-            session,
-            table,  # type: ignore[arg-type]
-        ).returning(table.c.referral_id)
-    return statement
-
-
 async def _remember(session: AsyncSession, events: list[ReferralSent]) -> None:
     """The referrals' projection (the columns of :class:`shared.db.projections.
     KnownReferralColumns` and this service's own), unless it is known already (the same referral
@@ -137,7 +123,11 @@ async def _remember(session: AsyncSession, events: list[ReferralSent]) -> None:
             },
         )
     inserted = set(
-        (await session.execute(_insert_referrals(session), list(rows.values()))).scalars()
+        (
+            await session.execute(
+                inserted_returning(session, _REFERRALS, "referral_id"), list(rows.values())
+            )
+        ).scalars()
     )
     for referral_id in inserted:
         # What was just written, in the session as if read: the messages of these events (and

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -36,11 +36,13 @@ from notifications.domain.routing import RoutingTable, Rule
 from notifications.domain.wording import EXTRA_VARIABLES, NAMED_TO, referral_link
 from notifications.models import Delivery, KnownReferral, Notification
 from notifications.use_cases import recipients
-from notifications.use_cases.statements import insert_ignoring_conflicts
+from notifications.use_cases.statements import inserted_returning
 from shared import referentials
 from shared.auth.tokens import Principal
 
 log = structlog.get_logger(__name__)
+
+_MESSAGES: Table = Notification.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -281,20 +283,6 @@ def _message(
 
 
 _INSERT_DELIVERIES = insert(Delivery.__table__)
-#: ``INSERT INTO notifications … ON CONFLICT DO NOTHING RETURNING id``, per dialect, built once.
-_INSERT_MESSAGES: dict[str, Any] = {}
-
-
-def _insert_messages(session: AsyncSession) -> Any:
-    dialect = session.get_bind().dialect.name
-    statement = _INSERT_MESSAGES.get(dialect)
-    if statement is None:
-        table = Notification.__table__
-        statement = _INSERT_MESSAGES[dialect] = insert_ignoring_conflicts(
-            session,
-            table,  # type: ignore[arg-type]
-        ).returning(table.c.id)
-    return statement
 
 
 async def _write(session: AsyncSession, planned: list[_Planned]) -> list[_Planned]:
@@ -305,7 +293,11 @@ async def _write(session: AsyncSession, planned: list[_Planned]) -> list[_Planne
     # Parameters apart from the statement (not ``.values(rows)``): the statement is compiled
     # once and cached, whatever the number of rows.
     inserted = set(
-        (await session.execute(_insert_messages(session), [m for m, _ in planned])).scalars()
+        (
+            await session.execute(
+                inserted_returning(session, _MESSAGES, "id"), [m for m, _ in planned]
+            )
+        ).scalars()
     )
     created = [(m, deliveries) for m, deliveries in planned if m["id"] in inserted]
     rows = [d for _, deliveries in created for d in deliveries]
