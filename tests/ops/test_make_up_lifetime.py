@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from devstack.lifetime import parent_death_signal
 from devstack.services import SERVICES
 
 #: `make up` runs its own processes on their default stores, whatever COOP_TEST_POSTGRES_URL
@@ -138,7 +139,11 @@ def stack_args(tmp_path: Path) -> StackArgs:
 
 @contextlib.contextmanager
 def reaped(proc: subprocess.Popen[bytes], marker: str) -> Iterator[subprocess.Popen[bytes]]:
-    """Whatever the test's outcome, leave nothing running (the assertions are made before)."""
+    """Whatever the test's outcome, leave nothing running (the assertions are made before).
+
+    A pytest killed outright runs no ``finally``: the launchers are therefore started with a
+    parent-death signal (SIGKILL when pytest's worker dies), and the launcher's own children
+    have theirs, so a killed test run does not leave a stack (and its broker) running."""
     try:
         yield proc
     finally:
@@ -210,6 +215,7 @@ def test_ctrl_c_on_make_up_piped_into_tee_stops_every_process(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=parent_death_signal(signal.SIGKILL),
     )
     with reaped(proc, marker):
         wait_for_line(tee_file, READY_LINE, proc, STARTUP_TIMEOUT)
@@ -236,6 +242,7 @@ def test_services_and_broker_die_with_a_killed_launcher(stack_args: StackArgs) -
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=parent_death_signal(signal.SIGKILL),
         )
     with reaped(proc, marker):
         wait_for_line(out, READY_LINE, proc, STARTUP_TIMEOUT)
@@ -266,6 +273,7 @@ def test_ctrl_c_while_the_platform_is_starting_stops_what_was_started(
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=parent_death_signal(signal.SIGKILL),
         )
     with reaped(proc, marker):
         wait_for_line(out, "• mail: SMTP on", proc, STARTUP_TIMEOUT)  # the broker is up
