@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral import access
 from referral.domain import HardToFillSource
-from referral.domain.suggestion import rome_domain
 from referral.models import OUTBOX, Agency, AgencySpecialisation, JobOffer, OfferPublication
 from referral.use_cases.common import check_rome_code, invalid, region_of
+from referral.use_cases.rome_ranges import in_rome_domain
 from shared import referentials
 from shared.auth.tokens import Principal
 from shared.contracts.territory import HardToFillOfferPublished
@@ -112,7 +112,7 @@ async def publish_hard_to_fill(session: AsyncSession, offer: JobOffer) -> list[s
     """Stage the offer on the feed of each network with active agencies in its département that
     know its trade (ROME code or domain); returns those networks. Done once per network."""
     knows_trade = select(AgencySpecialisation.agency_id).where(
-        AgencySpecialisation.rome_code.startswith(rome_domain(offer.rome_code))
+        in_rome_domain(AgencySpecialisation.rome_code, offer.rome_code)
     )
     rows = await session.execute(
         select(Agency.network_id, Agency.id)
