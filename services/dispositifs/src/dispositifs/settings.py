@@ -124,9 +124,6 @@ class DispositifsSettings(ServiceSettings):
         default=1.0, ge=0, le=1, description="Share of habiletés acquired for a positive result."
     )
 
-    #: A "durable" outcome: CDI, or a contract of this many months or more.
-    durable_contract_min_months: int = 6
-
     @model_validator(mode="after")
     def _own_link_key_in_production(self) -> DispositifsSettings:
         key = self.signing_link_key.get_secret_value()

@@ -22,7 +22,6 @@ from dispositifs.domain.immersion import Actor, age_on
 from shared.contracts.dispositifs import EnrolmentStatus
 from shared.contracts.vocabulary import ContractType
 from shared.domain.errors import Violation
-from shared.domain.placements import is_durable_contract
 from shared.domain.transitions import Transition, TransitionTable
 
 ART_POEI = code_du_travail("L6326-1")
@@ -340,15 +339,6 @@ def check_poec_contract(
             ART_POEC,
         )
     ]
-
-
-def is_durable(
-    contract_type: ContractType | None, months: int | None, *, durable_months: int
-) -> bool:
-    """A "durable" outcome (public-employment statistics): a CDI, or a contract of
-    ``durable_months`` or more (a setting) — the platform's one rule,
-    :func:`shared.domain.placements.is_durable_contract`."""
-    return is_durable_contract(contract_type, months=months, min_months=durable_months)
 
 
 #: The follow-up of L6326-3's duty: its delay is the platform's setting, no text sets one.
