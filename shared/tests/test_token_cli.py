@@ -177,3 +177,23 @@ def test_a_counsellor_of_cap_emploi_or_a_mission_locale_is_minted_with_org_claim
     assert "invalid choice" in _refused(
         capsys, *counsellor, "--org-kind", "pole_emploi", "--org-code", "1"
     )
+
+
+def test_a_pmsmp_validator_is_minted_with_its_claim_and_only_for_a_counsellor(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DISPOSITIFS_ENVIRONMENT", "development")
+    dispositifs = TokenVerifier(
+        ServiceSettings(database_url="sqlite+aiosqlite://", environment="development")
+    )
+    counsellor = ("--service", "dispositifs", "--role", "counsellor", "--ft-structure", "59350")
+    validator = dispositifs.verify(_mint(capsys, *counsellor, "--pmsmp-validator"))
+    assert (validator.role, validator.ft_structure, validator.pmsmp_validator) == (
+        Role.COUNSELLOR,
+        "59350",
+        True,
+    )
+    assert dispositifs.verify(_mint(capsys, *counsellor)).pmsmp_validator is False
+    for role in ("ops", "steering"):
+        error = _refused(capsys, "--role", role, "--pmsmp-validator")
+        assert "--pmsmp-validator ne vaut que pour un conseiller" in error

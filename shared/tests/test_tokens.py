@@ -44,6 +44,39 @@ def test_counsellor_token_carries_structure_scope() -> None:
     assert principal.key == "counsellor:alice@ft:75101"
 
 
+def test_a_counsellor_token_may_say_the_pmsmp_validator_without_changing_the_key() -> None:
+    verifier = TokenVerifier(_settings())
+    validator = verifier.verify(_mint(ft_structure="75101", pmsmp_validator=True))
+    plain = verifier.verify(_mint(ft_structure="75101"))
+    assert validator.pmsmp_validator is True
+    assert plain.pmsmp_validator is False
+    # A permission, not another caller: idempotency records and rate limits are shared.
+    assert validator.key == plain.key == "counsellor:alice@ft:75101"
+    assert (
+        jwt.decode(_mint(ft_structure="75101"), options={"verify_signature": False}).get(
+            "pmsmp_validator"
+        )
+        is None
+    )
+    # Explicitly false or null is a counsellor without the permission, on any role.
+    for claims in (
+        {"role": "counsellor", "ft_structure": "75101", "pmsmp_validator": False},
+        {"role": "counsellor", "ft_structure": "75101", "pmsmp_validator": None},
+        {"role": "ops", "pmsmp_validator": False},
+    ):
+        assert verifier.verify(_raw(claims)).pmsmp_validator is False
+    assert Principal("s", Role.COUNSELLOR, ft_structure="75101").pmsmp_validator is False
+
+
+def test_the_pmsmp_validator_claim_is_refused_off_a_counsellor_with_a_french_reason() -> None:
+    with pytest.raises(TokenError, match="ne vaut que pour un conseiller"):
+        TokenVerifier(_settings()).verify(_raw({"role": "ops", "pmsmp_validator": True}))
+    with pytest.raises(TokenError, match="doit être un booléen"):
+        TokenVerifier(_settings()).verify(
+            _raw({"role": "counsellor", "ft_structure": "75101", "pmsmp_validator": "yes"})
+        )
+
+
 def test_the_principal_key_names_the_whole_caller() -> None:
     verifier = TokenVerifier(_settings())
     keys = {
@@ -268,6 +301,15 @@ BAD_CLAIMS: list[dict[str, Any]] = [
     {"sub": ["alice"]},
     {"exp": "tomorrow"},
     {"iat": True},
+    # The PMSMP validator claim: a JSON boolean only, and a counsellor's only.
+    {"role": "counsellor", "ft_structure": "75101", "pmsmp_validator": "true"},
+    {"role": "counsellor", "ft_structure": "75101", "pmsmp_validator": 1},
+    {"role": "counsellor", "ft_structure": "75101", "pmsmp_validator": 0},
+    {"role": "counsellor", "ft_structure": "75101", "pmsmp_validator": [True]},
+    {"role": "counsellor", "ft_structure": "75101", "pmsmp_validator": {"v": True}},
+    {"role": "ops", "pmsmp_validator": True},
+    {"role": "steering", "pmsmp_validator": True},
+    {"role": "agency", "agency_id": "a1", "network_id": "n1", "pmsmp_validator": True},
 ]
 
 

@@ -2,8 +2,9 @@
 ready to sign; the counsellor's attempt to sign for the beneficiary is refused; each party opens
 its own link in headless Chromium, taken from the mail it received in the stack's local SMTP
 store (the notifications service mails each party its link), ticks the box and signs; the
-counsellor pre-validates and another counsellor of the structure, the validator, validates (the
-structure reviews in two steps; the counsellor who pre-validated cannot decide); the tutor
+counsellor pre-validates and another counsellor of the structure, the validator (its token says
+``pmsmp_validator``), validates (the structure reviews in two steps; the counsellor who
+pre-validated cannot decide); the tutor
 assesses through the link mailed on the last day (the convention is dated in the past so that its
 last day is today); the referral's timeline and the indicators show it. Screenshots of the
 signing page at phone and desktop widths are saved in ``.data/screenshots/``."""
@@ -33,8 +34,9 @@ from .steps import eventually, send_referral
 pytestmark = pytest.mark.e2e
 
 
-def _counsellor(subject: str) -> dict[str, str]:
-    """A counsellor of the two-step structure (the journey's counsellor, or its validator)."""
+def _counsellor(subject: str, *, pmsmp_validator: bool = False) -> dict[str, str]:
+    """A counsellor of the two-step structure (the journey's counsellor, or its validator: the
+    token's ``pmsmp_validator`` claim)."""
     token = mint_token(
         key=DEVELOPMENT_JWT_SECRET,
         subject=subject,
@@ -42,6 +44,7 @@ def _counsellor(subject: str) -> dict[str, str]:
         issuer="coop-platform-dev",
         audience="coop-platform",
         ft_structure=TWO_STEP_STRUCTURE,
+        pmsmp_validator=pmsmp_validator,
     )
     return {"Authorization": f"Bearer {token}"}
 
@@ -84,7 +87,7 @@ async def test_each_party_signs_in_the_browser_and_the_tutor_assesses(
     mailbox: Mailbox,
 ) -> None:
     counsellor_headers = _counsellor("e2e-conseillere-signature")
-    validator_headers = _counsellor("e2e-valideur-signature")
+    validator_headers = _counsellor("e2e-valideur-signature", pmsmp_validator=True)
     today = datetime.now(UTC).date()
     start = today - timedelta(days=13)  # its last day is today
     dispositifs = stack.url("dispositifs")
@@ -156,8 +159,8 @@ async def test_each_party_signs_in_the_browser_and_the_tutor_assesses(
         assert detail["status"] == "signed"
         assert {s["role"] for s in detail["signatories"] if s["signed_at"]} == set(links)
 
-        # Two-step review: the counsellor pre-validates, cannot decide as well; the validator
-        # (another counsellor of the structure) validates.
+        # Two-step review: the counsellor pre-validates, cannot decide as well (not a validator);
+        # the validator (another counsellor of the structure, with the validator claim) validates.
         pre = await client.post(
             f"{dispositifs}/v1/immersions/{cid}/validate", headers=counsellor_headers
         )
@@ -168,7 +171,8 @@ async def test_each_party_signs_in_the_browser_and_the_tutor_assesses(
             f"{dispositifs}/v1/immersions/{cid}/validate", headers=counsellor_headers
         )
         assert same.status_code == 403
-        assert "autre conseiller" in same.json()["detail"]
+        assert same.json()["type"].endswith("/validator-required")
+        assert "valideur" in same.json()["detail"]
         validated = await client.post(
             f"{dispositifs}/v1/immersions/{cid}/validate", headers=validator_headers
         )

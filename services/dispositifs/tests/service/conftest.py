@@ -23,7 +23,7 @@ MIGRATIONS = Path(dispositifs.__file__).parent / "migrations"
 STRUCTURE = "59350"
 
 
-def bearer(role: Role, subject: str = "someone", **claims: str) -> dict[str, str]:
+def bearer(role: Role, subject: str = "someone", **claims: str | bool) -> dict[str, str]:
     token = mint_token(
         key=DEVELOPMENT_JWT_SECRET,
         subject=subject,
@@ -37,6 +37,8 @@ def bearer(role: Role, subject: str = "someone", **claims: str) -> dict[str, str
 
 COUNSELLOR = bearer(Role.COUNSELLOR, "conseillere.leroy", ft_structure=STRUCTURE)
 OTHER_COUNSELLOR = bearer(Role.COUNSELLOR, "conseiller.autre", ft_structure="13055")
+#: The structure's PMSMP validator (decides a convention under the two-step review).
+VALIDATOR = bearer(Role.COUNSELLOR, "valideur.dupont", ft_structure=STRUCTURE, pmsmp_validator=True)
 OPS = bearer(Role.OPS, "ops")
 
 

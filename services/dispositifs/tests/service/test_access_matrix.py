@@ -1,7 +1,8 @@
 """The dispositifs service's access matrix (issue 10, "Done when"), generated from the app's
 routes: every route has a policy (a new one without fails here); no token → 401, a role not
 allowed → 403, a counsellor of another organisation refused or not finding the first one's rows
-(immersions, MRS candidates, enrolments, pathway proposals, referrals) — on the real store."""
+(immersions, MRS candidates, enrolments, pathway proposals, referrals) — on the real store; and
+a PMSMP validator of another structure decides nothing of the first one's conventions."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from shared.testing_access import (
 )
 
 from .conftest import COUNSELLOR, STRUCTURE, bearer, creating
-from .test_immersions_api import full_content
+from .test_immersions_api import full_content, sign_by_links
 from .test_offer_scheme_requests import offer_scheme_request
 
 KnownFactory = Callable[..., Awaitable[KnownReferral]]
@@ -229,3 +230,40 @@ async def test_every_paged_list_answers_an_unreadable_cursor_with_a_422_on_curso
     ids = await _first_organisation_rows(client, known_referral)
     tokens = {**TOKENS, Role.COUNSELLOR: COUNSELLOR}
     assert await check_cursors(app, client, POLICIES, ids=ids, tokens=tokens) == []
+
+
+async def test_a_validator_of_another_structure_cannot_validate_or_reject(
+    app: FastAPI, client: httpx.AsyncClient, known_referral: KnownFactory
+) -> None:
+    """Two-step review: the validator claim is a permission inside one's own structure only."""
+    app.state.runtime.settings.pmsmp_two_step_review_structures = ["*"]
+    referral = str((await known_referral()).referral_id)
+    cid = (await _post(client, "/v1/immersions", full_content(referral_id=referral)))["id"]
+    assert (await client.post(f"/v1/immersions/{cid}/ready", headers=COUNSELLOR)).is_success
+    await sign_by_links(client, app, cid)
+    pre = await client.post(f"/v1/immersions/{cid}/validate", headers=COUNSELLOR)
+    assert pre.json()["pre_validation"]["by"] == "conseillere.leroy"
+    strangers = [
+        bearer(Role.COUNSELLOR, "valideur.autre", ft_structure="13055", pmsmp_validator=True),
+        bearer(
+            Role.COUNSELLOR,
+            "valideur.ml",
+            org_kind="mission_locale",
+            org_code="ML059",
+            pmsmp_validator=True,
+        ),
+    ]
+    for stranger in strangers:
+        for step, body in (("validate", None), ("reject", JUSTIFY)):
+            response = await client.post(
+                f"/v1/immersions/{cid}/{step}", json=body, headers=stranger
+            )
+            assert response.status_code == 404, (step, response.text)
+            assert not any(secret in response.text for secret in SECRETS)
+    mine = (await client.get(f"/v1/immersions/{cid}", headers=COUNSELLOR)).json()
+    assert (mine["status"], mine["pre_validation"]["by"]) == ("signed", "conseillere.leroy")
+    # The structure's own validator decides it.
+    own = bearer(Role.COUNSELLOR, "valideur.dupont", ft_structure=STRUCTURE, pmsmp_validator=True)
+    done = await client.post(f"/v1/immersions/{cid}/validate", headers=own)
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "validated"

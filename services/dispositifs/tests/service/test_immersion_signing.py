@@ -21,7 +21,7 @@ from dispositifs.models import KnownReferral
 from dispositifs.use_cases.assessments import request_due_assessments
 from shared.auth.tokens import Role
 
-from .conftest import COUNSELLOR, bearer, creating
+from .conftest import COUNSELLOR, VALIDATOR, bearer, creating
 from .parties import current_links, path_of, staged, token_of
 from .test_immersions_api import ENDED, TODAY, full_content, sign_by_links
 
@@ -297,14 +297,81 @@ async def test_two_step_review_needs_another_counsellor_to_validate(
     assert pre.status_code == 200
     assert pre.json()["status"] == "signed"
     assert pre.json()["pre_validation"]["by"] == "conseillere.leroy"
+    # The decision is a validator's: neither the counsellor who pre-validated nor another
+    # counsellor of the structure without the validator claim may take it.
     same = await client.post(f"/v1/immersions/{cid}/validate", headers=COUNSELLOR)
     assert same.status_code == 403
-    assert "autre conseiller" in same.json()["detail"]
-    validator = bearer(Role.COUNSELLOR, "valideur.dupont", ft_structure="59350")
-    done = await client.post(f"/v1/immersions/{cid}/validate", headers=validator)
+    assert same.json()["type"].endswith("/validator-required")
+    assert "valideur" in same.json()["detail"]
+    colleague = bearer(Role.COUNSELLOR, "conseiller.martin", ft_structure="59350")
+    not_validator = await client.post(f"/v1/immersions/{cid}/validate", headers=colleague)
+    assert not_validator.status_code == 403
+    assert not_validator.json()["type"].endswith("/validator-required")
+    still = (await client.get(f"/v1/immersions/{cid}", headers=COUNSELLOR)).json()
+    assert (still["status"], still["pre_validation"]["by"]) == ("signed", "conseillere.leroy")
+    done = await client.post(f"/v1/immersions/{cid}/validate", headers=VALIDATOR)
     assert done.status_code == 200
     assert done.json()["status"] == "validated"
     assert done.json()["validated_by"] == "valideur.dupont"
+
+
+async def test_two_step_review_the_validator_who_pre_validated_cannot_decide_as_well(
+    client: httpx.AsyncClient, two_step_app: FastAPI, known_referral: KnownFactory
+) -> None:
+    cid = await _ready(client, known_referral)
+    await sign_by_links(client, two_step_app, cid)
+    pre = await client.post(f"/v1/immersions/{cid}/validate", headers=VALIDATOR)
+    assert pre.status_code == 200, pre.text
+    assert (pre.json()["status"], pre.json()["pre_validation"]["by"]) == (
+        "signed",
+        "valideur.dupont",
+    )
+    same = await client.post(f"/v1/immersions/{cid}/validate", headers=VALIDATOR)
+    assert same.status_code == 403
+    assert same.json()["type"].endswith("/two-step-review")
+    assert "autre conseiller" in same.json()["detail"]
+    other = bearer(Role.COUNSELLOR, "valideuse.petit", ft_structure="59350", pmsmp_validator=True)
+    done = await client.post(f"/v1/immersions/{cid}/validate", headers=other)
+    assert done.status_code == 200, done.text
+    assert done.json()["validated_by"] == "valideuse.petit"
+
+
+async def test_without_two_step_review_any_counsellor_of_the_structure_validates_at_once(
+    client: httpx.AsyncClient, known_referral: KnownFactory, app: FastAPI
+) -> None:
+    assert not app.state.runtime.settings.two_step_review("59350")
+    cid = await _ready(client, known_referral)
+    await sign_by_links(client, app, cid)
+    done = await client.post(f"/v1/immersions/{cid}/validate", headers=COUNSELLOR)
+    assert done.status_code == 200, done.text
+    assert (done.json()["status"], done.json()["pre_validation"]) == ("validated", None)
+    assert done.json()["validated_by"] == "conseillere.leroy"
+
+
+async def test_two_step_review_any_counsellor_of_the_structure_may_reject_with_a_justification(
+    client: httpx.AsyncClient, two_step_app: FastAPI, known_referral: KnownFactory
+) -> None:
+    """immersion-facile lets the agency's counsellors reject as well as its validators, also
+    after the pre-validation: only the decision to validate is the validator's."""
+    cid = await _ready(client, known_referral)
+    await sign_by_links(client, two_step_app, cid)
+    pre = await client.post(f"/v1/immersions/{cid}/validate", headers=COUNSELLOR)
+    assert pre.json()["pre_validation"]["by"] == "conseillere.leroy"
+    colleague = bearer(Role.COUNSELLOR, "conseiller.martin", ft_structure="59350")
+    refused = await client.post(
+        f"/v1/immersions/{cid}/reject",
+        json={"justification": "Objectifs trop éloignés du projet"},
+        headers=colleague,
+    )
+    assert refused.status_code == 200, refused.text
+    assert refused.json()["status"] == "rejected"
+    detail = (await client.get(f"/v1/immersions/{cid}", headers=COUNSELLOR)).json()
+    last = detail["timeline"][-1]
+    assert (last["to_status"], last["actor_id"]) == ("rejected", "conseiller.martin")
+    assert last["comment"] == "Objectifs trop éloignés du projet"
+    # A rejected convention is decided: no validator may validate it afterwards.
+    late = await client.post(f"/v1/immersions/{cid}/validate", headers=VALIDATOR)
+    assert late.status_code == 409
 
 
 async def test_a_structured_schedule_gives_the_hours_and_the_caps_by_age_are_refused_with_source(

@@ -1,7 +1,7 @@
 """Issue 13, checked item by item: the parties a salaried beneficiary's convention adds (their
 employer, a support structure that is not the prescriber) each sign through their own link, and
 a support structure that differs from the prescriber is never left out silently; the two-step
-review's pre-validation does not survive an edit (the validator decides on what was
+review's pre-validation does not survive an edit (a validator decides on what was
 pre-validated)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from dispositifs.models import KnownReferral
 from shared.auth.tokens import Role
 
-from .conftest import COUNSELLOR, bearer, creating
+from .conftest import COUNSELLOR, VALIDATOR, bearer, creating
 from .parties import current_links, path_of
 from .test_immersions_api import full_content, sign_by_links
 
@@ -126,15 +126,22 @@ async def test_an_edit_after_the_pre_validation_voids_it(
     assert edited.status_code == 200, edited.text
     assert edited.json()["pre_validation"] is None
     await sign_by_links(client, two_step_app, cid)
-    validator = bearer(Role.COUNSELLOR, "valideur.dupont", ft_structure="59350")
-    first = await client.post(f"/v1/immersions/{cid}/validate", headers=validator)
+    first = await client.post(f"/v1/immersions/{cid}/validate", headers=VALIDATOR)
     assert first.status_code == 200, first.text
     # The validator's call is now the pre-validation of the corrected convention, not the decision.
     assert first.json()["status"] == "signed"
     assert first.json()["pre_validation"]["by"] == "valideur.dupont"
-    decided = await client.post(f"/v1/immersions/{cid}/validate", headers=COUNSELLOR)
+    # The decision is another validator's: the counsellor, no validator, may not take it.
+    by_counsellor = await client.post(f"/v1/immersions/{cid}/validate", headers=COUNSELLOR)
+    assert by_counsellor.status_code == 403
+    assert by_counsellor.json()["type"].endswith("/validator-required")
+    other_validator = bearer(
+        Role.COUNSELLOR, "valideuse.petit", ft_structure="59350", pmsmp_validator=True
+    )
+    decided = await client.post(f"/v1/immersions/{cid}/validate", headers=other_validator)
     assert decided.status_code == 200, decided.text
     assert decided.json()["status"] == "validated"
+    assert decided.json()["validated_by"] == "valideuse.petit"
 
 
 @pytest.mark.parametrize("step", ["reject", "cancel", "deprecate"])

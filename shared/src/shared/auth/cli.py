@@ -11,7 +11,9 @@ RS256 needs the identity provider's private key (``--private-key``).
 Examples: ``coop-token --service referral --role counsellor --sub conseiller.dupont
 --ft-structure 75101`` (a France Travail structure); ``coop-token --service referral --role
 counsellor --sub conseillere.cap --org-kind cap_emploi --org-code CE059`` (a Cap emploi or a
-mission locale: the ``org_kind``/``org_code`` claims).
+mission locale: the ``org_kind``/``org_code`` claims); add ``--pmsmp-validator`` for the
+structure's PMSMP validator (claim ``pmsmp_validator``: decides a convention under the two-step
+review).
 """
 
 from __future__ import annotations
@@ -42,6 +44,12 @@ def main(argv: list[str] | None = None) -> None:
         help="prescribing organisation of a counsellor (claim org_kind), with --org-code",
     )
     parser.add_argument("--org-code", help="the organisation's code (claim org_code)")
+    parser.add_argument(
+        "--pmsmp-validator",
+        action="store_true",
+        help="the counsellor is the structure's PMSMP validator (claim pmsmp_validator: decides "
+        "a convention under the two-step review)",
+    )
     parser.add_argument("--agency-id", help="agency id (agency role)")
     parser.add_argument("--network-id", help="agency network id (agency role)")
     target = parser.add_mutually_exclusive_group()
@@ -83,6 +91,8 @@ def main(argv: list[str] | None = None) -> None:
             "--ft-structure est obligatoire pour un conseiller France Travail "
             "(--org-kind et --org-code pour une autre structure)"
         )
+    if args.pmsmp_validator and role is not Role.COUNSELLOR:
+        parser.error("--pmsmp-validator ne vaut que pour un conseiller (--role counsellor)")
     if role is Role.AGENCY and not (args.agency_id and args.network_id):
         parser.error("--agency-id et --network-id sont obligatoires pour une agence")
 
@@ -129,6 +139,7 @@ def main(argv: list[str] | None = None) -> None:
             agency_id=args.agency_id,
             network_id=args.network_id,
             kid=args.kid,
+            pmsmp_validator=args.pmsmp_validator,
         )
     )
 

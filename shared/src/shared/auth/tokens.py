@@ -4,15 +4,18 @@ Claims: ``sub``; ``role`` (counsellor, agency, ops, steering); scope claims: the
 prescribing organisation, ``org_kind`` (``france_travail``, ``cap_emploi``,
 ``mission_locale``: the convention's axis 3 partners) and ``org_code`` — ``ft_structure`` alone
 still says a France Travail structure —,
-``agency_id`` and ``network_id`` (for agency integrations); ``iss``, ``aud``, ``exp``, ``iat``.
+``agency_id`` and ``network_id`` (for agency integrations); ``pmsmp_validator``, a boolean a
+counsellor's token may carry (the structure's PMSMP validator, who decides a convention under the
+two-step review); ``iss``, ``aud``, ``exp``, ``iat``.
 HS256 with a shared secret is for development; production verifies RS256 with the identity
 provider's public key (``shared.settings`` refuses anything else at start-up).
 
 Verification fails closed: ``exp`` and ``iat`` are required, a lifetime over the service's
 ``jwt_max_lifetime_seconds`` is refused, and every claim we read must be a string of bounded
 length — a list, a number or an object in ``role`` or a scope claim is a :class:`TokenError`
-(401), never a 500. :class:`TokenError` messages are French: they reach the client as the
-problem's ``detail``.
+(401), never a 500; ``pmsmp_validator`` must be a JSON boolean (not ``"true"``, not ``1``) and
+is refused on any role but a counsellor's. :class:`TokenError` messages are French: they reach
+the client as the problem's ``detail``.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ VERIFIED_TOKENS_KEPT = 4096
 PRINCIPAL_KEY_MAX_LENGTH = 255
 #: Claims that scope a principal to an organisation; optional, but strings when present.
 SCOPE_CLAIMS = ("ft_structure", "org_kind", "org_code", "agency_id", "network_id")
+#: The boolean claim saying a counsellor is the structure's PMSMP validator (two-step review).
+PMSMP_VALIDATOR_CLAIM = "pmsmp_validator"
 
 
 class Role(enum.StrEnum):
@@ -101,6 +106,10 @@ class Principal:
     #: given, then ``organisation_code`` is that structure code).
     organisation_kind: OrganisationKind | None = None
     organisation_code: str | None = None
+    #: A counsellor who may decide a PMSMP convention under the two-step review (the validator,
+    #: after another counsellor's pre-validation). A permission, not an identity: not part of
+    #: :attr:`key` (idempotency records and rate limits are the same caller's either way).
+    pmsmp_validator: bool = False
 
     def __post_init__(self) -> None:
         # A principal built with ft_structure alone (as before organisations were modelled) is
@@ -190,6 +199,11 @@ class TokenVerifier:
                 f"Rôle inconnu dans le jeton (attendu : {', '.join(r.value for r in Role)})."
             ) from exc
         kind, code = _organisation(values)
+        pmsmp_validator = _bool_claim(claims, PMSMP_VALIDATOR_CLAIM)
+        if pmsmp_validator and role is not Role.COUNSELLOR:
+            raise TokenError(
+                f"Jeton invalide : « {PMSMP_VALIDATOR_CLAIM} » ne vaut que pour un conseiller."
+            )
         principal = Principal(
             subject=subject,
             role=role,
@@ -198,6 +212,7 @@ class TokenVerifier:
             network_id=values["network_id"],
             organisation_kind=kind,
             organisation_code=code,
+            pmsmp_validator=pmsmp_validator,
         )
         if role is Role.COUNSELLOR and principal.organisation is None:
             raise TokenError(
@@ -345,6 +360,17 @@ def _string_claim(claims: dict[str, Any], name: str) -> str | None:
     return value
 
 
+def _bool_claim(claims: dict[str, Any], name: str) -> bool:
+    """The claim as a boolean, ``False`` when absent or null; only a JSON boolean is accepted
+    (``"true"``, ``1`` or a list are refused: bool is an int to Python, not to us)."""
+    value = claims.get(name)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise TokenError(f"Jeton invalide : « {name} » doit être un booléen (true ou false).")
+    return value
+
+
 def mint_token(
     *,
     key: str,
@@ -360,6 +386,7 @@ def mint_token(
     org_kind: OrganisationKind | str | None = None,
     org_code: str | None = None,
     kid: str | None = None,
+    pmsmp_validator: bool = False,
 ) -> str:
     now = datetime.now(UTC)
     claims: dict[str, Any] = {
@@ -379,4 +406,6 @@ def mint_token(
     ):
         if value:
             claims[name] = value
+    if pmsmp_validator:
+        claims[PMSMP_VALIDATOR_CLAIM] = True
     return jwt.encode(claims, key, algorithm=algorithm, headers={"kid": kid} if kid else None)

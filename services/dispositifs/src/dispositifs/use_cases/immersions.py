@@ -313,20 +313,29 @@ async def validate(
     settings: DispositifsSettings,
 ) -> ImmersionConvention:
     """The prescriber's counsellor validates: the rules are checked again (another convention of
-    the same beneficiary and host may have been validated meanwhile)."""
+    the same beneficiary and host may have been validated meanwhile). Under the two-step review
+    the first call is the pre-validation (any counsellor of the structure), the second the
+    decision (a validator, ``Principal.pmsmp_validator``, other than the pre-validator)."""
     convention = await _load(session, principal, command.convention_id)
     who = _who(principal)
     ensure(ImmersionStatus(convention.status), ImmersionStatus.VALIDATED, who)
     raise_if_any(await check_convention(session, convention, settings, complete=True))
     at = now()
     if settings.two_step_review(convention.structure_code):
-        # Two-step review: the counsellor pre-validates, another counsellor (the validator)
-        # decides; the same person cannot do both.
+        # Two-step review (immersion-facile's agencies with counsellors and validators): any
+        # counsellor of the structure pre-validates; the decision is the validator's — a
+        # counsellor whose token carries ``pmsmp_validator`` — and never the pre-validator's.
         if convention.pre_validated_at is None:
             convention.pre_validated_at = at
             convention.pre_validated_by = who.actor_id
             convention.updated_at = at
             return convention
+        if not principal.pmsmp_validator:
+            raise Forbidden(
+                "Validation en deux temps : la convention est pré-validée ; seul un valideur "
+                "de la structure (conseiller habilité à valider les PMSMP) peut la valider.",
+                code="validator-required",
+            )
         if convention.pre_validated_by == who.actor_id:
             raise Forbidden(
                 "Validation en deux temps : la convention pré-validée par vous doit être "
