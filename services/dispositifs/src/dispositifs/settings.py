@@ -78,8 +78,9 @@ class DispositifsSettings(ServiceSettings):
     assessment_link_days: int = Field(default=30, ge=1, description="The tutor's link expires.")
     #: Where the parties open their links (the service's public address).
     public_base_url: str = "http://127.0.0.1:8002"
-    #: Two-step review (the counsellor pre-validates, another counsellor — the validator —
-    #: decides) for these France Travail structures ("*": every structure).
+    #: Two-step review (any counsellor pre-validates, a validator — a counsellor whose token
+    #: carries ``pmsmp_validator`` — other than the pre-validator decides) for these structures,
+    #: by their key in the store (``organisation_key``; "*": every structure).
     pmsmp_two_step_review_structures: list[str] = Field(default_factory=list)
     #: Reminders to assess: every this many days after the request, at most this many.
     assessment_reminder_days: int = 3
