@@ -17,7 +17,8 @@ It calls aiosqlite's private ``Connection._execute`` (queue a function on the co
 and ``Connection._conn`` (the sqlite3 connection), as SQLAlchemy's own adapter already reaches into
 ``_tx`` and ``_conn``: aiosqlite is pinned in ``constraints.txt`` and
 ``shared/tests/test_sqlite_driver.py`` fails if either changes. Server-side cursors (``stream``,
-``yield_per``; none in the project) keep the stock cursor.
+``yield_per``; none in the project) keep the stock cursor. Why and what else was weighed:
+``docs/adr/0009-sqlite-one-hand-off-per-statement.md``.
 """
 
 from __future__ import annotations
