@@ -30,6 +30,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 from sqlalchemy.util import await_only as await_
 
+from shared.db.sqlite_driver import one_hand_off_dbapi
+
 #: Execution option marking a connection that only reads (SQLite: deferred BEGIN, no write lock).
 READ_ONLY_OPTION = "coop_read_only"
 
@@ -85,6 +87,9 @@ class Database:
                     max_overflow=0,
                 )
             kwargs["connect_args"] = {"timeout": 30}
+            if self.url.get_driver_name() == "aiosqlite":
+                # One hand-off to the connection's thread per statement, not three or four.
+                kwargs["module"] = one_hand_off_dbapi()
         else:
             kwargs.update(
                 pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=pool_pre_ping
