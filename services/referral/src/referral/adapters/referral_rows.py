@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import Insert, Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from referral.models import Agency, JobSeeker, PersonalDataAccess, Referral, ReferralTransition
 
@@ -51,11 +52,7 @@ class _Writer:
         self.columns: list[tuple[str, Any]] = []
         for column in table.columns:
             default = column.default
-            scalar = (
-                default.arg
-                if default is not None and getattr(default, "is_scalar", False)
-                else _UNSET
-            )
+            scalar = default.arg if isinstance(default, ScalarElementColumnDefault) else _UNSET
             self.columns.append((column.key, scalar))
 
     def row(self, obj: object) -> dict[str, Any]:
