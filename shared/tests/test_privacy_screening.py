@@ -23,6 +23,7 @@ from shared.privacy import (
     ScreenedText,
     normalise_phone,
     screen_text,
+    screening,
 )
 from shared.privacy.screening import (
     REDACTED,
@@ -222,6 +223,34 @@ def test_the_keyword_list_is_data_with_the_words_the_issue_names() -> None:
         assert word in listed
     assert all(k.category and k.reason for k in health_keywords())
     assert health_allowed_phrases()
+
+
+def _keyword_texts() -> list[str]:
+    """For every keyword of the list, each alternative of its first word written as a person
+    would (accents, capitals, a plural where the keyword takes any ending), in a sentence; and
+    every allowed phrase, alone and around a keyword."""
+    texts = []
+    for keyword in health_keywords():
+        first, *rest = keyword.keyword.split(" ")
+        for alternative in first.split("|"):
+            written = " ".join([alternative, *(w.split("|")[-1] for w in rest)])
+            written = written.replace("*", "s").replace("_", " ")
+            texts += [f"Candidat : {written}.", f"{written.upper()}, depuis mars", written]
+    for phrase in health_allowed_phrases():
+        texts += [phrase, f"{phrase} ; en arrêt maladie", f"Suivi d'une {phrase.upper()}"]
+    return texts
+
+
+def test_skipping_the_keywords_absent_from_a_text_changes_no_finding(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Keywords none of whose literal beginnings is in the text are not run (the screening's
+    cost on every message): the findings are those of running every keyword."""
+    texts = _keyword_texts()
+    skipping = [screen_text(text, "message") for text in texts]
+    assert sum(1 for found in skipping if found) > len(health_keywords())  # the list is exercised
+    monkeypatch.setattr(screening, "_literal_starts", lambda _phrase: None)  # run every keyword
+    assert [screen_text(text, "message") for text in texts] == skipping
 
 
 def test_a_dpo_extended_list_is_applied() -> None:

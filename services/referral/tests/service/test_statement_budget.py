@@ -154,6 +154,53 @@ async def test_a_referral_of_a_known_job_seeker_costs_nine_statements(
     ]
 
 
+async def test_a_referral_of_a_job_seeker_sent_inline_again_costs_eleven_statements(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    await _post(client, _referral(**_inline("1234567A")))
+    await _post(client, _referral("H2909", **_inline("1234567A")))  # warm
+    with statements(app) as seen:
+        await _post(client, _referral("N1103", **_inline("1234567A")))
+    assert [s.verb for s in seen] == [
+        "SELECT",  # the agency
+        "SELECT",  # the job seeker's id by identifier (found)
+        "SELECT",  # the job seeker with their shares, joined
+        "UPDATE",  # the record as sent (its updated_at at least)
+        "SELECT",  # their pending consents to this agency
+        "SELECT",  # an open referral like this one
+        "INSERT INTO personal_data_access",  # the update's and the referral's audit rows
+        "INSERT INTO referrals",
+        "INSERT INTO referral_transitions",
+        "INSERT INTO outbox",
+        "INSERT INTO idempotency_keys",
+    ]
+
+
+async def test_the_referral_s_own_rows_go_through_no_unit_of_work(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """The job seeker, the referral, its transition and the audit rows are written through Core
+    (``adapters/referral_rows.py``): no ORM flush has anything to write for a new job seeker's
+    referral (the consent a referral takes is the one object the ORM still writes)."""
+    flushed: list[int] = []
+
+    def before_flush(session: Any, _context: Any, _instances: Any) -> None:
+        flushed.append(len(session.new) + len(session.dirty) + len(session.deleted))
+
+    session_class = app.state.runtime.database.sync_session_class
+    event.listen(session_class, "before_flush", before_flush)
+    try:
+        created = await _post(client, _referral(**_inline("1234567A")))
+    finally:
+        event.remove(session_class, "before_flush", before_flush)
+    assert sum(flushed) == 0
+    detail = await client.get(created.headers["Location"], headers=COUNSELLOR)
+    assert detail.status_code == 200, detail.text
+    body = detail.json()
+    assert [(e["action"], e["to_status"]) for e in body.pop("timeline")] == [("send", "sent")]
+    assert body == created.json()  # what the POST answered is what was written
+
+
 async def test_a_referral_sharing_identity_takes_its_consent_in_the_same_flush(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:

@@ -333,6 +333,24 @@ def _compile(phrase: str) -> re.Pattern[str]:
     return re.compile(r"(?<!\w)" + _WORD_GAP.join(_word_pattern(w) for w in words) + r"(?!\w)")
 
 
+@cache
+def _literal_starts(phrase: str) -> tuple[str, ...] | None:
+    """What every match of :func:`_compile` ``(phrase)`` begins with, literally: the leading
+    plain characters of each alternative of its first word (None when one has none)."""
+    folded, _ = _fold(phrase.strip())
+    starts = []
+    for alternative in folded.split()[0].split("|"):
+        prefix = ""
+        for ch in alternative.rstrip("*"):
+            if ch in "-_'":
+                break
+            prefix += ch
+        if not prefix:
+            return None
+        starts.append(prefix)
+    return tuple(starts)
+
+
 def _health(
     text: str,
     field: str,
@@ -340,10 +358,17 @@ def _health(
     allowed_phrases: Sequence[str],
 ) -> list[Finding]:
     folded, where = _fold(text)
-    allowed = [m.span() for p in allowed_phrases for m in _compile(p).finditer(folded)]
+    allowed: list[tuple[int, int]] | None = None  # read once a keyword is found
     spans: dict[tuple[int, int], HealthKeyword] = {}
     for keyword in keywords:
+        starts = _literal_starts(keyword.keyword)
+        # A keyword none of whose literal beginnings is in the text cannot match: not run (most
+        # of the list, for most texts; the findings are the same).
+        if starts is not None and not any(start in folded for start in starts):
+            continue
         for m in _compile(keyword.keyword).finditer(folded):
+            if allowed is None:
+                allowed = [a.span() for p in allowed_phrases for a in _compile(p).finditer(folded)]
             if any(a <= m.start() and m.end() <= b for a, b in allowed):
                 continue
             spans.setdefault(m.span(), keyword)

@@ -35,6 +35,31 @@ async def record_access(
     reason: str | None = None,
 ) -> PersonalDataAccess:
     """One audit row, staged in the caller's transaction."""
+    row = access_entry(
+        principal,
+        action=action,
+        resource=resource,
+        resource_id=resource_id,
+        job_seeker_id=job_seeker_id,
+        view=view,
+        reason=reason,
+    )
+    session.add(row)
+    return row
+
+
+def access_entry(
+    principal: Principal,
+    *,
+    action: str,
+    resource: str,
+    resource_id: object | None = None,
+    job_seeker_id: uuid.UUID | None = None,
+    view: str | None = None,
+    reason: str | None = None,
+) -> PersonalDataAccess:
+    """The audit row of :func:`record_access` and its log line, the row left to the caller to
+    write (``POST /v1/referrals`` writes its rows through Core: ``adapters/referral_rows.py``)."""
     row = PersonalDataAccess(
         id=uuid.uuid4(),
         occurred_at=datetime.now(UTC),
@@ -48,7 +73,6 @@ async def record_access(
         view=view,
         reason=reason,
     )
-    session.add(row)
     log.info(
         "personal_data_access",
         subject=principal.subject,

@@ -186,6 +186,39 @@ def move(
     return row.target
 
 
+def first_transition(
+    session: AsyncSession,
+    referral: Referral,
+    row: Transition[ReferralStatus],
+    entry: Logged,
+) -> ReferralTransition:
+    """:func:`move` of a referral being sent, not in the session (its rows are written through
+    Core, ``adapters/referral_rows.py``): its status set, its first log row returned unwritten."""
+    log_row: ReferralTransition = record_transition(
+        session,
+        referral,
+        row,
+        current=None,
+        log_model=ReferralTransition,
+        aggregate_fk="referral_id",
+        actor=entry.actor,
+        actor_id=entry.actor_id,
+        occurred_at=entry.occurred_at,
+        action=entry.action.value,
+        comment=entry.comment,
+        reason=entry.reason,
+        details=entry.details or None,
+        recorded_at=datetime.now(UTC),
+        event_id=entry.event_id,
+    )
+    # The one transition-log writer adds its row to the session: taken back, written with the
+    # referral's other rows.
+    session.expunge(log_row)
+    if row.target.is_ended:
+        referral.finished_at = entry.occurred_at
+    return log_row
+
+
 async def locked_referral(session: AsyncSession, referral_id: uuid.UUID) -> Referral | None:
     return await session.scalar(
         select(Referral).where(Referral.id == referral_id).with_for_update()

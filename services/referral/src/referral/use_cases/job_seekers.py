@@ -14,12 +14,15 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from referral import access
+from referral.adapters import referral_rows
+from referral.adapters.referral_rows import ReferralRows
 from referral.domain import PriorityPublic, PublicsRules, priority_publics
 from referral.domain.errors import JobSeekerExists, JobSeekerShared
 from referral.models import JobSeeker, JobSeekerShare
-from referral.use_cases.audit import record_access
+from referral.use_cases.audit import access_entry, record_access
 from referral.use_cases.common import invalid, not_found, region_of
 from shared.auth.tokens import OrganisationKind, Principal, organisation_key
 from shared.domain.errors import FieldIssue, Forbidden
@@ -113,15 +116,23 @@ async def upsert_job_seeker(
     counsellor: Principal,
     *,
     provided: Iterable[str] | None = None,
+    rows: ReferralRows | None = None,
 ) -> tuple[JobSeeker, bool]:
     """Create the job seeker's record or update it by France Travail identifier; ``provided``
-    limits the update to the fields the caller sent (an absent flag is not a "no")."""
+    limits the update to the fields the caller sent (an absent flag is not a "no").
+
+    With ``rows`` (``POST /v1/referrals``), a record created is not added to the session but
+    kept in ``rows`` with its audit row (an update's audit row too), written with the
+    referral's rows (:mod:`referral.adapters.referral_rows`)."""
     if data.departement is not None:
         region_of(data.departement, "job_seeker.departement")
     now = datetime.now(UTC)
-    job_seeker = await session.scalar(
-        select(JobSeeker).where(JobSeeker.ft_identifier == data.ft_identifier)
-    )
+    if rows is None:
+        job_seeker = await session.scalar(
+            select(JobSeeker).where(JobSeeker.ft_identifier == data.ft_identifier)
+        )
+    else:
+        job_seeker = await _registered(session, data.ft_identifier)
     created = job_seeker is None
     if job_seeker is None:
         job_seeker = JobSeeker(
@@ -135,7 +146,10 @@ async def upsert_job_seeker(
             deld=False,
             qpv=False,
         )
-        session.add(job_seeker)
+        if rows is None:
+            session.add(job_seeker)
+        else:
+            rows.job_seekers.append(job_seeker)
     fields = set(provided) if provided is not None else set(_JOB_SEEKER_FIELDS)
     changes = {
         name: getattr(data, name)
@@ -148,16 +162,31 @@ async def upsert_job_seeker(
     for name, value in changes.items():
         setattr(job_seeker, name, value)
     job_seeker.updated_at = now
+    audit = {
+        "action": "create" if created else "update",
+        "resource": "job_seeker",
+        "resource_id": job_seeker.id,
+        "job_seeker_id": job_seeker.id,
+    }
+    if rows is not None:
+        if not created:
+            await session.flush()  # the update, through the ORM (the record is loaded)
+        rows.audit.append(access_entry(counsellor, **audit))
+        return job_seeker, created
     await session.flush()
-    await record_access(
-        session,
-        counsellor,
-        action="create" if created else "update",
-        resource="job_seeker",
-        resource_id=job_seeker.id,
-        job_seeker_id=job_seeker.id,
-    )
+    await record_access(session, counsellor, **audit)
     return job_seeker, created
+
+
+async def _registered(session: AsyncSession, ft_identifier: str) -> JobSeeker | None:
+    """The record of ``ft_identifier``, with its shares (who else may refer it): looked for
+    through Core first, loaded as an object only when it exists (the POST's usual case, a new
+    job seeker, is one Core ``SELECT``; a known one two statements, as the ORM's load and its
+    shares' were)."""
+    found = await referral_rows.job_seeker_id_of(session, ft_identifier)
+    if found is None:
+        return None
+    return await session.get(JobSeeker, found, options=[joinedload(JobSeeker.shares)])
 
 
 def _refuse_overwrite(

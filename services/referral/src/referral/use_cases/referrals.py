@@ -9,9 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, raiseload
+from sqlalchemy.orm import joinedload
 
 from referral import access
+from referral.adapters import referral_rows
+from referral.adapters.referral_rows import AddressedAgency, ReferralRows, addressed_agency
 from referral.domain import (
     OPEN_STATUSES,
     Action,
@@ -24,12 +26,13 @@ from referral.domain import (
     transition,
 )
 from referral.domain.errors import ReferralAlreadyOpen, ReferralTransitionRefused
-from referral.models import Agency, JobOffer, JobSeeker, Referral
-from referral.use_cases.audit import record_access
+from referral.models import JobOffer, JobSeeker, Referral
+from referral.use_cases.audit import access_entry
 from referral.use_cases.common import (
     Logged,
     agency_names_of,
     check_rome_code,
+    first_transition,
     invalid,
     locked_referral,
     move,
@@ -102,47 +105,49 @@ async def send_referral(
     offer = await _offer_of(session, command)
     rome_code = _rome_code_of(command, offer)
     agency = await _open_agency(session, command.agency_id)
-    job_seeker, created = await _job_seeker_of(session, command, counsellor)
-    # What the checks read must not flush what is pending (the job seeker's audit row): all the
-    # rows of the referral go in one flush below.
-    with session.no_autoflush:
-        # A job seeker created by this very request has no consent and no referral yet.
-        pending = {} if created else await pending_consents(session, job_seeker.id, agency.id)
-        _check_sharing(command, job_seeker, set(pending))
-        if not created:
-            await _refuse_second_open_referral(session, job_seeker.id, agency.id, offer, rome_code)
+    # The referral's own rows are written at the end, through Core, in one go (no unit of work).
+    rows = ReferralRows()
+    job_seeker, created = await _job_seeker_of(session, command, counsellor, rows)
+    # A job seeker created by this very request has no consent and no referral yet.
+    pending = {} if created else await pending_consents(session, job_seeker.id, agency.id)
+    _check_sharing(command, job_seeker, set(pending))
+    if not created:
+        await _refuse_second_open_referral(session, job_seeker.id, agency.id, offer, rome_code)
 
     now = datetime.now(UTC)
     publics = publics_of(job_seeker, now.date(), senior_age, publics_rules)
     referral = _new_referral(command, counsellor, job_seeker, agency, offer, rome_code, now)
-    for public in publics:  # the job seeker's priority publics when sent (indicators count so)
-        setattr(referral, f"public_{public.value}", True)
-    session.add(referral)
-    move(
-        session,
-        referral,
-        transition(None, Action.SEND, Actor.COUNSELLOR),
-        Logged(Action.SEND, Actor.COUNSELLOR, counsellor.subject, now, comment=command.message),
-        current=None,
+    for public in PriorityPublic:  # the job seeker's priority publics when sent (indicators)
+        setattr(referral, f"public_{public.value}", public in publics)
+    rows.referrals.append(referral)
+    rows.transitions.append(
+        first_transition(
+            session,
+            referral,
+            transition(None, Action.SEND, Actor.COUNSELLOR),
+            Logged(Action.SEND, Actor.COUNSELLOR, counsellor.subject, now, comment=command.message),
+        )
     )
     referral.updated_at = now
     # Identity on an agency's feed is an export of personal data: audited (issue 10, item 9).
-    await record_access(
-        session,
-        counsellor,
-        action="export" if referral.identity_shared else "refer",
-        resource="referral",
-        resource_id=referral.id,
-        job_seeker_id=job_seeker.id,
-        reason=(
-            f"identité transmise à l'agence {agency.id}"
-            + (" avec la RQTH" if referral.rqth_shared else "")
-            if referral.identity_shared
-            else f"orientation vers l'agence {agency.id}, sans identité"
-        ),
+    rows.audit.append(
+        access_entry(
+            counsellor,
+            action="export" if referral.identity_shared else "refer",
+            resource="referral",
+            resource_id=referral.id,
+            job_seeker_id=job_seeker.id,
+            reason=(
+                f"identité transmise à l'agence {agency.id}"
+                + (" avec la RQTH" if referral.rqth_shared else "")
+                if referral.identity_shared
+                else f"orientation vers l'agence {agency.id}, sans identité"
+            ),
+        )
     )
-    # One flush for all the rows (the two audit rows in one statement), then the two events.
-    await session.flush()
+    # One statement per table (the two audit rows in one), nothing read back; then the two
+    # events.
+    await referral_rows.write(session, rows)
     if pending:
         # The referral takes the consents it uses: they serve it alone (explicit each time).
         # After the referral's INSERT, which their reference needs.
@@ -178,9 +183,9 @@ def _rome_code_of(command: SendReferral, offer: JobOffer | None) -> str:
     return rome_code
 
 
-async def _open_agency(session: AsyncSession, agency_id: str) -> Agency:
-    # Its specialisations are not the referral's business: not loaded (and never lazily).
-    agency = await session.get(Agency, agency_id, options=[raiseload(Agency.specialisations)])
+async def _open_agency(session: AsyncSession, agency_id: str) -> AddressedAgency:
+    # Its columns only (not its specialisations, not an ORM object): what the referral needs.
+    agency = await addressed_agency(session, agency_id)
     if agency is None:
         raise invalid("agency_id", "agence inconnue", f"Agence {agency_id} inconnue.")
     if not agency.active:
@@ -189,13 +194,17 @@ async def _open_agency(session: AsyncSession, agency_id: str) -> Agency:
 
 
 async def _job_seeker_of(
-    session: AsyncSession, command: SendReferral, counsellor: Principal
+    session: AsyncSession, command: SendReferral, counsellor: Principal, rows: ReferralRows
 ) -> tuple[JobSeeker, bool]:
     """The job seeker sent with the referral (created or updated), or the one it names; and
-    whether this request created it."""
+    whether this request created it (then kept in ``rows``, with its audit row)."""
     if command.job_seeker is not None:
         return await upsert_job_seeker(
-            session, command.job_seeker, counsellor, provided=command.job_seeker_fields
+            session,
+            command.job_seeker,
+            counsellor,
+            provided=command.job_seeker_fields,
+            rows=rows,
         )
     if command.job_seeker_id is not None:
         # Its shares decide who may refer it: loaded with it, in the same statement.
@@ -297,7 +306,7 @@ def _new_referral(
     command: SendReferral,
     counsellor: Principal,
     job_seeker: JobSeeker,
-    agency: Agency,
+    agency: AddressedAgency,
     offer: JobOffer | None,
     rome_code: str,
     now: datetime,
@@ -327,7 +336,7 @@ async def _announce_sent(
     session: AsyncSession,
     referral: Referral,
     job_seeker: JobSeeker,
-    agency: Agency,
+    agency: AddressedAgency,
     offer: JobOffer | None,
     now: datetime,
     answer_within: timedelta | None,
