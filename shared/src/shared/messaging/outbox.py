@@ -242,12 +242,19 @@ class OutboxRelay:
         failures = 0
         while not self._stopping.is_set():
             try:
+                # Every commit woken for so far is visible to the fetch about to run; a commit
+                # after this point sets the wake-up again (its hook runs once it has committed).
+                self._wakeup.clear()
                 published = await self.publish_pending()
                 failures = 0
                 self.last_error = None
                 await self._refresh_metrics()
-                if published:
-                    continue  # maybe more waiting
+                if published >= self._batch_size:
+                    continue  # a full batch: more may be waiting
+                # Fewer than a batch: nothing else was committed when it was fetched. A commit
+                # since then has set the wake-up, so this returns at once; otherwise the poll is
+                # the fallback for commits of other processes. No empty fetch after every round
+                # (it was one more read transaction per published batch, in the HTTP process).
                 await self._sleep(self._poll_interval)
             except asyncio.CancelledError:
                 raise
