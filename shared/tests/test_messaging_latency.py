@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import aiokafka
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from sqlalchemy import Column, Integer, MetaData, String, Table, event, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, event, select, text
 
 from shared.contracts.base import EventData
 from shared.contracts.topics import TopicSpec
@@ -29,7 +29,12 @@ from shared.db.tables import platform_tables
 from shared.envelope import CloudEvent
 from shared.messaging.consumer import EventConsumer, EventContext, HandlerRegistry
 from shared.messaging.kafka import PRODUCER_OPTIONS, make_producer
-from shared.messaging.outbox import OutboxRelay, add_event, notify_on_commit
+from shared.messaging.outbox import (
+    _POSTGRES_RELAY_LOCK,
+    OutboxRelay,
+    add_event,
+    notify_on_commit,
+)
 from shared.messaging.provisioning import ensure_topics
 from shared.settings import ServiceSettings
 from shared.testing_kafka import read_topic
@@ -172,6 +177,39 @@ async def test_a_commit_while_the_relay_publishes_is_published_without_the_poll(
         remove()
     records = await read_topic(settings.kafka_bootstrap_servers, topic, 2)
     assert [json.loads(r.value)["value"] for r in records] == ["first", "second"]
+
+
+async def test_a_relay_woken_while_another_holds_the_lock_tries_again_without_the_poll(
+    database: Database, settings: ServiceSettings, topic: str
+) -> None:
+    """PostgreSQL, several processes: one relay at a time (an advisory lock). A relay woken by a
+    commit while another holds the lock tries again shortly: the other publishes what it fetched,
+    not what was committed since."""
+    if not database.is_postgres:
+        pytest.skip("the relay lock is PostgreSQL's")
+    relay = _relay(database, settings)
+    remove = notify_on_commit(database.sync_session_class, relay.wake)
+    task = asyncio.create_task(relay.run())
+    try:
+        async with database.engine.connect() as other:  # another relay, in the middle of a round
+            transaction = await other.begin()
+            await other.execute(
+                text("SELECT pg_advisory_xact_lock(:id)"), {"id": _POSTGRES_RELAY_LOCK}
+            )
+            await _stage(database, topic, "while-locked")  # wakes the relay: the lock is taken
+            await _until(lambda: _relay_saw_the_lock(relay))
+            await transaction.rollback()  # the other relay is done
+        await _until(lambda: _pending_is(relay, 0))  # the poll is an hour: only the retry
+    finally:
+        await relay.stop()
+        await task
+        remove()
+    records = await read_topic(settings.kafka_bootstrap_servers, topic, 1)
+    assert json.loads(records[0].value)["value"] == "while-locked"
+
+
+async def _relay_saw_the_lock(relay: OutboxRelay) -> bool:
+    return relay._lock_busy
 
 
 async def _pending_is(relay: OutboxRelay, count: int) -> bool:
