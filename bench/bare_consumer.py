@@ -20,6 +20,8 @@ from aiokafka import AIOKafkaConsumer
 from sqlalchemy import JSON, Column, DateTime, MetaData, String, Table, event
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from shared.messaging.kafka import CONSUMER_FETCH_OPTIONS
+
 metadata = MetaData()
 received = Table(
     "bare_received",
@@ -53,7 +55,7 @@ async def run(bootstrap: str, topic: str, group: str, database_url: str) -> None
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         isolation_level="read_committed",
-        max_poll_records=100,
+        **CONSUMER_FETCH_OPTIONS,  # the platform's consumers' fetch settings
     )
     await consumer.start()
     try:

@@ -88,9 +88,10 @@ def create_app(
         if publish_topic:
             from aiokafka import AIOKafkaProducer
 
-            producer = AIOKafkaProducer(
-                bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5
-            )
+            from shared.messaging.kafka import PRODUCER_OPTIONS
+
+            # The platform's producer settings: the comparison measures code, not settings.
+            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_OPTIONS)
             await producer.start()
         yield
         if producer is not None:

@@ -51,6 +51,7 @@ from shared.auth.tokens import Role, mint_token
 from shared.contracts.referral import ReferralSent
 from shared.contracts.topics import REFERRAL_EVENTS, TopicSpec
 from shared.envelope import CloudEvent
+from shared.messaging.kafka import PRODUCER_OPTIONS
 from shared.messaging.provisioning import ensure_topics
 from shared.settings import DEVELOPMENT_JWT_SECRET, ServiceSettings
 from shared.testing import create_database, migrated_database
@@ -271,9 +272,7 @@ async def _count(engine: AsyncEngine, statement: Any) -> int:
 async def _publish_sent(bootstrap: str, topic: str, count: int) -> None:
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5
-    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_OPTIONS)
     await producer.start()
     try:
         sends = []

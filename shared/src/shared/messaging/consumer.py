@@ -47,7 +47,7 @@ from shared.domain.errors import DomainError
 from shared.envelope import CloudEvent, EnvelopeError
 from shared.messaging import processed_events
 from shared.messaging.dead_letter import DeadLetterReason, dead_letter_for
-from shared.messaging.kafka import client_options
+from shared.messaging.kafka import CONSUMER_FETCH_OPTIONS, client_options
 from shared.messaging.provisioning import ensure_topics
 from shared.observability.context import set_traceparent
 from shared.observability.metrics import (
@@ -266,6 +266,9 @@ class EventConsumer:
         self._dlq_producer: AIOKafkaProducer | None = None
         self._stopping = asyncio.Event()
         self._pending_commits: dict[TopicPartition, int] = {}
+        #: The offset commit on its way to the broker while the loop fetches and applies the next
+        #: records (one at a time; awaited before the next commit, a revocation and closing).
+        self._commit_in_flight: asyncio.Task[None] | None = None
         self._positions: dict[TopicPartition, int] = {}
         self._dead_letter_topics_ready: set[str] = set()
         self.status = ConsumerStatus()
@@ -315,7 +318,7 @@ class EventConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
-            max_poll_records=100,
+            **CONSUMER_FETCH_OPTIONS,
             session_timeout_ms=10_000,
             heartbeat_interval_ms=1_000,
             max_poll_interval_ms=300_000,
@@ -340,6 +343,8 @@ class EventConsumer:
         if consumer is not None:
             if commit:
                 await self._commit(consumer)
+            else:
+                await self._drop_commit_in_flight()
             try:
                 await asyncio.wait_for(consumer.stop(), timeout=15)  # leaves the group
             except Exception as exc:
@@ -366,7 +371,7 @@ class EventConsumer:
                     await self._handle_batch(tp, records)
                 else:
                     await self._handle_one_by_one(tp, records)
-            await self._commit(consumer)
+            self._commit_soon(consumer)
             self._record_lag(consumer)
 
     def _advance(self, tp: TopicPartition, record: Any) -> None:
@@ -572,15 +577,58 @@ class EventConsumer:
                     session,
                 )
 
+    def _commit_soon(self, consumer: AIOKafkaConsumer) -> None:
+        """Commit the offsets of what was applied without waiting for the broker's answer: the
+        loop goes on fetching and applying (a round trip less before the next records). Only
+        offsets of committed transactions are ever sent, so a crash before the answer only
+        redelivers what the inbox then skips. While one commit is on its way the next offsets
+        wait for the following round (a partition's later offset supersedes its earlier one)."""
+        if not self._pending_commits:
+            return
+        if self._commit_in_flight is not None and not self._commit_in_flight.done():
+            return
+        offsets, self._pending_commits = self._pending_commits, {}
+        self._commit_in_flight = asyncio.create_task(
+            self._send_commit(consumer, offsets), name=f"commit-{self.name}"
+        )
+
     async def _commit(self, consumer: AIOKafkaConsumer) -> None:
+        """Commit what was applied and wait for it (the one on its way first, in order)."""
+        await self._settle_commit_in_flight()
         if not self._pending_commits:
             return
         offsets, self._pending_commits = self._pending_commits, {}
+        await self._send_commit(consumer, offsets)
+
+    async def _send_commit(
+        self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]
+    ) -> None:
         try:
             await consumer.commit(offsets)
         except (CommitFailedError, KafkaError) as exc:
             # The partitions moved to another member: it will redeliver, and the inbox dedupes.
             log.warning("offset commit failed", consumer=self.name, error=str(exc))
+
+    async def _settle_commit_in_flight(self) -> None:
+        task, self._commit_in_flight = self._commit_in_flight, None
+        if task is not None:
+            try:
+                await task
+            except asyncio.CancelledError:
+                if not task.cancelled():
+                    raise
+            except Exception as exc:  # e.g. the consumer was closed under it
+                log.warning("offset commit failed", consumer=self.name, error=str(exc))
+
+    async def _drop_commit_in_flight(self) -> None:
+        """Crash-like closing: no more commits (what it would have committed is redelivered)."""
+        task, self._commit_in_flight = self._commit_in_flight, None
+        if task is None:
+            return
+        task.cancel()
+        await asyncio.wait([task])  # never raises the task's outcome; a cancellation of ours does
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("offset commit failed", consumer=self.name, error=str(task.exception()))
 
     def _record_lag(self, consumer: AIOKafkaConsumer) -> None:
         total: int | None = None

@@ -219,6 +219,7 @@ class OutboxRelay:
         poll_interval: float = 1.0,
         max_backoff: float = 30.0,
         metrics_interval: float = 1.0,
+        busy_retry: float = 0.05,
     ) -> None:
         self._db = database
         self._outbox = tables.outbox
@@ -233,6 +234,11 @@ class OutboxRelay:
         self.last_error: str | None = None
         self._metrics_interval = metrics_interval
         self._metrics_at = float("-inf")
+        #: PostgreSQL: another relay of the store held the lock at the last round. It publishes
+        #: what it fetched, not what was committed after its fetch: try again in ``busy_retry``
+        #: seconds rather than at the next poll.
+        self._lock_busy = False
+        self._busy_retry = busy_retry
 
     def wake(self) -> None:
         """Thread-safe enough for SQLAlchemy's commit hook, which runs on the loop's thread."""
@@ -242,13 +248,20 @@ class OutboxRelay:
         failures = 0
         while not self._stopping.is_set():
             try:
+                # Every commit woken for so far is visible to the fetch about to run; a commit
+                # after this point sets the wake-up again (its hook runs once it has committed).
+                self._wakeup.clear()
                 published = await self.publish_pending()
                 failures = 0
                 self.last_error = None
                 await self._refresh_metrics()
-                if published:
-                    continue  # maybe more waiting
-                await self._sleep(self._poll_interval)
+                if published >= self._batch_size:
+                    continue  # a full batch: more may be waiting
+                # Fewer than a batch: nothing else was committed when it was fetched. A commit
+                # since then has set the wake-up, so this returns at once; otherwise the poll is
+                # the fallback for commits of other processes. No empty fetch after every round
+                # (it was one more read transaction per published batch, in the HTTP process).
+                await self._sleep(self._busy_retry if self._lock_busy else self._poll_interval)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the broker or the database is unavailable: wait, retry
@@ -305,6 +318,7 @@ class OutboxRelay:
                 locked = await session.scalar(
                     text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": _POSTGRES_RELAY_LOCK}
                 )
+                self._lock_busy = not locked
                 if not locked:
                     return 0
                 rows = await self._fetch(session)
