@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import greenlet
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import event, func, select
@@ -34,6 +35,10 @@ class Executed:
     rows: int  # parameter sets: several for an executemany
     #: Compiled before and found in the engine's cache (not compiled again for this request).
     cached: bool = True
+    #: Which hand-off to SQLAlchemy's greenlet ran it (``AsyncSession.execute`` and ``run_sync``
+    #: each spawn one): statements run together share it.
+    #: (The greenlet itself, kept alive by the list: no id reused by a later one.)
+    hand_off: object = None
 
     @property
     def verb(self) -> str:
@@ -53,7 +58,9 @@ def statements(app: FastAPI) -> Iterator[list[Executed]]:
         _conn: Any, _cursor: Any, statement: str, parameters: Any, context: Any, many: bool
     ) -> None:
         cached = getattr(context, "cache_hit", CacheStats.CACHE_HIT) == CacheStats.CACHE_HIT
-        seen.append(Executed(statement, len(parameters) if many else 1, cached))
+        seen.append(
+            Executed(statement, len(parameters) if many else 1, cached, greenlet.getcurrent())
+        )
 
     event.listen(engine, "before_cursor_execute", listen)
     try:
@@ -133,6 +140,40 @@ async def test_a_referral_with_a_new_job_seeker_costs_eight_statements(
     assert events == 2
 
 
+def _hand_offs(seen: list[Executed]) -> list[list[str]]:
+    """The statements grouped by the hand-off that ran them, in order."""
+    groups: list[list[str]] = []
+    last: object = None
+    for executed in seen:
+        if executed.hand_off is not last:
+            groups.append([])
+            last = executed.hand_off
+        groups[-1].append(executed.verb)
+    return groups
+
+
+async def test_a_referral_s_rows_events_and_key_are_written_in_one_hand_off(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    await _post(client, _referral(**_inline("7654320B")))  # compiled statements warm
+    with statements(app) as seen:
+        await _post(client, _referral(**_inline("1234560A")))
+    assert _hand_offs(seen) == [
+        ["SELECT"],
+        ["SELECT"],
+        [
+            "INSERT INTO job_seekers",
+            "INSERT INTO personal_data_access",
+            "INSERT INTO referrals",
+            "INSERT INTO referral_transitions",
+            "INSERT INTO outbox",
+            "INSERT INTO idempotency_keys",
+        ],
+    ]
+    # The hand-offs are told apart: no two statements of distinct ones share an id.
+    assert len({s.hand_off for s in seen}) == 3
+
+
 async def test_a_referral_of_a_known_job_seeker_costs_nine_statements(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
@@ -152,6 +193,7 @@ async def test_a_referral_of_a_known_job_seeker_costs_nine_statements(
         "INSERT INTO outbox",
         "INSERT INTO idempotency_keys",
     ]
+    assert _hand_offs(seen)[4:] == [[s.verb for s in seen[4:]]]  # the five INSERTs in one
 
 
 async def test_a_referral_of_a_job_seeker_sent_inline_again_costs_eleven_statements(
@@ -217,6 +259,17 @@ async def test_a_referral_sharing_identity_takes_its_consent_in_the_same_flush(
             client, _referral("H2909", job_seeker_id=job_seeker_id, share_identity=True)
         )
     assert len(seen) == 10  # the nine above and the consent's UPDATE
+    # The consent references the referral: its rows first, the consent's UPDATE, then the
+    # events and the key together.
+    assert _hand_offs(seen)[4:] == [
+        [
+            "INSERT INTO personal_data_access",
+            "INSERT INTO referrals",
+            "INSERT INTO referral_transitions",
+        ],
+        ["UPDATE"],  # the consent
+        ["INSERT INTO outbox", "INSERT INTO idempotency_keys"],
+    ]
     assert shared.json()["identity_shared"] is True
     async with app.state.runtime.session() as session:
         taken = await session.scalar(

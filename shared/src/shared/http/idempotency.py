@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import Header, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import Insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -96,16 +96,36 @@ class IdempotencyStore:
         location: str | None = None,
     ) -> None:
         await session.execute(
-            self._table.insert().values(
-                principal=principal.key,
-                key=key,
-                request_fingerprint=request_fingerprint,
+            *self.remember_row(
+                principal,
+                key,
+                request_fingerprint,
                 status_code=status_code,
-                response_body=body,
+                body=body,
                 location=location,
-                created_at=datetime.now(UTC),
             )
         )
+
+    def remember_row(
+        self,
+        principal: Principal,
+        key: str,
+        request_fingerprint: str,
+        *,
+        status_code: int,
+        body: Any,
+        location: str | None = None,
+    ) -> tuple[Insert, dict[str, Any]]:
+        """What :meth:`remember` executes: the key's ``INSERT`` and its parameters."""
+        return self._table.insert(), {
+            "principal": principal.key,
+            "key": key,
+            "request_fingerprint": request_fingerprint,
+            "status_code": status_code,
+            "response_body": body,
+            "location": location,
+            "created_at": datetime.now(UTC),
+        }
 
 
 Creation = Callable[[AsyncSession], Awaitable[tuple[Any, str]]]
@@ -113,6 +133,9 @@ Creation = Callable[[AsyncSession], Awaitable[tuple[Any, str]]]
 ReplayCheck = Callable[[AsyncSession, StoredResponse], Awaitable[bool]]
 #: A service's replay check: may ``principal`` still see what the stored ``Location`` names?
 ServiceReplayCheck = Callable[[AsyncSession, Principal, str | None], Awaitable[bool]]
+#: Writes the key's row (its ``INSERT`` and parameters) in the transaction, with whatever rows
+#: the creation left to write (one hand-off for all of them).
+KeyWriter = Callable[[AsyncSession, Insert, dict[str, Any]], Awaitable[None]]
 
 
 def request_identity(
@@ -138,6 +161,7 @@ async def create_once(
     on_conflict: DomainError | None = None,
     may_replay: ReplayCheck | None = None,
     look_up_first: bool = True,
+    write_key: KeyWriter | None = None,
 ) -> Response:
     """Run ``create`` once per (caller, Idempotency-Key).
 
@@ -159,6 +183,10 @@ async def create_once(
     refused (a retry whose resource now stands in the way, e.g. "a referral is already open").
     A stored response is then replayed (or the key refused for another body) exactly as when
     looked up first; a refusal with no stored key is raised as it is.
+
+    ``write_key`` writes the key's row instead of :meth:`IdempotencyStore.remember`, for a
+    ``create`` that left rows to write: it executes them and the key's ``INSERT`` together, in
+    the same transaction (a failure is then handled as any other in the transaction).
     """
     store = IdempotencyStore(tables)
     request_fingerprint = fingerprint(request)
@@ -169,15 +197,28 @@ async def create_once(
                 if stored is not None:
                     return await _replay(session, stored, may_replay)
             payload, location = await create(session)
-            await store.remember(
-                session,
-                principal,
-                key,
-                request_fingerprint,
-                status_code=201,
-                body=payload,
-                location=location,
-            )
+            if write_key is None:
+                await store.remember(
+                    session,
+                    principal,
+                    key,
+                    request_fingerprint,
+                    status_code=201,
+                    body=payload,
+                    location=location,
+                )
+            else:
+                await write_key(
+                    session,
+                    *store.remember_row(
+                        principal,
+                        key,
+                        request_fingerprint,
+                        status_code=201,
+                        body=payload,
+                        location=location,
+                    ),
+                )
     except IntegrityError as exc:
         async with database.transaction() as session:
             stored = await store.lookup(session, principal, key, request_fingerprint)
@@ -218,6 +259,7 @@ async def create_idempotently(
     on_conflict: DomainError | None = None,
     may_replay: ReplayCheck | None = None,
     look_up_first: bool = True,
+    write_key: KeyWriter | None = None,
 ) -> Response:
     """:func:`create_once` in a route: the service's store and tables, the request's identity.
 
@@ -242,4 +284,5 @@ async def create_idempotently(
         on_conflict=on_conflict,
         may_replay=may_replay,
         look_up_first=look_up_first,
+        write_key=write_key,
     )

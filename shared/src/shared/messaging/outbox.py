@@ -87,6 +87,22 @@ async def add_events(
     order)."""
     if not staged:
         return []
+    events, rows = outbox_rows(staged, source=source)
+    # One statement, its parameter sets in list order (ids ascend in that order): an executemany
+    # on SQLite, a batched one on PostgreSQL. Not ``insert().values(rows)``: a multi-row VALUES
+    # has no cache key, so it was compiled again at every call (the POST's costliest statement).
+    await session.execute(tables.outbox.insert(), rows)
+    mark_pending(session)
+    return events
+
+
+def outbox_rows(
+    staged: list[Staged], *, source: str
+) -> tuple[list[CloudEvent], list[dict[str, Any]]]:
+    """The CloudEvents of ``staged`` and the outbox rows that stage them, in that order, without
+    executing anything: what :func:`add_events` inserts. A caller that runs the ``INSERT``
+    itself (with other statements, in one hand-off) executes ``tables.outbox.insert()`` with these
+    rows in the same transaction and calls :func:`mark_pending`."""
     traceparent = current_traceparent()
     created_at = datetime.now(UTC)
     events: list[CloudEvent] = []
@@ -121,12 +137,14 @@ async def add_events(
                 "attempts": 0,
             }
         )
-    # One statement, its parameter sets in list order (ids ascend in that order): an executemany
-    # on SQLite, a batched one on PostgreSQL. Not ``insert().values(rows)``: a multi-row VALUES
-    # has no cache key, so it was compiled again at every call (the POST's costliest statement).
-    await session.execute(tables.outbox.insert(), rows)
-    session.sync_session.info[_PENDING_FLAG] = True
-    return events
+    return events, rows
+
+
+def mark_pending(session: AsyncSession | Session) -> None:
+    """Tell :func:`notify_on_commit` that this transaction staged events (wake the relay once it
+    commits)."""
+    sync = session.sync_session if isinstance(session, AsyncSession) else session
+    sync.info[_PENDING_FLAG] = True
 
 
 class Outbox:
@@ -162,6 +180,11 @@ class Outbox:
     async def stage_all(self, session: AsyncSession, staged: list[Staged]) -> list[CloudEvent]:
         """Stage several events in one statement (:func:`add_events`)."""
         return await add_events(session, self.tables, staged, source=self.source)
+
+    def rows(self, staged: list[Staged]) -> tuple[list[CloudEvent], list[dict[str, Any]]]:
+        """The events and outbox rows of ``staged``, not executed (:func:`outbox_rows`): the
+        caller inserts them with ``self.tables.outbox.insert()`` and calls :func:`mark_pending`."""
+        return outbox_rows(staged, source=self.source)
 
 
 def notify_on_commit(session_class: type[Session], wake: Callable[[], None]) -> Callable[[], None]:

@@ -82,10 +82,15 @@ class ReferralRows:
     audit: list[PersonalDataAccess] = field(default_factory=list)
     referrals: list[Referral] = field(default_factory=list)
     transitions: list[ReferralTransition] = field(default_factory=list)
+    #: Core statements run after the four tables' rows, in this order, in the same hand-off (the
+    #: POST's outbox rows and its Idempotency-Key's row): each an ``INSERT`` and its parameters.
+    then: list[tuple[Insert, list[dict[str, Any]] | dict[str, Any]]] = field(default_factory=list)
 
 
 async def write(session: AsyncSession, rows: ReferralRows) -> None:
-    """Insert ``rows`` in the session's transaction: one statement per table, one hand-off."""
+    """Insert ``rows`` in the session's transaction: one statement per table, then the
+    statements of ``rows.then``, all in one hand-off. What was written is taken out of ``rows``
+    (a second call writes only what was added since)."""
     await session.run_sync(_write, rows)
 
 
@@ -99,6 +104,10 @@ def _write(session: Session, rows: ReferralRows) -> None:
     ):
         if objects:
             connection.execute(writer.insert, [writer.row(obj) for obj in objects])
+            objects.clear()
+    for statement, parameters in rows.then:
+        connection.execute(statement, parameters)
+    rows.then.clear()
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,11 +28,13 @@ from referral.models import Referral
 from referral.use_cases import queries
 from referral.use_cases.job_seekers import JobSeekerInput
 from referral.use_cases.referrals import (
+    ReferralRows,
     SendReferral,
     WithdrawReferral,
     open_referral_conflict,
     send_referral,
     withdraw_referral,
+    write_sent,
 )
 from shared.contracts.referral import ROME_CODE_PATTERN
 from shared.contracts.vocabulary import ContractType, DeclineReason
@@ -291,11 +293,15 @@ async def create_referral(
         share_rqth=body.share_rqth,
     )
 
+    # The referral's rows and events, written with the key's row in one hand-off.
+    rows = ReferralRows()
+
     async def create(session: Any) -> tuple[dict[str, Any], str]:
         referral = await send_referral(
             session,
             command,
             principal,
+            rows=rows,
             senior_age=settings.senior_age,
             answer_within=settings.expiry_delay,
             publics_rules=PublicsRules(
@@ -321,6 +327,7 @@ async def create_referral(
         # Every effect of the creation is in its transaction: the key is looked up only when
         # the creation fails (a retry), one statement fewer per referral.
         look_up_first=False,
+        write_key=lambda session, insert, key_row: write_sent(session, rows, (insert, key_row)),
     )
 
 

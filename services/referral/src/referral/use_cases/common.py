@@ -98,19 +98,24 @@ async def publish_with_network(
 ) -> None:
     """Stage ``event`` on ``referral.events`` and ``network_event`` on the feed of the referral's
     network, in that order, in one statement."""
+    await OUTBOX.stage_all(session, network_staged(event, network_event, referral, at))
+
+
+def network_staged(
+    event: EventData, network_event: EventData, referral: Referral, at: datetime
+) -> list[Staged]:
+    """What :func:`publish_with_network` stages: ``event`` on ``referral.events``, then
+    ``network_event`` on the feed of the referral's network."""
     subject = f"referrals/{referral.id}"
-    await OUTBOX.stage_all(
-        session,
-        [
-            Staged(event, subject=subject, occurred_at=at),
-            Staged(
-                network_event,
-                subject=subject,
-                topic=agency_feed(referral.network_id).name,
-                occurred_at=at,
-            ),
-        ],
-    )
+    return [
+        Staged(event, subject=subject, occurred_at=at),
+        Staged(
+            network_event,
+            subject=subject,
+            topic=agency_feed(referral.network_id).name,
+            occurred_at=at,
+        ),
+    ]
 
 
 async def agency_names(session: AsyncSession, agency_id: str) -> dict[str, str | None]:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -26,7 +27,7 @@ from referral.domain import (
     transition,
 )
 from referral.domain.errors import ReferralAlreadyOpen, ReferralTransitionRefused
-from referral.models import JobOffer, JobSeeker, Referral
+from referral.models import OUTBOX, JobOffer, JobSeeker, Referral
 from referral.use_cases.audit import access_entry
 from referral.use_cases.common import (
     Logged,
@@ -36,6 +37,7 @@ from referral.use_cases.common import (
     invalid,
     locked_referral,
     move,
+    network_staged,
     not_found,
     publish_with_network,
     routing,
@@ -51,6 +53,7 @@ from shared.auth.tokens import Principal
 from shared.contracts.agency_feed import ReferralReceived, ReferralWithdrawnFromAgency
 from shared.contracts.referral import ReferralSent, ReferralWithdrawn
 from shared.domain.errors import FieldIssue, Forbidden
+from shared.messaging.outbox import Staged, mark_pending
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,15 +101,22 @@ async def send_referral(
     senior_age: int = 50,
     answer_within: timedelta | None = None,
     publics_rules: PublicsRules | None = None,
+    rows: ReferralRows | None = None,
 ) -> Referral:
     """Check the offer, the trade, the agency, the job seeker and what may be shared; refuse a
     second open referral; record the referral and its first transition; tell
-    ``referral.events`` and the agency's network."""
+    ``referral.events`` and the agency's network.
+
+    With ``rows`` (``POST /v1/referrals``), the referral's rows and its two outbox rows are left
+    in ``rows``, unwritten: the caller writes them with :func:`write_sent`, in the same
+    transaction, together with its own (the Idempotency-Key's row), in one hand-off. (When the
+    referral takes consents, its rows are written first, which the consents' reference needs.)"""
     offer = await _offer_of(session, command)
     rome_code = _rome_code_of(command, offer)
     agency = await _open_agency(session, command.agency_id)
     # The referral's own rows are written at the end, through Core, in one go (no unit of work).
-    rows = ReferralRows()
+    deferred = rows is not None
+    rows = rows if rows is not None else ReferralRows()
     job_seeker, created = await _job_seeker_of(session, command, counsellor, rows)
     # A job seeker created by this very request has no consent and no referral yet.
     pending = {} if created else await pending_consents(session, job_seeker.id, agency.id)
@@ -147,7 +157,8 @@ async def send_referral(
     )
     # One statement per table (the two audit rows in one), nothing read back; then the two
     # events.
-    await referral_rows.write(session, rows)
+    if pending or not deferred:
+        await referral_rows.write(session, rows)
     if pending:
         # The referral takes the consents it uses: they serve it alone (explicit each time).
         # After the referral's INSERT, which their reference needs.
@@ -155,8 +166,23 @@ async def send_referral(
             pending, referral, identity=referral.identity_shared, rqth=referral.rqth_shared
         )
         await session.flush()
-    await _announce_sent(session, referral, job_seeker, agency, offer, now, answer_within)
+    staged = _announced_sent(referral, job_seeker, agency, offer, now, answer_within)
+    if deferred:
+        _events, outbox = OUTBOX.rows(staged)
+        rows.then.append((OUTBOX.tables.outbox.insert(), outbox))
+        mark_pending(session)
+    else:
+        await OUTBOX.stage_all(session, staged)
     return referral
+
+
+async def write_sent(
+    session: AsyncSession, rows: ReferralRows, *then: tuple[Insert, dict[str, Any]]
+) -> None:
+    """Write what :func:`send_referral` left in ``rows``, then the statements ``then``, in one
+    hand-off (:func:`referral.adapters.referral_rows.write`)."""
+    rows.then.extend(then)
+    await referral_rows.write(session, rows)
 
 
 async def _offer_of(session: AsyncSession, command: SendReferral) -> JobOffer | None:
@@ -332,21 +358,20 @@ def _new_referral(
     )
 
 
-async def _announce_sent(
-    session: AsyncSession,
+def _announced_sent(
     referral: Referral,
     job_seeker: JobSeeker,
     agency: AddressedAgency,
     offer: JobOffer | None,
     now: datetime,
     answer_within: timedelta | None,
-) -> None:
+) -> list[Staged]:
+    """The two events of a referral sent, to stage in that order (:func:`network_staged`)."""
     # The agency's network learns of it on its own feed; identity and RQTH only as consented.
     candidate = None
     if referral.identity_shared:
         candidate = candidate_of(job_seeker, with_rqth=referral.rqth_shared)
-    await publish_with_network(
-        session,
+    return network_staged(
         ReferralSent(
             **routing(referral),
             job_seeker_id=job_seeker.id,
