@@ -156,6 +156,20 @@ class Logged:
     details: dict[str, Any] = field(default_factory=dict)
     event_id: str | None = None
 
+    def log_fields(self) -> dict[str, Any]:
+        """The transition-log row's columns this entry gives (recorded now)."""
+        return {
+            "actor": self.actor,
+            "actor_id": self.actor_id,
+            "occurred_at": self.occurred_at,
+            "action": self.action.value,
+            "comment": self.comment,
+            "reason": self.reason,
+            "details": self.details or None,
+            "recorded_at": datetime.now(UTC),
+            "event_id": self.event_id,
+        }
+
 
 def move(
     session: AsyncSession,
@@ -174,15 +188,7 @@ def move(
         current=current,
         log_model=ReferralTransition,
         aggregate_fk="referral_id",
-        actor=entry.actor,
-        actor_id=entry.actor_id,
-        occurred_at=entry.occurred_at,
-        action=entry.action.value,
-        comment=entry.comment,
-        reason=entry.reason,
-        details=entry.details or None,
-        recorded_at=datetime.now(UTC),
-        event_id=entry.event_id,
+        **entry.log_fields(),
     )
     if row.target.is_ended:
         referral.finished_at = entry.occurred_at
@@ -206,15 +212,7 @@ def first_transition(
         current=None,
         log_model=ReferralTransition,
         aggregate_fk="referral_id",
-        actor=entry.actor,
-        actor_id=entry.actor_id,
-        occurred_at=entry.occurred_at,
-        action=entry.action.value,
-        comment=entry.comment,
-        reason=entry.reason,
-        details=entry.details or None,
-        recorded_at=datetime.now(UTC),
-        event_id=entry.event_id,
+        **entry.log_fields(),
     )
     # The one transition-log writer adds its row to the session: taken back, written with the
     # referral's other rows.
