@@ -12,9 +12,9 @@ from shared.cli import run_service_cli
 
 def main() -> None:
     if sys.argv[1:] == ["rebuild-facts"]:
-        from referral.use_cases.indicator_facts import rebuild_command
+        from referral.jobs import rebuild_facts_command
 
-        rebuild_command(ReferralSettings())
+        rebuild_facts_command(ReferralSettings())
         return
     run_service_cli(
         prog="coop-referral",

@@ -14,6 +14,7 @@ from referral.use_cases.archive import ArchiveInactive, archive_inactive
 from referral.use_cases.expiry import expire_due_referrals, remind_or_close_stale_referrals
 from referral.use_cases.placements import ask_due_follow_ups
 from referral.use_cases.retention import PurgeAuditTexts, purge_audit_texts
+from shared.db.database import Database
 from shared.privacy.jobs import platform_retention_job
 from shared.runtime import PeriodicJob, ServiceRuntime
 
@@ -91,22 +92,35 @@ def audit_retention_job(
 
 def indicator_facts_job(settings: ReferralSettings) -> PeriodicJob:
     """Fold the referrals' activity into the indicators' aggregates (issue 14, item 7)."""
-    from referral.domain.indicators import Rules
     from referral.use_cases.indicator_facts import fold
 
-    rules = Rules(
-        acknowledgement_hours=settings.acknowledgement_hours,
-        durable_contract_months=settings.durable_contract_months,
-    )
+    rules = settings.indicator_rules
 
     async def run(runtime: ServiceRuntime) -> None:
-        await fold(runtime.database, rules)
+        # The background pool on PostgreSQL (as the relay): HTTP never queues behind a fold.
+        await fold(runtime.database.background, rules)
 
     return PeriodicJob(
         name="referral-indicator-facts",
         interval_seconds=settings.indicator_facts_interval_seconds,
         run=run,
     )
+
+
+def rebuild_facts_command(settings: ReferralSettings) -> None:
+    """``python -m referral rebuild-facts``: the aggregates counted again from the rows."""
+    import asyncio
+
+    from referral.use_cases.indicator_facts import fold
+
+    async def run() -> int:
+        database = Database(settings.database_url)
+        try:
+            return await fold(database, settings.indicator_rules, rebuild=True)
+        finally:
+            await database.dispose()
+
+    print(f"coop-referral : {asyncio.run(run())} signalements comptés dans les agrégats")
 
 
 def jobs(settings: ReferralSettings) -> list[PeriodicJob]:

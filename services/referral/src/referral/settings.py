@@ -10,6 +10,7 @@ from datetime import timedelta
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from referral.domain.indicators import Rules
 from referral.domain.publics import PublicsRules
 from shared.settings import ServiceSettings
 
@@ -112,6 +113,14 @@ class ReferralSettings(ServiceSettings):
         if not secret:
             raise ValueError("REFERRAL_JOB_SEEKER_LINK_SECRET is required")
         return secret
+
+    @property
+    def indicator_rules(self) -> Rules:
+        """The rules the indicators are counted with (and their aggregates folded)."""
+        return Rules(
+            acknowledgement_hours=self.acknowledgement_hours,
+            durable_contract_months=self.durable_contract_months,
+        )
 
     @property
     def publics_rules(self) -> PublicsRules:

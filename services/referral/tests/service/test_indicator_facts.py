@@ -361,3 +361,87 @@ async def test_one_filter_is_answered_by_its_group_cells_with_the_rows_figures(
         )
     await _seed(database, random.Random(22), 10, start)
     await check()  # the activity since the fold, added in memory
+
+
+async def test_the_periodic_fold_commits_chunk_by_chunk_and_a_stopped_fold_is_finished_later(
+    app: FastAPI, monkeypatch: Any
+) -> None:
+    """The periodic fold writes one short transaction per ``CHUNK`` touched referrals (so a
+    burst does not hold SQLite's write lock or the event loop for the whole fold): a fold that
+    fails after two chunks keeps those two chunks' cells and marks, every figure read meanwhile
+    is still the rows' own, and the next fold finishes the rest and counts nothing twice."""
+    from referral.use_cases import indicator_facts
+
+    database = app.state.runtime.database
+    rng = random.Random(21)
+    start = datetime(2026, 2, 3, 10, tzinfo=UTC)
+    first = await _seed(database, rng, 40, start)
+    assert await fold(database, RULES) == 40  # the first fold: a rebuild, one transaction
+    ids = await _seed(database, rng, 50, start)  # 50 more; the 40 are in the overlap, unchanged
+    # The fold pages the touched referrals by id: its first two chunks re-count these.
+    in_two_chunks = [i for i in sorted([*first, *ids])[:24] if i in set(ids)]
+    monkeypatch.setattr(indicator_facts, "CHUNK", 12)
+    applied = 0
+    apply = indicator_facts._apply
+
+    async def failing_after_two(session: Any, delta: Any, marks: Any) -> None:
+        nonlocal applied
+        if applied == 2:
+            raise RuntimeError("le pli s'arrête ici")
+        applied += 1
+        await apply(session, delta, marks)
+
+    monkeypatch.setattr(indicator_facts, "_apply", failing_after_two)
+    try:
+        await fold(database, RULES)
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("the fold should have stopped at its third chunk")
+    async with database.reading() as session:
+        marked = await session.scalar(
+            select(func.count())
+            .select_from(indicator_marks)
+            .where(indicator_marks.c.referral_id.in_(ids))
+        )
+    assert marked == len(in_two_chunks) > 0  # two chunks committed, the third rolled back
+    await _check(database, start.date(), folded=True)
+
+    monkeypatch.setattr(indicator_facts, "_apply", apply)
+    # The stopped fold did not move the state: the next one finds the rest (and re-reads the
+    # first two chunks' referrals, already counted: their marks make them count once).
+    assert await fold(database, RULES) == 50 - len(in_two_chunks)
+    await _check(database, start.date(), folded=True)
+    assert await fold(database, RULES) == 0
+
+
+async def test_the_rebuild_facts_command_counts_the_store_again(
+    app: FastAPI, referral_settings: Any
+) -> None:
+    """``python -m referral rebuild-facts``, a real process on the service's store: every
+    referral counted again from the rows, the figures the rows give, said in French."""
+    import asyncio
+    import os
+    import sys
+
+    database = app.state.runtime.database
+    start = datetime(2026, 4, 6, 9, tzinfo=UTC)
+    await _seed(database, random.Random(5), 30, start)
+    async with database.reading() as session:
+        referrals = await session.scalar(select(func.count()).select_from(Referral))
+    env = {**os.environ, "REFERRAL_DATABASE_URL": referral_settings.database_url}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "referral",
+        "rebuild-facts",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, err.decode()[-2000:]
+    assert out.decode().strip() == (
+        f"coop-referral : {referrals} signalements comptés dans les agrégats"
+    )
+    await _check(database, start.date(), folded=True)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from referral import access
 from referral.api.deps import OpsOrSteering, Runtime, Settings
-from referral.api.indicators import Filters, rules_of
+from referral.api.indicators import Filters
 from referral.domain.conventions import NAME_MAX, Axis, ConventionScope, ConventionTerms
 from referral.use_cases.conventions import (
     SaveConvention,
@@ -103,7 +103,7 @@ async def list_conventions(
         items = await conventions_with_progress(
             session,
             principal,
-            rules_of(settings),
+            settings.indicator_rules,
             settings.statistical_secrecy_threshold,
             _today(),
             filters,
@@ -127,7 +127,7 @@ async def read_convention(
             session,
             convention,
             principal,
-            rules_of(settings),
+            settings.indicator_rules,
             settings.statistical_secrecy_threshold,
             _today(),
             filters,

@@ -22,7 +22,6 @@ from referral.domain.indicators import (
     NO_OFFER,
     NOT_HARD_TO_FILL,
     GroupBy,
-    Rules,
     csv_header,
     csv_row,
     scheme_csv_header,
@@ -107,13 +106,6 @@ IndicatorGrouping = Annotated[
 ]
 
 
-def rules_of(settings: ReferralSettings) -> Rules:
-    return Rules(
-        acknowledgement_hours=settings.acknowledgement_hours,
-        durable_contract_months=settings.durable_contract_months,
-    )
-
-
 def labels() -> dict[str, dict[str, str]]:
     return {
         "priority_public": {p.value: p.label for p in PriorityPublic},
@@ -142,7 +134,7 @@ async def compute_indicators(
     filters: IndicatorFilters,
     group_by: GroupBy | None,
 ) -> dict[str, Any]:
-    rules = rules_of(settings)
+    rules = settings.indicator_rules
     async with runtime.session() as session:
         result = await measure_indicators(session, principal, filters, rules, group_by)
     result = protect_indicators(result, group_by, settings.statistical_secrecy_threshold)

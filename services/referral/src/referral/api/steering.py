@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from referral.api.deps import OpsOrSteering, Runtime, Settings
 from referral.api.exports import csv_response, ods_response
-from referral.api.indicators import indicator_rows, rules_of, scheme_rows
+from referral.api.indicators import indicator_rows, scheme_rows
 from referral.domain import PriorityPublic
 from referral.domain.conventions import Axis
 from referral.settings import ReferralSettings
@@ -147,7 +147,7 @@ async def _figures(
         figures = await dashboard_figures(
             session,
             reader,
-            rules_of(settings),
+            settings.indicator_rules,
             settings.statistical_secrecy_threshold,
             datetime.now(UTC).date(),
             filters,

@@ -311,6 +311,10 @@ MEASURES: tuple[str, ...] = (
 #: The dimensions a cell is kept by: ``total`` (one group, ``""``) and every grouping.
 TOTAL = "total"
 DIMENSIONS: tuple[str, ...] = (TOTAL, *(g.value for g in GroupBy))
+#: The enums' members once (iterating an ``Enum`` class is a generator each time: the fold
+#: counts every referral in every dimension).
+_GROUPINGS: tuple[GroupBy, ...] = tuple(GroupBy)
+_DECLINE_REASONS: tuple[DeclineReason, ...] = tuple(DeclineReason)
 
 
 def contribution(f: ReferralFacts, rules: Rules) -> dict[str, int]:
@@ -334,7 +338,7 @@ def contribution(f: ReferralFacts, rules: Rules) -> dict[str, int]:
             min_months=rules.durable_contract_months,
         ),
     }
-    for reason in DeclineReason:
+    for reason in _DECLINE_REASONS:
         values[f"declined_{reason.value}"] = (
             f.declined_at is not None and f.decline_reason is reason
         )
@@ -361,7 +365,7 @@ def delay_minutes(f: ReferralFacts) -> int | None:
 
 def cell_keys(f: ReferralFacts) -> dict[str, list[str]]:
     """The groups ``f`` counts in, per dimension of :data:`DIMENSIONS`."""
-    return {TOTAL: [""], **{g.value: group_keys(f, g) for g in GroupBy}}
+    return {TOTAL: [""], **{g.value: group_keys(f, g) for g in _GROUPINGS}}
 
 
 def middle_ranks(n: int) -> tuple[int, int]:

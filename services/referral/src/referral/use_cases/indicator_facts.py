@@ -52,8 +52,11 @@ from shared.db.database import Database
 #: Activity this long before the last fold is folded again (a transaction that committed after
 #: the fold began with an earlier time): harmless, the marks make it count once.
 OVERLAP = timedelta(seconds=60)
-#: Referrals loaded per statement while folding.
+#: Referrals loaded per statement while rebuilding (and reading what is not folded yet).
 BATCH = 2000
+#: Touched referrals per transaction of the periodic fold (~0.5 ms of Python and ~20 upserts
+#: each): the write lock and the event loop are held tens of milliseconds at a time.
+CHUNK = 100
 #: A rebuild adds the cells' changes up in memory and writes them once this many cells and
 #: delays are pending (then again): bounded memory whatever the store (~200 bytes a key).
 PENDING = 500_000
@@ -202,62 +205,63 @@ async def _clear(session: AsyncSession) -> None:
 
 async def fold(database: Database, rules: Rules, *, rebuild: bool = False) -> int:
     """Fold the referrals' activity since the last fold into the cells (all of it, from the
-    rows, with ``rebuild`` or when the rules changed); the number of referrals re-counted."""
+    rows, with ``rebuild`` or when the rules changed); the number of referrals re-counted.
+
+    A rebuild (or the first fold) is one transaction; the periodic fold one per :data:`CHUNK`
+    touched referrals, each moving their cells and marks together (docs/performance.md, "In
+    short transactions"): a read between two chunks gives the same figures."""
     started = datetime.now(UTC)
     async with database.transaction() as session:
         state = await _state(session, lock=True)
-        if rebuild or (state is not None and state.rules != _rules_json(rules)):
+        if rebuild or state is None or state.rules != _rules_json(rules):
             await _clear(session)
-            state = None
-        since = _EPOCH if state is None else state.folded_until - OVERLAP
-        # Counted from nothing (a rebuild): the cells' changes add up in memory, written at the
-        # end (and whenever ``PENDING`` keys wait).
-        whole = _Delta() if state is None else None
-        moved, after = 0, None
-        while True:
-            page = select(Referral.id)
-            if state is not None:
-                page = select(_touched(since).c.id.label("id"))
-            ordered = page.subquery()
-            statement = select(ordered.c.id).order_by(ordered.c.id).limit(BATCH)
-            if after is not None:
-                statement = statement.where(ordered.c.id > after)
-            ids = list((await session.execute(statement)).scalars())
+            return await _rebuild(session, rules, started)
+    since = state.folded_until - OVERLAP
+    moved, after = 0, None
+    while True:
+        async with database.transaction() as session:
+            # Each chunk takes the state row's lock again: one fold's chunk at a time.
+            state = await _state(session, lock=True)
+            if state is None or state.rules != _rules_json(rules):
+                return moved  # rebuilt meanwhile (other rules): that fold counted everything
+            ids = await _page(session, select(_touched(since).c.id.label("id")), after, CHUNK)
             if not ids:
-                break
-            delta, marks = await _changes(session, ids, rules, whole)
-            await _apply(session, delta if whole is None else _Delta(), marks)
-            if whole is not None and len(whole) > PENDING:
-                await _apply(session, whole, {})
-                whole = _Delta()
-            moved += len(marks)
-            after = ids[-1]
-        if whole is not None:
+                if state.folded_until < started:
+                    await session.execute(
+                        indicator_fold_state.update().values(folded_until=started)
+                    )
+                return moved
+            delta, marks = await _changes(session, ids, rules)
+            await _apply(session, delta, marks)
+        moved += len(marks)
+        after = ids[-1]
+
+
+async def _page(session: AsyncSession, page: Any, after: Any, size: int) -> list[Any]:
+    """The next ``size`` referral ids of ``page`` (a select of ``id``) after ``after``."""
+    ordered = page.subquery()
+    statement = select(ordered.c.id).order_by(ordered.c.id).limit(size)
+    if after is not None:
+        statement = statement.where(ordered.c.id > after)
+    return list((await session.execute(statement)).scalars())
+
+
+async def _rebuild(session: AsyncSession, rules: Rules, started: datetime) -> int:
+    """Every referral counted from nothing, in ``session``'s transaction: the cells' changes add
+    up in memory and are written at the end (and whenever ``PENDING`` keys wait)."""
+    whole, moved, after = _Delta(), 0, None
+    while ids := await _page(session, select(Referral.id), after, BATCH):
+        _, marks = await _changes(session, ids, rules, whole)
+        await _apply(session, _Delta(), marks)
+        if len(whole) > PENDING:
             await _apply(session, whole, {})
-        values = {"id": 1, "folded_until": started, "rules": _rules_json(rules)}
-        if state is None:
-            await session.execute(indicator_fold_state.insert(), [values])
-        else:
-            await session.execute(indicator_fold_state.update().values(**values))
+            whole = _Delta()
+        moved += len(marks)
+        after = ids[-1]
+    await _apply(session, whole, {})
+    values = {"id": 1, "folded_until": started, "rules": _rules_json(rules)}
+    await session.execute(indicator_fold_state.insert(), [values])
     return moved
-
-
-def rebuild_command(settings: Any) -> None:
-    """``python -m referral rebuild-facts``: the aggregates counted again from the rows."""
-    import asyncio
-
-    async def run() -> int:
-        database = Database(settings.database_url)
-        try:
-            rules = Rules(
-                acknowledgement_hours=settings.acknowledgement_hours,
-                durable_contract_months=settings.durable_contract_months,
-            )
-            return await fold(database, rules, rebuild=True)
-        finally:
-            await database.dispose()
-
-    print(f"coop-referral : {asyncio.run(run())} signalements comptés dans les agrégats")
 
 
 # -- reading ---------------------------------------------------------------------------------------
