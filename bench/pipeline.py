@@ -89,6 +89,9 @@ class RateRun:
     refusals: dict[str, int] = field(default_factory=dict)
     unanswered: int = 0  # no answer ``grace`` seconds after the last send (cancelled)
     stored: dict[str, float] = field(default_factory=dict)  # id → first seen (perf time)
+    #: The POST's own answer time (scheduled send → its 201), ms, per accepted request: the
+    #: HTTP side of the end-to-end latency.
+    answered_ms: list[float] = field(default_factory=list)
     backlog_at_end: int = 0
     backlog_after_grace: int = 0
     grace: float = 0.0
@@ -154,8 +157,15 @@ class RateRun:
             f"{self.grace:.0f} s after; stored ones p50 / p99 "
             f"{cell(self.percentile(0.5, stored_only=True))} / "
             f"{cell(self.percentile(0.99, stored_only=True))}; "
+            f"POST answered p50 / p99 {cell(_quantile(self.answered_ms, 0.5))} / "
+            f"{cell(_quantile(self.answered_ms, 0.99))}; "
             f"{self.cpu_ms_per_referral:.1f} ms CPU each"
         )
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values) or [float("inf")]
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
 async def run_at_rate(
@@ -224,6 +234,7 @@ async def run_at_rate(
             result.refuse(str(response.status_code))
             return
         result.accepted[str(response.json()["id"])] = at
+        result.answered_ms.append((time.perf_counter() - at) * 1000)
 
     watcher = asyncio.create_task(watch())
     tasks: list[asyncio.Task[None]] = []
