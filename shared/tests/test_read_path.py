@@ -213,3 +213,52 @@ async def test_sqlite_keeps_at_most_its_pool_ceiling_of_connections(database: Da
     assert len(results) == 16
     assert None not in results
     assert 1 <= len(opened) <= DEFAULT_SQLITE_POOL_SIZE < 16
+
+
+@sqlite_only
+async def test_the_writers_of_one_process_take_turns_before_sqlite_s_lock(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a SQLite file the process's writing transactions queue, in order, on the store's own
+    lock before they take a connection and send ``BEGIN IMMEDIATE``: one writer at a time waits
+    on SQLite (whose busy handler polls with sleeps of up to 100 ms), the others on the queue,
+    and they enter in the order they came. A reader is never queued. Beyond the busy timeout's
+    30 s a queued writer fails as a locked SQLite would."""
+    from shared.db import database as database_module
+
+    entered: list[int] = []
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def first() -> None:
+        async with database.transaction() as session:
+            await session.execute(notes.insert().values(text="first"))
+            holding.set()
+            await release.wait()
+
+    async def writer(n: int) -> None:
+        async with database.transaction() as session:
+            entered.append(n)
+            await session.execute(notes.insert().values(text=f"writer {n}"))
+
+    task = asyncio.create_task(first())
+    await holding.wait()
+    writers = []
+    for n in range(5):
+        writers.append(asyncio.create_task(writer(n)))
+        await asyncio.sleep(0.01)  # each one queued before the next comes
+    await asyncio.sleep(0.2)
+    # Only the first writer holds a connection: the five wait on the queue, not in SQLite.
+    assert database.engine.sync_engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+    assert entered == []
+    async with database.reading() as session:  # a read does not queue
+        assert await session.scalar(select(func.count()).select_from(notes)) == 1
+
+    monkeypatch.setattr(database_module, "WRITE_QUEUE_TIMEOUT", 0.2)
+    with pytest.raises(database_module.OperationalError, match="database is locked"):
+        await writer(99)
+
+    release.set()
+    await asyncio.gather(task, *writers)
+    assert entered == [0, 1, 2, 3, 4]
+    async with database.reading() as session:
+        assert await session.scalar(select(func.count()).select_from(notes)) == 7

@@ -4,7 +4,9 @@ Three ways in, by what the work does:
 
 - :meth:`Database.transaction` for writes: on SQLite it starts with ``BEGIN IMMEDIATE`` (the write
   lock is taken at once, so writers queue behind the busy timeout instead of failing when a
-  deferred transaction upgrades);
+  deferred transaction upgrades), and the writers of one process first queue, in order, behind
+  an :class:`asyncio.Lock` of the store's (SQLite's busy handler polls with sleeps of up to
+  100 ms: waiting there, a writer could miss the lock many times over);
 - :meth:`Database.reading` for reads: a plain deferred ``BEGIN`` on SQLite, which in WAL mode
   never waits for a writer (the readiness ping, the outbox counts and every GET go this way);
 - :attr:`Database.background` for the outbox relay and the consumers: on PostgreSQL an engine with
@@ -14,6 +16,9 @@ Three ways in, by what the work does:
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -43,6 +49,8 @@ DEFAULT_BACKGROUND_POOL_SIZE = 4
 #: connection: ~0.8 MB of RSS each after a load). One writer at a time whatever the pool; in WAL
 #: the readers do not need one connection per concurrent request either.
 DEFAULT_SQLITE_POOL_SIZE = 8
+#: Seconds a writer waits for the store's in-process writer queue (SQLite), as its busy timeout.
+WRITE_QUEUE_TIMEOUT = 30.0
 
 
 class Database:
@@ -114,12 +122,47 @@ class Database:
         self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._background: Database | None = None
         self._is_background = _session_class is not None
+        #: On a SQLite file, the writers' queue of each event loop (one writer at a time anyway).
+        self._writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] | None = (
+            weakref.WeakKeyDictionary()
+            if self.is_sqlite and self.url.database not in (None, "", ":memory:")
+            else None
+        )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one writing transaction: committed on success, rolled back on error."""
-        async with self.sessionmaker() as session, session.begin():
-            yield session
+        """A session inside one writing transaction: committed on success, rolled back on error.
+
+        On a SQLite file the process's writers take turns first (in order, no polling): only one
+        of them at a time waits in SQLite's busy handler, for another process's writer."""
+        queue = self._writer_queue()
+        if queue is None:
+            async with self.sessionmaker() as session, session.begin():
+                yield session
+            return
+        try:
+            async with asyncio.timeout(WRITE_QUEUE_TIMEOUT):
+                await queue.acquire()
+        except TimeoutError:
+            raise OperationalError(
+                "BEGIN IMMEDIATE",
+                {},
+                sqlite3.OperationalError("database is locked (the process's writers' queue)"),
+            ) from None
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                yield session
+        finally:
+            queue.release()
+
+    def _writer_queue(self) -> asyncio.Lock | None:
+        if self._writers is None:
+            return None
+        loop = asyncio.get_running_loop()
+        queue = self._writers.get(loop)
+        if queue is None:
+            queue = self._writers[loop] = asyncio.Lock()
+        return queue
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
