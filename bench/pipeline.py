@@ -96,6 +96,9 @@ class RateRun:
     backlog_after_grace: int = 0
     grace: float = 0.0
     cpu: float = 0.0
+    #: The CPU seconds of each process, in the order of ``pids``, and their names.
+    cpu_parts: list[float] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
 
     def refuse(self, why: str) -> None:
         self.refused += 1
@@ -159,8 +162,21 @@ class RateRun:
             f"{cell(self.percentile(0.99, stored_only=True))}; "
             f"POST answered p50 / p99 {cell(_quantile(self.answered_ms, 0.5))} / "
             f"{cell(_quantile(self.answered_ms, 0.99))}; "
-            f"{self.cpu_ms_per_referral:.1f} ms CPU each"
+            f"{self.cpu_ms_per_referral:.1f} ms CPU each ("
+            + " + ".join(
+                f"{name} {ms:.1f}"
+                for name, ms in zip(
+                    self.names or [""] * len(self.cpu_parts), self.cpu_ms_by_process, strict=True
+                )
+            )
+            + ")"
         )
+
+    @property
+    def cpu_ms_by_process(self) -> list[float]:
+        """:attr:`cpu_ms_per_referral` split by process (in the order of ``pids``)."""
+        through = max(1, len(set(self.stored) | set(self.accepted)))
+        return [cpu * 1000 / through for cpu in self.cpu_parts]
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -179,17 +195,18 @@ async def run_at_rate(
     grace: float,
     seen: Seen,
     pids: list[int],
+    names: list[str] | None = None,
 ) -> RateRun:
     """POST ``rate`` bodies a second for ``seconds`` (``headers``: one caller's, or several callers'
     in turn); watch the store with ``seen`` (the ids whose
     message is stored, given the load's start time) until everything is stored or ``grace``
     seconds after the last request."""
-    result = RateRun(rate=rate, seconds=seconds, grace=grace)
+    result = RateRun(rate=rate, seconds=seconds, grace=grace, names=list(names or []))
     count = min(len(bodies), max(1, round(rate * seconds)))
     result.scheduled = count
     since = datetime.now(UTC)
     since_perf = time.perf_counter()
-    cpu_before = sum(cpu_seconds(pid) for pid in pids)
+    cpu_before = [cpu_seconds(pid) for pid in pids]
     watching = True
     #: Requests sent and not answered yet: i → scheduled send (perf time).
     in_flight: dict[int, float] = {}
@@ -265,5 +282,8 @@ async def run_at_rate(
             await watcher
         for task in tasks:
             task.cancel()
-    result.cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
+    result.cpu_parts = [
+        cpu_seconds(pid) - before for pid, before in zip(pids, cpu_before, strict=True)
+    ]
+    result.cpu = sum(result.cpu_parts)
     return result

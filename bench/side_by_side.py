@@ -713,6 +713,7 @@ async def _e2e_rows(
                         grace=grace,
                         seen=bare_seen,
                         pids=[http_pid, consumer_pid],
+                        names=["HTTP", "consumer"],
                     )
                     await _settled(client, notifications, 30)
                     project = await pipeline.run_at_rate(
@@ -725,6 +726,7 @@ async def _e2e_rows(
                         grace=grace,
                         seen=project_seen,
                         pids=[_pid(services[name]) for name in SERVICE_NAMES],
+                        names=list(SERVICE_NAMES),
                     )
                     table_out.rate_runs[rate] = (project, bare)
                     table_out.add(
