@@ -85,7 +85,7 @@ $(STEERING_JS): $(STEERING_FRONTEND)/package.json $(STEERING_FRONTEND)/package-l
 	mv $@.tmp $@
 
 up: install kafka steering-assets
-	$(PY) -m devstack up $(if $(CLUSTER),--cluster) $(if $(SECURE),--secure) $(UP_ARGS)
+	$(PY) -m devstack up --die-with-parent $(if $(CLUSTER),--cluster) $(if $(SECURE),--secure) $(UP_ARGS)
 
 # What the suite needs installed (also run alone by .ci/run before its two passes run side by side).
 test-deps: install kafka browser kustomize steering-assets

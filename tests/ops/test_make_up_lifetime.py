@@ -229,6 +229,45 @@ def test_ctrl_c_on_make_up_piped_into_tee_stops_every_process(
         proc.wait(timeout=10)
 
 
+def test_make_killed_outright_stops_the_launcher_and_its_stack(stack_args: StackArgs) -> None:
+    """``make`` killed by SIGKILL runs nothing: the launcher ``make up`` started (with
+    ``--die-with-parent``) gets SIGTERM from the kernel and stops the whole stack as for a
+    ``kill``, saying so, instead of running on without its ``make``."""
+    make = shutil.which("make")
+    assert make, "make is needed to run `make up`"
+    out = stack_args.data_dir.parent / "make-up.out"
+    marker = str(stack_args.data_dir)
+    with out.open("wb") as sink:
+        proc = subprocess.Popen(
+            [
+                make,
+                "--no-print-directory",
+                "-C",
+                str(ROOT),
+                "up",
+                f"UP_ARGS={shlex.join(stack_args.argv())}",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=parent_death_signal(signal.SIGKILL),
+        )
+    with reaped(proc, marker):
+        wait_for_line(out, READY_LINE, proc, STARTUP_TIMEOUT)
+        assert_whole_stack_running(marker)
+        launchers = [p for p in stack_processes(marker) if "devstack" in p.argv and "up" in p.argv]
+        assert len(launchers) == 1, stack_processes(marker)
+        assert "--die-with-parent" in launchers[0].argv
+
+        proc.kill()  # make alone, outright
+        proc.wait(timeout=10)
+
+        wait_until_gone(marker, [*stack_args.http_ports, stack_args.kafka_port], GONE_WITHIN)
+        # The launcher is gone too (it is part of the stack): its output is complete.
+        assert "• stopped." in out.read_text(errors="replace"), out.read_text()[-3000:]
+
+
 def test_services_and_broker_die_with_a_killed_launcher(stack_args: StackArgs) -> None:
     """SIGKILL runs no cleanup code at all: only the parent-death signal the launcher armed in
     each child stops them."""

@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 
 from devstack.demo_contacts import register_demo_contacts
-from devstack.lifetime import say
+from devstack.lifetime import die_with_parent, say
 from devstack.mailbox import Mailbox
 from devstack.secure import SecureKafka
 from devstack.services import SERVICES, ServiceProcess, run_cli, service_env
@@ -59,6 +59,8 @@ def up(args: argparse.Namespace) -> int:
     broker: LocalKafka | LocalKafkaCluster | None = None
     mailbox: Mailbox | None = None
     try:
+        if args.die_with_parent:
+            die_with_parent(signal.SIGTERM)  # ``make`` killed outright: stop as for ``kill``
         say("• Kafka: resolving jars (Maven, cached after the first time)…")
         lib = ensure_jars()
         replication: dict[str, str] = {}
@@ -290,6 +292,11 @@ def main(argv: list[str] | None = None) -> None:
         "--secure",
         action="store_true",
         help="the broker with SASL/SCRAM-SHA-512 over TLS and ACLs (one principal per service)",
+    )
+    up_parser.add_argument(
+        "--die-with-parent",
+        action="store_true",
+        help="stop the stack when the process that started the launcher dies (make up)",
     )
     up_parser.add_argument(
         "--service-port",

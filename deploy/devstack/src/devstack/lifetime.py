@@ -1,12 +1,16 @@
 """What keeps ``make up`` from leaving processes behind, whatever way the launcher ends.
 
-Two independent guarantees:
+Two independent guarantees, and a third for ``make up``:
 
 * **Parent-death signal.** Every child the launcher starts asks the kernel (``prctl
   PR_SET_PDEATHSIG``) for SIGTERM when the launcher goes away, even by SIGKILL, so a crashed or
   killed launcher cannot orphan a service. The child also checks, once the signal is armed, that
   its parent is still the launcher: a launcher that died between ``fork`` and ``prctl`` is caught
   too.
+* **The launcher dies with ``make``** (``--die-with-parent``, :func:`die_with_parent`): ``make``
+  killed by SIGKILL runs no cleanup, so the launcher asks for SIGTERM when its parent goes away
+  and stops the stack as for ``kill``. Only ``make up`` passes it: a launcher started by hand
+  under ``nohup`` keeps running when its shell goes.
 * **A shutdown that cannot fail on output.** ``make up | tee up.log`` + Ctrl-C kills ``tee``
   first; every later ``print`` of the launcher would raise ``BrokenPipeError`` in the middle of
   its cleanup. :func:`say` never raises: once the output is gone, the launcher's stdout is
@@ -24,7 +28,7 @@ import sys
 import threading
 from collections.abc import Callable
 
-__all__ = ["parent_death_signal", "say"]
+__all__ = ["die_with_parent", "parent_death_signal", "say"]
 
 _PR_SET_PDEATHSIG = 1
 _libc: ctypes.CDLL | None = None
@@ -60,6 +64,21 @@ def parent_death_signal(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
             os.kill(os.getpid(), sig)
 
     return arm
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> bool:
+    """Ask the kernel for ``sig`` when this process's parent dies (``make up``: ``make`` killed
+    outright runs no cleanup, and the launcher must then stop the stack itself). Call it once
+    the handler of ``sig`` is installed; if the parent is already gone, ``sig`` is sent now.
+    False where prctl does not exist."""
+    libc = _load_libc()
+    if libc is None:
+        return False
+    parent = os.getppid()
+    libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+    if parent == 1 or os.getppid() != parent:  # reparented before the signal was armed
+        os.kill(os.getpid(), sig)
+    return True
 
 
 def say(text: str = "", *, stream: object | None = None) -> None:
