@@ -122,10 +122,7 @@ class RateRun:
         return done + [float("inf")] * (self.scheduled - len(done))
 
     def percentile(self, q: float, *, stored_only: bool = False) -> float:
-        values = (self.stored_latencies_ms() if stored_only else self.latencies_ms()) or [
-            float("inf")
-        ]
-        return values[min(len(values) - 1, int(len(values) * q))]
+        return _quantile(self.stored_latencies_ms() if stored_only else self.latencies_ms(), q)
 
     @property
     def kept_up(self) -> bool:
@@ -135,8 +132,7 @@ class RateRun:
     def cpu_ms_per_referral(self) -> float:
         """Over the referrals that went through: stored, or accepted (a request the bench gave up
         waiting for may still have been created and carried to the end)."""
-        through = len(set(self.stored) | set(self.accepted))
-        return self.cpu * 1000 / max(1, through)
+        return self.cpu * 1000 / self._through
 
     def describe(self) -> str:
         def cell(value: float) -> str:
@@ -175,8 +171,11 @@ class RateRun:
     @property
     def cpu_ms_by_process(self) -> list[float]:
         """:attr:`cpu_ms_per_referral` split by process (in the order of ``pids``)."""
-        through = max(1, len(set(self.stored) | set(self.accepted)))
-        return [cpu * 1000 / through for cpu in self.cpu_parts]
+        return [cpu * 1000 / self._through for cpu in self.cpu_parts]
+
+    @property
+    def _through(self) -> int:
+        return max(1, len(set(self.stored) | set(self.accepted)))
 
 
 def _quantile(values: list[float], q: float) -> float:

@@ -156,6 +156,22 @@ def reaped(proc: subprocess.Popen[bytes], marker: str) -> Iterator[subprocess.Po
                 os.kill(leftover.pid, signal.SIGKILL)
 
 
+def start_in_background(
+    argv: list[str], out: Path, *, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """``argv`` in a session of its own, its output in ``out``, killed with pytest's worker."""
+    with out.open("wb") as sink:
+        return subprocess.Popen(
+            argv,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=parent_death_signal(signal.SIGKILL),
+        )
+
+
 def wait_for_line(path: Path, line: str, proc: subprocess.Popen[bytes], timeout: float) -> str:
     deadline = time.monotonic() + timeout
     text = ""
@@ -237,22 +253,8 @@ def test_make_killed_outright_stops_the_launcher_and_its_stack(stack_args: Stack
     assert make, "make is needed to run `make up`"
     out = stack_args.data_dir.parent / "make-up.out"
     marker = str(stack_args.data_dir)
-    with out.open("wb") as sink:
-        proc = subprocess.Popen(
-            [
-                make,
-                "--no-print-directory",
-                "-C",
-                str(ROOT),
-                "up",
-                f"UP_ARGS={shlex.join(stack_args.argv())}",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=parent_death_signal(signal.SIGKILL),
-        )
+    up_args = f"UP_ARGS={shlex.join(stack_args.argv())}"
+    proc = start_in_background([make, "--no-print-directory", "-C", str(ROOT), "up", up_args], out)
     with reaped(proc, marker):
         wait_for_line(out, READY_LINE, proc, STARTUP_TIMEOUT)
         assert_whole_stack_running(marker)
@@ -273,16 +275,9 @@ def test_services_and_broker_die_with_a_killed_launcher(stack_args: StackArgs) -
     each child stops them."""
     out = stack_args.data_dir.parent / "launcher.out"
     marker = str(stack_args.data_dir)
-    with out.open("wb") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "devstack", "up", *stack_args.argv()],
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=parent_death_signal(signal.SIGKILL),
-        )
+    proc = start_in_background(
+        [sys.executable, "-m", "devstack", "up", *stack_args.argv()], out, cwd=ROOT
+    )
     with reaped(proc, marker):
         wait_for_line(out, READY_LINE, proc, STARTUP_TIMEOUT)
         children = [p for p in assert_whole_stack_running(marker) if p.pid != proc.pid]
@@ -304,16 +299,9 @@ def test_ctrl_c_while_the_platform_is_starting_stops_what_was_started(
     stops at once rather than after the whole start, and leaves nothing behind."""
     out = stack_args.data_dir.parent / "launcher.out"
     marker = str(stack_args.data_dir)
-    with out.open("wb") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "devstack", "up", *stack_args.argv()],
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=parent_death_signal(signal.SIGKILL),
-        )
+    proc = start_in_background(
+        [sys.executable, "-m", "devstack", "up", *stack_args.argv()], out, cwd=ROOT
+    )
     with reaped(proc, marker):
         wait_for_line(out, "• mail: SMTP on", proc, STARTUP_TIMEOUT)  # the broker is up
         assert [p.kind for p in stack_processes(marker)].count("java") == 1
