@@ -105,7 +105,10 @@ async def _directory(database: Database, networks: dict[str, str]) -> dict[str, 
                     id=agency_id,
                     name=f"Agence {name}",
                     network_id=networks[name],
-                    siret=demo_siret(number + int.from_bytes(agency_id.encode()[-3:]) % 900),
+                    # A thousand numbers per place: two places never draw the same SIRET.
+                    siret=demo_siret(
+                        number * 1000 + int.from_bytes(agency_id.encode()[-3:]) % 1000
+                    ),
                     departement=departement,
                     rome_codes=codes,
                 ),
