@@ -1,24 +1,27 @@
-"""The rows one ``POST /v1/referrals`` writes, through SQLAlchemy Core instead of the ORM's unit of
-work (issue 14, stop 21).
+"""The rows one ``POST /v1/referrals`` writes, without the ORM's unit of work (issue 14, stop 21)
+and, on SQLite, straight through the driver (stop 23, ``shared.db.direct``, ADR 0011).
 
 The use case builds its rows as it always did — a :class:`~referral.models.JobSeeker` it creates,
 the :class:`~referral.models.Referral`, its first
 :class:`~referral.models.ReferralTransition`, the
 :class:`~referral.models.PersonalDataAccess` audit rows — but as *transient* objects, never added
-to the session: nothing for the flush to sort, no identity map, no attribute history. Each table's
-rows are then written by one cached ``INSERT`` (an ``executemany`` where there are several), all
-in one hand-off to SQLAlchemy's greenlet, in the order the foreign keys need (job seeker, audit,
-referral, transition). Nothing is read back: the objects keep what was written (ids are chosen in
-Python, the transition's id is not read by the POST), and the response is built from them.
+to the session: nothing for the flush to sort, no identity map, no attribute history. Their rows,
+then the POST's outbox rows and its Idempotency-Key's row, are written by
+:func:`shared.db.direct.insert_rows`: one ``INSERT`` per table (an ``executemany`` where there are
+several rows), in the order the foreign keys need (job seeker, audit, referral, transition), all in
+one hand-off to SQLite's thread (on PostgreSQL, Core statements in one greenlet hand-off). Nothing
+is read back: the objects keep what was written (ids are chosen in Python, the transition's id is
+not read by the POST), and the response is built from them.
 
 The columns written are what the ORM would have written: every attribute set on the object, and
 for an attribute left unset the column's scalar default (``False`` for the flags), else nothing
 (SQL ``NULL``; a JSON column left unset stays SQL ``NULL``, not JSON ``null``). So a row reads the
 same whichever way it was written, and each table's statement always has the same columns (one
-compiled statement in the engine's cache).
+compiled statement).
 
-Also here, read through Core: the agency the referral is addressed to (its columns only), and
-whether the job seeker sent inline is registered already (its id).
+Also here, read the same way (:class:`shared.db.direct.DirectSelect`): the agency the referral is
+addressed to (its columns only), and whether the job seeker sent inline is registered already (its
+id).
 """
 
 from __future__ import annotations
@@ -29,10 +32,10 @@ from typing import Any
 
 from sqlalchemy import Insert, Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from referral.models import Agency, JobSeeker, PersonalDataAccess, Referral, ReferralTransition
+from shared.db.direct import DirectSelect, Rows, insert_rows
 
 _UNSET = object()
 
@@ -47,8 +50,7 @@ class _Writer:
     """One table's cached ``INSERT`` and how to turn one of its objects into its parameters."""
 
     def __init__(self, model: type[Any]) -> None:
-        table = _table(model)
-        self.insert: Insert = table.insert()
+        table = self.table = _table(model)
         self.columns: list[tuple[str, Any]] = []
         for column in table.columns:
             default = column.default
@@ -89,13 +91,9 @@ class ReferralRows:
 
 async def write(session: AsyncSession, rows: ReferralRows) -> None:
     """Insert ``rows`` in the session's transaction: one statement per table, then the
-    statements of ``rows.then``, all in one hand-off. What was written is taken out of ``rows``
-    (a second call writes only what was added since)."""
-    await session.run_sync(_write, rows)
-
-
-def _write(session: Session, rows: ReferralRows) -> None:
-    connection = session.connection()
+    statements of ``rows.then``, all in one hand-off (:func:`shared.db.direct.insert_rows`). What
+    was written is taken out of ``rows`` (a second call writes only what was added since)."""
+    batch: list[Rows] = []
     for writer, objects in (
         (_JOB_SEEKERS, rows.job_seekers),
         (_AUDIT, rows.audit),
@@ -103,11 +101,14 @@ def _write(session: Session, rows: ReferralRows) -> None:
         (_TRANSITIONS, rows.transitions),
     ):
         if objects:
-            connection.execute(writer.insert, [writer.row(obj) for obj in objects])
+            batch.append((writer.table, [writer.row(obj) for obj in objects]))
             objects.clear()
     for statement, parameters in rows.then:
-        connection.execute(statement, parameters)
+        table = statement.table
+        assert isinstance(table, Table)
+        batch.append((table, parameters if isinstance(parameters, list) else [parameters]))
     rows.then.clear()
+    await insert_rows(session, batch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,26 +125,28 @@ class AddressedAgency:
 
 
 _AGENCIES = _table(Agency)
-_AGENCY = select(*(_AGENCIES.c[f.name] for f in fields(AddressedAgency))).where(
-    _AGENCIES.c.id == bindparam("agency_id")
+_AGENCY = DirectSelect(
+    select(*(_AGENCIES.c[f.name] for f in fields(AddressedAgency))).where(
+        _AGENCIES.c.id == bindparam("agency_id")
+    )
 )
 
 
 async def addressed_agency(session: AsyncSession, agency_id: str) -> AddressedAgency | None:
     """The agency ``agency_id`` (one ``SELECT`` of its columns, no ORM object), or None."""
-    found = (await session.execute(_AGENCY, {"agency_id": agency_id})).first()
+    found = await _AGENCY.first(session, {"agency_id": agency_id})
     return AddressedAgency(*found) if found is not None else None
 
 
 _JOB_SEEKERS_TABLE = _table(JobSeeker)
-_JOB_SEEKER_ID = select(_JOB_SEEKERS_TABLE.c.id).where(
-    _JOB_SEEKERS_TABLE.c.ft_identifier == bindparam("ft_identifier")
+_JOB_SEEKER_ID = DirectSelect(
+    select(_JOB_SEEKERS_TABLE.c.id).where(
+        _JOB_SEEKERS_TABLE.c.ft_identifier == bindparam("ft_identifier")
+    )
 )
 
 
 async def job_seeker_id_of(session: AsyncSession, ft_identifier: str) -> uuid.UUID | None:
     """The id of the job seeker registered under ``ft_identifier`` (one Core ``SELECT``)."""
-    found: uuid.UUID | None = (
-        await session.execute(_JOB_SEEKER_ID, {"ft_identifier": ft_identifier})
-    ).scalar()
-    return found
+    found = await _JOB_SEEKER_ID.first(session, {"ft_identifier": ft_identifier})
+    return found[0] if found is not None else None
