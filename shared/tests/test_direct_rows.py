@@ -202,3 +202,15 @@ async def test_a_direct_select_returns_what_core_returns(database: Database) -> 
     assert found[0] == (person, BORN, {"a": 1}, True, 7)
     assert inactive is None
     assert missing is None
+
+
+async def test_named_rows_read_by_column_name_and_a_limit_in_the_statement(
+    database: Database,
+) -> None:
+    async with database.transaction() as session:
+        await insert_rows(session, [(people, [{"code": code} for code in ("A", "B", "C")])])
+    statement = select(people.c.code, people.c.grade).order_by(people.c.code.desc()).limit(2)
+    async with database.reading() as session:
+        found = await DirectSelect(statement, named=True).rows(session, {})
+    assert [(row.code, row.grade) for row in found] == [("C", 7), ("B", 7)]
+    assert [tuple(row) for row in found] == [("C", 7), ("B", 7)]

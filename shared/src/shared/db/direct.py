@@ -1,5 +1,5 @@
-"""Rows inserted straight through the SQLite driver, several tables' in one hand-off, and small
-reads the same way (issue 14).
+"""Rows inserted straight through the driver — on SQLite several tables' in one hand-off — and
+small reads the same way (issue 14, ADR 0011).
 
 A hot path that writes a handful of rows (``POST /v1/referrals``: six ``INSERT``) paid
 SQLAlchemy's execution machinery for each statement — the cache key, the parameters' construction,
@@ -15,19 +15,21 @@ server default, an autoincrement key, or ``NULL``). The errors are SQLAlchemy's 
 engine's ``before_cursor_execute`` / ``after_cursor_execute`` listeners see every statement (the
 SQL spans of tracing, the statement-budget tests).
 
-:class:`DirectSelect` does the same for a ``SELECT`` a hot path runs on every request (the agency a
-referral is addressed to): compiled once per dialect, its parameters bound and its columns read
-back by the dialect's processors (a UUID, a date, a boolean as Core returns them), one hand-off.
+:class:`DirectSelect` does the same for a ``SELECT`` a hot path runs every time (the agency a
+referral is addressed to, the relay's pending rows): compiled once per dialect, its parameters
+bound and its columns read back by the dialect's processors (a UUID, a date, a boolean as Core
+returns them), one hand-off.
 
-On SQLite (aiosqlite) in the caller's transaction, on the session's connection, whose ``BEGIN
-IMMEDIATE`` has already taken the write lock. On PostgreSQL (asyncpg) :func:`insert_rows` sends
-each statement straight to asyncpg, one round trip each, in the transaction SQLAlchemy's adapter
-keeps; :class:`DirectSelect` goes through Core there. Any other driver gets Core statements (one
-``executemany`` per run of rows with the same columns).
+Always in the caller's transaction, on the session's connection. On SQLite (aiosqlite) a writing
+one has already taken the write lock (``BEGIN IMMEDIATE``). On PostgreSQL (asyncpg) each statement
+goes straight to asyncpg, one round trip each, in the transaction SQLAlchemy's adapter keeps
+(started here as its cursor would start it, if nothing ran yet). Any other driver gets Core
+(``executemany`` per run of rows with the same columns).
 """
 
 from __future__ import annotations
 
+import collections
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -251,7 +253,7 @@ def _insert_with_core(connection: Connection, rows: Sequence[Rows]) -> None:
 
 
 class _CompiledSelect:
-    __slots__ = ("binds", "defaults", "results", "sql")
+    __slots__ = ("binds", "defaults", "named", "results", "sql")
 
     def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
@@ -261,14 +263,19 @@ class _CompiledSelect:
             (name, _processor(processors.get(name))) for name in compiled.positiontup or []
         )
         self.defaults: dict[str, Any] = {}
-        for bind in compiled.binds.values():
+        for name, bind in compiled.binds.items():  # by compiled name (an anonymous one too)
             if bind.expanding:
-                raise ValueError(f"{bind.key}: an expanding IN parameter is not supported here")
+                raise ValueError(f"{name}: an expanding IN parameter is not supported here")
             if not bind.required:
-                self.defaults[bind.key] = bind.value
+                self.defaults[name] = bind.value
         self.results: tuple[_Processor, ...] = tuple(
             column.type._cached_result_processor(dialect, None)
             for column in compiled._result_columns
+        )
+        #: The rows' class when asked for names: a named tuple of the columns' keys.
+        make_class: Any = collections.namedtuple  # a class built from the statement's columns
+        self.named: Any = make_class(
+            "Row", [column.keyname for column in compiled._result_columns], rename=True
         )
 
     def parameters(self, given: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -293,10 +300,12 @@ class DirectSelect:
     """A ``SELECT`` run straight through the driver (aiosqlite or asyncpg; Core on another): its
     rows as tuples of the values Core would return."""
 
-    __slots__ = ("_compiled", "statement")
+    __slots__ = ("_compiled", "named", "statement")
 
-    def __init__(self, statement: Select[Any]) -> None:
+    def __init__(self, statement: Select[Any], *, named: bool = False) -> None:
         self.statement = statement
+        #: Rows as named tuples (``row.topic``), as Core's rows read by name; else plain tuples.
+        self.named = named
         self._compiled: dict[str, _CompiledSelect] = {}
 
     async def rows(
@@ -340,6 +349,9 @@ class DirectSelect:
         finally:
             if listened:
                 sync.dispatch.after_cursor_execute(sync, None, compiled.sql, bound, None, False)
+        if self.named:
+            make = compiled.named._make
+            return [make(compiled.row(tuple(found))) for found in raw]
         return [compiled.row(tuple(found)) for found in raw]
 
     async def first(

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from shared.contracts.base import EventData
 from shared.db.database import Database
+from shared.db.direct import DirectSelect
 from shared.db.tables import PlatformTables
 from shared.envelope import CloudEvent
 from shared.observability.context import current_traceparent
@@ -250,6 +251,13 @@ class OutboxRelay:
         self._producer: AIOKafkaProducer | None = None
         self._service = service
         self._batch_size = batch_size
+        self._pending = DirectSelect(
+            select(self._outbox)
+            .where(self._outbox.c.published_at.is_(None))
+            .order_by(self._outbox.c.id)
+            .limit(batch_size),
+            named=True,
+        )
         self._poll_interval = poll_interval
         self._max_backoff = max_backoff
         self._wakeup = asyncio.Event()
@@ -363,13 +371,8 @@ class OutboxRelay:
         return len(rows)
 
     async def _fetch(self, session: AsyncSession) -> list[Any]:
-        result = await session.execute(
-            select(self._outbox)
-            .where(self._outbox.c.published_at.is_(None))
-            .order_by(self._outbox.c.id)
-            .limit(self._batch_size)
-        )
-        return list(result.all())
+        # Straight through the driver (shared.db.direct): one hand-off, no execution context.
+        return list(await self._pending.rows(session, {}))
 
     async def _publish(self, rows: list[Any]) -> None:
         try:
