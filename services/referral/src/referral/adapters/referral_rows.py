@@ -1,5 +1,5 @@
 """The rows one ``POST /v1/referrals`` writes, without the ORM's unit of work (issue 14, stop 21)
-and, on SQLite, straight through the driver (stop 23, ``shared.db.direct``, ADR 0011).
+and straight through the driver (stop 23, ``shared.db.direct``, ADR 0011).
 
 The use case builds its rows as it always did — a :class:`~referral.models.JobSeeker` it creates,
 the :class:`~referral.models.Referral`, its first
@@ -9,7 +9,7 @@ to the session: nothing for the flush to sort, no identity map, no attribute his
 then the POST's outbox rows and its Idempotency-Key's row, are written by
 :func:`shared.db.direct.insert_rows`: one ``INSERT`` per table (an ``executemany`` where there are
 several rows), in the order the foreign keys need (job seeker, audit, referral, transition), all in
-one hand-off to SQLite's thread (on PostgreSQL, Core statements in one greenlet hand-off). Nothing
+one hand-off to SQLite's thread (on PostgreSQL, straight to asyncpg, a round trip each). Nothing
 is read back: the objects keep what was written (ids are chosen in Python, the transition's id is
 not read by the POST), and the response is built from them.
 
@@ -47,7 +47,7 @@ def _table(model: type[Any]) -> Table:
 
 
 class _Writer:
-    """One table's cached ``INSERT`` and how to turn one of its objects into its parameters."""
+    """One table, and how to turn one of its objects into the row it inserts."""
 
     def __init__(self, model: type[Any]) -> None:
         table = self.table = _table(model)
@@ -147,6 +147,6 @@ _JOB_SEEKER_ID = DirectSelect(
 
 
 async def job_seeker_id_of(session: AsyncSession, ft_identifier: str) -> uuid.UUID | None:
-    """The id of the job seeker registered under ``ft_identifier`` (one Core ``SELECT``)."""
+    """The id of the job seeker registered under ``ft_identifier`` (one ``SELECT``)."""
     found = await _JOB_SEEKER_ID.first(session, {"ft_identifier": ft_identifier})
     return found[0] if found is not None else None
