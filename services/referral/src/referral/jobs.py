@@ -92,13 +92,14 @@ def audit_retention_job(
 
 def indicator_facts_job(settings: ReferralSettings) -> PeriodicJob:
     """Fold the referrals' activity into the indicators' aggregates (issue 14, item 7)."""
-    from referral.use_cases.indicator_facts import fold
+    from referral.use_cases.indicator_facts import FoldMemory, fold
 
     rules = settings.indicator_rules
+    memory = FoldMemory()  # this process's last fold, for the next one's overlap
 
     async def run(runtime: ServiceRuntime) -> None:
         # The background pool on PostgreSQL (as the relay): HTTP never queues behind a fold.
-        await fold(runtime.database.background, rules)
+        await fold(runtime.database.background, rules, memory=memory)
 
     return PeriodicJob(
         name="referral-indicator-facts",

@@ -445,3 +445,74 @@ async def test_the_rebuild_facts_command_counts_the_store_again(
         f"coop-referral : {referrals} signalements comptés dans les agrégats"
     )
     await _check(database, start.date(), folded=True)
+
+
+async def test_the_job_s_memory_loads_again_only_the_referrals_that_moved_in_the_overlap(
+    app: FastAPI, monkeypatch: Any
+) -> None:
+    """The periodic fold re-reads the last ``OVERLAP`` of activity (for transactions committed
+    late). With the job's memory of the stamps it counted, a referral unchanged since is not
+    loaded again; one that moved — updated, or given a dispositifs event committed late with an
+    earlier time — is, and every figure stays the rows' own."""
+    from referral.use_cases import indicator_facts
+
+    database = app.state.runtime.database
+    rng = random.Random(33)
+    start = datetime(2026, 4, 6, 9, tzinfo=UTC)
+    ids = await _seed(database, rng, 30, start)
+    memory = indicator_facts.FoldMemory()
+    assert await fold(database, RULES, memory=memory) == 30  # the first fold: a rebuild
+    loaded: list[Any] = []
+    changes = indicator_facts._changes
+
+    async def recording(session: Any, chunk: list[Any], rules: Rules, into: Any = None) -> Any:
+        loaded.extend(chunk)
+        return await changes(session, chunk, rules, into)
+
+    monkeypatch.setattr(indicator_facts, "_changes", recording)
+    more = await _seed(database, rng, 10, start)
+    assert await fold(database, RULES, memory=memory) == 10
+    assert set(loaded) == {*ids, *more}  # nothing remembered after a rebuild: all re-read once
+
+    loaded.clear()
+    assert await fold(database, RULES, memory=memory) == 0
+    assert loaded == []  # all 40 in the overlap, none moved: none loaded
+
+    async with database.transaction() as session:
+        await session.execute(
+            update(Referral)
+            .where(Referral.id == ids[0])
+            .values(
+                status="accepted",
+                first_answer_at=start + timedelta(hours=2),
+                accepted_at=start + timedelta(hours=2),
+                declined_at=None,
+                decline_reason=None,
+                placed_at=None,
+                updated_at=datetime.now(UTC),
+            )
+        )
+        await session.execute(
+            insert(ReferralSchemeEvent).values(
+                referral_id=more[0],
+                event_id=str(uuid.uuid4()),
+                event_type="coop.training.enrolled.v1",
+                scheme=Scheme.POEI.value,
+                scheme_ref="late",
+                label="entrée en formation",
+                data={},
+                occurred_at=start,
+                # Committed after the last fold began, with an earlier time.
+                recorded_at=datetime.now(UTC) - timedelta(seconds=20),
+            )
+        )
+    await _check(database, start.date(), folded=True)  # read before the fold: still current
+    loaded.clear()  # (a read adds what the fold has not counted yet: through _changes too)
+    assert await fold(database, RULES, memory=memory) == 2
+    assert sorted(loaded) == sorted([ids[0], more[0]])
+    await _check(database, start.date(), folded=True)
+
+    # Without the memory (another process's first fold), every touched referral is read again.
+    loaded.clear()  # (the reads of the check above)
+    assert await fold(database, RULES) == 0
+    assert set(loaded) == {*ids, *more}

@@ -137,6 +137,45 @@ def _touched(since: datetime) -> Any:
     ).subquery()
 
 
+#: What a referral's facts are read from, as a stamp: its row's ``updated_at`` and how many
+#: transitions and dispositifs events it has. Every change the fold counts moves one of them
+#: (the same activity that makes a referral touched).
+Stamp = tuple[Any, int, int]
+
+
+@dataclass
+class FoldMemory:
+    """The stamps of the referrals the last periodic fold of this process found (each counted
+    in its marks as of that stamp): the next fold, whose overlap re-reads them, loads only those
+    whose stamp moved since. Kept by the job between its runs; only this process's folds write
+    it, after their chunk's transaction has committed."""
+
+    stamps: dict[Any, Stamp] = field(default_factory=dict)
+
+
+_TRANSITIONS_OF = (
+    select(func.count())
+    .where(ReferralTransition.referral_id == Referral.id)
+    .correlate(Referral)
+    .scalar_subquery()
+)
+_EVENTS_OF = (
+    select(func.count())
+    .where(ReferralSchemeEvent.referral_id == Referral.id)
+    .correlate(Referral)
+    .scalar_subquery()
+)
+
+
+async def _stamps(session: AsyncSession, ids: list[Any]) -> dict[Any, Stamp]:
+    rows = await session.execute(
+        select(Referral.id, Referral.updated_at, _TRANSITIONS_OF, _EVENTS_OF).where(
+            Referral.id.in_(ids)
+        )
+    )
+    return {row[0]: (row[1], row[2], row[3]) for row in rows}
+
+
 async def _marks(session: AsyncSession, ids: Iterable[Any]) -> dict[Any, dict[str, Any]]:
     rows = await session.execute(
         select(indicator_marks.c.referral_id, indicator_marks.c.facts).where(
@@ -203,26 +242,36 @@ async def _clear(session: AsyncSession) -> None:
         await session.execute(delete(table))
 
 
-async def fold(database: Database, rules: Rules, *, rebuild: bool = False) -> int:
+async def fold(
+    database: Database, rules: Rules, *, rebuild: bool = False, memory: FoldMemory | None = None
+) -> int:
     """Fold the referrals' activity since the last fold into the cells (all of it, from the
     rows, with ``rebuild`` or when the rules changed); the number of referrals re-counted.
 
     A rebuild (or the first fold) is one transaction; the periodic fold one per :data:`CHUNK`
     touched referrals, each moving their cells and marks together (docs/performance.md, "In
-    short transactions"): a read between two chunks gives the same figures."""
+    short transactions"): a read between two chunks gives the same figures. With ``memory``
+    (the job's), a touched referral whose stamp has not moved since this process's last fold
+    counted it is not loaded again (the overlap's re-reads, docs/performance.md)."""
     started = datetime.now(UTC)
     async with database.transaction() as session:
         state = await _state(session, lock=True)
         if rebuild or state is None or state.rules != _rules_json(rules):
             await _clear(session)
+            if memory is not None:
+                memory.stamps.clear()
             return await _rebuild(session, rules, started)
     since = state.folded_until - OVERLAP
     moved, after = 0, None
+    remembered = memory.stamps if memory is not None else {}
+    seen: dict[Any, Stamp] = {}
     while True:
         async with database.transaction() as session:
             # Each chunk takes the state row's lock again: one fold's chunk at a time.
             state = await _state(session, lock=True)
             if state is None or state.rules != _rules_json(rules):
+                if memory is not None:
+                    memory.stamps.clear()
                 return moved  # rebuilt meanwhile (other rules): that fold counted everything
             ids = await _page(session, select(_touched(since).c.id.label("id")), after, CHUNK)
             if not ids:
@@ -230,9 +279,16 @@ async def fold(database: Database, rules: Rules, *, rebuild: bool = False) -> in
                     await session.execute(
                         indicator_fold_state.update().values(folded_until=started)
                     )
+                if memory is not None:
+                    memory.stamps = seen  # the next fold's touched referrals are among these
                 return moved
-            delta, marks = await _changes(session, ids, rules)
+            # The stamps first, then the facts: on PostgreSQL (read committed) facts read later
+            # are as new or newer, so a stamp never stands for facts older than it.
+            stamps = await _stamps(session, ids) if memory is not None else {}
+            fresh = [i for i in ids if i not in stamps or remembered.get(i) != stamps[i]]
+            delta, marks = await _changes(session, fresh, rules) if fresh else (_Delta(), {})
             await _apply(session, delta, marks)
+        seen.update(stamps)  # committed: these referrals' marks are as of their stamps
         moved += len(marks)
         after = ids[-1]
 
