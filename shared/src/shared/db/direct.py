@@ -36,9 +36,19 @@ from typing import Any
 
 from sqlalchemy import Select, Table
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine.interfaces import CacheStats
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefault
+
+
+class ExecutionContext:
+    """What the cursor listeners get as a statement's context (Core gives its execution
+    context): a place of their own for what they keep between before and after (tracing keeps
+    the statement's span there). ``cache_hit``: compiled once, not again for this call."""
+
+    cache_hit = CacheStats.CACHE_HIT
+
 
 #: One table's rows for :func:`insert_rows`, in the order they are to be inserted.
 Rows = tuple[Table, Sequence[Mapping[str, Any]]]
@@ -183,11 +193,11 @@ async def insert_rows(session: AsyncSession, rows: Sequence[Rows]) -> None:
     if not batch:
         return
     listened = sync._has_events or sync.engine._has_events
-    if listened:
-        for sql, parameters in batch:
-            sync.dispatch.before_cursor_execute(
-                sync, None, sql, parameters, None, len(parameters) > 1
-            )
+    contexts = [ExecutionContext() for _ in batch] if listened else []
+    for context, (sql, parameters) in zip(contexts, batch, strict=False):
+        sync.dispatch.before_cursor_execute(
+            sync, None, sql, parameters, context, len(parameters) > 1
+        )
     adapter: Any = (await connection.get_raw_connection()).dbapi_connection
     try:
         if driver_name == "aiosqlite":
@@ -195,11 +205,10 @@ async def insert_rows(session: AsyncSession, rows: Sequence[Rows]) -> None:
         else:
             await _on_asyncpg(adapter, batch)
     finally:
-        if listened:
-            for sql, parameters in batch:
-                sync.dispatch.after_cursor_execute(
-                    sync, None, sql, parameters, None, len(parameters) > 1
-                )
+        for context, (sql, parameters) in zip(contexts, batch, strict=False):
+            sync.dispatch.after_cursor_execute(
+                sync, None, sql, parameters, context, len(parameters) > 1
+            )
 
 
 async def _on_sqlite(adapter: Any, batch: _Batch) -> None:
@@ -322,8 +331,9 @@ class DirectSelect:
             compiled = self._compiled[dialect.name] = _CompiledSelect(self.statement, dialect)
         bound = compiled.parameters(parameters)
         listened = sync._has_events or sync.engine._has_events
+        context = ExecutionContext()
         if listened:
-            sync.dispatch.before_cursor_execute(sync, None, compiled.sql, bound, None, False)
+            sync.dispatch.before_cursor_execute(sync, None, compiled.sql, bound, context, False)
         adapter: Any = (await connection.get_raw_connection()).dbapi_connection
         driver = adapter._connection
         try:
@@ -348,7 +358,7 @@ class DirectSelect:
                             ) from error
         finally:
             if listened:
-                sync.dispatch.after_cursor_execute(sync, None, compiled.sql, bound, None, False)
+                sync.dispatch.after_cursor_execute(sync, None, compiled.sql, bound, context, False)
         if self.named:
             make = compiled.named._make
             return [make(compiled.row(tuple(found))) for found in raw]

@@ -44,6 +44,7 @@ from referral.models import (
     indicator_fold_state,
     indicator_marks,
 )
+from referral.use_cases.fold_memory import FoldMemory, Stamp, stamps_of
 from referral.use_cases.indicator_cells import answers, filtered_cell, periods, write_many
 from referral.use_cases.indicators import IndicatorFilters, check_period, load_facts
 from shared.auth.tokens import Principal
@@ -137,45 +138,6 @@ def _touched(since: datetime) -> Any:
     ).subquery()
 
 
-#: What a referral's facts are read from, as a stamp: its row's ``updated_at`` and how many
-#: transitions and dispositifs events it has. Every change the fold counts moves one of them
-#: (the same activity that makes a referral touched).
-Stamp = tuple[Any, int, int]
-
-
-@dataclass
-class FoldMemory:
-    """The stamps of the referrals the last periodic fold of this process found (each counted
-    in its marks as of that stamp): the next fold, whose overlap re-reads them, loads only those
-    whose stamp moved since. Kept by the job between its runs; only this process's folds write
-    it, after their chunk's transaction has committed."""
-
-    stamps: dict[Any, Stamp] = field(default_factory=dict)
-
-
-_TRANSITIONS_OF = (
-    select(func.count())
-    .where(ReferralTransition.referral_id == Referral.id)
-    .correlate(Referral)
-    .scalar_subquery()
-)
-_EVENTS_OF = (
-    select(func.count())
-    .where(ReferralSchemeEvent.referral_id == Referral.id)
-    .correlate(Referral)
-    .scalar_subquery()
-)
-
-
-async def _stamps(session: AsyncSession, ids: list[Any]) -> dict[Any, Stamp]:
-    rows = await session.execute(
-        select(Referral.id, Referral.updated_at, _TRANSITIONS_OF, _EVENTS_OF).where(
-            Referral.id.in_(ids)
-        )
-    )
-    return {row[0]: (row[1], row[2], row[3]) for row in rows}
-
-
 async def _marks(session: AsyncSession, ids: Iterable[Any]) -> dict[Any, dict[str, Any]]:
     rows = await session.execute(
         select(indicator_marks.c.referral_id, indicator_marks.c.facts).where(
@@ -251,8 +213,7 @@ async def fold(
     A rebuild (or the first fold) is one transaction; the periodic fold one per :data:`CHUNK`
     touched referrals, each moving their cells and marks together (docs/performance.md, "In
     short transactions"): a read between two chunks gives the same figures. With ``memory``
-    (the job's), a touched referral whose stamp has not moved since this process's last fold
-    counted it is not loaded again (the overlap's re-reads, docs/performance.md)."""
+    (the job's), a touched referral whose stamp has not moved since is not loaded again."""
     started = datetime.now(UTC)
     async with database.transaction() as session:
         state = await _state(session, lock=True)
@@ -282,9 +243,8 @@ async def fold(
                 if memory is not None:
                     memory.stamps = seen  # the next fold's touched referrals are among these
                 return moved
-            # The stamps first, then the facts: on PostgreSQL (read committed) facts read later
-            # are as new or newer, so a stamp never stands for facts older than it.
-            stamps = await _stamps(session, ids) if memory is not None else {}
+            # Stamps before facts (read committed: a stamp never stands for older facts).
+            stamps = await stamps_of(session, ids) if memory is not None else {}
             fresh = [i for i in ids if i not in stamps or remembered.get(i) != stamps[i]]
             delta, marks = await _changes(session, fresh, rules) if fresh else (_Delta(), {})
             await _apply(session, delta, marks)
