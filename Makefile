@@ -43,7 +43,7 @@ $(STAMP): constraints.txt $(PYPROJECTS)
 	$(PY) -m pip install --quiet -c constraints.txt \
 		$(foreach p,$(PROJECTS),-e $(p)) \
 		pytest pytest-asyncio hypothesis schemathesis ruff mypy PyYAML jsonschema playwright \
-		kubernetes-validate promql-parser
+		kubernetes-validate promql-parser "psycopg[binary]"
 	touch $(STAMP)
 
 browser:

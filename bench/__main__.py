@@ -6,13 +6,16 @@
    consumer; end to end at fixed rates (POST → the agency's notification stored, three services
    and the broker) against a bare pipeline (``bench.pipeline``); CPU per operation from
    ``/proc``, throughput, ratios, RSS per service.
-2. The outbox relay's and the consumer loop's throughput, and commit → consumed latency.
-3. The agency directory: a 10,000-agency import, its idempotent re-sync and the suggestion's
+2. The queries (``bench.queries``): a 10,000-referral store seeded and folded, every list and
+   indicator query measured; then its rows copied up to 1,000,000 and the queries that read rows
+   (lists, timeline, an indicator from the rows) measured again, with the ratio.
+3. The outbox relay's and the consumer loop's throughput, and commit → consumed latency.
+4. The agency directory: a 10,000-agency import, its idempotent re-sync and the suggestion's
    latency over it (``bench.directory``, also runnable alone).
 
 Runs against a throwaway local Kafka broker and throwaway stores: SQLite, or PostgreSQL with
 ``STORE=postgres`` (``COOP_TEST_POSTGRES_URL`` if set, else a throwaway local cluster, see
-``bench.pg``). Stops by itself within ``--budget`` seconds (default 540); what does not fit is
+``bench.pg``). Stops by itself within ``--budget`` seconds (default 570); what does not fit is
 skipped, said so. Nothing here asserts a threshold: the numbers are for people to compare.
 """
 
@@ -33,7 +36,7 @@ from sqlalchemy import func, select
 
 import notifications
 import referral
-from bench import side_by_side
+from bench import queries, side_by_side
 from bench.directory import bench_directory_ratio
 from bench.pg import postgres_store
 from bench.procstat import load_average
@@ -236,18 +239,37 @@ async def main(args: argparse.Namespace) -> None:
                             requests=args.requests,
                             concurrency=args.concurrency,
                             events=args.drain_events,
-                            budget=max(30.0, deadline - time.monotonic() - 120),
+                            budget=max(30.0, deadline - time.monotonic() - 300),
                             rates=tuple(float(r) for r in args.rates.split(",") if r.strip()),
                             rate_seconds=args.rate_seconds,
                             grace=args.grace,
                         ),
-                        timeout=max(30.0, deadline - time.monotonic() - 60),
+                        timeout=max(30.0, deadline - time.monotonic() - 240),
                     )
                 except TimeoutError:
                     print("side by side: out of time budget, stopped", flush=True)
                 except Exception as exc:  # report what was measured, then the other figures
                     print(f"side by side: stopped by {type(exc).__name__}: {exc}", flush=True)
                 print(table.render(), flush=True)
+            remaining = deadline - time.monotonic()
+            if args.query_sizes and remaining > 60:
+                # Its own thread: the query bench runs its own event loops.
+                try:
+                    await asyncio.wait_for(
+                        asyncio.to_thread(
+                            queries.run,
+                            [int(s) for s in args.query_sizes.split(",") if s],
+                            args.query_samples,
+                            remaining - 90,
+                            store,
+                            tuple(int(s) for s in args.query_amplify.split(",") if s),
+                        ),
+                        timeout=remaining - 60,
+                    )
+                except TimeoutError:
+                    print("queries: out of time budget, stopped", flush=True)
+            elif args.query_sizes:
+                print("queries: skipped (time budget)")
             for name, bench in (
                 ("outbox", lambda: bench_outbox(settings, work, args.events)),
                 ("consumer", lambda: bench_consumer(settings, work, args.events)),
@@ -285,8 +307,15 @@ if __name__ == "__main__":
     parser.add_argument(
         "--grace", type=float, default=10.0, help="seconds to wait for the backlog after the load"
     )
-    parser.add_argument("--budget", type=float, default=540.0, help="seconds, all included")
+    parser.add_argument("--budget", type=float, default=570.0, help="seconds, all included")
     parser.add_argument("--skip-side-by-side", action="store_true")
+    parser.add_argument(
+        "--query-sizes", default="10000", help="stores seeded and folded ('' skips the queries)"
+    )
+    parser.add_argument(
+        "--query-amplify", default="1000000", help="the last store's rows copied up to these sizes"
+    )
+    parser.add_argument("--query-samples", type=int, default=30)
     parser.add_argument("--agencies", type=int, default=10_000, help="directory import size")
     parser.add_argument("--suggestions", type=int, default=200, help="suggestion requests")
     asyncio.run(main(parser.parse_args()))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import random
 import statistics
@@ -65,6 +66,8 @@ STRUCTURES = tuple(f"{75100 + n}" for n in range(20))
 #: answered referral, SQLite's own work most of it), measured on this machine (load average
 #: 5): a size whose estimate exceeds the budget left is skipped and said so.
 SECONDS_PER_REFERRAL = 0.0036
+#: Wall-clock seconds per referral to copy rows in SQL (``amplify``: 34 s for 990,000 on SQLite).
+AMPLIFY_SECONDS_PER_REFERRAL = 0.00006
 CHUNK = 20_000
 _SOURCES = (None, None, "bmo", "regional_list")
 
@@ -220,6 +223,7 @@ def seed(store: Store, *, seed_value: int = 14) -> None:
                     )
             yield row
 
+    numbers = itertools.count()
     with engine.begin() as connection:
         for batch in _chunks(referrals()):
             _bulk(
@@ -228,7 +232,8 @@ def seed(store: Store, *, seed_value: int = 14) -> None:
                 [
                     {
                         "id": r["job_seeker_id"],
-                        "ft_identifier": f"B{uuid.uuid4().hex[:10]}",
+                        # Seven digits of its own, three hex digits left for ``amplify``'s copies.
+                        "ft_identifier": f"B{next(numbers):07d}000",
                         "first_name": "A",
                         "last_name": "B",
                         "structure_code": r["structure_code"],
@@ -304,6 +309,78 @@ def _scheme_events(rng: random.Random, batch: list[dict[str, Any]]) -> Iterator[
                 "occurred_at": when,
                 "recorded_at": when,
             }
+
+
+#: The tables ``amplify`` copies, parents first, and their columns that take a copy's own value.
+_COPIED: tuple[tuple[Any, tuple[str, ...]], ...] = (
+    (JobSeeker.__table__, ("id", "ft_identifier")),
+    (Referral.__table__, ("id", "job_seeker_id")),
+    (ReferralTransition.__table__, ("referral_id",)),
+    (ReferralSchemeEvent.__table__, ("referral_id", "event_id")),
+)
+
+
+def _copied_value(column: str, dialect: str) -> str:
+    """The SQL of ``column``'s value in copy ``copies.k``: an id keeps its first 24 hex digits and
+    ends with the copy's number (uuid4's last 8 are random: no copy meets another row), a France
+    Travail identifier ends with it (``seed`` leaves it three digits), an event id gets it as a
+    suffix."""
+    if column == "ft_identifier":
+        suffix = (
+            "printf('%03x', copies.k)" if dialect == "sqlite" else "lpad(to_hex(copies.k), 3, '0')"
+        )
+        return f"substr(ft_identifier, 1, 8) || {suffix}"
+    if column == "event_id":
+        return "event_id || '-' || CAST(copies.k AS TEXT)"
+    if dialect == "sqlite":  # SQLAlchemy's Uuid: 32 hex digits
+        return f"substr({column}, 1, 24) || printf('%08x', copies.k)"
+    return (
+        f"CAST(substr(replace(CAST({column} AS TEXT), '-', ''), 1, 24)"
+        f" || lpad(to_hex(copies.k), 8, '0') AS UUID)"
+    )
+
+
+def amplify(store: Store, factor: int) -> None:
+    """Make the store's rows ``factor`` times as many, in SQL (seconds where ``seed`` would take
+    minutes): every job seeker, with its referrals, their transitions and dispositifs events,
+    copied ``factor - 1`` times onto new ids. A copy keeps everything else (agency, structure,
+    dates, answers), so a structure or an agency has ``factor`` times as many referrals: what the
+    lists and the timeline read at a larger size. The indicators' aggregates are left as they
+    were: built by the fold, they are not this function's (``run`` measures them only where the
+    fold built them)."""
+    if factor < 2:
+        return
+    engine = create_engine(store.sync_url)
+    dialect = engine.dialect.name
+    # Names from the models and an integer: nothing from input.
+    copies = (
+        f"(WITH RECURSIVE c(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM c"  # noqa: S608
+        f" WHERE k < {factor - 1}) SELECT k FROM c) AS copies"
+        if dialect == "sqlite"
+        else f"generate_series(1, {factor - 1}) AS copies(k)"
+    )
+    with engine.begin() as connection:
+        for table, remapped in _COPIED:
+            columns = [
+                c.name
+                for c in table.columns
+                if not (c.primary_key and c.name == "id" and "id" not in remapped)
+            ]
+            values = [
+                _copied_value(c, dialect) if c in remapped else f"{table.name}.{c}" for c in columns
+            ]
+            # Names from the models and an integer: nothing from input.
+            connection.execute(
+                text(
+                    f'INSERT INTO "{table.name}" ({", ".join(columns)})'  # noqa: S608
+                    f' SELECT {", ".join(values)} FROM "{table.name}" CROSS JOIN {copies}'
+                )
+            )
+        if dialect == "postgresql":  # as autovacuum would after so many rows
+            for table, _ in _COPIED:
+                connection.execute(text(f'ANALYZE "{table.name}"'))
+    engine.dispose()
+    store.size *= factor
 
 
 # -- the queries -----------------------------------------------------------------------------------
@@ -385,12 +462,26 @@ class Figures:
     cpu_ms: float
 
 
-async def measure(store: Store, samples: int) -> dict[str, Figures]:
+#: The queries that read the referrals' rows, not the aggregates: what ``amplify`` makes larger.
+ROW_QUERIES = (
+    "list, a counsellor's structure",
+    "list, ops",
+    "list, ops by agency",
+    "timeline",
+    "indicators, ops one région by month (from the rows)",
+)
+
+
+async def measure(
+    store: Store, samples: int, only: tuple[str, ...] | None = None
+) -> dict[str, Figures]:
     database = Database(store.async_url)
     rng = random.Random(1)
     results = {}
     try:
         for name, query in queries().items():
+            if only is not None and name not in only:
+                continue
             walls, cpus = [], []
             for _ in range(samples):
                 cpu, wall = time.process_time(), time.perf_counter()
@@ -441,26 +532,53 @@ def explain(store: Store) -> list[str]:
 # -- the run ---------------------------------------------------------------------------------------
 
 
-def _urls(work: Path, size: int, store_kind: str, admin_url: str | None) -> tuple[str, str]:
+def new_store(work: Path, size: int, store_kind: str, admin_url: str | None) -> Store:
+    """An empty, migrated referral store: a file under ``work``, or a database of its own on the
+    PostgreSQL server of ``admin_url`` (``drop`` removes it)."""
     if store_kind == "postgres":
         assert admin_url is not None
         name = f"bench_queries_{size}_{uuid.uuid4().hex[:6]}"
-        engine = create_engine(admin_url.replace("postgresql://", "postgresql+psycopg://"))
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        engine.dispose()
+        _admin(admin_url, f'CREATE DATABASE "{name}"')
         base = admin_url.rsplit("/", 1)[0]
-        return (
-            f"{base}/{name}".replace("postgresql://", "postgresql+asyncpg://"),
-            f"{base}/{name}".replace("postgresql://", "postgresql+psycopg://"),
+        async_url = f"{base}/{name}".replace("postgresql://", "postgresql+asyncpg://")
+        sync_url = f"{base}/{name}".replace("postgresql://", "postgresql+psycopg://")
+    else:
+        path = work / f"referral-{size}.db"
+        async_url, sync_url = f"sqlite+aiosqlite:///{path}", f"sqlite:///{path}"
+    upgrade(MIGRATIONS, async_url)
+    return Store(async_url, sync_url, size)
+
+
+def drop(store: Store, admin_url: str | None) -> None:
+    """Remove a PostgreSQL store (a SQLite one goes with its folder)."""
+    if admin_url is not None and store.sync_url.startswith("postgresql"):
+        _admin(
+            admin_url, f'DROP DATABASE IF EXISTS "{store.sync_url.rsplit("/", 1)[1]}" WITH (FORCE)'
         )
-    path = work / f"referral-{size}.db"
-    return f"sqlite+aiosqlite:///{path}", f"sqlite:///{path}"
 
 
-def run(sizes: list[int], samples: int, budget: float, store_kind: str) -> int:
+def _admin(admin_url: str, statement: str) -> None:
+    engine = create_engine(admin_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text(statement))
+    engine.dispose()
+
+
+def run(
+    sizes: list[int],
+    samples: int,
+    budget: float,
+    store_kind: str,
+    amplified: tuple[int, ...] = (),
+) -> int:
+    """Each of ``sizes`` seeded and folded, every query measured; then, for each of
+    ``amplified``, the last store's rows copied up to that size (``amplify``) and the row queries
+    measured again (the aggregates are the fold's: a larger size of them needs a real fold, which
+    ``sizes`` gives)."""
     started = time.monotonic()
     table: dict[int, dict[str, Figures]] = {}
+    last: Store | None = None
+    stores: list[Store] = []
     with tempfile.TemporaryDirectory(prefix="bench-queries-") as tmp:
         work = Path(tmp)
         admin_url = None
@@ -472,7 +590,7 @@ def run(sizes: list[int], samples: int, budget: float, store_kind: str) -> int:
                 import psycopg  # noqa: F401  (the bulk seeding's synchronous driver)
             except ImportError:
                 raise SystemExit(
-                    "--store postgres: the bulk seeding needs the psycopg driver (not installed)"
+                    "--store postgres: the bulk seeding needs the psycopg driver (`make install` installs it)"
                 ) from None
 
             pg = postgres_store(work)
@@ -487,9 +605,8 @@ def run(sizes: list[int], samples: int, budget: float, store_kind: str) -> int:
                         f" aggregates, {left:.0f} s left)"
                     )
                     continue
-                async_url, sync_url = _urls(work, size, store_kind, admin_url)
-                upgrade(MIGRATIONS, async_url)
-                store = Store(async_url, sync_url, size)
+                store = new_store(work, size, store_kind, admin_url)
+                stores.append(store)
                 t0, c0 = time.perf_counter(), time.process_time()
                 seed(store)
                 seeded, seed_cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -505,7 +622,29 @@ def run(sizes: list[int], samples: int, budget: float, store_kind: str) -> int:
                 if store_kind == "sqlite":
                     print("\n".join(explain(store)))
                 table[size] = asyncio.run(measure(store, samples))
+                last = store
+            for size in amplified:
+                left = budget - (time.monotonic() - started)
+                if last is None or size % last.size or size <= last.size:
+                    print(f"{size} referrals: skipped (not a multiple of the last size measured)")
+                    continue
+                needed = size * AMPLIFY_SECONDS_PER_REFERRAL
+                if needed > left:
+                    print(f"{size} referrals: skipped (≈{needed:.0f} s to copy, {left:.0f} s left)")
+                    continue
+                factor = size // last.size
+                t0, c0 = time.perf_counter(), time.process_time()
+                amplify(last, factor)
+                print(
+                    f"{size} referrals: the {size // factor:,} copied ×{factor} in"
+                    f" {time.perf_counter() - t0:.0f} s ({time.process_time() - c0:.0f} s CPU here;"
+                    " the rows only, the aggregates stay the fold's)",
+                    flush=True,
+                )
+                table[size] = asyncio.run(measure(last, samples, only=ROW_QUERIES))
         finally:
+            for store in stores:
+                drop(store, admin_url)
             if pg is not None:
                 pg.__exit__(None, None, None)
     _print(table)
@@ -522,18 +661,25 @@ def _print(table: dict[int, dict[str, Figures]]) -> None:
     print(header + " |")
     print("|---" * (len(sizes) + 1 + (len(sizes) > 1)) + "|")
     for name in table[sizes[0]]:
+        figures = [table[s].get(name) for s in sizes]
         cells = [
-            f"{f.p50_ms:.1f} / {f.p99_ms:.1f} ({f.cpu_ms:.1f})"
-            for f in (table[s][name] for s in sizes)
+            f"{f.p50_ms:.1f} / {f.p99_ms:.1f} ({f.cpu_ms:.1f})" if f else "not measured"
+            for f in figures
         ]
         if len(sizes) > 1:
-            cells.append(f"{table[sizes[-1]][name].p99_ms / table[sizes[0]][name].p99_ms:.2f}")
+            first, largest = figures[0], figures[-1]
+            cells.append(f"{largest.p99_ms / first.p99_ms:.2f}" if first and largest else "")
         print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.queries", description=__doc__)
     parser.add_argument("--sizes", default="10000,1000000", help="referrals, comma-separated")
+    parser.add_argument(
+        "--amplify",
+        default="",
+        help="larger sizes copied from the last store's rows (row queries only), comma-separated",
+    )
     parser.add_argument("--samples", type=int, default=30)
     parser.add_argument("--budget", type=float, default=900, help="seconds, then it stops")
     parser.add_argument(
@@ -541,7 +687,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
-    return run(sizes, args.samples, args.budget, args.store)
+    amplified = tuple(int(s) for s in args.amplify.split(",") if s)
+    return run(sizes, args.samples, args.budget, args.store, amplified)
 
 
 if __name__ == "__main__":
