@@ -700,14 +700,15 @@ indicator_delays = Table(
     Column("unit", String(1), nullable=False),
     Column("minutes", Integer, nullable=False),
     Column("count", Integer, nullable=False),
+    # Periods before groups and minutes: a median seeks the periods it reads (migration 0012).
     UniqueConstraint(
         "dimension",
         "unit",
         "scope",
-        "value",
-        "minutes",
         "grain",
         "period",
+        "value",
+        "minutes",
         name="uq_indicator_delays_key",
     ),
 )

@@ -12,12 +12,12 @@ Other rules than the fold's, or filters beyond a period, are computed from the r
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select, true, union
+from sqlalchemy import ColumnElement, and_, delete, false, func, select, true, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral import access
@@ -29,10 +29,7 @@ from referral.domain.indicators import (
     cell_keys,
     contribution,
     delay_minutes,
-    locate,
     measure_sums,
-    median_hours,
-    middle_ranks,
     scheme_sums,
 )
 from referral.models import (
@@ -45,7 +42,14 @@ from referral.models import (
     indicator_marks,
 )
 from referral.use_cases.fold_memory import FoldMemory, Stamp, stamps_of
-from referral.use_cases.indicator_cells import answers, filtered_cell, periods, write_many
+from referral.use_cases.indicator_cells import (
+    Histograms,
+    answers,
+    filtered_cell,
+    periods,
+    read_medians,
+    write_many,
+)
 from referral.use_cases.indicators import IndicatorFilters, check_period, load_facts
 from shared.auth.tokens import Principal
 from shared.db.database import Database
@@ -400,15 +404,12 @@ async def _from_cells(
     scopes = (EVERY,) if structures is None else structures
     if cell is not None:
         recent = {unit: {cell: h[cell]} if cell in h else {} for unit, h in recent.items()}
-    medians = await _medians(session, scopes, dimensions, where, recent)
+    medians = await read_medians(session, scopes, where(indicator_delays)[0], filters, recent)
     if cell is not None:
         total = (TOTAL, "")
         sums = {total: sums.get(cell, Counter())}
         medians = {total: medians.get(cell)}
     return Aggregated(group_by, sums, medians)
-
-
-Histograms = dict[tuple[str, str], Counter[int]]
 
 
 async def _recent(
@@ -434,60 +435,6 @@ async def _recent(
             if grain == "d" and scope in scopes and _kept_cell(period, scope, filters, None):
                 delays[unit].setdefault((dimension, value), Counter())[at] += n
     return delays
-
-
-async def _medians(
-    session: AsyncSession,
-    scopes: tuple[str, ...],
-    dimensions: list[str],
-    where: Callable[[Any], list[ColumnElement[bool]]],
-    recent: dict[str, Histograms],
-) -> dict[tuple[str, str], float | None]:
-    """Each group's median delay: the hours of the period first, then the minutes of the hour
-    (or two) the middle falls in — two bounded reads, exact to the minute."""
-    d = indicator_delays.c
-    if not scopes:
-        return {}
-    base = [*where(indicator_delays)[:2], d.scope.in_(scopes)]
-    hours: Histograms = {key: Counter(c) for key, c in recent["h"].items()}
-    statement = (
-        select(d.dimension, d.value, d.minutes, func.sum(d.count).label("n"))
-        .where(*base, d.unit == "h")
-        .group_by(d.dimension, d.value, d.minutes)
-    )
-    for row in await session.execute(statement):
-        hours.setdefault((row.dimension, row.value), Counter())[row.minutes] += int(row.n)
-    wanted: dict[tuple[str, str], list[tuple[int, int]]] = {}
-    for key, histogram in hours.items():
-        n = sum(histogram.values())
-        if n > 0:
-            wanted[key] = [locate(histogram, rank) for rank in middle_ranks(n)]
-    if not wanted:
-        return {}
-    ranges = [
-        and_(d.dimension == key[0], d.value == key[1], d.minutes.between(h * 60, h * 60 + 59))
-        for key, spots in wanted.items()
-        for h in {hour for hour, _ in spots}
-    ]
-    minutes: Histograms = {}
-    for start in range(0, len(ranges), 200):
-        statement = (
-            select(d.dimension, d.value, d.minutes, func.sum(d.count).label("n"))
-            .where(*base, d.unit == "m", or_(*ranges[start : start + 200]))
-            .group_by(d.dimension, d.value, d.minutes)
-        )
-        for row in await session.execute(statement):
-            minutes.setdefault((row.dimension, row.value), Counter())[row.minutes] += int(row.n)
-    for key, histogram in recent["m"].items():
-        minutes.setdefault(key, Counter()).update(histogram)
-    medians: dict[tuple[str, str], float | None] = {}
-    for key, spots in wanted.items():
-        found = []
-        for hour, rank in spots:
-            within = {m: n for m, n in minutes.get(key, Counter()).items() if m // 60 == hour}
-            found.append(locate(within, rank)[0])
-        medians[key] = median_hours(found)
-    return medians
 
 
 def _kept_cell(
