@@ -340,9 +340,12 @@ async def read_aggregates(
     filters: IndicatorFilters,
     rules: Rules | None,
     group_by: GroupBy | None,
+    *,
+    medians: bool = True,
 ) -> Aggregated | None:
     """The figures from the cells plus the referrals touched since the last fold (``None``
-    when the cells cannot answer: other filters, other rules, never folded)."""
+    when the cells cannot answer: other filters, other rules, never folded); ``medians=False``
+    leaves the delays unread (the scheme figures have none)."""
     cell = None
     if not answers(filters):
         cell = filtered_cell(filters)
@@ -353,7 +356,7 @@ async def read_aggregates(
     if state is None:
         # Never folded: the cells are empty and every referral is "touched since".
         return await _from_cells(
-            session, principal, filters, rules or Rules(), group_by, _EPOCH, cell
+            session, principal, filters, rules or Rules(), group_by, _EPOCH, cell, medians
         )
     if rules is not None and state.rules != _rules_json(rules):
         return None
@@ -362,7 +365,9 @@ async def read_aggregates(
         durable_contract_months=int(state.rules["durable_contract_months"]),
     )
     since = state.folded_until - OVERLAP
-    return await _from_cells(session, principal, filters, fold_rules, group_by, since, cell)
+    return await _from_cells(
+        session, principal, filters, fold_rules, group_by, since, cell, medians
+    )
 
 
 async def _from_cells(
@@ -373,6 +378,7 @@ async def _from_cells(
     group_by: GroupBy | None,
     since: datetime,
     cell: tuple[str, str] | None = None,
+    with_medians: bool = True,
 ) -> Aggregated:
     """The figures of the cells; with ``cell`` (one filter, :func:`filtered_cell`), that
     group's figures as the totals."""
@@ -404,7 +410,11 @@ async def _from_cells(
     scopes = (EVERY,) if structures is None else structures
     if cell is not None:
         recent = {unit: {cell: h[cell]} if cell in h else {} for unit, h in recent.items()}
-    medians = await read_medians(session, scopes, where(indicator_delays)[0], filters, recent)
+    medians = (
+        await read_medians(session, scopes, where(indicator_delays)[0], filters, recent)
+        if with_medians
+        else {}
+    )
     if cell is not None:
         total = (TOTAL, "")
         sums = {total: sums.get(cell, Counter())}

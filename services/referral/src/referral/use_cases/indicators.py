@@ -237,7 +237,7 @@ async def measure_scheme_indicators(
     aggregates when they answer the filters, as :func:`measure_indicators`)."""
     from referral.use_cases.indicator_facts import read_aggregates
 
-    aggregated = await read_aggregates(session, principal, filters, None, group_by)
+    aggregated = await read_aggregates(session, principal, filters, None, group_by, medians=False)
     if aggregated is not None:
         return aggregated.schemes()
     facts = await indicator_facts(session, principal, filters)
