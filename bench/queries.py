@@ -590,7 +590,8 @@ def run(
                 import psycopg  # noqa: F401  (the bulk seeding's synchronous driver)
             except ImportError:
                 raise SystemExit(
-                    "--store postgres: the bulk seeding needs the psycopg driver (`make install` installs it)"
+                    "--store postgres: the bulk seeding needs the psycopg driver"
+                    " (`make install` installs it)"
                 ) from None
 
             pg = postgres_store(work)
