@@ -24,7 +24,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth.tokens import TokenVerifier
 from shared.contracts import asyncapi
-from shared.http.body_limit import BodySizeLimitMiddleware, BodyTooLarge, body_too_large_handler
+from shared.http.body_limit import (
+    BodySizeLimitMiddleware,
+    BodyTooLarge,
+    NulRefused,
+    body_too_large_handler,
+    nul_refused_handler,
+)
 from shared.http.domain_problems import install_domain_problem_handler
 from shared.http.problems import install_problem_handlers
 from shared.http.rate_limit import BucketPolicy, RateLimiter
@@ -96,6 +102,7 @@ def create_service_app(
     install_problem_handlers(app)
     install_domain_problem_handler(app)
     app.add_exception_handler(BodyTooLarge, body_too_large_handler)
+    app.add_exception_handler(NulRefused, nul_refused_handler)
     # The last added runs first: the request context sees (and logs) the body limit's 413s.
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.http_max_body_bytes)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)

@@ -6,6 +6,11 @@ token or not (FastAPI reads a body before it runs the authentication dependency)
 ``Content-Length`` (chunked) is counted as the app reads it, and reading stops with a 413 as soon as
 the count passes the limit.
 
+The same middleware refuses the NUL character (U+0000) with a 422 naming the field: PostgreSQL
+cannot store it in a text column (``invalid byte sequence``), so it would otherwise end as a 500.
+A JSON body spells it ``\u0000``: the bytes are searched as they pass, and only a body holding them
+is parsed once more, at its end, for the field; a path or a query string spells it ``%00``.
+
 The limit is the service's ``http_max_body_bytes`` setting; a route that needs more (an upload)
 declares FastAPI's own ``max_body_size`` (``@router.post("/v1/uploads", max_body_size=20 * MIB)``)
 and that value replaces the default for that route, up or down. The route is looked up only when
@@ -14,7 +19,9 @@ a body is over the smallest limit in force, so ordinary requests pay for one hea
 
 from __future__ import annotations
 
+import json
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
@@ -24,7 +31,7 @@ from starlette.requests import Request
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.http.problems import problem_response
+from shared.http.problems import FieldError, problem_response
 
 MIB = 1024 * 1024
 
@@ -44,6 +51,19 @@ class BodyTooLarge(HTTPException):
         self.limit = limit
 
 
+NUL_MESSAGE = "Caractère nul (U+0000) refusé : il ne peut pas être enregistré."
+_NUL_ESCAPE = b"\\u0000"
+_NUL_URL = b"%00"
+
+
+class NulRefused(HTTPException):
+    """Raised from ``receive`` at the end of a body one of whose strings holds U+0000."""
+
+    def __init__(self, error: FieldError) -> None:
+        super().__init__(422, NUL_MESSAGE)
+        self.error = error
+
+
 class BodySizeLimitMiddleware:
     def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
         self.app = app
@@ -53,6 +73,10 @@ class BodySizeLimitMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        in_url = _nul_in_url(scope)
+        if in_url is not None:
+            await _nul_problem(Request(scope), in_url)(scope, receive, send)
             return
         threshold = self.threshold(scope)
         declared = _content_length(scope)
@@ -109,6 +133,9 @@ class _LimitedRequest:
         self.route_checked = limit is not None
         self.received = 0
         self.response_started = False
+        #: The body's chunks (references, not copies) and whether one may hold ``\u0000``.
+        self.chunks: list[bytes] = []
+        self.suspect = False
 
     async def run(self) -> None:
         try:
@@ -118,6 +145,12 @@ class _LimitedRequest:
             if self.response_started:
                 raise
             await _refuse(self.scope, self._receive, self._send, exc.limit)
+        except NulRefused as exc:
+            if self.response_started:
+                raise
+            await _nul_problem(Request(self.scope), exc.error)(
+                self.scope, self._receive, self._send
+            )
 
     async def receive(self) -> Message:
         if self.received > self.limit:
@@ -130,6 +163,15 @@ class _LimitedRequest:
                 self.limit = self.middleware.route_limit(self.scope)
             if self.received > self.limit:
                 raise BodyTooLarge(self.limit)
+            body = message.get("body", b"")
+            if body:
+                last = self.chunks[-1][-5:] if self.chunks else b""
+                self.chunks.append(body)
+                self.suspect = self.suspect or _NUL_ESCAPE in body or _NUL_ESCAPE in last + body[:5]
+            if self.suspect and not message.get("more_body", False):
+                field = _nul_field(b"".join(self.chunks))
+                if field is not None:
+                    raise NulRefused(FieldError(field=field, message=NUL_MESSAGE))
         return message
 
     async def send(self, message: Message) -> None:
@@ -154,6 +196,64 @@ def _problem(request: Request, limit: int) -> JSONResponse:
         headers={"Connection": "close"},
         extra={"max_body_bytes": limit},
     )
+
+
+async def nul_refused_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Exception handler for :class:`NulRefused` raised while a route reads its body."""
+    assert isinstance(exc, NulRefused)
+    return _nul_problem(request, exc.error)
+
+
+def _nul_problem(request: Request, error: FieldError) -> JSONResponse:
+    return problem_response(
+        request,
+        422,
+        "Requête invalide",
+        f"{error.field}: {error.message}",
+        problem="validation-error",
+        errors=[error],
+    )
+
+
+def _nul_in_url(scope: Scope) -> FieldError | None:
+    if _NUL_URL in scope.get("raw_path", b""):
+        return FieldError(field="path", message=NUL_MESSAGE, location="path")
+    query = scope.get("query_string", b"")
+    if _NUL_URL in query:
+        names = [k for k, v in parse_qsl(query.decode("latin-1")) if "\x00" in k + v]
+        return FieldError(
+            field=names[0] if names else "query", message=NUL_MESSAGE, location="query"
+        )
+    return None
+
+
+def _nul_field(body: bytes) -> str | None:
+    """The client's path (``a.b[2]``) of the first string or key holding U+0000, if any (a
+    body that is not JSON is left to the route's own validation)."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    return _nul_path(document, "")
+
+
+def _nul_path(value: Any, path: str) -> str | None:
+    if isinstance(value, str):
+        return (path or "body") if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{path}.{key}" if path else str(key)
+            if "\x00" in key:
+                return inner
+            found = _nul_path(item, inner)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_path(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
