@@ -1,6 +1,7 @@
 """``make profile``: where the referral service's CPU goes under a steady ``POST /v1/referrals``
 (``--target notifications-drain``: where the notifications consumer's goes under bursts of
-``referral.sent``).
+``referral.sent``; ``--target notifications-trickle`` or ``dispositifs-trickle``: the same
+events one at a time, ``--trickle`` a second, as they come at a steady load — batches of one).
 
 Starts a throwaway Kafka broker and the real referral service (``python -m referral serve``, seeded,
 on SQLite or, with ``STORE=postgres``, PostgreSQL), drives ``--concurrency`` concurrent creates for
@@ -34,6 +35,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+from aiokafka import AIOKafkaProducer
 
 from bench.pg import postgres_store
 from bench.procstat import cpu_seconds, load_average
@@ -45,9 +47,11 @@ from bench.side_by_side import (
     caller_headers,
     free_port,
     migrations_of,
+    sent_record,
 )
 from devstack.services import ServiceProcess, run_cli, service_env
 from localkafka import LocalKafka
+from shared.messaging.kafka import PRODUCER_OPTIONS
 from shared.testing import migrated_database
 
 
@@ -161,10 +165,10 @@ async def profile(args: argparse.Namespace) -> None:
         await asyncio.to_thread(broker.start)
         service: ServiceProcess | None = None
         try:
-            name = "referral" if args.target == "referral-post" else "notifications"
+            name = args.target.split("-")[0]
             url = await migrated_database(f"profile-{name}", migrations_of(name), work)
             extra = {"LOG_JSON": "true", "LOG_LEVEL": "INFO"}
-            if name == "notifications":
+            if name != "referral":
                 extra["JOBS_ENABLED"] = "false"  # the consumer alone, no SMTP here
             env = service_env(
                 name, database_url=url, bootstrap_servers=broker.bootstrap_servers, extra=extra
@@ -177,6 +181,10 @@ async def profile(args: argparse.Namespace) -> None:
             pid = _pid(service)
             if args.target == "referral-post":
                 done, wall, cpu, what = await _drive_posts(service, pid, py_spy, out, args)
+            elif args.target.endswith("-trickle"):
+                done, wall, cpu, what = await _drive_trickle(
+                    broker.bootstrap_servers, pid, py_spy, out, args
+                )
             else:
                 done, wall, cpu, what = await _drive_drain(
                     broker.bootstrap_servers, pid, py_spy, out, args
@@ -255,11 +263,45 @@ async def _drive_drain(
     return sent, wall, cpu, "events published (the consumer may still be behind)"
 
 
+async def _drive_trickle(
+    bootstrap: str, pid: int, py_spy: str, out: Path, args: argparse.Namespace
+) -> tuple[int, float, float, str]:
+    """``referral.sent`` events put on ``referral.events`` one at a time, ``--trickle`` a second."""
+    from shared.contracts.topics import REFERRAL_EVENTS
+
+    await _publish_sent(bootstrap, REFERRAL_EVENTS.name, 50)  # warm-up
+    await asyncio.sleep(3)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_OPTIONS)
+    await producer.start()
+    try:
+        samplers = _start_samplers(py_spy, pid, out, args)
+        cpu_before, started, sent = cpu_seconds(pid), time.monotonic(), 0
+        while (elapsed := time.monotonic() - started) < args.seconds:
+            await (await producer.send(REFERRAL_EVENTS.name, **sent_record()))
+            sent += 1
+            await asyncio.sleep(max(0.0, sent / args.trickle - elapsed))
+        await asyncio.sleep(1)  # the last ones consumed
+        cpu = cpu_seconds(pid) - cpu_before
+        wall = time.monotonic() - started
+    finally:
+        await producer.stop()
+    await _wait_samplers(samplers, args.seconds)
+    return sent, wall, cpu, "events published one at a time"
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
     parser.add_argument(
-        "--target", choices=("referral-post", "notifications-drain"), default="referral-post"
+        "--target",
+        choices=(
+            "referral-post",
+            "notifications-drain",
+            "notifications-trickle",
+            "dispositifs-trickle",
+        ),
+        default="referral-post",
     )
+    parser.add_argument("--trickle", type=int, default=50, help="events per second (trickle)")
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--burst", type=int, default=100, help="events per second (drain)")

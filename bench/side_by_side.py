@@ -269,32 +269,31 @@ async def _count(engine: AsyncEngine, statement: Any) -> int:
         return int((await connection.execute(statement)).scalar() or 0)
 
 
+def sent_record() -> dict[str, Any]:
+    """One ``referral.sent`` CloudEvent for a new referral, as the producer's ``send`` takes it."""
+    data = ReferralSent(
+        referral_id=uuid.uuid4(),
+        job_seeker_id=uuid.uuid4(),
+        agency_id="agc-interim-nord-lille",
+        network_id="interim-nord",
+        rome_code="H2913",
+        departement="59",
+        counsellor_id="bench",
+        structure_code="75101",
+        sent_at=datetime.now(UTC),
+    )
+    event = CloudEvent(type=data.event_type, source="/bench", data=data.model_dump(mode="json"))
+    value, headers = event.to_kafka()
+    return {"value": value, "key": data.key.encode(), "headers": headers}
+
+
 async def _publish_sent(bootstrap: str, topic: str, count: int) -> None:
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_OPTIONS)
     await producer.start()
     try:
-        sends = []
-        for _ in range(count):
-            data = ReferralSent(
-                referral_id=uuid.uuid4(),
-                job_seeker_id=uuid.uuid4(),
-                agency_id="agc-interim-nord-lille",
-                network_id="interim-nord",
-                rome_code="H2913",
-                departement="59",
-                counsellor_id="bench",
-                structure_code="75101",
-                sent_at=datetime.now(UTC),
-            )
-            event = CloudEvent(
-                type=data.event_type, source="/bench", data=data.model_dump(mode="json")
-            )
-            value, headers = event.to_kafka()
-            sends.append(
-                await producer.send(topic, value=value, key=data.key.encode(), headers=headers)
-            )
+        sends = [await producer.send(topic, **sent_record()) for _ in range(count)]
         await asyncio.gather(*sends)
     finally:
         await producer.stop()
