@@ -100,6 +100,7 @@ def run_service_cli(
         workers = check_workers(prog, settings.database_url, args.workers, args.http_only_extra)
         if workers > 1 and args.http_only_extra:
             os.environ[ELECTION_ENV] = "1"  # inherited by every worker process
+        os.environ.setdefault(f"{prefix}GC_FREEZE", "true")  # shared.collector, once started
         uvicorn.run(
             app_factory,
             factory=True,

@@ -115,6 +115,12 @@ class ServiceSettings(BaseSettings):
     #: row's age, and a consumer group's records not yet consumed.
     readiness_outbox_age_degraded_seconds: float = 60.0
     readiness_consumer_lag_degraded: int = 1000
+    #: After start-up, the objects alive then (modules, referentials, the app) are moved out of
+    #: the garbage collector's sight (``gc.freeze``): its full collections no longer walk them.
+    #: On in a served process (``serve`` sets ``<PREFIX>GC_FREEZE=true`` unless it is set); off
+    #: by default, for a process that starts many apps (a test run would pay a full collection of
+    #: its whole heap at each start, and keep for ever what each one froze).
+    gc_freeze: bool = False
 
     # Retention of the platform tables (issue 11, docs/personal-data.md).
     retention_published_outbox_days: float = Field(default=7, gt=0)

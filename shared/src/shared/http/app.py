@@ -23,6 +23,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth.tokens import TokenVerifier
+from shared.collector import freeze_start_up_objects
 from shared.contracts import asyncapi
 from shared.http.body_limit import (
     BodySizeLimitMiddleware,
@@ -78,6 +79,8 @@ def create_service_app(
         await runtime.start()
         if on_startup is not None:
             await on_startup()
+        if settings.gc_freeze:
+            freeze_start_up_objects()
         log.info("service started")
         try:
             yield
