@@ -6,10 +6,26 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db.direct import DirectSelect, insert_rows
 from shared.db.tables import PlatformTables
+
+#: Each service's look-up of one claim, compiled once (per table: a service has its own).
+_SEEN: dict[Table, DirectSelect] = {}
+
+
+def _seen_of(processed: Table) -> DirectSelect:
+    found = _SEEN.get(processed)
+    if found is None:
+        found = _SEEN[processed] = DirectSelect(
+            select(processed.c.event_id).where(
+                processed.c.consumer == bindparam("consumer"),
+                processed.c.event_id == bindparam("event_id"),
+            )
+        )
+    return found
 
 
 async def claim(
@@ -26,25 +42,31 @@ async def claim(
     """Record that ``consumer`` applies ``event_id`` in this transaction.
 
     Returns False when it was applied before. A concurrent claim of the same event fails the
-    transaction on its primary key, so at most one of the two effects commits.
+    transaction on its primary key, so at most one of the two effects commits. Both statements
+    go straight through the driver (:mod:`shared.db.direct`): a consumer claims every record it
+    applies alone, at a steady load each one.
     """
     processed = tables.processed_events
-    seen = await session.scalar(
-        select(processed.c.event_id).where(
-            processed.c.consumer == consumer, processed.c.event_id == event_id
-        )
-    )
+    seen = await _seen_of(processed).first(session, {"consumer": consumer, "event_id": event_id})
     if seen is not None:
         return False
-    await session.execute(
-        processed.insert().values(
-            consumer=consumer,
-            event_id=event_id,
-            event_type=event_type,
-            topic=topic,
-            partition=partition,
-            offset=offset,
-            processed_at=datetime.now(UTC),
-        )
+    await insert_rows(
+        session,
+        [
+            (
+                processed,
+                [
+                    {
+                        "consumer": consumer,
+                        "event_id": event_id,
+                        "event_type": event_type,
+                        "topic": topic,
+                        "partition": partition,
+                        "offset": offset,
+                        "processed_at": datetime.now(UTC),
+                    }
+                ],
+            )
+        ],
     )
     return True
