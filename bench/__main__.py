@@ -297,7 +297,7 @@ if __name__ == "__main__":
     parser.add_argument("--samples", type=int, default=100, help="latency samples")
     parser.add_argument("--requests", type=int, default=400, help="HTTP creates per side")
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--drain-events", type=int, default=1000)
+    parser.add_argument("--drain-events", type=int, default=5000)
     parser.add_argument(
         "--rates",
         default="50,150",
