@@ -29,7 +29,6 @@ import statistics
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -44,7 +43,6 @@ from localkafka import LocalKafka
 from notifications.consumers import referral_events
 from notifications.models import PLATFORM as NOTIFICATIONS_PLATFORM
 from referral.models import PLATFORM as REFERRAL_PLATFORM
-from shared.contracts.referral import ReferralSent
 from shared.contracts.topics import TopicSpec
 from shared.db.database import Database
 from shared.messaging.kafka import make_producer
@@ -54,20 +52,6 @@ from shared.observability.logging import configure_logging
 from shared.settings import ServiceSettings
 from shared.testing import migrated_database, store_kind
 from shared.testing_kafka import running_consumer
-
-
-def _sent() -> ReferralSent:
-    return ReferralSent(
-        referral_id=uuid.uuid4(),
-        job_seeker_id=uuid.uuid4(),
-        agency_id="agc-interim-nord-lille",
-        network_id="interim-nord",
-        rome_code="H2913",
-        departement="59",
-        counsellor_id="bench",
-        structure_code="75101",
-        sent_at=datetime.now(UTC),
-    )
 
 
 async def bench_outbox(settings: ServiceSettings, work: Path, count: int) -> None:
@@ -82,7 +66,11 @@ async def bench_outbox(settings: ServiceSettings, work: Path, count: int) -> Non
         async with database.transaction() as session:
             for _ in range(10):
                 await add_event(
-                    session, REFERRAL_PLATFORM, _sent(), source="/bench", topic=topic.name
+                    session,
+                    REFERRAL_PLATFORM,
+                    side_by_side.sent_data(),
+                    source="/bench",
+                    topic=topic.name,
                 )
     staged = time.perf_counter() - started
     relay = OutboxRelay(
@@ -115,7 +103,7 @@ async def bench_consumer(settings: ServiceSettings, work: Path, count: int) -> N
     from shared.envelope import CloudEvent
 
     for _ in range(count):
-        data = _sent()
+        data = side_by_side.sent_data()
         value, headers = CloudEvent(
             type=data.event_type, source="/bench", data=data.model_dump(mode="json")
         ).to_kafka()
@@ -184,7 +172,9 @@ async def bench_latency(settings: ServiceSettings, work: Path, samples: int) -> 
         for i in range(samples):
             started = time.perf_counter()
             async with referral_db.transaction() as session:
-                await add_event(session, REFERRAL_PLATFORM, _sent(), source="/b", topic=topic)
+                await add_event(
+                    session, REFERRAL_PLATFORM, side_by_side.sent_data(), source="/b", topic=topic
+                )
             while True:
                 async with notif_db.sessionmaker() as session:
                     inbox = NOTIFICATIONS_PLATFORM.processed_events

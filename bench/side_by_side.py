@@ -269,9 +269,9 @@ async def _count(engine: AsyncEngine, statement: Any) -> int:
         return int((await connection.execute(statement)).scalar() or 0)
 
 
-def sent_record() -> dict[str, Any]:
-    """One ``referral.sent`` CloudEvent for a new referral, as the producer's ``send`` takes it."""
-    data = ReferralSent(
+def sent_data() -> ReferralSent:
+    """One ``referral.sent`` for a new referral (new ids each time)."""
+    return ReferralSent(
         referral_id=uuid.uuid4(),
         job_seeker_id=uuid.uuid4(),
         agency_id="agc-interim-nord-lille",
@@ -282,6 +282,11 @@ def sent_record() -> dict[str, Any]:
         structure_code="75101",
         sent_at=datetime.now(UTC),
     )
+
+
+def sent_record() -> dict[str, Any]:
+    """One ``referral.sent`` CloudEvent for a new referral, as the producer's ``send`` takes it."""
+    data = sent_data()
     event = CloudEvent(type=data.event_type, source="/bench", data=data.model_dump(mode="json"))
     value, headers = event.to_kafka()
     return {"value": value, "key": data.key.encode(), "headers": headers}
