@@ -1,7 +1,8 @@
 """Two replicas of each service (referral, dispositifs, notifications) on one PostgreSQL store
 each and one broker (issue 15): referrals created on both referral replicas, half of them
 accepted by the agency, one replica of each service killed (SIGKILL) mid-stream; every
-referral's event is published once (the relays share the outbox under an advisory lock), the
+referral's event is published (the relays share the outbox under an advisory lock: once, but for
+a batch the killed holder sent and had not marked, which the survivor sends again), the
 consuming replicas share their groups' partitions, and every event is handled once (nothing
 lost, nothing doubled), checked from the stores and the topics.
 
@@ -290,9 +291,12 @@ async def test_two_replicas_lose_nothing_and_double_nothing(replicas: dict[str, 
         # One sent event per referral, each published, for the referrals created.
         assert sorted(row.key for row in rows) == sorted(created)
         assert len(sent) == REFERRALS
-        # On the topic exactly once each: two relays, one publishing at a time.
+        # On the topic, each at least once: two relays, one publishing at a time. The replica
+        # killed mid-stream may have held the relay's lock with a batch sent and not yet marked
+        # published: the survivor then sends those again (the outbox is at least once across a
+        # kill). The consumers' claims make each one handled once, asserted below.
         on_topic = await _topic_event_ids(replicas["bootstrap"], sent)
-        assert sorted(on_topic) == sorted(sent), "an event lost or published twice"
+        assert set(on_topic) == sent, "an event lost"
         # Handled once each by the notifications group, and their effects once each.
         assert sorted(handled) == sorted(sent)
         async with notifications_db.read_session() as session:
