@@ -31,6 +31,7 @@ from shared.messaging.consumer import DeadLetterHook, EventConsumer, HandlerRegi
 from shared.messaging.kafka import client_options, make_producer
 from shared.messaging.outbox import OutboxRelay, notify_on_commit
 from shared.messaging.provisioning import ensure_topics
+from shared.observability.loop_watch import LoopWatch
 from shared.observability.metrics import BACKLOG
 from shared.settings import ServiceSettings
 
@@ -165,6 +166,10 @@ class ServiceRuntime:
         self._dynamic_topics = dynamic_topics
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        #: The event loop's lag and stalls (shared.observability.loop_watch).
+        self.loop_watch = LoopWatch(
+            settings.service_name, stall_seconds=settings.loop_stall_log_seconds
+        )
         self._remove_commit_hook = notify_on_commit(
             self.database.sync_session_class, self.relay.wake
         )
@@ -188,6 +193,9 @@ class ServiceRuntime:
         return list(specs.values())
 
     async def start(self) -> None:
+        self._tasks.append(
+            asyncio.create_task(self.loop_watch.run(self._stopping), name="loop-watch")
+        )
         if self._election is None:
             self._start_background()
         else:

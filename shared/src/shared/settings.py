@@ -121,6 +121,10 @@ class ServiceSettings(BaseSettings):
     #: by default, for a process that starts many apps (a test run would pay a full collection of
     #: its whole heap at each start, and keep for ever what each one froze).
     gc_freeze: bool = False
+    #: The event loop's watchdog (``shared.observability.loop_watch``): a stall of the loop this
+    #: long or longer is logged (``event loop stalled``) with where the loop was; 0: not logged
+    #: (the lag is still measured, ``coop_event_loop_lag_seconds``).
+    loop_stall_log_seconds: float = Field(default=0.25, ge=0)
 
     # Retention of the platform tables (issue 11, docs/personal-data.md).
     retention_published_outbox_days: float = Field(default=7, gt=0)

@@ -30,6 +30,7 @@ from shared.http.body_limit import (
     BodyTooLarge,
     NulRefused,
     body_too_large_handler,
+    build_route_contexts,
     nul_refused_handler,
 )
 from shared.http.domain_problems import install_domain_problem_handler
@@ -79,6 +80,10 @@ def create_service_app(
         await runtime.start()
         if on_startup is not None:
             await on_startup()
+        # FastAPI resolves its routes' dependencies at their first request (~0.4 s for the
+        # referral service's routes, the event loop held meanwhile): done here, before the
+        # service says it is ready, not in the first counsellor's request.
+        build_route_contexts(_app)
         if settings.gc_freeze:
             freeze_start_up_objects()
         log.info("service started")

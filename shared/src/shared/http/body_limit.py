@@ -261,7 +261,14 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> Non
 
 
 def _routes(scope: Scope) -> list[Any]:
-    router = getattr(scope.get("app"), "router", None)
+    return build_route_contexts(scope.get("app"))
+
+
+def build_route_contexts(app: Any) -> list[Any]:
+    """The app's routes with their resolved context (limits, dependencies). FastAPI builds and
+    keeps these at the first request that needs them; the service's lifespan calls this at
+    start-up so that no request pays it."""
+    router = getattr(app, "router", None)
     return list(iter_route_contexts(router.routes)) if router is not None else []
 
 

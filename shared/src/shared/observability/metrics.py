@@ -53,3 +53,10 @@ CONSUMER_BATCHES = Counter(
     "Fetched batches by how they were applied (one transaction, or one by one after an error).",
     ["service", "consumer", "mode"],
 )
+EVENT_LOOP_LAG = Histogram(
+    "coop_event_loop_lag_seconds",
+    "How much later than asked a 50 ms timer of the event loop fired (shared.observability."
+    "loop_watch): what a request arriving then waits before it starts.",
+    ["service"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
