@@ -725,6 +725,7 @@ async def _e2e_rows(
                         names=["HTTP", "consumer"],
                     )
                     await _settled(client, notifications, 30)
+                    lag_before = {n: await _loop_lag(client, services[n]) for n in SERVICE_NAMES}
                     project = await pipeline.run_at_rate(
                         client,
                         f"{services['referral'].url}/v1/referrals",
@@ -738,6 +739,20 @@ async def _e2e_rows(
                         names=list(SERVICE_NAMES),
                     )
                     table_out.rate_runs[rate] = (project, bare)
+                    lag = {
+                        n: _lag_since(lag_before[n], await _loop_lag(client, services[n]))
+                        for n in SERVICE_NAMES
+                    }
+                    table_out.notes.append(
+                        f"event loop at {rate:.0f}/s, ticks of 50 ms late by ≥ 25 / ≥ 100 ms, of "
+                        "all ("
+                        + " / ".join(SERVICE_NAMES)
+                        + "): "
+                        + "; ".join(
+                            f"{lag[n][0.025]:.0f} / {lag[n][0.1]:.0f} of {lag[n][0.0]:.0f}"
+                            for n in SERVICE_NAMES
+                        )
+                    )
                     table_out.add(
                         f"end to end at {rate:.0f}/s for {seconds:.0f} s, POST → agency "
                         "notification stored",
@@ -767,6 +782,24 @@ async def _batch_counts(client: httpx.AsyncClient, service: ServiceProcess) -> s
                 if f'mode="{mode}"' in line:
                     counts[mode] += float(line.rsplit(" ", 1)[1])
     return f"{counts['batch']:.0f} / {counts['one_by_one']:.0f}"
+
+
+async def _loop_lag(client: httpx.AsyncClient, service: ServiceProcess) -> dict[float, float]:
+    """From the service's /metrics (``coop_event_loop_lag_seconds``): its loop's ticks so far
+    (key 0.0) and, for each bucket's bound, the ticks later than that."""
+    total, below = 0.0, {}
+    for line in (await client.get(f"{service.url}/metrics")).text.splitlines():
+        if line.startswith("coop_event_loop_lag_seconds_count{"):
+            total = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("coop_event_loop_lag_seconds_bucket{"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            if bound != "+Inf":
+                below[float(bound)] = float(line.rsplit(" ", 1)[1])
+    return {0.0: total, **{bound: total - n for bound, n in below.items()}}
+
+
+def _lag_since(before: dict[float, float], after: dict[float, float]) -> dict[float, float]:
+    return {bound: after.get(bound, 0.0) - before.get(bound, 0.0) for bound in after}
 
 
 async def _wait_http(client: httpx.AsyncClient, url: str, timeout: float = 60) -> None:

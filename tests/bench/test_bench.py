@@ -178,4 +178,9 @@ async def test_the_side_by_side_run_measures_every_row_at_a_tiny_size(
     assert project.accepted, rendered
     assert set(project.stored) == set(project.accepted), rendered
     assert set(bare.stored) == set(bare.accepted), rendered
+    # Each service's loop ticked (every 50 ms) during the run, read from its /metrics.
+    (lag,) = [n for n in table.notes if n.startswith("event loop at 3/s")]
+    counts = [part.rsplit(" of ", 1)[1] for part in lag.split(": ", 1)[1].split("; ")]
+    assert len(counts) == 3, lag
+    assert all(int(c) > 0 for c in counts), lag
     print(rendered)
