@@ -37,18 +37,25 @@ def _hold_the_loop(seconds: float) -> None:
         sum(range(1000))
 
 
-async def test_a_stall_is_measured_and_logged_with_where_the_loop_was() -> None:
-    service = "loop-watch-stall"
-    watch = LoopWatch(service, interval=0.02, stall_seconds=0.15)
+async def _watched_hold(watch: LoopWatch, hold: float) -> tuple[float, list[dict[str, Any]]]:
+    """Run ``watch``, hold the loop ``hold`` seconds between quiet ticks, stop it; the ticks
+    counted before the hold, and what was logged."""
     stopping = asyncio.Event()
     with structlog.testing.capture_logs() as logs:
         task = asyncio.create_task(watch.run(stopping))
         await asyncio.sleep(0.1)  # a few quiet ticks
-        quiet = _lag_count(service)
-        _hold_the_loop(0.4)
+        quiet = _lag_count(watch.service)
+        _hold_the_loop(hold)
         await asyncio.sleep(0.1)
         stopping.set()
         await asyncio.wait_for(task, 2)
+    return quiet, logs
+
+
+async def test_a_stall_is_measured_and_logged_with_where_the_loop_was() -> None:
+    service = "loop-watch-stall"
+    watch = LoopWatch(service, interval=0.02, stall_seconds=0.15)
+    quiet, logs = await _watched_hold(watch, 0.4)
     assert quiet >= 2
     # (At least: on a busy machine a quiet tick may lag past the threshold too.)
     assert watch.stalls >= 1
@@ -67,14 +74,7 @@ async def test_a_stall_is_measured_and_logged_with_where_the_loop_was() -> None:
 async def test_without_the_watchdog_the_lag_is_still_measured_and_nothing_is_logged() -> None:
     service = "loop-watch-off"
     watch = LoopWatch(service, interval=0.02, stall_seconds=0)
-    stopping = asyncio.Event()
-    with structlog.testing.capture_logs() as logs:
-        task = asyncio.create_task(watch.run(stopping))
-        await asyncio.sleep(0.05)
-        _hold_the_loop(0.2)
-        await asyncio.sleep(0.05)
-        stopping.set()
-        await asyncio.wait_for(task, 2)
+    _, logs = await _watched_hold(watch, 0.2)
     assert _lag_over(service, "0.1") >= 1
     assert watch.stalls == 0
     assert not [entry for entry in logs if entry["event"] == "event loop stalled"]
