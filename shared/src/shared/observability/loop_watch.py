@@ -9,8 +9,8 @@ request is answered and no record consumed. :class:`LoopWatch` measures that:
 - a daemon thread looks every interval at when the task last woke up. Once the loop has been held
   longer than :attr:`LoopWatch.stall_seconds`, it takes the loop thread's stack (code locations
   only: file, line, function — never a local variable) and the task, when it wakes again, logs
-  one warning ``event loop stalled`` with the stall's length and that stack. That names the code
-  that held the loop, whatever the loop (uvloop has no slow-callback report).
+  one warning ``event loop stalled`` with the stall's length and that stack (``frames``). That
+  names the code that held the loop, whatever the loop (uvloop has no slow-callback report).
 
 What it costs: one timer every 50 ms on the loop and one thread waking as often (a few
 microseconds each).
@@ -77,7 +77,8 @@ class LoopWatch:
                     log.warning(
                         "event loop stalled",
                         stalled_ms=round(lag * 1000),
-                        stack=stack or ["(not taken: the watchdog did not run during the stall)"],
+                        # Not ``stack``: structlog's renderers take that key for a formatted one.
+                        frames=stack or ["(not taken: the watchdog did not run during the stall)"],
                     )
         finally:
             self._stopped.set()
@@ -96,8 +97,13 @@ class LoopWatch:
             if frame is None:
                 continue
             with contextlib.suppress(Exception):
-                summary = traceback.extract_stack(frame)[-STACK_FRAMES:]
-                self._stack = [f"{_short(f.filename)}:{f.lineno} {f.name}" for f in summary]
+                # Locations only: no source line read (linecache) in this thread.
+                summary = traceback.StackSummary.extract(
+                    traceback.walk_stack(frame), limit=STACK_FRAMES, lookup_lines=False
+                )
+                self._stack = [
+                    f"{_short(f.filename)}:{f.lineno} {f.name}" for f in reversed(summary)
+                ]
 
 
 def _short(filename: str) -> str:
