@@ -34,6 +34,7 @@ from bench.side_by_side import (
     _settled,
     caller_headers,
     free_port,
+    metric_samples,
     migrations_of,
 )
 from devstack.services import ServiceProcess, run_cli, service_env
@@ -83,10 +84,9 @@ async def _round(
 async def _full_collections(client: httpx.AsyncClient, service: ServiceProcess) -> str:
     """The process's full garbage collections so far, from its ``/metrics`` (prometheus_client's
     default collectors)."""
-    text = (await client.get(f"{service.url}/metrics")).text
-    for line in text.splitlines():
-        if line.startswith('python_gc_collections_total{generation="2"}'):
-            return line.rsplit(" ", 1)[1]
+    for sample in await metric_samples(client, service):
+        if sample.name == "python_gc_collections_total" and sample.labels["generation"] == "2":
+            return f"{sample.value:.0f}"
     return "?"
 
 

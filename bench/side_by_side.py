@@ -41,6 +41,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 from sqlalchemy import column, func, select, table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -772,15 +774,18 @@ class BenchError(RuntimeError):
     """A part of the bench could not run (not a matter of time budget)."""
 
 
+async def metric_samples(client: httpx.AsyncClient, service: ServiceProcess) -> list[Sample]:
+    """Every sample of the service's ``/metrics`` page (prometheus_client's own parser)."""
+    page = (await client.get(f"{service.url}/metrics")).text
+    return [sample for family in text_string_to_metric_families(page) for sample in family.samples]
+
+
 async def _batch_counts(client: httpx.AsyncClient, service: ServiceProcess) -> str:
     """From the service's /metrics: batches applied whole and batches applied again one by one."""
-    text_ = (await client.get(f"{service.url}/metrics")).text
     counts = {"batch": 0.0, "one_by_one": 0.0}
-    for line in text_.splitlines():
-        if line.startswith("coop_consumer_batches_total{"):
-            for mode in counts:
-                if f'mode="{mode}"' in line:
-                    counts[mode] += float(line.rsplit(" ", 1)[1])
+    for sample in await metric_samples(client, service):
+        if sample.name == "coop_consumer_batches_total" and sample.labels.get("mode") in counts:
+            counts[sample.labels["mode"]] += sample.value
     return f"{counts['batch']:.0f} / {counts['one_by_one']:.0f}"
 
 
@@ -788,13 +793,13 @@ async def _loop_lag(client: httpx.AsyncClient, service: ServiceProcess) -> dict[
     """From the service's /metrics (``coop_event_loop_lag_seconds``): its loop's ticks so far
     (key 0.0) and, for each bucket's bound, the ticks later than that."""
     total, below = 0.0, {}
-    for line in (await client.get(f"{service.url}/metrics")).text.splitlines():
-        if line.startswith("coop_event_loop_lag_seconds_count{"):
-            total = float(line.rsplit(" ", 1)[1])
-        elif line.startswith("coop_event_loop_lag_seconds_bucket{"):
-            bound = line.split('le="', 1)[1].split('"', 1)[0]
-            if bound != "+Inf":
-                below[float(bound)] = float(line.rsplit(" ", 1)[1])
+    for sample in await metric_samples(client, service):
+        if sample.name == "coop_event_loop_lag_seconds_count":
+            total = sample.value
+        elif sample.name == "coop_event_loop_lag_seconds_bucket":
+            bound = float(sample.labels["le"])
+            if bound != float("inf"):
+                below[bound] = sample.value
     return {0.0: total, **{bound: total - n for bound, n in below.items()}}
 
 
