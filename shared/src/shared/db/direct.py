@@ -34,7 +34,7 @@ import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Select, Table
+from sqlalchemy import Insert, Select, Table
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.engine.interfaces import CacheStats
 from sqlalchemy.exc import DBAPIError
@@ -264,7 +264,7 @@ def _insert_with_core(connection: Connection, rows: Sequence[Rows]) -> None:
 class _CompiledSelect:
     __slots__ = ("binds", "defaults", "named", "results", "sql")
 
-    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
+    def __init__(self, statement: Select[Any] | Insert, dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
         self.sql: str = compiled.string
         processors = compiled._bind_processors
@@ -307,11 +307,12 @@ def _select_here(connection: sqlite3.Connection, sql: str, parameters: tuple[Any
 
 class DirectSelect:
     """A ``SELECT`` run straight through the driver (aiosqlite or asyncpg; Core on another): its
-    rows as tuples of the values Core would return."""
+    rows as tuples of the values Core would return. Or an ``INSERT … RETURNING`` (the
+    consumers' claim): the rows it returns, the same way."""
 
     __slots__ = ("_compiled", "named", "statement")
 
-    def __init__(self, statement: Select[Any], *, named: bool = False) -> None:
+    def __init__(self, statement: Select[Any] | Insert, *, named: bool = False) -> None:
         self.statement = statement
         #: Rows as named tuples (``row.topic``), as Core's rows read by name; else plain tuples.
         self.named = named

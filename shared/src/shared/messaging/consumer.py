@@ -874,7 +874,8 @@ async def _claim_many(
 ) -> list[_Ready]:
     """Claim the events of ``run`` in two statements; return those applied for the first time
     (an event twice in ``run`` counts once). A concurrent claim fails the transaction on the
-    primary key, as :func:`processed_events.claim` does."""
+    primary key; the batch is then applied again one by one, whose claims
+    (:func:`processed_events.claim`) wait for the other transaction and skip what it claimed."""
     if not run:
         return []
     processed = tables.processed_events

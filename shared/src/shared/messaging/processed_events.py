@@ -5,26 +5,32 @@ has no second effect."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, bindparam
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db.direct import DirectSelect, insert_rows
+from shared.db.direct import DirectSelect
 from shared.db.tables import PlatformTables
 
-#: Each service's look-up of one claim, compiled once (per table: a service has its own).
-_SEEN: dict[Table, DirectSelect] = {}
+#: The dialects' ``INSERT … ON CONFLICT DO NOTHING`` (Core's own has no such clause).
+_INSERTS: dict[str, Any] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+_COLUMNS = ("consumer", "event_id", "event_type", "topic", "partition", "offset", "processed_at")
+#: Each service's claim per dialect, compiled once (per table: a service has its own).
+_CLAIMS: dict[tuple[Table, str], DirectSelect] = {}
 
 
-def _seen_of(processed: Table) -> DirectSelect:
-    found = _SEEN.get(processed)
+def _claim_of(processed: Table, dialect: str) -> DirectSelect:
+    found = _CLAIMS.get((processed, dialect))
     if found is None:
-        found = _SEEN[processed] = DirectSelect(
-            select(processed.c.event_id).where(
-                processed.c.consumer == bindparam("consumer"),
-                processed.c.event_id == bindparam("event_id"),
-            )
+        statement = (
+            _INSERTS[dialect](processed)
+            .values({name: bindparam(name) for name in _COLUMNS})
+            .on_conflict_do_nothing()
+            .returning(processed.c.event_id)
         )
+        found = _CLAIMS[(processed, dialect)] = DirectSelect(statement)
     return found
 
 
@@ -41,32 +47,25 @@ async def claim(
 ) -> bool:
     """Record that ``consumer`` applies ``event_id`` in this transaction.
 
-    Returns False when it was applied before. A concurrent claim of the same event fails the
-    transaction on its primary key, so at most one of the two effects commits. Both statements
-    go straight through the driver (:mod:`shared.db.direct`): a consumer claims every record it
-    applies alone, at a steady load each one.
+    Returns False when it was applied before. One statement, straight through the driver
+    (:mod:`shared.db.direct`): ``INSERT … ON CONFLICT DO NOTHING RETURNING``, the row back when
+    it is new — a consumer claims every record it applies alone, at a steady load each one. A
+    concurrent claim of the same event waits for the first transaction (PostgreSQL; SQLite's
+    writers take turns) and then finds it claimed — or claims it, if the first rolled back — so
+    at most one of the two effects commits.
     """
     processed = tables.processed_events
-    seen = await _seen_of(processed).first(session, {"consumer": consumer, "event_id": event_id})
-    if seen is not None:
-        return False
-    await insert_rows(
+    bind = session.get_bind()
+    claimed = await _claim_of(processed, bind.dialect.name).first(
         session,
-        [
-            (
-                processed,
-                [
-                    {
-                        "consumer": consumer,
-                        "event_id": event_id,
-                        "event_type": event_type,
-                        "topic": topic,
-                        "partition": partition,
-                        "offset": offset,
-                        "processed_at": datetime.now(UTC),
-                    }
-                ],
-            )
-        ],
+        {
+            "consumer": consumer,
+            "event_id": event_id,
+            "event_type": event_type,
+            "topic": topic,
+            "partition": partition,
+            "offset": offset,
+            "processed_at": datetime.now(UTC),
+        },
     )
-    return True
+    return claimed is not None
