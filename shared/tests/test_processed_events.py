@@ -5,17 +5,17 @@ redelivery, another consumer, a rolled-back claim and a concurrent one."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import MetaData, event, func, select
+from sqlalchemy import MetaData, func, select
 
 from shared.db.database import Database
 from shared.db.tables import platform_tables
 from shared.messaging import processed_events
+from shared.testing import executed_statements, without_transaction_control
 
 metadata = MetaData()
 TABLES = platform_tables(metadata)
@@ -28,22 +28,6 @@ async def database(new_database: Callable[[str], Awaitable[str]]) -> AsyncIterat
         await connection.run_sync(metadata.create_all)
     yield db
     await db.dispose()
-
-
-@contextmanager
-def _statements(database: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(*args: Any) -> None:
-        if args[2].split()[0].upper() not in {"BEGIN", "COMMIT", "ROLLBACK"}:
-            seen.append(args[2])
-
-    engine = database.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 async def _claim(database: Database, consumer: str, event_id: str, offset: int = 7) -> bool:
@@ -69,8 +53,9 @@ async def _rows(database: Database) -> list[Any]:
 
 async def test_an_event_is_claimed_once_per_consumer_in_one_statement(database: Database) -> None:
     before = datetime.now(UTC)
-    with _statements(database) as statements:
+    with executed_statements(database.engine) as executed:
         assert await _claim(database, "notifications.referral-events", "evt-1")
+    statements = without_transaction_control(executed)
     assert len(statements) == 1, statements
     assert "ON CONFLICT" in statements[0].upper()
     # A redelivery of the same event to the same consumer: not fresh, nothing written.

@@ -16,12 +16,14 @@ import re
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 if TYPE_CHECKING:
     from fastapi import APIRouter, FastAPI
@@ -38,6 +40,28 @@ def declare_development_environment() -> None:
     secret."""
     for prefix in SERVICE_PREFIXES:
         os.environ.setdefault(f"{prefix}ENVIRONMENT", "development")
+
+
+@contextmanager
+def executed_statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The SQL of every statement ``engine`` runs meanwhile, in order (its
+    ``before_cursor_execute`` listeners: statements run straight through the driver included)."""
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        seen.append(args[2])
+
+    sync = engine.sync_engine
+    event.listen(sync, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(sync, "before_cursor_execute", record)
+
+
+def without_transaction_control(statements: list[str]) -> list[str]:
+    """``statements`` without ``BEGIN``, ``COMMIT`` and ``ROLLBACK``."""
+    return [s for s in statements if s.split()[0].upper() not in {"BEGIN", "COMMIT", "ROLLBACK"}]
 
 
 def store_kind() -> str:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications.access import SYSTEM
@@ -35,6 +34,7 @@ from shared.db.database import Database
 from shared.envelope import CloudEvent
 from shared.messaging.consumer import BatchHandler, EventContext
 from shared.messaging.consumer import Delivery as RecordDelivery
+from shared.testing import executed_statements, without_transaction_control
 
 from ..conftest import MIGRATIONS
 
@@ -307,25 +307,6 @@ async def test_a_batch_applied_together_leaves_the_rows_of_its_events_one_by_one
     assert "Autre nom" not in agency_names
 
 
-@contextmanager
-def _counting(database: Database) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(args[2])
-
-    engine = database.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
-def _handled(statements: list[str]) -> list[str]:
-    return [s for s in statements if s.split()[0].upper() not in {"BEGIN", "COMMIT", "ROLLBACK"}]
-
-
 async def _count(database: Database, model: Any) -> int:
     async with database.reading() as session:
         return int(await session.scalar(select(func.count()).select_from(model)) or 0)
@@ -338,12 +319,12 @@ async def test_a_batch_of_referral_sent_takes_four_statements_whatever_its_lengt
     consented = uuid.uuid4()
     await _set_up(database, consented, [])
     batch = [_sent(uuid.uuid4()) for _ in range(size - 1)] + [_sent(uuid.uuid4(), consented)]
-    with _counting(database) as statements:
+    with executed_statements(database.engine) as statements:
         async with database.transaction() as session:
             await _handler().apply_batch(
                 [_context(session, d, i) for i, d in enumerate(batch)], session
             )
-    handled = _handled(statements)
+    handled = without_transaction_control(statements)
     assert len(handled) == STATEMENTS_PER_BATCH_OF_SENT, handled
     assert len([s for s in handled if "FROM recipients" in s]) == 1
     # Each event: its agency's message (email, webhook); the consented job seeker's too.
@@ -359,12 +340,12 @@ async def test_a_batch_of_status_changes_takes_five_statements_whatever_its_leng
     referrals = [uuid.uuid4() for _ in range(size)]
     await _set_up(database, uuid.uuid4(), [(_event(d), d) for d in map(_sent, referrals)])
     batch = [_changed(r, ReferralStatus.ACCEPTED) for r in referrals]
-    with _counting(database) as statements:
+    with executed_statements(database.engine) as statements:
         async with database.transaction() as session:
             await _handler().apply_batch(
                 [_context(session, d, i) for i, d in enumerate(batch)], session
             )
-    handled = _handled(statements)
+    handled = without_transaction_control(statements)
     assert len(handled) == STATEMENTS_PER_BATCH_OF_STATUS_CHANGES, handled
     async with database.reading() as session:
         statuses = set((await session.scalars(select(KnownReferral.status))).all())

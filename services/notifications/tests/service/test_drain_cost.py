@@ -8,12 +8,10 @@ events after it."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications.access import SYSTEM
@@ -28,6 +26,7 @@ from shared.db.database import Database
 from shared.envelope import CloudEvent
 from shared.messaging.consumer import Delivery as RecordDelivery
 from shared.messaging.consumer import EventContext
+from shared.testing import executed_statements, without_transaction_control
 
 AGENCY = "agc-interim-nord-lille"
 
@@ -63,25 +62,6 @@ async def _handle(session: AsyncSession, data: EventData, event_id: str | None =
     handler = referral_events.get(data.event_type)
     assert handler is not None
     await handler(EventContext(_event(data, event_id), data, session, RecordDelivery("t", 0, 0)))
-
-
-@contextmanager
-def _counting(database: Database) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(args[2])
-
-    engine = database.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
-def _without_transaction_control(statements: list[str]) -> list[str]:
-    return [s for s in statements if s.split()[0].upper() not in {"BEGIN", "COMMIT", "ROLLBACK"}]
 
 
 async def _register_agency(database: Database) -> None:
@@ -122,11 +102,11 @@ async def test_a_batch_of_referral_sent_takes_four_statements_per_event(
             session,
         )
     batch = [_sent() for _ in range(9)] + [_sent(consented)]
-    with _counting(database) as statements:
+    with executed_statements(database.engine) as statements:
         async with database.transaction() as session:
             for data in batch:
                 await _handle(session, data)
-    handled = _without_transaction_control(statements)
+    handled = without_transaction_control(statements)
     assert len(handled) == STATEMENTS_PER_REFERRAL_SENT * len(batch), handled
     # The agency's entry was read once for the whole batch.
     directory_reads = [s for s in handled if "FROM recipients" in s]
@@ -145,12 +125,12 @@ async def test_a_redelivered_referral_sent_tells_nobody_twice(
     event_id = str(uuid.uuid4())
     async with database.transaction() as session:
         await _handle(session, data, event_id)
-    with _counting(database) as statements:
+    with executed_statements(database.engine) as statements:
         async with database.transaction() as session:
             await _handle(session, data, event_id)
     # The followed referral (known: nothing inserted), read back for the wording, the
     # directory, the messages (none inserted: already told) — and no deliveries.
-    handled = _without_transaction_control(statements)
+    handled = without_transaction_control(statements)
     assert len(handled) == 4, handled
     assert not any("INTO deliveries" in s for s in handled)
     assert await _count(database, Notification) == 1
