@@ -30,18 +30,22 @@ async def database(new_database: Callable[[str], Awaitable[str]]) -> AsyncIterat
     await db.dispose()
 
 
+async def _claim_in(session: Any, consumer: str, event_id: str, offset: int = 7) -> bool:
+    return await processed_events.claim(
+        session,
+        TABLES,
+        consumer=consumer,
+        event_id=event_id,
+        event_type="coop.referral.sent.v1",
+        topic="referral.events",
+        partition=2,
+        offset=offset,
+    )
+
+
 async def _claim(database: Database, consumer: str, event_id: str, offset: int = 7) -> bool:
     async with database.transaction() as session:
-        return await processed_events.claim(
-            session,
-            TABLES,
-            consumer=consumer,
-            event_id=event_id,
-            event_type="coop.referral.sent.v1",
-            topic="referral.events",
-            partition=2,
-            offset=offset,
-        )
+        return await _claim_in(session, consumer, event_id, offset)
 
 
 async def _rows(database: Database) -> list[Any]:
@@ -84,16 +88,7 @@ async def test_a_rolled_back_claim_leaves_the_event_to_claim_again(database: Dat
 
     async def claim_then_refuse() -> None:
         async with database.transaction() as session:
-            assert await processed_events.claim(
-                session,
-                TABLES,
-                consumer="c",
-                event_id="evt-2",
-                event_type="t",
-                topic="referral.events",
-                partition=0,
-                offset=1,
-            )
+            assert await _claim_in(session, "c", "evt-2")
             raise Refused
 
     with pytest.raises(Refused):
@@ -110,16 +105,7 @@ async def test_a_concurrent_claim_waits_for_the_first_and_finds_it_claimed(
 
     async def first() -> bool:
         async with database.transaction() as session:
-            fresh = await processed_events.claim(
-                session,
-                TABLES,
-                consumer="c",
-                event_id="evt-3",
-                event_type="t",
-                topic="referral.events",
-                partition=0,
-                offset=1,
-            )
+            fresh = await _claim_in(session, "c", "evt-3")
             claimed.set()
             await release.wait()  # not committed yet while the second one tries
             return fresh
