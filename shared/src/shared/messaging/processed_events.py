@@ -5,29 +5,26 @@ has no second effect."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import Table, bindparam
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db.conflicts import insert_ignoring_conflicts
 from shared.db.direct import DirectSelect
 from shared.db.tables import PlatformTables
 
-#: The dialects' ``INSERT … ON CONFLICT DO NOTHING`` (Core's own has no such clause).
-_INSERTS: dict[str, Any] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 _COLUMNS = ("consumer", "event_id", "event_type", "topic", "partition", "offset", "processed_at")
 #: Each service's claim per dialect, compiled once (per table: a service has its own).
 _CLAIMS: dict[tuple[Table, str], DirectSelect] = {}
 
 
-def _claim_of(processed: Table, dialect: str) -> DirectSelect:
+def _claim_of(session: AsyncSession, processed: Table) -> DirectSelect:
+    dialect = session.get_bind().dialect.name
     found = _CLAIMS.get((processed, dialect))
     if found is None:
         statement = (
-            _INSERTS[dialect](processed)
+            insert_ignoring_conflicts(session, processed)
             .values({name: bindparam(name) for name in _COLUMNS})
-            .on_conflict_do_nothing()
             .returning(processed.c.event_id)
         )
         found = _CLAIMS[(processed, dialect)] = DirectSelect(statement)
@@ -55,8 +52,7 @@ async def claim(
     at most one of the two effects commits.
     """
     processed = tables.processed_events
-    bind = session.get_bind()
-    claimed = await _claim_of(processed, bind.dialect.name).first(
+    claimed = await _claim_of(session, processed).first(
         session,
         {
             "consumer": consumer,
