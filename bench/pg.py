@@ -12,18 +12,12 @@ import contextlib
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+from localkafka import free_port
 from shared.testing import POSTGRES_ENV
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -47,7 +41,7 @@ def postgres_store(work: Path) -> Iterator[str]:
         os.chmod(work, 0o755)  # noqa: S103 - a throwaway directory the postgres user must enter
         os.chown(data, user.pw_uid, user.pw_gid)
         prefix = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
+    port = free_port()
     log = data / "server.log"
 
     def run(*args: str) -> None:

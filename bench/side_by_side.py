@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import subprocess
 import sys
 import time
@@ -49,6 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from bench import pipeline
 from bench.procstat import cpu_seconds, load_average, rss_mb
 from devstack.services import ServiceProcess, run_cli, service_env
+from localkafka import free_port
 from shared.auth.tokens import Role, mint_token
 from shared.contracts.referral import ReferralSent
 from shared.contracts.topics import REFERRAL_EVENTS, TopicSpec
@@ -90,12 +90,6 @@ def headers_of(headers: Headers, i: int) -> dict[str, str]:
     """Request ``i``'s headers (a new Idempotency-Key each), its caller's in turn."""
     own = headers[i % len(headers)] if isinstance(headers, list) else headers
     return {**own, "Idempotency-Key": str(uuid.uuid4())}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def migrations_of(name: str) -> Path:

@@ -4,7 +4,6 @@ session's real Kafka broker."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ import notifications
 import referral
 from devstack.mailbox import Mailbox
 from devstack.services import SERVICES, ServiceProcess, run_cli, service_env
+from localkafka import free_port
 from shared.auth.tokens import Role, mint_token
 from shared.settings import DEVELOPMENT_JWT_SECRET
 from shared.testing import migrated_database
@@ -33,12 +33,6 @@ TWO_STEP_STRUCTURE = "75102"
 
 #: The counsellor tool's page of a referral, linked from the mails (issue 12).
 REFERRAL_URL = "https://outil-conseiller.example/orientations/{referral_id}"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -89,7 +83,7 @@ async def stack(  # type: ignore[no-untyped-def]
             # The journeys count single conventions (secrecy: services/dispositifs/tests).
             env["DISPOSITIFS_STATISTICAL_SECRECY_THRESHOLD"] = "1"
             env["DISPOSITIFS_PMSMP_TWO_STEP_REVIEW_STRUCTURES"] = f'["{TWO_STEP_STRUCTURE}"]'
-        processes[name] = ServiceProcess(name, _free_port(), env, work / f"{name}.log")
+        processes[name] = ServiceProcess(name, free_port(), env, work / f"{name}.log")
     stack = Stack(processes, kafka_broker.bootstrap_servers)
     try:
         for process in processes.values():

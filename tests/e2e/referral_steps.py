@@ -4,7 +4,6 @@ or ops would take them (builds on ``steps.py``)."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,17 +15,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 import referral
 from devstack.services import ServiceProcess, run_cli, service_env
+from localkafka import free_port
 from shared.contracts.base import EventData
 from shared.envelope import CloudEvent
 from shared.testing import migrated_database
 
 from .steps import eventually
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @asynccontextmanager

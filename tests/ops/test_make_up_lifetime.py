@@ -25,6 +25,7 @@ import pytest
 
 from devstack.lifetime import parent_death_signal
 from devstack.services import SERVICES
+from localkafka import free_port
 
 #: `make up` runs its own processes on their default stores, whatever COOP_TEST_POSTGRES_URL
 #: says: run once, in the SQLite pass (conftest.py).
@@ -75,15 +76,6 @@ def stack_processes(marker: str) -> list[StackProcess]:
     return found
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def _listening(port: int) -> bool:
     """Something accepts connections on the port (a socket left in TIME_WAIT does not count)."""
     with socket.socket() as sock:
@@ -93,16 +85,9 @@ def _listening(port: int) -> bool:
 
 def _free_ports(count: int) -> list[int]:
     """``count`` free loopback ports; the first one's successor is free too (the controller)."""
-    ports: list[int] = []
+    ports = [free_port(consecutive=2)]
     while len(ports) < count:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port in ports or (not ports and (port >= 65535 or not _port_free(port + 1))):
-            continue
-        if ports and port == ports[0] + 1:
-            continue
-        ports.append(port)
+        ports.append(free_port(exclude={*ports, ports[0] + 1}))
     return ports
 
 

@@ -14,7 +14,6 @@ import asyncio
 import importlib
 import json
 import re
-import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ import dispositifs
 import notifications
 import referral
 from devstack.services import SERVICES, ServiceProcess, run_cli, service_env
+from localkafka import free_port
 from shared.auth.tokens import Role, mint_token
 from shared.settings import DEVELOPMENT_JWT_SECRET
 from shared.testing import migrated_database
@@ -143,12 +143,6 @@ def _referral_flowed(pages: dict[str, str]) -> bool:
     return True
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def exposed(kafka_broker: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """service → its /metrics page, once ready and after a few requests of each kind."""
@@ -164,7 +158,7 @@ def exposed(kafka_broker: Any, tmp_path_factory: pytest.TempPathFactory) -> dict
         )
         if name == "referral":
             run_cli(name, "seed", env)  # the agency networks, whose response topics it reads
-        processes.append(ServiceProcess(name, _free_port(), env, work / f"{name}.log"))
+        processes.append(ServiceProcess(name, free_port(), env, work / f"{name}.log"))
     urls = {process.name: process.url for process in processes}
     pages: dict[str, str] = {}
     try:

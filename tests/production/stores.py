@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,12 +19,6 @@ import pytest
 from shared.testing import POSTGRES_ENV
 
 CI_POSTGRES_PASS_FOLLOWS = "COOP_CI_POSTGRES_PASS_FOLLOWS"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager

@@ -19,7 +19,6 @@ import os
 import secrets
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -35,6 +34,7 @@ from aiokafka.errors import GroupAuthorizationFailedError, KafkaError, TopicAuth
 
 from devstack.secure import ADMIN_USER, SecureKafka
 from dispositifs.settings import DispositifsSettings
+from localkafka import free_port
 from localkafka.broker import ensure_jars
 from referral.settings import ReferralSettings
 from shared.contracts.topics import DISPOSITIFS_EVENTS, REFERRAL_EVENTS
@@ -288,12 +288,6 @@ COMPOSE = ROOT / "docker-compose.yml"
 COMPOSE_PORTS = {"INTERNAL": 19092, "CONTROLLER": 29093, "EXTERNAL": 29092}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _compose_environment(service: str) -> dict[str, str]:
     spec = yaml.safe_load(COMPOSE.read_text())["services"][service]
     return {key: str(value) for key, value in (spec.get("environment") or {}).items()}
@@ -411,7 +405,7 @@ def compose_broker(tmp_path: Path) -> Iterator[ComposeBroker]:
         capture_output=True,
         timeout=60,
     )
-    ports = {port: _free_port() for port in COMPOSE_PORTS.values()}
+    ports = {port: free_port() for port in COMPOSE_PORTS.values()}
     home, run = _image_like_home(tmp_path, lib)
     compose_env = _compose_environment("kafka")
     env = {

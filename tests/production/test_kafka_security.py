@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -28,6 +27,7 @@ import referral
 from agency_client.client import AgencyClient, Connection
 from devstack.secure import ADMIN_USER, SecureKafka
 from devstack.services import ServiceProcess, run_cli, service_env
+from localkafka import free_port
 from shared.auth.tokens import Role, mint_token
 from shared.contracts.topics import DISPOSITIFS_EVENTS, NOTIFICATIONS_EVENTS, REFERRAL_EVENTS
 from shared.envelope import CloudEvent
@@ -71,12 +71,6 @@ class Secured:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 async def secured(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Secured]:
     work = tmp_path_factory.mktemp("secure-kafka")
@@ -97,7 +91,7 @@ async def secured(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sec
         # The demo networks are in the store before the service starts: it grants their ACLs
         # (as the provisioning principal) before it creates their topics.
         await asyncio.to_thread(run_cli, "referral", "seed", env)
-        process = ServiceProcess("referral", _free_port(), env, work / "referral.log")
+        process = ServiceProcess("referral", free_port(), env, work / "referral.log")
         process.start()
         await asyncio.to_thread(process.wait_ready, 120)
         yield Secured(kafka, broker.bootstrap_servers, process)

@@ -37,6 +37,7 @@ import referral
 from devstack.services import ServiceProcess, run_cli, service_env
 from dispositifs.models import PLATFORM as DISPOSITIFS_PLATFORM
 from dispositifs.models import KnownReferral
+from localkafka import free_port
 from notifications.models import PLATFORM as NOTIFICATIONS_PLATFORM
 from notifications.models import Notification
 from referral.models import PLATFORM as REFERRAL_PLATFORM
@@ -48,7 +49,7 @@ from shared.envelope import CloudEvent
 from shared.messaging.dead_letter_cli import _read_all
 from shared.settings import DEVELOPMENT_JWT_SECRET
 from shared.testing import migrated_database
-from tests.production.stores import free_port, postgres
+from tests.production.stores import postgres
 
 pytestmark = pytest.mark.e2e
 

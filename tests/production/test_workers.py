@@ -30,6 +30,7 @@ import notifications
 import referral
 from devstack.lifetime import parent_death_signal
 from devstack.services import ServiceProcess, run_cli, service_env
+from localkafka import free_port
 from notifications.models import PLATFORM as NOTIFICATIONS_PLATFORM
 from notifications.models import Notification
 from referral.models import PLATFORM as REFERRAL_PLATFORM
@@ -38,7 +39,7 @@ from shared.db.database import Database
 from shared.messaging.dead_letter_cli import _read_all
 from shared.settings import DEVELOPMENT_JWT_SECRET
 from shared.testing import migrated_database
-from tests.production.stores import free_port, postgres
+from tests.production.stores import postgres
 
 pytestmark = pytest.mark.e2e
 

@@ -51,6 +51,37 @@ def test_free_ports_are_distinct(tmp_path: Path) -> None:
     assert not broker.is_running
 
 
+def test_free_ports_are_picked_outside_the_ephemeral_range() -> None:
+    """A port the kernel gives outgoing connections could be taken before a JVM binds it."""
+    low, high = (
+        int(bound) for bound in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+    )
+    picked = [free_port(consecutive=2) for _ in range(50)]
+    for port in picked:
+        assert not low <= port <= high and not low <= port + 1 <= high
+        for each in (port, port + 1):  # both free: a broker and its controller can bind them
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", each))
+    assert len(set(picked)) > 40  # spread, not one port handed to every caller
+
+
+def test_a_free_port_is_never_an_excluded_or_a_listening_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import localkafka.broker as broker_module
+
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", free_port()))
+        listening.listen()
+        taken = listening.getsockname()[1]
+        excluded = free_port(exclude={taken})
+        spare = free_port(exclude={taken, excluded})
+        # The picks come in this order: the listening port, the excluded one, then a free one.
+        picks = iter([taken, excluded, spare])
+        monkeypatch.setattr(broker_module._picker, "randint", lambda _low, _high: next(picks))
+        assert free_port(exclude={excluded}) == spare
+
+
 def test_missing_java_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     broker = LocalKafka(tmp_path)
     broker.ensure_jars()  # resolve (or reuse) the jars while mvn is still on PATH

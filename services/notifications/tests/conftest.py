@@ -20,7 +20,8 @@ import pytest
 from fastapi import FastAPI
 
 import notifications
-from devstack.mailbox import Mailbox, free_port
+from devstack.mailbox import Mailbox
+from localkafka import free_port
 from notifications.access import SYSTEM
 from notifications.app import create_app
 from notifications.domain.messages import Cause

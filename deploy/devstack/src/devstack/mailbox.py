@@ -8,7 +8,6 @@ synchronous code and from any test's event loop alike. Loopback only: it is not 
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -21,11 +20,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+from localkafka import free_port
 
 
 @dataclass(frozen=True)
@@ -82,7 +77,7 @@ class Mailbox:
         **smtp_options: Any,
     ) -> None:
         self.host = host
-        self.port = port or free_port(host)
+        self.port = port or free_port()
         self.directory = directory
         self._smtp_options = smtp_options
         self._lock = threading.Lock()

@@ -15,6 +15,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -72,14 +73,59 @@ class BrokerStartError(LocalKafkaError):
     """The broker exited or did not answer in time; the message ends with the log tail."""
 
 
-def free_port(exclude: Iterable[int] = ()) -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now."""
+#: Where :func:`free_port` picks when the kernel's ephemeral range cannot be read.
+_FALLBACK_EPHEMERAL = (32768, 60999)
+#: The lowest port :func:`free_port` picks (below: the well-known and registered services).
+_LOWEST_PICKED = 10000
+_picker = random.SystemRandom()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return _FALLBACK_EPHEMERAL
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port(exclude: Iterable[int] = (), *, consecutive: int = 1) -> int:
+    """A TCP port on 127.0.0.1 that is free right now (and the ``consecutive - 1`` after it).
+
+    It is picked at random **outside the kernel's ephemeral range**: a port the kernel hands out
+    (``bind(0)``) is also what it gives the next outgoing connection, so a server started seconds
+    later (a JVM, a ``uvicorn`` process) can find it taken by any client on the machine, another
+    test run's included: CI saw Kafka fail on "Address already in use" that way. Outside that
+    range only another picker like this one can take it, and picks spread over ~20,000 ports.
+    """
     excluded = set(exclude)
+    low, high = _ephemeral_range()
+    spans = [
+        (start, end)
+        for start, end in ((_LOWEST_PICKED, low - 1), (high + 1, 65535))
+        if end - start + 1 >= consecutive
+    ]
+    for _ in range(200) if spans else ():
+        start, end = _picker.choice(spans)
+        port = _picker.randint(start, end - consecutive + 1)
+        wanted = range(port, port + consecutive)
+        if not excluded.intersection(wanted) and all(_bindable(each) for each in wanted):
+            return port
+    # No room outside the ephemeral range (an unusual kernel setting): ask the kernel.
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind(("127.0.0.1", 0))
-            port: int = sock.getsockname()[1]
-        if port not in excluded:
+            port = int(sock.getsockname()[1])
+        wanted = range(port, port + consecutive)
+        if not excluded.intersection(wanted) and all(_bindable(each) for each in wanted[1:]):
             return port
 
 

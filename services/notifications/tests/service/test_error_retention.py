@@ -12,7 +12,7 @@ from aiosmtpd.controller import Controller
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
-from devstack.mailbox import free_port
+from localkafka import free_port
 from notifications.jobs import DeliveryWorker
 from notifications.models import PLATFORM, Delivery, DeliveryAttempt
 from notifications.settings import NotificationsSettings

@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
 
-from devstack.mailbox import Mailbox, free_port
+from devstack.mailbox import Mailbox
+from localkafka import free_port
 from notifications.adapters import Outgoing, TransientFailure
 from notifications.adapters.smtp import EmailSender
 from notifications.settings import NotificationsSettings

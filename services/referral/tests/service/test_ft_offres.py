@@ -6,7 +6,6 @@ once and publishes the hard-to-fill ones (issue 16, item 5)."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs
@@ -21,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from localkafka import free_port
 from referral.adapters.ft_offres import (
     FtOffresClient,
     FtOffresConfig,
@@ -116,18 +116,12 @@ class FakeFranceTravail:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 async def fake_ft() -> AsyncIterator[tuple[FakeFranceTravail, str]]:
     offers = [_offer(n) for n in range(1, 321)]
     offers.append(_offer(999, romeCode="Z9999"))  # not a ROME 4.0 code: skipped
     fake = FakeFranceTravail(offers)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(fake.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )

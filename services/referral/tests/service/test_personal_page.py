@@ -5,7 +5,6 @@ withdraw button withdraws the consent and tells the agency; a forged link is ref
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,6 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from localkafka import free_port
 from referral.models import PLATFORM
 from shared.auth.tokens import Role
 from shared.testing_browser import PHONE, screenshot
@@ -32,9 +32,7 @@ def _key() -> dict[str, str]:
 
 @pytest.fixture
 async def served(app: FastAPI) -> AsyncIterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )

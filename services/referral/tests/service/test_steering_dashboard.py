@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from localkafka import free_port
 from referral.api.steering import STATIC
 from referral.use_cases.steering import IssueDashboardLink, issue_dashboard_link
 from shared.auth.tokens import Principal, Role
@@ -34,9 +34,7 @@ OPS = bearer(Role.OPS)
 
 @pytest.fixture
 async def served(app: FastAPI) -> AsyncIterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )
