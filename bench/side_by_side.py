@@ -4,7 +4,11 @@
   seeded, with its relay publishing to Kafka) against a bare FastAPI endpoint doing one
   SQLAlchemy-async INSERT (``bench.bare_http``). CPU per request is the server process's own (user +
   system, every thread, from ``/proc/<pid>/stat``), measured from before the load until its outbox
-  is drained, so the relay's work is counted.
+  is drained, so the relay's work is counted. The referral service is measured alone, as the
+  bare endpoint is: dispositifs and notifications are paused (SIGSTOP) meanwhile — in a
+  deployment they have cores of their own, here they would take the POSTs' (``_paused``). A
+  second run of the same size with them consuming beside it has a row of its own; the drains
+  start once both have handled every ``referral.sent`` published so far (``_caught_up``).
 - Consumer drain: the real notifications and dispositifs services (both consume the topic, as in
   production) draining N ``referral.sent`` events put on ``referral.events`` at once, each measured
   until its own store has them all, against a bare aiokafka consumer doing one INSERT per record
@@ -29,6 +33,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -163,6 +169,20 @@ def _process(args: list[str], log_path: Path, env: dict[str, str] | None = None)
             proc.wait(timeout=10)
 
 
+@contextlib.contextmanager
+def _paused(*paused: ServiceProcess) -> Iterator[None]:
+    """Stop the services' processes (SIGSTOP to each one's process group) for the block, then let
+    them go on. Kept short: beyond the consumers' session timeout (10 s) their group rebalances
+    when they resume, which :func:`_caught_up` waits out."""
+    for service in paused:
+        os.killpg(_pid(service), signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for service in paused:
+            os.killpg(_pid(service), signal.SIGCONT)
+
+
 def _pid(service: ServiceProcess) -> int:
     proc = service._proc  # the bench reads the process it started (devstack keeps it private)
     assert proc is not None
@@ -258,6 +278,37 @@ async def _settled(client: httpx.AsyncClient, service: ServiceProcess, timeout: 
             return
         await asyncio.sleep(0.2)
     print(f"  ! {service.name} not settled after {timeout:.0f}s", flush=True)
+
+
+async def _caught_up(
+    referral_url: str, consumers: dict[str, AsyncEngine], sent_count: Any, timeout: float = 180
+) -> None:
+    """Until every consumer has handled each ``referral.sent`` the referral service published
+    (its outbox keeps the rows): the HTTP rows' referrals, consumed late where the consumers were
+    paused, must not count in the drains that follow."""
+    outbox = table("outbox", column("event_type"), column("published_at"))
+    published = (
+        select(func.count())
+        .select_from(outbox)
+        .where(outbox.c.event_type == ReferralSent.event_type, outbox.c.published_at.isnot(None))
+    )
+    referral_engine = create_async_engine(referral_url)
+    try:
+        expected = await _count(referral_engine, published)
+    finally:
+        await referral_engine.dispose()
+    deadline = time.monotonic() + timeout
+    behind: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        behind = {
+            name: expected - handled
+            for name, engine in consumers.items()
+            if (handled := await _count(engine, sent_count)) < expected
+        }
+        if not behind:
+            return
+        await asyncio.sleep(0.2)
+    print(f"  ! still behind the HTTP rows' referrals after {timeout:.0f}s: {behind}", flush=True)
 
 
 async def _count(engine: AsyncEngine, statement: Any) -> int:
@@ -405,11 +456,25 @@ async def run(
                     client, bare_pid, f"http://127.0.0.1:{bare_port}/items", bodies, {}, concurrency
                 )
                 referral = services["referral"]
-                project = await _measure_http(
+                # The referral service alone, as the bare endpoint is: its consumers stopped.
+                # In a deployment they run on their own cores; here, on the same two, they
+                # would take what the POSTs need (the row below measures it that way too).
+                with _paused(services["dispositifs"], services["notifications"]):
+                    project = await _measure_http(
+                        client,
+                        _pid(referral),
+                        f"{referral.url}/v1/referrals",
+                        bodies,
+                        headers,
+                        concurrency,
+                        settle=lambda: _settled(client, referral, 60),
+                    )
+                beside = await _measure_http(
                     client,
                     _pid(referral),
                     f"{referral.url}/v1/referrals",
-                    bodies,
+                    # Other job seekers: one open referral per job seeker and agency.
+                    [_referral_body(len(bodies) + i, run_id) for i in range(len(bodies))],
                     headers,
                     concurrency,
                     settle=lambda: _settled(client, referral, 60),
@@ -431,6 +496,14 @@ async def run(
                     f"{project.percentile(0.5):.0f} / {project.percentile(0.99):.0f} ms",
                     f"{bare.percentile(0.5):.0f} / {bare.percentile(0.99):.0f} ms",
                     "",
+                )
+                table_out.add(
+                    "the same, dispositifs and notifications consuming them on the same cores",
+                    f"{beside.per_second:.0f} req/s, {beside.cpu_ms_per_op:.1f} ms CPU each, "
+                    f"p50 / p99 {beside.percentile(0.5):.0f} / {beside.percentile(0.99):.0f} ms",
+                    "",
+                    f"{_ratio(beside.per_second, bare.per_second)} (CPU "
+                    f"{_ratio(beside.cpu_ms_per_op, bare.cpu_ms_per_op)})",
                 )
 
                 if time.monotonic() < deadline:
@@ -524,7 +597,6 @@ async def _drain_rows(
     deadline: float,
 ) -> None:
     notifications = services["notifications"]
-    await _settled(client, notifications, 120)
     engine = create_async_engine(urls["notifications"])
     dispositifs_engine = create_async_engine(urls["dispositifs"])
     bare_engine = create_async_engine(bare_consumer_url)
@@ -533,6 +605,9 @@ async def _drain_rows(
         select(func.count())
         .select_from(processed)
         .where(processed.c.event_type == ReferralSent.event_type)
+    )
+    await _caught_up(
+        urls["referral"], {"notifications": engine, "dispositifs": dispositifs_engine}, sent_count
     )
     bare_topic = f"bench.bare.{run_id}"
     settings = ServiceSettings(
