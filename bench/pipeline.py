@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -183,8 +183,33 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
+#: The load's HTTP clients and each one's connections (:func:`load_clients`).
+LOAD_CLIENTS = 8
+CONNECTIONS_PER_CLIENT = 8
+
+
+@contextlib.asynccontextmanager
+async def load_clients(timeout: float) -> AsyncIterator[list[httpx.AsyncClient]]:
+    """The clients a fixed-rate load is sent through, request *i* by client ``i % n``.
+
+    Several small pools rather than one large: httpcore looks at every connection of a pool and
+    every request queued on it each time a request starts or ends, so one pool of 64 connections
+    cost the driver more CPU per request the more requests were in flight — at 150/s on
+    PostgreSQL the bench's own process saturated and its queue, not the services, made the
+    latencies (docs/performance.md, stop 29).
+    """
+    limits = httpx.Limits(
+        max_connections=CONNECTIONS_PER_CLIENT, max_keepalive_connections=CONNECTIONS_PER_CLIENT
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        yield [
+            await stack.enter_async_context(httpx.AsyncClient(timeout=timeout, limits=limits))
+            for _ in range(LOAD_CLIENTS)
+        ]
+
+
 async def run_at_rate(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient | Sequence[httpx.AsyncClient],
     url: str,
     bodies: list[dict[str, Any]],
     headers: dict[str, str] | list[dict[str, str]],
@@ -197,9 +222,9 @@ async def run_at_rate(
     names: list[str] | None = None,
 ) -> RateRun:
     """POST ``rate`` bodies a second for ``seconds`` (``headers``: one caller's, or several callers'
-    in turn); watch the store with ``seen`` (the ids whose
-    message is stored, given the load's start time) until everything is stored or ``grace``
-    seconds after the last request."""
+    in turn; ``client``: one, or several in turn, :func:`load_clients`); watch the store with
+    ``seen`` (the ids whose message is stored, given the load's start time) until everything is
+    stored or ``grace`` seconds after the last request."""
     result = RateRun(rate=rate, seconds=seconds, grace=grace, names=list(names or []))
     count = min(len(bodies), max(1, round(rate * seconds)))
     result.scheduled = count
@@ -232,11 +257,13 @@ async def run_at_rate(
                 result.stored.setdefault(key, now)
             await asyncio.sleep(POLL)
 
+    clients = [client] if isinstance(client, httpx.AsyncClient) else list(client)
+
     async def post(i: int, body: dict[str, Any], at: float) -> None:
         own = headers[i % len(headers)] if isinstance(headers, list) else headers
         in_flight[i] = at
         try:
-            response = await client.post(
+            response = await clients[i % len(clients)].post(
                 url, json=body, headers={**own, "Idempotency-Key": str(uuid.uuid4())}
             )
         except httpx.HTTPError:

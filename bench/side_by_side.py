@@ -736,7 +736,7 @@ async def _e2e_rows(
 
     port = free_port()
     notifications = services["notifications"]
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)  # health, metrics
     try:
         with (
             _process(
@@ -770,7 +770,10 @@ async def _e2e_rows(
                 logs / "pipeline-consumer.log",
             ) as consumer_pid,
         ):
-            async with httpx.AsyncClient(timeout=grace + seconds + 30, limits=limits) as client:
+            async with (
+                httpx.AsyncClient(timeout=grace + seconds + 30, limits=limits) as client,
+                pipeline.load_clients(timeout=grace + seconds + 30) as drivers,
+            ):
                 await _wait_http(client, f"http://127.0.0.1:{port}/health")
                 await _wait_table(bare_engine, "bare_received")
                 await asyncio.sleep(3)  # the bare consumer joined its group
@@ -784,7 +787,7 @@ async def _e2e_rows(
                     tag = uuid.uuid4().hex[:6]
                     bodies = [_referral_body(i, tag) for i in range(count)]
                     bare = await pipeline.run_at_rate(
-                        client,
+                        drivers,
                         f"http://127.0.0.1:{port}/items",
                         bodies,
                         {},
@@ -798,7 +801,7 @@ async def _e2e_rows(
                     await _settled(client, notifications, 30)
                     lag_before = {n: await _loop_lag(client, services[n]) for n in SERVICE_NAMES}
                     project = await pipeline.run_at_rate(
-                        client,
+                        drivers,
                         f"{services['referral'].url}/v1/referrals",
                         bodies,
                         headers,
