@@ -35,6 +35,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from shared.db.database import Database
+from shared.db.direct import DirectSelect, insert_rows
 from shared.db.sqlite_driver import OneHandOffDBAPI, one_hand_off_dbapi
 from shared.testing import store_kind
 
@@ -157,7 +158,7 @@ async def test_each_statement_is_one_hand_off_where_the_stock_adapter_makes_seve
 
 
 @sqlite_only
-async def test_an_orm_style_transaction_costs_one_hand_off_per_statement_plus_begin_and_commit(
+async def test_an_orm_style_transaction_costs_one_hand_off_per_statement_plus_commit(
     database: Database,
 ) -> None:
     statements: list[str] = []
@@ -171,8 +172,9 @@ async def test_an_orm_style_transaction_costs_one_hand_off_per_statement_plus_be
             await session.execute(insert(notes).values(code="t", text="in a transaction"))
             assert await session.scalar(select(notes.c.text).where(notes.c.code == "t"))
     assert len(statements) == 2
-    # BEGIN IMMEDIATE, the statements, COMMIT; no rollback when the pool takes the connection back.
-    assert len(seen) == 1 + len(statements) + 1
+    # BEGIN IMMEDIATE in the first statement's hand-off, the statements, COMMIT; no rollback
+    # when the pool takes the connection back.
+    assert len(seen) == len(statements) + 1
 
     statements.clear()
     with hand_offs() as seen:
@@ -180,9 +182,74 @@ async def test_an_orm_style_transaction_costs_one_hand_off_per_statement_plus_be
             assert await session.scalar(select(notes.c.text).where(notes.c.code == "t"))
             await session.execute(insert(notes).values(code="u", text="rolled back"))
     assert len(statements) == 2
-    assert len(seen) == 1 + len(statements) + 1  # BEGIN, the statements, the ROLLBACK
+    assert len(seen) == len(statements) + 1  # BEGIN with the first, the statements, the ROLLBACK
     async with database.reading() as session:
         assert await session.scalar(select(notes.c.code).where(notes.c.code == "u")) is None
+
+
+class _Refused(Exception):
+    pass
+
+
+async def _first_statements(session: Any, how: str) -> None:
+    """A transaction's first statement, the way each path sends it."""
+    if how == "orm":
+        await session.execute(insert(notes).values(code="x", text="first"))
+    elif how == "direct insert":
+        await insert_rows(session, [(notes, [{"code": "x", "text": "first"}])])
+    elif how == "direct returning":
+        claim = DirectSelect(insert(notes).values(code="x", text="first").returning(notes.c.id))
+        assert await claim.first(session, {}) is not None
+    else:  # a server-side cursor (stream): the stock cursor, told of the BEGIN first
+        streamed = await session.stream(select(notes.c.code))
+        assert [row async for row in streamed.scalars()] == []
+        await session.execute(insert(notes).values(code="x", text="first"))
+
+
+@sqlite_only
+@pytest.mark.parametrize("how", ["orm", "direct insert", "direct returning", "stream"])
+async def test_the_deferred_begin_still_makes_one_transaction_that_holds_the_write_lock(
+    database: Database, how: str
+) -> None:
+    """The BEGIN IMMEDIATE sent with the first statement is a real one, whichever path sends
+    that statement: the write lock is held from the first statement on (another connection
+    cannot write), and a rollback takes the first statement back (without the BEGIN, sqlite3
+    in autocommit would have kept it)."""
+    path = database.url.database
+    assert path
+    locked_out: list[str] = []
+
+    async def first_then_refuse() -> None:
+        async with database.transaction() as session:
+            await _first_statements(session, how)
+            other = sqlite3.connect(path, timeout=0, isolation_level=None)
+            try:
+                other.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                locked_out.append(str(error))
+            finally:
+                other.close()
+            raise _Refused
+
+    with pytest.raises(_Refused):
+        await first_then_refuse()
+    assert locked_out == ["database is locked"]
+    async with database.reading() as session:
+        assert (await session.execute(select(notes.c.code))).all() == []
+
+
+@sqlite_only
+async def test_a_transaction_without_a_statement_costs_no_hand_off(database: Database) -> None:
+    with hand_offs() as seen:
+        async with database.transaction():
+            pass
+        async with database.reading():
+            pass
+    assert seen == []
+    async with database.transaction() as session:  # the connection is fine afterwards
+        await session.execute(insert(notes).values(code="y", text="after"))
+    async with database.reading() as session:
+        assert await session.scalar(select(notes.c.text).where(notes.c.code == "y")) == "after"
 
 
 async def _run_everything(connection: AsyncConnection) -> dict[str, Any]:
@@ -322,7 +389,7 @@ def _hold_write_lock(path: str, locked: asyncio.Event, release: threading.Event,
 
 
 @sqlite_only
-async def test_a_locked_database_is_an_operational_error_and_transactions_lock_at_begin(
+async def test_a_locked_database_is_an_operational_error_and_writers_lock_before_writing(
     database: Database, stock: AsyncEngine
 ) -> None:
     path = database.url.database
@@ -354,12 +421,13 @@ async def test_a_locked_database_is_an_operational_error_and_transactions_lock_a
                 messages.append(str(caught.value.orig))
         assert messages == ["database is locked"] * 2
 
-        statements.clear()
-        # A writing transaction asks for the lock at BEGIN IMMEDIATE, before any statement.
-        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+        # A writing transaction asks for the lock with BEGIN IMMEDIATE, before its first
+        # statement, in the same hand-off (shared.db.sqlite_driver): that statement fails on
+        # the lock, and nothing of it is written (the codes read below).
+        with pytest.raises(exc.OperationalError, match="database is locked") as refused:
             async with database.transaction() as session:
                 await session.execute(insert(notes).values(code="never", text="never"))
-        assert [s for s in statements if "INSERT" in s] == []
+        assert isinstance(refused.value.orig, sqlite3.OperationalError)
     finally:
         release.set()
         await holder

@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 from sqlalchemy.util import await_only as await_
 
-from shared.db.sqlite_driver import one_hand_off_dbapi
+from shared.db.sqlite_driver import OneHandOffConnection, one_hand_off_dbapi
 
 #: Execution option marking a connection that only reads (SQLite: deferred BEGIN, no write lock).
 READ_ONLY_OPTION = "coop_read_only"
@@ -233,6 +233,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         begin = "BEGIN" if connection.get_execution_options().get(READ_ONLY_OPTION) else _IMMEDIATE
+        adapter = connection.connection.dbapi_connection
+        if isinstance(adapter, OneHandOffConnection):
+            # Sent by the transaction's first statement, in its hand-off (shared.db.sqlite_driver).
+            adapter.defer_begin(begin)
+            return
         # Straight to aiosqlite: one hand-off to its thread (cursor and statement together),
         # without a SQLAlchemy statement execution (context, events, cursor open and close) per
         # transaction.

@@ -41,6 +41,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefault
 
+from shared.db.sqlite_driver import begin_here, take_begin
+
 
 class ExecutionContext:
     """What the cursor listeners get as a statement's context (Core gives its execution
@@ -165,9 +167,11 @@ def _batch(dialect: Dialect, rows: Sequence[Rows]) -> _Batch:
     return batch
 
 
-def _run_here(connection: sqlite3.Connection, batch: _Batch) -> int:
-    """On the connection's thread: every statement, in order; the index of the one that failed
-    is the exception's ``statement_index``."""
+def _run_here(connection: sqlite3.Connection, begin: str | None, batch: _Batch) -> int:
+    """On the connection's thread: the transaction's deferred ``BEGIN`` if any, then every
+    statement, in order; the index of the one that failed is the exception's
+    ``statement_index``."""
+    begin_here(connection, begin)
     for index, (sql, parameters) in enumerate(batch):
         try:
             if len(parameters) == 1:
@@ -215,7 +219,7 @@ async def _on_sqlite(adapter: Any, batch: _Batch) -> None:
     driver = adapter._connection  # aiosqlite's connection, as SQLAlchemy's adapter holds it
     try:
         async with adapter._execute_mutex:
-            await driver._execute(_run_here, driver._conn, batch)
+            await driver._execute(_run_here, driver._conn, take_begin(adapter), batch)
     except sqlite3.Error as error:
         sql, parameters = batch[getattr(error, "statement_index", 0)]
         raise DBAPIError.instance(sql, parameters, error, sqlite3.Error) from error
@@ -301,7 +305,10 @@ class _CompiledSelect:
         )
 
 
-def _select_here(connection: sqlite3.Connection, sql: str, parameters: tuple[Any, ...]) -> Any:
+def _select_here(
+    connection: sqlite3.Connection, begin: str | None, sql: str, parameters: tuple[Any, ...]
+) -> Any:
+    begin_here(connection, begin)
     return connection.execute(sql, parameters).fetchall()
 
 
@@ -341,7 +348,9 @@ class DirectSelect:
             if dialect.driver == "aiosqlite":
                 try:
                     async with adapter._execute_mutex:
-                        raw = await driver._execute(_select_here, driver._conn, compiled.sql, bound)
+                        raw = await driver._execute(
+                            _select_here, driver._conn, take_begin(adapter), compiled.sql, bound
+                        )
                 except sqlite3.Error as error:
                     raise DBAPIError.instance(compiled.sql, bound, error, sqlite3.Error) from error
             else:

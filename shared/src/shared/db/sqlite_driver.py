@@ -5,9 +5,16 @@ put, a future, a wake-up of the event loop). SQLAlchemy's stock cursor makes thr
 statement: open the cursor, execute, fetch the rows, close. This cursor does all of it in one
 function on the connection's thread and keeps what SQLAlchemy reads afterwards (rows, description,
 rowcount, lastrowid), so a statement costs one hand-off; the pool's rollback of a connection
-whose transaction is already committed costs none (sqlite3 would do nothing with it). The errors
-are the same: sqlite3's, raised through the same path and mapped by SQLAlchemy to its DBAPI
-exceptions as before.
+whose transaction is already committed costs none (sqlite3 would do nothing with it).
+
+A transaction's ``BEGIN`` (``BEGIN IMMEDIATE`` for a writer, :mod:`shared.db.database`) costs no
+hand-off of its own either: :meth:`OneHandOffConnection.defer_begin` keeps it, and the
+transaction's first statement runs it first, on the thread, in the same call (this cursor's and
+:mod:`shared.db.direct`'s alike, through :func:`begin_here`). Nothing reaches the database in
+between, so the write lock is taken before the first statement as it was at ``BEGIN``; a
+transaction that runs no statement sends nothing, not even its ``COMMIT``. The errors are the
+same: sqlite3's, raised through the same path and mapped by SQLAlchemy to its DBAPI exceptions
+as before (a ``BEGIN IMMEDIATE`` that finds the database locked now fails its first statement).
 
 Wired through ``create_async_engine(..., module=one_hand_off_dbapi())`` (SQLAlchemy's documented
 way to give a dialect another DBAPI module): only the engines of :class:`shared.db.Database` use
@@ -41,10 +48,32 @@ from sqlalchemy.util import await_only as await_
 _Outcome = tuple[Any, int, int | None, list[Any]]
 
 
+def begin_here(connection: sqlite3.Connection, begin: str | None) -> None:
+    """On the connection's thread, before a transaction's first statement: its deferred
+    ``BEGIN`` (:meth:`OneHandOffConnection.defer_begin`), if one is waiting."""
+    if begin is not None:
+        connection.execute(begin)
+
+
+def take_begin(adapter: Any) -> str | None:
+    """The ``BEGIN`` the adapted connection deferred, once (None: none waiting, or a stock
+    connection, which began at once)."""
+    if isinstance(adapter, OneHandOffConnection):
+        begin, adapter._deferred_begin = adapter._deferred_begin, None
+        return begin
+    return None
+
+
 def _execute_here(
-    connection: aiosqlite.Connection, operation: str, parameters: Any, many: bool
+    connection: aiosqlite.Connection,
+    begin: str | None,
+    operation: str,
+    parameters: Any,
+    many: bool,
 ) -> _Outcome:
-    """On the connection's thread: cursor, execute (or executemany), fetch, close — one call."""
+    """On the connection's thread: the deferred ``BEGIN`` if any, then cursor, execute (or
+    executemany), fetch, close — one call."""
+    begin_here(connection._conn, begin)
     cursor = connection._conn.cursor()
     try:
         if many:
@@ -115,19 +144,46 @@ class OneHandOffCursor(AsyncAdapt_aiosqlite_cursor):
             self._adapt_connection._handle_exception(error)
 
     async def _run(self, operation: Any, parameters: Any, *, many: bool) -> None:
-        async with self._adapt_connection._execute_mutex:
+        adapter = self._adapt_connection
+        async with adapter._execute_mutex:
             outcome: _Outcome = await self._connection._execute(
-                _execute_here, self._connection, operation, parameters, many
+                _execute_here, self._connection, take_begin(adapter), operation, parameters, many
             )
         self._description, self._rowcount, self._lastrowid, rows = outcome
         self._rows = collections.deque(rows)
 
 
 class OneHandOffConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    __slots__ = ("_deferred_begin",)
     _cursor_cls = OneHandOffCursor
 
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        #: The ``BEGIN`` the next statement runs first (:meth:`defer_begin`), or None.
+        self._deferred_begin: str | None = None
+
+    def defer_begin(self, begin: str) -> None:
+        """Begin the transaction with ``begin`` (``BEGIN`` or ``BEGIN IMMEDIATE``) in the hand-off
+        of its first statement instead of one of its own."""
+        self._deferred_begin = begin
+
+    def cursor(self, server_side: bool = False) -> Any:
+        if server_side and self._deferred_begin is not None:
+            # The stock server-side cursor knows nothing of a deferred BEGIN: send it first.
+            begin = take_begin(self)
+            await_(self._connection.execute(begin))  # type: ignore[arg-type]
+        return super().cursor(server_side)
+
+    def commit(self) -> None:
+        if self._deferred_begin is not None:  # no statement ran: nothing began, nothing to commit
+            self._deferred_begin = None
+            return
+        super().commit()
+
     def rollback(self) -> None:
+        if self._deferred_begin is not None:  # likewise: nothing began
+            self._deferred_begin = None
+            return
         # sqlite3 rolls nothing back outside a transaction: no hand-off for the pool's reset of a
         # connection whose transaction is already committed (after every writing transaction).
         if self._connection._connection is not None and self._connection.in_transaction:
