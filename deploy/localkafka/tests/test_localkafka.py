@@ -58,7 +58,8 @@ def test_free_ports_are_picked_outside_the_ephemeral_range() -> None:
     )
     picked = [free_port(consecutive=2) for _ in range(50)]
     for port in picked:
-        assert not low <= port <= high and not low <= port + 1 <= high
+        assert not low <= port <= high
+        assert not low <= port + 1 <= high
         for each in (port, port + 1):  # both free: a broker and its controller can bind them
             with socket.socket() as sock:
                 sock.bind(("127.0.0.1", each))
