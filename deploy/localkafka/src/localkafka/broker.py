@@ -23,7 +23,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -97,6 +97,24 @@ def _bindable(port: int) -> bool:
         return True
 
 
+def _candidates(consecutive: int) -> Iterator[int]:
+    """Ports to try for :func:`free_port`: at random outside the ephemeral range, then, if none
+    fits there (or there is no room: an unusual kernel setting), the kernel's own picks."""
+    low, high = _ephemeral_range()
+    spans = [
+        (start, end)
+        for start, end in ((_LOWEST_PICKED, low - 1), (high + 1, 65535))
+        if end - start + 1 >= consecutive
+    ]
+    for _ in range(200) if spans else ():
+        start, end = _picker.choice(spans)
+        yield _picker.randint(start, end - consecutive + 1)
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            yield int(sock.getsockname()[1])
+
+
 def free_port(exclude: Iterable[int] = (), *, consecutive: int = 1) -> int:
     """A TCP port on 127.0.0.1 that is free right now (and the ``consecutive - 1`` after it).
 
@@ -107,26 +125,12 @@ def free_port(exclude: Iterable[int] = (), *, consecutive: int = 1) -> int:
     range only another picker like this one can take it, and picks spread over ~20,000 ports.
     """
     excluded = set(exclude)
-    low, high = _ephemeral_range()
-    spans = [
-        (start, end)
-        for start, end in ((_LOWEST_PICKED, low - 1), (high + 1, 65535))
-        if end - start + 1 >= consecutive
-    ]
-    for _ in range(200) if spans else ():
-        start, end = _picker.choice(spans)
-        port = _picker.randint(start, end - consecutive + 1)
-        wanted = range(port, port + consecutive)
-        if not excluded.intersection(wanted) and all(_bindable(each) for each in wanted):
-            return port
-    # No room outside the ephemeral range (an unusual kernel setting): ask the kernel.
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        wanted = range(port, port + consecutive)
-        if not excluded.intersection(wanted) and all(_bindable(each) for each in wanted[1:]):
-            return port
+    return next(
+        port
+        for port in _candidates(consecutive)
+        if excluded.isdisjoint(range(port, port + consecutive))
+        and all(_bindable(each) for each in range(port, port + consecutive))
+    )
 
 
 def find_kafka_dir() -> Path:
