@@ -221,11 +221,21 @@ async def test_two_workers_serve_consume_and_relay_each_referral_once(
     assert len(referral_service.worker_pids()) == 2
     assert len(notifications_service.worker_pids()) == 2
 
-    # Both notifications workers are in the consumer group, each with its share.
-    ready = await _from_each_worker(notifications_service, "GET", "/health/ready")
-    shares = [
-        answer.json()["checks"][f"consumer:{CONSUMER}"]["partitions"] for answer in ready.values()
-    ]
+    # Both notifications workers are in the consumer group, each with its share. Each worker's
+    # answer is a moment of its own: one taken while the group was still rebalancing (the first
+    # worker holding all three partitions, the second already one) is asked again.
+    deadline = time.monotonic() + 60
+    while True:
+        ready = await _from_each_worker(notifications_service, "GET", "/health/ready")
+        shares = [
+            answer.json()["checks"][f"consumer:{CONSUMER}"]["partitions"]
+            for answer in ready.values()
+        ]
+        if (all(share > 0 for share in shares) and sum(shares) == 3) or (
+            time.monotonic() > deadline
+        ):
+            break
+        await asyncio.sleep(0.5)
     assert all(share > 0 for share in shares), shares
     assert sum(shares) == 3, shares
 
